@@ -1,0 +1,106 @@
+"""In-memory channel that counts bytes and records a transcript (spec/07-channel.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sbrml.reference.errors import ShapeError
+
+TRANSCRIPT_MAGIC = b"SBRMLTR1"
+
+Payload = bytes | memoryview
+
+
+@dataclass(frozen=True)
+class Message:
+    """Implements D7.1: one message (sender, receiver, label, payload bytes)."""
+
+    sender: str
+    receiver: str
+    label: str
+    payload: Payload
+
+    @property
+    def size(self) -> int:
+        """Payload length in bytes (C7.2 counts payload bytes only)."""
+        return self.payload.nbytes if isinstance(self.payload, memoryview) else len(self.payload)
+
+
+class Channel:
+    """Implements D7.2: delivers messages to per-party inboxes and records every one in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._inbox: dict[str, list[Message]] = {}
+
+    def send(self, sender: str, receiver: str, label: str, payload: Payload) -> None:
+        """Record and deliver one message (C7.1)."""
+        self.deliver(Message(sender, receiver, label, payload))
+
+    def deliver(self, message: Message) -> None:
+        """Record and deliver an already-built message (C7.1), e.g. a Byzantine worker's."""
+        self.messages.append(message)
+        self._inbox.setdefault(message.receiver, []).append(message)
+
+    def receive(self, receiver: str, label: str) -> list[Message]:
+        """Remove and return, in arrival order, the messages for ``receiver`` with ``label``."""
+        inbox = self._inbox.get(receiver, [])
+        taken = [m for m in inbox if m.label == label]
+        self._inbox[receiver] = [m for m in inbox if m.label != label]
+        return taken
+
+    def bytes_by_link(self) -> dict[str, int]:
+        """Implements C7.2: payload bytes per ``sender->receiver`` link, in first-use order."""
+        totals: dict[str, int] = {}
+        for m in self.messages:
+            link = f"{m.sender}->{m.receiver}"
+            totals[link] = totals.get(link, 0) + m.size
+        return totals
+
+    def _chunks(self) -> Iterator[bytes | memoryview]:
+        # D7.3: magic, u32 count, then per message three u16-length-prefixed UTF-8 names
+        # and a u64-length-prefixed payload, all little-endian.
+        yield TRANSCRIPT_MAGIC
+        yield struct.pack("<I", len(self.messages))
+        for m in self.messages:
+            for name in (m.sender, m.receiver, m.label):
+                raw = name.encode("utf-8")
+                yield struct.pack("<H", len(raw)) + raw
+            yield struct.pack("<Q", m.size)
+            yield m.payload
+
+    def transcript_bytes(self) -> bytes:
+        """Implements D7.3: the canonical transcript encoding."""
+        return b"".join(bytes(c) for c in self._chunks())
+
+    def transcript_digest(self) -> str:
+        """SHA-256 (hex) of the canonical transcript, computed without joining it in memory."""
+        h = hashlib.sha256()
+        for chunk in self._chunks():
+            h.update(chunk)
+        return h.hexdigest()
+
+    def write_transcript(self, stream: BinaryIO) -> None:
+        """Write the canonical transcript (D7.3) to a binary stream."""
+        for chunk in self._chunks():
+            stream.write(chunk)
+
+
+def pack_ring(elements: Sequence[int]) -> bytes:
+    """Implements D7.4: a ring vector as 8 bytes per element, little-endian, in order."""
+    return b"".join(e.to_bytes(8, "little") for e in elements)
+
+
+def unpack_ring(function: str, parameter: str, payload: Payload, count: int) -> list[int]:
+    """Implements D7.4 and C8.3: parse exactly ``count`` ring elements or raise ShapeError."""
+    raw = bytes(payload)
+    if len(raw) != 8 * count:
+        raise ShapeError(
+            function, parameter, f"{8 * count} payload bytes ({count} ring elements)", "C8.3",
+            f"{len(raw)} bytes",
+        )
+    return [int.from_bytes(raw[i : i + 8], "little") for i in range(0, len(raw), 8)]

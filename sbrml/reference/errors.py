@@ -1,0 +1,44 @@
+"""Error vocabulary shared by both trees (spec/00-conventions.md, "Errors").
+
+Every public entry point validates its input and raises a ``SpecError`` subclass whose
+message names the function, the parameter, the violated condition with its clause ID and
+the values received, e.g. ``krum: n: need n > 2f + 2 (C6.3); got n=5, f=2``.
+"""
+
+from __future__ import annotations
+
+
+class SpecError(ValueError):
+    """A violated spec clause; ``clause`` holds its ID (e.g. ``"C1.1"``)."""
+
+    def __init__(self, function: str, parameter: str, condition: str, clause: str, got: str):
+        self.function = function
+        self.parameter = parameter
+        self.condition = condition
+        self.clause = clause
+        self.got = got
+        super().__init__(f"{function}: {parameter}: need {condition} ({clause}); got {got}")
+
+
+class EncodingError(SpecError):
+    """A value cannot be encoded in fixed point: NaN, infinity or out of range (C1.x)."""
+
+
+class ShapeError(SpecError):
+    """An argument has the wrong length, shape or type."""
+
+
+class ParameterError(SpecError):
+    """A hyperparameter or protocol parameter is outside its allowed range."""
+
+
+class InsufficientWorkersError(SpecError):
+    """Too few workers remain (after exclusions) for the rule's precondition."""
+
+
+class RandomnessError(SpecError):
+    """A random source was asked for more output than its keystream may produce (C2.5)."""
+
+
+class MalformedShareError(SpecError):
+    """A share message is malformed; the round excludes its sender (C8.3)."""

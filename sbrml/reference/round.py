@@ -1,0 +1,263 @@
+"""One secure two-server aggregation round (spec/08-round.md).
+
+All parties run in one process and talk over a ``Channel`` that counts bytes and records
+the transcript; the protocol steps are those of P8.1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sbrml.reference.beaver import Dealer, GramShares, Matrix, SquareShares, TripleProvider
+from sbrml.reference.channel import Channel, Message, pack_ring, unpack_ring
+from sbrml.reference.distances import (
+    check_variant,
+    pairs,
+    restrict_square_pairs,
+    secure_sq_distances_gram,
+    secure_sq_distances_pairwise,
+)
+from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError, SpecError
+from sbrml.reference.randomness import RandomSource
+from sbrml.reference.ring import (
+    DEFAULT_FRAC_BITS,
+    RING_BITS,
+    WEIGHT_FRAC_BITS,
+    decode,
+    encode,
+    encode_weights,
+    ring_add,
+    sq_norm_encoded,
+)
+from sbrml.reference.rules import DistanceRule
+from sbrml.reference.sharing import share
+
+NORM_BOUND_LOG2 = 62
+Tamper = Callable[[list[Message]], list[Message]]
+
+
+@dataclass
+class RoundResult:
+    """What a round publishes (z, p), the exclusions, and S1's declared leakage D (C8.7)."""
+
+    z: list[float]
+    weights: list[float]
+    valid: list[int]
+    excluded: dict[int, str]
+    distances: Matrix
+    channel: Channel
+    n: int
+    d: int
+    f: int
+    rule: str
+    variant: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def worker_name(index: int) -> str:
+    """D8.1: worker i is the party ``W<i>``."""
+    return f"W{index}"
+
+
+def check_round_params(frac_bits: int, weight_frac_bits: int) -> None:
+    """Implements C8.6: F >= 0, W >= 1 and F + W <= 62, so the output decode fits the ring."""
+    for name, value, low in (("frac_bits", frac_bits, 0), ("weight_frac_bits", weight_frac_bits, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ParameterError("secure_aggregate", name, f"an int >= {low}", "C8.6", repr(value))
+    if frac_bits + weight_frac_bits > RING_BITS - 2:
+        raise ParameterError(
+            "secure_aggregate", "frac_bits", "frac_bits + weight_frac_bits <= 62", "C8.6",
+            f"{frac_bits} + {weight_frac_bits}",
+        )
+
+
+def encode_update(x: Sequence[float], *, frac_bits: int = DEFAULT_FRAC_BITS) -> list[int]:
+    """Implements P8.1 step 1a: encode (C1.1-C1.3) and check the norm bound (C8.2)."""
+    encoded = encode(x, frac_bits=frac_bits)
+    norm = sq_norm_encoded(encoded)
+    if norm >= 1 << NORM_BOUND_LOG2:
+        raise ShapeError(
+            "encode_update", "x", f"sum_k round(x_k 2^{frac_bits})^2 < 2^62", "C8.2",
+            f"2^{norm.bit_length() - 1} <= value < 2^{norm.bit_length()}",
+        )
+    return encoded
+
+
+def worker_messages(
+    index: int, x: Sequence[float], *, rng: RandomSource, frac_bits: int = DEFAULT_FRAC_BITS
+) -> list[Message]:
+    """Implements P8.1 step 1: an honest worker's two share messages."""
+    encoded = encode_update(x, frac_bits=frac_bits)
+    share0, share1 = share(encoded, rng=rng)
+    sender = worker_name(index)
+    return [
+        Message(sender, "S0", "share", pack_ring(share0)),
+        Message(sender, "S1", "share", pack_ring(share1)),
+    ]
+
+
+def collect_shares(
+    server: str, messages: Sequence[Message], n: int, d: int
+) -> tuple[dict[int, list[int]], dict[int, str], list[str]]:
+    """Implements C8.3: one well-formed share per worker, else the worker is excluded.
+
+    Returns the parsed shares, the reasons for exclusion, and descriptions of messages from
+    senders that are not workers of this round (ignored).
+    """
+    by_sender: dict[str, list[Message]] = {}
+    for m in messages:
+        by_sender.setdefault(m.sender, []).append(m)
+    known = {worker_name(i): i for i in range(n)}
+    ignored = [f"{s} -> {server}: not a worker of this round" for s in by_sender if s not in known]
+    shares: dict[int, list[int]] = {}
+    reasons: dict[int, str] = {}
+    for name, i in known.items():
+        got = by_sender.get(name, [])
+        if not got:
+            reasons[i] = f"{server}: no share received (C8.3)"
+        elif len(got) > 1:
+            reasons[i] = f"{server}: {len(got)} share messages, need exactly one (C8.3)"
+        else:
+            try:
+                shares[i] = unpack_ring("collect_shares", f"{name} share", got[0].payload, d)
+            except SpecError as err:
+                reasons[i] = f"{server}: malformed share: {err}"
+    return shares, reasons, ignored
+
+
+def offline_material(
+    provider: TripleProvider, variant: str, n: int, d: int, channel: Channel
+) -> tuple[GramShares, GramShares] | tuple[SquareShares, SquareShares]:
+    """Implements P8.1 step 0: the material for all n workers, requested before any input."""
+    if variant == "gram":
+        return provider.gram_triple(n, d, channel=channel)
+    return provider.square_pairs(len(pairs(n)) * d, channel=channel)
+
+
+def secure_aggregate(
+    inputs: Sequence[Sequence[float]],
+    rule: DistanceRule,
+    *,
+    rng: RandomSource,
+    provider: TripleProvider | None = None,
+    variant: str = "gram",
+    dim: int | None = None,
+    frac_bits: int = DEFAULT_FRAC_BITS,
+    weight_frac_bits: int = WEIGHT_FRAC_BITS,
+    tamper: Tamper | None = None,
+) -> RoundResult:
+    """Implements P8.1: one secure two-server round of ``rule`` over the workers' inputs.
+
+    0. (offline) The provider gives S0 and S1 shares of the distance material for n workers.
+    1. Worker i encodes x_i, checks the norm bound, shares it, and sends one share to each
+       server, drawing from ``rng.derive("worker/<i>")``.
+    2. Each server keeps the workers with exactly one well-formed share and sends the list
+       to the other; both use the intersection V. Excluded workers are reported.
+    3. The servers compute shares of D over V (P5.1 or P5.2); S0 sends its share to S1.
+    4. S1 reconstructs D, computes p = rule.weights(D), encodes P and sends it to S0.
+    5. Each server computes z^s = sum_{i in V} P_i x_i^s; S0 sends z^0 to S1, which
+       reconstructs and decodes z with F + W fractional bits.
+
+    ``tamper`` rewrites the workers' messages before delivery: it is how tests and attacks
+    play Byzantine workers that send malformed, duplicated or missing shares.
+    """
+    check_variant("secure_aggregate", variant)
+    check_round_params(frac_bits, weight_frac_bits)
+    n = len(inputs)
+    if n == 0:
+        raise ShapeError("secure_aggregate", "inputs", "at least one worker", "D8.1", "n=0")
+    d = dim if dim is not None else len(inputs[0])
+    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+        raise ShapeError("secure_aggregate", "dim", "an int d >= 1", "D8.1", repr(d))
+    rule.check_n(n, "secure_aggregate")
+    channel = Channel()
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[phase] = now - clock
+        clock = now
+
+    # Step 0 (offline).
+    source = provider if provider is not None else Dealer(rng=rng.derive("dealer"))
+    material = offline_material(source, variant, n, d, channel)
+    lap("offline_triples")
+
+    # Step 1: workers share; a worker whose own input is invalid sends nothing.
+    worker_errors: dict[int, str] = {}
+    outgoing: list[Message] = []
+    for i, x in enumerate(inputs):
+        try:
+            outgoing.extend(worker_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits))
+        except SpecError as err:
+            worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err}"
+    if tamper is not None:
+        outgoing = tamper(outgoing)
+    for m in outgoing:
+        channel.deliver(m)
+    lap("share")
+
+    # Step 2: validation and agreement on V.
+    parsed = []
+    reasons: dict[int, list[str]] = {}
+    for server in ("S0", "S1"):
+        shares, why, _ignored = collect_shares(server, channel.receive(server, "share"), n, d)
+        parsed.append(shares)
+        for i, text in why.items():
+            reasons.setdefault(i, []).append(text)
+    for s, server in enumerate(("S0", "S1")):
+        channel.send(server, "S1" if s == 0 else "S0", "valid", pack_ring(sorted(parsed[s])))
+    valid = sorted(set(parsed[0]) & set(parsed[1]))
+    excluded = {i: worker_errors.get(i, "; ".join(reasons.get(i, []))) for i in range(n) if i not in valid}
+    try:
+        rule.check_n(len(valid), "secure_aggregate")
+    except InsufficientWorkersError as err:
+        raise InsufficientWorkersError(
+            "secure_aggregate", "n", f"{err.condition} after exclusions", "C8.4",
+            f"{len(valid)} valid of n={n}, f={rule.f}; excluded: {excluded}",
+        ) from err
+    lap("validate")
+
+    # Step 3: distances over V.
+    x_shares = ([parsed[0][i] for i in valid], [parsed[1][i] for i in valid])
+    if variant == "gram":
+        gram_material = (material[0].restrict(valid), material[1].restrict(valid))  # type: ignore[union-attr]
+        d0, d1 = secure_sq_distances_gram(x_shares, gram_material, channel=channel)  # type: ignore[arg-type]
+    else:
+        square_material = restrict_square_pairs(material, n, d, valid)  # type: ignore[arg-type]
+        d0, d1 = secure_sq_distances_pairwise(x_shares, square_material, channel=channel)
+    upper = [d0[i][j] for i, j in pairs(len(valid))]
+    channel.send("S0", "S1", "distances", pack_ring(upper))
+    lap("distances")
+
+    # Step 4: S1 reconstructs D and runs the rule's weight function.
+    dist = [[0] * len(valid) for _ in valid]
+    for (i, j), v0 in zip(pairs(len(valid)), upper):
+        dist[i][j] = dist[j][i] = ring_add([v0], [d1[i][j]])[0]
+    p = rule.weights(dist)
+    big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+    channel.send("S1", "S0", "weights", pack_ring(big_p))
+    lap("weights")
+
+    # Step 5: output on shares, opened at S1.
+    z_shares = []
+    for s in (0, 1):
+        z_shares.append([
+            sum(pi * row[k] for pi, row in zip(big_p, x_shares[s])) & ((1 << RING_BITS) - 1)
+            for k in range(d)
+        ])
+    channel.send("S0", "S1", "output", pack_ring(z_shares[0]))
+    z = decode(ring_add(z_shares[0], z_shares[1]), frac_bits=frac_bits + weight_frac_bits)
+    lap("output")
+
+    full_p = [0.0] * n
+    for i, pi in zip(valid, p):
+        full_p[i] = pi
+    return RoundResult(
+        z=z, weights=full_p, valid=valid, excluded=excluded, distances=dist, channel=channel,
+        n=n, d=d, f=rule.f, rule=rule.name, variant=variant, seconds=seconds,
+    )
