@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from sbrml.reference.beaver import Dealer, GramShares, Matrix, SquareShares, TripleProvider
 from sbrml.reference.channel import Channel, Message, pack_ring, unpack_ring
@@ -38,15 +39,19 @@ NORM_BOUND_LOG2 = 62
 Tamper = Callable[[list[Message]], list[Message]]
 
 
+VecT = TypeVar("VecT")
+MatT = TypeVar("MatT")
+
+
 @dataclass
-class RoundResult:
+class RoundResult(Generic[VecT, MatT]):
     """What a round publishes (z, p), the exclusions, and S1's declared leakage D (C8.7)."""
 
-    z: list[float]
-    weights: list[float]
+    z: VecT
+    weights: VecT
     valid: list[int]
     excluded: dict[int, str]
-    distances: Matrix
+    distances: MatT
     channel: Channel
     n: int
     d: int
@@ -98,9 +103,12 @@ def worker_messages(
     ]
 
 
+Unpack = Callable[[str, str, Any, int], Any]
+
+
 def collect_shares(
-    server: str, messages: Sequence[Message], n: int, d: int
-) -> tuple[dict[int, list[int]], dict[int, str], list[str]]:
+    server: str, messages: Sequence[Message], n: int, d: int, unpack: Unpack = unpack_ring
+) -> tuple[dict[int, Any], dict[int, str], list[str]]:
     """Implements C8.3: one well-formed share per worker, else the worker is excluded.
 
     Returns the parsed shares, the reasons for exclusion, and descriptions of messages from
@@ -111,7 +119,7 @@ def collect_shares(
         by_sender.setdefault(m.sender, []).append(m)
     known = {worker_name(i): i for i in range(n)}
     ignored = [f"{s} -> {server}: not a worker of this round" for s in by_sender if s not in known]
-    shares: dict[int, list[int]] = {}
+    shares: dict[int, Any] = {}
     reasons: dict[int, str] = {}
     for name, i in known.items():
         got = by_sender.get(name, [])
@@ -121,7 +129,7 @@ def collect_shares(
             reasons[i] = f"{server}: {len(got)} share messages, need exactly one (C8.3)"
         else:
             try:
-                shares[i] = unpack_ring("collect_shares", f"{name} share", got[0].payload, d)
+                shares[i] = unpack("collect_shares", f"{name} share", got[0].payload, d)
             except SpecError as err:
                 reasons[i] = f"{server}: malformed share: {err}"
     return shares, reasons, ignored
@@ -136,6 +144,77 @@ def offline_material(
     return provider.square_pairs(len(pairs(n)) * d, channel=channel)
 
 
+class PhaseClock:
+    """Wall-clock seconds per protocol phase, in the order the phases ran (C8.8)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self._last = now
+
+
+def check_round_inputs(
+    inputs: Sequence[Any], rule: DistanceRule, variant: str, dim: int | None,
+    frac_bits: int, weight_frac_bits: int,
+) -> tuple[int, int]:
+    """Implements D8.1 and C8.6 at the round's boundary; returns (n, d)."""
+    check_variant("secure_aggregate", variant)
+    check_round_params(frac_bits, weight_frac_bits)
+    n = len(inputs)
+    if n == 0:
+        raise ShapeError("secure_aggregate", "inputs", "at least one worker", "D8.1", "n=0")
+    d = dim if dim is not None else len(inputs[0])
+    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+        raise ShapeError("secure_aggregate", "dim", "an int d >= 1", "D8.1", repr(d))
+    rule.check_n(n, "secure_aggregate")
+    return n, d
+
+
+def agree_on_valid(
+    channel: Channel, n: int, d: int, worker_errors: dict[int, str], rule: DistanceRule,
+    unpack: Unpack = unpack_ring,
+) -> tuple[list[dict[int, Any]], list[int], dict[int, str]]:
+    """Implements P8.1 step 2 and C8.3-C8.4: parse, exchange valid lists, intersect.
+
+    Returns each server's parsed shares, the agreed valid set V (sorted) and the excluded
+    workers with their reasons; raises if too few workers remain for the rule.
+    """
+    parsed: list[dict[int, Any]] = []
+    reasons: dict[int, list[str]] = {}
+    for server in ("S0", "S1"):
+        shares, why, _ignored = collect_shares(server, channel.receive(server, "share"), n, d, unpack)
+        parsed.append(shares)
+        for i, text in why.items():
+            reasons.setdefault(i, []).append(text)
+    for s, server in enumerate(("S0", "S1")):
+        channel.send(server, "S1" if s == 0 else "S0", "valid", pack_ring(sorted(parsed[s])))
+    valid = sorted(set(parsed[0]) & set(parsed[1]))
+    excluded = {
+        i: worker_errors.get(i, "; ".join(reasons.get(i, []))) for i in range(n) if i not in valid
+    }
+    try:
+        rule.check_n(len(valid), "secure_aggregate")
+    except InsufficientWorkersError as err:
+        raise InsufficientWorkersError(
+            "secure_aggregate", "n", f"{err.condition} after exclusions", "C8.4",
+            f"{len(valid)} valid of n={n}, f={rule.f}; excluded: {excluded}",
+        ) from err
+    return parsed, valid, excluded
+
+
+def spread_weights(n: int, valid: Sequence[int], p: Sequence[float]) -> list[float]:
+    """The public weights over all n workers: p on V, 0 for excluded workers (C8.7)."""
+    full = [0.0] * n
+    for i, pi in zip(valid, p, strict=True):
+        full[i] = float(pi)
+    return full
+
+
+
 def secure_aggregate(
     inputs: Sequence[Sequence[float]],
     rule: DistanceRule,
@@ -147,7 +226,7 @@ def secure_aggregate(
     frac_bits: int = DEFAULT_FRAC_BITS,
     weight_frac_bits: int = WEIGHT_FRAC_BITS,
     tamper: Tamper | None = None,
-) -> RoundResult:
+) -> RoundResult[list[float], Matrix]:
     """Implements P8.1: one secure two-server round of ``rule`` over the workers' inputs.
 
     0. (offline) The provider gives S0 and S1 shares of the distance material for n workers.
@@ -163,29 +242,14 @@ def secure_aggregate(
     ``tamper`` rewrites the workers' messages before delivery: it is how tests and attacks
     play Byzantine workers that send malformed, duplicated or missing shares.
     """
-    check_variant("secure_aggregate", variant)
-    check_round_params(frac_bits, weight_frac_bits)
-    n = len(inputs)
-    if n == 0:
-        raise ShapeError("secure_aggregate", "inputs", "at least one worker", "D8.1", "n=0")
-    d = dim if dim is not None else len(inputs[0])
-    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-        raise ShapeError("secure_aggregate", "dim", "an int d >= 1", "D8.1", repr(d))
-    rule.check_n(n, "secure_aggregate")
+    n, d = check_round_inputs(inputs, rule, variant, dim, frac_bits, weight_frac_bits)
     channel = Channel()
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(phase: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[phase] = now - clock
-        clock = now
+    clock = PhaseClock()
 
     # Step 0 (offline).
     source = provider if provider is not None else Dealer(rng=rng.derive("dealer"))
     material = offline_material(source, variant, n, d, channel)
-    lap("offline_triples")
+    clock.lap("offline_triples")
 
     # Step 1: workers share; a worker whose own input is invalid sends nothing.
     worker_errors: dict[int, str] = {}
@@ -195,32 +259,13 @@ def secure_aggregate(
             outgoing.extend(worker_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits))
         except SpecError as err:
             worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err}"
-    if tamper is not None:
-        outgoing = tamper(outgoing)
-    for m in outgoing:
+    for m in tamper(outgoing) if tamper is not None else outgoing:
         channel.deliver(m)
-    lap("share")
+    clock.lap("share")
 
     # Step 2: validation and agreement on V.
-    parsed = []
-    reasons: dict[int, list[str]] = {}
-    for server in ("S0", "S1"):
-        shares, why, _ignored = collect_shares(server, channel.receive(server, "share"), n, d)
-        parsed.append(shares)
-        for i, text in why.items():
-            reasons.setdefault(i, []).append(text)
-    for s, server in enumerate(("S0", "S1")):
-        channel.send(server, "S1" if s == 0 else "S0", "valid", pack_ring(sorted(parsed[s])))
-    valid = sorted(set(parsed[0]) & set(parsed[1]))
-    excluded = {i: worker_errors.get(i, "; ".join(reasons.get(i, []))) for i in range(n) if i not in valid}
-    try:
-        rule.check_n(len(valid), "secure_aggregate")
-    except InsufficientWorkersError as err:
-        raise InsufficientWorkersError(
-            "secure_aggregate", "n", f"{err.condition} after exclusions", "C8.4",
-            f"{len(valid)} valid of n={n}, f={rule.f}; excluded: {excluded}",
-        ) from err
-    lap("validate")
+    parsed, valid, excluded = agree_on_valid(channel, n, d, worker_errors, rule)
+    clock.lap("validate")
 
     # Step 3: distances over V.
     x_shares = ([parsed[0][i] for i in valid], [parsed[1][i] for i in valid])
@@ -232,32 +277,29 @@ def secure_aggregate(
         d0, d1 = secure_sq_distances_pairwise(x_shares, square_material, channel=channel)
     upper = [d0[i][j] for i, j in pairs(len(valid))]
     channel.send("S0", "S1", "distances", pack_ring(upper))
-    lap("distances")
+    clock.lap("distances")
 
     # Step 4: S1 reconstructs D and runs the rule's weight function.
     dist = [[0] * len(valid) for _ in valid]
-    for (i, j), v0 in zip(pairs(len(valid)), upper):
+    for (i, j), v0 in zip(pairs(len(valid)), upper, strict=True):
         dist[i][j] = dist[j][i] = ring_add([v0], [d1[i][j]])[0]
     p = rule.weights(dist)
     big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
     channel.send("S1", "S0", "weights", pack_ring(big_p))
-    lap("weights")
+    clock.lap("weights")
 
     # Step 5: output on shares, opened at S1.
-    z_shares = []
-    for s in (0, 1):
-        z_shares.append([
-            sum(pi * row[k] for pi, row in zip(big_p, x_shares[s])) & ((1 << RING_BITS) - 1)
-            for k in range(d)
-        ])
+    mask = (1 << RING_BITS) - 1
+    z_shares = [
+        [sum(pi * row[k] for pi, row in zip(big_p, x_shares[s])) & mask for k in range(d)]
+        for s in (0, 1)
+    ]
     channel.send("S0", "S1", "output", pack_ring(z_shares[0]))
     z = decode(ring_add(z_shares[0], z_shares[1]), frac_bits=frac_bits + weight_frac_bits)
-    lap("output")
+    clock.lap("output")
 
-    full_p = [0.0] * n
-    for i, pi in zip(valid, p):
-        full_p[i] = pi
     return RoundResult(
-        z=z, weights=full_p, valid=valid, excluded=excluded, distances=dist, channel=channel,
-        n=n, d=d, f=rule.f, rule=rule.name, variant=variant, seconds=seconds,
+        z=z, weights=spread_weights(n, valid, p), valid=valid, excluded=excluded,
+        distances=dist, channel=channel, n=n, d=d, f=rule.f, rule=rule.name, variant=variant,
+        seconds=clock.seconds,
     )

@@ -1,0 +1,107 @@
+"""Random sources: the ChaCha20 keystream of spec/02-randomness.md via ``cryptography``.
+
+Same construction and byte order as ``sbrml.reference.randomness``, so both trees draw
+identical values from identical seeds; key derivation (SHA-256, HMAC) is shared code.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+from sbrml.reference.errors import ParameterError, RandomnessError
+from sbrml.reference.randomness import (
+    BLOCK_BYTES,
+    KEY_BYTES,
+    MAX_BLOCKS,
+    RandomSource,
+    derive_key,
+    seed_key,
+    uniform_below,
+)
+from sbrml.reference.ring import RING_BITS, check_ring_bits
+from sbrml.optimized.ring import U64, mask_bits
+
+__all__ = [
+    "ChaCha20RandomSource",
+    "DeterministicRandomSource",
+    "RandomSource",
+    "SystemRandomSource",
+    "ring_elements",
+    "uniform_below",
+]
+
+_ZEROS = np.zeros(0, dtype=np.uint8)
+
+
+def _zeros(nbytes: int) -> memoryview:
+    # A read-only zero buffer, grown on demand: ChaCha20 "encrypts" it into the keystream.
+    global _ZEROS
+    if _ZEROS.size < nbytes:
+        _ZEROS = np.zeros(max(nbytes, 2 * _ZEROS.size), dtype=np.uint8)
+    return memoryview(_ZEROS)[:nbytes]
+
+
+class ChaCha20RandomSource:
+    """Implements D2.2: ChaCha20(key, nonce = 0^12, counter from 0) keystream, via OpenSSL."""
+
+    def __init__(self, key: bytes):
+        if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+            raise ParameterError(type(self).__name__, "key", "32 bytes", "D2.2", repr(type(key).__name__))
+        self._key = key
+        # cryptography's 16-byte ChaCha20 nonce is the 32-bit counter (LE) then RFC 8439's nonce.
+        self._stream = Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None).encryptor()
+        self._used = 0
+
+    def _reserve(self, count: int) -> None:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ParameterError("random_bytes", "count", "an int >= 0", "C2.4", repr(count))
+        if self._used + count > MAX_BLOCKS * BLOCK_BYTES:
+            raise RandomnessError(
+                "random_bytes", "count", "at most 2^32 blocks per key", "C2.5",
+                f"{count} bytes at block {self._used // BLOCK_BYTES}",
+            )
+        self._used += count
+
+    def random_bytes(self, count: int) -> bytes:
+        """Implements C2.4 and C2.5: the next ``count`` keystream bytes, in order."""
+        self._reserve(count)
+        return self._stream.update(_zeros(count))
+
+    def fill_uint64(self, out: U64) -> None:
+        """Fill a C-contiguous uint64 array with the next 8*out.size keystream bytes (C2.6)."""
+        nbytes = 8 * out.size
+        self._reserve(nbytes)
+        if nbytes:
+            self._stream.update_into(_zeros(nbytes), memoryview(out.reshape(-1)).cast("B"))
+
+    def derive(self, label: str) -> ChaCha20RandomSource:
+        """Implements C2.3: a child source keyed by HMAC-SHA-256(key, domain || label)."""
+        return ChaCha20RandomSource(derive_key(self._key, label))
+
+
+class SystemRandomSource(ChaCha20RandomSource):
+    """Implements C2.1: the keystream keyed from the operating system's CSPRNG (the default)."""
+
+    def __init__(self) -> None:
+        super().__init__(secrets.token_bytes(KEY_BYTES))
+
+
+class DeterministicRandomSource(ChaCha20RandomSource):
+    """UNSAFE for real secrets: the keystream keyed from a public seed (C2.2)."""
+
+    def __init__(self, seed: int):
+        super().__init__(seed_key(seed))
+
+
+def ring_elements(rng: RandomSource, count: int, bits: int = RING_BITS) -> U64:
+    """Implements C2.6: each element is 8 keystream bytes, little-endian, reduced mod 2^bits."""
+    check_ring_bits("ring_elements", bits)
+    if isinstance(rng, ChaCha20RandomSource):
+        out = np.empty(count, dtype=np.uint64)
+        rng.fill_uint64(out)
+    else:
+        out = np.frombuffer(rng.random_bytes(8 * count), dtype="<u8").astype(np.uint64)
+    return mask_bits(out, bits)

@@ -1,0 +1,132 @@
+"""The ring Z_2^k and signed fixed-point encoding, on NumPy arrays (spec/01-ring.md).
+
+Ring elements are ``uint64`` arrays: arithmetic wraps mod 2^64 for free, and a narrower
+ring Z_2^k (k < 64, for exhaustive tests) is the same arithmetic followed by a mask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from sbrml.reference.errors import EncodingError, ShapeError
+from sbrml.reference.ring import (
+    DEFAULT_FRAC_BITS,
+    RING_BITS,
+    WEIGHT_FRAC_BITS,
+    check_frac_bits,
+    check_ring_bits,
+)
+
+U64 = NDArray[np.uint64]
+F64 = NDArray[np.float64]
+
+__all__ = [
+    "DEFAULT_FRAC_BITS",
+    "RING_BITS",
+    "WEIGHT_FRAC_BITS",
+    "as_ring",
+    "decode",
+    "encode",
+    "encode_weights",
+    "mask_bits",
+    "to_signed",
+]
+
+
+def mask_bits(x: U64, bits: int) -> U64:
+    """Reduce uint64 values mod 2^bits (a no-op for the 64-bit ring)."""
+    if bits == RING_BITS:
+        return x
+    return x & np.uint64((1 << bits) - 1)
+
+
+def as_real_array(function: str, parameter: str, values: ArrayLike) -> F64:
+    """A float64 view or copy of ``values``; non-numeric input is a ShapeError (C1.1)."""
+    arr = np.asarray(values)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise ShapeError(function, parameter, "an array of real numbers", "C1.1", f"dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> str:
+    return "".join(f"[{i}]" for i in np.unravel_index(flat, shape)) if shape else ""
+
+
+def encode(values: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int = RING_BITS) -> U64:
+    """Implements D1.3 and C1.1-C1.3: round(v * 2^F) half to even, reduced mod 2^k."""
+    check_ring_bits("encode", bits)
+    check_frac_bits("encode", frac_bits, bits)
+    arr = as_real_array("encode", "values", values)
+    scaled = arr * float(1 << frac_bits)
+    np.rint(scaled, out=scaled)  # rint rounds half to even, like Python's round().
+    low, high = -float(1 << (bits - 1)), float(1 << (bits - 1))
+    # NaN fails both comparisons, so one min/max pass screens NaN, infinity and range.
+    if scaled.size and not (low <= scaled.min() and scaled.max() < high):
+        bad = ~((scaled >= low) & (scaled < high))
+        first = int(np.argmax(bad.ravel()))
+        v = float(arr.ravel()[first])
+        where = f"values{_index(first, arr.shape)}"
+        if not np.isfinite(v):
+            raise EncodingError("encode", where, "a finite value", "C1.1", repr(v))
+        raise EncodingError(
+            "encode", where, f"-2^{bits - 1} <= round(v * 2^{frac_bits}) < 2^{bits - 1}", "C1.2",
+            repr(v),
+        )
+    return mask_bits(scaled.astype(np.int64).view(np.uint64), bits)
+
+
+def to_signed(x: U64, bits: int = RING_BITS) -> NDArray[np.int64]:
+    """Implements D1.2: signed representatives in [-2^(k-1), 2^(k-1)) as int64."""
+    signed = x.view(np.int64) if x.dtype == np.uint64 else x.astype(np.uint64).view(np.int64)
+    if bits == RING_BITS:
+        return signed
+    half = np.int64(1 << (bits - 1))
+    return np.where(signed >= half, signed - np.int64(1 << bits), signed)
+
+
+def as_ring(function: str, parameter: str, x: Any, bits: int = RING_BITS) -> U64:
+    """Implements D1.1: ``x`` as a uint64 array of elements of Z_2^bits, or ShapeError."""
+    arr = np.asarray(x)
+    if arr.dtype != np.uint64:
+        if arr.dtype.kind not in "iu" or arr.dtype == np.bool_:
+            raise ShapeError(function, parameter, "ring elements (unsigned ints)", "D1.1", f"dtype {arr.dtype}")
+        if arr.size and (arr.min() < 0):
+            raise ShapeError(function, parameter, f"ints in [0, 2^{bits})", "D1.1", f"min {arr.min()}")
+        arr = arr.astype(np.uint64)
+    if bits < RING_BITS and arr.size and int(arr.max()) >= 1 << bits:
+        raise ShapeError(function, parameter, f"ints in [0, 2^{bits})", "D1.1", f"max {int(arr.max())}")
+    return arr
+
+
+def decode(elements: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int = RING_BITS) -> F64:
+    """Implements C1.4: signed representative divided by 2^F, correctly rounded to float64."""
+    check_ring_bits("decode", bits)
+    check_frac_bits("decode", frac_bits, bits)
+    ring = as_ring("decode", "elements", elements, bits)
+    # The int64 -> float64 cast rounds to nearest even; dividing by 2^F is then exact.
+    return to_signed(ring, bits).astype(np.float64) / float(1 << frac_bits)
+
+
+def sq_norm_encoded(x: U64) -> int:
+    """Exact squared norm of the signed representatives, as a Python int (C8.2).
+
+    Squares of values below 2^31 in magnitude fit in uint64; summing their high and low
+    32-bit halves separately keeps every partial sum exact. Larger values take the slow path.
+    """
+    signed = to_signed(x)
+    if signed.size == 0:
+        return 0
+    if int(np.abs(signed).max()) >= 1 << 31:
+        return sum(int(v) ** 2 for v in signed.ravel())
+    sq = (signed * signed).view(np.uint64)
+    high = int(np.sum(sq >> np.uint64(32), dtype=np.uint64))
+    low = int(np.sum(sq & np.uint64(0xFFFFFFFF), dtype=np.uint64))
+    return (high << 32) + low
+
+
+def encode_weights(weights: ArrayLike, *, weight_frac_bits: int = WEIGHT_FRAC_BITS) -> U64:
+    """Implements C8.6: public weights P_i = round_half_even(p_i * 2^W) as ring elements."""
+    return encode(weights, frac_bits=weight_frac_bits)

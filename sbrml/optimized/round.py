@@ -1,0 +1,162 @@
+"""One secure two-server aggregation round on NumPy arrays (spec/08-round.md, P8.1).
+
+Same steps, messages and byte-identical transcript as ``sbrml.reference.round``; the
+validation and agreement logic is the reference's, fed with a zero-copy array parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from sbrml.optimized.beaver import Dealer, GramShares, SquareShares, TripleProvider
+from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
+from sbrml.optimized.distances import (
+    pairs,
+    restrict_square_pairs,
+    secure_sq_distances_gram,
+    secure_sq_distances_pairwise,
+)
+from sbrml.optimized.randomness import RandomSource
+from sbrml.optimized.ring import (
+    DEFAULT_FRAC_BITS,
+    F64,
+    U64,
+    WEIGHT_FRAC_BITS,
+    decode,
+    encode,
+    encode_weights,
+    sq_norm_encoded,
+)
+from sbrml.optimized.sharing import share
+from sbrml.reference.errors import ShapeError, SpecError
+from sbrml.reference.round import (
+    NORM_BOUND_LOG2,
+    PhaseClock,
+    RoundResult,
+    Tamper,
+    agree_on_valid,
+    check_round_inputs,
+    offline_material,
+    spread_weights,
+    worker_name,
+)
+from sbrml.reference.rules import DistanceRule
+
+__all__ = ["RoundResult", "encode_update", "secure_aggregate", "worker_messages"]
+
+
+def encode_update(x: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS) -> U64:
+    """Implements P8.1 step 1a: encode (C1.1-C1.3) and check the norm bound (C8.2)."""
+    arr = np.asarray(x)
+    if arr.ndim != 1:
+        raise ShapeError("encode_update", "x", "a vector", "D8.1", f"shape {arr.shape}")
+    encoded = encode(arr, frac_bits=frac_bits)
+    norm = sq_norm_encoded(encoded)
+    if norm >= 1 << NORM_BOUND_LOG2:
+        raise ShapeError(
+            "encode_update", "x", f"sum_k round(x_k 2^{frac_bits})^2 < 2^62", "C8.2",
+            f"2^{norm.bit_length() - 1} <= value < 2^{norm.bit_length()}",
+        )
+    return encoded
+
+
+def worker_messages(
+    index: int, x: ArrayLike, *, rng: RandomSource, frac_bits: int = DEFAULT_FRAC_BITS
+) -> list[Message]:
+    """Implements P8.1 step 1: an honest worker's two share messages."""
+    share0, share1 = share(encode_update(x, frac_bits=frac_bits), rng=rng)
+    sender = worker_name(index)
+    return [
+        Message(sender, "S0", "share", pack_ring(share0)),
+        Message(sender, "S1", "share", pack_ring(share1)),
+    ]
+
+
+def _material(
+    provider: TripleProvider, variant: str, n: int, d: int, channel: Channel
+) -> tuple[GramShares, GramShares] | tuple[SquareShares, SquareShares]:
+    material = offline_material(provider, variant, n, d, channel)  # type: ignore[arg-type]
+    if variant == "gram":
+        # C4.6: S0 precomputes A0 A0^T while it waits for inputs.
+        g0, g1 = material
+        return g0.with_aat(), g1  # type: ignore[union-attr,return-value]
+    return material  # type: ignore[return-value]
+
+
+def secure_aggregate(
+    inputs: Sequence[ArrayLike],
+    rule: DistanceRule,
+    *,
+    rng: RandomSource,
+    provider: TripleProvider | None = None,
+    variant: str = "gram",
+    dim: int | None = None,
+    frac_bits: int = DEFAULT_FRAC_BITS,
+    weight_frac_bits: int = WEIGHT_FRAC_BITS,
+    tamper: Tamper | None = None,
+) -> RoundResult[F64, U64]:
+    """Implements P8.1; see ``sbrml.reference.round.secure_aggregate`` for the steps."""
+    n, d = check_round_inputs(inputs, rule, variant, dim, frac_bits, weight_frac_bits)
+    channel = Channel()
+    clock = PhaseClock()
+
+    # Step 0 (offline).
+    source = provider if provider is not None else Dealer(rng=rng.derive("dealer"))
+    material = _material(source, variant, n, d, channel)
+    clock.lap("offline_triples")
+
+    # Step 1: workers share; a worker whose own input is invalid sends nothing.
+    worker_errors: dict[int, str] = {}
+    outgoing: list[Message] = []
+    for i, x in enumerate(inputs):
+        try:
+            outgoing.extend(worker_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits))
+        except SpecError as err:
+            worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err}"
+    for m in tamper(outgoing) if tamper is not None else outgoing:
+        channel.deliver(m)
+    clock.lap("share")
+
+    # Step 2: validation and agreement on V.
+    parsed, valid, excluded = agree_on_valid(channel, n, d, worker_errors, rule, unpack_ring)
+    clock.lap("validate")
+
+    # Step 3: distances over V.
+    x_shares: tuple[Any, Any] = tuple(np.stack([parsed[s][i] for i in valid]) for s in (0, 1))
+    if variant == "gram":
+        gram = (material[0].restrict(valid), material[1].restrict(valid))  # type: ignore[union-attr]
+        d0, d1 = secure_sq_distances_gram(x_shares, gram, channel=channel)  # type: ignore[arg-type]
+    else:
+        squares = restrict_square_pairs(material, n, d, valid)  # type: ignore[arg-type]
+        d0, d1 = secure_sq_distances_pairwise(x_shares, squares, channel=channel)
+    m = len(valid)
+    left, right = np.triu_indices(m, k=1)
+    upper = d0[left, right]
+    channel.send("S0", "S1", "distances", pack_ring(upper))
+    clock.lap("distances")
+
+    # Step 4: S1 reconstructs D and runs the rule's weight function.
+    dist = np.zeros((m, m), dtype=np.uint64)
+    dist[left, right] = upper + d1[left, right]
+    dist[right, left] = dist[left, right]
+    p = np.asarray(rule.weights(dist), dtype=np.float64)
+    big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+    channel.send("S1", "S0", "weights", pack_ring(big_p))
+    clock.lap("weights")
+
+    # Step 5: output on shares, opened at S1.
+    z0 = big_p @ x_shares[0]
+    z1 = big_p @ x_shares[1]
+    channel.send("S0", "S1", "output", pack_ring(z0))
+    z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
+    clock.lap("output")
+
+    return RoundResult(
+        z=z, weights=np.asarray(spread_weights(n, valid, p.tolist())), valid=valid, excluded=excluded,
+        distances=dist, channel=channel, n=n, d=d, f=rule.f, rule=rule.name, variant=variant,
+        seconds=clock.seconds,
+    )
