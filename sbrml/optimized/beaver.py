@@ -59,11 +59,17 @@ class GramShares:
 class TripleProvider(Protocol):
     """Implements D4.4: the source of correlated randomness, one pair of shares per request."""
 
-    def scalar_triples(self, count: int, *, channel: Channel) -> tuple[TripleShares, TripleShares]: ...
+    def scalar_triples(
+        self, count: int, *, channel: Channel
+    ) -> tuple[TripleShares, TripleShares]: ...
 
-    def square_pairs(self, count: int, *, channel: Channel) -> tuple[SquareShares, SquareShares]: ...
+    def square_pairs(
+        self, count: int, *, channel: Channel
+    ) -> tuple[SquareShares, SquareShares]: ...
 
-    def gram_triple(self, rows: int, cols: int, *, channel: Channel) -> tuple[GramShares, GramShares]: ...
+    def gram_triple(
+        self, rows: int, cols: int, *, channel: Channel
+    ) -> tuple[GramShares, GramShares]: ...
 
 
 def _check_count(function: str, name: str, value: int) -> None:
@@ -77,7 +83,9 @@ class Dealer:
     def __init__(self, *, rng: RandomSource):
         self._rng = rng
 
-    def _send(self, label: str, parts0: Sequence[U64], parts1: Sequence[U64], channel: Channel) -> None:
+    def _send(
+        self, label: str, parts0: Sequence[U64], parts1: Sequence[U64], channel: Channel
+    ) -> None:
         # P4.1 last step: one message per server, its shares concatenated in field order.
         for server, parts in (("S0", parts0), ("S1", parts1)):
             payload = np.concatenate([p.reshape(-1) for p in parts]) if len(parts) > 1 else parts[0]
@@ -100,7 +108,9 @@ class Dealer:
         self._send("offline/squares", (a0, b0), (a1, b1), channel)
         return SquareShares(a0, b0), SquareShares(a1, b1)
 
-    def gram_triple(self, rows: int, cols: int, *, channel: Channel) -> tuple[GramShares, GramShares]:
+    def gram_triple(
+        self, rows: int, cols: int, *, channel: Channel
+    ) -> tuple[GramShares, GramShares]:
         """P4.1 (c): draw A^0, A^1 (row-major), C^0; set C^1 = (A^0 + A^1)(A^0 + A^1)^T - C^0."""
         _check_count("Dealer.gram_triple", "rows", rows)
         _check_count("Dealer.gram_triple", "cols", cols)
@@ -123,12 +133,21 @@ def _open(label: str, masked0: U64, masked1: U64, channel: Channel) -> U64:
 
 def _check_pair(function: str, name: str, pair: tuple[U64, U64], shape: tuple[int, ...]) -> None:
     if pair[0].shape != shape or pair[1].shape != shape:
-        raise ShapeError(function, name, f"two shares of shape {shape}", "D4.4",
-                         f"shapes {pair[0].shape}, {pair[1].shape}")
+        raise ShapeError(
+            function,
+            name,
+            f"two shares of shape {shape}",
+            "D4.4",
+            f"shapes {pair[0].shape}, {pair[1].shape}",
+        )
 
 
 def beaver_mul(
-    x: tuple[U64, U64], y: tuple[U64, U64], triples: tuple[TripleShares, TripleShares], *, channel: Channel
+    x: tuple[U64, U64],
+    y: tuple[U64, U64],
+    triples: tuple[TripleShares, TripleShares],
+    *,
+    channel: Channel,
 ) -> tuple[U64, U64]:
     """Implements P4.2: shares of x * y (element-wise) from shares of x, y and a triple."""
     count = triples[0].a.shape
@@ -155,7 +174,9 @@ def beaver_square(
     return z0, z1
 
 
-def beaver_gram(x: tuple[U64, U64], triple: tuple[GramShares, GramShares], *, channel: Channel) -> tuple[U64, U64]:
+def beaver_gram(
+    x: tuple[U64, U64], triple: tuple[GramShares, GramShares], *, channel: Channel
+) -> tuple[U64, U64]:
     """Implements P4.4: shares of G = X X^T from a matrix triple (A, C = A A^T).
 
     S0 uses the identity E E^T + E A0^T + A0 E^T = (E + A0)(E + A0)^T - A0 A0^T, with

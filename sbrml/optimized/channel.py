@@ -22,7 +22,7 @@ if sys.byteorder != "little":  # pragma: no cover - every supported platform is 
 
 def pack_ring(elements: NDArray[np.uint64]) -> memoryview:
     """Implements D7.4: 8 bytes per element, little-endian, row-major; a zero-copy view."""
-    return memoryview(np.ascontiguousarray(elements, dtype=np.uint64).reshape(-1)).cast("B")
+    return np.ascontiguousarray(elements, dtype=np.uint64).reshape(-1).data.cast("B")
 
 
 def unpack_ring(function: str, parameter: str, payload: Payload, count: int) -> NDArray[np.uint64]:
@@ -30,7 +30,10 @@ def unpack_ring(function: str, parameter: str, payload: Payload, count: int) -> 
     size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
     if size != 8 * count:
         raise ShapeError(
-            function, parameter, f"{8 * count} payload bytes ({count} ring elements)", "C8.3",
+            function,
+            parameter,
+            f"{8 * count} payload bytes ({count} ring elements)",
+            "C8.3",
             f"{size} bytes",
         )
     return np.frombuffer(payload, dtype="<u8")

@@ -43,7 +43,9 @@ def check_matrix(function: str, parameter: str, x: ArrayLike) -> NDArray[np.floa
     arr = arr.astype(np.float64, copy=False)
     if not np.isfinite(arr).all():
         i, k = np.argwhere(~np.isfinite(arr))[0]
-        raise ShapeError(function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(float(arr[i, k])))
+        raise ShapeError(
+            function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(float(arr[i, k]))
+        )
     return arr
 
 
@@ -79,7 +81,9 @@ def restrict_square_pairs(
     keep = np.asarray([offset[(rows[a], rows[b])] for a, b in pairs(len(rows))], dtype=np.intp)
     out = []
     for m in material:
-        out.append(SquareShares(m.a.reshape(-1, d)[keep].reshape(-1), m.b.reshape(-1, d)[keep].reshape(-1)))
+        out.append(
+            SquareShares(m.a.reshape(-1, d)[keep].reshape(-1), m.b.reshape(-1, d)[keep].reshape(-1))
+        )
     return out[0], out[1]
 
 

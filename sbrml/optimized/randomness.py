@@ -11,6 +11,7 @@ import secrets
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
+from sbrml.optimized.ring import U64, mask_bits
 from sbrml.reference.errors import ParameterError, RandomnessError
 from sbrml.reference.randomness import (
     BLOCK_BYTES,
@@ -22,7 +23,6 @@ from sbrml.reference.randomness import (
     uniform_below,
 )
 from sbrml.reference.ring import RING_BITS, check_ring_bits
-from sbrml.optimized.ring import U64, mask_bits
 
 __all__ = [
     "ChaCha20RandomSource",
@@ -41,7 +41,7 @@ def _zeros(nbytes: int) -> memoryview:
     global _ZEROS
     if _ZEROS.size < nbytes:
         _ZEROS = np.zeros(max(nbytes, 2 * _ZEROS.size), dtype=np.uint8)
-    return memoryview(_ZEROS)[:nbytes]
+    return _ZEROS.data[:nbytes]
 
 
 class ChaCha20RandomSource:
@@ -49,7 +49,9 @@ class ChaCha20RandomSource:
 
     def __init__(self, key: bytes):
         if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-            raise ParameterError(type(self).__name__, "key", "32 bytes", "D2.2", repr(type(key).__name__))
+            raise ParameterError(
+                type(self).__name__, "key", "32 bytes", "D2.2", repr(type(key).__name__)
+            )
         self._key = key
         # cryptography's 16-byte ChaCha20 nonce is the 32-bit counter (LE) then RFC 8439's nonce.
         self._stream = Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None).encryptor()
@@ -60,7 +62,10 @@ class ChaCha20RandomSource:
             raise ParameterError("random_bytes", "count", "an int >= 0", "C2.4", repr(count))
         if self._used + count > MAX_BLOCKS * BLOCK_BYTES:
             raise RandomnessError(
-                "random_bytes", "count", "at most 2^32 blocks per key", "C2.5",
+                "random_bytes",
+                "count",
+                "at most 2^32 blocks per key",
+                "C2.5",
                 f"{count} bytes at block {self._used // BLOCK_BYTES}",
             )
         self._used += count
@@ -75,7 +80,7 @@ class ChaCha20RandomSource:
         nbytes = 8 * out.size
         self._reserve(nbytes)
         if nbytes:
-            self._stream.update_into(_zeros(nbytes), memoryview(out.reshape(-1)).cast("B"))
+            self._stream.update_into(_zeros(nbytes), out.reshape(-1).data.cast("B"))
 
     def derive(self, label: str) -> ChaCha20RandomSource:
         """Implements C2.3: a child source keyed by HMAC-SHA-256(key, domain || label)."""

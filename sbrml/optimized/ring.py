@@ -47,7 +47,9 @@ def as_real_array(function: str, parameter: str, values: ArrayLike) -> F64:
     """A float64 view or copy of ``values``; non-numeric input is a ShapeError (C1.1)."""
     arr = np.asarray(values)
     if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
-        raise ShapeError(function, parameter, "an array of real numbers", "C1.1", f"dtype {arr.dtype}")
+        raise ShapeError(
+            function, parameter, "an array of real numbers", "C1.1", f"dtype {arr.dtype}"
+        )
     return arr.astype(np.float64, copy=False)
 
 
@@ -60,7 +62,8 @@ def encode(values: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int =
     check_ring_bits("encode", bits)
     check_frac_bits("encode", frac_bits, bits)
     arr = as_real_array("encode", "values", values)
-    scaled = arr * float(1 << frac_bits)
+    with np.errstate(over="ignore"):  # overflow to infinity is caught as C1.2 below
+        scaled = arr * float(1 << frac_bits)
     np.rint(scaled, out=scaled)  # rint rounds half to even, like Python's round().
     low, high = -float(1 << (bits - 1)), float(1 << (bits - 1))
     # NaN fails both comparisons, so one min/max pass screens NaN, infinity and range.
@@ -72,7 +75,10 @@ def encode(values: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int =
         if not np.isfinite(v):
             raise EncodingError("encode", where, "a finite value", "C1.1", repr(v))
         raise EncodingError(
-            "encode", where, f"-2^{bits - 1} <= round(v * 2^{frac_bits}) < 2^{bits - 1}", "C1.2",
+            "encode",
+            where,
+            f"-2^{bits - 1} <= round(v * 2^{frac_bits}) < 2^{bits - 1}",
+            "C1.2",
             repr(v),
         )
     return mask_bits(scaled.astype(np.int64).view(np.uint64), bits)
@@ -89,19 +95,42 @@ def to_signed(x: U64, bits: int = RING_BITS) -> NDArray[np.int64]:
 
 def as_ring(function: str, parameter: str, x: Any, bits: int = RING_BITS) -> U64:
     """Implements D1.1: ``x`` as a uint64 array of elements of Z_2^bits, or ShapeError."""
-    arr = np.asarray(x)
+    # Python sequences go through object dtype: NumPy would turn [0, 2**63] into floats.
+    arr = x if isinstance(x, np.ndarray) else np.array(x, dtype=object)
     if arr.dtype != np.uint64:
+        if arr.size == 0:
+            return np.zeros(arr.shape, dtype=np.uint64)
+        if arr.dtype == object:
+            flat = arr.ravel().tolist()
+            for index, e in enumerate(flat):
+                if isinstance(e, bool) or not isinstance(e, int) or not 0 <= e < 1 << bits:
+                    raise ShapeError(
+                        function,
+                        f"{parameter}[{index}]",
+                        f"an int in [0, 2^{bits})",
+                        "D1.1",
+                        repr(e),
+                    )
+            return np.array(flat, dtype=np.uint64).reshape(arr.shape)
         if arr.dtype.kind not in "iu" or arr.dtype == np.bool_:
-            raise ShapeError(function, parameter, "ring elements (unsigned ints)", "D1.1", f"dtype {arr.dtype}")
-        if arr.size and (arr.min() < 0):
-            raise ShapeError(function, parameter, f"ints in [0, 2^{bits})", "D1.1", f"min {arr.min()}")
+            raise ShapeError(
+                function, parameter, "ring elements (unsigned ints)", "D1.1", f"dtype {arr.dtype}"
+            )
+        if arr.min() < 0:
+            raise ShapeError(
+                function, parameter, f"ints in [0, 2^{bits})", "D1.1", f"min {arr.min()}"
+            )
         arr = arr.astype(np.uint64)
     if bits < RING_BITS and arr.size and int(arr.max()) >= 1 << bits:
-        raise ShapeError(function, parameter, f"ints in [0, 2^{bits})", "D1.1", f"max {int(arr.max())}")
+        raise ShapeError(
+            function, parameter, f"ints in [0, 2^{bits})", "D1.1", f"max {int(arr.max())}"
+        )
     return arr
 
 
-def decode(elements: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int = RING_BITS) -> F64:
+def decode(
+    elements: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int = RING_BITS
+) -> F64:
     """Implements C1.4: signed representative divided by 2^F, correctly rounded to float64."""
     check_ring_bits("decode", bits)
     check_frac_bits("decode", frac_bits, bits)

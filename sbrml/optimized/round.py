@@ -7,12 +7,11 @@ validation and agreement logic is the reference's, fed with a zero-copy array pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sbrml.optimized.beaver import Dealer, GramShares, SquareShares, TripleProvider
+from sbrml.optimized.beaver import Dealer, TripleProvider
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
 from sbrml.optimized.distances import (
     pairs,
@@ -40,7 +39,6 @@ from sbrml.reference.round import (
     Tamper,
     agree_on_valid,
     check_round_inputs,
-    offline_material,
     spread_weights,
     worker_name,
 )
@@ -58,7 +56,10 @@ def encode_update(x: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS) -> U64:
     norm = sq_norm_encoded(encoded)
     if norm >= 1 << NORM_BOUND_LOG2:
         raise ShapeError(
-            "encode_update", "x", f"sum_k round(x_k 2^{frac_bits})^2 < 2^62", "C8.2",
+            "encode_update",
+            "x",
+            f"sum_k round(x_k 2^{frac_bits})^2 < 2^62",
+            "C8.2",
             f"2^{norm.bit_length() - 1} <= value < 2^{norm.bit_length()}",
         )
     return encoded
@@ -74,17 +75,6 @@ def worker_messages(
         Message(sender, "S0", "share", pack_ring(share0)),
         Message(sender, "S1", "share", pack_ring(share1)),
     ]
-
-
-def _material(
-    provider: TripleProvider, variant: str, n: int, d: int, channel: Channel
-) -> tuple[GramShares, GramShares] | tuple[SquareShares, SquareShares]:
-    material = offline_material(provider, variant, n, d, channel)  # type: ignore[arg-type]
-    if variant == "gram":
-        # C4.6: S0 precomputes A0 A0^T while it waits for inputs.
-        g0, g1 = material
-        return g0.with_aat(), g1  # type: ignore[union-attr,return-value]
-    return material  # type: ignore[return-value]
 
 
 def secure_aggregate(
@@ -106,7 +96,11 @@ def secure_aggregate(
 
     # Step 0 (offline).
     source = provider if provider is not None else Dealer(rng=rng.derive("dealer"))
-    material = _material(source, variant, n, d, channel)
+    if variant == "gram":
+        g0, g1 = source.gram_triple(n, d, channel=channel)
+        gram_material = (g0.with_aat(), g1)  # C4.6: S0 precomputes A0 A0^T offline.
+    else:
+        square_material = source.square_pairs(len(pairs(n)) * d, channel=channel)
     clock.lap("offline_triples")
 
     # Step 1: workers share; a worker whose own input is invalid sends nothing.
@@ -114,7 +108,9 @@ def secure_aggregate(
     outgoing: list[Message] = []
     for i, x in enumerate(inputs):
         try:
-            outgoing.extend(worker_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits))
+            outgoing.extend(
+                worker_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits)
+            )
         except SpecError as err:
             worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err}"
     for m in tamper(outgoing) if tamper is not None else outgoing:
@@ -126,21 +122,21 @@ def secure_aggregate(
     clock.lap("validate")
 
     # Step 3: distances over V.
-    x_shares: tuple[Any, Any] = tuple(np.stack([parsed[s][i] for i in valid]) for s in (0, 1))
+    x_shares = (np.stack([parsed[0][i] for i in valid]), np.stack([parsed[1][i] for i in valid]))
     if variant == "gram":
-        gram = (material[0].restrict(valid), material[1].restrict(valid))  # type: ignore[union-attr]
-        d0, d1 = secure_sq_distances_gram(x_shares, gram, channel=channel)  # type: ignore[arg-type]
+        restricted = (gram_material[0].restrict(valid), gram_material[1].restrict(valid))
+        d0, d1 = secure_sq_distances_gram(x_shares, restricted, channel=channel)
     else:
-        squares = restrict_square_pairs(material, n, d, valid)  # type: ignore[arg-type]
+        squares = restrict_square_pairs(square_material, n, d, valid)
         d0, d1 = secure_sq_distances_pairwise(x_shares, squares, channel=channel)
-    m = len(valid)
-    left, right = np.triu_indices(m, k=1)
+    size = len(valid)
+    left, right = np.triu_indices(size, k=1)
     upper = d0[left, right]
     channel.send("S0", "S1", "distances", pack_ring(upper))
     clock.lap("distances")
 
     # Step 4: S1 reconstructs D and runs the rule's weight function.
-    dist = np.zeros((m, m), dtype=np.uint64)
+    dist = np.zeros((size, size), dtype=np.uint64)
     dist[left, right] = upper + d1[left, right]
     dist[right, left] = dist[left, right]
     p = np.asarray(rule.weights(dist), dtype=np.float64)
@@ -156,7 +152,16 @@ def secure_aggregate(
     clock.lap("output")
 
     return RoundResult(
-        z=z, weights=np.asarray(spread_weights(n, valid, p.tolist())), valid=valid, excluded=excluded,
-        distances=dist, channel=channel, n=n, d=d, f=rule.f, rule=rule.name, variant=variant,
+        z=z,
+        weights=np.asarray(spread_weights(n, valid, p.tolist())),
+        valid=valid,
+        excluded=excluded,
+        distances=dist,
+        channel=channel,
+        n=n,
+        d=d,
+        f=rule.f,
+        rule=rule.name,
+        variant=variant,
         seconds=clock.seconds,
     )

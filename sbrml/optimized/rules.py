@@ -28,18 +28,27 @@ def check_distance_matrix(function: str, d: ArrayLike) -> NDArray[Any]:
         raise ShapeError(function, "D", "real entries", "D6.2", f"dtype {arr.dtype}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         i, j = np.argwhere(~np.isfinite(arr))[0]
-        raise ShapeError(function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", repr(float(arr[i, j])))
+        raise ShapeError(
+            function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", repr(float(arr[i, j]))
+        )
     if arr.dtype.kind in "if" and (arr < 0).any():
         i, j = np.argwhere(arr < 0)[0]
-        raise ShapeError(function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", repr(arr[i, j].item()))
+        raise ShapeError(
+            function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", repr(arr[i, j].item())
+        )
     diag = np.diag(arr)
     if (diag != 0).any():
         i = int(np.argmax(diag != 0))
         raise ShapeError(function, f"D[{i}][{i}]", "a zero diagonal", "D6.2", repr(diag[i].item()))
     if not np.array_equal(arr, arr.T):
         i, j = np.argwhere(arr != arr.T)[0]
-        raise ShapeError(function, f"D[{i}][{j}]", "D symmetric", "D6.2",
-                         f"{arr[i, j].item()!r} vs {arr[j, i].item()!r}")
+        raise ShapeError(
+            function,
+            f"D[{i}][{j}]",
+            "D symmetric",
+            "D6.2",
+            f"{arr[i, j].item()!r} vs {arr[j, i].item()!r}",
+        )
     return arr
 
 
@@ -50,9 +59,9 @@ def krum_scores(d: NDArray[Any], f: int) -> NDArray[Any]:
     exact = d.astype(object) if d.dtype.kind in "iu" else d
     off = exact[~np.eye(n, dtype=bool)].reshape(n, n - 1)
     if exact.dtype == object:
-        return np.sort(off, axis=1)[:, :keep].sum(axis=1)
+        return np.asarray(np.sort(off, axis=1)[:, :keep].sum(axis=1))
     smallest = np.sort(np.partition(off, keep - 1, axis=1)[:, :keep], axis=1)
-    return smallest.sum(axis=1)
+    return np.asarray(smallest.sum(axis=1))
 
 
 def lowest(scores: NDArray[Any], m: int) -> NDArray[np.intp]:
@@ -72,7 +81,9 @@ class Krum:
     def check_n(self, n: int, function: str = "krum") -> None:
         """Implements C6.3: n > 2f + 2."""
         if n <= 2 * self.f + 2:
-            raise InsufficientWorkersError(function, "n", "n > 2f + 2", "C6.3", f"n={n}, f={self.f}")
+            raise InsufficientWorkersError(
+                function, "n", "n > 2f + 2", "C6.3", f"n={n}, f={self.f}"
+            )
 
     def _select(self, d: ArrayLike) -> NDArray[np.intp]:
         arr = check_distance_matrix(self.name, d)
@@ -89,7 +100,7 @@ class Krum:
     def __call__(self, x: ArrayLike) -> F64:
         """Implements D6.3 in the clear: returns a copy of x_{i*}."""
         arr = check_matrix(self.name, "x", x)
-        return arr[int(self._select(sq_distances(arr))[0])].copy()
+        return np.array(arr[int(self._select(sq_distances(arr))[0])], dtype=np.float64)
 
 
 class MultiKrum(Krum):

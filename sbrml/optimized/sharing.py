@@ -27,5 +27,7 @@ def reconstruct(share0: ArrayLike, share1: ArrayLike, *, bits: int = RING_BITS) 
     a = as_ring("reconstruct", "share0", share0, bits)
     b = as_ring("reconstruct", "share1", share1, bits)
     if a.shape != b.shape:
-        raise ShapeError("reconstruct", "share1", "the shape of share0", "P3.2", f"{b.shape} vs {a.shape}")
+        raise ShapeError(
+            "reconstruct", "share1", "the shape of share0", "P3.2", f"{b.shape} vs {a.shape}"
+        )
     return mask_bits(np.add(a, b), bits)

@@ -105,7 +105,9 @@ class Dealer:
     def __init__(self, *, rng: RandomSource):
         self._rng = rng
 
-    def _send(self, label: str, parts0: Sequence[Vector], parts1: Sequence[Vector], channel: Channel) -> None:
+    def _send(
+        self, label: str, parts0: Sequence[Vector], parts1: Sequence[Vector], channel: Channel
+    ) -> None:
         # P4.1 last step: one message per server, its shares concatenated in field order.
         channel.send("dealer", "S0", label, b"".join(pack_ring(p) for p in parts0))
         channel.send("dealer", "S1", label, b"".join(pack_ring(p) for p in parts1))
@@ -114,7 +116,10 @@ class Dealer:
         """P4.1 (a): draw a^0, a^1, b^0, b^1, c^0; set c^1 = (a^0 + a^1)(b^0 + b^1) - c^0."""
         _check_count("Dealer.scalar_triples", "count", count)
         a0, a1, b0, b1, c0 = (ring_elements(self._rng, count) for _ in range(5))
-        c1 = [((x0 + x1) * (y0 + y1) - z0) & MASK for x0, x1, y0, y1, z0 in zip(a0, a1, b0, b1, c0)]
+        c1 = [
+            ((x0 + x1) * (y0 + y1) - z0) & MASK
+            for x0, x1, y0, y1, z0 in zip(a0, a1, b0, b1, c0, strict=True)
+        ]
         self._send("offline/triples", (a0, b0, c0), (a1, b1, c1), channel)
         return TripleShares(a0, b0, c0), TripleShares(a1, b1, c1)
 
@@ -122,11 +127,13 @@ class Dealer:
         """P4.1 (b): draw a^0, a^1, b^0; set b^1 = (a^0 + a^1)^2 - b^0."""
         _check_count("Dealer.square_pairs", "count", count)
         a0, a1, b0 = (ring_elements(self._rng, count) for _ in range(3))
-        b1 = [((x0 + x1) * (x0 + x1) - z0) & MASK for x0, x1, z0 in zip(a0, a1, b0)]
+        b1 = [((x0 + x1) * (x0 + x1) - z0) & MASK for x0, x1, z0 in zip(a0, a1, b0, strict=True)]
         self._send("offline/squares", (a0, b0), (a1, b1), channel)
         return SquareShares(a0, b0), SquareShares(a1, b1)
 
-    def gram_triple(self, rows: int, cols: int, *, channel: Channel) -> tuple[GramShares, GramShares]:
+    def gram_triple(
+        self, rows: int, cols: int, *, channel: Channel
+    ) -> tuple[GramShares, GramShares]:
         """P4.1 (c): draw A^0, A^1 (row-major), C^0; set C^1 = (A^0 + A^1)(A^0 + A^1)^T - C^0."""
         _check_count("Dealer.gram_triple", "rows", rows)
         _check_count("Dealer.gram_triple", "cols", cols)
@@ -135,7 +142,9 @@ class Dealer:
         c0 = _rows(ring_elements(self._rng, rows * rows), rows)
         a = mat_add(a0, a1)
         c1 = mat_sub(gram(a, a), c0)
-        self._send("offline/gram", (_flatten(a0), _flatten(c0)), (_flatten(a1), _flatten(c1)), channel)
+        self._send(
+            "offline/gram", (_flatten(a0), _flatten(c0)), (_flatten(a1), _flatten(c1)), channel
+        )
         return GramShares(a0, c0), GramShares(a1, c1)
 
 
@@ -146,10 +155,17 @@ def _open(label: str, masked0: Vector, masked1: Vector, channel: Channel) -> Vec
     return ring_add(masked0, masked1)
 
 
-def _check_pair(function: str, name: str, pair: tuple[Sequence[int], Sequence[int]], length: int) -> None:
+def _check_pair(
+    function: str, name: str, pair: tuple[Sequence[int], Sequence[int]], length: int
+) -> None:
     if len(pair[0]) != length or len(pair[1]) != length:
-        raise ShapeError(function, name, f"two shares of length {length}", "D4.4",
-                         f"lengths {len(pair[0])}, {len(pair[1])}")
+        raise ShapeError(
+            function,
+            name,
+            f"two shares of length {length}",
+            "D4.4",
+            f"lengths {len(pair[0])}, {len(pair[1])}",
+        )
 
 
 def beaver_mul(
@@ -176,7 +192,7 @@ def beaver_mul(
         t = triples[s]
         z = [
             (c + ek * bk + fk * ak + (ek * fk if s == 0 else 0)) & MASK
-            for c, ek, fk, ak, bk in zip(t.c, e, f, t.a, t.b)
+            for c, ek, fk, ak, bk in zip(t.c, e, f, t.a, t.b, strict=True)
         ]
         out.append(z)
     return out[0], out[1]
@@ -197,10 +213,12 @@ def beaver_square(
     out = []
     for s in (0, 1):
         p = pairs[s]
-        out.append([
-            (bk + 2 * ek * ak + (ek * ek if s == 0 else 0)) & MASK
-            for bk, ek, ak in zip(p.b, e, p.a)
-        ])
+        out.append(
+            [
+                (bk + 2 * ek * ak + (ek * ek if s == 0 else 0)) & MASK
+                for bk, ek, ak in zip(p.b, e, p.a, strict=True)
+            ]
+        )
     return out[0], out[1]
 
 
@@ -216,8 +234,9 @@ def beaver_gram(
     rows, cols = len(triple[0].a), len(triple[0].a[0]) if triple[0].a else 0
     for s in (0, 1):
         if len(x[s]) != rows or any(len(r) != cols for r in x[s]):
-            raise ShapeError("beaver_gram", f"x[{s}]", f"a {rows} x {cols} matrix", "P4.4",
-                             f"{len(x[s])} rows")
+            raise ShapeError(
+                "beaver_gram", f"x[{s}]", f"a {rows} x {cols} matrix", "P4.4", f"{len(x[s])} rows"
+            )
     masked = [_flatten(mat_sub(x[s], triple[s].a)) for s in (0, 1)]
     e = _rows(_open("beaver/open", masked[0], masked[1], channel), cols)
     out = []

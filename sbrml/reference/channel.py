@@ -100,7 +100,10 @@ def unpack_ring(function: str, parameter: str, payload: Payload, count: int) -> 
     raw = bytes(payload)
     if len(raw) != 8 * count:
         raise ShapeError(
-            function, parameter, f"{8 * count} payload bytes ({count} ring elements)", "C8.3",
+            function,
+            parameter,
+            f"{8 * count} payload bytes ({count} ring elements)",
+            "C8.3",
             f"{len(raw)} bytes",
         )
     return [int.from_bytes(raw[i : i + 8], "little") for i in range(0, len(raw), 8)]

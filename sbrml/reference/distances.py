@@ -25,7 +25,9 @@ VARIANTS = ("gram", "pairwise")
 def check_variant(function: str, variant: str) -> None:
     """Implements D5.2: the variant is 'gram' or 'pairwise'."""
     if variant not in VARIANTS:
-        raise ParameterError(function, "variant", "one of 'gram', 'pairwise'", "D5.2", repr(variant))
+        raise ParameterError(
+            function, "variant", "one of 'gram', 'pairwise'", "D5.2", repr(variant)
+        )
 
 
 def check_matrix(function: str, parameter: str, x: Sequence[Sequence[float]]) -> tuple[int, int]:
@@ -37,10 +39,14 @@ def check_matrix(function: str, parameter: str, x: Sequence[Sequence[float]]) ->
         raise ShapeError(function, parameter, "rows of length d >= 1", "D6.1", "d=0")
     for i, row in enumerate(x):
         if len(row) != d:
-            raise ShapeError(function, f"{parameter}[{i}]", f"length d={d}", "D6.1", f"length {len(row)}")
+            raise ShapeError(
+                function, f"{parameter}[{i}]", f"length d={d}", "D6.1", f"length {len(row)}"
+            )
         for k, v in enumerate(row):
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise ShapeError(function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(v))
+                raise ShapeError(
+                    function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(v)
+                )
     return len(x), d
 
 
@@ -54,7 +60,9 @@ def sq_distances(x: Sequence[Sequence[float]]) -> list[list[Fraction]]:
     out = [[Fraction(0)] * n for _ in range(n)]
     for i in range(n):
         for j in range(i + 1, n):
-            value = Fraction(sum((a - b) ** 2 for a, b in zip(ints[i], ints[j])), denom * denom)
+            value = Fraction(
+                sum((a - b) ** 2 for a, b in zip(ints[i], ints[j], strict=True)), denom * denom
+            )
             out[i][j] = out[j][i] = value
     return out
 

@@ -78,7 +78,9 @@ def chacha20_block(key: bytes, counter: int, nonce: bytes) -> bytes:
         _quarter_round(s, 1, 6, 11, 12)
         _quarter_round(s, 2, 7, 8, 13)
         _quarter_round(s, 3, 4, 9, 14)
-    return b"".join(((w + i) & _MASK32).to_bytes(4, "little") for w, i in zip(s, initial))
+    return b"".join(
+        ((w + i) & _MASK32).to_bytes(4, "little") for w, i in zip(s, initial, strict=True)
+    )
 
 
 class ChaCha20RandomSource:

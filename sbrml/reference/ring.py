@@ -29,7 +29,11 @@ def check_frac_bits(function: str, frac_bits: int, bits: int = RING_BITS) -> Non
         or not 0 <= frac_bits < bits - 1
     ):
         raise ParameterError(
-            function, "frac_bits", f"0 <= frac_bits < bits - 1 = {bits - 1}", "D1.3", repr(frac_bits)
+            function,
+            "frac_bits",
+            f"0 <= frac_bits < bits - 1 = {bits - 1}",
+            "D1.3",
+            repr(frac_bits),
         )
 
 
@@ -122,6 +126,8 @@ def sq_norm_encoded(values: Sequence[int], bits: int = RING_BITS) -> int:
     return sum(to_signed(e, bits) ** 2 for e in values)
 
 
-def encode_weights(weights: Sequence[float], *, weight_frac_bits: int = WEIGHT_FRAC_BITS) -> list[int]:
+def encode_weights(
+    weights: Sequence[float], *, weight_frac_bits: int = WEIGHT_FRAC_BITS
+) -> list[int]:
     """Implements C8.6: public weights P_i = round_half_even(p_i * 2^W) as ring elements."""
     return encode(weights, frac_bits=weight_frac_bits)

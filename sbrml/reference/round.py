@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sbrml.reference.beaver import Dealer, GramShares, Matrix, SquareShares, TripleProvider
+from sbrml.reference.beaver import Dealer, Matrix, TripleProvider
 from sbrml.reference.channel import Channel, Message, pack_ring, unpack_ring
 from sbrml.reference.distances import (
     check_variant,
@@ -67,13 +67,21 @@ def worker_name(index: int) -> str:
 
 
 def check_round_params(frac_bits: int, weight_frac_bits: int) -> None:
-    """Implements C8.6: F >= 0, W >= 1 and F + W <= 62, so the output decode fits the ring."""
-    for name, value, low in (("frac_bits", frac_bits, 0), ("weight_frac_bits", weight_frac_bits, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ParameterError("secure_aggregate", name, f"an int >= {low}", "C8.6", repr(value))
+    """Implements C8.6: F >= 0, 1 <= W <= 31 and F + W <= 62."""
+    for name, value, low, high in (
+        ("frac_bits", frac_bits, 0, RING_BITS - 3),
+        ("weight_frac_bits", weight_frac_bits, 1, 31),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ParameterError(
+                "secure_aggregate", name, f"an int in [{low}, {high}]", "C8.6", repr(value)
+            )
     if frac_bits + weight_frac_bits > RING_BITS - 2:
         raise ParameterError(
-            "secure_aggregate", "frac_bits", "frac_bits + weight_frac_bits <= 62", "C8.6",
+            "secure_aggregate",
+            "frac_bits",
+            "frac_bits + weight_frac_bits <= 62",
+            "C8.6",
             f"{frac_bits} + {weight_frac_bits}",
         )
 
@@ -84,7 +92,10 @@ def encode_update(x: Sequence[float], *, frac_bits: int = DEFAULT_FRAC_BITS) -> 
     norm = sq_norm_encoded(encoded)
     if norm >= 1 << NORM_BOUND_LOG2:
         raise ShapeError(
-            "encode_update", "x", f"sum_k round(x_k 2^{frac_bits})^2 < 2^62", "C8.2",
+            "encode_update",
+            "x",
+            f"sum_k round(x_k 2^{frac_bits})^2 < 2^62",
+            "C8.2",
             f"2^{norm.bit_length() - 1} <= value < 2^{norm.bit_length()}",
         )
     return encoded
@@ -135,15 +146,6 @@ def collect_shares(
     return shares, reasons, ignored
 
 
-def offline_material(
-    provider: TripleProvider, variant: str, n: int, d: int, channel: Channel
-) -> tuple[GramShares, GramShares] | tuple[SquareShares, SquareShares]:
-    """Implements P8.1 step 0: the material for all n workers, requested before any input."""
-    if variant == "gram":
-        return provider.gram_triple(n, d, channel=channel)
-    return provider.square_pairs(len(pairs(n)) * d, channel=channel)
-
-
 class PhaseClock:
     """Wall-clock seconds per protocol phase, in the order the phases ran (C8.8)."""
 
@@ -158,8 +160,12 @@ class PhaseClock:
 
 
 def check_round_inputs(
-    inputs: Sequence[Any], rule: DistanceRule, variant: str, dim: int | None,
-    frac_bits: int, weight_frac_bits: int,
+    inputs: Sequence[Any],
+    rule: DistanceRule,
+    variant: str,
+    dim: int | None,
+    frac_bits: int,
+    weight_frac_bits: int,
 ) -> tuple[int, int]:
     """Implements D8.1 and C8.6 at the round's boundary; returns (n, d)."""
     check_variant("secure_aggregate", variant)
@@ -175,7 +181,11 @@ def check_round_inputs(
 
 
 def agree_on_valid(
-    channel: Channel, n: int, d: int, worker_errors: dict[int, str], rule: DistanceRule,
+    channel: Channel,
+    n: int,
+    d: int,
+    worker_errors: dict[int, str],
+    rule: DistanceRule,
     unpack: Unpack = unpack_ring,
 ) -> tuple[list[dict[int, Any]], list[int], dict[int, str]]:
     """Implements P8.1 step 2 and C8.3-C8.4: parse, exchange valid lists, intersect.
@@ -186,7 +196,9 @@ def agree_on_valid(
     parsed: list[dict[int, Any]] = []
     reasons: dict[int, list[str]] = {}
     for server in ("S0", "S1"):
-        shares, why, _ignored = collect_shares(server, channel.receive(server, "share"), n, d, unpack)
+        shares, why, _ignored = collect_shares(
+            server, channel.receive(server, "share"), n, d, unpack
+        )
         parsed.append(shares)
         for i, text in why.items():
             reasons.setdefault(i, []).append(text)
@@ -200,7 +212,10 @@ def agree_on_valid(
         rule.check_n(len(valid), "secure_aggregate")
     except InsufficientWorkersError as err:
         raise InsufficientWorkersError(
-            "secure_aggregate", "n", f"{err.condition} after exclusions", "C8.4",
+            "secure_aggregate",
+            "n",
+            f"{err.condition} after exclusions",
+            "C8.4",
             f"{len(valid)} valid of n={n}, f={rule.f}; excluded: {excluded}",
         ) from err
     return parsed, valid, excluded
@@ -212,7 +227,6 @@ def spread_weights(n: int, valid: Sequence[int], p: Sequence[float]) -> list[flo
     for i, pi in zip(valid, p, strict=True):
         full[i] = float(pi)
     return full
-
 
 
 def secure_aggregate(
@@ -248,7 +262,10 @@ def secure_aggregate(
 
     # Step 0 (offline).
     source = provider if provider is not None else Dealer(rng=rng.derive("dealer"))
-    material = offline_material(source, variant, n, d, channel)
+    if variant == "gram":
+        gram_material = source.gram_triple(n, d, channel=channel)
+    else:
+        square_material = source.square_pairs(len(pairs(n)) * d, channel=channel)
     clock.lap("offline_triples")
 
     # Step 1: workers share; a worker whose own input is invalid sends nothing.
@@ -256,7 +273,9 @@ def secure_aggregate(
     outgoing: list[Message] = []
     for i, x in enumerate(inputs):
         try:
-            outgoing.extend(worker_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits))
+            outgoing.extend(
+                worker_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits)
+            )
         except SpecError as err:
             worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err}"
     for m in tamper(outgoing) if tamper is not None else outgoing:
@@ -270,11 +289,11 @@ def secure_aggregate(
     # Step 3: distances over V.
     x_shares = ([parsed[0][i] for i in valid], [parsed[1][i] for i in valid])
     if variant == "gram":
-        gram_material = (material[0].restrict(valid), material[1].restrict(valid))  # type: ignore[union-attr]
-        d0, d1 = secure_sq_distances_gram(x_shares, gram_material, channel=channel)  # type: ignore[arg-type]
+        restricted = (gram_material[0].restrict(valid), gram_material[1].restrict(valid))
+        d0, d1 = secure_sq_distances_gram(x_shares, restricted, channel=channel)
     else:
-        square_material = restrict_square_pairs(material, n, d, valid)  # type: ignore[arg-type]
-        d0, d1 = secure_sq_distances_pairwise(x_shares, square_material, channel=channel)
+        squares = restrict_square_pairs(square_material, n, d, valid)
+        d0, d1 = secure_sq_distances_pairwise(x_shares, squares, channel=channel)
     upper = [d0[i][j] for i, j in pairs(len(valid))]
     channel.send("S0", "S1", "distances", pack_ring(upper))
     clock.lap("distances")
@@ -291,7 +310,10 @@ def secure_aggregate(
     # Step 5: output on shares, opened at S1.
     mask = (1 << RING_BITS) - 1
     z_shares = [
-        [sum(pi * row[k] for pi, row in zip(big_p, x_shares[s])) & mask for k in range(d)]
+        [
+            sum(pi * row[k] for pi, row in zip(big_p, x_shares[s], strict=True)) & mask
+            for k in range(d)
+        ]
         for s in (0, 1)
     ]
     channel.send("S0", "S1", "output", pack_ring(z_shares[0]))
@@ -299,7 +321,16 @@ def secure_aggregate(
     clock.lap("output")
 
     return RoundResult(
-        z=z, weights=spread_weights(n, valid, p), valid=valid, excluded=excluded,
-        distances=dist, channel=channel, n=n, d=d, f=rule.f, rule=rule.name, variant=variant,
+        z=z,
+        weights=spread_weights(n, valid, p),
+        valid=valid,
+        excluded=excluded,
+        distances=dist,
+        channel=channel,
+        n=n,
+        d=d,
+        f=rule.f,
+        rule=rule.name,
+        variant=variant,
         seconds=clock.seconds,
     )

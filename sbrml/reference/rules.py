@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, Protocol
 
 from sbrml.reference.distances import check_matrix, sq_distances
 from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
@@ -27,9 +27,10 @@ class DistanceRule(Protocol):
 
     def check_n(self, n: int, function: str = ...) -> None: ...
 
-    def weights(self, d: Sequence[Sequence[Number]]) -> list[float]: ...
+    # Each tree's rules take and return its own types (lists or arrays), hence Any here.
+    def weights(self, d: Any) -> Any: ...
 
-    def __call__(self, x: Sequence[Sequence[float]]) -> list[float]: ...
+    def __call__(self, x: Any) -> Any: ...
 
 
 def check_f(rule: str, f: int) -> None:

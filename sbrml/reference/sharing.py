@@ -30,7 +30,10 @@ def reconstruct(
     check_ring_vector("reconstruct", "share1", share1, bits)
     if len(share0) != len(share1):
         raise ShapeError(
-            "reconstruct", "share1", "len(share1) == len(share0)", "P3.2",
+            "reconstruct",
+            "share1",
+            "len(share1) == len(share0)",
+            "P3.2",
             f"{len(share1)} vs {len(share0)}",
         )
     return ring_add(share0, share1, bits)

@@ -1,0 +1,71 @@
+"""Test helpers: conversions between the trees' types, scripted randomness, round tools."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sbrml.reference.channel import Message, pack_ring
+from sbrml.reference.randomness import DeterministicRandomSource
+from sbrml.reference.sharing import share as ref_share
+
+
+def as_list(x: Any) -> Any:
+    """Python lists of Python scalars from either tree's output (ints stay exact)."""
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, list | tuple):
+        return [as_list(v) for v in x]
+    return x
+
+
+class ScriptedSource:
+    """A RandomSource that returns given bytes, for known-answer and enumeration tests."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+        self._pos = 0
+
+    def random_bytes(self, count: int) -> bytes:
+        if self._pos + count > len(self._data):
+            raise AssertionError("scripted source exhausted")
+        out = self._data[self._pos : self._pos + count]
+        self._pos += count
+        return out
+
+    def derive(self, label: str) -> ScriptedSource:
+        raise AssertionError(f"scripted source cannot derive {label!r}")
+
+    @property
+    def consumed(self) -> int:
+        return self._pos
+
+
+def shares_of(index: int, elements: Sequence[int], seed: int = 99) -> list[Message]:
+    """Two well-formed share messages from worker ``index`` for arbitrary ring elements.
+
+    Byzantine workers use this to send values an honest encoder would refuse.
+    """
+    s0, s1 = ref_share(list(elements), rng=DeterministicRandomSource(seed))
+    return [
+        Message(f"W{index}", "S0", "share", pack_ring(s0)),
+        Message(f"W{index}", "S1", "share", pack_ring(s1)),
+    ]
+
+
+def replace_worker(index: int, replacement: list[Message]) -> Any:
+    """A tamper hook that replaces worker ``index``'s messages with ``replacement``."""
+
+    def tamper(messages: list[Message]) -> list[Message]:
+        return [m for m in messages if m.sender != f"W{index}"] + replacement
+
+    return tamper
+
+
+def decoded_inputs(x: Sequence[Sequence[float]], frac_bits: int = 16) -> list[list[float]]:
+    """x-hat = decode(encode(x)) row by row (reference)."""
+    from sbrml.reference.ring import decode, encode
+
+    return [decode(encode(row, frac_bits=frac_bits), frac_bits=frac_bits) for row in x]

@@ -1,0 +1,172 @@
+"""Section 2: randomness (spec/02-randomness.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import sbrml.optimized.randomness as opt_rand
+import sbrml.reference.randomness as ref_rand
+from sbrml.reference.errors import ParameterError, RandomnessError
+from tests.helpers import ScriptedSource, as_list
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.spec("D2.1")
+def test_chacha20_block_rfc8439_section_2_3_2() -> None:
+    key = bytes(range(32))
+    nonce = bytes.fromhex("000000090000004a00000000")
+    expected = bytes.fromhex(
+        "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e"
+        "d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e"
+    )
+    assert ref_rand.chacha20_block(key, 1, nonce) == expected
+
+
+@pytest.mark.spec("D2.2")
+def test_keystream_rfc8439_appendix_a1_all_zero(impl: ModuleType) -> None:
+    # RFC 8439 A.1 test vector #1: all-zero key and nonce, counter 0.
+    expected = bytes.fromhex(
+        "76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7"
+        "da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586"
+    )
+    assert impl.ChaCha20RandomSource(bytes(32)).random_bytes(64) == expected
+
+
+@pytest.mark.spec("D2.2")
+def test_both_trees_give_the_same_keystream() -> None:
+    key = bytes(range(100, 132))
+    assert ref_rand.ChaCha20RandomSource(key).random_bytes(1000) == opt_rand.ChaCha20RandomSource(
+        key
+    ).random_bytes(1000)
+
+
+@pytest.mark.spec("C2.1")
+@pytest.mark.parametrize("module", [ref_rand, opt_rand])
+def test_system_source_is_keyed_by_the_os(
+    module: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def fake_token_bytes(n: int) -> bytes:
+        calls.append(n)
+        return bytes([7]) * n
+
+    monkeypatch.setattr(module.secrets, "token_bytes", fake_token_bytes)
+    got = module.SystemRandomSource().random_bytes(32)
+    assert calls == [32]
+    assert got == module.ChaCha20RandomSource(bytes([7]) * 32).random_bytes(32)
+
+
+@pytest.mark.spec("C2.1")
+def test_system_sources_differ(impl: ModuleType) -> None:
+    assert impl.SystemRandomSource().random_bytes(32) != impl.SystemRandomSource().random_bytes(32)
+
+
+@pytest.mark.spec("C2.2")
+def test_seed_key_known_answer(impl: ModuleType) -> None:
+    seed = 12345
+    key = hashlib.sha256(b"sbrml/seed/v1/" + seed.to_bytes(32, "little")).digest()
+    assert impl.DeterministicRandomSource(seed).random_bytes(80) == ref_rand.ChaCha20RandomSource(
+        key
+    ).random_bytes(80)
+    assert "UNSAFE" in (impl.DeterministicRandomSource.__doc__ or "")
+
+
+@pytest.mark.spec("C2.2")
+@pytest.mark.parametrize("seed", [-1, 1 << 256, 1.0, True, "7"])
+def test_bad_seeds_are_rejected(impl: ModuleType, seed: object) -> None:
+    with pytest.raises(ParameterError) as info:
+        impl.DeterministicRandomSource(seed)
+    assert info.value.clause == "C2.2"
+
+
+@pytest.mark.spec("C2.3")
+def test_derive_uses_hmac_and_leaves_parent_untouched(impl: ModuleType) -> None:
+    parent_key = bytes(range(32))
+    parent = impl.ChaCha20RandomSource(parent_key)
+    child = parent.derive("worker/3")
+    child_key = hmac.new(parent_key, b"sbrml/derive/v1/worker/3", hashlib.sha256).digest()
+    assert child.random_bytes(40) == ref_rand.ChaCha20RandomSource(child_key).random_bytes(40)
+    assert parent.random_bytes(40) == ref_rand.ChaCha20RandomSource(parent_key).random_bytes(40)
+    with pytest.raises(ParameterError) as info:
+        parent.derive("")
+    assert info.value.clause == "C2.3"
+
+
+@pytest.mark.spec("C2.4")
+def test_bytes_are_consumed_in_order(impl: ModuleType) -> None:
+    a = impl.DeterministicRandomSource(1)
+    pieces = a.random_bytes(3) + a.random_bytes(0) + a.random_bytes(70) + a.random_bytes(5)
+    assert pieces == impl.DeterministicRandomSource(1).random_bytes(78)
+
+
+@pytest.mark.spec("C2.5")
+def test_stream_length_limit(impl: ModuleType) -> None:
+    source = impl.DeterministicRandomSource(1)
+    if impl.__name__.endswith("reference"):
+        source._counter = ref_rand.MAX_BLOCKS - 1
+    else:
+        source._used = (ref_rand.MAX_BLOCKS - 1) * ref_rand.BLOCK_BYTES
+    source.random_bytes(64)  # the last block is still allowed
+    with pytest.raises(RandomnessError) as info:
+        source.random_bytes(1)
+    assert info.value.clause == "C2.5"
+
+
+@pytest.mark.spec("C2.6")
+def test_ring_elements_from_bytes(impl: ModuleType) -> None:
+    data = bytes(range(16))
+    got = as_list(impl.ring_elements(ScriptedSource(data), 2))
+    assert got == [int.from_bytes(data[:8], "little"), int.from_bytes(data[8:], "little")]
+    narrow = as_list(impl.ring_elements(ScriptedSource(data), 2, 8))
+    assert narrow == [0, 8]
+
+
+@pytest.mark.spec("C2.7")
+def test_uniform_below_rejection_known_answer(impl: ModuleType) -> None:
+    source = ScriptedSource(bytes([7, 6, 0xFB]))  # 7 and 6 are rejected; 0xFB & 7 = 3
+    assert impl.uniform_below(source, 5) == 3
+    assert source.consumed == 3
+    empty = ScriptedSource(b"")
+    assert impl.uniform_below(empty, 1) == 0
+    with pytest.raises(ParameterError) as info:
+        impl.uniform_below(empty, 0)
+    assert info.value.clause == "C2.7"
+
+
+@pytest.mark.spec("C2.7")
+@pytest.mark.parametrize("bound", [2, 3, 5, 7, 100, 255, 256, 300])
+def test_uniform_below_is_exactly_uniform(impl: ModuleType, bound: int) -> None:
+    # Enumerate every first draw: accepted values must each appear equally often.
+    width = (bound - 1).bit_length()
+    nbytes = -(-width // 8)
+    counts: Counter[int] = Counter()
+    for raw in range(1 << (8 * nbytes)):
+        candidate = raw & ((1 << width) - 1)
+        if candidate < bound:
+            src = ScriptedSource(raw.to_bytes(nbytes, "little"))
+            counts[impl.uniform_below(src, bound)] += 1
+    assert sorted(counts) == list(range(bound))
+    assert len(set(counts.values())) == 1
+
+
+@pytest.mark.spec("C2.8")
+def test_no_other_randomness_in_the_library() -> None:
+    forbidden = re.compile(
+        r"^\s*(import random|from random import)|np\.random|numpy\.random|default_rng", re.M
+    )
+    offenders = [
+        str(p.relative_to(ROOT))
+        for tree in ("reference", "optimized")
+        for p in (ROOT / "sbrml" / tree).rglob("*.py")
+        if forbidden.search(p.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

@@ -1,0 +1,97 @@
+"""Section 7: channel, messages and transcripts (spec/07-channel.md)."""
+
+from __future__ import annotations
+
+import struct
+from types import ModuleType
+
+import pytest
+
+from sbrml.reference.channel import Channel, Message
+from tests.helpers import replace_worker
+
+
+def parse_transcript(data: bytes) -> list[tuple[str, str, str, bytes]]:
+    """An independent parser of the D7.3 format."""
+    assert data[:8] == b"SBRMLTR1"
+    (count,) = struct.unpack_from("<I", data, 8)
+    pos, out = 12, []
+    for _ in range(count):
+        names = []
+        for _ in range(3):
+            (length,) = struct.unpack_from("<H", data, pos)
+            names.append(data[pos + 2 : pos + 2 + length].decode("utf-8"))
+            pos += 2 + length
+        (size,) = struct.unpack_from("<Q", data, pos)
+        out.append((names[0], names[1], names[2], data[pos + 8 : pos + 8 + size]))
+        pos += 8 + size
+    assert pos == len(data)
+    return out
+
+
+@pytest.mark.spec("D7.3")
+def test_transcript_format_known_answer() -> None:
+    ch = Channel()
+    ch.send("W0", "S0", "share", b"\x01\x02")
+    ch.send("S1", "S0", "valid", memoryview(b"abc"))
+    expected = (
+        b"SBRMLTR1"
+        + struct.pack("<I", 2)
+        + b"\x02\x00W0\x02\x00S0\x05\x00share"
+        + struct.pack("<Q", 2)
+        + b"\x01\x02"
+        + b"\x02\x00S1\x02\x00S0\x05\x00valid"
+        + struct.pack("<Q", 3)
+        + b"abc"
+    )
+    assert ch.transcript_bytes() == expected
+    import hashlib
+
+    assert ch.transcript_digest() == hashlib.sha256(expected).hexdigest()
+
+
+@pytest.mark.spec("C7.1", "D7.2")
+def test_every_message_is_recorded_in_order(impl: ModuleType) -> None:
+    x = [[float(i), -float(i)] for i in range(6)]
+    intruder = Message("W9", "S0", "share", b"\x00" * 16)
+    dup = Message("W1", "S1", "share", b"\x00" * 16)
+
+    def tamper(messages: list[Message]) -> list[Message]:
+        return [*messages, intruder, dup]
+
+    result = impl.secure_aggregate(
+        x, impl.Krum(1), rng=impl.DeterministicRandomSource(2), tamper=tamper
+    )
+    parsed = parse_transcript(result.channel.transcript_bytes())
+    assert [(s, r, lab) for s, r, lab, _ in parsed] == [
+        (m.sender, m.receiver, m.label) for m in result.channel.messages
+    ]
+    labels = [lab for _, _, lab, _ in parsed]
+    assert labels == (
+        ["offline/gram"] * 2
+        + ["share"] * 14
+        + ["valid"] * 2
+        + ["beaver/open"] * 2
+        + ["distances", "weights", "output"]
+    )
+    assert ("W9", "S0", "share", b"\x00" * 16) in parsed
+    assert ("W1", "S1", "share", b"\x00" * 16) in parsed
+
+
+@pytest.mark.spec("C7.2")
+def test_byte_counts(impl: ModuleType) -> None:
+    n, d = 6, 3
+    x = [[float(i + k) for k in range(d)] for i in range(n)]
+    tamper = replace_worker(5, [])  # worker 5 sends nothing
+    result = impl.secure_aggregate(
+        x, impl.MultiKrum(1), rng=impl.DeterministicRandomSource(2), tamper=tamper
+    )
+    links = result.channel.bytes_by_link()
+    v = len(result.valid)
+    assert v == 5
+    assert links["dealer->S0"] == links["dealer->S1"] == 8 * (n * d + n * n)
+    assert all(links[f"W{i}->S{s}"] == 8 * d for i in range(5) for s in (0, 1))
+    assert "W5->S0" not in links
+    assert links["S0->S1"] == 8 * (v + v * d + v * (v - 1) // 2 + d)
+    assert links["S1->S0"] == 8 * (v + v * d + v)
+    assert sum(links.values()) == sum(m.size for m in result.channel.messages)

@@ -1,0 +1,274 @@
+"""Section 8: the secure aggregation round (spec/08-round.md)."""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import sbrml.optimized as opt
+import sbrml.reference as ref
+from sbrml.reference.channel import Message, unpack_ring
+from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.reference.ring import encode as ref_encode
+from tests.helpers import as_list, decoded_inputs, replace_worker, shares_of
+
+M = 1 << 64
+F, W = 16, 30
+
+
+def inputs(n: int, d: int, scale: float = 1.0) -> list[list[float]]:
+    return [[scale * math.sin(1.7 * i + 0.3 * k) for k in range(d)] for i in range(n)]
+
+
+def _rule(tree: ModuleType, name: str, f: int, m: int | None = None) -> object:
+    return tree.Krum(f) if name == "krum" else tree.MultiKrum(f, m)
+
+
+@pytest.mark.spec("C8.1")
+def test_randomness_labels(impl: ModuleType) -> None:
+    n, d = 5, 3
+    root = impl.DeterministicRandomSource(11)
+    result = impl.secure_aggregate(inputs(n, d), impl.Krum(1), rng=root)
+    for i in range(n):
+        (msg,) = [m for m in result.channel.messages if m.sender == f"W{i}" and m.receiver == "S0"]
+        expected = ref.ring_elements(ref.DeterministicRandomSource(11).derive(f"worker/{i}"), d)
+        assert unpack_ring("t", "share", msg.payload, d) == expected
+    dealer_msg = result.channel.messages[0]
+    assert dealer_msg.sender == "dealer"
+    expected_a0 = ref.ring_elements(ref.DeterministicRandomSource(11).derive("dealer"), n * d)
+    assert unpack_ring("t", "a0", dealer_msg.payload, n * d + n * n)[: n * d] == expected_a0
+
+
+@pytest.mark.spec("C8.2")
+def test_norm_bound_at_the_boundary(impl: ModuleType) -> None:
+    limit = 2.0 ** (31 - F)  # a single coordinate with e = 2^31 has e^2 = 2^62
+    impl.encode_update([limit - 2.0**-F, 0.0])
+    with pytest.raises(ShapeError) as info:
+        impl.encode_update([limit, 0.0])
+    assert info.value.clause == "C8.2"
+    with pytest.raises(ShapeError):
+        impl.encode_update([2.0**30, 2.0**30])  # each coordinate alone is far out of the bound
+    # 2^62 split over two coordinates: e = 2^30.5 is not an integer, so use 4 coordinates of 2^30.
+    with pytest.raises(ShapeError):
+        impl.encode_update([2.0 ** (30 - F)] * 4)
+    impl.encode_update([2.0 ** (30 - F)] * 3 + [2.0 ** (30 - F) - 2.0**-F])
+
+
+@pytest.mark.spec("C8.2", "C8.3")
+def test_a_worker_over_the_bound_is_excluded_not_fatal(impl: ModuleType) -> None:
+    x = inputs(7, 2)
+    x[5] = [1e6, 0.0]
+    x[4] = [math.nan, 0.0]
+    result = impl.secure_aggregate(x, impl.Krum(1), rng=impl.DeterministicRandomSource(1))
+    assert result.valid == [0, 1, 2, 3, 6]
+    assert "C8.2" in result.excluded[5] and "C1.1" in result.excluded[4]
+    assert as_list(result.weights)[4:6] == [0.0, 0.0]
+
+
+def _tampers() -> dict[str, object]:
+    def short(messages: list[Message]) -> list[Message]:
+        return [
+            Message(m.sender, m.receiver, m.label, bytes(m.payload)[:-1])
+            if m.sender == "W2" and m.receiver == "S1"
+            else m
+            for m in messages
+        ]
+
+    def missing_half(messages: list[Message]) -> list[Message]:
+        return [m for m in messages if not (m.sender == "W2" and m.receiver == "S0")]
+
+    def duplicate(messages: list[Message]) -> list[Message]:
+        return messages + [m for m in messages if m.sender == "W2" and m.receiver == "S0"]
+
+    def float_payload(messages: list[Message]) -> list[Message]:
+        # "Wrong dtype": float32 values are 4 bytes each, so the length is wrong.
+        bad = np.zeros(3, dtype=np.float32).tobytes()
+        return [
+            Message(m.sender, m.receiver, m.label, bad) if m.sender == "W2" else m for m in messages
+        ]
+
+    def silent(messages: list[Message]) -> list[Message]:
+        return [m for m in messages if m.sender != "W2"]
+
+    return {
+        "short": short,
+        "missing_half": missing_half,
+        "duplicate": duplicate,
+        "float_payload": float_payload,
+        "silent": silent,
+    }
+
+
+@pytest.mark.spec("C8.3")
+@pytest.mark.parametrize("kind", sorted(_tampers()))
+def test_malformed_messages_exclude_the_sender(impl: ModuleType, kind: str) -> None:
+    x = inputs(7, 3)
+    rule = impl.MultiKrum(1)
+    result = impl.secure_aggregate(
+        x, rule, rng=impl.DeterministicRandomSource(3), tamper=_tampers()[kind]
+    )
+    assert result.valid == [0, 1, 3, 4, 5, 6]
+    assert set(result.excluded) == {2} and "C8.3" in result.excluded[2]
+    # The round completed for the others: it equals the round without worker 2.
+    rest = [row for i, row in enumerate(x) if i != 2]
+    clean = impl.secure_aggregate(rest, rule, rng=impl.DeterministicRandomSource(3))
+    assert as_list(result.z) == pytest.approx(as_list(clean.z), abs=1e-6)
+
+
+@pytest.mark.spec("C8.3")
+def test_messages_from_strangers_are_ignored(impl: ModuleType) -> None:
+    x = inputs(5, 2)
+    stranger = shares_of(9, [1, 2])
+    result = impl.secure_aggregate(
+        x, impl.Krum(1), rng=impl.DeterministicRandomSource(3), tamper=lambda ms: ms + stranger
+    )
+    assert result.valid == [0, 1, 2, 3, 4] and result.excluded == {}
+
+
+@pytest.mark.spec("C8.4")
+def test_too_few_workers_left(impl: ModuleType) -> None:
+    x = inputs(5, 2)
+    with pytest.raises(InsufficientWorkersError) as info:
+        impl.secure_aggregate(
+            x, impl.Krum(1), rng=impl.DeterministicRandomSource(3), tamper=replace_worker(0, [])
+        )
+    assert info.value.clause == "C8.4"
+    assert "4 valid of n=5, f=1" in str(info.value) and "0:" in str(info.value)
+
+
+round_cases = st.tuples(
+    st.integers(5, 7),
+    st.integers(1, 4),
+    st.sampled_from(["krum", "multikrum"]),
+    st.sampled_from(["gram", "pairwise"]),
+    st.integers(0, 2**32),
+    st.floats(1e-3, 1e3),
+)
+
+
+@pytest.mark.spec("C8.5", "C8.10")
+@given(round_cases, st.data())
+def test_secure_round_matches_plaintext_rule_on_decoded_inputs(
+    case: tuple[int, int, str, str, int, float], data: st.DataObject
+) -> None:
+    n, d, name, variant, seed, scale = case
+    f = data.draw(st.integers(0, (n - 3) // 2))
+    m = data.draw(st.one_of(st.none(), st.integers(1, n))) if name == "multikrum" else None
+    x = data.draw(
+        st.lists(st.lists(st.floats(-scale, scale), min_size=d, max_size=d), min_size=n, max_size=n)
+    )
+    xhat = decoded_inputs(x)
+    p_plain = _rule(ref, name, f, m).weights(ref.sq_distances(xhat))  # type: ignore[attr-defined]
+    z_plain = _rule(ref, name, f, m)(xhat)  # type: ignore[operator]
+    for tree in (ref, opt):
+        result = tree.secure_aggregate(
+            x, _rule(tree, name, f, m), rng=tree.DeterministicRandomSource(seed), variant=variant
+        )
+        assert as_list(result.weights) == p_plain
+        for k, zk in enumerate(as_list(result.z)):
+            support = sum(abs(row[k]) for pi, row in zip(p_plain, xhat, strict=True) if pi > 0)
+            bound = 2.0**-W * support + 2.0**-52 * abs(zk)
+            assert abs(zk - z_plain[k]) <= bound + 2 * math.ulp(z_plain[k])
+
+
+@pytest.mark.spec("C8.10")
+def test_output_exact_at_the_norm_bound(impl: ModuleType) -> None:
+    top = (2**31 - 1) / 2**F  # the largest coordinate an honest worker may send
+    p = round(2**W / 3)
+    expected = 3 * p * (2**31 - 1) / 2 ** (F + W)
+    for sign in (1.0, -1.0):
+        x = [[sign * top]] * 5
+        result = impl.secure_aggregate(
+            x, impl.MultiKrum(1, 3), rng=impl.DeterministicRandomSource(0)
+        )
+        assert as_list(result.z) == [sign * expected]
+
+
+@pytest.mark.spec("C8.6")
+@pytest.mark.parametrize(
+    ("frac_bits", "weight_frac_bits"), [(-1, 30), (16, 0), (16, 32), (40, 30), (1.5, 30)]
+)
+def test_bad_fixed_point_parameters(
+    impl: ModuleType, frac_bits: object, weight_frac_bits: object
+) -> None:
+    with pytest.raises(ParameterError) as info:
+        impl.secure_aggregate(
+            inputs(5, 1),
+            impl.Krum(1),
+            rng=impl.DeterministicRandomSource(0),
+            frac_bits=frac_bits,
+            weight_frac_bits=weight_frac_bits,
+        )
+    assert info.value.clause == "C8.6"
+
+
+@pytest.mark.spec("C8.6")
+def test_weights_message_is_the_encoded_weights(impl: ModuleType) -> None:
+    result = impl.secure_aggregate(
+        inputs(7, 2), impl.MultiKrum(1, 3), rng=impl.DeterministicRandomSource(0)
+    )
+    (msg,) = [m for m in result.channel.messages if m.label == "weights"]
+    got = unpack_ring("t", "weights", msg.payload, 7)
+    assert sorted(got) == [0] * 4 + [round(2**W / 3)] * 3
+
+
+@pytest.mark.spec("D8.1")
+def test_bad_round_shapes(impl: ModuleType) -> None:
+    with pytest.raises(ShapeError) as info:
+        impl.secure_aggregate([], impl.Krum(0), rng=impl.DeterministicRandomSource(0))
+    assert info.value.clause == "D8.1"
+    with pytest.raises(ShapeError):
+        impl.secure_aggregate(
+            inputs(5, 2), impl.Krum(1), rng=impl.DeterministicRandomSource(0), dim=0
+        )
+
+
+@pytest.mark.spec("D8.1", "C8.3")
+def test_a_worker_with_the_wrong_dimension_is_excluded(impl: ModuleType) -> None:
+    x = inputs(6, 3)
+    x[3] = x[3][:2]
+    result = impl.secure_aggregate(x, impl.Krum(1), rng=impl.DeterministicRandomSource(0))
+    assert 3 in result.excluded and result.valid == [0, 1, 2, 4, 5]
+
+
+@pytest.mark.spec("C8.9")
+@pytest.mark.parametrize("variant", ["gram", "pairwise"])
+def test_ring_wrap_attack_is_invisible_to_distances(impl: ModuleType, variant: str) -> None:
+    n, d = 5, 3
+    x = inputs(n, d, 0.5)
+    honest = impl.secure_aggregate(
+        x, impl.MultiKrum(1, 3), rng=impl.DeterministicRandomSource(4), variant=variant
+    )
+    # Worker 0 shares encode(x_0) + 2^63 in coordinate 1: decoded, that is about -1.4e14.
+    e = ref_encode(x[0])
+    e[1] = (e[1] + (1 << 63)) % M
+    attack = replace_worker(0, shares_of(0, e))
+    wrapped = impl.secure_aggregate(
+        x,
+        impl.MultiKrum(1, 3),
+        rng=impl.DeterministicRandomSource(4),
+        variant=variant,
+        tamper=attack,
+    )
+    assert as_list(wrapped.distances) == as_list(honest.distances)
+    assert as_list(wrapped.weights) == as_list(honest.weights)
+    p0 = round(2**W / 3)
+    if as_list(honest.weights)[0] > 0 and p0 % 2 == 1:
+        shift = [abs(a - b) for a, b in zip(as_list(wrapped.z), as_list(honest.z), strict=True)]
+        assert shift[0] == shift[2] == 0.0
+        assert shift[1] == pytest.approx(2.0 ** (63 - F - W))  # 2^17 = 131072 in coordinate 1
+    else:  # pragma: no cover - the inputs above put worker 0 in the selection
+        pytest.fail("test inputs must select worker 0 with an odd weight")
+    # Krum's weight 2^W is even: the same shift leaves its output untouched.
+    k_honest = impl.secure_aggregate(
+        x, impl.Krum(1), rng=impl.DeterministicRandomSource(4), variant=variant
+    )
+    k_wrapped = impl.secure_aggregate(
+        x, impl.Krum(1), rng=impl.DeterministicRandomSource(4), variant=variant, tamper=attack
+    )
+    assert as_list(k_wrapped.z) == as_list(k_honest.z)
