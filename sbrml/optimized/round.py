@@ -7,9 +7,10 @@ validation and agreement logic is the reference's, fed with a zero-copy array pa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from sbrml.optimized.beaver import Dealer, TripleProvider
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
@@ -78,7 +79,7 @@ def worker_messages(
 
 
 def secure_aggregate(
-    inputs: Sequence[ArrayLike],
+    inputs: Sequence[ArrayLike] | NDArray[Any],
     rule: DistanceRule,
     *,
     rng: RandomSource,

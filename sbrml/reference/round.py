@@ -160,7 +160,7 @@ class PhaseClock:
 
 
 def check_round_inputs(
-    inputs: Sequence[Any],
+    inputs: Any,
     rule: DistanceRule,
     variant: str,
     dim: int | None,

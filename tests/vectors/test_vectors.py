@@ -1,0 +1,148 @@
+"""Conformance vectors: committed files are current, and the optimized tree reproduces them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sbrml.optimized as opt
+from sbrml.reference.channel import Message
+from sbrml.reference.errors import SpecError
+from sbrml.vectors import GENERATORS, SEED, write_all
+from tests.helpers import as_list
+
+HERE = Path(__file__).resolve().parent
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((HERE / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def test_committed_vectors_are_current(tmp_path: Path) -> None:
+    for path in write_all(tmp_path):
+        committed = HERE / path.name
+        assert committed.exists(), f"{path.name} is not committed: run `make vectors`"
+        assert committed.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
+            f"{path.name} differs from what the reference emits: run `make vectors` and review"
+        )
+    assert sorted(p.name for p in HERE.glob("*.json")) == sorted(GENERATORS)
+
+
+def test_every_file_has_provenance() -> None:
+    for name in GENERATORS:
+        head = load(name)["header"]
+        assert set(head) == {"generator", "spec_version", "spec_section", "seed", "date"}
+
+
+@pytest.mark.spec("C1.1", "C1.2", "C1.3", "C1.4")
+def test_optimized_reproduces_encoding() -> None:
+    for case in load("01-encoding.json")["cases"]:
+        if "error" in case:
+            values = [float(v) for v in case["values"]]
+            with pytest.raises(SpecError) as info:
+                opt.encode(values, frac_bits=case["frac_bits"], bits=case["bits"])
+            assert (type(info.value).__name__, info.value.clause) == (case["error"], case["clause"])
+        else:
+            e = opt.encode(case["values"], frac_bits=case["frac_bits"], bits=case["bits"])
+            assert as_list(e) == case["encoded"]
+            assert (
+                as_list(opt.decode(e, frac_bits=case["frac_bits"], bits=case["bits"]))
+                == case["decoded"]
+            )
+
+
+@pytest.mark.spec("C2.2", "C2.3", "C2.6", "C2.7")
+def test_optimized_reproduces_randomness() -> None:
+    for case in load("02-randomness.json")["cases"]:
+        root = opt.DeterministicRandomSource(case["seed"])
+        assert root.random_bytes(96).hex() == case["keystream_hex"]
+        for label, hexed in case["derived"].items():
+            assert root.derive(label).random_bytes(40).hex() == hexed
+        assert as_list(opt.ring_elements(root, 4)) == case["ring_elements"]
+        for item in case["uniform_below"]:
+            assert [opt.uniform_below(root, item["bound"]) for _ in range(5)] == item["values"]
+
+
+def test_optimized_reproduces_sharing() -> None:
+    for case in load("03-sharing.json")["cases"]:
+        s0, s1 = opt.share(
+            case["secret"], rng=opt.DeterministicRandomSource(SEED), bits=case["bits"]
+        )
+        assert as_list(s0) == case["share0"] and as_list(s1) == case["share1"]
+
+
+@pytest.mark.spec("C4.2", "C7.3")
+def test_optimized_reproduces_beaver() -> None:
+    v = load("04-beaver.json")
+    rng = opt.DeterministicRandomSource(SEED)
+    channel = opt.Channel()
+    dealer = opt.Dealer(rng=rng.derive("dealer"))
+    xs = opt.share(_rec(v["x_shares"]), rng=rng)
+    ys = opt.share(_rec(v["y_shares"]), rng=rng)
+    assert as_list(xs) == v["x_shares"] and as_list(ys) == v["y_shares"]
+    triples = dealer.scalar_triples(3, channel=channel)
+    assert [as_list([t.a, t.b, t.c]) for t in triples] == v["triples"]
+    assert as_list(opt.beaver_mul(xs, ys, triples, channel=channel)) == v["product_shares"]
+    squares = dealer.square_pairs(3, channel=channel)
+    assert as_list(opt.beaver_square(xs, squares, channel=channel)) == v["square_shares"]
+    rows = np.array(v["rows"], dtype=np.uint64)
+    row_shares = [opt.share(r, rng=rng) for r in rows]
+    gram = dealer.gram_triple(3, 2, channel=channel)
+    x = (np.stack([s[0] for s in row_shares]), np.stack([s[1] for s in row_shares]))
+    assert as_list(opt.beaver_gram(x, gram, channel=channel)) == v["gram_shares"]
+    assert channel.transcript_bytes().hex() == v["transcript_hex"]
+
+
+def _rec(shares: list[list[int]]) -> np.ndarray:
+    return opt.reconstruct(shares[0], shares[1])
+
+
+@pytest.mark.spec("C5.1", "C7.3")
+def test_optimized_reproduces_distances() -> None:
+    v = load("05-distances.json")
+    encoded = np.array(v["encoded"], dtype=np.uint64)
+    for variant in ("gram", "pairwise"):
+        rng = opt.DeterministicRandomSource(SEED)
+        shares = [opt.share(r, rng=rng.derive(f"worker/{i}")) for i, r in enumerate(encoded)]
+        xs = (np.stack([s[0] for s in shares]), np.stack([s[1] for s in shares]))
+        channel = opt.Channel()
+        dealer = opt.Dealer(rng=rng.derive("dealer"))
+        if variant == "gram":
+            d0, d1 = opt.secure_sq_distances_gram(
+                xs, dealer.gram_triple(4, 3, channel=channel), channel=channel
+            )
+        else:
+            d0, d1 = opt.secure_sq_distances_pairwise(
+                xs, dealer.square_pairs(18, channel=channel), channel=channel
+            )
+        assert as_list(d0) == v[variant]["shares0"] and as_list(d1) == v[variant]["shares1"]
+        assert channel.transcript_bytes().hex() == v[variant]["transcript_hex"]
+
+
+@pytest.mark.spec("C7.3")
+def test_optimized_reproduces_rounds() -> None:
+    for case in load("08-round.json")["cases"]:
+        rule = opt.RULES[case["rule"]](
+            case["f"], **({"m": case["m"]} if case["rule"] == "multikrum" else {})
+        )
+
+        def drop_w2(ms: list[Message]) -> list[Message]:
+            return [m for m in ms if m.sender != "W2"]
+
+        r = opt.secure_aggregate(
+            np.array(case["inputs"]),
+            rule,
+            rng=opt.DeterministicRandomSource(SEED),
+            variant=case["variant"],
+            tamper=drop_w2 if case["tamper"] else None,
+        )
+        assert as_list(r.z) == case["z"]
+        assert as_list(r.weights) == case["weights"]
+        assert r.valid == case["valid"] and sorted(r.excluded) == case["excluded"]
+        assert as_list(r.distances) == case["distances"]
+        assert r.channel.transcript_bytes().hex() == case["transcript_hex"]
+        assert r.channel.transcript_digest() == case["transcript_sha256"]
