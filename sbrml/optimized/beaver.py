@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from sbrml.optimized.channel import Channel, pack_ring
-from sbrml.optimized.randomness import RandomSource, ring_elements
+from sbrml.optimized.randomness import RandomSource, fill_ring_elements, ring_elements
 from sbrml.optimized.ring import U64
 from sbrml.reference.errors import ParameterError, ShapeError
 
@@ -53,7 +53,7 @@ class GramShares:
 
     def with_aat(self) -> GramShares:
         """The same shares with A^s (A^s)^T precomputed (C4.6, offline)."""
-        return GramShares(self.a, self.c, self.a @ self.a.T)
+        return GramShares(self.a, self.c, gram_sum(self.a, None, self.a, None))
 
 
 class TripleProvider(Protocol):
@@ -70,6 +70,29 @@ class TripleProvider(Protocol):
     def gram_triple(
         self, rows: int, cols: int, *, channel: Channel
     ) -> tuple[GramShares, GramShares]: ...
+
+
+CHUNK = 8192  # columns per block: a 9 x 8192 uint64 block is 576 KiB and stays in cache
+
+
+def column_blocks(cols: int, chunk: int = CHUNK) -> list[slice]:
+    """Consecutive column slices covering range(cols)."""
+    return [slice(start, min(start + chunk, cols)) for start in range(0, cols, chunk)]
+
+
+def gram_sum(x: U64, dx: U64 | None, y: U64, dy: U64 | None) -> U64:
+    """(x + dx)(y + dy)^T in Z_2^64, block by block over columns (dx, dy optional addends).
+
+    NumPy's integer matmul does not use BLAS; on cache-sized column blocks it ran about
+    1.7x faster than on whole rows here (9 x 1.25M: 54-61 ms against 101 ms).
+    """
+    out = np.zeros((x.shape[0], y.shape[0]), dtype=np.uint64)
+    same = x is y and dx is dy
+    for block in column_blocks(x.shape[1]):
+        left = x[:, block] if dx is None else x[:, block] + dx[:, block]
+        right = left if same else (y[:, block] if dy is None else y[:, block] + dy[:, block])
+        out += left @ right.T
+    return out
 
 
 def _check_count(function: str, name: str, value: int) -> None:
@@ -114,13 +137,18 @@ class Dealer:
         """P4.1 (c): draw A^0, A^1 (row-major), C^0; set C^1 = (A^0 + A^1)(A^0 + A^1)^T - C^0."""
         _check_count("Dealer.gram_triple", "rows", rows)
         _check_count("Dealer.gram_triple", "cols", cols)
-        a0 = ring_elements(self._rng, rows * cols).reshape(rows, cols)
-        a1 = ring_elements(self._rng, rows * cols).reshape(rows, cols)
-        c0 = ring_elements(self._rng, rows * rows).reshape(rows, rows)
-        a = a0 + a1
-        c1 = a @ a.T - c0
-        del a
-        self._send("offline/gram", (a0, c0), (a1, c1), channel)
+        # Each server's message is one buffer [A^s | C^s] and the shares are views into it,
+        # so sending copies nothing. The draw order is still A^0, A^1, C^0 (C4.2).
+        size = rows * cols
+        buffers = [np.empty(size + rows * rows, dtype=np.uint64) for _ in range(2)]
+        fill_ring_elements(self._rng, buffers[0][:size])
+        fill_ring_elements(self._rng, buffers[1][:size])
+        fill_ring_elements(self._rng, buffers[0][size:])
+        a0, a1 = (b[:size].reshape(rows, cols) for b in buffers)
+        c0, c1 = (b[size:].reshape(rows, rows) for b in buffers)
+        c1[...] = gram_sum(a0, a1, a0, a1) - c0
+        for server, buffer in (("S0", buffers[0]), ("S1", buffers[1])):
+            channel.send("dealer", server, "offline/gram", pack_ring(buffer))
         return GramShares(a0, c0), GramShares(a1, c1)
 
 
@@ -179,16 +207,30 @@ def beaver_gram(
 ) -> tuple[U64, U64]:
     """Implements P4.4: shares of G = X X^T from a matrix triple (A, C = A A^T).
 
-    S0 uses the identity E E^T + E A0^T + A0 E^T = (E + A0)(E + A0)^T - A0 A0^T, with
-    A0 A0^T precomputed offline when available (C4.6): the shares are the same ring values.
+    Every step runs over cache-sized column blocks. S0 uses the identity
+    E E^T + E A0^T + A0 E^T = (E + A0)(E + A0)^T - A0 A0^T (C4.6), with A0 A0^T precomputed
+    offline when available: its shares are the same ring values as P4.4 step 3.
     """
     _check_pair("beaver_gram", "x", x, triple[0].a.shape)
-    e = _open("beaver/open", x[0] - triple[0].a, x[1] - triple[1].a, channel)
     t0, t1 = triple
-    aat0 = t0.aat if t0.aat is not None else t0.a @ t0.a.T
-    shifted = e + t0.a
-    g0 = t0.c + shifted @ shifted.T - aat0
-    del shifted
-    m1 = e @ t1.a.T
-    g1 = t1.c + m1 + m1.T
-    return g0, g1
+    blocks = column_blocks(t0.a.shape[1])
+    # Step 1: each server masks its share straight into the buffer it sends.
+    masked = [np.empty(t0.a.shape, dtype=np.uint64) for _ in range(2)]
+    for s in (0, 1):
+        for block in blocks:
+            np.subtract(x[s][:, block], triple[s].a[:, block], out=masked[s][:, block])
+    # Step 2: open E = E^0 + E^1.
+    channel.send("S0", "S1", "beaver/open", pack_ring(masked[0]))
+    channel.send("S1", "S0", "beaver/open", pack_ring(masked[1]))
+    # Step 3. S0: G^0 = C^0 + (E + A^0)(E + A^0)^T - A^0 (A^0)^T.
+    aat0 = t0.aat if t0.aat is not None else gram_sum(t0.a, None, t0.a, None)
+    g0 = t0.c - aat0
+    for block in blocks:
+        shifted = masked[0][:, block] + masked[1][:, block]
+        shifted += t0.a[:, block]
+        g0 += shifted @ shifted.T
+    # Step 3. S1: G^1 = C^1 + M + M^T with M = E (A^1)^T.
+    m1 = np.zeros_like(t1.c)
+    for block in blocks:
+        m1 += (masked[0][:, block] + masked[1][:, block]) @ t1.a[:, block].T
+    return g0, t1.c + m1 + m1.T

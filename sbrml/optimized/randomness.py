@@ -29,6 +29,7 @@ __all__ = [
     "DeterministicRandomSource",
     "RandomSource",
     "SystemRandomSource",
+    "fill_ring_elements",
     "ring_elements",
     "uniform_below",
 ]
@@ -101,12 +102,17 @@ class DeterministicRandomSource(ChaCha20RandomSource):
         super().__init__(seed_key(seed))
 
 
+def fill_ring_elements(rng: RandomSource, out: U64) -> None:
+    """Implements C2.6 into an existing C-contiguous uint64 array (64-bit ring), row-major."""
+    if isinstance(rng, ChaCha20RandomSource):
+        rng.fill_uint64(out)
+    else:
+        out.reshape(-1)[...] = np.frombuffer(rng.random_bytes(8 * out.size), dtype="<u8")
+
+
 def ring_elements(rng: RandomSource, count: int, bits: int = RING_BITS) -> U64:
     """Implements C2.6: each element is 8 keystream bytes, little-endian, reduced mod 2^bits."""
     check_ring_bits("ring_elements", bits)
-    if isinstance(rng, ChaCha20RandomSource):
-        out = np.empty(count, dtype=np.uint64)
-        rng.fill_uint64(out)
-    else:
-        out = np.frombuffer(rng.random_bytes(8 * count), dtype="<u8").astype(np.uint64)
+    out = np.empty(count, dtype=np.uint64)
+    fill_ring_elements(rng, out)
     return mask_bits(out, bits)

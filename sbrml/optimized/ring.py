@@ -59,6 +59,13 @@ def _index(flat: int, shape: tuple[int, ...]) -> str:
 
 def encode(values: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int = RING_BITS) -> U64:
     """Implements D1.3 and C1.1-C1.3: round(v * 2^F) half to even, reduced mod 2^k."""
+    return encode_with_integers(values, frac_bits=frac_bits, bits=bits)[1]
+
+
+def encode_with_integers(
+    values: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int = RING_BITS
+) -> tuple[F64, U64]:
+    """``encode``, also returning the signed integers round(v * 2^F) as exact float64 values."""
     check_ring_bits("encode", bits)
     check_frac_bits("encode", frac_bits, bits)
     arr = as_real_array("encode", "values", values)
@@ -81,7 +88,7 @@ def encode(values: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int =
             "C1.2",
             repr(v),
         )
-    return mask_bits(scaled.astype(np.int64).view(np.uint64), bits)
+    return scaled, mask_bits(scaled.astype(np.int64).view(np.uint64), bits)
 
 
 def to_signed(x: U64, bits: int = RING_BITS) -> NDArray[np.int64]:
@@ -154,6 +161,29 @@ def sq_norm_encoded(x: U64) -> int:
     high = int(np.sum(sq >> np.uint64(32), dtype=np.uint64))
     low = int(np.sum(sq & np.uint64(0xFFFFFFFF), dtype=np.uint64))
     return (high << 32) + low
+
+
+def sq_norm_below(integers: F64, encoded: U64, log2_bound: int) -> bool:
+    """Implements C8.2's test sum_k e_k^2 < 2^log2_bound exactly, with a float fast path.
+
+    ``integers`` holds the e_k as float64 (from ``encode_with_integers``). The BLAS dot of
+    d nonnegative terms is within a factor (1 +- gamma) of the exact sum, with
+    gamma = (d + 1) u / (1 - (d + 1) u) and u = 2^-53 (Higham, "Accuracy and Stability of
+    Numerical Algorithms", section 3.1); only a sum within 2 gamma of the bound is recomputed
+    exactly in integers.
+    """
+    if integers.size == 0:
+        return True
+    u = 2.0**-53
+    gamma = (integers.size + 1) * u / (1 - (integers.size + 1) * u)
+    bound = 2.0**log2_bound
+    flat = integers.reshape(-1)
+    approx = float(np.dot(flat, flat))
+    if approx <= bound * (1 - 2 * gamma):
+        return True
+    if approx >= bound * (1 + 2 * gamma):
+        return False
+    return sq_norm_encoded(encoded) < 1 << log2_bound
 
 
 def encode_weights(weights: ArrayLike, *, weight_frac_bits: int = WEIGHT_FRAC_BITS) -> U64:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.beaver import Dealer, TripleProvider
+from sbrml.optimized.beaver import Dealer, TripleProvider, column_blocks
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
 from sbrml.optimized.distances import (
     pairs,
@@ -27,8 +27,9 @@ from sbrml.optimized.ring import (
     U64,
     WEIGHT_FRAC_BITS,
     decode,
-    encode,
     encode_weights,
+    encode_with_integers,
+    sq_norm_below,
     sq_norm_encoded,
 )
 from sbrml.optimized.sharing import share
@@ -53,9 +54,9 @@ def encode_update(x: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS) -> U64:
     arr = np.asarray(x)
     if arr.ndim != 1:
         raise ShapeError("encode_update", "x", "a vector", "D8.1", f"shape {arr.shape}")
-    encoded = encode(arr, frac_bits=frac_bits)
-    norm = sq_norm_encoded(encoded)
-    if norm >= 1 << NORM_BOUND_LOG2:
+    integers, encoded = encode_with_integers(arr, frac_bits=frac_bits)
+    if not sq_norm_below(integers, encoded, NORM_BOUND_LOG2):
+        norm = sq_norm_encoded(encoded)
         raise ShapeError(
             "encode_update",
             "x",
@@ -145,9 +146,12 @@ def secure_aggregate(
     channel.send("S1", "S0", "weights", pack_ring(big_p))
     clock.lap("weights")
 
-    # Step 5: output on shares, opened at S1.
-    z0 = big_p @ x_shares[0]
-    z1 = big_p @ x_shares[1]
+    # Step 5: output on shares, opened at S1 (column blocks keep the product in cache).
+    z0 = np.empty(d, dtype=np.uint64)
+    z1 = np.empty(d, dtype=np.uint64)
+    for block in column_blocks(d):
+        z0[block] = big_p @ x_shares[0][:, block]
+        z1[block] = big_p @ x_shares[1][:, block]
     channel.send("S0", "S1", "output", pack_ring(z0))
     z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
     clock.lap("output")

@@ -1,0 +1,234 @@
+"""The ``sbrml`` command line (README, "Command line"): ``aggregate`` and ``demo``.
+
+The options, output files and JSON fields documented in the README are a public contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sbrml.backend import IMPLEMENTATIONS, implementation
+from sbrml.reference.errors import SpecError
+
+RULE_NAMES = ("krum", "multikrum")
+VARIANTS = ("gram", "pairwise")
+
+
+class CliError(Exception):
+    """A usage or input problem reported as ``sbrml: error: ...`` with exit status 2."""
+
+
+def load_matrix(path: str) -> NDArray[np.float64]:
+    """Read an n x d float array from a .npy file, with errors that name the problem."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError as err:
+        raise CliError(f"INPUT {path!r}: no such file") from err
+    except (ValueError, OSError) as err:
+        raise CliError(
+            f"INPUT {path!r}: not a readable .npy array without pickles ({err})"
+        ) from err
+    if not isinstance(arr, np.ndarray) or arr.ndim != 2:
+        raise CliError(
+            f"INPUT {path!r}: need an n x d array (one row per worker); "
+            f"got shape {getattr(arr, 'shape', None)}"
+        )
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise CliError(f"INPUT {path!r}: need real numbers; got dtype {arr.dtype}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise CliError(
+            f"INPUT {path!r}: need n >= 1 workers and d >= 1 coordinates; got shape {arr.shape}"
+        )
+    return arr.astype(np.float64, copy=False)
+
+
+def make_rule(tree: Any, name: str, f: int, m: int | None) -> Any:
+    """The rule object of the chosen tree; --m only applies to Multi-Krum."""
+    if m is not None and name != "multikrum":
+        raise CliError(f"--m applies to --rule multikrum only; got --rule {name}")
+    return tree.Krum(f) if name == "krum" else tree.MultiKrum(f, m)
+
+
+def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one aggregation as the options say; returns the JSON report (README contract)."""
+    x = load_matrix(args.input)
+    tree = implementation(args.impl)
+    rule = make_rule(tree, args.rule, args.f, args.m)
+    data: Any = x if args.impl == "optimized" else x.tolist()
+    report: dict[str, Any] = {
+        "rule": args.rule,
+        "mode": "plaintext" if args.plaintext else "secure",
+        "impl": args.impl,
+        "variant": None if args.plaintext else args.variant,
+        "n": int(x.shape[0]),
+        "d": int(x.shape[1]),
+        "f": args.f,
+        "m": args.m,
+    }
+    if args.plaintext:
+        if args.transcript:
+            raise CliError("--transcript records the secure round's messages; drop --plaintext")
+        start = time.perf_counter()
+        z = np.asarray(rule(data), dtype=np.float64)
+        elapsed = time.perf_counter() - start
+        weights = np.asarray(rule.weights(tree.sq_distances(data)), dtype=np.float64)
+        report.update(
+            {
+                "rng": None,
+                "seed": None,
+                "weights": weights.tolist(),
+                "valid": list(range(x.shape[0])),
+                "excluded": [],
+                "bytes": {},
+                "bytes_total": 0,
+                "seconds": {"plaintext": elapsed},
+                "transcript_sha256": None,
+            }
+        )
+    else:
+        if args.seed is not None:
+            rng = tree.DeterministicRandomSource(args.seed)
+            print(
+                f"sbrml: --seed {args.seed}: DeterministicRandomSource, UNSAFE for real secrets "
+                "(anyone who knows the seed can reconstruct every share)",
+                file=sys.stderr,
+            )
+        else:
+            rng = tree.SystemRandomSource()
+        result = tree.secure_aggregate(data, rule, rng=rng, variant=args.variant)
+        z = np.asarray(result.z, dtype=np.float64)
+        seconds = dict(result.seconds)
+        seconds["total_online"] = sum(
+            v for k, v in result.seconds.items() if not k.startswith("offline")
+        )
+        links = result.channel.bytes_by_link()
+        report.update(
+            {
+                "rng": "system" if args.seed is None else "deterministic",
+                "seed": args.seed,
+                "weights": [float(w) for w in result.weights],
+                "valid": result.valid,
+                "excluded": [
+                    {"worker": i, "reason": r} for i, r in sorted(result.excluded.items())
+                ],
+                "bytes": links,
+                "bytes_total": sum(links.values()),
+                "seconds": seconds,
+                "transcript_sha256": result.channel.transcript_digest(),
+            }
+        )
+        if args.transcript:
+            with open(args.transcript, "wb") as stream:
+                result.channel.write_transcript(stream)
+    if args.out:
+        np.save(args.out, z)
+    report["out"] = args.out
+    report["transcript"] = args.transcript
+    report["_z"] = z
+    return report
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    """The human-readable form of an aggregate report."""
+    z = report["_z"]
+    print(
+        f"{report['mode']} {report['rule']} (impl={report['impl']}, variant={report['variant']}): "
+        f"n={report['n']}, d={report['d']}, f={report['f']}"
+    )
+    chosen = [i for i, w in enumerate(report["weights"]) if w > 0]
+    print(f"selected workers: {chosen}")
+    for item in report["excluded"]:
+        print(f"excluded W{item['worker']}: {item['reason']}")
+    head = ", ".join(f"{v:.6g}" for v in z[:5])
+    print(
+        f"z[:5] = [{head}{', ...' if len(z) > 5 else ''}]  ||z|| = {float(np.linalg.norm(z)):.6g}"
+    )
+    if report["bytes_total"]:
+        print(f"bytes sent: {report['bytes_total']:,} in total")
+    print("seconds: " + ", ".join(f"{k}={v:.4f}" for k, v in report["seconds"].items()))
+    if report["out"]:
+        print(f"wrote {report['out']}")
+    if report["transcript"]:
+        print(f"wrote transcript {report['transcript']} (sha256 {report['transcript_sha256']})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sbrml", description="Secure, Byzantine-robust aggregation."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    agg = sub.add_parser("aggregate", help="aggregate the rows of an n x d .npy array")
+    agg.add_argument("input", metavar="INPUT.npy", help="n x d float array, one row per worker")
+    agg.add_argument("--rule", required=True, choices=RULE_NAMES)
+    agg.add_argument("-f", type=int, required=True, help="number of Byzantine workers tolerated")
+    agg.add_argument(
+        "--m",
+        type=int,
+        default=None,
+        help="Multi-Krum: how many vectors to average (default n - f)",
+    )
+    agg.add_argument(
+        "--variant", choices=VARIANTS, default="gram", help="secure distance variant (default gram)"
+    )
+    agg.add_argument(
+        "--impl",
+        choices=IMPLEMENTATIONS,
+        default="optimized",
+        help="implementation tree (default optimized)",
+    )
+    agg.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="run the rule in the clear instead of the secure round",
+    )
+    agg.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="deterministic randomness from this seed "
+        "(UNSAFE for real secrets; default: the OS CSPRNG)",
+    )
+    agg.add_argument("--out", metavar="Z.npy", default=None, help="write the aggregate z here")
+    agg.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of a summary"
+    )
+    agg.add_argument(
+        "--transcript", metavar="T", default=None, help="write the canonical transcript (spec D7.3)"
+    )
+    demo = sub.add_parser("demo", help="the self-contained example: n=9, f=2, two attackers")
+    demo.add_argument("--dim", type=int, default=100_000, help="model dimension d (default 100000)")
+    demo.add_argument(
+        "--seed", type=int, default=1, help="seed of the synthetic updates (default 1)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "aggregate":
+            report = run_aggregate(args)
+            if args.json:
+                report.pop("_z")
+                print(json.dumps(report, sort_keys=True))
+            else:
+                print_summary(report)
+        else:
+            from sbrml.demo import run_demo
+
+            print(run_demo(dim=args.dim, seed=args.seed))
+    except (CliError, SpecError, ValueError) as err:
+        print(f"sbrml: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The command line: the public contract documented in the README."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sbrml.optimized as opt
+from sbrml.cli import main
+
+N, D = 9, 40
+
+
+@pytest.fixture
+def input_file(tmp_path: Path) -> Path:
+    gen = np.random.default_rng(5)
+    x = gen.standard_normal((N, D))
+    x[7] = -10 * x[:7].mean(axis=0)
+    x[8] = 30 * gen.standard_normal(D)
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    return path
+
+
+def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    assert main(args) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+@pytest.mark.spec("C2.1", "C8.8")
+def test_aggregate_json_fields(
+    input_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "z.npy"
+    report = run_json(
+        ["aggregate", str(input_file), "--rule", "krum", "-f", "2", "--json", "--out", str(out)],
+        capsys,
+    )
+    assert report["rule"] == "krum" and report["mode"] == "secure" and report["rng"] == "system"
+    assert (report["n"], report["d"], report["f"]) == (N, D, 2)
+    weights = report["weights"]
+    assert isinstance(weights, list) and sum(weights) == 1.0 and len(weights) == N
+    seconds = report["seconds"]
+    assert isinstance(seconds, dict)
+    assert set(seconds) == {
+        "offline_triples",
+        "share",
+        "validate",
+        "distances",
+        "weights",
+        "output",
+        "total_online",
+    }
+    assert [k for k in seconds if k.startswith("offline")] == ["offline_triples"]
+    links = report["bytes"]
+    assert isinstance(links, dict) and links["W0->S0"] == 8 * D and links["S1->S0"] > 0
+    assert report["excluded"] == []
+    z = np.load(out)
+    x = np.load(input_file)
+    assert np.max(np.abs(z - opt.Krum(2)(x))) < 1e-4
+
+
+def test_seed_is_announced_as_unsafe(input_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["aggregate", str(input_file), "--rule", "krum", "-f", "2", "--seed", "3", "--json"])
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["rng"] == "deterministic"
+    assert "UNSAFE" in captured.err
+
+
+@pytest.mark.spec("C7.3", "D7.3")
+def test_transcripts_compare_with_cmp(
+    input_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = {}
+    for impl in ("optimized", "reference"):
+        for variant in ("gram", "pairwise"):
+            path = tmp_path / f"{impl}-{variant}.bin"
+            assert (
+                main(
+                    [
+                        "aggregate",
+                        str(input_file),
+                        "--rule",
+                        "multikrum",
+                        "-f",
+                        "2",
+                        "--seed",
+                        "7",
+                        "--impl",
+                        impl,
+                        "--variant",
+                        variant,
+                        "--transcript",
+                        str(path),
+                    ]
+                )
+                == 0
+            )
+            paths[impl, variant] = path.read_bytes()
+    assert paths["optimized", "gram"] == paths["reference", "gram"]
+    assert paths["optimized", "pairwise"] == paths["reference", "pairwise"]
+    assert paths["optimized", "gram"] != paths["optimized", "pairwise"]
+    assert paths["optimized", "gram"].startswith(b"SBRMLTR1")
+    a = tmp_path / "a.bin"
+    b = tmp_path / "b.bin"
+    for path in (a, b):
+        assert (
+            main(
+                [
+                    "aggregate",
+                    str(input_file),
+                    "--rule",
+                    "krum",
+                    "-f",
+                    "2",
+                    "--transcript",
+                    str(path),
+                ]
+            )
+            == 0
+        )
+    assert a.read_bytes() != b.read_bytes()  # system randomness: fresh masks every run
+
+
+def test_plaintext_mode(
+    input_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "z.npy"
+    report = run_json(
+        [
+            "aggregate",
+            str(input_file),
+            "--rule",
+            "multikrum",
+            "-f",
+            "2",
+            "--m",
+            "4",
+            "--plaintext",
+            "--json",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert report["mode"] == "plaintext" and report["bytes_total"] == 0
+    assert np.array_equal(np.load(out), opt.MultiKrum(2, 4)(np.load(input_file)))
+
+
+def test_bad_rows_are_excluded_and_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x = np.random.default_rng(1).standard_normal((8, 5))
+    x[3, 2] = np.nan
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    report = run_json(["aggregate", str(path), "--rule", "krum", "-f", "2", "--json"], capsys)
+    excluded = report["excluded"]
+    assert (
+        isinstance(excluded, list)
+        and excluded[0]["worker"] == 3
+        and "C1.1" in excluded[0]["reason"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rule", "krum", "-f", "4"], "need n > 2f + 2 (C6.3); got n=9, f=4"),
+        (["--rule", "krum", "-f", "1", "--m", "3"], "--m applies to --rule multikrum only"),
+        (["--rule", "krum", "-f", "-1"], "(C6.2)"),
+        (["--rule", "krum", "-f", "1", "--plaintext", "--transcript", "t.bin"], "drop --plaintext"),
+    ],
+)
+def test_bad_options_are_clear_errors(
+    input_file: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["aggregate", str(input_file), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["missing", "vector", "strings", "empty"])
+def test_bad_input_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str) -> None:
+    path = tmp_path / "x.npy"
+    if content == "vector":
+        np.save(path, np.zeros(5))
+    elif content == "strings":
+        np.save(path, np.array([["a", "b"]]))
+    elif content == "empty":
+        np.save(path, np.zeros((0, 3)))
+    assert main(["aggregate", str(path), "--rule", "krum", "-f", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sbrml: error: INPUT")
+
+
+def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--dim", "2000"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "||z - honest mean||" in out and "secure/gram" in out and "W8: S1: malformed share" in out
+    )
+
+
+def test_bench_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    from sbrml.bench import main as bench_main
+
+    assert bench_main(["--quick", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "plaintext NumPy Krum" in out and "Peak memory" in out
