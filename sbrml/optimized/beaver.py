@@ -203,25 +203,38 @@ def beaver_square(
 
 
 def beaver_gram(
-    x: tuple[U64, U64], triple: tuple[GramShares, GramShares], *, channel: Channel
+    x: tuple[U64 | Sequence[U64], U64 | Sequence[U64]],
+    triple: tuple[GramShares, GramShares],
+    *,
+    channel: Channel,
 ) -> tuple[U64, U64]:
     """Implements P4.4: shares of G = X X^T from a matrix triple (A, C = A A^T).
 
-    Every step runs over cache-sized column blocks. S0 uses the identity
-    E E^T + E A0^T + A0 E^T = (E + A0)(E + A0)^T - A0 A0^T (C4.6), with A0 A0^T precomputed
-    offline when available: its shares are the same ring values as P4.4 step 3.
+    ``x[s]`` is an n x d array or a sequence of n rows (the received share messages, so the
+    servers never copy them into a matrix). Products run over cache-sized column blocks.
+    S0 uses the identity E E^T + E A0^T + A0 E^T = (E + A0)(E + A0)^T - A0 A0^T (C4.6), with
+    A0 A0^T precomputed offline when available: the same ring values as P4.4 step 3.
     """
-    _check_pair("beaver_gram", "x", x, triple[0].a.shape)
     t0, t1 = triple
-    blocks = column_blocks(t0.a.shape[1])
+    rows, cols = t0.a.shape
+    for s in (0, 1):
+        if len(x[s]) != rows or any(np.shape(r) != (cols,) for r in x[s]):
+            raise ShapeError(
+                "beaver_gram",
+                f"x[{s}]",
+                f"{rows} rows of length {cols}",
+                "P4.4",
+                f"{len(x[s])} rows",
+            )
     # Step 1: each server masks its share straight into the buffer it sends.
     masked = [np.empty(t0.a.shape, dtype=np.uint64) for _ in range(2)]
     for s in (0, 1):
-        for block in blocks:
-            np.subtract(x[s][:, block], triple[s].a[:, block], out=masked[s][:, block])
+        for i in range(rows):
+            np.subtract(x[s][i], triple[s].a[i], out=masked[s][i])
     # Step 2: open E = E^0 + E^1.
     channel.send("S0", "S1", "beaver/open", pack_ring(masked[0]))
     channel.send("S1", "S0", "beaver/open", pack_ring(masked[1]))
+    blocks = column_blocks(cols)
     # Step 3. S0: G^0 = C^0 + (E + A^0)(E + A^0)^T - A^0 (A^0)^T.
     aat0 = t0.aat if t0.aat is not None else gram_sum(t0.a, None, t0.a, None)
     g0 = t0.c - aat0

@@ -88,7 +88,10 @@ def restrict_square_pairs(
 
 
 def secure_sq_distances_gram(
-    x: tuple[U64, U64], triple: tuple[GramShares, GramShares], *, channel: Channel
+    x: tuple[U64 | Sequence[U64], U64 | Sequence[U64]],
+    triple: tuple[GramShares, GramShares],
+    *,
+    channel: Channel,
 ) -> tuple[U64, U64]:
     """Implements P5.1: D from one Beaver Gram product G = X X^T (P4.4)."""
     g0, g1 = beaver_gram(x, triple, channel=channel)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.beaver import Dealer, TripleProvider, column_blocks
+from sbrml.optimized.beaver import CHUNK, Dealer, TripleProvider, column_blocks
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
 from sbrml.optimized.distances import (
     pairs,
@@ -79,6 +79,24 @@ def worker_messages(
     ]
 
 
+def weighted_sum(weights: U64, rows: Sequence[U64], d: int) -> U64:
+    """Implements P8.1 step 5 (local): sum_i P_i x_i^s in Z_2^64, over cache-sized blocks.
+
+    Rows with P_i = 0 are skipped: the weights are public, so this reveals nothing, and
+    Krum's output then costs one row instead of n.
+    """
+    out = np.zeros(d, dtype=np.uint64)
+    scratch = np.empty(min(d, CHUNK), dtype=np.uint64)
+    terms = [(w, row) for w, row in zip(weights, rows, strict=True) if w != 0]
+    for block in column_blocks(d):
+        acc = out[block]
+        tmp = scratch[: acc.size]
+        for w, row in terms:
+            np.multiply(row[block], w, out=tmp)
+            acc += tmp
+    return out
+
+
 def secure_aggregate(
     inputs: Sequence[ArrayLike] | NDArray[Any],
     rule: DistanceRule,
@@ -124,13 +142,15 @@ def secure_aggregate(
     clock.lap("validate")
 
     # Step 3: distances over V.
-    x_shares = (np.stack([parsed[0][i] for i in valid]), np.stack([parsed[1][i] for i in valid]))
+    # Each server keeps the received share payloads as rows; nothing is copied.
+    x_rows = ([parsed[0][i] for i in valid], [parsed[1][i] for i in valid])
     if variant == "gram":
         restricted = (gram_material[0].restrict(valid), gram_material[1].restrict(valid))
-        d0, d1 = secure_sq_distances_gram(x_shares, restricted, channel=channel)
+        d0, d1 = secure_sq_distances_gram(x_rows, restricted, channel=channel)
     else:
         squares = restrict_square_pairs(square_material, n, d, valid)
-        d0, d1 = secure_sq_distances_pairwise(x_shares, squares, channel=channel)
+        stacked = (np.stack(x_rows[0]), np.stack(x_rows[1]))
+        d0, d1 = secure_sq_distances_pairwise(stacked, squares, channel=channel)
     size = len(valid)
     left, right = np.triu_indices(size, k=1)
     upper = d0[left, right]
@@ -146,12 +166,9 @@ def secure_aggregate(
     channel.send("S1", "S0", "weights", pack_ring(big_p))
     clock.lap("weights")
 
-    # Step 5: output on shares, opened at S1 (column blocks keep the product in cache).
-    z0 = np.empty(d, dtype=np.uint64)
-    z1 = np.empty(d, dtype=np.uint64)
-    for block in column_blocks(d):
-        z0[block] = big_p @ x_shares[0][:, block]
-        z1[block] = big_p @ x_shares[1][:, block]
+    # Step 5: output on shares, opened at S1.
+    z0 = weighted_sum(big_p, x_rows[0], d)
+    z1 = weighted_sum(big_p, x_rows[1], d)
     channel.send("S0", "S1", "output", pack_ring(z0))
     z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
     clock.lap("output")
