@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.optimized.beaver import gram_sum
+from sbrml.optimized.randomness import fill_ring_elements
 from sbrml.tables import format_table, human_bytes
 
 PHASES = ("share", "validate", "distances", "weights", "output")
@@ -215,6 +216,38 @@ print(json.dumps({{"base_kib": base, "peak_kib": high_water_kib()}}))
 """
 
 
+def bench_keystream(count: int, repeat: int) -> str:
+    """Drawing ``count`` ring elements: os.urandom against ChaCha20 and AES-128-CTR keystreams."""
+    import os
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    out = np.empty(count, dtype=np.uint64)
+    zeros = np.zeros(8 * count, dtype=np.uint8)
+
+    def urandom() -> None:
+        out[...] = np.frombuffer(os.urandom(8 * count), dtype="<u8")
+
+    def chacha() -> None:
+        fill_ring_elements(opt.DeterministicRandomSource(1), out)
+
+    def aes_ctr() -> None:
+        enc = Cipher(algorithms.AES(bytes(16)), modes.CTR(bytes(16))).encryptor()
+        enc.update_into(zeros.data, out.data.cast("B"))
+
+    rows = []
+    for name, fn in (
+        ("os.urandom", urandom),
+        ("ChaCha20 keystream (the spec's choice)", chacha),
+        ("AES-128-CTR keystream (not used)", aes_ctr),
+    ):
+        t, _ = median_time(fn, repeat)
+        rows.append([name, t, count * 8 / t / 2**30])
+    return format_table(
+        ["source", "seconds", "GiB/s"], rows, title=f"Drawing {count:,} ring elements"
+    )
+
+
 def peak_memory(n: int, d: int) -> str:
     code = PEAK_PROBE.format(n=n, d=d, f=bench_f(n))
     out = subprocess.run(
@@ -249,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_round(*big, args.repeat),
         bench_variants(*mid, args.repeat),
         bench_reference(9, 100 if args.quick else 1000),
+        bench_keystream(big[0] * big[1], args.repeat),
         peak_memory(*big),
     ]
     if not args.quick:
