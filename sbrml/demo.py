@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 import sbrml.optimized as opt
 from sbrml.reference.channel import Message
+from sbrml.reference.round import PHASES
 from sbrml.tables import format_table, human_bytes
 
 N, F = 9, 2
@@ -108,17 +109,7 @@ def run_demo(dim: int = 100_000, seed: int = 1) -> str:
         phases.append(
             [
                 f"{name} {label}",
-                *(
-                    result.seconds[k]
-                    for k in (
-                        "offline_triples",
-                        "share",
-                        "validate",
-                        "distances",
-                        "weights",
-                        "output",
-                    )
-                ),
+                *(result.seconds[k] for k in PHASES),
                 online,
             ]
         )
@@ -158,16 +149,7 @@ def run_demo(dim: int = 100_000, seed: int = 1) -> str:
         ),
         "",
         format_table(
-            [
-                "secure run",
-                "offline_triples",
-                "share",
-                "validate",
-                "distances",
-                "weights",
-                "output",
-                "online total",
-            ],
+            ["secure run", *PHASES, "online total"],
             phases,
             title="Seconds per phase (one process plays every party)",
         ),

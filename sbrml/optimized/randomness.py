@@ -18,6 +18,7 @@ from sbrml.reference.randomness import (
     KEY_BYTES,
     MAX_BLOCKS,
     RandomSource,
+    check_key,
     derive_key,
     seed_key,
     uniform_below,
@@ -49,10 +50,7 @@ class ChaCha20RandomSource:
     """Implements D2.2: ChaCha20(key, nonce = 0^12, counter from 0) keystream, via OpenSSL."""
 
     def __init__(self, key: bytes):
-        if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-            raise ParameterError(
-                type(self).__name__, "key", "32 bytes", "D2.2", repr(type(key).__name__)
-            )
+        check_key(type(self).__name__, key)
         self._key = key
         # cryptography's 16-byte ChaCha20 nonce is the 32-bit counter (LE) then RFC 8439's nonce.
         self._stream = Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None).encryptor()

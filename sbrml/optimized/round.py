@@ -33,7 +33,7 @@ from sbrml.optimized.ring import (
     sq_norm_encoded,
 )
 from sbrml.optimized.sharing import share
-from sbrml.reference.errors import ShapeError, SpecError
+from sbrml.reference.errors import ShapeError
 from sbrml.reference.round import (
     NORM_BOUND_LOG2,
     PhaseClock,
@@ -41,6 +41,7 @@ from sbrml.reference.round import (
     Tamper,
     agree_on_valid,
     check_round_inputs,
+    run_workers,
     spread_weights,
     worker_name,
 )
@@ -124,17 +125,9 @@ def secure_aggregate(
     clock.lap("offline_triples")
 
     # Step 1: workers share; a worker whose own input is invalid sends nothing.
-    worker_errors: dict[int, str] = {}
-    outgoing: list[Message] = []
-    for i, x in enumerate(inputs):
-        try:
-            outgoing.extend(
-                worker_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits)
-            )
-        except SpecError as err:
-            worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err}"
-    for m in tamper(outgoing) if tamper is not None else outgoing:
-        channel.deliver(m)
+    worker_errors = run_workers(
+        inputs, worker_messages, rng=rng, frac_bits=frac_bits, tamper=tamper, channel=channel
+    )
     clock.lap("share")
 
     # Step 2: validation and agreement on V.

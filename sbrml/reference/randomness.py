@@ -83,14 +83,18 @@ def chacha20_block(key: bytes, counter: int, nonce: bytes) -> bytes:
     )
 
 
+def check_key(function: str, key: bytes) -> None:
+    """Implements D2.2: a source key is exactly 32 bytes."""
+    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+        got = f"{len(key)} bytes" if isinstance(key, bytes) else type(key).__name__
+        raise ParameterError(function, "key", "32 bytes", "D2.2", got)
+
+
 class ChaCha20RandomSource:
     """Implements D2.2: the keystream of ChaCha20(key, nonce = 0^12, counter = 0, 1, ...)."""
 
     def __init__(self, key: bytes):
-        if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-            raise ParameterError(
-                type(self).__name__, "key", "32 bytes", "D2.2", repr(type(key).__name__)
-            )
+        check_key(type(self).__name__, key)
         self._key = key
         self._counter = 0
         self._buffer = b""

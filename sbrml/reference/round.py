@@ -146,8 +146,38 @@ def collect_shares(
     return shares, reasons, ignored
 
 
+PHASES = ("offline_triples", "share", "validate", "distances", "weights", "output")
+MakeMessages = Callable[..., list[Message]]
+
+
+def run_workers(
+    inputs: Any,
+    make_messages: MakeMessages,
+    *,
+    rng: RandomSource,
+    frac_bits: int,
+    tamper: Tamper | None,
+    channel: Channel,
+) -> dict[int, str]:
+    """Implements P8.1 step 1 for every worker, then delivers (possibly tampered) messages.
+
+    Worker i draws from ``rng.derive("worker/<i>")`` (C8.1). A worker whose own input fails
+    C1.1, C1.2 or C8.2 sends nothing; the returned dict says why, by worker index.
+    """
+    worker_errors: dict[int, str] = {}
+    outgoing: list[Message] = []
+    for i, x in enumerate(inputs):
+        try:
+            outgoing.extend(make_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits))
+        except SpecError as err:
+            worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err}"
+    for m in tamper(outgoing) if tamper is not None else outgoing:
+        channel.deliver(m)
+    return worker_errors
+
+
 class PhaseClock:
-    """Wall-clock seconds per protocol phase, in the order the phases ran (C8.8)."""
+    """Wall-clock seconds per protocol phase (PHASES), in the order the phases ran (C8.8)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -269,17 +299,9 @@ def secure_aggregate(
     clock.lap("offline_triples")
 
     # Step 1: workers share; a worker whose own input is invalid sends nothing.
-    worker_errors: dict[int, str] = {}
-    outgoing: list[Message] = []
-    for i, x in enumerate(inputs):
-        try:
-            outgoing.extend(
-                worker_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits)
-            )
-        except SpecError as err:
-            worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err}"
-    for m in tamper(outgoing) if tamper is not None else outgoing:
-        channel.deliver(m)
+    worker_errors = run_workers(
+        inputs, worker_messages, rng=rng, frac_bits=frac_bits, tamper=tamper, channel=channel
+    )
     clock.lap("share")
 
     # Step 2: validation and agreement on V.

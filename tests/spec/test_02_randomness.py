@@ -170,3 +170,11 @@ def test_no_other_randomness_in_the_library() -> None:
         if forbidden.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+@pytest.mark.spec("D2.2")
+@pytest.mark.parametrize("key", [bytes(31), bytes(33), "k" * 32])
+def test_keys_are_32_bytes(impl: ModuleType, key: object) -> None:
+    with pytest.raises(ParameterError) as info:
+        impl.ChaCha20RandomSource(key)
+    assert info.value.clause == "D2.2"
