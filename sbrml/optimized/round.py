@@ -41,6 +41,7 @@ from sbrml.reference.round import (
     Tamper,
     agree_on_valid,
     check_round_inputs,
+    norm_bound_error,
     run_workers,
     spread_weights,
     worker_name,
@@ -57,14 +58,7 @@ def encode_update(x: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS) -> U64:
         raise ShapeError("encode_update", "x", "a vector", "D8.1", f"shape {arr.shape}")
     integers, encoded = encode_with_integers(arr, frac_bits=frac_bits)
     if not sq_norm_below(integers, encoded, NORM_BOUND_LOG2):
-        norm = sq_norm_encoded(encoded)
-        raise ShapeError(
-            "encode_update",
-            "x",
-            f"sum_k round(x_k 2^{frac_bits})^2 < 2^62",
-            "C8.2",
-            f"2^{norm.bit_length() - 1} <= value < 2^{norm.bit_length()}",
-        )
+        raise norm_bound_error(sq_norm_encoded(encoded), frac_bits)
     return encoded
 
 

@@ -86,18 +86,23 @@ def check_round_params(frac_bits: int, weight_frac_bits: int) -> None:
         )
 
 
+def norm_bound_error(norm: int, frac_bits: int) -> ShapeError:
+    """The C8.2 error for an encoding whose exact squared norm is ``norm``."""
+    return ShapeError(
+        "encode_update",
+        "x",
+        f"sum_k round(x_k 2^{frac_bits})^2 < 2^{NORM_BOUND_LOG2}",
+        "C8.2",
+        f"2^{norm.bit_length() - 1} <= value < 2^{norm.bit_length()}",
+    )
+
+
 def encode_update(x: Sequence[float], *, frac_bits: int = DEFAULT_FRAC_BITS) -> list[int]:
     """Implements P8.1 step 1a: encode (C1.1-C1.3) and check the norm bound (C8.2)."""
     encoded = encode(x, frac_bits=frac_bits)
     norm = sq_norm_encoded(encoded)
     if norm >= 1 << NORM_BOUND_LOG2:
-        raise ShapeError(
-            "encode_update",
-            "x",
-            f"sum_k round(x_k 2^{frac_bits})^2 < 2^62",
-            "C8.2",
-            f"2^{norm.bit_length() - 1} <= value < 2^{norm.bit_length()}",
-        )
+        raise norm_bound_error(norm, frac_bits)
     return encoded
 
 
