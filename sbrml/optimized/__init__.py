@@ -15,11 +15,28 @@ from sbrml.optimized.beaver import (
     beaver_square,
 )
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
+from sbrml.optimized.coordinatewise import Bulyan, CoordinateMedian, Meamed, Mean, TrimmedMean
 from sbrml.optimized.distances import (
     distances_from_gram,
     secure_sq_distances_gram,
     secure_sq_distances_pairwise,
     sq_distances,
+)
+from sbrml.optimized.geometric import (
+    CenteredClipping,
+    GeometricMedian,
+    Medoid,
+    MinimumDiameterAveraging,
+    Smea,
+)
+from sbrml.optimized.library import PREAGGREGATIONS, RULES
+from sbrml.optimized.preaggregation import (
+    AdaptiveClipping,
+    Bucketing,
+    Compose,
+    NearestNeighborMixing,
+    StaticClipping,
+    compose,
 )
 from sbrml.optimized.randomness import (
     ChaCha20RandomSource,
@@ -31,7 +48,7 @@ from sbrml.optimized.randomness import (
 )
 from sbrml.optimized.ring import decode, encode
 from sbrml.optimized.round import RoundResult, encode_update, secure_aggregate, worker_messages
-from sbrml.optimized.rules import RULES, Krum, MultiKrum
+from sbrml.optimized.rules import Krum, MultiKrum
 from sbrml.optimized.sharing import reconstruct, share
 from sbrml.reference.errors import (
     EncodingError,
@@ -42,37 +59,56 @@ from sbrml.reference.errors import (
     ShapeError,
     SpecError,
 )
+from sbrml.reference.rules import is_distance_rule
 
 __all__ = [
+    "PREAGGREGATIONS",
     "RULES",
+    "AdaptiveClipping",
+    "Bucketing",
+    "Bulyan",
+    "CenteredClipping",
     "ChaCha20RandomSource",
     "Channel",
+    "Compose",
+    "CoordinateMedian",
     "Dealer",
     "DeterministicRandomSource",
     "EncodingError",
+    "GeometricMedian",
     "GramShares",
     "InsufficientWorkersError",
     "Krum",
     "MalformedShareError",
+    "Meamed",
+    "Mean",
+    "Medoid",
     "Message",
+    "MinimumDiameterAveraging",
     "MultiKrum",
+    "NearestNeighborMixing",
     "ParameterError",
     "RandomSource",
     "RandomnessError",
     "RoundResult",
     "ShapeError",
+    "Smea",
     "SpecError",
     "SquareShares",
+    "StaticClipping",
     "SystemRandomSource",
+    "TrimmedMean",
     "TripleProvider",
     "TripleShares",
     "beaver_gram",
     "beaver_mul",
     "beaver_square",
+    "compose",
     "decode",
     "distances_from_gram",
     "encode",
     "encode_update",
+    "is_distance_rule",
     "pack_ring",
     "reconstruct",
     "ring_elements",

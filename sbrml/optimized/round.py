@@ -43,6 +43,7 @@ from sbrml.reference.round import (
     check_round_inputs,
     norm_bound_error,
     run_workers,
+    s1_weights,
     spread_weights,
     worker_name,
 )
@@ -148,7 +149,7 @@ def secure_aggregate(
     dist = np.zeros((size, size), dtype=np.uint64)
     dist[left, right] = upper + d1[left, right]
     dist[right, left] = dist[left, right]
-    p = np.asarray(rule.weights(dist), dtype=np.float64)
+    p = np.asarray(s1_weights(rule, dist, frac_bits, rng), dtype=np.float64)
     big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
     channel.send("S1", "S0", "weights", pack_ring(big_p))
     clock.lap("weights")

@@ -13,8 +13,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.optimized.distances import check_matrix, sq_distances
-from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
-from sbrml.reference.rules import check_f
+from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.reference.rules import CONVENTIONS, check_f, need_workers
 
 F64 = NDArray[np.float64]
 
@@ -24,14 +24,19 @@ def check_distance_matrix(function: str, d: ArrayLike) -> NDArray[Any]:
     arr = np.asarray(d)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
         raise ShapeError(function, "D", "an n x n matrix with n >= 1", "D6.2", f"shape {arr.shape}")
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+    if arr.dtype == object:
+        # Exact integers (mixed distances of the secure round); anything else is refused.
+        bad = [v for v in arr.ravel().tolist() if isinstance(v, bool) or not isinstance(v, int)]
+        if bad:
+            raise ShapeError(function, "D", "real entries", "D6.2", repr(bad[0]))
+    elif arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
         raise ShapeError(function, "D", "real entries", "D6.2", f"dtype {arr.dtype}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         i, j = np.argwhere(~np.isfinite(arr))[0]
         raise ShapeError(
             function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", repr(float(arr[i, j]))
         )
-    if arr.dtype.kind in "if" and (arr < 0).any():
+    if arr.dtype.kind in "ifO" and (arr < 0).any():
         i, j = np.argwhere(arr < 0)[0]
         raise ShapeError(
             function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", repr(arr[i, j].item())
@@ -52,10 +57,10 @@ def check_distance_matrix(function: str, d: ArrayLike) -> NDArray[Any]:
     return arr
 
 
-def krum_scores(d: NDArray[Any], f: int) -> NDArray[Any]:
-    """Implements D6.3: score(i) = sum of the n - f - 2 smallest D_ij over j != i."""
+def krum_scores(d: NDArray[Any], f: int, offset: int = 2) -> NDArray[Any]:
+    """Implements D6.3: score(i) = sum of the n - f - offset smallest D_ij over j != i."""
     n = d.shape[0]
-    keep = n - f - 2
+    keep = n - f - offset
     exact = d.astype(object) if d.dtype.kind in "iu" else d
     off = exact[~np.eye(n, dtype=bool)].reshape(n, n - 1)
     if exact.dtype == object:
@@ -69,35 +74,54 @@ def lowest(scores: NDArray[Any], m: int) -> NDArray[np.intp]:
     return np.argsort(scores, kind="stable")[:m]
 
 
+def true_distances(d: NDArray[Any], unit: int) -> F64:
+    """D6.2: d / unit as doubles; integers divided exactly and rounded once, as in the reference."""
+    if d.dtype.kind in "iuO":
+        return np.array([[int(v) / unit for v in row] for row in d.tolist()], dtype=np.float64)
+    return np.asarray(d, dtype=np.float64) / unit
+
+
+def one_hot(n: int, chosen: ArrayLike) -> F64:
+    """Weights 1/|chosen| on ``chosen`` and 0 elsewhere."""
+    idx = np.asarray(chosen, dtype=np.intp)
+    p = np.zeros(n)
+    p[idx] = 1.0 / len(idx)
+    return p
+
+
 class Krum:
-    """Krum (Blanchard et al., NeurIPS 2017). Implements D6.3; see the reference docstring."""
+    """Krum (Blanchard et al., NeurIPS 2017). Implements D6.3 and C6.6; see the reference."""
 
     name = "krum"
+    scale_invariant = True
 
-    def __init__(self, f: int):
+    def __init__(self, f: int, convention: str = "blanchard"):
         check_f(self.name, f)
+        if convention not in CONVENTIONS:
+            raise ParameterError(
+                self.name, "convention", "one of 'blanchard', 'byzfl'", "C6.6", repr(convention)
+            )
         self.f = f
+        self.convention = convention
+        self.offset = CONVENTIONS[convention]
 
     def check_n(self, n: int, function: str = "krum") -> None:
-        """Implements C6.3: n > 2f + 2."""
-        if n <= 2 * self.f + 2:
-            raise InsufficientWorkersError(
-                function, "n", "n > 2f + 2", "C6.3", f"n={n}, f={self.f}"
-            )
+        """Implements C6.3 (n > 2f + 2) and C6.6 (n > 2f for the ByzFL convention)."""
+        if self.offset == 2:
+            need_workers(self.name, function, n, self.f, "n > 2f + 2", n > 2 * self.f + 2, "C6.3")
+        else:
+            need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C6.6")
 
     def _select(self, d: ArrayLike) -> NDArray[np.intp]:
         arr = check_distance_matrix(self.name, d)
         self.check_n(arr.shape[0], self.name)
-        return lowest(krum_scores(arr, self.f), 1)
+        return lowest(krum_scores(arr, self.f, self.offset), 1)
 
-    def weights(self, d: ArrayLike) -> F64:
+    def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
         """Implements D6.3 on distances: p = e_{i*}."""
-        chosen = self._select(d)
-        p = np.zeros(np.asarray(d).shape[0])
-        p[chosen] = 1.0
-        return p
+        return one_hot(np.asarray(d).shape[0], self._select(d))
 
-    def __call__(self, x: ArrayLike) -> F64:
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         """Implements D6.3 in the clear: returns a copy of x_{i*}."""
         arr = check_matrix(self.name, "x", x)
         return np.array(arr[int(self._select(sq_distances(arr))[0])], dtype=np.float64)
@@ -108,8 +132,8 @@ class MultiKrum(Krum):
 
     name = "multikrum"
 
-    def __init__(self, f: int, m: int | None = None):
-        super().__init__(f)
+    def __init__(self, f: int, m: int | None = None, convention: str = "blanchard"):
+        super().__init__(f, convention)
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
             raise ParameterError(self.name, "m", "an int m >= 1 or None", "C6.5", repr(m))
         self.m = m
@@ -124,20 +148,14 @@ class MultiKrum(Krum):
     def _select(self, d: ArrayLike) -> NDArray[np.intp]:
         arr = check_distance_matrix(self.name, d)
         self.check_n(arr.shape[0], self.name)
-        return lowest(krum_scores(arr, self.f), self.selected_count(arr.shape[0]))
+        return lowest(krum_scores(arr, self.f, self.offset), self.selected_count(arr.shape[0]))
 
-    def weights(self, d: ArrayLike) -> F64:
+    def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
         """Implements D6.5 on distances: p_i = 1/m on the selected indices."""
-        chosen = self._select(d)
-        p = np.zeros(np.asarray(d).shape[0])
-        p[chosen] = 1.0 / len(chosen)
-        return p
+        return one_hot(np.asarray(d).shape[0], self._select(d))
 
-    def __call__(self, x: ArrayLike) -> F64:
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         """Implements D6.5 in the clear: the mean of the selected vectors."""
         arr = check_matrix(self.name, "x", x)
         chosen = np.sort(self._select(sq_distances(arr)))
         return np.asarray(arr[chosen].mean(axis=0), dtype=np.float64)
-
-
-RULES: dict[str, type[Krum]] = {"krum": Krum, "multikrum": MultiKrum}

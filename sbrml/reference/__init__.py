@@ -14,6 +14,7 @@ from sbrml.reference.beaver import (
     beaver_square,
 )
 from sbrml.reference.channel import Channel, Message, pack_ring, unpack_ring
+from sbrml.reference.coordinatewise import Bulyan, CoordinateMedian, Meamed, Mean, TrimmedMean
 from sbrml.reference.distances import (
     distances_from_gram,
     secure_sq_distances_gram,
@@ -29,6 +30,22 @@ from sbrml.reference.errors import (
     ShapeError,
     SpecError,
 )
+from sbrml.reference.geometric import (
+    CenteredClipping,
+    GeometricMedian,
+    Medoid,
+    MinimumDiameterAveraging,
+    Smea,
+)
+from sbrml.reference.library import PREAGGREGATIONS, RULES
+from sbrml.reference.preaggregation import (
+    AdaptiveClipping,
+    Bucketing,
+    Compose,
+    NearestNeighborMixing,
+    StaticClipping,
+    compose,
+)
 from sbrml.reference.randomness import (
     ChaCha20RandomSource,
     DeterministicRandomSource,
@@ -39,39 +56,57 @@ from sbrml.reference.randomness import (
 )
 from sbrml.reference.ring import decode, encode
 from sbrml.reference.round import RoundResult, encode_update, secure_aggregate, worker_messages
-from sbrml.reference.rules import RULES, Krum, MultiKrum
+from sbrml.reference.rules import Krum, MultiKrum, is_distance_rule
 from sbrml.reference.sharing import reconstruct, share
 
 __all__ = [
+    "PREAGGREGATIONS",
     "RULES",
+    "AdaptiveClipping",
+    "Bucketing",
+    "Bulyan",
+    "CenteredClipping",
     "ChaCha20RandomSource",
     "Channel",
+    "Compose",
+    "CoordinateMedian",
     "Dealer",
     "DeterministicRandomSource",
     "EncodingError",
+    "GeometricMedian",
     "GramShares",
     "InsufficientWorkersError",
     "Krum",
     "MalformedShareError",
+    "Meamed",
+    "Mean",
+    "Medoid",
     "Message",
+    "MinimumDiameterAveraging",
     "MultiKrum",
+    "NearestNeighborMixing",
     "ParameterError",
     "RandomSource",
     "RandomnessError",
     "RoundResult",
     "ShapeError",
+    "Smea",
     "SpecError",
     "SquareShares",
+    "StaticClipping",
     "SystemRandomSource",
+    "TrimmedMean",
     "TripleProvider",
     "TripleShares",
     "beaver_gram",
     "beaver_mul",
     "beaver_square",
+    "compose",
     "decode",
     "distances_from_gram",
     "encode",
     "encode_update",
+    "is_distance_rule",
     "pack_ring",
     "reconstruct",
     "ring_elements",

@@ -32,7 +32,7 @@ from sbrml.reference.ring import (
     ring_add,
     sq_norm_encoded,
 )
-from sbrml.reference.rules import DistanceRule
+from sbrml.reference.rules import DistanceRule, is_distance_rule
 from sbrml.reference.sharing import share
 
 NORM_BOUND_LOG2 = 62
@@ -211,6 +211,15 @@ def check_round_inputs(
     d = dim if dim is not None else len(inputs[0])
     if isinstance(d, bool) or not isinstance(d, int) or d < 1:
         raise ShapeError("secure_aggregate", "dim", "an int d >= 1", "D8.1", repr(d))
+    if not is_distance_rule(rule):
+        raise ParameterError(
+            "secure_aggregate",
+            "rule",
+            "a rule with a distance form (weights(D))",
+            "C8.11",
+            f"{rule.name!r}, which looks at single coordinates or norms and needs secure "
+            "comparison, not yet available",
+        )
     rule.check_n(n, "secure_aggregate")
     return n, d
 
@@ -254,6 +263,14 @@ def agree_on_valid(
             f"{len(valid)} valid of n={n}, f={rule.f}; excluded: {excluded}",
         ) from err
     return parsed, valid, excluded
+
+
+def s1_weights(rule: DistanceRule, dist: Any, frac_bits: int, rng: RandomSource) -> Any:
+    """Implements P8.1 step 4 at S1: p = rule.weights(D) with D in units of 2^(-2F) (D6.2).
+
+    A randomized rule (bucketing) draws from rng.derive("S1") (C8.1).
+    """
+    return rule.weights(dist, unit=1 << (2 * frac_bits), rng=rng.derive("S1"))
 
 
 def spread_weights(n: int, valid: Sequence[int], p: Sequence[float]) -> list[float]:
@@ -329,7 +346,7 @@ def secure_aggregate(
     dist = [[0] * len(valid) for _ in valid]
     for (i, j), v0 in zip(pairs(len(valid)), upper, strict=True):
         dist[i][j] = dist[j][i] = ring_add([v0], [d1[i][j]])[0]
-    p = rule.weights(dist)
+    p = s1_weights(rule, dist, frac_bits, rng)
     big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
     channel.send("S1", "S0", "weights", pack_ring(big_p))
     clock.lap("weights")

@@ -19,8 +19,8 @@ from sbrml.reference.errors import InsufficientWorkersError, ParameterError, Sha
 Number = int | float | Fraction
 
 
-class DistanceRule(Protocol):
-    """Implements D6.1: a rule computable from pairwise squared distances alone."""
+class Rule(Protocol):
+    """Implements D6.1: a rule with hyperparameters fixed at construction."""
 
     name: str
     f: int
@@ -28,9 +28,66 @@ class DistanceRule(Protocol):
     def check_n(self, n: int, function: str = ...) -> None: ...
 
     # Each tree's rules take and return its own types (lists or arrays), hence Any here.
-    def weights(self, d: Any) -> Any: ...
+    def __call__(self, x: Any, *, rng: Any = None) -> Any: ...
 
-    def __call__(self, x: Any) -> Any: ...
+
+class DistanceRule(Rule, Protocol):
+    """Implements D6.1: a rule whose weights are a function of the distances alone (C6.1).
+
+    ``weights(d, unit=u)`` reads ``d`` as squared distances times ``u`` (the secure round
+    passes exact ring integers with ``u = 2^(2F)``); rules whose weights are invariant under
+    scaling (``scale_invariant``) may ignore ``u``.
+    """
+
+    scale_invariant: bool
+
+    def weights(self, d: Any, *, unit: int = 1, rng: Any = None) -> Any: ...
+
+
+def is_distance_rule(rule: object) -> bool:
+    """True when ``rule`` has a distance form (D6.1), i.e. the secure round can run it."""
+    return callable(getattr(rule, "weights", None))
+
+
+def true_distances(d: Sequence[Sequence[Number]], unit: int) -> list[list[float]]:
+    """D6.2: the squared distances d / unit as doubles, each correctly rounded.
+
+    Shared by both trees so that rules computing in floating point start from identical
+    values (C7.3).
+    """
+    return [[float(v / unit) if unit != 1 else float(v) for v in row] for row in d]
+
+
+def mean_of_rows(x: Sequence[Sequence[float]], rows: Sequence[int]) -> list[float]:
+    """The coordinate-wise mean of the selected rows, each sum correctly rounded (fsum)."""
+    return [math.fsum(x[i][k] for i in rows) / len(rows) for k in range(len(x[0]))]
+
+
+def check_positive_int(rule: str, name: str, value: object, clause: str, low: int = 1) -> int:
+    """An int hyperparameter >= low, else ParameterError citing ``clause``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ParameterError(rule, name, f"an int {name} >= {low}", clause, repr(value))
+    return value
+
+
+def check_positive_real(rule: str, name: str, value: object, clause: str) -> float:
+    """A finite real hyperparameter > 0, else ParameterError citing ``clause``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ParameterError(rule, name, f"a finite real {name} > 0", clause, repr(value))
+    return float(value)
+
+
+def need_workers(
+    rule: str, function: str, n: int, f: int, condition: str, ok: bool, clause: str
+) -> None:
+    """Raise InsufficientWorkersError citing ``clause`` unless the rule's precondition holds."""
+    if not ok:
+        raise InsufficientWorkersError(function, "n", condition, clause, f"n={n}, f={f}")
 
 
 def check_f(rule: str, f: int) -> None:
@@ -63,10 +120,16 @@ def check_distance_matrix(function: str, d: Sequence[Sequence[Number]]) -> int:
     return n
 
 
-def krum_scores(d: Sequence[Sequence[Number]], f: int) -> list[Number]:
-    """Implements D6.3: score(i) = sum of the n - f - 2 smallest D_ij over j != i."""
+CONVENTIONS = {"blanchard": 2, "byzfl": 1}
+
+
+def krum_scores(d: Sequence[Sequence[Number]], f: int, offset: int = 2) -> list[Number]:
+    """Implements D6.3: score(i) = sum of the n - f - offset smallest D_ij over j != i.
+
+    ``offset`` is 2 (Blanchard et al.) or 1 (ByzFL's convention, C6.6).
+    """
     n = len(d)
-    keep = n - f - 2
+    keep = n - f - offset
     return [sum(sorted(d[i][j] for j in range(n) if j != i)[:keep], start=0) for i in range(n)]
 
 
@@ -80,36 +143,47 @@ class Krum:
 
     score(i) = sum_{j in N_i} ||x_i - x_j||^2, where N_i holds the n - f - 2 indices
     j != i of smallest distance to x_i; the output is x_{i*} with i* the lowest score (ties:
-    lowest index, C6.4). Requires n > 2f + 2 (C6.3).
+    lowest index, C6.4). Requires n > 2f + 2 (C6.3). With ``convention="byzfl"`` N_i holds
+    n - f - 1 indices and the requirement is n > 2f, as in ByzFL 0.0.11 (C6.6).
 
     Args:
         f: the number of Byzantine workers tolerated, an int >= 0 (C6.2).
+        convention: ``"blanchard"`` (default) or ``"byzfl"`` (C6.6).
     """
 
     name = "krum"
+    scale_invariant = True
 
-    def __init__(self, f: int):
+    def __init__(self, f: int, convention: str = "blanchard"):
         check_f(self.name, f)
+        if convention not in CONVENTIONS:
+            raise ParameterError(
+                self.name, "convention", "one of 'blanchard', 'byzfl'", "C6.6", repr(convention)
+            )
         self.f = f
+        self.convention = convention
+        self.offset = CONVENTIONS[convention]
 
     def check_n(self, n: int, function: str = "krum") -> None:
-        """Implements C6.3: n > 2f + 2."""
-        if n <= 2 * self.f + 2:
-            raise InsufficientWorkersError(
-                function, "n", "n > 2f + 2", "C6.3", f"n={n}, f={self.f}"
-            )
+        """Implements C6.3 (n > 2f + 2) and C6.6 (n > 2f for the ByzFL convention)."""
+        if self.offset == 2:
+            need_workers(self.name, function, n, self.f, "n > 2f + 2", n > 2 * self.f + 2, "C6.3")
+        else:
+            need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C6.6")
 
     def _select(self, d: Sequence[Sequence[Number]]) -> list[int]:
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
-        return lowest(krum_scores(d, self.f), 1)
+        return lowest(krum_scores(d, self.f, self.offset), 1)
 
-    def weights(self, d: Sequence[Sequence[Number]]) -> list[float]:
+    def weights(
+        self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
+    ) -> list[float]:
         """Implements D6.3 on distances: p = e_{i*}."""
         chosen = self._select(d)
         return [1.0 if i in chosen else 0.0 for i in range(len(d))]
 
-    def __call__(self, x: Sequence[Sequence[float]]) -> list[float]:
+    def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
         """Implements D6.3 in the clear: returns a copy of x_{i*}."""
         check_matrix(self.name, "x", x)
         (chosen,) = self._select(sq_distances(x))
@@ -125,12 +199,13 @@ class MultiKrum(Krum):
     Args:
         f: the number of Byzantine workers tolerated, an int >= 0 (C6.2).
         m: how many vectors to average, an int >= 1, or None for n - f (C6.5).
+        convention: as for Krum (C6.6).
     """
 
     name = "multikrum"
 
-    def __init__(self, f: int, m: int | None = None):
-        super().__init__(f)
+    def __init__(self, f: int, m: int | None = None, convention: str = "blanchard"):
+        super().__init__(f, convention)
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
             raise ParameterError(self.name, "m", "an int m >= 1 or None", "C6.5", repr(m))
         self.m = m
@@ -145,19 +220,17 @@ class MultiKrum(Krum):
     def _select(self, d: Sequence[Sequence[Number]]) -> list[int]:
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
-        return lowest(krum_scores(d, self.f), self.selected_count(n))
+        return lowest(krum_scores(d, self.f, self.offset), self.selected_count(n))
 
-    def weights(self, d: Sequence[Sequence[Number]]) -> list[float]:
+    def weights(
+        self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
+    ) -> list[float]:
         """Implements D6.5 on distances: p_i = 1/m on the selected indices."""
         chosen = set(self._select(d))
         share = 1.0 / len(chosen)
         return [share if i in chosen else 0.0 for i in range(len(d))]
 
-    def __call__(self, x: Sequence[Sequence[float]]) -> list[float]:
+    def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
         """Implements D6.5 in the clear: the mean of the selected vectors (fsum per coordinate)."""
         check_matrix(self.name, "x", x)
-        chosen = self._select(sq_distances(x))
-        return [math.fsum(x[i][k] for i in chosen) / len(chosen) for k in range(len(x[0]))]
-
-
-RULES: dict[str, type[Krum]] = {"krum": Krum, "multikrum": MultiKrum}
+        return mean_of_rows(x, self._select(sq_distances(x)))

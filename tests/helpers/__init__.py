@@ -69,3 +69,46 @@ def decoded_inputs(x: Sequence[Sequence[float]], frac_bits: int = 16) -> list[li
     from sbrml.reference.ring import decode, encode
 
     return [decode(encode(row, frac_bits=frac_bits), frac_bits=frac_bits) for row in x]
+
+
+DISTANCE_SPECS = [
+    "mean",
+    "krum",
+    "multikrum",
+    "geomed",
+    "mda",
+    "medoid",
+    "smea",
+    "nnm+krum",
+    "nnm+multikrum",
+    "nnm+geomed",
+    "nnm+medoid",
+    "bucketing+krum",
+    "bucketing+mean",
+    "bucketing+nnm+mean",
+]
+PLAINTEXT_SPECS = [
+    "median",
+    "trimmed-mean",
+    "meamed",
+    "bulyan",
+    "cc",
+    "clip+krum",
+    "arc+mean",
+    "arc+median",
+    "nnm+median",
+    "nnm+trimmed-mean",
+    "clip+geomed",
+]
+EXACT_SPECS = [s for s in DISTANCE_SPECS if "geomed" not in s and "smea" not in s]
+
+
+def feasible_f(spec: str, n: int) -> int:
+    """The largest f (at most 2) that every part of ``spec`` accepts at n inputs."""
+    for f in (2, 1, 0):
+        need = 4 * f + 3 if "bulyan" in spec else (2 * f + 3 if "krum" in spec else 2 * f + 1)
+        if "bucketing" in spec:
+            need = 2 * need  # buckets of 2 halve the count the rule sees
+        if n >= need:
+            return f
+    return 0

@@ -164,3 +164,26 @@ def test_bad_distance_matrices_are_rejected(impl: ModuleType, d: object) -> None
     with pytest.raises(ShapeError) as info:
         impl.Krum(0).weights(d)
     assert info.value.clause == "D6.2"
+
+
+@pytest.mark.spec("C6.6")
+def test_byzfl_convention(impl: ModuleType) -> None:
+    # n = 5, f = 2: Blanchard's Krum refuses (n <= 2f + 2); ByzFL's needs only n > 2f and
+    # sums the n - f - 1 = 2 nearest squared distances.
+    x = [[0.0], [1.0], [3.0], [10.0], [-2.0]]
+    with pytest.raises(InsufficientWorkersError):
+        impl.Krum(2)(x)
+    # scores with 2 neighbours: 0: 1+4=5, 1: 1+4=5, 2: 4+9=13, 3: 49+81=130, 4: 4+9=13.
+    assert as_list(impl.Krum(2, convention="byzfl")(x)) == [0.0]
+    assert as_list(impl.MultiKrum(2, 2, convention="byzfl")(x)) == [0.5]
+    with pytest.raises(InsufficientWorkersError) as info:
+        impl.Krum(2, convention="byzfl")(x[:4])
+    assert info.value.clause == "C6.6"
+    with pytest.raises(ParameterError) as perr:
+        impl.Krum(1, convention="el-mhamdi")
+    assert perr.value.clause == "C6.6"
+    # n = 6, f = 1: 3 neighbours pick -12 (1 + 16 + 64 = 81); 4 neighbours pick -4
+    # (64 + 81 + 144 + 225 = 514 against 610 for -12).
+    y = [[-12.0], [16.0], [-16.0], [-4.0], [-13.0], [11.0]]
+    assert as_list(impl.Krum(1)(y)) == [-12.0]
+    assert as_list(impl.Krum(1, convention="byzfl")(y)) == [-4.0]

@@ -1,0 +1,134 @@
+"""Mean and coordinate-wise robust rules on NumPy arrays (spec/09-coordinatewise.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from sbrml.optimized.distances import check_matrix, sq_distances
+from sbrml.optimized.rules import F64, check_distance_matrix
+from sbrml.reference.rules import check_f, need_workers
+
+
+class Mean:
+    """The arithmetic mean. Implements D9.1; weights 1/n whatever D is."""
+
+    name = "mean"
+    scale_invariant = True
+
+    def __init__(self, f: int = 0):
+        check_f(self.name, f)
+        self.f = f
+
+    def check_n(self, n: int, function: str = "mean") -> None:
+        """Implements D9.1: n > f."""
+        need_workers(self.name, function, n, self.f, "n > f", n > self.f, "D9.1")
+
+    def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
+        n = check_distance_matrix(self.name, d).shape[0]
+        self.check_n(n, self.name)
+        return np.full(n, 1.0 / n)
+
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        self.check_n(arr.shape[0], self.name)
+        return np.asarray(arr.mean(axis=0), dtype=np.float64)
+
+
+class _CoordinateRule:
+    name = ""
+    clause = "C9.1"
+
+    def __init__(self, f: int = 0):
+        check_f(self.name, f)
+        self.f = f
+
+    def check_n(self, n: int, function: str = "") -> None:
+        """Implements C9.1: n > 2f."""
+        need_workers(
+            self.name, function or self.name, n, self.f, "n > 2f", n > 2 * self.f, self.clause
+        )
+
+
+class CoordinateMedian(_CoordinateRule):
+    """Coordinate-wise median (Yin et al., ICML 2018). Implements D9.2."""
+
+    name = "median"
+
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        self.check_n(arr.shape[0], self.name)
+        return np.asarray(np.median(arr, axis=0), dtype=np.float64)
+
+
+class TrimmedMean(_CoordinateRule):
+    """Coordinate-wise trimmed mean (Yin et al., ICML 2018). Implements D9.3."""
+
+    name = "trimmed-mean"
+
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        n = arr.shape[0]
+        self.check_n(n, self.name)
+        if self.f == 0:
+            return np.asarray(arr.mean(axis=0), dtype=np.float64)
+        # Two partitions instead of a full sort: only the f smallest and f largest move.
+        part = np.partition(arr, (self.f, n - self.f - 1), axis=0)
+        return np.asarray(part[self.f : n - self.f].mean(axis=0), dtype=np.float64)
+
+
+def mean_nearest_to_median(values: NDArray[np.float64], keep: int) -> F64:
+    """Per column, the mean of the ``keep`` values closest to the median (ties: lower row first)."""
+    med = np.median(values, axis=0)
+    order = np.argsort(np.abs(values - med), axis=0, kind="stable")[:keep]
+    return np.asarray(np.take_along_axis(values, order, axis=0).mean(axis=0), dtype=np.float64)
+
+
+class Meamed(_CoordinateRule):
+    """Mean around the median (Xie et al., 2018). Implements D9.4."""
+
+    name = "meamed"
+
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        self.check_n(arr.shape[0], self.name)
+        return mean_nearest_to_median(arr, arr.shape[0] - self.f)
+
+
+class Bulyan(_CoordinateRule):
+    """Bulyan (El Mhamdi et al., ICML 2018). Implements D9.5 and C9.3; requires n >= 4f + 3."""
+
+    name = "bulyan"
+
+    def check_n(self, n: int, function: str = "") -> None:
+        """Implements C9.4: n >= 4f + 3."""
+        need_workers(
+            self.name, function or self.name, n, self.f, "n >= 4f + 3", n >= 4 * self.f + 3, "C9.4"
+        )
+
+    def select(self, d: ArrayLike) -> list[int]:
+        """Step 1 (D9.5): the theta indices chosen by repeated Krum, in selection order."""
+        arr = check_distance_matrix(self.name, d)
+        n = arr.shape[0]
+        self.check_n(n, self.name)
+        exact = arr.astype(object) if arr.dtype.kind in "iu" else arr
+        remaining = list(range(n))
+        chosen: list[int] = []
+        for _ in range(n - 2 * self.f):
+            keep = max(1, len(remaining) - self.f - 2)
+            sub = exact[np.ix_(remaining, remaining)]
+            off = sub[~np.eye(len(remaining), dtype=bool)].reshape(len(remaining), -1)
+            scores = (
+                np.sort(off, axis=1)[:, :keep].sum(axis=1) if len(remaining) > 1 else np.zeros(1)
+            )
+            best = remaining[int(np.argsort(scores, kind="stable")[0])]
+            chosen.append(best)
+            remaining.remove(best)
+        return chosen
+
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        chosen = self.select(sq_distances(arr))
+        return mean_nearest_to_median(arr[chosen], len(chosen) - 2 * self.f)

@@ -1,0 +1,211 @@
+"""Geometric rules on NumPy arrays (spec/10-geometric.md); same API as the reference.
+
+Medoid and MDA select exactly as the reference (exact comparisons, correctly rounded sums),
+so secure rounds with them give identical transcripts. The geometric median and SMEA work in
+floating point with BLAS and LAPACK: they agree with the reference to rounding (C10.3).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from sbrml.optimized.distances import check_matrix, sq_distances
+from sbrml.optimized.rules import F64, check_distance_matrix, one_hot, true_distances
+from sbrml.reference.errors import ShapeError
+from sbrml.reference.geometric import MAX_SUBSETS, WeiszfeldReport, check_subsets, subsets
+from sbrml.reference.rules import check_f, check_positive_int, check_positive_real, need_workers
+
+__all__ = [
+    "MAX_SUBSETS",
+    "CenteredClipping",
+    "GeometricMedian",
+    "Medoid",
+    "MinimumDiameterAveraging",
+    "Smea",
+    "WeiszfeldReport",
+]
+
+
+class _TwoFRule:
+    name = ""
+
+    def __init__(self, f: int = 0):
+        check_f(self.name, f)
+        self.f = f
+
+    def check_n(self, n: int, function: str = "") -> None:
+        """Implements C10.1: n > 2f."""
+        need_workers(self.name, function or self.name, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
+
+
+class GeometricMedian(_TwoFRule):
+    """Smoothed Weiszfeld from the mean (D10.1, C10.2); see the reference docstring."""
+
+    name = "geomed"
+    scale_invariant = False
+
+    def __init__(self, f: int = 0, nu: float = 1e-6, tol: float = 1e-10, max_iter: int = 500):
+        super().__init__(f)
+        self.nu = check_positive_real(self.name, "nu", nu, "C10.2")
+        self.tol = check_positive_real(self.name, "tol", tol, "C10.2")
+        self.max_iter = check_positive_int(self.name, "max_iter", max_iter, "C10.2")
+
+    def run(self, x: ArrayLike) -> tuple[F64, WeiszfeldReport]:
+        arr = check_matrix(self.name, "x", x)
+        self.check_n(arr.shape[0], self.name)
+        z = arr.mean(axis=0)
+        spread = float(np.sqrt(((arr - z) ** 2).sum(axis=1)).max())
+        step = 0.0
+        for t in range(1, self.max_iter + 1):
+            if spread == 0.0:
+                return z, WeiszfeldReport(t - 1, True, 0.0, 0.0)
+            beta = 1.0 / np.maximum(self.nu, np.sqrt(((arr - z) ** 2).sum(axis=1)))
+            new = beta @ arr / beta.sum()
+            step = float(np.linalg.norm(new - z))
+            z = new
+            if step <= self.tol * spread:
+                return z, WeiszfeldReport(t, True, step, spread)
+        return z, WeiszfeldReport(self.max_iter, False, step, spread)
+
+    def solve(self, d: ArrayLike, unit: int = 1) -> tuple[F64, WeiszfeldReport]:
+        arr = check_distance_matrix(self.name, d)
+        n = arr.shape[0]
+        self.check_n(n, self.name)
+        dist = true_distances(arr, unit)
+
+        def radii(c: F64) -> F64:
+            return np.sqrt(np.maximum(0.0, dist @ c - (c @ dist @ c) / 2))
+
+        c = np.full(n, 1.0 / n)
+        spread = float(radii(c).max())
+        step = 0.0
+        for t in range(1, self.max_iter + 1):
+            if spread == 0.0:
+                return c, WeiszfeldReport(t - 1, True, 0.0, 0.0)
+            beta = 1.0 / np.maximum(self.nu, radii(c))
+            new = beta / beta.sum()
+            delta = new - c
+            step = math.sqrt(max(0.0, -float(delta @ dist @ delta) / 2))
+            c = new
+            if step <= self.tol * spread:
+                return c, WeiszfeldReport(t, True, step, spread)
+        return c, WeiszfeldReport(self.max_iter, False, step, spread)
+
+    def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
+        return self.solve(d, unit)[0]
+
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        return self.run(x)[0]
+
+
+class Medoid(_TwoFRule):
+    """argmin_i sum_j sqrt(D_ij), correctly rounded sums, ties lowest index (D10.3)."""
+
+    name = "medoid"
+    scale_invariant = True
+
+    def _select(self, d: ArrayLike) -> int:
+        arr = check_distance_matrix(self.name, d)
+        self.check_n(arr.shape[0], self.name)
+        roots = np.sqrt(true_distances(arr, 1))  # IEEE sqrt is correctly rounded, like math.sqrt
+        scores = [math.fsum(row) for row in roots.tolist()]
+        return min(range(len(scores)), key=lambda i: (scores[i], i))
+
+    def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
+        return one_hot(np.asarray(d).shape[0], [self._select(d)])
+
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        return np.array(arr[self._select(sq_distances(arr))], dtype=np.float64)
+
+
+class _SubsetRule(_TwoFRule):
+    def check_n(self, n: int, function: str = "") -> None:
+        """Implements C10.1 and C10.4."""
+        super().check_n(n, function)
+        check_subsets(self.name, n, self.f)
+
+    def _score(self, d: NDArray[Any], s: tuple[int, ...]) -> Any:
+        raise NotImplementedError
+
+    def _select(self, d: ArrayLike) -> tuple[int, ...]:
+        arr = check_distance_matrix(self.name, d)
+        self.check_n(arr.shape[0], self.name)
+        prepared = self._prepare(arr)
+        best: tuple[int, ...] = ()
+        best_score: Any = None
+        for s in subsets(arr.shape[0], self.f):
+            score = self._score(prepared, s)
+            if best_score is None or score < best_score:
+                best, best_score = s, score
+        return best
+
+    def _prepare(self, d: NDArray[Any]) -> NDArray[Any]:
+        return d
+
+    def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
+        return one_hot(np.asarray(d).shape[0], self._select(d))
+
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        return np.asarray(arr[list(self._select(sq_distances(arr)))].mean(axis=0), dtype=np.float64)
+
+
+class MinimumDiameterAveraging(_SubsetRule):
+    """Minimum-diameter averaging (D10.4): exact comparisons, lexicographic ties."""
+
+    name = "mda"
+    scale_invariant = True
+
+    def _prepare(self, d: NDArray[Any]) -> NDArray[Any]:
+        return d.astype(object) if d.dtype.kind in "iu" else d
+
+    def _score(self, d: NDArray[Any], s: tuple[int, ...]) -> Any:
+        return d[np.ix_(s, s)].max() if len(s) > 1 else 0
+
+
+class Smea(_SubsetRule):
+    """Exact SMEA (D10.5): lambda_max of the centred Gram matrix of each subset, via LAPACK."""
+
+    name = "smea"
+    scale_invariant = True
+
+    def _prepare(self, d: NDArray[Any]) -> NDArray[Any]:
+        return true_distances(d, 1)
+
+    def _score(self, d: NDArray[Any], s: tuple[int, ...]) -> Any:
+        sub = d[np.ix_(s, s)]
+        rows = sub.mean(axis=1)
+        k = -(sub - rows[:, None] - rows[None, :] + rows.mean()) / 2
+        return float(np.linalg.eigvalsh(k)[-1]) / len(s)
+
+
+class CenteredClipping(_TwoFRule):
+    """Centered clipping (D10.6, C10.6): explicit ``center``, no state kept between calls."""
+
+    name = "cc"
+
+    def __init__(self, f: int = 0, tau: float = 1.0, iterations: int = 3):
+        super().__init__(f)
+        self.tau = check_positive_real(self.name, "tau", tau, "C10.6")
+        self.iterations = check_positive_int(self.name, "iterations", iterations, "C10.6")
+
+    def __call__(self, x: ArrayLike, *, rng: Any = None, center: ArrayLike | None = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        n, d = arr.shape
+        self.check_n(n, self.name)
+        v = np.zeros(d) if center is None else np.asarray(center, dtype=np.float64)
+        if v.shape != (d,) or not np.isfinite(v).all():
+            raise ShapeError(
+                self.name, "center", f"a finite vector of length d={d}", "C10.6", f"shape {v.shape}"
+            )
+        for _ in range(self.iterations):
+            diff = arr - v
+            norms = np.sqrt((diff * diff).sum(axis=1))
+            scale = np.minimum(1.0, self.tau / np.maximum(norms, np.finfo(np.float64).tiny))
+            v = v + (scale @ diff) / n
+        return np.asarray(v, dtype=np.float64)

@@ -1,0 +1,256 @@
+"""Pre-aggregation and composition on NumPy arrays (spec/11-preaggregation.md).
+
+Mixing matrices, exact mixed distances for integer D and the permutation follow the
+reference's definitions, so secure rounds with NNM or bucketing give identical transcripts.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from sbrml.optimized.distances import check_matrix, sq_distances
+from sbrml.optimized.randomness import RandomSource, uniform_below
+from sbrml.optimized.rules import F64, check_distance_matrix
+from sbrml.reference.errors import ParameterError
+from sbrml.reference.preaggregation import Mixing, PreAggregation
+from sbrml.reference.rules import (
+    Rule,
+    check_f,
+    check_positive_int,
+    check_positive_real,
+    is_distance_rule,
+    need_workers,
+)
+
+__all__ = [
+    "AdaptiveClipping",
+    "Bucketing",
+    "Compose",
+    "ComposeDistance",
+    "Mixing",
+    "NearestNeighborMixing",
+    "StaticClipping",
+    "compose",
+]
+
+
+def apply_mixing(mixing: Mixing, x: NDArray[np.float64]) -> F64:
+    """y = (N / L) x with one BLAS product."""
+    return np.asarray(np.array(mixing.numerators, dtype=np.float64) @ x / mixing.denominator)
+
+
+def mixed_distances(mixing: Mixing, d: NDArray[Any]) -> NDArray[Any]:
+    """Implements C11.5: L^2 ||y_b - y_c||^2 = Q_bc - (Q_bb + Q_cc)/2, Q = N D N^T.
+
+    Integer D is multiplied as Python ints (object arrays), so the result is exact.
+    """
+    exact = d.dtype.kind in "iuO"
+    nums = np.array(mixing.numerators, dtype=object if exact else np.float64)
+    q = nums @ (d.astype(object) if exact else d) @ nums.T
+    diag = np.diag(q)
+    out = (
+        q - (diag[:, None] + diag[None, :]) // 2
+        if exact
+        else q - (diag[:, None] + diag[None, :]) / 2
+    )
+    if not exact:
+        # Floating-point products are not exactly symmetric; symmetrise, then clip at 0.
+        out = np.maximum((out + out.T) / 2, 0.0)
+    np.fill_diagonal(out, 0)
+    return np.asarray(out)
+
+
+def combine_weights(mixing: Mixing, inner: ArrayLike) -> F64:
+    """Implements C11.6: p = M^T p_inner, each weight computed exactly and rounded once."""
+    p_inner = [Fraction(float(w)) for w in np.asarray(inner, dtype=np.float64)]
+    n = len(mixing.numerators[0])
+    cols = list(zip(*mixing.numerators, strict=True))
+    return np.array(
+        [
+            float(
+                sum((w * m for w, m in zip(p_inner, cols[k], strict=True) if m), Fraction(0))
+                / mixing.denominator
+            )
+            for k in range(n)
+        ],
+        dtype=np.float64,
+    )
+
+
+class NearestNeighborMixing:
+    """Nearest-neighbour mixing (D11.2): mean of the n - f nearest, self included."""
+
+    name = "nnm"
+    linear = True
+
+    def __init__(self, f: int = 0):
+        check_f(self.name, f)
+        self.f = f
+
+    def check_n(self, n: int, function: str = "nnm") -> None:
+        """Implements C11.2: n > 2f."""
+        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C11.2")
+
+    def output_count(self, n: int) -> int:
+        return n
+
+    def mixing(self, d: ArrayLike, *, rng: Any = None) -> Mixing:
+        arr = check_distance_matrix(self.name, d)
+        n = arr.shape[0]
+        self.check_n(n, self.name)
+        nearest = np.argsort(arr, axis=1, kind="stable")[:, : n - self.f]
+        rows = np.zeros((n, n), dtype=np.int64)
+        np.put_along_axis(rows, nearest, 1, axis=1)
+        return Mixing(rows.tolist(), n - self.f)
+
+    def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        return apply_mixing(self.mixing(sq_distances(arr)), arr)
+
+
+def permutation(n: int, rng: RandomSource) -> list[int]:
+    """Implements C11.3: Fisher-Yates with uniform_below, as in the reference."""
+    perm = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = uniform_below(rng, i + 1)
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm
+
+
+class Bucketing:
+    """Bucketing (D11.3, C11.3): a uniform permutation, then means of groups of s."""
+
+    name = "bucketing"
+    linear = True
+
+    def __init__(self, f: int = 0, s: int = 2):
+        check_f(self.name, f)
+        self.f = f
+        self.s = check_positive_int(self.name, "s", s, "C11.4")
+
+    def check_n(self, n: int, function: str = "bucketing") -> None:
+        need_workers(self.name, function, n, self.f, "n >= 1", n >= 1, "D11.3")
+
+    def output_count(self, n: int) -> int:
+        return -(-n // self.s)
+
+    def mixing_for(self, n: int, rng: RandomSource | None) -> Mixing:
+        if rng is None:
+            raise ParameterError(
+                self.name, "rng", "a RandomSource (bucketing is randomized)", "C11.3", "None"
+            )
+        self.check_n(n, self.name)
+        perm = permutation(n, rng)
+        groups = [perm[b : b + self.s] for b in range(0, n, self.s)]
+        denominator = math.lcm(*(len(g) for g in groups))
+        rows = np.zeros((len(groups), n), dtype=np.int64)
+        for b, g in enumerate(groups):
+            rows[b, g] = denominator // len(g)
+        return Mixing(rows.tolist(), denominator)
+
+    def mixing(self, d: ArrayLike, *, rng: Any = None) -> Mixing:
+        return self.mixing_for(check_distance_matrix(self.name, d).shape[0], rng)
+
+    def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        return apply_mixing(self.mixing_for(arr.shape[0], rng), arr)
+
+
+def clip_rows(x: NDArray[np.float64], thresholds: NDArray[np.float64]) -> F64:
+    """Row i scaled by min(1, threshold_i / ||x_i||); zero rows stay zero."""
+    norms = np.sqrt((x * x).sum(axis=1))
+    scale = np.minimum(1.0, thresholds / np.maximum(norms, np.finfo(np.float64).tiny))
+    return np.asarray(x * scale[:, None])
+
+
+class StaticClipping:
+    """Static clipping (D11.4): x_i <- min(1, c / ||x_i||) x_i."""
+
+    name = "clip"
+    linear = False
+
+    def __init__(self, f: int = 0, c: float = 1.0):
+        check_f(self.name, f)
+        self.f = f
+        self.c = check_positive_real(self.name, "c", c, "C11.4")
+
+    def check_n(self, n: int, function: str = "clip") -> None:
+        need_workers(self.name, function, n, self.f, "n >= 1", n >= 1, "D11.4")
+
+    def output_count(self, n: int) -> int:
+        return n
+
+    def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        return clip_rows(arr, np.full(arr.shape[0], self.c))
+
+
+class AdaptiveClipping:
+    """ARC (D11.5): the k = floor(2 f (n - f) / n) largest-norm inputs clipped to the next norm."""
+
+    name = "arc"
+    linear = False
+
+    def __init__(self, f: int = 0):
+        check_f(self.name, f)
+        self.f = f
+
+    def check_n(self, n: int, function: str = "arc") -> None:
+        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C11.2")
+
+    def output_count(self, n: int) -> int:
+        return n
+
+    def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = check_matrix(self.name, "x", x)
+        n = arr.shape[0]
+        self.check_n(n, self.name)
+        k = 2 * self.f * (n - self.f) // n
+        norms = np.sqrt((arr * arr).sum(axis=1))
+        order = np.lexsort((np.arange(n), -norms))
+        thresholds = np.full(n, np.inf)
+        if k:
+            thresholds[order[:k]] = norms[order[k]] if k < n else 0.0
+        return clip_rows(arr, thresholds)
+
+
+class Compose:
+    """pre then rule (D11.6)."""
+
+    def __init__(self, pre: PreAggregation, rule: Rule):
+        self.pre = pre
+        self.rule = rule
+        self.name = f"{pre.name}+{rule.name}"
+        self.f = rule.f
+        self.scale_invariant = bool(getattr(rule, "scale_invariant", False))
+
+    def check_n(self, n: int, function: str = "compose") -> None:
+        self.pre.check_n(n, function)
+        self.rule.check_n(self.pre.output_count(n), function)
+
+    def __call__(self, x: Any, *, rng: Any = None) -> Any:
+        return self.rule(self.pre.mix(x, rng=rng), rng=rng)
+
+
+class ComposeDistance(Compose):
+    """A linear pre-aggregation then a distance rule (C11.6)."""
+
+    def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
+        arr = check_distance_matrix(self.name, d)
+        mixing = self.pre.mixing(arr, rng=rng)  # type: ignore[attr-defined]
+        inner = self.rule.weights(  # type: ignore[attr-defined]
+            mixed_distances(mixing, arr), unit=unit * mixing.denominator**2, rng=rng
+        )
+        return combine_weights(mixing, inner)
+
+
+def compose(pre: PreAggregation, rule: Rule) -> Compose:
+    """Compose(pre, rule), with a distance form when pre is linear and rule has one (C11.6)."""
+    if pre.linear and is_distance_rule(rule):
+        return ComposeDistance(pre, rule)
+    return Compose(pre, rule)

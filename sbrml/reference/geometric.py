@@ -1,0 +1,360 @@
+"""Geometric rules: geometric median, medoid, MDA, SMEA, centered clipping (spec/10-geometric.md).
+
+All but centered clipping choose an affine combination of the inputs that depends only on
+the pairwise distances, so each also has a distance form ``weights(D)`` (C6.1). Floating
+point work starts from ``true_distances`` and uses correctly rounded sums (math.fsum).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sbrml.reference.distances import check_matrix, sq_distances
+from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.reference.rules import (
+    Number,
+    check_distance_matrix,
+    check_f,
+    check_positive_int,
+    check_positive_real,
+    mean_of_rows,
+    need_workers,
+    true_distances,
+)
+
+MAX_SUBSETS = 100_000
+
+
+@dataclass(frozen=True)
+class WeiszfeldReport:
+    """How the smoothed Weiszfeld iteration ended (C10.2)."""
+
+    iterations: int
+    converged: bool
+    last_step: float
+    spread: float
+
+
+def _norm(v: Sequence[float]) -> float:
+    return math.sqrt(math.fsum(t * t for t in v))
+
+
+class GeometricMedian:
+    """Geometric median by smoothed Weiszfeld iterations (Pillutla et al., RFA). Implements D10.1.
+
+    Start at the mean z_0 = (1/n) sum x_i; repeat
+    beta_i = 1 / max(nu, ||x_i - z||), z <- sum beta_i x_i / sum beta_i,
+    until the step ||z_new - z|| <= tol * s, where s = max_i ||x_i - mean|| is the spread
+    (C10.2), or ``max_iter`` iterations. Every iterate is an affine combination of the inputs
+    whose coefficients follow from D alone. ByzFL starts at z = 0 instead, which is not
+    translation-equivariant (so not computable from D).
+
+    Args:
+        f: Byzantine workers tolerated; requires n > 2f (C10.1).
+        nu: smoothing, > 0 (default 1e-6). tol: relative step, > 0 (default 1e-10).
+        max_iter: iteration cap, >= 1 (default 500).
+    """
+
+    name = "geomed"
+    scale_invariant = False
+
+    def __init__(self, f: int = 0, nu: float = 1e-6, tol: float = 1e-10, max_iter: int = 500):
+        check_f(self.name, f)
+        self.f = f
+        self.nu = check_positive_real(self.name, "nu", nu, "C10.2")
+        self.tol = check_positive_real(self.name, "tol", tol, "C10.2")
+        self.max_iter = check_positive_int(self.name, "max_iter", max_iter, "C10.2")
+
+    def check_n(self, n: int, function: str = "geomed") -> None:
+        """Implements C10.1: n > 2f."""
+        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
+
+    def run(self, x: Sequence[Sequence[float]]) -> tuple[list[float], WeiszfeldReport]:
+        """D10.1 in the clear: the output and how the iteration ended."""
+        n, d = check_matrix(self.name, "x", x)
+        self.check_n(n, self.name)
+        z = mean_of_rows(x, range(n))
+        spread = max(_norm([x[i][k] - z[k] for k in range(d)]) for i in range(n))
+        step = 0.0
+        for t in range(1, self.max_iter + 1):
+            if spread == 0.0:
+                return z, WeiszfeldReport(t - 1, True, 0.0, 0.0)
+            beta = [1.0 / max(self.nu, _norm([x[i][k] - z[k] for k in range(d)])) for i in range(n)]
+            total = math.fsum(beta)
+            new = [math.fsum(beta[i] * x[i][k] for i in range(n)) / total for k in range(d)]
+            step = _norm([new[k] - z[k] for k in range(d)])
+            z = new
+            if step <= self.tol * spread:
+                return z, WeiszfeldReport(t, True, step, spread)
+        return z, WeiszfeldReport(self.max_iter, False, step, spread)
+
+    def solve(
+        self, d: Sequence[Sequence[Number]], unit: int = 1
+    ) -> tuple[list[float], WeiszfeldReport]:
+        """D10.1 on distances: the coefficients c of z = sum c_i x_i, and the report.
+
+        Uses ||x_i - sum c_k x_k||^2 = sum_k c_k D_ik - c^T D c / 2 and, for a step delta with
+        sum delta = 0, ||sum delta_k x_k||^2 = -delta^T D delta / 2 (spec/05-distances.md).
+        """
+        n = check_distance_matrix(self.name, d)
+        self.check_n(n, self.name)
+        dist = true_distances(d, unit)
+
+        def quad(a: Sequence[float], b: Sequence[float]) -> float:
+            return math.fsum(a[i] * b[j] * dist[i][j] for i in range(n) for j in range(n))
+
+        def to_points(c: Sequence[float]) -> list[float]:
+            half = quad(c, c) / 2
+            return [
+                math.sqrt(max(0.0, math.fsum(c[k] * dist[i][k] for k in range(n)) - half))
+                for i in range(n)
+            ]
+
+        c = [1.0 / n] * n
+        spread = max(to_points(c))
+        step = 0.0
+        for t in range(1, self.max_iter + 1):
+            if spread == 0.0:
+                return c, WeiszfeldReport(t - 1, True, 0.0, 0.0)
+            beta = [1.0 / max(self.nu, r) for r in to_points(c)]
+            total = math.fsum(beta)
+            new = [b / total for b in beta]
+            delta = [new[i] - c[i] for i in range(n)]
+            step = math.sqrt(max(0.0, -quad(delta, delta) / 2))
+            c = new
+            if step <= self.tol * spread:
+                return c, WeiszfeldReport(t, True, step, spread)
+        return c, WeiszfeldReport(self.max_iter, False, step, spread)
+
+    def weights(
+        self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
+    ) -> list[float]:
+        """Implements D10.1 on distances (C6.1)."""
+        return self.solve(d, unit)[0]
+
+    def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
+        return self.run(x)[0]
+
+
+class Medoid:
+    """The input minimising the sum of Euclidean distances to the others. Implements D10.3.
+
+    i* = argmin_i sum_j sqrt(D_ij) (correctly rounded sums; ties: lowest index). Requires n > 2f.
+    """
+
+    name = "medoid"
+    scale_invariant = True
+
+    def __init__(self, f: int = 0):
+        check_f(self.name, f)
+        self.f = f
+
+    def check_n(self, n: int, function: str = "medoid") -> None:
+        """Implements C10.1: n > 2f."""
+        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
+
+    def _select(self, d: Sequence[Sequence[Number]]) -> int:
+        n = check_distance_matrix(self.name, d)
+        self.check_n(n, self.name)
+        scores = [math.fsum(math.sqrt(v) for v in row) for row in true_distances(d, 1)]
+        return min(range(n), key=lambda i: (scores[i], i))
+
+    def weights(
+        self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
+    ) -> list[float]:
+        chosen = self._select(d)
+        return [1.0 if i == chosen else 0.0 for i in range(len(d))]
+
+    def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
+        check_matrix(self.name, "x", x)
+        return [float(v) for v in x[self._select(sq_distances(x))]]
+
+
+def check_subsets(rule: str, n: int, f: int) -> None:
+    """Implements C10.4: exact subset searches refuse more than MAX_SUBSETS subsets."""
+    count = math.comb(n, f)
+    if count > MAX_SUBSETS:
+        raise ParameterError(
+            rule,
+            "n, f",
+            f"C(n, f) <= {MAX_SUBSETS:,} subsets for the exact search",
+            "C10.4",
+            f"C({n}, {f}) = {count:,}",
+        )
+
+
+def subsets(n: int, f: int) -> itertools.combinations[tuple[int, ...]]:
+    """D10.4: the subsets of size n - f in lexicographic order (the tie-breaking order)."""
+    return itertools.combinations(range(n), n - f)
+
+
+class MinimumDiameterAveraging:
+    """Minimum-diameter averaging (El Mhamdi et al., 2018). Implements D10.4.
+
+    S* = argmin over |S| = n - f of max_{i,j in S} D_ij (ties: first in lexicographic order);
+    the output is the mean of S*. Exponential: C(n, f) subsets, at most MAX_SUBSETS (C10.4).
+    Requires n > 2f (C10.1).
+    """
+
+    name = "mda"
+    scale_invariant = True
+
+    def __init__(self, f: int = 0):
+        check_f(self.name, f)
+        self.f = f
+
+    def check_n(self, n: int, function: str = "mda") -> None:
+        """Implements C10.1 and C10.4."""
+        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
+        check_subsets(self.name, n, self.f)
+
+    def _select(self, d: Sequence[Sequence[Number]]) -> tuple[int, ...]:
+        n = check_distance_matrix(self.name, d)
+        self.check_n(n, self.name)
+        best: tuple[int, ...] = ()
+        best_diameter: Number = -1
+        for s in subsets(n, self.f):
+            diameter = max((d[i][j] for i, j in itertools.combinations(s, 2)), default=0)
+            if best_diameter < 0 or diameter < best_diameter:
+                best, best_diameter = s, diameter
+        return best
+
+    def weights(
+        self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
+    ) -> list[float]:
+        chosen = set(self._select(d))
+        return [1.0 / len(chosen) if i in chosen else 0.0 for i in range(len(d))]
+
+    def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
+        check_matrix(self.name, "x", x)
+        return mean_of_rows(x, self._select(sq_distances(x)))
+
+
+def largest_eigenvalue(a: Sequence[Sequence[float]], sweeps: int = 50) -> float:
+    """The largest eigenvalue of a small symmetric matrix by cyclic Jacobi rotations (D10.5)."""
+    m = [list(map(float, row)) for row in a]
+    size = len(m)
+    for _ in range(sweeps):
+        off = math.fsum(m[i][j] ** 2 for i in range(size) for j in range(size) if i != j)
+        if off <= 1e-30 * max(1.0, math.fsum(m[i][i] ** 2 for i in range(size))):
+            break
+        for p in range(size):
+            for q in range(p + 1, size):
+                if m[p][q] == 0.0:
+                    continue
+                theta = (m[q][q] - m[p][p]) / (2 * m[p][q])
+                t = math.copysign(1.0, theta) / (abs(theta) + math.sqrt(theta * theta + 1))
+                c = 1 / math.sqrt(t * t + 1)
+                s = t * c
+                for k in range(size):
+                    mkp, mkq = m[k][p], m[k][q]
+                    m[k][p], m[k][q] = c * mkp - s * mkq, s * mkp + c * mkq
+                for k in range(size):
+                    mpk, mqk = m[p][k], m[q][k]
+                    m[p][k], m[q][k] = c * mpk - s * mqk, s * mpk + c * mqk
+    return max(m[i][i] for i in range(size)) if size else 0.0
+
+
+def centered_gram(dist: Sequence[Sequence[float]], s: Sequence[int]) -> list[list[float]]:
+    """K = -J D_S J / 2 for the subset S: the Gram matrix of the points centred on their mean."""
+    m = len(s)
+    rows = [math.fsum(dist[i][j] for j in s) / m for i in s]
+    total = math.fsum(rows) / m
+    return [
+        [-(dist[i][j] - rows[a] - rows[b] + total) / 2 for b, j in enumerate(s)]
+        for a, i in enumerate(s)
+    ]
+
+
+class Smea:
+    """Smallest maximum eigenvalue averaging (Allouah et al., ICML 2023), exact. Implements D10.5.
+
+    S* = argmin over |S| = n - f of lambda_max of the empirical covariance of S, computed as
+    lambda_max(K_S)/|S| with K_S the centred Gram matrix from D (ties: first subset in
+    lexicographic order); the output is the mean of S*. Exponential in f: at most MAX_SUBSETS
+    subsets (C10.4). Requires n > 2f (C10.1).
+    """
+
+    name = "smea"
+    scale_invariant = True
+
+    def __init__(self, f: int = 0):
+        check_f(self.name, f)
+        self.f = f
+
+    def check_n(self, n: int, function: str = "smea") -> None:
+        """Implements C10.1 and C10.4."""
+        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
+        check_subsets(self.name, n, self.f)
+
+    def _select(self, d: Sequence[Sequence[Number]]) -> tuple[int, ...]:
+        n = check_distance_matrix(self.name, d)
+        self.check_n(n, self.name)
+        dist = true_distances(d, 1)
+        best: tuple[int, ...] = ()
+        best_value = math.inf
+        for s in subsets(n, self.f):
+            value = largest_eigenvalue(centered_gram(dist, s)) / len(s)
+            if value < best_value:
+                best, best_value = s, value
+        return best
+
+    def weights(
+        self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
+    ) -> list[float]:
+        chosen = set(self._select(d))
+        return [1.0 / len(chosen) if i in chosen else 0.0 for i in range(len(d))]
+
+    def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
+        check_matrix(self.name, "x", x)
+        return mean_of_rows(x, self._select(sq_distances(x)))
+
+
+class CenteredClipping:
+    """Centered clipping (Karimireddy, He, Jaggi, ICML 2021). Implements D10.6.
+
+    v_{l+1} = v_l + (1/n) sum_i (x_i - v_l) min(1, tau / ||x_i - v_l||) for l < iterations,
+    from v_0 = ``center`` (default the zero vector). The state is explicit: pass the previous
+    output as ``center``; nothing carries over between calls (C10.6). Not translation
+    equivariant from v_0 = 0, so it has no distance form.
+    """
+
+    name = "cc"
+
+    def __init__(self, f: int = 0, tau: float = 1.0, iterations: int = 3):
+        check_f(self.name, f)
+        self.f = f
+        self.tau = check_positive_real(self.name, "tau", tau, "C10.6")
+        self.iterations = check_positive_int(self.name, "iterations", iterations, "C10.6")
+
+    def check_n(self, n: int, function: str = "cc") -> None:
+        """Implements C10.1: n > 2f."""
+        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
+
+    def __call__(
+        self,
+        x: Sequence[Sequence[float]],
+        *,
+        rng: Any = None,
+        center: Sequence[float] | None = None,
+    ) -> list[float]:
+        n, d = check_matrix(self.name, "x", x)
+        self.check_n(n, self.name)
+        v = [0.0] * d if center is None else [float(c) for c in center]
+        if len(v) != d or not all(math.isfinite(c) for c in v):
+            raise ShapeError(
+                self.name, "center", f"a finite vector of length d={d}", "C10.6", f"length {len(v)}"
+            )
+        for _ in range(self.iterations):
+            moves = []
+            for row in x:
+                diff = [row[k] - v[k] for k in range(d)]
+                norm = _norm(diff)
+                scale = 1.0 if norm <= self.tau else self.tau / norm
+                moves.append([scale * t for t in diff])
+            v = [v[k] + math.fsum(m[k] for m in moves) / n for k in range(d)]
+        return v

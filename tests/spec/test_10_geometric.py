@@ -1,0 +1,109 @@
+"""Section 10: geometric rules (spec/10-geometric.md)."""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
+from tests.helpers import as_list
+
+
+@pytest.mark.spec("D10.1", "C10.2")
+def test_geometric_median_of_a_square_and_a_far_point(impl: ModuleType) -> None:
+    # Four corners of a square plus a far outlier: the geometric median stays near the centre.
+    x = [[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0], [1000.0, 0.0]]
+    rule = impl.GeometricMedian(2, tol=1e-12)
+    z, report = rule.run(x)
+    assert report.converged and report.iterations < rule.max_iter
+    assert abs(z[1]) < 1e-9 and 0 < z[0] < 1
+    # The optimality condition: the unit vectors towards the points sum to ~0.
+    g = sum(np.subtract(z, p) / np.linalg.norm(np.subtract(z, p)) for p in x)
+    assert np.linalg.norm(g) < 1e-6
+
+
+@pytest.mark.spec("C10.2")
+def test_weiszfeld_reports_non_convergence(impl: ModuleType) -> None:
+    x = [[0.0, 0.0], [1.0, 0.0], [0.0, 5.0], [3.0, 3.0], [9.0, -2.0]]
+    _, report = impl.GeometricMedian(0, max_iter=2, tol=1e-15).run(x)
+    assert report.iterations == 2 and not report.converged and report.last_step > 0
+    _, same = impl.GeometricMedian(0).run([[1.0, 2.0]] * 3)
+    assert same.iterations == 0 and same.converged
+
+
+@pytest.mark.spec("C10.2")
+@pytest.mark.parametrize(
+    ("kw", "value"),
+    [("nu", 0.0), ("nu", -1.0), ("tol", math.nan), ("max_iter", 0), ("max_iter", 2.5)],
+)
+def test_weiszfeld_parameters(impl: ModuleType, kw: str, value: object) -> None:
+    with pytest.raises(ParameterError) as info:
+        impl.GeometricMedian(0, **{kw: value})
+    assert info.value.clause == "C10.2" and kw in str(info.value)
+
+
+@pytest.mark.spec("C10.3")
+def test_run_and_solve_agree(impl: ModuleType) -> None:
+    gen = np.random.default_rng(4)
+    x = gen.standard_normal((9, 6)).tolist()
+    rule = impl.GeometricMedian(2)
+    z, rep_x = rule.run(x)
+    c, rep_d = rule.solve(impl.sq_distances(x))
+    zz = np.asarray(c) @ np.asarray(x)
+    assert np.allclose(zz, z, rtol=1e-9, atol=1e-9)
+    assert abs(rep_x.iterations - rep_d.iterations) <= 1
+
+
+@pytest.mark.spec("C10.1")
+@pytest.mark.parametrize("name", ["geomed", "medoid", "mda", "smea", "cc"])
+def test_need_n_above_2f(impl: ModuleType, name: str) -> None:
+    with pytest.raises(InsufficientWorkersError) as info:
+        impl.RULES[name](2)([[float(i)] for i in range(4)])
+    assert info.value.clause == "C10.1"
+
+
+@pytest.mark.spec("D10.3", "D10.4", "D10.5")
+def test_selection_known_answers(impl: ModuleType) -> None:
+    x = [[0.0], [1.0], [2.0], [10.0], [11.0]]
+    assert as_list(impl.Medoid(1)(x)) == [2.0]
+    # MDA, f = 2: the tightest three are {0, 1, 2} (diameter 4).
+    assert as_list(impl.MinimumDiameterAveraging(2)(x)) == [1.0]
+    # SMEA, f = 2: the same three have the smallest variance.
+    assert as_list(impl.Smea(2)(x)) == [pytest.approx(1.0)]
+    # Ties in MDA go to the first subset in lexicographic order.
+    y = [[0.0], [1.0], [2.0], [3.0]]
+    assert as_list(impl.MinimumDiameterAveraging(1).weights(impl.sq_distances(y))) == [
+        1 / 3,
+        1 / 3,
+        1 / 3,
+        0.0,
+    ]
+
+
+@pytest.mark.spec("C10.4")
+@pytest.mark.parametrize("name", ["mda", "smea"])
+def test_exhaustive_search_limit(impl: ModuleType, name: str) -> None:
+    rule = impl.RULES[name](8)
+    with pytest.raises(ParameterError) as info:
+        rule.check_n(40)
+    assert info.value.clause == "C10.4" and "C(40, 8)" in str(info.value)
+
+
+@pytest.mark.spec("D10.6", "C10.6")
+def test_centered_clipping(impl: ModuleType) -> None:
+    x = [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [10.0, 0.0], [0.0, 10.0]]
+    rule = impl.CenteredClipping(2, tau=1.0, iterations=1)
+    assert as_list(rule(x)) == [pytest.approx(0.2), pytest.approx(0.2)]
+    # Explicit state: the same call gives the same answer; a centre moves the start.
+    assert as_list(rule(x)) == as_list(rule(x))
+    assert as_list(rule(x, center=[10.0, 0.0]))[0] != pytest.approx(0.2)
+    with pytest.raises(ShapeError) as info:
+        rule(x, center=[1.0])
+    assert info.value.clause == "C10.6"
+    for kw, value in (("tau", 0.0), ("iterations", 0)):
+        with pytest.raises(ParameterError) as perr:
+            impl.CenteredClipping(2, **{kw: value})
+        assert perr.value.clause == "C10.6"
