@@ -16,13 +16,55 @@ from numpy.typing import NDArray
 
 from sbrml.backend import IMPLEMENTATIONS, implementation
 from sbrml.reference.errors import SpecError
+from sbrml.rulespec import RuleSpecError, build_rule
 
-RULE_NAMES = ("krum", "multikrum")
+RULE_NAMES = (
+    "mean",
+    "median",
+    "trimmed-mean",
+    "meamed",
+    "krum",
+    "multikrum",
+    "geomed",
+    "mda",
+    "medoid",
+    "bulyan",
+    "cc",
+    "smea",
+)
+PRE_NAMES = ("nnm", "bucketing", "clip", "arc")
+# name -> (type, help); each applies to the rules listed in sbrml.rulespec.
+HYPERPARAMETERS: dict[str, tuple[type, str]] = {
+    "m": (int, "multikrum: how many lowest-score vectors to average (default n - f)"),
+    "convention": (
+        str,
+        "krum, multikrum: neighbours 'blanchard' (n-f-2, default) or 'byzfl' (n-f-1)",
+    ),
+    "nu": (float, "geomed: Weiszfeld smoothing (default 1e-6)"),
+    "tol": (float, "geomed: relative step that stops the iteration (default 1e-10)"),
+    "max_iter": (int, "geomed: iteration cap (default 500)"),
+    "tau": (float, "cc: clipping radius (default 1.0)"),
+    "iterations": (int, "cc: clipping iterations (default 3)"),
+    "s": (int, "bucketing: bucket size (default 2)"),
+    "c": (float, "clip: clipping threshold (default 1.0)"),
+}
 VARIANTS = ("gram", "pairwise")
 
 
 class CliError(Exception):
     """A usage or input problem reported as ``sbrml: error: ...`` with exit status 2."""
+
+
+def pick_rng(tree: Any, seed: int | None) -> Any:
+    """SystemRandomSource, or a seeded source with a warning on stderr (spec C2.1, C2.2)."""
+    if seed is None:
+        return tree.SystemRandomSource()
+    print(
+        f"sbrml: --seed {seed}: DeterministicRandomSource, UNSAFE for real secrets "
+        "(anyone who knows the seed can reconstruct every share)",
+        file=sys.stderr,
+    )
+    return tree.DeterministicRandomSource(seed)
 
 
 def load_matrix(path: str) -> NDArray[np.float64]:
@@ -49,18 +91,27 @@ def load_matrix(path: str) -> NDArray[np.float64]:
     return arr.astype(np.float64, copy=False)
 
 
-def make_rule(tree: Any, name: str, f: int, m: int | None) -> Any:
-    """The rule object of the chosen tree; --m only applies to Multi-Krum."""
-    if m is not None and name != "multikrum":
-        raise CliError(f"--m applies to --rule multikrum only; got --rule {name}")
-    return tree.Krum(f) if name == "krum" else tree.MultiKrum(f, m)
+def make_rule(tree: Any, args: argparse.Namespace) -> Any:
+    """The rule object of the chosen tree, from --rule and its hyperparameter options."""
+    options = {name: getattr(args, name) for name in HYPERPARAMETERS}
+    try:
+        return build_rule(tree, args.rule, args.f, options)
+    except RuleSpecError as err:
+        raise CliError(str(err)) from err
 
 
 def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
     """Run one aggregation as the options say; returns the JSON report (README contract)."""
     x = load_matrix(args.input)
     tree = implementation(args.impl)
-    rule = make_rule(tree, args.rule, args.f, args.m)
+    rule = make_rule(tree, args)
+    if not args.plaintext and not tree.is_distance_rule(rule):
+        secure = ", ".join(n for n in tree.RULES if tree.is_distance_rule(tree.RULES[n](0)))
+        raise CliError(
+            f"--rule {args.rule} has no distance form: coordinate-wise and norm-based rules need "
+            f"secure comparison, which is not available yet (spec C8.11). Run it with --plaintext, "
+            f"or choose a secure-capable rule: {secure}, optionally after nnm or bucketing"
+        )
     data: Any = x if args.impl == "optimized" else x.tolist()
     report: dict[str, Any] = {
         "rule": args.rule,
@@ -75,15 +126,20 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
     if args.plaintext:
         if args.transcript:
             raise CliError("--transcript records the secure round's messages; drop --plaintext")
+        root = pick_rng(tree, args.seed)
         start = time.perf_counter()
-        z = np.asarray(rule(data), dtype=np.float64)
+        z = np.asarray(rule(data, rng=root.derive("rule")), dtype=np.float64)
         elapsed = time.perf_counter() - start
-        weights = np.asarray(rule.weights(tree.sq_distances(data)), dtype=np.float64)
+        weights = None
+        if tree.is_distance_rule(rule):
+            # The same derived stream, so a randomized rule reports the weights it used.
+            d = tree.sq_distances(data)
+            weights = [float(w) for w in rule.weights(d, rng=root.derive("rule"))]
         report.update(
             {
-                "rng": None,
-                "seed": None,
-                "weights": weights.tolist(),
+                "rng": "system" if args.seed is None else "deterministic",
+                "seed": args.seed,
+                "weights": weights,
                 "valid": list(range(x.shape[0])),
                 "excluded": [],
                 "bytes": {},
@@ -93,15 +149,7 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
     else:
-        if args.seed is not None:
-            rng = tree.DeterministicRandomSource(args.seed)
-            print(
-                f"sbrml: --seed {args.seed}: DeterministicRandomSource, UNSAFE for real secrets "
-                "(anyone who knows the seed can reconstruct every share)",
-                file=sys.stderr,
-            )
-        else:
-            rng = tree.SystemRandomSource()
+        rng = pick_rng(tree, args.seed)
         result = tree.secure_aggregate(data, rule, rng=rng, variant=args.variant)
         z = np.asarray(result.z, dtype=np.float64)
         seconds = dict(result.seconds)
@@ -142,8 +190,9 @@ def print_summary(report: dict[str, Any]) -> None:
         f"{report['mode']} {report['rule']} (impl={report['impl']}, variant={report['variant']}): "
         f"n={report['n']}, d={report['d']}, f={report['f']}"
     )
-    chosen = [i for i, w in enumerate(report["weights"]) if w > 0]
-    print(f"selected workers: {chosen}")
+    if report["weights"] is not None:
+        chosen = [i for i, w in enumerate(report["weights"]) if w > 0]
+        print(f"workers with positive weight: {chosen}")
     for item in report["excluded"]:
         print(f"excluded W{item['worker']}: {item['reason']}")
     head = ", ".join(f"{v:.6g}" for v in z[:5])
@@ -166,14 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     agg = sub.add_parser("aggregate", help="aggregate the rows of an n x d .npy array")
     agg.add_argument("input", metavar="INPUT.npy", help="n x d float array, one row per worker")
-    agg.add_argument("--rule", required=True, choices=RULE_NAMES)
-    agg.add_argument("-f", type=int, required=True, help="number of Byzantine workers tolerated")
     agg.add_argument(
-        "--m",
-        type=int,
-        default=None,
-        help="Multi-Krum: how many vectors to average (default n - f)",
+        "--rule",
+        required=True,
+        help=f"a rule ({', '.join(RULE_NAMES)}), optionally after pre-aggregations "
+        f"({', '.join(PRE_NAMES)}) joined by '+', e.g. nnm+krum",
     )
+    agg.add_argument("-f", type=int, required=True, help="number of Byzantine workers tolerated")
+    for name, (kind, text) in HYPERPARAMETERS.items():
+        agg.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text
+        )
     agg.add_argument(
         "--variant", choices=VARIANTS, default="gram", help="secure distance variant (default gram)"
     )

@@ -173,7 +173,11 @@ def test_bad_rows_are_excluded_and_reported(
     ("args", "message"),
     [
         (["--rule", "krum", "-f", "4"], "need n > 2f + 2 (C6.3); got n=9, f=4"),
-        (["--rule", "krum", "-f", "1", "--m", "3"], "--m applies to --rule multikrum only"),
+        (["--rule", "krum", "-f", "1", "--m", "3"], "--m applies to multikrum only"),
+        (["--rule", "median", "-f", "1"], "has no distance form"),
+        (["--rule", "krum+nnm", "-f", "1"], "a pre-aggregation must come before a rule"),
+        (["--rule", "krumm", "-f", "1"], "unknown rule 'krumm'; choose one of mean, median"),
+        (["--rule", "geomed", "-f", "1", "--nu", "0"], "(C10.2)"),
         (["--rule", "krum", "-f", "-1"], "(C6.2)"),
         (["--rule", "krum", "-f", "1", "--plaintext", "--transcript", "t.bin"], "drop --plaintext"),
     ],
@@ -213,3 +217,26 @@ def test_bench_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_main(["--quick", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "plaintext NumPy Krum" in out and "Peak memory" in out
+
+
+@pytest.mark.parametrize("rule", ["nnm+krum", "bucketing+geomed", "mda", "medoid", "smea", "mean"])
+def test_secure_library_rules(
+    input_file: Path, capsys: pytest.CaptureFixture[str], rule: str
+) -> None:
+    report = run_json(
+        ["aggregate", str(input_file), "--rule", rule, "-f", "1", "--seed", "2", "--json"], capsys
+    )
+    weights = report["weights"]
+    assert report["mode"] == "secure" and isinstance(weights, list) and abs(sum(weights) - 1) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "rule", ["median", "trimmed-mean", "meamed", "bulyan", "cc", "clip+krum", "arc+median"]
+)
+def test_plaintext_library_rules(
+    input_file: Path, capsys: pytest.CaptureFixture[str], rule: str
+) -> None:
+    report = run_json(
+        ["aggregate", str(input_file), "--rule", rule, "-f", "1", "--plaintext", "--json"], capsys
+    )
+    assert report["mode"] == "plaintext" and report["weights"] is None
