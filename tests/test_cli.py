@@ -240,3 +240,42 @@ def test_plaintext_library_rules(
         ["aggregate", str(input_file), "--rule", rule, "-f", "1", "--plaintext", "--json"], capsys
     )
     assert report["mode"] == "plaintext" and report["weights"] is None
+
+
+def test_kappa_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "kappa",
+                "--rule",
+                "krum,median",
+                "-n",
+                "7",
+                "-f",
+                "1",
+                "--restarts",
+                "1",
+                "--steps",
+                "5",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["rule"] for r in rows] == ["krum", "median"]
+    assert all(r["kappa_found"] <= r["published_bound"] for r in rows)
+    assert rows[0]["lower_bound"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rule", "krum", "-n", "4", "-f", "1"], "need n > 2f + 2 (C6.3)"),
+        (["--rule", "krum", "-n", "4", "-f", "2"], "need 0 <= f < n/2"),
+        (["--rule", "nope", "-n", "9", "-f", "1"], "unknown rule 'nope'"),
+    ],
+)
+def test_kappa_bad_input(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    assert main(["kappa", *args]) == 2
+    assert message in capsys.readouterr().err
