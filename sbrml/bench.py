@@ -25,7 +25,9 @@ import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.optimized.beaver import gram_sum
 from sbrml.optimized.randomness import fill_ring_elements
+from sbrml.reference.errors import SpecError
 from sbrml.reference.round import PHASES
+from sbrml.rulespec import build_rule
 from sbrml.tables import format_table, human_bytes
 
 ONLINE = PHASES[1:]  # every phase but offline_triples
@@ -217,6 +219,56 @@ print(json.dumps({{"base_kib": base, "peak_kib": high_water_kib()}}))
 """
 
 
+RULE_SPECS = (
+    "mean",
+    "median",
+    "trimmed-mean",
+    "meamed",
+    "krum",
+    "multikrum",
+    "geomed",
+    "mda",
+    "medoid",
+    "bulyan",
+    "cc",
+    "smea",
+    "nnm+krum",
+    "bucketing+krum",
+    "arc+krum",
+)
+
+
+def bench_rules(shapes: list[tuple[int, int, int]], repeat: int) -> str:
+    """Every rule in the clear on float64 inputs, and weights(D) at n = 100 (issue 5 targets).
+
+    ByzFL, the intended baseline column, needs PyTorch and torchvision (several GB), so it is
+    not installed by this project's extras; only sbrml's own figures are shown.
+    """
+    rows = []
+    for n, d, f in shapes:
+        x = updates(n, d, seed=n)
+        for spec in RULE_SPECS:
+            rule_f = min(f, (n - 3) // 4) if spec == "bulyan" else f
+            try:
+                rule = build_rule(opt, spec, rule_f)
+                rule.check_n(n)
+            except SpecError as err:
+                rows.append([f"{n} x {d:,}", spec, rule_f, "refused", "", f"{err.clause}"])
+                continue
+            rng = opt.DeterministicRandomSource(1)
+            t_call, _ = median_time(partial(rule, x, rng=rng), repeat)
+            t_weights: Any = ""
+            if opt.is_distance_rule(rule) and n == 100:
+                dist = opt.sq_distances(x)
+                t_weights, _ = median_time(partial(rule.weights, dist, rng=rng), repeat)
+            rows.append([f"{n} x {d:,}", spec, rule_f, t_call, t_weights, ""])
+    return format_table(
+        ["shape", "rule", "f", "rule(x) s", "weights(D) s at n=100", "note"],
+        rows,
+        title="Rule library, optimized tree, plaintext (target: weights(D) < 1 ms at n=100)",
+    )
+
+
 def bench_keystream(count: int, repeat: int) -> str:
     """Drawing ``count`` ring elements: os.urandom against ChaCha20 and AES-128-CTR keystreams."""
     import os
@@ -288,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if not args.quick:
         sections.append(bench_kernels(args.repeat))
+        sections.append(bench_rules([(9, 1_250_000, 2), (100, 100_000, 10)], args.repeat))
     print(f"sbrml bench (numpy {np.__version__}, python {sys.version.split()[0]})\n")
     print("\n\n".join(sections))
     return 0

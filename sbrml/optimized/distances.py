@@ -50,19 +50,22 @@ def check_matrix(function: str, parameter: str, x: ArrayLike) -> NDArray[np.floa
 
 
 def sq_distances(x: ArrayLike) -> NDArray[np.float64]:
-    """Implements D5.1 in float64 via the Gram matrix (BLAS): D_ij = |x_i|^2 + |x_j|^2 - 2 x_i.x_j.
+    """Implements D5.1 in float64 via the Gram matrix (BLAS) of the points translated by -x_0.
 
     Rounding can leave tiny negative values and asymmetry; the result is symmetrised, its
     diagonal set to 0 and negatives raised to 0, which only undoes float cancellation.
     """
     arr = check_matrix("sq_distances", "x", x)
-    g = arr @ arr.T
+    # Translating by x_0 first keeps |x_i|^2 at the scale of the spread, so the Gram identity
+    # cancels less precision; unlike the mean, x_0 keeps integer inputs exact.
+    centred = arr - arr[0]
+    g = centred @ centred.T
     norms = np.diag(g).copy()
     d = norms[:, None] + norms[None, :] - 2.0 * g
     d = 0.5 * (d + d.T)
     np.fill_diagonal(d, 0.0)
     np.maximum(d, 0.0, out=d)
-    return d
+    return np.asarray(d, dtype=np.float64)
 
 
 def distances_from_gram(g: U64) -> U64:

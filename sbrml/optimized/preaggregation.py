@@ -7,7 +7,6 @@ reference's definitions, so secure rounds with NNM or bucketing give identical t
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -66,20 +65,14 @@ def mixed_distances(mixing: Mixing, d: NDArray[Any]) -> NDArray[Any]:
 
 
 def combine_weights(mixing: Mixing, inner: ArrayLike) -> F64:
-    """Implements C11.6: p = M^T p_inner, each weight computed exactly and rounded once."""
-    p_inner = [Fraction(float(w)) for w in np.asarray(inner, dtype=np.float64)]
-    n = len(mixing.numerators[0])
-    cols = list(zip(*mixing.numerators, strict=True))
-    return np.array(
-        [
-            float(
-                sum((w * m for w, m in zip(p_inner, cols[k], strict=True) if m), Fraction(0))
-                / mixing.denominator
-            )
-            for k in range(n)
-        ],
-        dtype=np.float64,
-    )
+    """Implements C11.6: p_k = fsum of N_bk copies of p_b over b, divided by L."""
+    weights = np.asarray(inner, dtype=np.float64)
+    nums = np.asarray(mixing.numerators, dtype=np.int64)
+    out = np.empty(nums.shape[1])
+    for k in range(nums.shape[1]):
+        rows = np.flatnonzero(nums[:, k])
+        out[k] = math.fsum(np.repeat(weights[rows], nums[rows, k]).tolist()) / mixing.denominator
+    return out
 
 
 class NearestNeighborMixing:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Protocol
 
 from sbrml.reference.distances import check_matrix, sq_distances
@@ -88,17 +87,11 @@ def mixed_distances(mixing: Mixing, d: Sequence[Sequence[Number]]) -> list[list[
 
 
 def combine_weights(mixing: Mixing, inner: Sequence[float]) -> list[float]:
-    """Implements C11.6: p = M^T p_inner, each weight computed exactly and rounded once."""
+    """Implements C11.6: p_k = fsum of N_bk copies of p_b over b, divided by L."""
     n = len(mixing.numerators[0])
     return [
-        float(
-            sum(
-                Fraction(w) * row[k]
-                for w, row in zip(inner, mixing.numerators, strict=True)
-                if row[k]
-            )
-            / mixing.denominator
-        )
+        math.fsum(w for w, row in zip(inner, mixing.numerators, strict=True) for _ in range(row[k]))
+        / mixing.denominator
         for k in range(n)
     ]
 
