@@ -27,7 +27,7 @@ from sbrml.optimized.beaver import gram_sum
 from sbrml.optimized.randomness import fill_ring_elements
 from sbrml.reference.errors import SpecError
 from sbrml.reference.round import PHASES
-from sbrml.rulespec import build_rule
+from sbrml.rulespec import LIBRARY_SPECS, build_rule
 from sbrml.tables import format_table, human_bytes
 
 ONLINE = PHASES[1:]  # every phase but offline_triples
@@ -219,25 +219,6 @@ print(json.dumps({{"base_kib": base, "peak_kib": high_water_kib()}}))
 """
 
 
-RULE_SPECS = (
-    "mean",
-    "median",
-    "trimmed-mean",
-    "meamed",
-    "krum",
-    "multikrum",
-    "geomed",
-    "mda",
-    "medoid",
-    "bulyan",
-    "cc",
-    "smea",
-    "nnm+krum",
-    "bucketing+krum",
-    "arc+krum",
-)
-
-
 def bench_rules(shapes: list[tuple[int, int, int]], repeat: int) -> str:
     """Every rule in the clear on float64 inputs, and weights(D) at n = 100 (issue 5 targets).
 
@@ -247,7 +228,7 @@ def bench_rules(shapes: list[tuple[int, int, int]], repeat: int) -> str:
     rows = []
     for n, d, f in shapes:
         x = updates(n, d, seed=n)
-        for spec in RULE_SPECS:
+        for spec in LIBRARY_SPECS:
             rule_f = min(f, (n - 3) // 4) if spec == "bulyan" else f
             try:
                 rule = build_rule(opt, spec, rule_f)

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from sbrml.backend import IMPLEMENTATIONS, implementation
 from sbrml.reference.errors import SpecError
-from sbrml.rulespec import RuleSpecError, build_rule
+from sbrml.rulespec import LIBRARY_SPECS, RuleSpecError, build_rule
 
 RULE_NAMES = (
     "mean",
@@ -208,32 +208,12 @@ def print_summary(report: dict[str, Any]) -> None:
         print(f"wrote transcript {report['transcript']} (sha256 {report['transcript_sha256']})")
 
 
-KAPPA_ALL = (
-    "mean",
-    "krum",
-    "multikrum",
-    "geomed",
-    "median",
-    "trimmed-mean",
-    "meamed",
-    "medoid",
-    "mda",
-    "smea",
-    "bulyan",
-    "cc",
-    "nnm+krum",
-    "nnm+geomed",
-    "nnm+median",
-    "arc+krum",
-)
-
-
 def run_kappa(args: argparse.Namespace) -> str:
     """``sbrml kappa``: the worst empirical kappa found, beside the published and lower bounds."""
     from sbrml.robustness import kappa_table
     from sbrml.tables import format_table
 
-    specs = list(KAPPA_ALL) if args.rule == "all" else args.rule.split(",")
+    specs = list(LIBRARY_SPECS) if args.rule == "all" else args.rule.split(",")
     if args.n < 1 or args.f < 0 or 2 * args.f >= args.n:
         raise CliError(f"kappa: need 0 <= f < n/2 (spec D12.1); got n={args.n}, f={args.f}")
     for name in (args.dim, args.restarts, args.steps):

@@ -15,6 +15,28 @@ RULE_OPTIONS: dict[str, tuple[str, ...]] = {
 PRE_OPTIONS: dict[str, tuple[str, ...]] = {"bucketing": ("s",), "clip": ("c",)}
 
 
+# The specs that tables and benchmarks run through: every rule, and a few compositions.
+LIBRARY_SPECS = (
+    "mean",
+    "krum",
+    "multikrum",
+    "geomed",
+    "median",
+    "trimmed-mean",
+    "meamed",
+    "medoid",
+    "mda",
+    "smea",
+    "bulyan",
+    "cc",
+    "nnm+krum",
+    "nnm+geomed",
+    "nnm+median",
+    "bucketing+krum",
+    "arc+krum",
+)
+
+
 class RuleSpecError(ValueError):
     """An unknown name, a misplaced pre-aggregation or an option that does not apply."""
 

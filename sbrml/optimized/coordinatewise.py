@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.optimized.distances import check_matrix, sq_distances
 from sbrml.optimized.rules import F64, check_distance_matrix
-from sbrml.reference.rules import check_f, need_workers
+from sbrml.reference.rules import NeedsMajority, check_f, need_workers
 
 
 class Mean:
@@ -37,19 +37,8 @@ class Mean:
         return np.asarray(arr.mean(axis=0), dtype=np.float64)
 
 
-class _CoordinateRule:
-    name = ""
+class _CoordinateRule(NeedsMajority):
     clause = "C9.1"
-
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "") -> None:
-        """Implements C9.1: n > 2f."""
-        need_workers(
-            self.name, function or self.name, n, self.f, "n > 2f", n > 2 * self.f, self.clause
-        )
 
 
 class CoordinateMedian(_CoordinateRule):

@@ -17,7 +17,7 @@ from sbrml.optimized.distances import check_matrix, sq_distances
 from sbrml.optimized.rules import F64, check_distance_matrix, one_hot, true_distances
 from sbrml.reference.errors import ShapeError
 from sbrml.reference.geometric import MAX_SUBSETS, WeiszfeldReport, check_subsets, subsets
-from sbrml.reference.rules import check_f, check_positive_int, check_positive_real, need_workers
+from sbrml.reference.rules import NeedsMajority, check_positive_int, check_positive_real
 
 __all__ = [
     "MAX_SUBSETS",
@@ -30,22 +30,11 @@ __all__ = [
 ]
 
 
-class _TwoFRule:
-    name = ""
-
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "") -> None:
-        """Implements C10.1: n > 2f."""
-        need_workers(self.name, function or self.name, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
-
-
-class GeometricMedian(_TwoFRule):
+class GeometricMedian(NeedsMajority):
     """Smoothed Weiszfeld from the mean (D10.1, C10.2); see the reference docstring."""
 
     name = "geomed"
+    clause = "C10.1"
     scale_invariant = False
 
     def __init__(self, f: int = 0, nu: float = 1e-6, tol: float = 1e-10, max_iter: int = 500):
@@ -95,10 +84,11 @@ class GeometricMedian(_TwoFRule):
         return self.run(x)[0]
 
 
-class Medoid(_TwoFRule):
+class Medoid(NeedsMajority):
     """argmin_i sum_j sqrt(D_ij), correctly rounded sums, ties lowest index (D10.3)."""
 
     name = "medoid"
+    clause = "C10.1"
     scale_invariant = True
 
     def _select(self, d: ArrayLike) -> int:
@@ -116,7 +106,9 @@ class Medoid(_TwoFRule):
         return np.array(arr[self._select(sq_distances(arr))], dtype=np.float64)
 
 
-class _SubsetRule(_TwoFRule):
+class _SubsetRule(NeedsMajority):
+    clause = "C10.1"
+
     def check_n(self, n: int, function: str = "") -> None:
         """Implements C10.1 and C10.4."""
         super().check_n(n, function)
@@ -177,10 +169,11 @@ class Smea(_SubsetRule):
         return float(np.linalg.eigvalsh(k)[-1]) / len(s)
 
 
-class CenteredClipping(_TwoFRule):
+class CenteredClipping(NeedsMajority):
     """Centered clipping (D10.6, C10.6): explicit ``center``, no state kept between calls."""
 
     name = "cc"
+    clause = "C10.1"
 
     def __init__(self, f: int = 0, tau: float = 1.0, iterations: int = 3):
         super().__init__(f)

@@ -16,8 +16,11 @@ from sbrml.optimized.distances import check_matrix, sq_distances
 from sbrml.optimized.randomness import RandomSource, uniform_below
 from sbrml.optimized.rules import F64, check_distance_matrix
 from sbrml.reference.errors import ParameterError
-from sbrml.reference.preaggregation import Mixing, PreAggregation
+
+# Compose is type-agnostic (it only calls pre.mix and the rule), so both trees share it.
+from sbrml.reference.preaggregation import Compose, Mixing, PreAggregation
 from sbrml.reference.rules import (
+    NeedsMajority,
     Rule,
     check_f,
     check_positive_int,
@@ -75,19 +78,12 @@ def combine_weights(mixing: Mixing, inner: ArrayLike) -> F64:
     return out
 
 
-class NearestNeighborMixing:
+class NearestNeighborMixing(NeedsMajority):
     """Nearest-neighbour mixing (D11.2): mean of the n - f nearest, self included."""
 
     name = "nnm"
+    clause = "C11.2"
     linear = True
-
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "nnm") -> None:
-        """Implements C11.2: n > 2f."""
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C11.2")
 
     def output_count(self, n: int) -> int:
         return n
@@ -183,18 +179,12 @@ class StaticClipping:
         return clip_rows(arr, np.full(arr.shape[0], self.c))
 
 
-class AdaptiveClipping:
+class AdaptiveClipping(NeedsMajority):
     """ARC (D11.5): the k = floor(2 f (n - f) / n) largest-norm inputs clipped to the next norm."""
 
     name = "arc"
+    clause = "C11.2"
     linear = False
-
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "arc") -> None:
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C11.2")
 
     def output_count(self, n: int) -> int:
         return n
@@ -210,24 +200,6 @@ class AdaptiveClipping:
         if k:
             thresholds[order[:k]] = norms[order[k]] if k < n else 0.0
         return clip_rows(arr, thresholds)
-
-
-class Compose:
-    """pre then rule (D11.6)."""
-
-    def __init__(self, pre: PreAggregation, rule: Rule):
-        self.pre = pre
-        self.rule = rule
-        self.name = f"{pre.name}+{rule.name}"
-        self.f = rule.f
-        self.scale_invariant = bool(getattr(rule, "scale_invariant", False))
-
-    def check_n(self, n: int, function: str = "compose") -> None:
-        self.pre.check_n(n, function)
-        self.rule.check_n(self.pre.output_count(n), function)
-
-    def __call__(self, x: Any, *, rng: Any = None) -> Any:
-        return self.rule(self.pre.mix(x, rng=rng), rng=rng)
 
 
 class ComposeDistance(Compose):

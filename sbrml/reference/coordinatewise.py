@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sbrml.reference.distances import check_matrix, sq_distances
-from sbrml.reference.rules import check_distance_matrix, check_f, need_workers
+from sbrml.reference.rules import NeedsMajority, check_distance_matrix, check_f, need_workers
 
 
 def columns(x: Sequence[Sequence[float]]) -> list[list[float]]:
@@ -58,18 +58,11 @@ class Mean:
         return [math.fsum(col) / n for col in columns(x)]
 
 
-class CoordinateMedian:
+class CoordinateMedian(NeedsMajority):
     """Coordinate-wise median (Yin et al., ICML 2018). Implements D9.2. Requires n > 2f."""
 
     name = "median"
-
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "median") -> None:
-        """Implements C9.1: n > 2f."""
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C9.1")
+    clause = "C9.1"
 
     def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
         n, _ = check_matrix(self.name, "x", x)
@@ -77,7 +70,7 @@ class CoordinateMedian:
         return [median(col) for col in columns(x)]
 
 
-class TrimmedMean:
+class TrimmedMean(NeedsMajority):
     """Coordinate-wise trimmed mean (Yin et al., ICML 2018). Implements D9.3.
 
     Per coordinate, drop the f largest and the f smallest values and average the rest.
@@ -85,14 +78,7 @@ class TrimmedMean:
     """
 
     name = "trimmed-mean"
-
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "trimmed-mean") -> None:
-        """Implements C9.1: n > 2f."""
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C9.1")
+    clause = "C9.1"
 
     def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
         n, _ = check_matrix(self.name, "x", x)
@@ -101,7 +87,7 @@ class TrimmedMean:
         return [math.fsum(sorted(col)[self.f : n - self.f]) / kept for col in columns(x)]
 
 
-class Meamed:
+class Meamed(NeedsMajority):
     """Mean around the median (Xie et al., 2018). Implements D9.4.
 
     Per coordinate, the mean of the n - f values closest to the coordinate median (ties: the
@@ -109,14 +95,7 @@ class Meamed:
     """
 
     name = "meamed"
-
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "meamed") -> None:
-        """Implements C9.1: n > 2f."""
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C9.1")
+    clause = "C9.1"
 
     def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
         n, _ = check_matrix(self.name, "x", x)

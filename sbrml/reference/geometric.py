@@ -16,13 +16,12 @@ from typing import Any
 from sbrml.reference.distances import check_matrix, sq_distances
 from sbrml.reference.errors import ParameterError, ShapeError
 from sbrml.reference.rules import (
+    NeedsMajority,
     Number,
     check_distance_matrix,
-    check_f,
     check_positive_int,
     check_positive_real,
     mean_of_rows,
-    need_workers,
     true_distances,
 )
 
@@ -43,7 +42,7 @@ def _norm(v: Sequence[float]) -> float:
     return math.sqrt(math.fsum(t * t for t in v))
 
 
-class GeometricMedian:
+class GeometricMedian(NeedsMajority):
     """Geometric median by smoothed Weiszfeld iterations (Pillutla et al., RFA). Implements D10.1.
 
     Start at the mean z_0 = (1/n) sum x_i; repeat
@@ -60,18 +59,14 @@ class GeometricMedian:
     """
 
     name = "geomed"
+    clause = "C10.1"
     scale_invariant = False
 
     def __init__(self, f: int = 0, nu: float = 1e-6, tol: float = 1e-10, max_iter: int = 500):
-        check_f(self.name, f)
-        self.f = f
+        super().__init__(f)
         self.nu = check_positive_real(self.name, "nu", nu, "C10.2")
         self.tol = check_positive_real(self.name, "tol", tol, "C10.2")
         self.max_iter = check_positive_int(self.name, "max_iter", max_iter, "C10.2")
-
-    def check_n(self, n: int, function: str = "geomed") -> None:
-        """Implements C10.1: n > 2f."""
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
 
     def run(self, x: Sequence[Sequence[float]]) -> tuple[list[float], WeiszfeldReport]:
         """D10.1 in the clear: the output and how the iteration ended."""
@@ -140,22 +135,15 @@ class GeometricMedian:
         return self.run(x)[0]
 
 
-class Medoid:
+class Medoid(NeedsMajority):
     """The input minimising the sum of Euclidean distances to the others. Implements D10.3.
 
     i* = argmin_i sum_j sqrt(D_ij) (correctly rounded sums; ties: lowest index). Requires n > 2f.
     """
 
     name = "medoid"
+    clause = "C10.1"
     scale_invariant = True
-
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "medoid") -> None:
-        """Implements C10.1: n > 2f."""
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
 
     def _select(self, d: Sequence[Sequence[Number]]) -> int:
         n = check_distance_matrix(self.name, d)
@@ -192,35 +180,38 @@ def subsets(n: int, f: int) -> itertools.combinations[tuple[int, ...]]:
     return itertools.combinations(range(n), n - f)
 
 
-class MinimumDiameterAveraging:
-    """Minimum-diameter averaging (El Mhamdi et al., 2018). Implements D10.4.
+class SubsetAveraging(NeedsMajority):
+    """Base of the exhaustive subset rules (D10.4, D10.5): the mean of the best subset.
 
-    S* = argmin over |S| = n - f of max_{i,j in S} D_ij (ties: first in lexicographic order);
-    the output is the mean of S*. Exponential: C(n, f) subsets, at most MAX_SUBSETS (C10.4).
-    Requires n > 2f (C10.1).
+    Subclasses define ``score``; the subset with the lowest score wins, ties going to the first
+    in lexicographic order. Requires n > 2f (C10.1) and C(n, f) <= MAX_SUBSETS (C10.4).
     """
 
-    name = "mda"
+    clause = "C10.1"
     scale_invariant = True
 
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "mda") -> None:
+    def check_n(self, n: int, function: str = "") -> None:
         """Implements C10.1 and C10.4."""
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
+        super().check_n(n, function)
         check_subsets(self.name, n, self.f)
+
+    def prepare(self, d: Sequence[Sequence[Number]]) -> Any:
+        """What ``score`` reads, computed once per call (default: D itself)."""
+        return d
+
+    def score(self, prepared: Any, s: tuple[int, ...]) -> Any:
+        raise NotImplementedError
 
     def _select(self, d: Sequence[Sequence[Number]]) -> tuple[int, ...]:
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
+        prepared = self.prepare(d)
         best: tuple[int, ...] = ()
-        best_diameter: Number = -1
+        best_score: Any = None
         for s in subsets(n, self.f):
-            diameter = max((d[i][j] for i, j in itertools.combinations(s, 2)), default=0)
-            if best_diameter < 0 or diameter < best_diameter:
-                best, best_diameter = s, diameter
+            value = self.score(prepared, s)
+            if best_score is None or value < best_score:
+                best, best_score = s, value
         return best
 
     def weights(
@@ -232,6 +223,18 @@ class MinimumDiameterAveraging:
     def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
         check_matrix(self.name, "x", x)
         return mean_of_rows(x, self._select(sq_distances(x)))
+
+
+class MinimumDiameterAveraging(SubsetAveraging):
+    """Minimum-diameter averaging (El Mhamdi et al., 2018). Implements D10.4.
+
+    S* = argmin over |S| = n - f of max_{i,j in S} D_ij; the output is the mean of S*.
+    """
+
+    name = "mda"
+
+    def score(self, prepared: Any, s: tuple[int, ...]) -> Any:
+        return max((prepared[i][j] for i, j in itertools.combinations(s, 2)), default=0)
 
 
 def largest_eigenvalue(a: Sequence[Sequence[float]], sweeps: int = 50) -> float:
@@ -270,51 +273,23 @@ def centered_gram(dist: Sequence[Sequence[float]], s: Sequence[int]) -> list[lis
     ]
 
 
-class Smea:
+class Smea(SubsetAveraging):
     """Smallest maximum eigenvalue averaging (Allouah et al., ICML 2023), exact. Implements D10.5.
 
     S* = argmin over |S| = n - f of lambda_max of the empirical covariance of S, computed as
-    lambda_max(K_S)/|S| with K_S the centred Gram matrix from D (ties: first subset in
-    lexicographic order); the output is the mean of S*. Exponential in f: at most MAX_SUBSETS
-    subsets (C10.4). Requires n > 2f (C10.1).
+    lambda_max(K_S)/|S| with K_S the centred Gram matrix from D; the output is the mean of S*.
     """
 
     name = "smea"
-    scale_invariant = True
 
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
+    def prepare(self, d: Sequence[Sequence[Number]]) -> Any:
+        return true_distances(d, 1)
 
-    def check_n(self, n: int, function: str = "smea") -> None:
-        """Implements C10.1 and C10.4."""
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
-        check_subsets(self.name, n, self.f)
-
-    def _select(self, d: Sequence[Sequence[Number]]) -> tuple[int, ...]:
-        n = check_distance_matrix(self.name, d)
-        self.check_n(n, self.name)
-        dist = true_distances(d, 1)
-        best: tuple[int, ...] = ()
-        best_value = math.inf
-        for s in subsets(n, self.f):
-            value = largest_eigenvalue(centered_gram(dist, s)) / len(s)
-            if value < best_value:
-                best, best_value = s, value
-        return best
-
-    def weights(
-        self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
-    ) -> list[float]:
-        chosen = set(self._select(d))
-        return [1.0 / len(chosen) if i in chosen else 0.0 for i in range(len(d))]
-
-    def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
-        check_matrix(self.name, "x", x)
-        return mean_of_rows(x, self._select(sq_distances(x)))
+    def score(self, prepared: Any, s: tuple[int, ...]) -> Any:
+        return largest_eigenvalue(centered_gram(prepared, s)) / len(s)
 
 
-class CenteredClipping:
+class CenteredClipping(NeedsMajority):
     """Centered clipping (Karimireddy, He, Jaggi, ICML 2021). Implements D10.6.
 
     v_{l+1} = v_l + (1/n) sum_i (x_i - v_l) min(1, tau / ||x_i - v_l||) for l < iterations,
@@ -324,16 +299,12 @@ class CenteredClipping:
     """
 
     name = "cc"
+    clause = "C10.1"
 
     def __init__(self, f: int = 0, tau: float = 1.0, iterations: int = 3):
-        check_f(self.name, f)
-        self.f = f
+        super().__init__(f)
         self.tau = check_positive_real(self.name, "tau", tau, "C10.6")
         self.iterations = check_positive_int(self.name, "iterations", iterations, "C10.6")
-
-    def check_n(self, n: int, function: str = "cc") -> None:
-        """Implements C10.1: n > 2f."""
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C10.1")
 
     def __call__(
         self,

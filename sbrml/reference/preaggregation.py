@@ -18,6 +18,7 @@ from sbrml.reference.distances import check_matrix, sq_distances
 from sbrml.reference.errors import ParameterError
 from sbrml.reference.randomness import RandomSource, uniform_below
 from sbrml.reference.rules import (
+    NeedsMajority,
     Number,
     Rule,
     check_distance_matrix,
@@ -96,7 +97,7 @@ def combine_weights(mixing: Mixing, inner: Sequence[float]) -> list[float]:
     ]
 
 
-class NearestNeighborMixing:
+class NearestNeighborMixing(NeedsMajority):
     """Nearest-neighbour mixing (Allouah et al., AISTATS 2023). Implements D11.2.
 
     y_i is the mean of the n - f inputs nearest to x_i, x_i included (ties: lower index).
@@ -104,15 +105,8 @@ class NearestNeighborMixing:
     """
 
     name = "nnm"
+    clause = "C11.2"
     linear = True
-
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "nnm") -> None:
-        """Implements C11.2: n > 2f."""
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C11.2")
 
     def output_count(self, n: int) -> int:
         return n
@@ -211,7 +205,7 @@ class StaticClipping:
         return [clip_to(row, self.c) for row in x]
 
 
-class AdaptiveClipping:
+class AdaptiveClipping(NeedsMajority):
     """ARC, adaptive robust clipping (Allouah et al., 2024). Implements D11.5.
 
     k = floor(2 (f/n) (n - f)); the k inputs of largest norm (ties: lower index first) are
@@ -219,14 +213,8 @@ class AdaptiveClipping:
     """
 
     name = "arc"
+    clause = "C11.2"
     linear = False
-
-    def __init__(self, f: int = 0):
-        check_f(self.name, f)
-        self.f = f
-
-    def check_n(self, n: int, function: str = "arc") -> None:
-        need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C11.2")
 
     def output_count(self, n: int) -> int:
         return n

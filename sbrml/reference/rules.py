@@ -120,6 +120,23 @@ def check_distance_matrix(function: str, d: Sequence[Sequence[Number]]) -> int:
     return n
 
 
+class NeedsMajority:
+    """Base of the rules that take f and require n > 2f; subclasses name their clause."""
+
+    name = ""
+    clause = ""
+
+    def __init__(self, f: int = 0):
+        check_f(self.name, f)
+        self.f = f
+
+    def check_n(self, n: int, function: str = "") -> None:
+        """The precondition n > 2f, citing the subclass's clause."""
+        need_workers(
+            self.name, function or self.name, n, self.f, "n > 2f", n > 2 * self.f, self.clause
+        )
+
+
 CONVENTIONS = {"blanchard": 2, "byzfl": 1}
 
 
