@@ -41,12 +41,19 @@ def check_matrix(function: str, parameter: str, x: ArrayLike) -> NDArray[np.floa
     if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
         raise ShapeError(function, parameter, "real entries", "D6.1", f"dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
+    # One reduction screens NaN and infinity (they make the sum non-finite); only then, or on
+    # an overflowing sum of finite values, look element by element.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum()
+    if not np.isfinite(total) and not np.isfinite(arr).all():
         i, k = np.argwhere(~np.isfinite(arr))[0]
         raise ShapeError(
             function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(float(arr[i, k]))
         )
     return arr
+
+
+GRAM_BLOCK = 8192  # measured best of 8K-2M columns for 9 x 1.25M (26 ms against 44 ms unblocked)
 
 
 def sq_distances(x: ArrayLike) -> NDArray[np.float64]:
@@ -57,9 +64,12 @@ def sq_distances(x: ArrayLike) -> NDArray[np.float64]:
     """
     arr = check_matrix("sq_distances", "x", x)
     # Translating by x_0 first keeps |x_i|^2 at the scale of the spread, so the Gram identity
-    # cancels less precision; unlike the mean, x_0 keeps integer inputs exact.
-    centred = arr - arr[0]
-    g = centred @ centred.T
+    # cancels less precision; unlike the mean, x_0 keeps integer inputs exact. Blocks of
+    # columns keep the translated copy in cache instead of allocating all of it.
+    g = np.zeros((arr.shape[0], arr.shape[0]))
+    for start in range(0, arr.shape[1], GRAM_BLOCK):
+        block = arr[:, start : start + GRAM_BLOCK] - arr[0, start : start + GRAM_BLOCK]
+        g += block @ block.T
     norms = np.diag(g).copy()
     d = norms[:, None] + norms[None, :] - 2.0 * g
     d = 0.5 * (d + d.T)
