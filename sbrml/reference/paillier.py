@@ -1,0 +1,219 @@
+"""Paillier encryption with g = n + 1 and CRT decryption (spec/13-paillier.md).
+
+Raw operations on integers, in the style of python-paillier's raw layer: keys, encryption,
+decryption, homomorphic addition, plaintext-scalar multiplication, negation and
+re-randomisation, each validating its inputs. Randomness comes only from the injected rng.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.reference.randomness import RandomSource, uniform_below
+
+DEFAULT_BITS = 2048
+SECURE_BITS = (2048, 3072)
+MILLER_RABIN_ROUNDS = 40
+SMALL_PRIMES = [p for p in range(3, 1000) if all(p % k for k in range(2, math.isqrt(p) + 1))]
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """D13.1: the modulus n = p q (its bit length is ``bits``); g = n + 1 implicitly."""
+
+    n: int
+    bits: int
+
+    @property
+    def n_squared(self) -> int:
+        return self.n * self.n
+
+
+@dataclass(frozen=True)
+class PrivateKey:
+    """D13.1: the primes, with the CRT constants of C13.4 derived from them."""
+
+    public: PublicKey
+    p: int
+    q: int
+
+    @cached_property
+    def h_p(self) -> int:
+        """h_p = L_p((n + 1)^(p-1) mod p^2)^-1 mod p, with L_p(u) = (u - 1) / p."""
+        return pow(_l(pow(self.public.n + 1, self.p - 1, self.p * self.p), self.p), -1, self.p)
+
+    @cached_property
+    def h_q(self) -> int:
+        return pow(_l(pow(self.public.n + 1, self.q - 1, self.q * self.q), self.q), -1, self.q)
+
+
+def _l(u: int, m: int) -> int:
+    return (u - 1) // m
+
+
+def check_key_size(function: str, bits: int, insecure_test: bool) -> None:
+    """Implements C13.1: 2048 or 3072 bits; smaller even sizes >= 16 only with insecure_test."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 16 or bits % 2:
+        raise ParameterError(function, "bits", "an even int >= 16", "C13.1", repr(bits))
+    if bits not in SECURE_BITS and not insecure_test:
+        raise ParameterError(
+            function,
+            "bits",
+            "2048 or 3072 bits (a smaller key needs insecure_test=True and is breakable)",
+            "C13.1",
+            repr(bits),
+        )
+
+
+def is_probable_prime(
+    candidate: int, *, rng: RandomSource, rounds: int = MILLER_RABIN_ROUNDS
+) -> bool:
+    """Implements C13.2: trial division by the primes below 1000, then Miller-Rabin.
+
+    Each round draws its base a = 2 + uniform_below(rng, candidate - 3), so a is in
+    [2, candidate - 2]; a composite passes a round with probability at most 1/4.
+    """
+    if candidate < 2:
+        return False
+    for small in (2, *SMALL_PRIMES):
+        if candidate == small:
+            return True
+        if candidate % small == 0:
+            return False
+    d, s = candidate - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for _ in range(rounds):
+        x = pow(2 + uniform_below(rng, candidate - 3), d, candidate)
+        if x in (1, candidate - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % candidate
+            if x == candidate - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def random_prime(bits: int, *, rng: RandomSource) -> int:
+    """Implements C13.2: ceil(bits/8) LE bytes, masked to ``bits``, top two and low bit set."""
+    while True:
+        raw = int.from_bytes(rng.random_bytes(-(-bits // 8)), "little") & ((1 << bits) - 1)
+        candidate = raw | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
+        if is_probable_prime(candidate, rng=rng):
+            return candidate
+
+
+def keypair_from_primes(
+    p: int, q: int, *, insecure_test: bool = False
+) -> tuple[PublicKey, PrivateKey]:
+    """Implements D13.1 from given primes (known-answer tests use p = 293, q = 433)."""
+    bits = (p * q).bit_length()
+    check_key_size("keypair_from_primes", bits + bits % 2, insecure_test)
+    if p == q or math.gcd(p * q, (p - 1) * (q - 1)) != 1:
+        raise ParameterError(
+            "keypair_from_primes",
+            "p, q",
+            "distinct primes with gcd(pq, (p-1)(q-1)) = 1",
+            "D13.1",
+            f"p={p}, q={q}",
+        )
+    public = PublicKey(p * q, bits)
+    return public, PrivateKey(public, p, q)
+
+
+def generate_keypair(
+    bits: int = DEFAULT_BITS, *, rng: RandomSource, insecure_test: bool = False
+) -> tuple[PublicKey, PrivateKey]:
+    """Implements C13.1-C13.3: p then q from ``random_prime(bits/2)``, q redrawn while q == p."""
+    check_key_size("generate_keypair", bits, insecure_test)
+    p = random_prime(bits // 2, rng=rng)
+    q = random_prime(bits // 2, rng=rng)
+    while q == p:
+        q = random_prime(bits // 2, rng=rng)
+    return keypair_from_primes(p, q, insecure_test=insecure_test)
+
+
+def check_plaintext(function: str, public: PublicKey, m: int) -> int:
+    """Implements C13.5: a plaintext is an int in [0, n)."""
+    if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < public.n:
+        raise ShapeError(function, "m", f"an int in [0, n) with n={public.n}", "C13.5", repr(m))
+    return m
+
+
+def check_ciphertext(function: str, public: PublicKey, c: int) -> int:
+    """Implements C13.6: a ciphertext is an int in [1, n^2) coprime to n."""
+    if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c < public.n_squared:
+        raise ShapeError(function, "c", "an int in [1, n^2)", "C13.6", repr(c))
+    if math.gcd(c, public.n) != 1:
+        raise ShapeError(function, "c", "gcd(c, n) = 1", "C13.6", f"gcd {math.gcd(c, public.n)}")
+    return c
+
+
+def random_unit(public: PublicKey, *, rng: RandomSource) -> int:
+    """Implements C13.3: r uniform in Z*_n, by uniform_below(n) until r >= 1 and gcd(r, n) = 1."""
+    while True:
+        r = uniform_below(rng, public.n)
+        if r and math.gcd(r, public.n) == 1:
+            return r
+
+
+def encrypt_with(public: PublicKey, m: int, r: int) -> int:
+    """Implements D13.2 with a given r in Z*_n: c = (1 + m n) r^n mod n^2."""
+    check_plaintext("encrypt_with", public, m)
+    if (
+        isinstance(r, bool)
+        or not isinstance(r, int)
+        or not 1 <= r < public.n
+        or math.gcd(r, public.n) != 1
+    ):
+        raise ShapeError("encrypt_with", "r", "an int in Z*_n", "C13.3", repr(r))
+    n2 = public.n_squared
+    return (1 + m * public.n) % n2 * pow(r, public.n, n2) % n2
+
+
+def encrypt(public: PublicKey, m: int, *, rng: RandomSource) -> int:
+    """Implements D13.2 with r drawn by C13.3."""
+    check_plaintext("encrypt", public, m)
+    return encrypt_with(public, m, random_unit(public, rng=rng))
+
+
+def decrypt(private: PrivateKey, c: int) -> int:
+    """Implements C13.4: m_p = L_p(c^(p-1) mod p^2) h_p mod p, likewise m_q, then CRT."""
+    p, q = private.p, private.q
+    check_ciphertext("decrypt", private.public, c)
+    m_p = _l(pow(c, p - 1, p * p), p) * private.h_p % p
+    m_q = _l(pow(c, q - 1, q * q), q) * private.h_q % q
+    # CRT: m = m_p + p ((m_q - m_p) p^-1 mod q).
+    return m_p + p * ((m_q - m_p) * pow(p, -1, q) % q)
+
+
+def add(public: PublicKey, c1: int, c2: int) -> int:
+    """Implements D13.3: Enc(m1) Enc(m2) = Enc(m1 + m2 mod n)."""
+    check_ciphertext("add", public, c1)
+    check_ciphertext("add", public, c2)
+    return c1 * c2 % public.n_squared
+
+
+def mul_scalar(public: PublicKey, c: int, k: int) -> int:
+    """Implements D13.3: Enc(m)^k = Enc(k m mod n) for an int k (reduced mod n)."""
+    check_ciphertext("mul_scalar", public, c)
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ShapeError("mul_scalar", "k", "an int", "D13.3", repr(k))
+    return pow(c, k % public.n, public.n_squared)
+
+
+def negate(public: PublicKey, c: int) -> int:
+    """Implements D13.3: Enc(m)^-1 = Enc(-m mod n)."""
+    check_ciphertext("negate", public, c)
+    return pow(c, -1, public.n_squared)
+
+
+def rerandomize(public: PublicKey, c: int, *, rng: RandomSource) -> int:
+    """Implements D13.3: c r^n mod n^2 for a fresh r (C13.3): same plaintext, fresh ciphertext."""
+    check_ciphertext("rerandomize", public, c)
+    return c * pow(random_unit(public, rng=rng), public.n, public.n_squared) % public.n_squared

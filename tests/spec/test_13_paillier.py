@@ -1,0 +1,182 @@
+"""Section 13: Paillier encryption (spec/13-paillier.md), both trees, cross-checked with phe."""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from phe import paillier as phe
+
+import sbrml.optimized.paillier as opt_p
+import sbrml.reference.paillier as ref_p
+from sbrml.optimized import DeterministicRandomSource as OptSource
+from sbrml.reference import DeterministicRandomSource as RefSource
+from sbrml.reference.errors import ParameterError, ShapeError
+from tests.helpers import ScriptedSource
+
+P, Q = 293, 433
+N = P * Q
+PAIRS = [(ref_p, RefSource), (opt_p, OptSource)]
+IDS = ["reference", "optimized"]
+
+
+@pytest.fixture(params=PAIRS, ids=IDS)
+def tree(request: pytest.FixtureRequest) -> tuple[ModuleType, type]:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def key512() -> tuple[ref_p.PublicKey, ref_p.PrivateKey]:
+    return opt_p.generate_keypair(512, rng=OptSource(7), insecure_test=True)
+
+
+@pytest.mark.spec("D13.2", "C13.4")
+def test_tiny_key_known_answer(tree: tuple[ModuleType, type]) -> None:
+    mod, _ = tree
+    pk, sk = mod.keypair_from_primes(P, Q, insecure_test=True)
+    c = mod.encrypt_with(pk, 42, 23)
+    assert c == (1 + 42 * N) * pow(23, N, N * N) % (N * N)
+    assert mod.decrypt(sk, c) == 42
+    # The same ciphertext from python-paillier's raw layer, with the same r.
+    phe_pub = phe.PaillierPublicKey(N)
+    assert phe_pub.raw_encrypt(42, r_value=23) == c
+    assert phe.PaillierPrivateKey(phe_pub, P, Q).raw_decrypt(c) == 42
+
+
+@pytest.mark.spec("C13.1")
+@pytest.mark.parametrize("bits", [1024, 512, 4096])
+def test_small_or_odd_keys_are_refused(tree: tuple[ModuleType, type], bits: int) -> None:
+    mod, source = tree
+    with pytest.raises(ParameterError) as info:
+        mod.generate_keypair(bits, rng=source(0))
+    assert info.value.clause == "C13.1" and "insecure_test=True" in str(info.value)
+    with pytest.raises(ParameterError):
+        mod.generate_keypair(513, rng=source(0), insecure_test=True)
+
+
+@pytest.mark.spec("C13.1", "C13.2")
+def test_same_key_from_the_same_seed() -> None:
+    a = ref_p.generate_keypair(2048, rng=RefSource(3))
+    b = opt_p.generate_keypair(2048, rng=OptSource(3))
+    assert a == b and a[0].n.bit_length() == 2048 and a[1].p.bit_length() == 1024
+    c = opt_p.generate_keypair(256, rng=OptSource(3), insecure_test=True)
+    d = ref_p.generate_keypair(256, rng=RefSource(3), insecure_test=True)
+    assert c == d and c[0].n.bit_length() == 256
+
+
+@pytest.mark.spec("C13.2")
+def test_primality_test(tree: tuple[ModuleType, type]) -> None:
+    mod, source = tree
+    primes = [2, 3, 997, 1009, 7919, 2**61 - 1, 2**89 - 1]
+    composites = [1, 0, 561, 1105, 1009 * 1013, 2**61 + 1, (2**31 - 1) * (2**61 - 1), 3215031751]
+    assert all(mod.is_probable_prime(p, rng=source(1)) for p in primes)
+    assert not any(mod.is_probable_prime(c, rng=source(1)) for c in composites)
+    # Candidates: low k bits of the drawn bytes with bits k-1, k-2 and 0 set.
+    # 0x0000 -> 0xC001 = 13 * 3781 is rejected; 0x0004 -> 0xC005 = 49157 is prime. The
+    # Miller-Rabin bases then read zero bytes, i.e. base 2 every round.
+    data = bytes([0, 0]) + bytes([4, 0]) + bytes(200)
+    assert mod.random_prime(16, rng=ScriptedSource(data)) == 0xC005
+
+
+@pytest.mark.spec("C13.3")
+def test_randomness_rejection(tree: tuple[ModuleType, type]) -> None:
+    mod, _ = tree
+    pk, _ = mod.keypair_from_primes(P, Q, insecure_test=True)
+    # uniform_below(n): 17 bits -> 3 bytes. Draw 0 (rejected), then 293 (not a unit), then 23.
+    data = b"".join(v.to_bytes(3, "little") for v in (0, 293, 23))
+    assert mod.encrypt(pk, 42, rng=ScriptedSource(data)) == mod.encrypt_with(pk, 42, 23)
+    for bad in (0, 293, N, -1):
+        with pytest.raises(ShapeError) as info:
+            mod.encrypt_with(pk, 1, bad)
+        assert info.value.clause == "C13.3"
+
+
+@pytest.mark.spec("C13.4", "D13.3")
+@given(
+    st.integers(0, 2**512),
+    st.integers(0, 2**512),
+    st.integers(-(2**70), 2**70),
+    st.integers(0, 2**32),
+)
+def test_homomorphism_laws(a: int, b: int, k: int, seed: int) -> None:
+    pk, sk = opt_p.generate_keypair(512, rng=OptSource(7), insecure_test=True)
+    n = pk.n
+    a, b = a % n, b % n
+    lam = math.lcm(sk.p - 1, sk.q - 1)
+    mu = pow(lam, -1, n)
+    for mod, source in PAIRS:
+        rng = source(seed)
+        ca, cb = mod.encrypt(pk, a, rng=rng), mod.encrypt(pk, b, rng=rng)
+        assert mod.decrypt(sk, ca) == a == (pow(ca, lam, n * n) - 1) // n * mu % n
+        assert mod.decrypt(sk, mod.add(pk, ca, cb)) == (a + b) % n
+        assert mod.decrypt(sk, mod.mul_scalar(pk, ca, k)) == a * k % n
+        assert mod.decrypt(sk, mod.negate(pk, ca)) == -a % n
+        fresh = mod.rerandomize(pk, ca, rng=rng)
+        assert fresh != ca and mod.decrypt(sk, fresh) == a
+
+
+@pytest.mark.spec("C13.2", "C13.3")
+@given(st.integers(0, 2**64), st.integers(0, 2**32))
+def test_trees_give_identical_ciphertexts(m: int, seed: int) -> None:
+    pk, _ = opt_p.generate_keypair(512, rng=OptSource(7), insecure_test=True)
+    m %= pk.n
+    assert ref_p.encrypt(pk, m, rng=RefSource(seed)) == opt_p.encrypt(pk, m, rng=OptSource(seed))
+
+
+@pytest.mark.spec("C13.7")
+@given(st.integers(0, 2**64), st.integers(0, 2**32))
+def test_encrypt_private_equals_encrypt(m: int, seed: int) -> None:
+    pk, sk = opt_p.generate_keypair(512, rng=OptSource(7), insecure_test=True)
+    assert opt_p.encrypt_private(sk, m, rng=OptSource(seed)) == opt_p.encrypt(
+        pk, m, rng=OptSource(seed)
+    )
+
+
+@pytest.mark.spec("C13.5")
+def test_plaintext_range(tree: tuple[ModuleType, type]) -> None:
+    mod, source = tree
+    pk, _ = mod.keypair_from_primes(P, Q, insecure_test=True)
+    for bad in (-1, N, 2.0, True):
+        with pytest.raises(ShapeError) as info:
+            mod.encrypt(pk, bad, rng=source(0))
+        assert info.value.clause == "C13.5"
+
+
+@pytest.mark.spec("C13.6")
+def test_ciphertext_validation(tree: tuple[ModuleType, type]) -> None:
+    mod, source = tree
+    pk, sk = mod.keypair_from_primes(P, Q, insecure_test=True)
+    good = mod.encrypt_with(pk, 5, 23)
+    for bad in (0, N * N, N * N + 1, P * 7, -3):
+        for call in (
+            lambda c: mod.decrypt(sk, c),
+            lambda c: mod.add(pk, good, c),
+            lambda c: mod.mul_scalar(pk, c, 2),
+            lambda c: mod.negate(pk, c),
+            lambda c: mod.rerandomize(pk, c, rng=source(0)),
+        ):
+            with pytest.raises(ShapeError) as info:
+                call(bad)
+            assert info.value.clause == "C13.6"
+
+
+def test_cross_check_with_python_paillier(key512: tuple[ref_p.PublicKey, ref_p.PrivateKey]) -> None:
+    pk, sk = key512
+    phe_pub = phe.PaillierPublicKey(pk.n)
+    phe_priv = phe.PaillierPrivateKey(phe_pub, sk.p, sk.q)
+    for m in (0, 1, 12345, pk.n - 1):
+        ours = opt_p.encrypt(pk, m, rng=OptSource(m % 97))
+        assert phe_priv.raw_decrypt(ours) == m
+        theirs = phe_pub.raw_encrypt(m)
+        assert opt_p.decrypt(sk, theirs) == m == ref_p.decrypt(sk, theirs)
+
+
+@pytest.mark.spec("D13.1")
+def test_bad_primes(tree: tuple[ModuleType, type]) -> None:
+    mod, _ = tree
+    with pytest.raises(ParameterError) as info:
+        mod.keypair_from_primes(293, 293, insecure_test=True)
+    assert info.value.clause == "D13.1"
