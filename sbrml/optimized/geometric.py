@@ -17,7 +17,12 @@ from sbrml.optimized.distances import check_matrix, sq_distances
 from sbrml.optimized.rules import F64, check_distance_matrix, one_hot, true_distances
 from sbrml.reference.errors import ShapeError
 from sbrml.reference.geometric import MAX_SUBSETS, WeiszfeldReport, check_subsets, subsets
-from sbrml.reference.rules import NeedsMajority, check_positive_int, check_positive_real
+from sbrml.reference.rules import (
+    NeedsMajority,
+    check_positive_int,
+    check_positive_real,
+    first_near_minimum,
+)
 
 __all__ = [
     "MAX_SUBSETS",
@@ -96,7 +101,7 @@ class Medoid(NeedsMajority):
         self.check_n(arr.shape[0], self.name)
         roots = np.sqrt(true_distances(arr, 1))  # IEEE sqrt is correctly rounded, like math.sqrt
         scores = [math.fsum(row) for row in roots.tolist()]
-        return min(range(len(scores)), key=lambda i: (scores[i], i))
+        return first_near_minimum(scores)
 
     def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
         return one_hot(np.asarray(d).shape[0], [self._select(d)])
@@ -108,6 +113,7 @@ class Medoid(NeedsMajority):
 
 class _SubsetRule(NeedsMajority):
     clause = "C10.1"
+    float_scores = False  # True: compare with the relative tolerance of C10.5
 
     def check_n(self, n: int, function: str = "") -> None:
         """Implements C10.1 and C10.4."""
@@ -121,13 +127,11 @@ class _SubsetRule(NeedsMajority):
         arr = check_distance_matrix(self.name, d)
         self.check_n(arr.shape[0], self.name)
         prepared = self._prepare(arr)
-        best: tuple[int, ...] = ()
-        best_score: Any = None
-        for s in subsets(arr.shape[0], self.f):
-            score = self._score(prepared, s)
-            if best_score is None or score < best_score:
-                best, best_score = s, score
-        return best
+        candidates = list(subsets(arr.shape[0], self.f))
+        values = [self._score(prepared, s) for s in candidates]
+        if self.float_scores:
+            return candidates[first_near_minimum(values)]
+        return candidates[min(range(len(values)), key=lambda k: (values[k], k))]
 
     def _prepare(self, d: NDArray[Any]) -> NDArray[Any]:
         return d
@@ -158,6 +162,7 @@ class Smea(_SubsetRule):
 
     name = "smea"
     scale_invariant = True
+    float_scores = True
 
     def _prepare(self, d: NDArray[Any]) -> NDArray[Any]:
         return true_distances(d, 1)

@@ -21,6 +21,7 @@ from sbrml.reference.rules import (
     check_distance_matrix,
     check_positive_int,
     check_positive_real,
+    first_near_minimum,
     mean_of_rows,
     true_distances,
 )
@@ -149,7 +150,7 @@ class Medoid(NeedsMajority):
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
         scores = [math.fsum(math.sqrt(v) for v in row) for row in true_distances(d, 1)]
-        return min(range(n), key=lambda i: (scores[i], i))
+        return first_near_minimum(scores)
 
     def weights(
         self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
@@ -189,6 +190,7 @@ class SubsetAveraging(NeedsMajority):
 
     clause = "C10.1"
     scale_invariant = True
+    float_scores = False  # True: compare with the relative tolerance of C10.5
 
     def check_n(self, n: int, function: str = "") -> None:
         """Implements C10.1 and C10.4."""
@@ -206,13 +208,11 @@ class SubsetAveraging(NeedsMajority):
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
         prepared = self.prepare(d)
-        best: tuple[int, ...] = ()
-        best_score: Any = None
-        for s in subsets(n, self.f):
-            value = self.score(prepared, s)
-            if best_score is None or value < best_score:
-                best, best_score = s, value
-        return best
+        candidates = list(subsets(n, self.f))
+        values = [self.score(prepared, s) for s in candidates]
+        if self.float_scores:
+            return candidates[first_near_minimum(values)]
+        return candidates[min(range(len(values)), key=lambda k: (values[k], k))]
 
     def weights(
         self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
@@ -281,6 +281,7 @@ class Smea(SubsetAveraging):
     """
 
     name = "smea"
+    float_scores = True
 
     def prepare(self, d: Sequence[Sequence[Number]]) -> Any:
         return true_distances(d, 1)

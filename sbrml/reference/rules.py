@@ -150,6 +150,20 @@ def krum_scores(d: Sequence[Sequence[Number]], f: int, offset: int = 2) -> list[
     return [sum(sorted(d[i][j] for j in range(n) if j != i)[:keep], start=0) for i in range(n)]
 
 
+FLOAT_TIE_TOLERANCE = 1e-9
+
+
+def first_near_minimum(scores: Sequence[float], rel: float = FLOAT_TIE_TOLERANCE) -> int:
+    """Implements C10.5: the first index whose score is within ``rel`` (relative) of the minimum.
+
+    For scores computed in floating point, where two trees (or two evaluation orders) may
+    round exact ties differently.
+    """
+    best = min(scores)
+    limit = best + rel * abs(best)
+    return next(i for i, s in enumerate(scores) if s <= limit)
+
+
 def lowest(scores: Sequence[Number], m: int) -> list[int]:
     """Implements C6.4: the m indices of lowest score, ties broken by the lower index."""
     return sorted(range(len(scores)), key=lambda i: (scores[i], i))[:m]

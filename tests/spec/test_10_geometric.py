@@ -107,3 +107,17 @@ def test_centered_clipping(impl: ModuleType) -> None:
         with pytest.raises(ParameterError) as perr:
             impl.CenteredClipping(2, **{kw: value})
         assert perr.value.clause == "C10.6"
+
+
+@pytest.mark.spec("C10.5")
+def test_float_ties_go_to_the_first_candidate(impl: ModuleType) -> None:
+    # Medoid scores 0: sqrt(1) + sqrt(1) = 2 and 1: sqrt(1) + sqrt(c) with c a hair under 1:
+    # within 1e-9 of each other, so index 0 wins although score 1 is smaller.
+    c = (1 - 1e-12) ** 2
+    d = [[0.0, 1.0, 1.0], [1.0, 0.0, c], [1.0, c, 0.0]]
+    assert as_list(impl.Medoid(0).weights(d)) == [1.0, 0.0, 0.0]
+    far = (1 - 1e-6) ** 2
+    d = [[0.0, 1.0, 1.0], [1.0, 0.0, far], [1.0, far, 0.0]]
+    assert as_list(impl.Medoid(0).weights(d)) == [0.0, 1.0, 0.0]
+    # SMEA on -1, 0, 1 with f = 1: {-1, 0} and {0, 1} tie exactly; the first subset wins.
+    assert as_list(impl.Smea(1).weights(impl.sq_distances([[-1.0], [0.0], [1.0]]))) == [0.5, 0.5, 0.0]
