@@ -250,6 +250,61 @@ def bench_rules(shapes: list[tuple[int, int, int]], repeat: int) -> str:
     )
 
 
+def bench_paillier(sizes: tuple[int, ...], repeat: int) -> str:
+    """Paillier per-operation cost: sbrml.optimized against python-paillier (phe), same process.
+
+    phe uses gmpy2 when it is installed, as it is here. Key generation is timed once per size
+    (it is dominated by the luck of the prime search); the other figures are medians.
+    """
+    import sbrml.optimized.paillier as pa
+
+    try:
+        from phe import paillier as phe
+        from phe import util as phe_util
+    except ImportError:  # phe is a dev extra; make bench installs it
+        return "Paillier: python-paillier (phe) is not installed; run `make install` first"
+    rows = []
+    for bits in sizes:
+        start = time.perf_counter()
+        pk, sk = pa.generate_keypair(bits, rng=opt.SystemRandomSource())
+        ours_keygen = time.perf_counter() - start
+        start = time.perf_counter()
+        phe_pub, phe_priv = phe.generate_paillier_keypair(n_length=bits)
+        phe_keygen = time.perf_counter() - start
+        rng = opt.SystemRandomSource()
+        m = 123456789
+        c1 = pa.encrypt(pk, m, rng=rng)
+        c2 = pa.encrypt(pk, 987654321, rng=rng)
+        p1 = phe_pub.raw_encrypt(m)
+        p2 = phe_pub.raw_encrypt(987654321)
+        rows.append(
+            [bits, "key generation (one run)", ours_keygen, phe_keygen, phe_keygen / ours_keygen]
+        )
+        timed: list[tuple[str, Callable[[], Any], Callable[[], Any] | None]] = [
+            ("encrypt", partial(pa.encrypt, pk, m, rng=rng), partial(phe_pub.raw_encrypt, m)),
+            ("encrypt with secret key (CRT)", partial(pa.encrypt_private, sk, m, rng=rng), None),
+            ("decrypt (CRT)", partial(pa.decrypt, sk, c1), partial(phe_priv.raw_decrypt, p1)),
+            ("add", partial(pa.add, pk, c1, c2), partial(phe_util.mulmod, p1, p2, phe_pub.nsquare)),
+            (
+                "scalar multiply (64-bit k)",
+                partial(pa.mul_scalar, pk, c1, 2**63 + 5),
+                partial(phe_util.powmod, p1, 2**63 + 5, phe_pub.nsquare),
+            ),
+        ]
+        for name, ours, theirs in timed:
+            t_ours = median_time(ours, repeat)[0]
+            if theirs is None:
+                rows.append([bits, name, t_ours, "", ""])
+            else:
+                t_theirs = median_time(theirs, repeat)[0]
+                rows.append([bits, name, t_ours, t_theirs, t_theirs / t_ours])
+    return format_table(
+        ["bits", "operation", "sbrml s", "python-paillier s", "speed-up"],
+        rows,
+        title="Paillier, per operation (python-paillier with gmpy2 in the same process)",
+    )
+
+
 def bench_keystream(count: int, repeat: int) -> str:
     """Drawing ``count`` ring elements: os.urandom against ChaCha20 and AES-128-CTR keystreams."""
     import os
@@ -322,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         sections.append(bench_kernels(args.repeat))
         sections.append(bench_rules([(9, 1_250_000, 2), (100, 100_000, 10)], args.repeat))
+        sections.append(bench_paillier((2048, 3072), max(args.repeat, 5)))
     print(f"sbrml bench (numpy {np.__version__}, python {sys.version.split()[0]})\n")
     print("\n\n".join(sections))
     return 0
