@@ -120,4 +120,8 @@ def test_float_ties_go_to_the_first_candidate(impl: ModuleType) -> None:
     d = [[0.0, 1.0, 1.0], [1.0, 0.0, far], [1.0, far, 0.0]]
     assert as_list(impl.Medoid(0).weights(d)) == [0.0, 1.0, 0.0]
     # SMEA on -1, 0, 1 with f = 1: {-1, 0} and {0, 1} tie exactly; the first subset wins.
-    assert as_list(impl.Smea(1).weights(impl.sq_distances([[-1.0], [0.0], [1.0]]))) == [0.5, 0.5, 0.0]
+    assert as_list(impl.Smea(1).weights(impl.sq_distances([[-1.0], [0.0], [1.0]]))) == [
+        0.5,
+        0.5,
+        0.0,
+    ]

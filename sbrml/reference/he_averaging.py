@@ -1,0 +1,182 @@
+"""Encrypted averaging with packed Paillier ciphertexts (spec/14-packing.md, P14.3).
+
+The federated baseline of the survey: workers share one key pair, encrypt packed updates,
+a server multiplies the ciphertexts (adding the plaintexts) without the key, and the workers
+decrypt the sum and divide. It averages; it does not defend against Byzantine values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sbrml.reference.channel import Channel, Message, Payload
+from sbrml.reference.errors import InsufficientWorkersError, ShapeError, SpecError
+from sbrml.reference.packing import Packing
+from sbrml.reference.paillier import PrivateKey, PublicKey, add, check_ciphertext, decrypt, encrypt
+from sbrml.reference.randomness import RandomSource
+from sbrml.reference.round import PhaseClock, Tamper, worker_name
+
+
+@dataclass
+class AveragingResult:
+    """The mean, the workers counted, the excluded ones with reasons, and the traffic."""
+
+    mean: Any
+    valid: list[int]
+    excluded: dict[int, str]
+    channel: Channel
+    n: int
+    d: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The arithmetic one tree plugs into P14.3: its packing and Paillier operations."""
+
+    packing: Callable[..., Packing]
+    encrypt: Callable[..., int]
+    add: Callable[[PublicKey, int, int], int]
+    decrypt: Callable[[PrivateKey, int], int]
+
+
+REFERENCE = Backend(Packing, encrypt, add, decrypt)
+
+
+def ciphertext_width(public: PublicKey) -> int:
+    """D14.4: bytes per ciphertext on the wire, enough for any value below n^2."""
+    return (public.n_squared.bit_length() + 7) // 8
+
+
+def pack_ciphertexts(cts: Sequence[int], width: int) -> bytes:
+    """D14.4: each ciphertext as ``width`` bytes, little-endian, in order."""
+    return b"".join(c.to_bytes(width, "little") for c in cts)
+
+
+def unpack_ciphertexts(function: str, public: PublicKey, payload: Payload, count: int) -> list[int]:
+    """D14.4 and C14.4: exactly ``count`` valid ciphertexts, or ShapeError."""
+    width = ciphertext_width(public)
+    raw = bytes(payload)
+    if len(raw) != count * width:
+        raise ShapeError(
+            function,
+            "payload",
+            f"{count} ciphertexts of {width} bytes",
+            "C14.4",
+            f"{len(raw)} bytes",
+        )
+    cts = [int.from_bytes(raw[i : i + width], "little") for i in range(0, len(raw), width)]
+    for c in cts:
+        check_ciphertext(function, public, c)
+    return cts
+
+
+def worker_ciphertexts(
+    index: int,
+    x: Sequence[float],
+    packing: Packing,
+    public: PublicKey,
+    *,
+    rng: RandomSource,
+    backend: Backend = REFERENCE,
+) -> Message:
+    """P14.3 step 1: worker i's packed, encrypted update."""
+    cts = [backend.encrypt(public, m, rng=rng) for m in packing.pack(x)]
+    return Message(
+        worker_name(index), "S", "ciphertexts", pack_ciphertexts(cts, ciphertext_width(public))
+    )
+
+
+def encrypted_average(
+    inputs: Any,
+    *,
+    public: PublicKey,
+    private: PrivateKey,
+    rng: RandomSource,
+    frac_bits: int = 16,
+    int_bits: int = 8,
+    tamper: Tamper | None = None,
+    backend: Backend = REFERENCE,
+) -> AveragingResult:
+    """Implements P14.3.
+
+    1. Worker i packs x_i for N = n summands (P14.1), encrypts every plaintext drawing from
+       rng.derive("worker/<i>"), and sends the ciphertexts to the server S.
+    2. S keeps the workers with exactly one message of the right size whose ciphertexts are
+       all valid (C14.4), multiplies their ciphertexts position by position and sends the
+       products to every kept worker.
+    3. The workers decrypt, unpack with count = |V| (P14.2) and divide by |V|.
+    """
+    n = len(inputs)
+    if n == 0:
+        raise ShapeError("encrypted_average", "inputs", "at least one worker", "P14.3", "n=0")
+    d = len(inputs[0])
+    packing = backend.packing(public.bits, n, frac_bits, int_bits)
+    count = packing.plaintext_count(d)
+    channel = Channel()
+    clock = PhaseClock()
+    errors: dict[int, str] = {}
+    outgoing = []
+    for i, x in enumerate(inputs):
+        try:
+            if len(x) != d:
+                raise ShapeError(
+                    "encrypted_average",
+                    f"inputs[{i}]",
+                    f"length d={d}",
+                    "P14.3",
+                    f"length {len(x)}",
+                )
+            outgoing.append(
+                worker_ciphertexts(
+                    i, x, packing, public, rng=rng.derive(f"worker/{i}"), backend=backend
+                )
+            )
+        except SpecError as err:
+            errors[i] = f"{worker_name(i)}: input rejected before encryption: {err}"
+    for m in tamper(outgoing) if tamper is not None else outgoing:
+        channel.deliver(m)
+    clock.lap("encrypt")
+
+    # Step 2: validation, then the homomorphic sum.
+    received: dict[str, list[Message]] = {}
+    for m in channel.receive("S", "ciphertexts"):
+        received.setdefault(m.sender, []).append(m)
+    parsed: dict[int, list[int]] = {}
+    for i in range(n):
+        got = received.get(worker_name(i), [])
+        if i in errors:
+            continue
+        if len(got) != 1:
+            errors[i] = f"S: {len(got)} ciphertext messages, need exactly one (C14.4)"
+            continue
+        try:
+            parsed[i] = unpack_ciphertexts("encrypted_average", public, got[0].payload, count)
+        except SpecError as err:
+            errors[i] = f"S: malformed ciphertexts: {err}"
+    valid = sorted(parsed)
+    if not valid:
+        raise InsufficientWorkersError(
+            "encrypted_average",
+            "n",
+            "at least one valid worker",
+            "C14.4",
+            f"0 valid of n={n}; excluded: {errors}",
+        )
+    total = parsed[valid[0]]
+    for i in valid[1:]:
+        total = [backend.add(public, a, b) for a, b in zip(total, parsed[i], strict=True)]
+    payload = pack_ciphertexts(total, ciphertext_width(public))
+    for i in valid:
+        channel.send("S", worker_name(i), "aggregate", payload)
+    clock.lap("aggregate")
+
+    # Step 3: decryption (every kept worker obtains the same result; it is computed once).
+    sums = packing.unpack([backend.decrypt(private, c) for c in total], len(valid), d)
+    mean = [float(s) / len(valid) for s in sums]
+    clock.lap("decrypt")
+    return AveragingResult(
+        mean, valid, {i: errors[i] for i in sorted(errors)}, channel, n, d, clock.seconds
+    )
