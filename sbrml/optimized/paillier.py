@@ -7,6 +7,9 @@ so both trees produce the same key from the same seed; the arithmetic runs on gm
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
 import gmpy2
 
 from sbrml.optimized.randomness import RandomSource, uniform_below
@@ -29,15 +32,19 @@ __all__ = [
     "PrivateKey",
     "PublicKey",
     "add",
+    "check_ciphertexts",
     "decrypt",
+    "decrypt_many",
     "encrypt",
     "encrypt_private",
     "encrypt_with",
+    "encrypt_with_obfuscator",
     "generate_keypair",
     "is_probable_prime",
     "keypair_from_primes",
     "mul_scalar",
     "negate",
+    "obfuscators",
     "random_prime",
     "rerandomize",
 ]
@@ -197,3 +204,80 @@ def rerandomize(public: PublicKey, c: int, *, rng: RandomSource) -> int:
     check_ciphertext("rerandomize", public, c)
     n2 = public.n_squared
     return int(gmpy2.mpz(c) * gmpy2.powmod(random_unit(public, rng=rng), public.n, n2) % n2)
+
+
+def check_ciphertexts(function: str, public: PublicKey, cts: list[int]) -> None:
+    """Implements C13.8: range checks, then one gcd of the product mod n (gmpy2)."""
+    n = gmpy2.mpz(public.n)
+    n2 = n * n
+    product = gmpy2.mpz(1)
+    for c in cts:
+        if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c < n2:
+            check_ciphertext(function, public, c)
+        product = product * c % n
+    if gmpy2.gcd(product, n) != 1:
+        for c in cts:
+            check_ciphertext(function, public, c)
+
+
+def _pow_n_chunk(args: tuple[list[int], int, int, int]) -> list[int]:
+    # Runs in a worker process: r^n mod n^2 by CRT over p^2 and q^2 (or plainly, if p = 0).
+    rs, n, p, q = args
+    if not p:
+        n2 = gmpy2.mpz(n) * n
+        return [int(gmpy2.powmod(r, n, n2)) for r in rs]
+    public = PublicKey(n, n.bit_length())
+    private = PrivateKey(public, p, q)
+    return [int(_crt_pow_n(private, r)) for r in rs]
+
+
+def _parallel(fn: Any, chunks: list[Any], processes: int) -> list[Any]:
+    if processes <= 1 or len(chunks) <= 1:
+        return [fn(c) for c in chunks]
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        return list(pool.map(fn, chunks))
+
+
+def _split(items: list[int], parts: int) -> list[list[int]]:
+    size = max(1, -(-len(items) // max(1, parts * 4)))
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def obfuscators(
+    public: PublicKey,
+    count: int,
+    *,
+    rng: RandomSource,
+    private: PrivateKey | None = None,
+    processes: int = 1,
+) -> list[int]:
+    """Implements C13.9: r_i^n mod n^2 in draw order; CRT with the secret key; optional processes.
+
+    The r_i are drawn here, in order, so the result does not depend on ``processes``; only the
+    exponentiations are spread over worker processes (embarrassingly parallel).
+    """
+    rs = [random_unit(public, rng=rng) for _ in range(count)]
+    p, q = (private.p, private.q) if private is not None else (0, 0)
+    chunks = [(chunk, public.n, p, q) for chunk in _split(rs, processes)]
+    return [v for part in _parallel(_pow_n_chunk, chunks, processes) for v in part]
+
+
+def encrypt_with_obfuscator(public: PublicKey, m: int, obfuscator: int) -> int:
+    """Implements C13.9: the online half of D13.2, one modular multiplication."""
+    check_plaintext("encrypt_with_obfuscator", public, m)
+    n = gmpy2.mpz(public.n)
+    n2 = n * n
+    return int((1 + m * n) % n2 * obfuscator % n2)
+
+
+def _decrypt_chunk(args: tuple[list[int], int, int]) -> list[int]:
+    cts, p, q = args
+    public = PublicKey(p * q, (p * q).bit_length())
+    private = PrivateKey(public, p, q)
+    return [decrypt(private, c) for c in cts]
+
+
+def decrypt_many(private: PrivateKey, cts: list[int], *, processes: int = 1) -> list[int]:
+    """C13.4 for many ciphertexts, optionally over worker processes; results in input order."""
+    chunks = [(chunk, private.p, private.q) for chunk in _split(cts, processes)]
+    return [m for part in _parallel(_decrypt_chunk, chunks, processes) for m in part]

@@ -14,7 +14,14 @@ from typing import Any
 from sbrml.reference.channel import Channel, Message, Payload
 from sbrml.reference.errors import InsufficientWorkersError, ShapeError, SpecError
 from sbrml.reference.packing import Packing
-from sbrml.reference.paillier import PrivateKey, PublicKey, add, check_ciphertext, decrypt, encrypt
+from sbrml.reference.paillier import (
+    PrivateKey,
+    PublicKey,
+    add,
+    check_ciphertexts,
+    decrypt,
+    encrypt,
+)
 from sbrml.reference.randomness import RandomSource
 from sbrml.reference.round import PhaseClock, Tamper, worker_name
 
@@ -34,15 +41,31 @@ class AveragingResult:
 
 @dataclass(frozen=True)
 class Backend:
-    """The arithmetic one tree plugs into P14.3: its packing and Paillier operations."""
+    """The arithmetic one tree plugs into P14.3: packing and vectors of Paillier operations."""
 
     packing: Callable[..., Packing]
-    encrypt: Callable[..., int]
-    add: Callable[[PublicKey, int, int], int]
-    decrypt: Callable[[PrivateKey, int], int]
+    encrypt_many: Callable[..., list[int]]
+    check_many: Callable[[str, PublicKey, list[int]], None]
+    add_many: Callable[[PublicKey, list[int], list[int]], list[int]]
+    decrypt_many: Callable[..., list[int]]
 
 
-REFERENCE = Backend(Packing, encrypt, add, decrypt)
+def encrypt_many(private: PrivateKey, ms: Sequence[int], *, rng: RandomSource) -> list[int]:
+    """P14.3 step 1: each plaintext encrypted in order, each drawing its r (C13.3)."""
+    return [encrypt(private.public, m, rng=rng) for m in ms]
+
+
+def add_many(public: PublicKey, a: list[int], b: list[int]) -> list[int]:
+    """Position-wise homomorphic addition (D13.3)."""
+    return [add(public, x, y) for x, y in zip(a, b, strict=True)]
+
+
+def decrypt_many(private: PrivateKey, cts: list[int]) -> list[int]:
+    """C13.4 for each ciphertext, in order."""
+    return [decrypt(private, c) for c in cts]
+
+
+REFERENCE = Backend(Packing, encrypt_many, check_ciphertexts, add_many, decrypt_many)
 
 
 def ciphertext_width(public: PublicKey) -> int:
@@ -55,8 +78,10 @@ def pack_ciphertexts(cts: Sequence[int], width: int) -> bytes:
     return b"".join(c.to_bytes(width, "little") for c in cts)
 
 
-def unpack_ciphertexts(function: str, public: PublicKey, payload: Payload, count: int) -> list[int]:
-    """D14.4 and C14.4: exactly ``count`` valid ciphertexts, or ShapeError."""
+def unpack_ciphertexts(
+    function: str, public: PublicKey, payload: Payload, count: int, backend: Backend | None = None
+) -> list[int]:
+    """D14.4 and C14.4: exactly ``count`` valid ciphertexts (C13.8), or ShapeError."""
     width = ciphertext_width(public)
     raw = bytes(payload)
     if len(raw) != count * width:
@@ -68,8 +93,7 @@ def unpack_ciphertexts(function: str, public: PublicKey, payload: Payload, count
             f"{len(raw)} bytes",
         )
     cts = [int.from_bytes(raw[i : i + width], "little") for i in range(0, len(raw), width)]
-    for c in cts:
-        check_ciphertext(function, public, c)
+    (backend or REFERENCE).check_many(function, public, cts)
     return cts
 
 
@@ -77,16 +101,15 @@ def worker_ciphertexts(
     index: int,
     x: Sequence[float],
     packing: Packing,
-    public: PublicKey,
+    private: PrivateKey,
     *,
     rng: RandomSource,
     backend: Backend = REFERENCE,
 ) -> Message:
-    """P14.3 step 1: worker i's packed, encrypted update."""
-    cts = [backend.encrypt(public, m, rng=rng) for m in packing.pack(x)]
-    return Message(
-        worker_name(index), "S", "ciphertexts", pack_ciphertexts(cts, ciphertext_width(public))
-    )
+    """P14.3 step 1: worker i's packed, encrypted update (workers hold the shared key)."""
+    cts = backend.encrypt_many(private, packing.pack(x), rng=rng)
+    width = ciphertext_width(private.public)
+    return Message(worker_name(index), "S", "ciphertexts", pack_ciphertexts(cts, width))
 
 
 def encrypted_average(
@@ -131,7 +154,7 @@ def encrypted_average(
                 )
             outgoing.append(
                 worker_ciphertexts(
-                    i, x, packing, public, rng=rng.derive(f"worker/{i}"), backend=backend
+                    i, x, packing, private, rng=rng.derive(f"worker/{i}"), backend=backend
                 )
             )
         except SpecError as err:
@@ -153,7 +176,9 @@ def encrypted_average(
             errors[i] = f"S: {len(got)} ciphertext messages, need exactly one (C14.4)"
             continue
         try:
-            parsed[i] = unpack_ciphertexts("encrypted_average", public, got[0].payload, count)
+            parsed[i] = unpack_ciphertexts(
+                "encrypted_average", public, got[0].payload, count, backend
+            )
         except SpecError as err:
             errors[i] = f"S: malformed ciphertexts: {err}"
     valid = sorted(parsed)
@@ -167,14 +192,14 @@ def encrypted_average(
         )
     total = parsed[valid[0]]
     for i in valid[1:]:
-        total = [backend.add(public, a, b) for a, b in zip(total, parsed[i], strict=True)]
+        total = backend.add_many(public, total, parsed[i])
     payload = pack_ciphertexts(total, ciphertext_width(public))
     for i in valid:
         channel.send("S", worker_name(i), "aggregate", payload)
     clock.lap("aggregate")
 
     # Step 3: decryption (every kept worker obtains the same result; it is computed once).
-    sums = packing.unpack([backend.decrypt(private, c) for c in total], len(valid), d)
+    sums = packing.unpack(backend.decrypt_many(private, total), len(valid), d)
     mean = [float(s) / len(valid) for s in sums]
     clock.lap("decrypt")
     return AveragingResult(

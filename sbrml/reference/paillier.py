@@ -217,3 +217,31 @@ def rerandomize(public: PublicKey, c: int, *, rng: RandomSource) -> int:
     """Implements D13.3: c r^n mod n^2 for a fresh r (C13.3): same plaintext, fresh ciphertext."""
     check_ciphertext("rerandomize", public, c)
     return c * pow(random_unit(public, rng=rng), public.n, public.n_squared) % public.n_squared
+
+
+def check_ciphertexts(function: str, public: PublicKey, cts: list[int]) -> None:
+    """Implements C13.8: C13.6 for many ciphertexts with one gcd.
+
+    Each must lie in [1, n^2); then gcd(prod_i c_i mod n, n) = 1 exactly when every c_i is a
+    unit, because n = pq and a product mod n shares a prime with n iff a factor does. Only on
+    failure is the offender found one by one.
+    """
+    product = 1
+    for c in cts:
+        if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c < public.n_squared:
+            check_ciphertext(function, public, c)
+        product = product * c % public.n
+    if math.gcd(product, public.n) != 1:
+        for c in cts:
+            check_ciphertext(function, public, c)
+
+
+def obfuscators(public: PublicKey, count: int, *, rng: RandomSource) -> list[int]:
+    """Implements C13.9: r_i^n mod n^2 for ``count`` fresh r_i (C13.3), in draw order (offline)."""
+    return [pow(random_unit(public, rng=rng), public.n, public.n_squared) for _ in range(count)]
+
+
+def encrypt_with_obfuscator(public: PublicKey, m: int, obfuscator: int) -> int:
+    """Implements C13.9: (1 + m n) obfuscator mod n^2, the online half of D13.2."""
+    check_plaintext("encrypt_with_obfuscator", public, m)
+    return (1 + m * public.n) % public.n_squared * obfuscator % public.n_squared

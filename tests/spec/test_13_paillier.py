@@ -180,3 +180,36 @@ def test_bad_primes(tree: tuple[ModuleType, type]) -> None:
     with pytest.raises(ParameterError) as info:
         mod.keypair_from_primes(293, 293, insecure_test=True)
     assert info.value.clause == "D13.1"
+
+
+@pytest.mark.spec("C13.8")
+def test_batch_validation(tree: tuple[ModuleType, type]) -> None:
+    mod, source = tree
+    pk, _ = mod.keypair_from_primes(P, Q, insecure_test=True)
+    good = [mod.encrypt(pk, m, rng=source(m)) for m in range(20)]
+    mod.check_ciphertexts("t", pk, good)
+    for bad in (P * 1000, 0, N * N):
+        with pytest.raises(ShapeError) as info:
+            mod.check_ciphertexts("t", pk, [*good[:7], bad, *good[7:]])
+        assert info.value.clause == "C13.6"
+
+
+@pytest.mark.spec("C13.9")
+def test_obfuscators_match_encryption(key512: tuple[ref_p.PublicKey, ref_p.PrivateKey]) -> None:
+    pk, sk = key512
+    ms = [0, 1, 2**40, pk.n - 1, 77]
+    expected = [c for rng in [OptSource(4)] for c in (opt_p.encrypt(pk, m, rng=rng) for m in ms)]
+    ref_obf = ref_p.obfuscators(pk, len(ms), rng=RefSource(4))
+    assert [
+        ref_p.encrypt_with_obfuscator(pk, m, o) for m, o in zip(ms, ref_obf, strict=True)
+    ] == expected
+    for private in (None, sk):
+        for processes in (1, 2):
+            obf = opt_p.obfuscators(
+                pk, len(ms), rng=OptSource(4), private=private, processes=processes
+            )
+            assert obf == ref_obf
+            assert [
+                opt_p.encrypt_with_obfuscator(pk, m, o) for m, o in zip(ms, obf, strict=True)
+            ] == expected
+    assert opt_p.decrypt_many(sk, expected, processes=2) == ms
