@@ -6,6 +6,7 @@ The options, output files and JSON fields documented in the README are a public 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -118,6 +119,7 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
         "mode": "plaintext" if args.plaintext else "secure",
         "impl": args.impl,
         "variant": None if args.plaintext else args.variant,
+        "triples": None if args.plaintext else args.triples,
         "n": int(x.shape[0]),
         "d": int(x.shape[1]),
         "f": args.f,
@@ -150,7 +152,13 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
         )
     else:
         rng = pick_rng(tree, args.seed)
-        result = tree.secure_aggregate(data, rule, rng=rng, variant=args.variant)
+        provider = None  # the default: the dealer of spec P4.1
+        if args.triples == "paillier":
+            module = importlib.import_module(f"sbrml.{args.impl}.paillier_triples")
+            provider = module.PaillierTripleProvider(
+                rng=rng.derive("triples"), bits=args.paillier_bits
+            )
+        result = tree.secure_aggregate(data, rule, rng=rng, variant=args.variant, provider=provider)
         z = np.asarray(result.z, dtype=np.float64)
         seconds = dict(result.seconds)
         seconds["total_online"] = sum(
@@ -272,6 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
         agg.add_argument(
             f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text
         )
+    agg.add_argument(
+        "--triples",
+        choices=("dealer", "paillier"),
+        default="dealer",
+        help="Beaver material from a trusted dealer (default) or from S0 and S1 with Paillier",
+    )
+    agg.add_argument(
+        "--paillier-bits",
+        type=int,
+        choices=(2048, 3072),
+        default=2048,
+        help="key size for --triples paillier (default 2048)",
+    )
     agg.add_argument(
         "--variant", choices=VARIANTS, default="gram", help="secure distance variant (default gram)"
     )

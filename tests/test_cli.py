@@ -279,3 +279,34 @@ def test_kappa_command(capsys: pytest.CaptureFixture[str]) -> None:
 def test_kappa_bad_input(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
     assert main(["kappa", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.spec("C15.1")
+def test_paillier_triples_from_the_command_line(
+    input_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = input_file.parent / "small.npy"
+    np.save(small, np.load(input_file)[:5, :3])
+    report = run_json(
+        [
+            "aggregate",
+            str(small),
+            "--rule",
+            "krum",
+            "-f",
+            "1",
+            "--triples",
+            "paillier",
+            "--seed",
+            "1",
+            "--json",
+        ],
+        capsys,
+    )
+    links = report["bytes"]
+    assert report["triples"] == "paillier" and isinstance(links, dict)
+    assert "dealer->S0" not in links and links["S1->S0"] > 0
+    plain = run_json(
+        ["aggregate", str(small), "--rule", "krum", "-f", "1", "--plaintext", "--json"], capsys
+    )
+    assert report["weights"] == plain["weights"]

@@ -1,0 +1,166 @@
+"""Dealer-free Beaver material with gmpy2 (spec/15-paillier-triples.md); the reference's messages.
+
+S0's encryptions use obfuscators precomputed by CRT (it holds the key) and S1's mask
+encryptions use obfuscators too; both draw r in the reference's order, so the ciphertexts,
+and hence the transcripts, are identical.
+"""
+
+from __future__ import annotations
+
+import gmpy2
+import numpy as np
+
+from sbrml.optimized import paillier
+from sbrml.optimized.beaver import GramShares, SquareShares, TripleShares, gram_sum
+from sbrml.optimized.channel import Channel
+from sbrml.optimized.randomness import RandomSource, ring_elements
+from sbrml.optimized.ring import U64
+from sbrml.reference.errors import ParameterError
+from sbrml.reference.he_averaging import ciphertext_width, pack_ciphertexts, unpack_ciphertexts
+from sbrml.reference.paillier import DEFAULT_BITS
+from sbrml.reference.paillier_triples import DEFAULT_SIGMA, MASK, draw_masks, mask_bits
+
+__all__ = ["PaillierTripleProvider"]
+
+
+def _to_ring(values: list[int]) -> U64:
+    return np.array([v & MASK for v in values], dtype=np.uint64)
+
+
+class PaillierTripleProvider:
+    """Implements D15.1 and P15.2 with gmpy2; see the reference for the protocol."""
+
+    def __init__(
+        self,
+        *,
+        rng: RandomSource,
+        bits: int = DEFAULT_BITS,
+        sigma: int = DEFAULT_SIGMA,
+        insecure_test: bool = False,
+    ):
+        if (
+            isinstance(sigma, bool)
+            or not isinstance(sigma, int)
+            or (sigma < 40 and not insecure_test)
+        ):
+            raise ParameterError(
+                "PaillierTripleProvider", "sigma", "an int >= 40", "C15.2", repr(sigma)
+            )
+        self.sigma = sigma
+        self._s0 = rng.derive("S0/paillier")
+        self._s1 = rng.derive("S1/paillier")
+        self.public, self._private = paillier.generate_keypair(
+            bits, rng=self._s0, insecure_test=insecure_test
+        )
+        self._key_sent = False
+
+    def _send_key(self, channel: Channel) -> None:
+        if not self._key_sent:
+            raw = self.public.n.to_bytes(-(-self.public.n.bit_length() // 8), "little")
+            channel.send("S0", "S1", "offline/paillier-key", raw)
+            self._key_sent = True
+
+    def _check_room(self, terms: int) -> int:
+        bits = mask_bits(terms, self.sigma)
+        if bits + 1 >= self.public.n.bit_length():
+            raise ParameterError(
+                "PaillierTripleProvider",
+                "bits",
+                f"a modulus above 2^{bits + 1}",
+                "C15.2",
+                f"{self.public.n.bit_length()}-bit n for {terms} terms and sigma={self.sigma}",
+            )
+        return bits
+
+    def _encrypt_s0(self, values: list[int]) -> list[int]:
+        obf = paillier.obfuscators(self.public, len(values), rng=self._s0, private=self._private)
+        return [
+            paillier.encrypt_with_obfuscator(self.public, m, o)
+            for m, o in zip(values, obf, strict=True)
+        ]
+
+    def _encrypt_s1(self, values: list[int]) -> list[int]:
+        obf = paillier.obfuscators(self.public, len(values), rng=self._s1)
+        return [
+            paillier.encrypt_with_obfuscator(self.public, m, o)
+            for m, o in zip(values, obf, strict=True)
+        ]
+
+    def _finish(
+        self, masked: list[int], rho: list[int], channel: Channel
+    ) -> tuple[list[int], list[int]]:
+        payload = pack_ciphertexts(masked, ciphertext_width(self.public))
+        channel.send("S1", "S0", "offline/cross-masked", payload)
+        received = unpack_ciphertexts("PaillierTripleProvider", self.public, payload, len(masked))
+        t = paillier.decrypt_many(self._private, received)
+        return t, [-r for r in rho]
+
+    def cross(self, u: U64, v: U64, *, channel: Channel) -> tuple[U64, U64]:
+        """Implements P15.1: shares of U V^T mod 2^64."""
+        self._send_key(channel)
+        rows, d = u.shape
+        cols = v.shape[0]
+        bits = self._check_room(max(d, 1))
+        enc_u = self._encrypt_s0([int(x) for x in u.reshape(-1).tolist()])
+        channel.send(
+            "S0", "S1", "offline/cross-enc", pack_ciphertexts(enc_u, ciphertext_width(self.public))
+        )
+        rho = draw_masks(self._s1, rows * cols, bits)
+        enc_rho = self._encrypt_s1(rho)
+        n2 = gmpy2.mpz(self.public.n) ** 2
+        v_list = v.tolist()
+        masked = []
+        for i in range(rows):
+            row = [gmpy2.mpz(c) for c in enc_u[i * d : (i + 1) * d]]
+            for j in range(cols):
+                acc = gmpy2.mpz(enc_rho[i * cols + j])
+                for c, vk in zip(row, v_list[j], strict=True):
+                    acc = acc * gmpy2.powmod(c, vk, n2) % n2
+                masked.append(int(acc))
+        t, neg_rho = self._finish(masked, rho, channel)
+        return _to_ring(t).reshape(rows, cols), _to_ring(neg_rho).reshape(rows, cols)
+
+    def _elementwise(self, u: U64, v: U64, channel: Channel) -> tuple[U64, U64]:
+        bits = self._check_room(1)
+        enc = self._encrypt_s0([int(x) for x in u.tolist()])
+        channel.send(
+            "S0", "S1", "offline/cross-enc", pack_ciphertexts(enc, ciphertext_width(self.public))
+        )
+        rho = draw_masks(self._s1, len(enc), bits)
+        enc_rho = self._encrypt_s1(rho)
+        n2 = gmpy2.mpz(self.public.n) ** 2
+        masked = [
+            int(gmpy2.mpz(r) * gmpy2.powmod(c, int(y), n2) % n2)
+            for c, y, r in zip(enc, v.tolist(), enc_rho, strict=True)
+        ]
+        t, neg_rho = self._finish(masked, rho, channel)
+        return _to_ring(t), _to_ring(neg_rho)
+
+    def scalar_triples(self, count: int, *, channel: Channel) -> tuple[TripleShares, TripleShares]:
+        """P15.2 (a)."""
+        self._send_key(channel)
+        a0, b0 = ring_elements(self._s0, count), ring_elements(self._s0, count)
+        a1, b1 = ring_elements(self._s1, count), ring_elements(self._s1, count)
+        x0, x1 = self._elementwise(a0, b1, channel)
+        y0, y1 = self._elementwise(b0, a1, channel)
+        return TripleShares(a0, b0, a0 * b0 + x0 + y0), TripleShares(a1, b1, a1 * b1 + x1 + y1)
+
+    def square_pairs(self, count: int, *, channel: Channel) -> tuple[SquareShares, SquareShares]:
+        """P15.2 (b)."""
+        self._send_key(channel)
+        a0, a1 = ring_elements(self._s0, count), ring_elements(self._s1, count)
+        x0, x1 = self._elementwise(a0, a1, channel)
+        two = np.uint64(2)
+        return SquareShares(a0, a0 * a0 + two * x0), SquareShares(a1, a1 * a1 + two * x1)
+
+    def gram_triple(
+        self, rows: int, cols: int, *, channel: Channel
+    ) -> tuple[GramShares, GramShares]:
+        """P15.2 (c)."""
+        self._send_key(channel)
+        a0 = ring_elements(self._s0, rows * cols).reshape(rows, cols)
+        a1 = ring_elements(self._s1, rows * cols).reshape(rows, cols)
+        m0, m1 = self.cross(a0, a1, channel=channel)
+        c0 = gram_sum(a0, None, a0, None) + m0 + m0.T
+        c1 = gram_sum(a1, None, a1, None) + m1 + m1.T
+        return GramShares(a0, c0), GramShares(a1, c1)

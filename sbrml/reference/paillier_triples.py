@@ -1,0 +1,189 @@
+"""Beaver material without a dealer, generated with Paillier (spec/15-paillier-triples.md).
+
+Every triple reduces to cross products of a value S0 holds with a value S1 holds. S0 sends
+its values encrypted under its own key; S1 multiplies homomorphically, adds a statistical
+mask rho and returns the result; S0 decrypts t = cross + rho, an integer below n, and keeps
+t mod 2^64 while S1 keeps -rho mod 2^64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sbrml.reference.beaver import (
+    GramShares,
+    Matrix,
+    SquareShares,
+    TripleShares,
+    gram,
+    mat_add,
+    transpose,
+)
+from sbrml.reference.channel import Channel
+from sbrml.reference.errors import ParameterError
+from sbrml.reference.he_averaging import ciphertext_width, pack_ciphertexts, unpack_ciphertexts
+from sbrml.reference.paillier import (
+    DEFAULT_BITS,
+    add,
+    decrypt,
+    encrypt,
+    generate_keypair,
+    mul_scalar,
+)
+from sbrml.reference.randomness import RandomSource, ring_elements
+from sbrml.reference.ring import RING_BITS
+
+MASK = (1 << RING_BITS) - 1
+DEFAULT_SIGMA = 40
+
+
+def mask_bits(terms: int, sigma: int) -> int:
+    """Implements C15.2: rho is drawn below 2^(128 + bitlength(terms) + sigma)."""
+    return 2 * RING_BITS + terms.bit_length() + sigma
+
+
+def draw_masks(rng: RandomSource, count: int, bits: int) -> list[int]:
+    """C15.2: ``count`` masks, each ceil(bits/8) LE bytes reduced to ``bits`` bits (uniform)."""
+    nbytes = -(-bits // 8)
+    return [
+        int.from_bytes(rng.random_bytes(nbytes), "little") & ((1 << bits) - 1) for _ in range(count)
+    ]
+
+
+class PaillierTripleProvider:
+    """Implements D15.1 and P15.2: the triple provider interface of D4.4, without a dealer.
+
+    S0 generates a key pair from ``rng.derive("S0/paillier")`` when the provider is built and
+    sends n to S1. S0 draws its shares and encryption randomness from that stream; S1 draws
+    from ``rng.derive("S1/paillier")``.
+    """
+
+    def __init__(
+        self,
+        *,
+        rng: RandomSource,
+        bits: int = DEFAULT_BITS,
+        sigma: int = DEFAULT_SIGMA,
+        insecure_test: bool = False,
+    ):
+        if (
+            isinstance(sigma, bool)
+            or not isinstance(sigma, int)
+            or (sigma < 40 and not insecure_test)
+        ):
+            raise ParameterError(
+                "PaillierTripleProvider", "sigma", "an int >= 40", "C15.2", repr(sigma)
+            )
+        self.sigma = sigma
+        self._s0 = rng.derive("S0/paillier")
+        self._s1 = rng.derive("S1/paillier")
+        self.public, self._private = generate_keypair(
+            bits, rng=self._s0, insecure_test=insecure_test
+        )
+        self._key_sent = False
+
+    def _send_key(self, channel: Channel) -> None:
+        # P15.2 step 0: the first request carries S0's public key to S1.
+        if not self._key_sent:
+            raw = self.public.n.to_bytes(-(-self.public.n.bit_length() // 8), "little")
+            channel.send("S0", "S1", "offline/paillier-key", raw)
+            self._key_sent = True
+
+    def _check_room(self, terms: int) -> int:
+        bits = mask_bits(terms, self.sigma)
+        # C15.2: cross + rho < 2^(bits + 1) must stay below n, so decryption sees the integer.
+        if bits + 1 >= self.public.n.bit_length():
+            raise ParameterError(
+                "PaillierTripleProvider",
+                "bits",
+                f"a modulus above 2^{bits + 1}",
+                "C15.2",
+                f"{self.public.n.bit_length()}-bit n for {terms} terms and sigma={self.sigma}",
+            )
+        return bits
+
+    def cross(
+        self, u: Sequence[Sequence[int]], v: Sequence[Sequence[int]], *, channel: Channel
+    ) -> tuple[Matrix, Matrix]:
+        """Implements P15.1: shares of U V^T mod 2^64, U at S0 (r x d), V at S1 (c x d)."""
+        self._send_key(channel)
+        pk = self.public
+        width = ciphertext_width(pk)
+        d = len(u[0]) if u else 0
+        bits = self._check_room(max(d, 1))
+        # Step 1 (S0): encrypt every entry of U, row-major.
+        enc_u = [encrypt(pk, value, rng=self._s0) for row in u for value in row]
+        channel.send("S0", "S1", "offline/cross-enc", pack_ciphertexts(enc_u, width))
+        # Step 2 (S1): E_ij = prod_k Enc(U_ik)^(V_jk) * Enc(rho_ij).
+        rows = [enc_u[i * d : (i + 1) * d] for i in range(len(u))]
+        rho = draw_masks(self._s1, len(u) * len(v), bits)
+        masked = []
+        for i, row in enumerate(rows):
+            for j, vrow in enumerate(v):
+                acc = encrypt(pk, rho[i * len(v) + j], rng=self._s1)
+                for c, vk in zip(row, vrow, strict=True):
+                    acc = add(pk, acc, mul_scalar(pk, c, vk))
+                masked.append(acc)
+        payload = pack_ciphertexts(masked, width)
+        channel.send("S1", "S0", "offline/cross-masked", payload)
+        # Step 3 (S0): validate (C13.8), decrypt t = U V^T + rho exactly (C15.2), and share:
+        # S0 keeps t mod 2^64, S1 keeps -rho mod 2^64.
+        received = unpack_ciphertexts("PaillierTripleProvider", pk, payload, len(masked))
+        t = [decrypt(self._private, c) for c in received]
+        cols = len(v)
+        share0 = [[t[i * cols + j] & MASK for j in range(cols)] for i in range(len(u))]
+        share1 = [[-rho[i * cols + j] & MASK for j in range(cols)] for i in range(len(u))]
+        return share0, share1
+
+    def _elementwise(
+        self, u: Sequence[int], v: Sequence[int], channel: Channel
+    ) -> tuple[list[int], list[int]]:
+        # P15.1 element by element (one term each): shares of u_k v_k.
+        pk = self.public
+        width = ciphertext_width(pk)
+        bits = self._check_room(1)
+        enc = [encrypt(pk, x, rng=self._s0) for x in u]
+        channel.send("S0", "S1", "offline/cross-enc", pack_ciphertexts(enc, width))
+        rho = draw_masks(self._s1, len(u), bits)
+        masked = [
+            add(pk, encrypt(pk, r, rng=self._s1), mul_scalar(pk, c, y))
+            for c, y, r in zip(enc, v, rho, strict=True)
+        ]
+        payload = pack_ciphertexts(masked, width)
+        channel.send("S1", "S0", "offline/cross-masked", payload)
+        received = unpack_ciphertexts("PaillierTripleProvider", pk, payload, len(masked))
+        t = [decrypt(self._private, c) for c in received]
+        return [x & MASK for x in t], [-r & MASK for r in rho]
+
+    def scalar_triples(self, count: int, *, channel: Channel) -> tuple[TripleShares, TripleShares]:
+        """P15.2 (a): c^s = a^s b^s + shares of a^0 b^1 and of b^0 a^1."""
+        self._send_key(channel)
+        a0, b0 = ring_elements(self._s0, count), ring_elements(self._s0, count)
+        a1, b1 = ring_elements(self._s1, count), ring_elements(self._s1, count)
+        x0, x1 = self._elementwise(a0, b1, channel)
+        y0, y1 = self._elementwise(b0, a1, channel)
+        c0 = [(a * b + x + y) & MASK for a, b, x, y in zip(a0, b0, x0, y0, strict=True)]
+        c1 = [(a * b + x + y) & MASK for a, b, x, y in zip(a1, b1, x1, y1, strict=True)]
+        return TripleShares(a0, b0, c0), TripleShares(a1, b1, c1)
+
+    def square_pairs(self, count: int, *, channel: Channel) -> tuple[SquareShares, SquareShares]:
+        """P15.2 (b): b^s = (a^s)^2 + 2 (share of a^0 a^1)."""
+        self._send_key(channel)
+        a0, a1 = ring_elements(self._s0, count), ring_elements(self._s1, count)
+        x0, x1 = self._elementwise(a0, a1, channel)
+        b0 = [(a * a + 2 * x) & MASK for a, x in zip(a0, x0, strict=True)]
+        b1 = [(a * a + 2 * x) & MASK for a, x in zip(a1, x1, strict=True)]
+        return SquareShares(a0, b0), SquareShares(a1, b1)
+
+    def gram_triple(
+        self, rows: int, cols: int, *, channel: Channel
+    ) -> tuple[GramShares, GramShares]:
+        """P15.2 (c): C^s = A^s (A^s)^T + M^s + (M^s)^T with M = A^0 (A^1)^T shared by P15.1."""
+        self._send_key(channel)
+        flat0, flat1 = ring_elements(self._s0, rows * cols), ring_elements(self._s1, rows * cols)
+        a0 = [flat0[i * cols : (i + 1) * cols] for i in range(rows)]
+        a1 = [flat1[i * cols : (i + 1) * cols] for i in range(rows)]
+        m0, m1 = self.cross(a0, a1, channel=channel)
+        c0 = mat_add(mat_add(gram(a0, a0), m0), transpose(m0))
+        c1 = mat_add(mat_add(gram(a1, a1), m1), transpose(m1))
+        return GramShares(a0, c0), GramShares(a1, c1)
