@@ -7,6 +7,9 @@ and hence the transcripts, are identical.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
+
 import gmpy2
 import numpy as np
 
@@ -21,6 +24,28 @@ from sbrml.reference.paillier import DEFAULT_BITS
 from sbrml.reference.paillier_triples import DEFAULT_SIGMA, MASK, draw_masks, mask_bits
 
 __all__ = ["PaillierTripleProvider"]
+
+
+PROCESSES = min(2, os.cpu_count() or 1)
+
+
+def _processes(work: int) -> int:
+    # A process pool pays off only for a few hundred big-number operations or more.
+    return PROCESSES if work >= 256 else 1
+
+
+def _row_products(job: tuple[list[int], list[list[int]], list[int], int]) -> list[int]:
+    """P15.1 step 2 for one row i: Enc(rho_ij) prod_k Enc(U_ik)^(V_jk) mod n^2, for every j."""
+    row, v_rows, enc_rho, n2 = job
+    modulus = gmpy2.mpz(n2)
+    cts = [gmpy2.mpz(c) for c in row]
+    out = []
+    for vrow, masked in zip(v_rows, enc_rho, strict=True):
+        acc = gmpy2.mpz(masked)
+        for c, vk in zip(cts, vrow, strict=True):
+            acc = acc * gmpy2.powmod(c, vk, modulus) % modulus
+        out.append(int(acc))
+    return out
 
 
 def _to_ring(values: list[int]) -> U64:
@@ -73,14 +98,22 @@ class PaillierTripleProvider:
         return bits
 
     def _encrypt_s0(self, values: list[int]) -> list[int]:
-        obf = paillier.obfuscators(self.public, len(values), rng=self._s0, private=self._private)
+        obf = paillier.obfuscators(
+            self.public,
+            len(values),
+            rng=self._s0,
+            private=self._private,
+            processes=_processes(len(values)),
+        )
         return [
             paillier.encrypt_with_obfuscator(self.public, m, o)
             for m, o in zip(values, obf, strict=True)
         ]
 
     def _encrypt_s1(self, values: list[int]) -> list[int]:
-        obf = paillier.obfuscators(self.public, len(values), rng=self._s1)
+        obf = paillier.obfuscators(
+            self.public, len(values), rng=self._s1, processes=_processes(len(values))
+        )
         return [
             paillier.encrypt_with_obfuscator(self.public, m, o)
             for m, o in zip(values, obf, strict=True)
@@ -107,16 +140,18 @@ class PaillierTripleProvider:
         )
         rho = draw_masks(self._s1, rows * cols, bits)
         enc_rho = self._encrypt_s1(rho)
-        n2 = gmpy2.mpz(self.public.n) ** 2
+        n2 = self.public.n_squared
         v_list = v.tolist()
-        masked = []
-        for i in range(rows):
-            row = [gmpy2.mpz(c) for c in enc_u[i * d : (i + 1) * d]]
-            for j in range(cols):
-                acc = gmpy2.mpz(enc_rho[i * cols + j])
-                for c, vk in zip(row, v_list[j], strict=True):
-                    acc = acc * gmpy2.powmod(c, vk, n2) % n2
-                masked.append(int(acc))
+        jobs = [
+            (enc_u[i * d : (i + 1) * d], v_list, enc_rho[i * cols : (i + 1) * cols], n2)
+            for i in range(rows)
+        ]
+        if _processes(rows * cols * d) > 1 and rows > 1:
+            with ProcessPoolExecutor(max_workers=PROCESSES) as pool:
+                parts = list(pool.map(_row_products, jobs))
+        else:
+            parts = [_row_products(job) for job in jobs]
+        masked = [c for part in parts for c in part]
         t, neg_rho = self._finish(masked, rho, channel)
         return _to_ring(t).reshape(rows, cols), _to_ring(neg_rho).reshape(rows, cols)
 
