@@ -68,14 +68,23 @@ def mixed_distances(mixing: Mixing, d: NDArray[Any]) -> NDArray[Any]:
 
 
 def combine_weights(mixing: Mixing, inner: ArrayLike) -> F64:
-    """Implements C11.6: p_k = fsum of N_bk copies of p_b over b, divided by L."""
+    """Implements C11.6: p_k = fsum of N_bk copies of p_b over b, divided by L.
+
+    Only the b with p_b != 0 contribute; with one of them (Krum, medoid) the correctly rounded
+    N_bk p_b is a single product, otherwise each column is one fsum over the contributors.
+    """
     weights = np.asarray(inner, dtype=np.float64)
     nums = np.asarray(mixing.numerators, dtype=np.int64)
+    active = np.flatnonzero(weights)
+    if len(active) == 1:
+        b = int(active[0])
+        return np.asarray(nums[b] * weights[b] / mixing.denominator, dtype=np.float64)
+    sub = nums[active]
+    values = weights[active].tolist()
     out = np.empty(nums.shape[1])
-    for k in range(nums.shape[1]):
-        rows = np.flatnonzero(nums[:, k])
-        out[k] = math.fsum(np.repeat(weights[rows], nums[rows, k]).tolist()) / mixing.denominator
-    return out
+    for k, column in enumerate(sub.T.tolist()):
+        out[k] = math.fsum([w for w, m in zip(values, column, strict=True) for _ in range(m)])
+    return out / mixing.denominator
 
 
 class NearestNeighborMixing(NeedsMajority):
