@@ -6,16 +6,18 @@ reference's rational ones: ties then break identically and selections must match
 
 from __future__ import annotations
 
+import itertools
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
+from sbrml.reference.rules import krum_scores
 from sbrml.rulespec import build_rule
 from tests.helpers import (
     DISTANCE_SPECS,
@@ -52,6 +54,12 @@ def test_plaintext_rules_agree(spec: str, x: list[list[float]], seed: int) -> No
         # inner rule sees exact distances in both trees and ties break alike (C6.1 note).
         x = (x + x)[: max(8, len(x))]
         f = len(x) - 8
+    if spec == "clip+krum":
+        # Clipping rescales by c/||x||, which is rarely exact; skip inputs whose clipped points
+        # leave two Krum scores within rounding of each other (C6.1's caveat).
+        y = ref.StaticClipping(f).mix(x)
+        scores = sorted(float(v) for v in krum_scores(ref.sq_distances(y), f))
+        assume(all(b - a > 1e-9 * max(1.0, abs(b)) for a, b in itertools.pairwise(scores[:2])))
     a = _run(ref, spec, f, x, seed)
     b = _run(opt, spec, f, x, seed)
     assert b == pytest.approx(a, rel=1e-9, abs=1e-9)
