@@ -13,7 +13,8 @@ from typing import Any
 import gmpy2
 
 from sbrml.optimized.randomness import RandomSource, uniform_below
-from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.reference import paillier as _reference
+from sbrml.reference.errors import ShapeError
 from sbrml.reference.paillier import (
     DEFAULT_BITS,
     MILLER_RABIN_ROUNDS,
@@ -22,8 +23,8 @@ from sbrml.reference.paillier import (
     PrivateKey,
     PublicKey,
     check_ciphertext,
-    check_key_size,
     check_plaintext,
+    keypair_from_primes,
 )
 
 __all__ = [
@@ -79,42 +80,17 @@ def is_probable_prime(
 
 
 def random_prime(bits: int, *, rng: RandomSource) -> int:
-    """Implements C13.2, drawing candidates exactly as the reference does."""
-    while True:
-        raw = int.from_bytes(rng.random_bytes(-(-bits // 8)), "little") & ((1 << bits) - 1)
-        candidate = raw | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
-        if is_probable_prime(candidate, rng=rng):
-            return candidate
-
-
-def keypair_from_primes(
-    p: int, q: int, *, insecure_test: bool = False
-) -> tuple[PublicKey, PrivateKey]:
-    """Implements D13.1 from given primes."""
-    bits = (p * q).bit_length()
-    check_key_size("keypair_from_primes", bits + bits % 2, insecure_test)
-    if p == q or gmpy2.gcd(p * q, (p - 1) * (q - 1)) != 1:
-        raise ParameterError(
-            "keypair_from_primes",
-            "p, q",
-            "distinct primes with gcd(pq, (p-1)(q-1)) = 1",
-            "D13.1",
-            f"p={p}, q={q}",
-        )
-    public = PublicKey(p * q, bits)
-    return public, PrivateKey(public, p, q)
+    """Implements C13.2: the reference's candidates, tested with gmpy2."""
+    return _reference.random_prime(bits, rng=rng, is_prime=is_probable_prime)
 
 
 def generate_keypair(
     bits: int = DEFAULT_BITS, *, rng: RandomSource, insecure_test: bool = False
 ) -> tuple[PublicKey, PrivateKey]:
-    """Implements C13.1-C13.3 as the reference does."""
-    check_key_size("generate_keypair", bits, insecure_test)
-    p = random_prime(bits // 2, rng=rng)
-    q = random_prime(bits // 2, rng=rng)
-    while q == p:
-        q = random_prime(bits // 2, rng=rng)
-    return keypair_from_primes(p, q, insecure_test=insecure_test)
+    """Implements C13.1-C13.3: the reference's key search with the gmpy2 primality test."""
+    return _reference.generate_keypair(
+        bits, rng=rng, insecure_test=insecure_test, is_prime=is_probable_prime
+    )
 
 
 def random_unit(public: PublicKey, *, rng: RandomSource) -> int:

@@ -13,17 +13,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.optimized.distances import check_matrix, sq_distances
-from sbrml.optimized.randomness import RandomSource, uniform_below
 from sbrml.optimized.rules import F64, check_distance_matrix
-from sbrml.reference.errors import ParameterError
 
 # Compose is type-agnostic (it only calls pre.mix and the rule), so both trees share it.
+from sbrml.reference.preaggregation import Bucketing as ReferenceBucketing
 from sbrml.reference.preaggregation import Compose, Mixing, PreAggregation
 from sbrml.reference.rules import (
     NeedsMajority,
     Rule,
     check_f,
-    check_positive_int,
     check_positive_real,
     is_distance_rule,
     need_workers,
@@ -111,50 +109,15 @@ class NearestNeighborMixing(NeedsMajority):
         return apply_mixing(self.mixing(sq_distances(arr)), arr)
 
 
-def permutation(n: int, rng: RandomSource) -> list[int]:
-    """Implements C11.3: Fisher-Yates with uniform_below, as in the reference."""
-    perm = list(range(n))
-    for i in range(n - 1, 0, -1):
-        j = uniform_below(rng, i + 1)
-        perm[i], perm[j] = perm[j], perm[i]
-    return perm
+class Bucketing(ReferenceBucketing):
+    """Bucketing (D11.3, C11.3): the reference's permutation and buckets (a small-n, exact
+    computation shared by both trees); the mixing itself is one BLAS product here."""
 
-
-class Bucketing:
-    """Bucketing (D11.3, C11.3): a uniform permutation, then means of groups of s."""
-
-    name = "bucketing"
-    linear = True
-
-    def __init__(self, f: int = 0, s: int = 2):
-        check_f(self.name, f)
-        self.f = f
-        self.s = check_positive_int(self.name, "s", s, "C11.4")
-
-    def check_n(self, n: int, function: str = "bucketing") -> None:
-        need_workers(self.name, function, n, self.f, "n >= 1", n >= 1, "D11.3")
-
-    def output_count(self, n: int) -> int:
-        return -(-n // self.s)
-
-    def mixing_for(self, n: int, rng: RandomSource | None) -> Mixing:
-        if rng is None:
-            raise ParameterError(
-                self.name, "rng", "a RandomSource (bucketing is randomized)", "C11.3", "None"
-            )
-        self.check_n(n, self.name)
-        perm = permutation(n, rng)
-        groups = [perm[b : b + self.s] for b in range(0, n, self.s)]
-        denominator = math.lcm(*(len(g) for g in groups))
-        rows = np.zeros((len(groups), n), dtype=np.int64)
-        for b, g in enumerate(groups):
-            rows[b, g] = denominator // len(g)
-        return Mixing(rows.tolist(), denominator)
-
-    def mixing(self, d: ArrayLike, *, rng: Any = None) -> Mixing:
+    # Arrays in, arrays out: the trees' types differ by design (D6.1), hence the overrides.
+    def mixing(self, d: ArrayLike, *, rng: Any = None) -> Mixing:  # type: ignore[override]
         return self.mixing_for(check_distance_matrix(self.name, d).shape[0], rng)
 
-    def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:
+    def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:  # type: ignore[override]
         arr = check_matrix(self.name, "x", x)
         return apply_mixing(self.mixing_for(arr.shape[0], rng), arr)
 

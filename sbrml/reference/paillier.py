@@ -8,6 +8,7 @@ re-randomisation, each validating its inputs. Randomness comes only from the inj
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -99,12 +100,20 @@ def is_probable_prime(
     return True
 
 
-def random_prime(bits: int, *, rng: RandomSource) -> int:
-    """Implements C13.2: ceil(bits/8) LE bytes, masked to ``bits``, top two and low bit set."""
+PrimalityTest = Callable[..., bool]
+
+
+def random_prime(
+    bits: int, *, rng: RandomSource, is_prime: PrimalityTest = is_probable_prime
+) -> int:
+    """Implements C13.2: ceil(bits/8) LE bytes, masked to ``bits``, top two and low bit set.
+
+    ``is_prime`` lets the optimized tree plug in its gmpy2 test; it draws the same bases.
+    """
     while True:
         raw = int.from_bytes(rng.random_bytes(-(-bits // 8)), "little") & ((1 << bits) - 1)
         candidate = raw | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
-        if is_probable_prime(candidate, rng=rng):
+        if is_prime(candidate, rng=rng):
             return candidate
 
 
@@ -127,14 +136,18 @@ def keypair_from_primes(
 
 
 def generate_keypair(
-    bits: int = DEFAULT_BITS, *, rng: RandomSource, insecure_test: bool = False
+    bits: int = DEFAULT_BITS,
+    *,
+    rng: RandomSource,
+    insecure_test: bool = False,
+    is_prime: PrimalityTest = is_probable_prime,
 ) -> tuple[PublicKey, PrivateKey]:
     """Implements C13.1-C13.3: p then q from ``random_prime(bits/2)``, q redrawn while q == p."""
     check_key_size("generate_keypair", bits, insecure_test)
-    p = random_prime(bits // 2, rng=rng)
-    q = random_prime(bits // 2, rng=rng)
+    p = random_prime(bits // 2, rng=rng, is_prime=is_prime)
+    q = random_prime(bits // 2, rng=rng, is_prime=is_prime)
     while q == p:
-        q = random_prime(bits // 2, rng=rng)
+        q = random_prime(bits // 2, rng=rng, is_prime=is_prime)
     return keypair_from_primes(p, q, insecure_test=insecure_test)
 
 
