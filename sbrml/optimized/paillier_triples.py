@@ -16,12 +16,10 @@ import numpy as np
 from sbrml.optimized import paillier
 from sbrml.optimized.beaver import GramShares, SquareShares, TripleShares, gram_sum
 from sbrml.optimized.channel import Channel
-from sbrml.optimized.randomness import RandomSource, ring_elements
+from sbrml.optimized.randomness import ring_elements
 from sbrml.optimized.ring import U64
-from sbrml.reference.errors import ParameterError
 from sbrml.reference.he_averaging import ciphertext_width, pack_ciphertexts, unpack_ciphertexts
-from sbrml.reference.paillier import DEFAULT_BITS
-from sbrml.reference.paillier_triples import DEFAULT_SIGMA, MASK, draw_masks, mask_bits
+from sbrml.reference.paillier_triples import MASK, PaillierSetup, draw_masks
 
 __all__ = ["PaillierTripleProvider"]
 
@@ -52,50 +50,10 @@ def _to_ring(values: list[int]) -> U64:
     return np.array([v & MASK for v in values], dtype=np.uint64)
 
 
-class PaillierTripleProvider:
-    """Implements D15.1 and P15.2 with gmpy2; see the reference for the protocol."""
+class PaillierTripleProvider(PaillierSetup):
+    """Implements D15.1 and P15.2 with gmpy2 and NumPy; set-up and checks are the reference's."""
 
-    def __init__(
-        self,
-        *,
-        rng: RandomSource,
-        bits: int = DEFAULT_BITS,
-        sigma: int = DEFAULT_SIGMA,
-        insecure_test: bool = False,
-    ):
-        if (
-            isinstance(sigma, bool)
-            or not isinstance(sigma, int)
-            or (sigma < 40 and not insecure_test)
-        ):
-            raise ParameterError(
-                "PaillierTripleProvider", "sigma", "an int >= 40", "C15.2", repr(sigma)
-            )
-        self.sigma = sigma
-        self._s0 = rng.derive("S0/paillier")
-        self._s1 = rng.derive("S1/paillier")
-        self.public, self._private = paillier.generate_keypair(
-            bits, rng=self._s0, insecure_test=insecure_test
-        )
-        self._key_sent = False
-
-    def _send_key(self, channel: Channel) -> None:
-        if not self._key_sent:
-            raw = self.public.n.to_bytes(-(-self.public.n.bit_length() // 8), "little")
-            channel.send("S0", "S1", "offline/paillier-key", raw)
-            self._key_sent = True
-
-    def _check_room(self, terms: int) -> int:
-        bits = mask_bits(terms, self.sigma)
-        if bits + 1 >= self.public.n.bit_length():
-            raise ParameterError(
-                "PaillierTripleProvider",
-                "bits",
-                f"a modulus above 2^{bits + 1}",
-                "C15.2",
-                f"{self.public.n.bit_length()}-bit n for {terms} terms and sigma={self.sigma}",
-            )
-        return bits
+    keygen = staticmethod(paillier.generate_keypair)
 
     def _encrypt_s0(self, values: list[int]) -> list[int]:
         obf = paillier.obfuscators(

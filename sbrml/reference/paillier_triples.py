@@ -8,7 +8,7 @@ t mod 2^64 while S1 keeps -rho mod 2^64.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sbrml.reference.beaver import (
     GramShares,
@@ -24,6 +24,8 @@ from sbrml.reference.errors import ParameterError
 from sbrml.reference.he_averaging import ciphertext_width, pack_ciphertexts, unpack_ciphertexts
 from sbrml.reference.paillier import (
     DEFAULT_BITS,
+    PrivateKey,
+    PublicKey,
     add,
     decrypt,
     encrypt,
@@ -50,13 +52,16 @@ def draw_masks(rng: RandomSource, count: int, bits: int) -> list[int]:
     ]
 
 
-class PaillierTripleProvider:
-    """Implements D15.1 and P15.2: the triple provider interface of D4.4, without a dealer.
+class PaillierSetup:
+    """Implements D15.1: the key, the two parties' streams and the checks of C15.2.
 
     S0 generates a key pair from ``rng.derive("S0/paillier")`` when the provider is built and
     sends n to S1. S0 draws its shares and encryption randomness from that stream; S1 draws
-    from ``rng.derive("S1/paillier")``.
+    from ``rng.derive("S1/paillier")``. Both trees' providers build on this class.
     """
+
+    # The optimized tree plugs in its gmpy2 key search (the same key from the same stream).
+    keygen: Callable[..., tuple[PublicKey, PrivateKey]] = staticmethod(generate_keypair)
 
     def __init__(
         self,
@@ -77,9 +82,7 @@ class PaillierTripleProvider:
         self.sigma = sigma
         self._s0 = rng.derive("S0/paillier")
         self._s1 = rng.derive("S1/paillier")
-        self.public, self._private = generate_keypair(
-            bits, rng=self._s0, insecure_test=insecure_test
-        )
+        self.public, self._private = self.keygen(bits, rng=self._s0, insecure_test=insecure_test)
         self._key_sent = False
 
     def _send_key(self, channel: Channel) -> None:
@@ -101,6 +104,10 @@ class PaillierTripleProvider:
                 f"{self.public.n.bit_length()}-bit n for {terms} terms and sigma={self.sigma}",
             )
         return bits
+
+
+class PaillierTripleProvider(PaillierSetup):
+    """Implements P15.2: the triple provider interface of D4.4, without a dealer."""
 
     def cross(
         self, u: Sequence[Sequence[int]], v: Sequence[Sequence[int]], *, channel: Channel
