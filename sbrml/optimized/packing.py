@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.optimized.ring import encode, to_signed
-from sbrml.reference.errors import EncodingError, ParameterError, ShapeError
+from sbrml.reference.errors import EncodingError
 from sbrml.reference.packing import Packing as ReferencePacking
 
 __all__ = ["Packing"]
@@ -48,32 +48,9 @@ class Packing(ReferencePacking):
 
     def unpack(self, plaintexts: Sequence[int], count: int, length: int) -> list[float]:
         """P14.2 and C14.3, vectorised; returns a float64 array of the decoded sums."""
-        if (
-            isinstance(count, bool)
-            or not isinstance(count, int)
-            or not 1 <= count <= self.max_summands
-        ):
-            raise ParameterError(
-                "unpack", "count", f"1 <= count <= N = {self.max_summands}", "C14.3", repr(count)
-            )
-        if len(plaintexts) != self.plaintext_count(length):
-            raise ShapeError(
-                "unpack",
-                "plaintexts",
-                f"{self.plaintext_count(length)} plaintexts for {length} values",
-                "P14.2",
-                f"{len(plaintexts)}",
-            )
+        self.check_unpack(plaintexts, count, length)
         k, b = self.slots, self.slot_bits
         width = -(-(k * b) // 8)
-        if any(m >> (k * b) for m in plaintexts):
-            raise ShapeError(
-                "unpack",
-                "plaintexts",
-                f"sums below 2^(k b) = 2^{k * b} (C14.3 headroom)",
-                "C14.3",
-                "a slot overflowed: some summand was not an honest packing",
-            )
         raw = np.frombuffer(
             b"".join(m.to_bytes(width, "little") for m in plaintexts), dtype=np.uint8
         )

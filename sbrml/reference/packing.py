@@ -98,11 +98,8 @@ class Packing:
         u += [self.bound] * (self.plaintext_count(len(u)) * k - len(u))
         return [sum(u[p * k + j] << (j * b) for j in range(k)) for p in range(len(u) // k)]
 
-    def unpack(self, plaintexts: Sequence[int], count: int, length: int) -> list[float]:
-        """Implements P14.2: the sums of ``count`` packed vectors, decoded: sum_i v_i per slot.
-
-        Raises unless 1 <= count <= N (C14.3) and the plaintexts hold ``length`` values.
-        """
+    def check_unpack(self, plaintexts: Sequence[int], count: int, length: int) -> None:
+        """C14.3 and P14.2: 1 <= count <= N, ceil(length/k) plaintexts, no bits above k b."""
         if (
             isinstance(count, bool)
             or not isinstance(count, int)
@@ -119,19 +116,26 @@ class Packing:
                 "P14.2",
                 f"{len(plaintexts)}",
             )
+        if any(m >> (self.slots * self.slot_bits) for m in plaintexts):
+            raise ShapeError(
+                "unpack",
+                "plaintexts",
+                f"sums below 2^(k b) = 2^{self.slots * self.slot_bits} (C14.3 headroom)",
+                "C14.3",
+                "a slot overflowed: some summand was not an honest packing",
+            )
+
+    def unpack(self, plaintexts: Sequence[int], count: int, length: int) -> list[float]:
+        """Implements P14.2: the sums of ``count`` packed vectors, decoded: sum_i v_i per slot.
+
+        Raises unless 1 <= count <= N (C14.3) and the plaintexts hold ``length`` values.
+        """
+        self.check_unpack(plaintexts, count, length)
         k, b = self.slots, self.slot_bits
         mask = (1 << b) - 1
         scale = 1 << self.frac_bits
         out = []
         for m in plaintexts:
-            if m >> (k * b):
-                raise ShapeError(
-                    "unpack",
-                    "plaintexts",
-                    f"sums below 2^(k b) = 2^{k * b} (C14.3 headroom)",
-                    "C14.3",
-                    "a slot overflowed: some summand was not an honest packing",
-                )
             for j in range(k):
                 out.append(((m >> (j * b)) & mask) - count * self.bound)
         return [e / scale for e in out[:length]]
