@@ -1,0 +1,84 @@
+"""Section 17: the Gaussian mechanism and its accounting (spec/17-privacy.md)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from dp_accounting import dp_event, rdp
+
+import sbrml.optimized as opt
+from sbrml.attacks import normal_draws
+from sbrml.privacy import GaussianMechanism, calibrate_sigma, epsilon
+from sbrml.reference.errors import ParameterError
+
+
+@pytest.mark.spec("D17.1")
+def test_clipping_and_noise_known_answer() -> None:
+    g = np.array([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0]])
+    mech = GaussianMechanism(clip=1.0, sigma=2.0)
+    clipped = (np.array([0.6, 0.8]) + np.array([0.3, 0.4])) / 3
+    assert np.allclose(mech.clipped_mean(g), clipped)
+    noisy = mech(g, rng=opt.DeterministicRandomSource(3))
+    assert np.allclose(
+        noisy, clipped + (2.0 * 1.0 / 3) * normal_draws(opt.DeterministicRandomSource(3), 2)
+    )
+    assert np.array_equal(
+        GaussianMechanism(1.0, 0.0)(g, rng=opt.DeterministicRandomSource(3)), mech.clipped_mean(g)
+    )
+
+
+@pytest.mark.spec("D17.1")
+def test_noise_mean_and_variance() -> None:
+    # 4000 draws of the mechanism on a zero gradient: mean ~ 0, variance (sigma C / b)^2.
+    mech = GaussianMechanism(clip=2.0, sigma=1.5)
+    draws = mech(np.zeros((5, 4000)), rng=opt.DeterministicRandomSource(11))
+    expected_sd = 1.5 * 2.0 / 5
+    # Fixed seed; the bounds are 4 standard errors of the sample mean and variance.
+    assert abs(draws.mean()) < 4 * expected_sd / math.sqrt(draws.size)
+    assert abs(draws.var() / expected_sd**2 - 1) < 4 * math.sqrt(2 / draws.size)
+
+
+@pytest.mark.spec("C17.1")
+@pytest.mark.parametrize(
+    ("clip", "sigma"), [(0.0, 1.0), (-1.0, 1.0), (1.0, -0.1), (math.inf, 1.0), (1.0, math.nan)]
+)
+def test_bad_mechanism_parameters(clip: float, sigma: float) -> None:
+    with pytest.raises(ParameterError) as info:
+        GaussianMechanism(clip, sigma)
+    assert info.value.clause == "C17.1"
+
+
+@pytest.mark.spec("C17.2")
+def test_epsilon_is_the_libraries() -> None:
+    accountant = rdp.RdpAccountant()
+    accountant.compose(dp_event.PoissonSampledDpEvent(0.01, dp_event.GaussianDpEvent(1.1)), 500)
+    assert epsilon(1.1, 1e-5, 0.01, 500) == pytest.approx(accountant.get_epsilon(1e-5), rel=1e-12)
+    assert epsilon(1.1, 1e-5, 1.0, 10) > epsilon(
+        1.1, 1e-5, 0.5, 10
+    )  # subsampling amplifies privacy
+    for args in (
+        (1.1, 0.0, 0.01, 10),
+        (1.1, 1.0, 0.01, 10),
+        (1.1, 1e-5, 0.0, 10),
+        (1.1, 1e-5, 1.5, 10),
+        (1.1, 1e-5, 0.1, 0),
+        (0.0, 1e-5, 0.1, 10),
+    ):
+        with pytest.raises(ParameterError) as info:
+            epsilon(*args)
+        assert info.value.clause == "C17.2"
+
+
+@pytest.mark.spec("C17.3")
+@pytest.mark.parametrize(
+    ("target", "q", "steps"), [(1.0, 0.01, 1000), (4.0, 0.1, 100), (0.5, 1.0, 5)]
+)
+def test_calibration_round_trips(target: float, q: float, steps: int) -> None:
+    sigma = calibrate_sigma(target, 1e-5, q, steps)
+    spent = epsilon(sigma, 1e-5, q, steps)
+    assert spent <= target * (1 + 1e-9) and spent >= target * (1 - 1e-3)
+    with pytest.raises(ParameterError) as info:
+        calibrate_sigma(0.0, 1e-5, q, steps)
+    assert info.value.clause == "C17.3"
