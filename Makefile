@@ -28,6 +28,7 @@ thorough: install
 
 demo: install
 	$(BIN)/sbrml demo
+	$(BIN)/sbrml simulate --out out/demo
 
 bench: install
 	$(BIN)/python -m sbrml.bench

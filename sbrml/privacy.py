@@ -7,6 +7,7 @@ all steps comes from Google's dp-accounting (RDP accountant), never computed by 
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -21,6 +22,10 @@ from sbrml.optimized.randomness import RandomSource
 from sbrml.reference.errors import ParameterError
 
 F64 = NDArray[np.float64]
+
+# The RDP accountant logs every Renyi order it drops for lack of convergence; the epsilon it
+# returns already accounts for that, so the warnings only drown the progress output.
+logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 def _positive(

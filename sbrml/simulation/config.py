@@ -1,0 +1,108 @@
+"""Simulation configurations, checked before any work starts (spec/18-simulation.md, C18.1)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sbrml.optimized as opt
+from sbrml.attacks import ATTACKS
+from sbrml.reference.errors import SpecError
+from sbrml.rulespec import RuleSpecError, build_rule
+
+MODES = ("plaintext", "secure", "paillier")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration, reported before any training, listing the valid choices."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """D18.1: one run. ``attack=None`` means the f Byzantine workers are absent (honest run)."""
+
+    rule: str = "krum"
+    attack: str | None = "alie"
+    mode: str = "plaintext"
+    n: int = 10
+    f: int = 2
+    alpha: float = 1.0
+    rounds: int = 40
+    lr: float = 0.5
+    momentum: float = 0.9
+    batch: int = 32
+    epsilon: float | None = None
+    delta: float = 1e-5
+    clip: float = 1.0
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        dp = "" if self.epsilon is None else f" eps={self.epsilon:g}"
+        return f"{self.rule} | {self.attack or 'no attack'} | {self.mode}{dp}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Implements C18.1: every field, with the valid choices in the message."""
+        for name, value, low in (
+            ("n", self.n, 1),
+            ("f", self.f, 0),
+            ("rounds", self.rounds, 1),
+            ("batch", self.batch, 1),
+            ("seed", self.seed, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(
+                    f"simulate: {name} must be an int >= {low}; got {value!r} (C18.1)"
+                )
+        if self.f >= self.n:
+            raise ConfigError(f"simulate: need f < n; got n={self.n}, f={self.f} (C18.1)")
+        for real_name, real in (("alpha", self.alpha), ("lr", self.lr), ("clip", self.clip)):
+            if not isinstance(real, int | float) or isinstance(real, bool) or not real > 0:
+                raise ConfigError(f"simulate: {real_name} must be > 0; got {real!r} (C18.1)")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(
+                f"simulate: momentum must be in [0, 1); got {self.momentum!r} (C18.1)"
+            )
+        if self.epsilon is not None and not self.epsilon > 0:
+            raise ConfigError(f"simulate: epsilon must be > 0; got {self.epsilon!r} (C18.1)")
+        if not 0 < self.delta < 1:
+            raise ConfigError(f"simulate: delta must be in (0, 1); got {self.delta!r} (C18.1)")
+        if self.mode not in MODES:
+            raise ConfigError(
+                f"simulate: unknown mode {self.mode!r}; choose one of {', '.join(MODES)} (C18.1)"
+            )
+        if self.attack is not None and self.attack not in ATTACKS:
+            raise ConfigError(
+                f"simulate: unknown attack {self.attack!r}; choose one of "
+                f"{', '.join(ATTACKS)} (C18.1)"
+            )
+        if self.mode == "paillier" and self.rule != "mean":
+            raise ConfigError("simulate: mode 'paillier' averages; use rule 'mean' with it (C18.1)")
+        try:
+            rule = build_rule(opt, self.rule, self.f)
+            rule.check_n(self.n)
+        except (RuleSpecError, SpecError) as err:
+            raise ConfigError(
+                f"simulate: rule {self.rule!r} at n={self.n}, f={self.f}: {err} (C18.1)"
+            ) from err
+        if self.mode == "secure" and not opt.is_distance_rule(rule):
+            raise ConfigError(
+                f"simulate: rule {self.rule!r} has no distance form, so no secure mode (C8.11)"
+            )
+
+
+def default_sweep(rounds: int = 40, seed: int = 0) -> list[Config]:
+    """D18.4: the small default sweep `make demo` runs (and `sbrml simulate --out DIR`)."""
+    configs = []
+    for rule in ("mean", "krum", "nnm+krum"):
+        for attack in (None, "alie", "optimal-ipm"):
+            configs.append(Config(rule=rule, attack=attack, rounds=rounds, seed=seed))
+    configs.append(Config(rule="nnm+krum", attack="alie", mode="secure", rounds=rounds, seed=seed))
+    configs.append(Config(rule="mean", attack=None, mode="paillier", rounds=rounds, seed=seed))
+    for rule in ("mean", "krum"):
+        configs.append(Config(rule=rule, attack=None, epsilon=4.0, rounds=rounds, seed=seed))
+    return configs

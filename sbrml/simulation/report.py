@@ -1,0 +1,107 @@
+"""Simulation outputs: results.json, results.csv and accuracy.png (spec/18-simulation.md, D18.5)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from sbrml.simulation.train import RunResult
+from sbrml.tables import format_table
+
+CSV_FIELDS = (
+    "rule",
+    "attack",
+    "mode",
+    "epsilon",
+    "final_accuracy",
+    "best_accuracy",
+    "final_loss",
+    "seconds_per_round",
+    "bytes_per_round",
+    "sigma",
+)
+
+
+def summary_rows(results: Sequence[RunResult]) -> list[dict[str, object]]:
+    """One row per run: the final table's fields (CSV_FIELDS)."""
+    rows: list[dict[str, object]] = []
+    for r in results:
+        c = r.config
+        rows.append(
+            {
+                "rule": c.rule,
+                "attack": c.attack or "none",
+                "mode": c.mode,
+                "epsilon": "" if c.epsilon is None else c.epsilon,
+                "final_accuracy": r.accuracy[-1],
+                "best_accuracy": max(r.accuracy),
+                "final_loss": r.loss[-1],
+                "seconds_per_round": sum(r.seconds) / len(r.seconds),
+                "bytes_per_round": sum(r.bytes) // len(r.bytes),
+                "sigma": "" if r.sigma is None else r.sigma,
+            }
+        )
+    return rows
+
+
+def write_outputs(results: Sequence[RunResult], out: Path) -> str:
+    """Write the three files into ``out`` and return the final table as text."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(
+        json.dumps({"runs": [r.as_dict() for r in results]}, indent=1, sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
+    rows = summary_rows(results)
+    with open(out / "results.csv", "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    plot(results, out / "accuracy.png")
+    return format_table(
+        ["rule", "attack", "mode", "eps", "final acc", "best acc", "s/round", "bytes/round"],
+        [
+            [
+                r["rule"],
+                r["attack"],
+                r["mode"],
+                r["epsilon"],
+                r["final_accuracy"],
+                r["best_accuracy"],
+                r["seconds_per_round"],
+                r["bytes_per_round"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+def plot(results: Sequence[RunResult], path: Path) -> None:
+    """D18.5: test accuracy over rounds, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    palette = plt.get_cmap("tab20")
+    styles = {"plaintext": "-", "secure": "--", "paillier": ":"}
+    for k, r in enumerate(results):
+        ax.plot(
+            range(1, len(r.accuracy) + 1),
+            r.accuracy,
+            label=r.config.label,
+            linewidth=1.4,
+            color=palette(k % 20),
+            linestyle=styles.get(r.config.mode, "-"),
+        )
+    ax.set_xlabel("round")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set_title("Robust D-SGD on digits: accuracy per rule, attack and mode")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

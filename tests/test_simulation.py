@@ -1,0 +1,120 @@
+"""Section 18: the training simulation (spec/18-simulation.md)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sbrml.cli import main
+from sbrml.simulation import Config, ConfigError, run
+from sbrml.simulation.train import SimulationError, check_secure, dirichlet_split
+
+
+@pytest.mark.spec("C18.1")
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"n": 4, "f": 4}, "f < n"),
+        ({"alpha": 0.0}, "alpha"),
+        ({"mode": "quantum"}, "plaintext, secure, paillier"),
+        ({"attack": "nope"}, "sign-flip"),
+        ({"rule": "krum", "n": 5, "f": 2}, "n > 2f + 2"),
+        ({"rule": "median", "mode": "secure"}, "no distance form"),
+        ({"rule": "krum", "mode": "paillier"}, "mean"),
+        ({"epsilon": -1.0}, "epsilon"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"rounds": 0}, "rounds"),
+    ],
+)
+def test_bad_configurations_fail_first(kw: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Config(**kw).validate()  # type: ignore[arg-type]
+    assert message in str(info.value)
+
+
+@pytest.mark.spec("D18.3")
+def test_dirichlet_split_covers_every_example_once() -> None:
+    y = np.repeat(np.arange(10), 30)
+    parts = dirichlet_split(y, 7, 0.1, np.random.default_rng(0))
+    joined = np.sort(np.concatenate(parts))
+    assert np.array_equal(joined, np.arange(300)) and all(len(p) >= 1 for p in parts)
+
+
+@pytest.mark.spec("D18.2", "C18.3")
+@pytest.mark.parametrize("mode", ["plaintext", "secure"])
+def test_short_run_learns(mode: str) -> None:
+    result = run(Config(rule="nnm+krum", attack="alie", mode=mode, rounds=12))
+    assert len(result.accuracy) == 12 and result.accuracy[-1] > max(0.3, 2 * result.accuracy[0])
+    assert (sum(result.bytes) > 0) == (mode == "secure")
+
+
+@pytest.mark.spec("C18.3")
+def test_secure_equals_plaintext_every_round() -> None:
+    plain = run(Config(rule="krum", attack="sign-flip", mode="plaintext", rounds=5))
+    secure = run(Config(rule="krum", attack="sign-flip", mode="secure", rounds=5))
+    assert np.allclose(plain.accuracy, secure.accuracy, atol=0.02)
+
+
+@pytest.mark.spec("C18.3")
+def test_a_mismatch_stops_the_run() -> None:
+    import sbrml.optimized as opt
+
+    x = np.random.default_rng(0).standard_normal((6, 4))
+    result = opt.secure_aggregate(x, opt.Krum(1), rng=opt.DeterministicRandomSource(1))
+    check_secure(result, x, "krum", 1, None)
+    result.z = result.z + 1e-3  # a corrupted aggregate
+    with pytest.raises(SimulationError):
+        check_secure(result, x, "krum", 1, None)
+
+
+def test_paillier_mode_matches_the_mean() -> None:
+    plain = run(Config(rule="mean", attack=None, mode="plaintext", rounds=3))
+    he = run(Config(rule="mean", attack=None, mode="paillier", rounds=3))
+    assert np.allclose(plain.accuracy, he.accuracy, atol=0.02) and he.bytes[0] > 0
+
+
+@pytest.mark.spec("C18.4")
+def test_dp_run_records_sigma_and_epsilon() -> None:
+    result = run(Config(rule="mean", attack=None, epsilon=2.0, rounds=4))
+    assert result.sigma is not None and result.epsilon_spent is not None
+    assert result.epsilon_spent <= 2.0 * (1 + 1e-9)
+
+
+@pytest.mark.spec("D18.5", "D18.4")
+def test_simulate_command_writes_the_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sim"
+    assert (
+        main(
+            [
+                "simulate",
+                "--out",
+                str(out),
+                "--rules",
+                "mean,krum",
+                "--attacks",
+                "none,alie",
+                "--rounds",
+                "3",
+            ]
+        )
+        == 0
+    )
+    data = json.loads((out / "results.json").read_text())
+    assert len(data["runs"]) == 4 and len(data["runs"][0]["accuracy"]) == 3
+    with open(out / "results.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [r["rule"] for r in rows] == [
+        "mean",
+        "mean",
+        "krum",
+        "krum",
+    ] and "final_accuracy" in rows[0]
+    assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "final acc" in capsys.readouterr().out
+    assert main(["simulate", "--out", str(out), "--modes", "quantum"]) == 2
