@@ -34,6 +34,11 @@ def test_rule_equals_its_weights(
     if spec in ("mda", "smea") and len(x) > 8:
         x = x[:8]
     f = feasible_f(spec, len(x))
+    if spec.startswith("nnm+") and "mean" not in spec:
+        # NNM averages n - f points; with n - f = 8 the means stay exact in binary, so the
+        # selection after it sees exact distances in both paths and ties break alike.
+        x = (x + x)[: max(8, len(x))]
+        f = len(x) - 8
     rule = build_rule(tree, spec, f)
     data = x if tree is ref else np.array(x)
     z = np.asarray(as_list(rule(data, rng=tree.DeterministicRandomSource(seed))), dtype=np.float64)
