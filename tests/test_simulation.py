@@ -118,3 +118,13 @@ def test_simulate_command_writes_the_outputs(
     assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "final acc" in capsys.readouterr().out
     assert main(["simulate", "--out", str(out), "--modes", "quantum"]) == 2
+
+
+@pytest.mark.spec("D16.9")
+def test_label_flipping() -> None:
+    from sbrml.simulation.train import flip_labels
+
+    assert flip_labels(np.array([0, 3, 9])).tolist() == [9, 6, 0]
+    flipped = run(Config(rule="mean", attack="label-flip", rounds=8, f=4))
+    clean = run(Config(rule="mean", attack=None, rounds=8))
+    assert len(flipped.accuracy) == 8 and flipped.accuracy[-1] < clean.accuracy[-1]

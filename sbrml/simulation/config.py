@@ -11,6 +11,7 @@ from sbrml.reference.errors import SpecError
 from sbrml.rulespec import RuleSpecError, build_rule
 
 MODES = ("plaintext", "secure", "paillier")
+LABEL_FLIP = "label-flip"  # a data attack (D16.9), handled by the training loop
 
 
 class ConfigError(ValueError):
@@ -75,10 +76,10 @@ class Config:
             raise ConfigError(
                 f"simulate: unknown mode {self.mode!r}; choose one of {', '.join(MODES)} (C18.1)"
             )
-        if self.attack is not None and self.attack not in ATTACKS:
+        if self.attack is not None and self.attack not in (*ATTACKS, LABEL_FLIP):
             raise ConfigError(
                 f"simulate: unknown attack {self.attack!r}; choose one of "
-                f"{', '.join(ATTACKS)} (C18.1)"
+                f"{', '.join((*ATTACKS, LABEL_FLIP))} (C18.1)"
             )
         if self.mode == "paillier" and self.rule != "mean":
             raise ConfigError("simulate: mode 'paillier' averages; use rule 'mean' with it (C18.1)")

@@ -23,7 +23,7 @@ from sbrml.optimized.he_averaging import encrypted_average
 from sbrml.privacy import GaussianMechanism, calibrate_sigma, epsilon
 from sbrml.reference.errors import SpecError
 from sbrml.rulespec import build_rule
-from sbrml.simulation.config import Config
+from sbrml.simulation.config import LABEL_FLIP, Config
 
 F64 = NDArray[np.float64]
 CLASSES, FEATURES = 10, 64
@@ -88,6 +88,11 @@ def dirichlet_split(
     return [np.asarray(p, dtype=np.intp) for p in parts]
 
 
+def flip_labels(y: NDArray[np.int64]) -> NDArray[np.int64]:
+    """D16.9: label c becomes 9 - c."""
+    return np.asarray(CLASSES - 1 - y, dtype=np.int64)
+
+
 def forward(theta: F64, x: F64) -> F64:
     """Softmax probabilities of the multinomial logistic model theta = (W, b)."""
     w = theta[: CLASSES * FEATURES].reshape(FEATURES, CLASSES)
@@ -136,11 +141,17 @@ def run(config: Config, *, progress: bool = False) -> RunResult:
     rng = opt.DeterministicRandomSource(config.seed)  # protocol and DP randomness (simulation)
     x_train, y_train, x_test, y_test = load_data(config.seed)
     honest = config.n if config.attack is None else config.n - config.f
-    shards = dirichlet_split(y_train, honest, config.alpha, gen)
+    # Label flipping is a data attack (D16.9): the f Byzantine workers train on flipped labels.
+    label_flip = config.attack == LABEL_FLIP
+    training = config.n if label_flip else honest
+    shards = dirichlet_split(y_train, training, config.alpha, gen)
+    labels = [
+        flip_labels(y_train) if label_flip and i >= honest else y_train for i in range(training)
+    ]
     rule = build_rule(opt, config.rule, config.f)
     attack = (
         None
-        if config.attack is None
+        if config.attack in (None, LABEL_FLIP)
         else ATTACKS[config.attack](config.f, **_attack_args(config, rule))
     )
     result = RunResult(config)
@@ -154,17 +165,17 @@ def run(config: Config, *, progress: bool = False) -> RunResult:
     if config.mode == "paillier":
         keys = paillier.generate_keypair(2048, rng=rng.derive("paillier"))
     theta = np.zeros(DIM)
-    momenta = np.zeros((honest, DIM))
+    momenta = np.zeros((training, DIM))
     rounds = range(config.rounds)
     if progress:
         from tqdm import tqdm
 
         rounds = tqdm(rounds, desc=config.label, leave=False)
     for t in rounds:
-        grads = np.empty((honest, DIM))
+        grads = np.empty((training, DIM))
         for i, shard in enumerate(shards):
             batch = gen.choice(shard, size=min(config.batch, len(shard)), replace=False)
-            g = per_example_grads(theta, x_train[batch], y_train[batch])
+            g = per_example_grads(theta, x_train[batch], labels[i][batch])
             grads[i] = mechanism(g, rng=rng.derive(f"dp/{t}/{i}")) if mechanism else g.mean(axis=0)
         momenta = config.momentum * momenta + (1 - config.momentum) * grads
         sent = (
