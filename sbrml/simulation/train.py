@@ -21,7 +21,6 @@ from sbrml.attacks import ATTACKS
 from sbrml.optimized import paillier
 from sbrml.optimized.he_averaging import encrypted_average
 from sbrml.privacy import GaussianMechanism, calibrate_sigma, epsilon
-from sbrml.reference.errors import SpecError
 from sbrml.rulespec import build_rule
 from sbrml.simulation.config import LABEL_FLIP, Config
 
@@ -223,4 +222,4 @@ def _attack_args(config: Config, rule: Any) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["RunResult", "SimulationError", "SpecError", "run"]
+__all__ = ["RunResult", "SimulationError", "run"]
