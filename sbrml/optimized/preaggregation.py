@@ -77,11 +77,16 @@ def combine_weights(mixing: Mixing, inner: ArrayLike) -> F64:
     if len(active) == 1:
         b = int(active[0])
         return np.asarray(nums[b] * weights[b] / mixing.denominator, dtype=np.float64)
-    sub = nums[active]
-    values = weights[active].tolist()
+    sub = nums[active].T  # column k: how many copies of each active p_b enter p_k
+    values = weights[active]
     out = np.empty(nums.shape[1])
-    for k, column in enumerate(sub.T.tolist()):
-        out[k] = math.fsum([w for w, m in zip(values, column, strict=True) for _ in range(m)])
+    if int(sub.max(initial=0)) <= 1:  # NNM: 0/1 numerators, a masked selection per column
+        chosen = sub.astype(bool)
+        for k in range(len(out)):
+            out[k] = math.fsum(values[chosen[k]].tolist())
+    else:
+        for k in range(len(out)):
+            out[k] = math.fsum(np.repeat(values, sub[k]).tolist())
     return out / mixing.denominator
 
 
