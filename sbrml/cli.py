@@ -267,6 +267,7 @@ def simulate_configs(args: argparse.Namespace) -> list[Any]:
     from sbrml.simulation import MODES, Config, ConfigError, default_sweep
 
     common = {
+        "model": args.model,
         "n": args.n,
         "f": args.f,
         "alpha": args.alpha,
@@ -397,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--modes", help="comma-separated modes: plaintext, secure, paillier")
     sim.add_argument(
         "--epsilon", type=float, default=None, help="DP budget per worker (calibrates sigma)"
+    )
+    sim.add_argument(
+        "--model",
+        choices=("logreg", "mlp"),
+        default="logreg",
+        help="logistic regression (650 parameters, default) or a 32-unit MLP (2,410)",
     )
     sim.add_argument("-n", type=int, default=10, help="workers (default 10)")
     sim.add_argument("-f", type=int, default=2, help="Byzantine workers (default 2)")

@@ -128,3 +128,33 @@ def test_label_flipping() -> None:
     flipped = run(Config(rule="mean", attack="label-flip", rounds=8, f=4))
     clean = run(Config(rule="mean", attack=None, rounds=8))
     assert len(flipped.accuracy) == 8 and flipped.accuracy[-1] < clean.accuracy[-1]
+
+
+@pytest.mark.spec("D18.2")
+def test_model_gradients_match_finite_differences() -> None:
+    from sbrml.simulation.models import MODELS
+
+    gen = np.random.default_rng(0)
+    x = gen.random((3, 64))
+    y = np.array([1, 4, 7])
+    for model in MODELS.values():
+        theta = model.init(gen) + 0.01 * gen.standard_normal(model.dim)
+        grad = model.per_example_grads(theta, x, y).mean(axis=0)
+
+        def loss(t: np.ndarray, model: object = model) -> float:
+            p = model.probabilities(t, x)  # type: ignore[attr-defined]
+            return float(-np.log(p[np.arange(3), y]).mean())
+
+        for i in (0, 100, model.dim - 7, model.dim - 1):
+            step = np.zeros(model.dim)
+            step[i] = 1e-6
+            assert (loss(theta + step) - loss(theta - step)) / 2e-6 == pytest.approx(
+                grad[i], abs=1e-6
+            )
+
+
+def test_mlp_run_learns() -> None:
+    result = run(Config(rule="krum", attack="alie", model="mlp", rounds=25))
+    assert result.accuracy[-1] > 0.5
+    with pytest.raises(ConfigError):
+        Config(model="transformer").validate()

@@ -11,6 +11,7 @@ from sbrml.reference.errors import SpecError
 from sbrml.rulespec import RuleSpecError, build_rule
 
 MODES = ("plaintext", "secure", "paillier")
+MODEL_NAMES = ("logreg", "mlp")
 LABEL_FLIP = "label-flip"  # a data attack (D16.9), handled by the training loop
 
 
@@ -23,6 +24,7 @@ class Config:
     """D18.1: one run. ``attack=None`` means the f Byzantine workers are absent (honest run)."""
 
     rule: str = "krum"
+    model: str = "logreg"
     attack: str | None = "alie"
     mode: str = "plaintext"
     n: int = 10
@@ -41,7 +43,8 @@ class Config:
     @property
     def label(self) -> str:
         dp = "" if self.epsilon is None else f" eps={self.epsilon:g}"
-        return f"{self.rule} | {self.attack or 'no attack'} | {self.mode}{dp}"
+        model = "" if self.model == "logreg" else f" | {self.model}"
+        return f"{self.rule} | {self.attack or 'no attack'} | {self.mode}{dp}{model}"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +75,11 @@ class Config:
             raise ConfigError(f"simulate: epsilon must be > 0; got {self.epsilon!r} (C18.1)")
         if not 0 < self.delta < 1:
             raise ConfigError(f"simulate: delta must be in (0, 1); got {self.delta!r} (C18.1)")
+        if self.model not in MODEL_NAMES:
+            raise ConfigError(
+                f"simulate: unknown model {self.model!r}; choose one of "
+                f"{', '.join(MODEL_NAMES)} (C18.1)"
+            )
         if self.mode not in MODES:
             raise ConfigError(
                 f"simulate: unknown mode {self.mode!r}; choose one of {', '.join(MODES)} (C18.1)"

@@ -23,10 +23,10 @@ from sbrml.optimized.he_averaging import encrypted_average
 from sbrml.privacy import GaussianMechanism, calibrate_sigma, epsilon
 from sbrml.rulespec import build_rule
 from sbrml.simulation.config import LABEL_FLIP, Config
+from sbrml.simulation.models import MODELS
 
 F64 = NDArray[np.float64]
-CLASSES, FEATURES = 10, 64
-DIM = CLASSES * FEATURES + CLASSES
+CLASSES = 10
 W_BITS = 30
 
 
@@ -92,25 +92,8 @@ def flip_labels(y: NDArray[np.int64]) -> NDArray[np.int64]:
     return np.asarray(CLASSES - 1 - y, dtype=np.int64)
 
 
-def forward(theta: F64, x: F64) -> F64:
-    """Softmax probabilities of the multinomial logistic model theta = (W, b)."""
-    w = theta[: CLASSES * FEATURES].reshape(FEATURES, CLASSES)
-    logits = x @ w + theta[CLASSES * FEATURES :]
-    logits -= logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    return np.asarray(e / e.sum(axis=1, keepdims=True))
-
-
-def per_example_grads(theta: F64, x: F64, y: NDArray[np.int64]) -> F64:
-    """Cross-entropy gradient of every example: rows (dW flattened, db)."""
-    p = forward(theta, x)
-    p[np.arange(len(y)), y] -= 1.0
-    dw = x[:, :, None] * p[:, None, :]
-    return np.asarray(np.concatenate([dw.reshape(len(y), -1), p], axis=1))
-
-
-def evaluate(theta: F64, x: F64, y: NDArray[np.int64]) -> tuple[float, float]:
-    p = forward(theta, x)
+def evaluate(model: Any, theta: F64, x: F64, y: NDArray[np.int64]) -> tuple[float, float]:
+    p = model.probabilities(theta, x)
     loss = float(-np.log(np.maximum(p[np.arange(len(y)), y], 1e-12)).mean())
     return float((p.argmax(axis=1) == y).mean()), loss
 
@@ -163,18 +146,19 @@ def run(config: Config, *, progress: bool = False) -> RunResult:
     keys = None
     if config.mode == "paillier":
         keys = paillier.generate_keypair(2048, rng=rng.derive("paillier"))
-    theta = np.zeros(DIM)
-    momenta = np.zeros((training, DIM))
+    model = MODELS[config.model]
+    theta = model.init(gen)
+    momenta = np.zeros((training, model.dim))
     rounds = range(config.rounds)
     if progress:
         from tqdm import tqdm
 
         rounds = tqdm(rounds, desc=config.label, leave=False)
     for t in rounds:
-        grads = np.empty((training, DIM))
+        grads = np.empty((training, model.dim))
         for i, shard in enumerate(shards):
             batch = gen.choice(shard, size=min(config.batch, len(shard)), replace=False)
-            g = per_example_grads(theta, x_train[batch], labels[i][batch])
+            g = model.per_example_grads(theta, x_train[batch], labels[i][batch])
             grads[i] = mechanism(g, rng=rng.derive(f"dp/{t}/{i}")) if mechanism else g.mean(axis=0)
         momenta = config.momentum * momenta + (1 - config.momentum) * grads
         sent = (
@@ -205,7 +189,7 @@ def run(config: Config, *, progress: bool = False) -> RunResult:
         result.seconds.append(time.perf_counter() - start)
         result.bytes.append(traffic)
         theta = theta - config.lr * aggregate
-        acc, loss = evaluate(theta, x_test, y_test)
+        acc, loss = evaluate(model, theta, x_test, y_test)
         result.accuracy.append(acc)
         result.loss.append(loss)
     return result
