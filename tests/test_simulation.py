@@ -158,3 +158,30 @@ def test_mlp_run_learns() -> None:
     assert result.accuracy[-1] > 0.5
     with pytest.raises(ConfigError):
         Config(model="transformer").validate()
+
+
+@pytest.mark.spec("C18.1")
+def test_grid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text(
+        'rules = ["mean", "krum"]\nattacks = ["none"]\nepsilons = ["none", 4.0]\nrounds = 2\n'
+    )
+    out = tmp_path / "g"
+    assert main(["simulate", "--out", str(out), "--grid", str(grid)]) == 0
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [(r["config"]["rule"], r["config"]["epsilon"]) for r in runs] == [
+        ("mean", None),
+        ("mean", 4.0),
+        ("krum", None),
+        ("krum", 4.0),
+    ]
+    capsys.readouterr()
+    for text, message in (
+        ("rules = [", "not a readable TOML file"),
+        ("colour = 1", "unknown keys"),
+        ("rules = []", "non-empty list"),
+        ('modes = ["warp"]', "unknown mode"),
+    ):
+        grid.write_text(text)
+        assert main(["simulate", "--out", str(out), "--grid", str(grid)]) == 2
+        assert message in capsys.readouterr().err
