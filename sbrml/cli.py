@@ -306,6 +306,7 @@ def simulate_configs(args: argparse.Namespace) -> list[Any]:
 
     common = {
         "model": args.model,
+        "delta": args.delta,
         "n": args.n,
         "f": args.f,
         "alpha": args.alpha,
@@ -314,7 +315,9 @@ def simulate_configs(args: argparse.Namespace) -> list[Any]:
     }
     if args.grid:
         configs = grid_configs(args.grid, common)
-    elif not any((args.rules, args.attacks, args.modes, args.epsilon is not None)):
+    elif not any(
+        (args.rules, args.attacks, args.modes, args.epsilon is not None, args.sigma is not None)
+    ):
         configs = [
             Config(**{**c.as_dict(), **common}) for c in default_sweep(args.rounds, args.seed)
         ]
@@ -323,7 +326,7 @@ def simulate_configs(args: argparse.Namespace) -> list[Any]:
         attacks = [None if a == "none" else a for a in (args.attacks or "alie").split(",")]
         modes = (args.modes or "plaintext").split(",")
         configs = [
-            Config(rule=r, attack=a, mode=m, epsilon=args.epsilon, **common)
+            Config(rule=r, attack=a, mode=m, epsilon=args.epsilon, sigma=args.sigma, **common)
             for r in rules
             for a in attacks
             for m in modes
@@ -440,6 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--epsilon", type=float, default=None, help="DP budget per worker (calibrates sigma)"
     )
+    sim.add_argument(
+        "--sigma", type=float, default=None, help="DP noise multiplier (epsilon is then reported)"
+    )
+    sim.add_argument("--delta", type=float, default=1e-5, help="DP delta (default 1e-5)")
     sim.add_argument(
         "--model",
         choices=("logreg", "mlp"),

@@ -185,3 +185,16 @@ def test_grid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         grid.write_text(text)
         assert main(["simulate", "--out", str(out), "--grid", str(grid)]) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.spec("C18.4")
+def test_sigma_reports_epsilon() -> None:
+    from sbrml.privacy import epsilon
+
+    result = run(Config(rule="mean", attack=None, sigma=2.0, rounds=3))
+    assert result.sigma == 2.0 and result.epsilon_spent is not None and result.epsilon_spent > 0
+    with pytest.raises(ConfigError):
+        Config(sigma=1.0, epsilon=1.0).validate()
+    with pytest.raises(ConfigError):
+        Config(sigma=0.0).validate()
+    assert epsilon(2.0, 1e-5, 1.0, 3) >= result.epsilon_spent  # subsampling only lowers it

@@ -35,6 +35,7 @@ class Config:
     momentum: float = 0.9
     batch: int = 32
     epsilon: float | None = None
+    sigma: float | None = None
     delta: float = 1e-5
     clip: float = 1.0
     seed: int = 0
@@ -43,6 +44,7 @@ class Config:
     @property
     def label(self) -> str:
         dp = "" if self.epsilon is None else f" eps={self.epsilon:g}"
+        dp += "" if self.sigma is None else f" sigma={self.sigma:g}"
         model = "" if self.model == "logreg" else f" | {self.model}"
         return f"{self.rule} | {self.attack or 'no attack'} | {self.mode}{dp}{model}"
 
@@ -73,6 +75,13 @@ class Config:
             )
         if self.epsilon is not None and not self.epsilon > 0:
             raise ConfigError(f"simulate: epsilon must be > 0; got {self.epsilon!r} (C18.1)")
+        if self.sigma is not None and not self.sigma > 0:
+            raise ConfigError(f"simulate: sigma must be > 0; got {self.sigma!r} (C18.1)")
+        if self.sigma is not None and self.epsilon is not None:
+            raise ConfigError(
+                "simulate: give epsilon (sigma is calibrated) or sigma (epsilon is reported), "
+                "not both (C18.1)"
+            )
         if not 0 < self.delta < 1:
             raise ConfigError(f"simulate: delta must be in (0, 1); got {self.delta!r} (C18.1)")
         if self.model not in MODEL_NAMES:

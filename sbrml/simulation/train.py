@@ -138,11 +138,17 @@ def run(config: Config, *, progress: bool = False) -> RunResult:
     )
     result = RunResult(config)
     mechanism = None
-    if config.epsilon is not None:
+    if config.epsilon is not None or config.sigma is not None:
+        # C18.4: the largest sampling rate of any worker bounds every worker's privacy loss.
         q = min(1.0, config.batch / min(len(s) for s in shards))
-        result.sigma = calibrate_sigma(config.epsilon, config.delta, q, config.rounds)
-        result.epsilon_spent = epsilon(result.sigma, config.delta, q, config.rounds)
-        mechanism = GaussianMechanism(config.clip, result.sigma)
+        sigma = (
+            config.sigma
+            if config.sigma is not None
+            else calibrate_sigma(config.epsilon or 0.0, config.delta, q, config.rounds)
+        )
+        result.sigma = sigma
+        result.epsilon_spent = epsilon(sigma, config.delta, q, config.rounds)
+        mechanism = GaussianMechanism(config.clip, sigma)
     keys = None
     if config.mode == "paillier":
         keys = paillier.generate_keypair(2048, rng=rng.derive("paillier"))
