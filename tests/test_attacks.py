@@ -18,6 +18,7 @@ from sbrml.attacks import (
     MalformedShare,
     Mimic,
     MissingShare,
+    NonFiniteInput,
     OptimalALIE,
     OptimalIPM,
     RingWrap,
@@ -131,6 +132,17 @@ def test_protocol_attacks() -> None:
         assert others == [
             m for m in clean.channel.messages if m.label == "share" and m.sender != "W2"
         ]
+    x = np.array([[math.sin(i + k) for k in range(3)] for i in range(6)])
+    for value in (math.nan, math.inf):
+        poisoned = NonFiniteInput(2, value)(x)
+        assert np.isnan(poisoned[2, 0]) or np.isinf(poisoned[2, 0])
+        assert np.array_equal(np.delete(poisoned, 2, axis=0), np.delete(x, 2, axis=0))
+        result = opt.secure_aggregate(
+            poisoned, opt.MultiKrum(1, 3), rng=opt.DeterministicRandomSource(4)
+        )
+        assert set(result.excluded) == {2} and "C1.1" in result.excluded[2]
+    with pytest.raises(ParameterError):
+        NonFiniteInput(2, 1.0)
     wrapped = _round(RingWrap(2, [math.sin(2 + k) for k in range(3)], [1], rng=rng))
     assert np.array_equal(wrapped.distances, clean.distances)  # C8.9: invisible to D
     with pytest.raises(ParameterError):

@@ -5,7 +5,13 @@ only from the injected ``rng``. Vector attacks return the f vectors the Byzantin
 send; protocol attacks return a ``tamper`` hook for ``secure_aggregate``.
 """
 
-from sbrml.attacks.protocol import InconsistentShares, MalformedShare, MissingShare, RingWrap
+from sbrml.attacks.protocol import (
+    InconsistentShares,
+    MalformedShare,
+    MissingShare,
+    NonFiniteInput,
+    RingWrap,
+)
 from sbrml.attacks.vector import (
     ALIE,
     ATTACKS,
@@ -28,6 +34,7 @@ __all__ = [
     "MalformedShare",
     "Mimic",
     "MissingShare",
+    "NonFiniteInput",
     "OptimalALIE",
     "OptimalIPM",
     "RingWrap",

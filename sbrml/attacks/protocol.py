@@ -36,6 +36,7 @@ class RingWrap:
     """D16.8 (a): well-formed shares of encode(x) + 2^63 on the chosen coordinates (C8.9)."""
 
     name = "ring-wrap"
+    omniscient = False
 
     def __init__(
         self, worker: int, vector: Sequence[float], coordinates: Sequence[int], *, rng: RandomSource
@@ -61,6 +62,7 @@ class InconsistentShares:
     """D16.8 (b): S1 gets the second share of a different vector than S0's share belongs to."""
 
     name = "inconsistent-shares"
+    omniscient = False
 
     def __init__(self, worker: int, other: Sequence[float], *, rng: RandomSource):
         self.sender = _check_worker(self.name, worker)
@@ -79,6 +81,7 @@ class MalformedShare:
     """D16.8 (c): the share sent to ``server`` loses its last ``cut`` bytes."""
 
     name = "malformed-share"
+    omniscient = False
 
     def __init__(self, worker: int, server: str = "S1", cut: int = 8):
         self.sender = _check_worker(self.name, worker)
@@ -110,6 +113,7 @@ class MissingShare:
     """D16.8 (d): the worker's share to ``server`` (or to both, ``server=None``) is never sent."""
 
     name = "missing-share"
+    omniscient = False
 
     def __init__(self, worker: int, server: str | None = "S1"):
         self.sender = _check_worker(self.name, worker)
@@ -123,3 +127,25 @@ class MissingShare:
             for m in messages
             if not (m.sender == self.sender and self.server in (None, m.receiver))
         ]
+
+
+class NonFiniteInput:
+    """D16.8 (e): the worker's own input row becomes NaN or infinite before encoding.
+
+    Not a message rewrite: it returns the input matrix the round is then given. The honest
+    encoder refuses the row (C1.1), so the worker sends nothing and is excluded (C8.3).
+    """
+
+    name = "non-finite-input"
+    omniscient = False
+
+    def __init__(self, worker: int, value: float = float("nan")):
+        _check_worker(self.name, worker)
+        if value == value and abs(value) != float("inf"):  # NaN is the only value unequal to itself
+            raise ParameterError(self.name, "value", "NaN or an infinity", "C16.1", repr(value))
+        self.worker, self.value = worker, value
+
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        out = np.array(inputs, dtype=np.float64, copy=True)
+        out[self.worker, 0] = self.value
+        return out
