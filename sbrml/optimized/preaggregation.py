@@ -16,15 +16,14 @@ from sbrml.optimized.distances import check_matrix, sq_distances
 from sbrml.optimized.rules import F64, check_distance_matrix
 
 # Compose is type-agnostic (it only calls pre.mix and the rule), so both trees share it.
+from sbrml.reference.preaggregation import AdaptiveClipping as ReferenceAdaptiveClipping
 from sbrml.reference.preaggregation import Bucketing as ReferenceBucketing
 from sbrml.reference.preaggregation import Compose, Mixing, PreAggregation
+from sbrml.reference.preaggregation import StaticClipping as ReferenceStaticClipping
 from sbrml.reference.rules import (
     NeedsMajority,
     Rule,
-    check_f,
-    check_positive_real,
     is_distance_rule,
-    need_workers,
 )
 
 __all__ = [
@@ -134,39 +133,18 @@ def clip_rows(x: NDArray[np.float64], thresholds: NDArray[np.float64]) -> F64:
     return np.asarray(x * scale[:, None])
 
 
-class StaticClipping:
-    """Static clipping (D11.4): x_i <- min(1, c / ||x_i||) x_i."""
+class StaticClipping(ReferenceStaticClipping):
+    """Static clipping (D11.4); hyperparameters and checks are the reference's."""
 
-    name = "clip"
-    linear = False
-
-    def __init__(self, f: int = 0, c: float = 1.0):
-        check_f(self.name, f)
-        self.f = f
-        self.c = check_positive_real(self.name, "c", c, "C11.4")
-
-    def check_n(self, n: int, function: str = "clip") -> None:
-        need_workers(self.name, function, n, self.f, "n >= 1", n >= 1, "D11.4")
-
-    def output_count(self, n: int) -> int:
-        return n
-
-    def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:
+    def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:  # type: ignore[override]
         arr = check_matrix(self.name, "x", x)
         return clip_rows(arr, np.full(arr.shape[0], self.c))
 
 
-class AdaptiveClipping(NeedsMajority):
+class AdaptiveClipping(ReferenceAdaptiveClipping):
     """ARC (D11.5): the k = floor(2 f (n - f) / n) largest-norm inputs clipped to the next norm."""
 
-    name = "arc"
-    clause = "C11.2"
-    linear = False
-
-    def output_count(self, n: int) -> int:
-        return n
-
-    def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:
+    def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:  # type: ignore[override]
         arr = check_matrix(self.name, "x", x)
         n = arr.shape[0]
         self.check_n(n, self.name)
