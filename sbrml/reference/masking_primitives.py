@@ -1,20 +1,29 @@
-"""Primitives of pairwise-mask secure aggregation (spec/19-pairwise-masks.md): X25519, Shamir.
+"""Primitives of pairwise-mask secure aggregation (spec/19-pairwise-masks.md).
 
 X25519 follows RFC 7748 section 5 in readable Python (the optimized tree calls
-``cryptography``); Shamir's t-of-n secret sharing works over the Mersenne prime 2^521 - 1,
-wide enough for 32-byte keys and seeds.
+``cryptography``); HKDF-SHA-256 follows RFC 5869; masks are ChaCha20 keystreams (D2.2) keyed
+by HKDF outputs; Shamir's t-of-n secret sharing works over the Mersenne prime 2^521 - 1,
+wide enough for 32-byte keys and seeds; a share travels in an encrypt-then-MAC box.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
 
 from sbrml.reference.errors import ParameterError, ShapeError
-from sbrml.reference.randomness import RandomSource, uniform_below
+from sbrml.reference.randomness import ChaCha20RandomSource, RandomSource, uniform_below
 
 P25519 = 2**255 - 19
 A24 = 121665
 SHAMIR_PRIME = 2**521 - 1
+SHAMIR_BYTES = 66  # ceil(521 / 8): one field element on the wire
+HASH_BYTES = 32
+MASK_INFO = b"sbrml/masks/v1/pairwise"
+SELF_MASK_INFO = b"sbrml/masks/v1/self"
+BOX_INFO = b"sbrml/masks/v1/box/"
+TAG_BYTES = 32
 
 
 def check_32_bytes(function: str, name: str, value: bytes) -> None:
@@ -119,3 +128,83 @@ def shamir_reconstruct(
                 den = den * (xi - xj) % prime
         secret = (secret + yi * num * pow(den, -1, prime)) % prime
     return secret
+
+
+def hkdf_sha256(ikm: bytes, info: bytes, length: int, salt: bytes = b"") -> bytes:
+    """Implements D19.3: HKDF-SHA-256 of RFC 5869 (extract, then expand to ``length`` bytes)."""
+    if not 1 <= length <= 255 * HASH_BYTES:
+        raise ParameterError("hkdf_sha256", "length", "1 <= length <= 8160", "D19.3", repr(length))
+    prk = hmac.new(salt or bytes(HASH_BYTES), ikm, hashlib.sha256).digest()
+    okm, block = b"", b""
+    for counter in range(1, -(-length // HASH_BYTES) + 1):
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        okm += block
+    return okm[:length]
+
+
+def pairwise_seed(shared_secret: bytes) -> bytes:
+    """Implements D19.4: the pairwise mask key HKDF(X25519 secret, info "…/pairwise", 32)."""
+    return hkdf_sha256(shared_secret, MASK_INFO, 32)
+
+
+def self_seed(seed: bytes) -> bytes:
+    """Implements D19.4: the self-mask key HKDF(b_u, info "…/self", 32)."""
+    return hkdf_sha256(seed, SELF_MASK_INFO, 32)
+
+
+def expand_mask(key: bytes, d: int) -> list[int]:
+    """Implements D19.4: the first d ring elements (C2.6) of ChaCha20 keyed by ``key``."""
+    data = ChaCha20RandomSource(key).random_bytes(8 * d)
+    return [int.from_bytes(data[i : i + 8], "little") for i in range(0, len(data), 8)]
+
+
+def box_keys(shared_secret: bytes, sender: int, receiver: int) -> tuple[bytes, bytes]:
+    """Implements D19.5: (encryption key, MAC key), one pair per direction of each link."""
+    info = BOX_INFO + sender.to_bytes(4, "little") + receiver.to_bytes(4, "little")
+    okm = hkdf_sha256(shared_secret, info, 64)
+    return okm[:32], okm[32:]
+
+
+Keystream = Callable[[bytes], RandomSource]
+
+
+def seal(
+    shared_secret: bytes,
+    sender: int,
+    receiver: int,
+    plaintext: bytes,
+    keystream: Keystream = ChaCha20RandomSource,
+) -> bytes:
+    """Implements D19.5: ChaCha20 encryption, then HMAC-SHA-256 over the ciphertext."""
+    enc, mac = box_keys(shared_secret, sender, receiver)
+    stream = keystream(enc).random_bytes(len(plaintext))
+    ciphertext = bytes(a ^ b for a, b in zip(plaintext, stream, strict=True))
+    return ciphertext + hmac.new(mac, ciphertext, hashlib.sha256).digest()
+
+
+def open_box(
+    shared_secret: bytes,
+    sender: int,
+    receiver: int,
+    box: bytes,
+    keystream: Keystream = ChaCha20RandomSource,
+) -> bytes:
+    """Implements C19.3: the plaintext of a box whose tag verifies, else ShapeError."""
+    enc, mac = box_keys(shared_secret, sender, receiver)
+    ciphertext, tag = box[:-TAG_BYTES], box[-TAG_BYTES:]
+    expected = hmac.new(mac, ciphertext, hashlib.sha256).digest()
+    if len(box) < TAG_BYTES or not hmac.compare_digest(tag, expected):
+        raise ShapeError(
+            "open_box", "box", "a box whose HMAC tag verifies", "C19.3", f"{len(box)} bytes"
+        )
+    stream = keystream(enc).random_bytes(len(ciphertext))
+    return bytes(a ^ b for a, b in zip(ciphertext, stream, strict=True))
+
+
+def is_low_order(public: bytes) -> bool:
+    """Implements C19.4: X25519(0^32, u) = 0 exactly when u has order dividing 8.
+
+    The clamped all-zero scalar is 2^254, which kills exactly the points whose order is a
+    power of two (the curve's cofactor is 8, the twist's 4); every other point survives.
+    """
+    return x25519(bytes(32), public) == bytes(32)

@@ -1,0 +1,555 @@
+"""Pairwise-mask secure aggregation with dropout recovery (spec/20-mask-protocol.md).
+
+Bonawitz et al. (CCS 2017), honest-but-curious version: one server ``S`` and workers
+``W0..W<n-1>`` in one process over a byte-counting ``Channel``. Each worker adds to its
+fixed-point input a self mask and one pairwise mask per peer; pairwise masks cancel in the
+sum, and the server removes the rest with seeds reconstructed from t-of-n Shamir shares.
+Vector arithmetic is delegated to a ``Backend`` so that the optimized tree plugs in NumPy and
+produces the same transcript.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sbrml.reference import masking_primitives as prim
+from sbrml.reference.channel import Channel, Message, Payload, pack_ring, unpack_ring
+from sbrml.reference.errors import (
+    EncodingError,
+    InsufficientWorkersError,
+    ParameterError,
+    ShapeError,
+    SpecError,
+)
+from sbrml.reference.randomness import ChaCha20RandomSource, RandomSource
+from sbrml.reference.ring import DEFAULT_FRAC_BITS, RING_BITS, check_frac_bits, decode, encode
+from sbrml.reference.round import worker_name
+
+ROUNDS = ("advertise", "share", "input", "unmask")
+SERVER = "S"
+KEY_RECORD = 4 + 32 + 32
+BOX_PLAINTEXT = 4 + 4 + 2 * prim.SHAMIR_BYTES
+SHARE_RECORD = 4 + BOX_PLAINTEXT + prim.TAG_BYTES
+UNMASK_RECORD = 4 + 1 + prim.SHAMIR_BYTES
+SELF_SHARE, KEY_SHARE = 0, 1
+
+MaskTerms = list[tuple[int, bytes]]
+MaskTamper = Callable[[str, list[Message]], list[Message]]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The vector arithmetic one tree plugs into P20.1; everything else is shared."""
+
+    x25519: Callable[[bytes, bytes], bytes]
+    x25519_public: Callable[[bytes], bytes]
+    keystream: prim.Keystream
+    encode_input: Callable[[Any, int, int], Any]
+    apply_masks: Callable[[Any, MaskTerms, int], Any]
+    pack: Callable[[Any], Payload]
+    unpack: Callable[[str, str, Payload, int], Any]
+    total: Callable[[list[Any], int], Any]
+    decode_sum: Callable[[Any, int, int], tuple[Any, Any]]
+
+
+def encode_input(x: Sequence[float], frac_bits: int, n: int) -> list[int]:
+    """Implements C20.2: fixed point (D1.3) with |round(x 2^F)| <= (2^63 - 1) // n."""
+    encoded = encode(x, frac_bits=frac_bits)
+    limit = ((1 << (RING_BITS - 1)) - 1) // n
+    for k, e in enumerate(encoded):
+        signed = e - (1 << RING_BITS) if e >> (RING_BITS - 1) else e
+        if abs(signed) > limit:
+            raise EncodingError(
+                "encode_input",
+                f"x[{k}]",
+                f"|round(x 2^{frac_bits})| <= (2^63 - 1) // n = {limit} so a sum of n cannot wrap",
+                "C20.2",
+                repr(x[k]),
+            )
+    return encoded
+
+
+def apply_masks(vector: Sequence[int], terms: MaskTerms, d: int) -> list[int]:
+    """Implements D19.4 on vectors: vector + sum_k sign_k * PRG(key_k) mod 2^64."""
+    out = list(vector)
+    modulus = 1 << RING_BITS
+    for sign, key in terms:
+        out = [(a + sign * m) % modulus for a, m in zip(out, prim.expand_mask(key, d), strict=True)]
+    return out
+
+
+def total(vectors: list[list[int]], d: int) -> list[int]:
+    """The ring sum of the masked inputs, position by position."""
+    out = [0] * d
+    for v in vectors:
+        out = [(a + b) % (1 << RING_BITS) for a, b in zip(out, v, strict=True)]
+    return out
+
+
+def decode_sum(vector: list[int], frac_bits: int, count: int) -> tuple[list[float], list[float]]:
+    """C1.4 on the unmasked sum; the mean divides it by the number of workers counted."""
+    values = decode(vector, frac_bits=frac_bits)
+    return values, [v / count for v in values]
+
+
+REFERENCE = Backend(
+    prim.x25519,
+    prim.x25519_public,
+    ChaCha20RandomSource,
+    encode_input,
+    apply_masks,
+    pack_ring,
+    unpack_ring,
+    total,
+    decode_sum,
+)
+
+
+@dataclass
+class MaskResult:
+    """What the server outputs (the sum over ``counted``), who was left out, and the traffic."""
+
+    total: Any
+    mean: Any
+    counted: list[int]
+    survivors: dict[str, list[int]]
+    excluded: dict[int, str]
+    notes: list[str]
+    channel: Channel
+    n: int
+    d: int
+    t: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class WorkerState:
+    """One worker's secrets and what it has been told, round by round (P20.1)."""
+
+    index: int
+    rng: RandomSource
+    c_sk: bytes = b""
+    s_sk: bytes = b""
+    b: bytes = b""
+    own_shares: tuple[int, int] = (0, 0)
+    roster: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
+    boxes: dict[int, bytes] = field(default_factory=dict)
+    u2: list[int] = field(default_factory=list)
+
+
+def le32(value: int) -> bytes:
+    return value.to_bytes(4, "little")
+
+
+def read32(raw: bytes, at: int) -> int:
+    return int.from_bytes(raw[at : at + 4], "little")
+
+
+def check_survivors(function: str, ids: Sequence[int], t: int, label: str) -> None:
+    """Implements C20.3: every survivor set a party acts on has at least t workers."""
+    if len(ids) < t:
+        raise InsufficientWorkersError(
+            function,
+            label,
+            f"at least t={t} workers; the round aborts and nothing is released",
+            "C20.3",
+            f"{len(ids)} workers {list(ids)}",
+        )
+
+
+def malformed(function: str, what: str, got: str) -> ShapeError:
+    return ShapeError(function, "payload", what, "C20.4", got)
+
+
+# --- worker steps (P20.1) ---------------------------------------------------------------
+
+
+def worker_advertise(state: WorkerState, backend: Backend) -> Message:
+    """P20.1 round 0: draw c_sk then s_sk (32 bytes each) and send both public keys."""
+    state.c_sk = state.rng.random_bytes(32)
+    state.s_sk = state.rng.random_bytes(32)
+    payload = backend.x25519_public(state.c_sk) + backend.x25519_public(state.s_sk)
+    return Message(worker_name(state.index), SERVER, "mask/advertise", payload)
+
+
+def parse_roster(function: str, payload: Payload) -> dict[int, tuple[bytes, bytes]]:
+    raw = bytes(payload)
+    count = read32(raw, 0)
+    if len(raw) != 4 + KEY_RECORD * count:
+        raise malformed(function, f"4 + 68*count bytes (count={count})", f"{len(raw)} bytes")
+    roster = {}
+    for k in range(count):
+        at = 4 + KEY_RECORD * k
+        roster[read32(raw, at)] = (raw[at + 4 : at + 36], raw[at + 36 : at + 68])
+    return roster
+
+
+def worker_share(
+    state: WorkerState, roster_payload: Payload, t: int, n: int, backend: Backend
+) -> Message:
+    """P20.1 round 1: draw b, Shamir-share s_sk then b among all n, box each peer's shares."""
+    state.roster = parse_roster("worker_share", roster_payload)
+    check_survivors("worker_share", sorted(state.roster), t, "U1")
+    state.b = state.rng.random_bytes(32)
+    s_shares = prim.shamir_share(int.from_bytes(state.s_sk, "little"), t, n, rng=state.rng)
+    b_shares = prim.shamir_share(int.from_bytes(state.b, "little"), t, n, rng=state.rng)
+    u = state.index
+    state.own_shares = (s_shares[u][1], b_shares[u][1])
+    records = []
+    for v in sorted(state.roster):
+        if v == u:
+            continue
+        plaintext = (
+            le32(u)
+            + le32(v)
+            + s_shares[v][1].to_bytes(prim.SHAMIR_BYTES, "little")
+            + b_shares[v][1].to_bytes(prim.SHAMIR_BYTES, "little")
+        )
+        secret = backend.x25519(state.c_sk, state.roster[v][0])
+        records.append(le32(v) + prim.seal(secret, u, v, plaintext, backend.keystream))
+    return Message(worker_name(u), SERVER, "mask/shares", b"".join(records))
+
+
+def worker_input(
+    state: WorkerState,
+    forward_payload: Payload,
+    x: Any,
+    t: int,
+    n: int,
+    frac_bits: int,
+    backend: Backend,
+) -> Message:
+    """P20.1 round 2: y_u = x_u + PRG(b_u) + sum_v delta_uv PRG(s_uv) over U2 \\ {u}."""
+    raw = bytes(forward_payload)
+    count = read32(raw, 0)
+    if len(raw) != 4 + SHARE_RECORD * count:
+        raise malformed("worker_input", "4 + 176*count bytes", f"{len(raw)} bytes")
+    u = state.index
+    for k in range(count):
+        at = 4 + SHARE_RECORD * k
+        state.boxes[read32(raw, at)] = raw[at + 4 : at + SHARE_RECORD]
+    state.u2 = sorted([*state.boxes, u])
+    check_survivors("worker_input", state.u2, t, "U2")
+    encoded = backend.encode_input(x, frac_bits, n)
+    terms: MaskTerms = [(1, prim.self_seed(state.b))]
+    for v in state.u2:
+        if v != u:
+            secret = backend.x25519(state.s_sk, state.roster[v][1])
+            terms.append((1 if u < v else -1, prim.pairwise_seed(secret)))
+    y = backend.apply_masks(encoded, terms, len(encoded))
+    return Message(worker_name(u), SERVER, "mask/input", backend.pack(y))
+
+
+def worker_unmask(
+    state: WorkerState, survivors_payload: Payload, t: int, notes: list[str], backend: Backend
+) -> Message:
+    """P20.1 round 3: for v in U2, a share of b_v if v in U3, else a share of s_sk_v (C20.5)."""
+    raw = bytes(survivors_payload)
+    count = read32(raw, 0)
+    u3 = [read32(raw, 4 + 4 * k) for k in range(count)]
+    u = state.index
+    if len(raw) != 4 + 4 * count or not set(u3) <= set(state.u2) or u not in u3:
+        # C20.5: answering a U3 that is not a subset of U2 could reveal both secrets of a worker.
+        raise ShapeError(
+            "worker_unmask", "U3", "a subset of U2 containing the worker", "C20.5", repr(u3)
+        )
+    check_survivors("worker_unmask", u3, t, "U3")
+    records = []
+    for v in state.u2:
+        if v == u:
+            s_share, b_share = state.own_shares
+        else:
+            try:
+                secret = backend.x25519(state.c_sk, state.roster[v][0])
+                plain = prim.open_box(secret, v, u, state.boxes[v], backend.keystream)
+            except SpecError as err:
+                notes.append(f"{worker_name(u)}: box from {worker_name(v)} rejected: {err}")
+                continue
+            if len(plain) != BOX_PLAINTEXT or read32(plain, 0) != v or read32(plain, 4) != u:
+                notes.append(f"{worker_name(u)}: box from {worker_name(v)} has a wrong header")
+                continue
+            s_share = int.from_bytes(plain[8 : 8 + prim.SHAMIR_BYTES], "little")
+            b_share = int.from_bytes(plain[8 + prim.SHAMIR_BYTES :], "little")
+        kind, value = (SELF_SHARE, b_share) if v in u3 else (KEY_SHARE, s_share)
+        records.append(le32(v) + bytes([kind]) + value.to_bytes(prim.SHAMIR_BYTES, "little"))
+    return Message(worker_name(u), SERVER, "mask/unmask", b"".join(records))
+
+
+# --- server steps (P20.1) ---------------------------------------------------------------
+
+
+def collect(
+    channel: Channel,
+    label: str,
+    expected: Sequence[int],
+    parse: Callable[[int, Payload], Any],
+    failures: dict[int, str],
+    notes: list[str],
+) -> dict[int, Any]:
+    """Implements C20.4: exactly one well-formed message per expected worker, else it is out.
+
+    Messages from workers outside ``expected`` are ignored and reported in ``notes``.
+    """
+    got: dict[str, list[Message]] = {}
+    for m in channel.receive(SERVER, label):
+        got.setdefault(m.sender, []).append(m)
+    names = {worker_name(i) for i in expected}
+    for sender in got:
+        if sender not in names:
+            notes.append(f"S: ignored {label} from {sender}: not in the previous round's set")
+    parsed: dict[int, Any] = {}
+    for i in expected:
+        messages = got.get(worker_name(i), [])
+        if not messages:
+            failures[i] = f"{worker_name(i)}: no {label} message (dropped out)"
+        elif len(messages) > 1:
+            failures[i] = f"S: {len(messages)} {label} messages, need exactly one (C20.4)"
+        else:
+            try:
+                parsed[i] = parse(i, messages[0].payload)
+            except SpecError as err:
+                failures[i] = f"S: malformed {label}: {err}"
+    return parsed
+
+
+def parse_advertise(backend: Backend) -> Callable[[int, Payload], tuple[bytes, bytes]]:
+    def parse(i: int, payload: Payload) -> tuple[bytes, bytes]:
+        raw = bytes(payload)
+        if len(raw) != 64:
+            raise malformed("masked_aggregate", "64 bytes (two X25519 keys)", f"{len(raw)} bytes")
+        c_pk, s_pk = raw[:32], raw[32:]
+        # C19.4: a low-order key would make the derived secret public.
+        low = [name for name, pk in (("c_pk", c_pk), ("s_pk", s_pk)) if is_low(backend, pk)]
+        if c_pk == s_pk or low:
+            raise malformed("masked_aggregate", "two distinct keys of large order", f"{low}")
+        return c_pk, s_pk
+
+    return parse
+
+
+def is_low(backend: Backend, public: bytes) -> bool:
+    """C19.4 with the tree's X25519."""
+    return backend.x25519(bytes(32), public) == bytes(32)
+
+
+def parse_shares(u1: Sequence[int]) -> Callable[[int, Payload], dict[int, bytes]]:
+    def parse(u: int, payload: Payload) -> dict[int, bytes]:
+        raw = bytes(payload)
+        receivers = [v for v in u1 if v != u]
+        if len(raw) != SHARE_RECORD * len(receivers):
+            raise malformed(
+                "masked_aggregate",
+                f"{SHARE_RECORD} bytes per peer in U1 ({len(receivers)} peers)",
+                f"{len(raw)} bytes",
+            )
+        at = [SHARE_RECORD * k for k in range(len(receivers))]
+        found = [read32(raw, a) for a in at]
+        if found != receivers:
+            raise malformed("masked_aggregate", f"boxes for {receivers} in order", f"{found}")
+        return {v: raw[a + 4 : a + SHARE_RECORD] for v, a in zip(receivers, at, strict=True)}
+
+    return parse
+
+
+def parse_unmask(u2: Sequence[int], u3: Sequence[int]) -> Callable[[int, Payload], dict[int, int]]:
+    def parse(u: int, payload: Payload) -> dict[int, int]:
+        raw = bytes(payload)
+        if len(raw) % UNMASK_RECORD:
+            raise malformed("masked_aggregate", f"records of {UNMASK_RECORD} bytes", f"{len(raw)}")
+        shares: dict[int, int] = {}
+        for a in range(0, len(raw), UNMASK_RECORD):
+            v, kind = read32(raw, a), raw[a + 4]
+            value = int.from_bytes(raw[a + 5 : a + UNMASK_RECORD], "little")
+            want = SELF_SHARE if v in u3 else KEY_SHARE
+            if v not in u2 or v in shares or (shares and v < max(shares)) or kind != want:
+                raise malformed(
+                    "masked_aggregate",
+                    "records for distinct v in U2, increasing, kind 0 iff v in U3",
+                    f"v={v}, kind={kind}",
+                )
+            if value >= prim.SHAMIR_PRIME:
+                raise malformed("masked_aggregate", "a share below 2^521 - 1", f"v={v}")
+            shares[v] = value
+        return shares
+
+    return parse
+
+
+def recover_secret(v: int, shares: list[tuple[int, int]], t: int) -> bytes:
+    """Implements C20.3 and C20.6: the 32-byte secret of worker v from the first t shares."""
+    check_survivors("masked_aggregate", [x - 1 for x, _ in shares], t, f"shares for W{v}")
+    value = prim.shamir_reconstruct(shares[:t], t)
+    if value >= 1 << 256:
+        raise inconsistent(v)
+    return value.to_bytes(32, "little")
+
+
+def inconsistent(v: int) -> ShapeError:
+    return ShapeError(
+        "masked_aggregate",
+        f"shares for W{v}",
+        "t shares of one 32-byte secret (matching its public key)",
+        "C20.6",
+        "an inconsistent reconstruction; the round aborts",
+    )
+
+
+# --- the protocol (P20.1) -----------------------------------------------------------------
+
+
+def check_mask_params(
+    inputs: Any, t: int, frac_bits: int, dropouts: Mapping[int, str]
+) -> tuple[int, int]:
+    """Implements C20.1 at the protocol's boundary; returns (n, d)."""
+    n = len(inputs)
+    if isinstance(t, bool) or not isinstance(t, int) or not 2 <= t <= n:
+        raise ParameterError(
+            "masked_aggregate", "t", "an int with 2 <= t <= n", "C20.1", f"t={t!r}, n={n}"
+        )
+    check_frac_bits("masked_aggregate", frac_bits)
+    d = len(inputs[0])
+    for i, x in enumerate(inputs):
+        if len(x) != d or d < 1:
+            raise ShapeError(
+                "masked_aggregate", f"inputs[{i}]", f"length d={d} >= 1", "C20.1", f"{len(x)}"
+            )
+    for i, r in dropouts.items():
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n or r not in ROUNDS:
+            raise ParameterError(
+                "masked_aggregate",
+                "dropouts",
+                f"worker index in [0, {n}) -> one of {ROUNDS}",
+                "C20.1",
+                f"{i!r}: {r!r}",
+            )
+    return n, d
+
+
+def masked_aggregate(
+    inputs: Any,
+    *,
+    t: int,
+    rng: RandomSource,
+    frac_bits: int = DEFAULT_FRAC_BITS,
+    dropouts: Mapping[int, str] | None = None,
+    tamper: MaskTamper | None = None,
+    backend: Backend = REFERENCE,
+) -> MaskResult:
+    """Implements P20.1: the server learns sum_{u in U3} x_u, and only that (C20.7).
+
+    ``dropouts[i] = r`` makes worker i silent from round r on (r in ROUNDS): it then sends
+    nothing in round r or later. ``tamper(round, messages)`` may rewrite the workers'
+    messages of a round before delivery (tests and attack simulations).
+    """
+    drops = dict(dropouts or {})
+    n, d = check_mask_params(inputs, t, frac_bits, drops)
+    channel = Channel()
+    seconds: dict[str, float] = {}
+    failures: dict[int, str] = {}
+    notes: list[str] = []
+    survivors: dict[str, list[int]] = {}
+    states = [WorkerState(i, rng.derive(f"worker/{i}")) for i in range(n)]
+
+    def inbox(i: int, label: str) -> Payload:
+        (message,) = channel.receive(worker_name(i), label)
+        return message.payload
+
+    def workers(stage: str, ids: Iterable[int], make: Callable[[int], Message]) -> None:
+        start = time.perf_counter()
+        out = []
+        for i in ids:
+            if i in drops and ROUNDS.index(drops[i]) <= ROUNDS.index(stage):
+                continue
+            try:
+                out.append(make(i))
+            except SpecError as err:
+                report = f"{worker_name(i)}: sent nothing in round {stage}: {err}"
+                if stage == "unmask":
+                    notes.append(report)
+                else:
+                    failures[i] = report
+        seconds[f"worker/{stage}"] = time.perf_counter() - start
+        for m in tamper(stage, out) if tamper is not None else out:
+            channel.deliver(m)
+
+    def server(stage: str, start: float) -> None:
+        seconds[f"server/{stage}"] = time.perf_counter() - start
+
+    # Round 0: advertise keys.
+    workers("advertise", range(n), lambda i: worker_advertise(states[i], backend))
+    start = time.perf_counter()
+    keys = collect(channel, "mask/advertise", range(n), parse_advertise(backend), failures, notes)
+    u1 = survivors["advertise"] = sorted(keys)
+    check_survivors("masked_aggregate", u1, t, "U1")
+    roster = le32(len(u1)) + b"".join(le32(v) + keys[v][0] + keys[v][1] for v in u1)
+    for v in u1:
+        channel.send(SERVER, worker_name(v), "mask/roster", roster)
+    server("advertise", start)
+
+    # Round 1: share keys.
+    workers("share", u1, lambda i: worker_share(states[i], inbox(i, "mask/roster"), t, n, backend))
+    start = time.perf_counter()
+    boxes = collect(channel, "mask/shares", u1, parse_shares(u1), failures, notes)
+    u2 = survivors["share"] = sorted(boxes)
+    check_survivors("masked_aggregate", u2, t, "U2")
+    for v in u2:
+        forward = [le32(u) + boxes[u][v] for u in u2 if u != v]
+        channel.send(SERVER, worker_name(v), "mask/forward", le32(len(forward)) + b"".join(forward))
+    server("share", start)
+
+    # Round 2: masked input collection.
+    workers(
+        "input",
+        u2,
+        lambda i: worker_input(
+            states[i], inbox(i, "mask/forward"), inputs[i], t, n, frac_bits, backend
+        ),
+    )
+    start = time.perf_counter()
+    ys = collect(
+        channel,
+        "mask/input",
+        u2,
+        lambda i, p: backend.unpack("masked_aggregate", f"y[{i}]", p, d),
+        failures,
+        notes,
+    )
+    u3 = survivors["input"] = sorted(ys)
+    check_survivors("masked_aggregate", u3, t, "U3")
+    listing = le32(len(u3)) + b"".join(le32(v) for v in u3)
+    for v in u3:
+        channel.send(SERVER, worker_name(v), "mask/survivors", listing)
+    server("input", start)
+
+    # Round 3: unmasking.
+    workers(
+        "unmask",
+        u3,
+        lambda i: worker_unmask(states[i], inbox(i, "mask/survivors"), t, notes, backend),
+    )
+    start = time.perf_counter()
+    late: dict[int, str] = {}
+    answers = collect(channel, "mask/unmask", u3, parse_unmask(u2, u3), late, notes)
+    notes.extend(late[i] for i in sorted(late))
+    survivors["unmask"] = sorted(answers)
+    terms: MaskTerms = []
+    for v in u2:
+        shares = [(u + 1, answers[u][v]) for u in sorted(answers) if v in answers[u]]
+        secret = recover_secret(v, shares, t)
+        if v in u3:
+            terms.append((-1, prim.self_seed(secret)))
+            continue
+        if backend.x25519_public(secret) != keys[v][1]:
+            raise inconsistent(v)
+        for u in u3:
+            # Worker u added +PRG(s_uv) if u < v, else -PRG(s_uv); the server takes it away.
+            sign = -1 if u < v else 1
+            terms.append((sign, prim.pairwise_seed(backend.x25519(secret, keys[u][1]))))
+    unmasked = backend.apply_masks(backend.total([ys[u] for u in u3], d), terms, d)
+    total_sum, mean = backend.decode_sum(unmasked, frac_bits, len(u3))
+    server("unmask", start)
+    excluded = {i: failures[i] for i in sorted(failures)}
+    return MaskResult(total_sum, mean, u3, survivors, excluded, notes, channel, n, d, t, seconds)
