@@ -304,7 +304,8 @@ def collect(
     for i in expected:
         messages = got.get(worker_name(i), [])
         if not messages:
-            failures[i] = f"{worker_name(i)}: no {label} message (dropped out)"
+            # A worker that reported why it sent nothing keeps that reason.
+            failures.setdefault(i, f"{worker_name(i)}: no {label} message (dropped out)")
         elif len(messages) > 1:
             failures[i] = f"S: {len(messages)} {label} messages, need exactly one (C20.4)"
         else:
@@ -350,6 +351,16 @@ def parse_shares(u1: Sequence[int]) -> Callable[[int, Payload], dict[int, bytes]
         if found != receivers:
             raise malformed("masked_aggregate", f"boxes for {receivers} in order", f"{found}")
         return {v: raw[a + 4 : a + SHARE_RECORD] for v, a in zip(receivers, at, strict=True)}
+
+    return parse
+
+
+def parse_input(backend: Backend, d: int) -> Callable[[int, Payload], Any]:
+    def parse(u: int, payload: Payload) -> Any:
+        size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
+        if size != 8 * d:
+            raise malformed("masked_aggregate", f"{8 * d} bytes (d ring elements)", f"{size}")
+        return backend.unpack("masked_aggregate", f"y[{u}]", payload, d)
 
     return parse
 
@@ -513,7 +524,7 @@ def masked_aggregate(
         channel,
         "mask/input",
         u2,
-        lambda i, p: backend.unpack("masked_aggregate", f"y[{i}]", p, d),
+        parse_input(backend, d),
         failures,
         notes,
     )

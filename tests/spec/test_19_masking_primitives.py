@@ -99,3 +99,112 @@ def test_bad_parameters() -> None:
     shares = ref_m.shamir_share(5, 2, 3, rng=rng)
     with pytest.raises(ShapeError):
         ref_m.shamir_reconstruct([shares[0], shares[0]], 2)
+
+
+# --- D19.3 HKDF, D19.4 masks, D19.5/C19.3 boxes, C19.4 low-order keys ----------------------
+
+
+@pytest.mark.spec("D19.3")
+def test_hkdf_rfc5869_case_1() -> None:
+    ikm, salt, info = bytes([0x0B]) * 22, bytes(range(13)), bytes(range(0xF0, 0xFA))
+    assert ref_m.hkdf_sha256(ikm, info, 42, salt).hex() == (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+    with pytest.raises(ParameterError) as info_:
+        ref_m.hkdf_sha256(ikm, info, 0)
+    assert info_.value.clause == "D19.3"
+
+
+@pytest.mark.spec("D19.3")
+@given(st.binary(max_size=80), st.binary(max_size=40), st.integers(1, 200))
+def test_hkdf_matches_cryptography(ikm: bytes, info: bytes, length: int) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    expected = HKDF(hashes.SHA256(), length, None, info).derive(ikm)
+    assert ref_m.hkdf_sha256(ikm, info, length) == expected
+
+
+@pytest.mark.spec("D19.4")
+@given(st.binary(min_size=32, max_size=32), st.integers(0, 40))
+def test_mask_prg_is_the_chacha20_keystream_in_both_trees(key: bytes, d: int) -> None:
+    import numpy as np
+
+    from sbrml.optimized.mask_protocol import apply_masks
+    from sbrml.optimized.randomness import ChaCha20RandomSource, ring_elements
+
+    expected = ring_elements(ChaCha20RandomSource(key), d)
+    assert ref_m.expand_mask(key, d) == [int(v) for v in expected]
+    zero = np.zeros(d, dtype=np.uint64)
+    assert apply_masks(zero, [(1, key)], d).tolist() == [int(v) for v in expected]
+    assert apply_masks(zero, [(-1, key)], d).tolist() == [(-int(v)) % 2**64 for v in expected]
+    assert ref_m.pairwise_seed(key) != ref_m.self_seed(key)
+
+
+def _keystreams() -> list[ref_m.Keystream]:
+    from sbrml.optimized.randomness import ChaCha20RandomSource as OptSource
+    from sbrml.reference.randomness import ChaCha20RandomSource as RefSource
+
+    return [RefSource, OptSource]
+
+
+@pytest.mark.spec("C19.3", "D19.5")
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=150), st.integers(0, 2**32 - 1))
+def test_box_round_trip_and_trees_agree(secret: bytes, plaintext: bytes, u: int) -> None:
+    ref_stream, opt_stream = _keystreams()
+    box = ref_m.seal(secret, u, 7, plaintext, ref_stream)
+    assert box == ref_m.seal(secret, u, 7, plaintext, opt_stream)
+    assert len(box) == len(plaintext) + ref_m.TAG_BYTES
+    assert ref_m.open_box(secret, u, 7, box, opt_stream) == plaintext
+    if plaintext:
+        assert box[: len(plaintext)] != plaintext or len(plaintext) < 4
+
+
+@pytest.mark.spec("C19.3")
+def test_box_rejects_tampering_and_wrong_keys() -> None:
+    secret, other = bytes(range(32)), bytes(range(1, 33))
+    box = ref_m.seal(secret, 1, 2, b"share of a secret")
+    flipped = bytes([box[0] ^ 1]) + box[1:]
+    cases = [
+        (secret, 1, 2, flipped),
+        (secret, 1, 2, box[:-1]),
+        (secret, 1, 2, box[:10]),
+        (other, 1, 2, box),
+        (secret, 2, 1, box),  # the other direction has its own keys
+    ]
+    for key, u, v, b in cases:
+        with pytest.raises(ShapeError) as info:
+            ref_m.open_box(key, u, v, b)
+        assert info.value.clause == "C19.3"
+
+
+P25519 = 2**255 - 19
+# RFC 7748 / libsodium's list of encodings of points of order dividing 8 (curve and twist),
+# including the non-canonical p and p + 1.
+LOW_ORDER = [
+    0,
+    1,
+    325606250916557431795983626356110631294008115727848805560023387167927233504,
+    39382357235489614581723060781553021112529911719440698176882885853963445705823,
+    P25519 - 1,
+    P25519,
+    P25519 + 1,
+]
+
+
+@pytest.mark.spec("C19.4")
+@pytest.mark.parametrize("mod", TREES, ids=["reference", "optimized"])
+def test_low_order_keys_are_recognised(mod: ModuleType) -> None:
+    for u in LOW_ORDER:
+        encoded = u.to_bytes(32, "little")
+        assert ref_m.is_low_order(encoded)
+        assert mod.x25519(bytes(range(32)), encoded) == bytes(32)
+        top = (u | 1 << 255).to_bytes(32, "little")  # the top bit is ignored (D19.1)
+        assert ref_m.is_low_order(top)
+    assert not ref_m.is_low_order((9).to_bytes(32, "little"))
+
+
+@pytest.mark.spec("C19.4")
+@given(st.binary(min_size=32, max_size=32))
+def test_public_keys_are_never_low_order(k: bytes) -> None:
+    assert not ref_m.is_low_order(opt_m.x25519_public(k))

@@ -146,3 +146,53 @@ def test_each_server_view_is_uniform_large(variant: str, server: str) -> None:
         assert_uniform_u64(
             received(result.channel.messages, server, VIEW_LABELS), f"{server} seed {seed}"
         )
+
+
+def _masked_view(x: np.ndarray, seed: int, drop: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The server's masked inputs, and what is left of them once it knows b_u (and s_sk of
+    the dropped worker, with ``drop``) for all survivors but the last (P20.1 round 4)."""
+    import sbrml.optimized.mask_protocol as mp
+    import sbrml.reference.masking_primitives as prim
+
+    captured: list[Message] = []
+
+    def tap(stage: str, messages: list[Message]) -> list[Message]:
+        if stage == "input":
+            captured.extend(messages)
+        return messages
+
+    n, d = x.shape
+    dropped = n - 1 if drop else n
+    result = mp.masked_aggregate(
+        x,
+        t=n - 1,
+        rng=opt.DeterministicRandomSource(seed),
+        dropouts={dropped: "input"} if drop else {},
+        tamper=tap,
+    )
+    assert result.counted == list(range(dropped))
+    ys = {int(m.sender[1:]): np.frombuffer(m.payload, dtype="<u8") for m in captured}
+
+    def secrets(u: int) -> bytes:
+        return opt.DeterministicRandomSource(seed).derive(f"worker/{u}").random_bytes(96)
+
+    left = []
+    for u in range(dropped - 1):
+        terms = [(-1, prim.self_seed(secrets(u)[64:96]))]
+        if drop:
+            s_pk_u = prim.x25519_public(secrets(u)[32:64])
+            pair = prim.pairwise_seed(prim.x25519(secrets(dropped)[32:64], s_pk_u))
+            terms.append((-1, pair))  # u < dropped added +PRG(s_u,dropped)
+        left.append(mp.apply_masks(ys[u], terms, d))
+    return np.concatenate(list(ys.values())), np.concatenate(left)
+
+
+@pytest.mark.spec("C20.7")
+@pytest.mark.parametrize("kind", ["zeros", "extreme"])
+@pytest.mark.parametrize("drop", [False, True], ids=["all", "one-dropped"])
+def test_masked_inputs_are_uniform_to_the_server(kind: str, drop: bool) -> None:
+    n, d = 5, 2048
+    x = np.zeros((n, d)) if kind == "zeros" else np.full((n, d), 2.0**44) * (-1) ** np.arange(d)
+    masked, unmasked = _masked_view(x, 11, drop)
+    assert_uniform_u64(masked, f"masked inputs ({kind})")
+    assert_uniform_u64(unmasked, f"masked inputs without self masks ({kind})")
