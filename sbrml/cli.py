@@ -101,9 +101,94 @@ def make_rule(tree: Any, args: argparse.Namespace) -> Any:
         raise CliError(str(err)) from err
 
 
+MASK_ROUNDS = ("advertise", "share", "input", "unmask")
+
+
+def parse_dropouts(items: list[str] | None, n: int) -> dict[int, str]:
+    """``--dropout I:ROUND`` entries as spec C20.1's mapping, with errors naming the entry."""
+    dropouts: dict[int, str] = {}
+    for item in items or []:
+        worker, _, stage = item.partition(":")
+        if not worker.isdigit() or stage not in MASK_ROUNDS or not int(worker) < n:
+            raise CliError(
+                f"--dropout {item!r}: need WORKER:ROUND with 0 <= WORKER < n={n} and ROUND one of "
+                f"{', '.join(MASK_ROUNDS)} (the first round the worker misses)"
+            )
+        if int(worker) in dropouts:
+            raise CliError(f"--dropout {item!r}: worker {worker} is given twice")
+        dropouts[int(worker)] = stage
+    return dropouts
+
+
+def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any]:
+    """``--protocol masks``: pairwise-mask secure aggregation (spec section 20); the mean."""
+    if args.plaintext:
+        raise CliError("--plaintext runs a rule in the clear; it does not combine with --protocol")
+    if args.rule not in (None, "mean") or args.f not in (None, 0):
+        raise CliError(
+            "--protocol masks computes the mean of the surviving workers and has no robust rule: "
+            f"drop --rule {args.rule} / -f {args.f} (or use the two-server protocol)"
+        )
+    ignored = [o for o in ("m", *HYPERPARAMETERS) if getattr(args, o, None) is not None]
+    if ignored or args.triples != "dealer" or args.variant != "gram":
+        raise CliError(
+            "--protocol masks takes no rule hyperparameters, --triples or --variant; got "
+            f"{ignored or [args.triples, args.variant]}"
+        )
+    n = int(x.shape[0])
+    t = args.threshold if args.threshold is not None else max(2, n // 2 + 1)
+    dropouts = parse_dropouts(args.dropout, n)
+    tree = implementation(args.impl)
+    module = importlib.import_module(f"sbrml.{args.impl}.mask_protocol")
+    data: Any = x if args.impl == "optimized" else x.tolist()
+    rng = pick_rng(tree, args.seed)
+    result = module.masked_aggregate(data, t=t, rng=rng, dropouts=dropouts)
+    links = result.channel.bytes_by_link()
+    counted = result.counted
+    if args.transcript:
+        with open(args.transcript, "wb") as stream:
+            result.channel.write_transcript(stream)
+    return {
+        "rule": "mean",
+        "mode": "masks",
+        "protocol": "masks",
+        "output": "mean",
+        "impl": args.impl,
+        "variant": None,
+        "triples": None,
+        "n": n,
+        "d": int(x.shape[1]),
+        "f": None,
+        "m": None,
+        "threshold": t,
+        "dropouts": {str(i): r for i, r in sorted(dropouts.items())},
+        "survivors": result.survivors,
+        "notes": result.notes,
+        "rng": "system" if args.seed is None else "deterministic",
+        "seed": args.seed,
+        "weights": [1.0 / len(counted) if i in counted else 0.0 for i in range(n)],
+        "valid": counted,
+        "excluded": [{"worker": i, "reason": r} for i, r in sorted(result.excluded.items())],
+        "bytes": links,
+        "bytes_total": sum(links.values()),
+        "seconds": dict(result.seconds),
+        "transcript_sha256": result.channel.transcript_digest(),
+        "_z": np.asarray(result.mean, dtype=np.float64),
+    }
+
+
 def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
     """Run one aggregation as the options say; returns the JSON report (README contract)."""
     x = load_matrix(args.input)
+    if args.protocol == "masks":
+        masks = run_masks(args, x)
+        if args.out:
+            np.save(args.out, masks["_z"])
+        masks["out"] = args.out
+        masks["transcript"] = args.transcript
+        return masks
+    if args.rule is None or args.f is None:
+        raise CliError("the two-server protocol needs --rule and -f")
     tree = implementation(args.impl)
     rule = make_rule(tree, args)
     if not args.plaintext and not tree.is_distance_rule(rule):
@@ -117,6 +202,7 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {
         "rule": args.rule,
         "mode": "plaintext" if args.plaintext else "secure",
+        "protocol": None if args.plaintext else "two-server",
         "impl": args.impl,
         "variant": None if args.plaintext else args.variant,
         "triples": None if args.plaintext else args.triples,
@@ -194,11 +280,21 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
 def print_summary(report: dict[str, Any]) -> None:
     """The human-readable form of an aggregate report."""
     z = report["_z"]
-    print(
-        f"{report['mode']} {report['rule']} (impl={report['impl']}, variant={report['variant']}): "
-        f"n={report['n']}, d={report['d']}, f={report['f']}"
-    )
-    if report["weights"] is not None:
+    if report["mode"] == "masks":
+        print(
+            f"pairwise-mask secure aggregation (impl={report['impl']}): n={report['n']}, "
+            f"d={report['d']}, t={report['threshold']}; output: the MEAN of the "
+            f"{len(report['valid'])} workers counted {report['valid']} "
+            "(not robust: any well-formed input is summed)"
+        )
+        for note in report["notes"]:
+            print(f"note: {note}")
+    else:
+        print(
+            f"{report['mode']} {report['rule']} (impl={report['impl']}, "
+            f"variant={report['variant']}): n={report['n']}, d={report['d']}, f={report['f']}"
+        )
+    if report["weights"] is not None and report["mode"] != "masks":
         chosen = [i for i, w in enumerate(report["weights"]) if w > 0]
         print(f"workers with positive weight: {chosen}")
     for item in report["excluded"]:
@@ -361,11 +457,36 @@ def build_parser() -> argparse.ArgumentParser:
     agg.add_argument("input", metavar="INPUT.npy", help="n x d float array, one row per worker")
     agg.add_argument(
         "--rule",
-        required=True,
+        default=None,
         help=f"a rule ({', '.join(RULE_NAMES)}), optionally after pre-aggregations "
-        f"({', '.join(PRE_NAMES)}) joined by '+', e.g. nnm+krum",
+        f"({', '.join(PRE_NAMES)}) joined by '+', e.g. nnm+krum (required unless --protocol masks)",
     )
-    agg.add_argument("-f", type=int, required=True, help="number of Byzantine workers tolerated")
+    agg.add_argument(
+        "-f",
+        type=int,
+        default=None,
+        help="number of Byzantine workers tolerated (required unless --protocol masks)",
+    )
+    agg.add_argument(
+        "--protocol",
+        choices=("two-server", "masks"),
+        default="two-server",
+        help="the secure two-server round (default) or pairwise-mask secure aggregation, "
+        "which outputs the mean and is not robust",
+    )
+    agg.add_argument(
+        "--threshold",
+        type=int,
+        default=None,
+        help="masks: Shamir threshold t, 2 <= t <= n (default max(2, n // 2 + 1))",
+    )
+    agg.add_argument(
+        "--dropout",
+        action="append",
+        metavar="WORKER:ROUND",
+        help="masks: worker WORKER goes silent from ROUND on (advertise, share, input, unmask); "
+        "repeatable",
+    )
     for name, (kind, text) in HYPERPARAMETERS.items():
         agg.add_argument(
             f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text
@@ -439,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rules", help="comma-separated rules or compositions (a grid; default: the small sweep)"
     )
     sim.add_argument("--attacks", help="comma-separated attacks, 'none' for no Byzantine workers")
-    sim.add_argument("--modes", help="comma-separated modes: plaintext, secure, paillier")
+    sim.add_argument("--modes", help="comma-separated modes: plaintext, secure, paillier, masks")
     sim.add_argument(
         "--epsilon", type=float, default=None, help="DP budget per worker (calibrates sigma)"
     )

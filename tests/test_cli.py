@@ -310,3 +310,57 @@ def test_paillier_triples_from_the_command_line(
         ["aggregate", str(small), "--rule", "krum", "-f", "1", "--plaintext", "--json"], capsys
     )
     assert report["weights"] == plain["weights"]
+
+
+@pytest.mark.spec("C20.6")
+@pytest.mark.parametrize("impl", ["optimized", "reference"])
+def test_masks_protocol_from_the_command_line(
+    input_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], impl: str
+) -> None:
+    out, transcript = tmp_path / "z.npy", tmp_path / "t.bin"
+    args = ["aggregate", str(input_file), "--protocol", "masks", "--impl", impl, "--seed", "3"]
+    args += ["--dropout", "2:input", "--dropout", "5:unmask", "--threshold", "6"]
+    args += ["--json", "--out", str(out), "--transcript", str(transcript)]
+    report = run_json(args, capsys)
+    x = np.load(input_file)
+    counted = [i for i in range(N) if i != 2]
+    assert report["mode"] == "masks" and report["output"] == "mean" and report["rule"] == "mean"
+    assert report["valid"] == counted and report["threshold"] == 6
+    assert report["dropouts"] == {"2": "input", "5": "unmask"}
+    excluded = report["excluded"]
+    assert isinstance(excluded, list) and [e["worker"] for e in excluded] == [2]
+    assert report["survivors"]["unmask"] == [i for i in counted if i != 5]  # type: ignore[index]
+    assert np.max(np.abs(np.load(out) - x[counted].mean(axis=0))) <= 2.0**-17
+    weights = report["weights"]
+    assert isinstance(weights, list) and weights[2] == 0 and sum(weights) == pytest.approx(1)
+    assert isinstance(report["bytes"], dict) and report["bytes"]["W0->S"] > 8 * D
+    assert transcript.read_bytes()[:8] == b"SBRMLTR1"
+    assert report["transcript_sha256"] is not None
+
+
+def test_masks_summary_says_it_is_the_mean(
+    input_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["aggregate", str(input_file), "--protocol", "masks"]) == 0
+    assert "the MEAN of the 9 workers" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--protocol", "masks", "--rule", "krum", "-f", "2"], "has no robust rule"),
+        (["--protocol", "masks", "--dropout", "9:input"], "--dropout '9:input'"),
+        (["--protocol", "masks", "--dropout", "1:later"], "ROUND one of"),
+        (["--protocol", "masks", "--dropout", "1:input", "--dropout", "1:share"], "twice"),
+        (["--protocol", "masks", "--threshold", "1"], "C20.1"),
+        (["--protocol", "masks", "--variant", "pairwise"], "--variant"),
+        (["--protocol", "masks", "--plaintext"], "--plaintext"),
+        (["--protocol", "masks", "--threshold", "9", "--dropout", "0:share"], "C20.3"),
+        (["--rule", "krum"], "needs --rule and -f"),
+    ],
+)
+def test_masks_bad_options(
+    input_file: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["aggregate", str(input_file), *args]) == 2
+    assert message in capsys.readouterr().err

@@ -20,7 +20,7 @@ from sbrml.simulation.train import SimulationError, check_secure, dirichlet_spli
     [
         ({"n": 4, "f": 4}, "f < n"),
         ({"alpha": 0.0}, "alpha"),
-        ({"mode": "quantum"}, "plaintext, secure, paillier"),
+        ({"mode": "quantum"}, "plaintext, secure, paillier, masks"),
         ({"attack": "nope"}, "sign-flip"),
         ({"rule": "krum", "n": 5, "f": 2}, "n > 2f + 2"),
         ({"rule": "median", "mode": "secure"}, "no distance form"),
@@ -75,6 +75,25 @@ def test_paillier_mode_matches_the_mean() -> None:
     plain = run(Config(rule="mean", attack=None, mode="plaintext", rounds=3))
     he = run(Config(rule="mean", attack=None, mode="paillier", rounds=3))
     assert np.allclose(plain.accuracy, he.accuracy, atol=0.02) and he.bytes[0] > 0
+
+
+@pytest.mark.spec("C18.5", "C18.1")
+def test_masks_mode_matches_the_mean() -> None:
+    plain = run(Config(rule="mean", attack="alie", mode="plaintext", rounds=3))
+    masked = run(Config(rule="mean", attack="alie", mode="masks", rounds=3))
+    assert np.allclose(plain.accuracy, masked.accuracy, atol=0.02) and masked.bytes[0] > 0
+    with pytest.raises(ConfigError, match="mean"):
+        Config(rule="krum", mode="masks").validate()
+
+
+@pytest.mark.spec("C18.5")
+def test_masks_check_catches_a_wrong_mean() -> None:
+    from sbrml.simulation.train import check_masks
+
+    x = np.linspace(-1, 1, 40).reshape(4, 10)
+    check_masks(x.mean(axis=0) + 2.0**-18, x)
+    with pytest.raises(SimulationError, match=r"C18\.5"):
+        check_masks(x.mean(axis=0) + 2.0**-16, x)
 
 
 @pytest.mark.spec("C18.4")

@@ -10,7 +10,7 @@ from sbrml.attacks import ATTACKS
 from sbrml.reference.errors import SpecError
 from sbrml.rulespec import RuleSpecError, build_rule
 
-MODES = ("plaintext", "secure", "paillier")
+MODES = ("plaintext", "secure", "paillier", "masks")
 MODEL_NAMES = ("logreg", "mlp")
 LABEL_FLIP = "label-flip"  # a data attack (D16.9), handled by the training loop
 
@@ -98,8 +98,10 @@ class Config:
                 f"simulate: unknown attack {self.attack!r}; choose one of "
                 f"{', '.join((*ATTACKS, LABEL_FLIP))} (C18.1)"
             )
-        if self.mode == "paillier" and self.rule != "mean":
-            raise ConfigError("simulate: mode 'paillier' averages; use rule 'mean' with it (C18.1)")
+        if self.mode in ("paillier", "masks") and self.rule != "mean":
+            raise ConfigError(
+                f"simulate: mode {self.mode!r} averages; use rule 'mean' with it (C18.1)"
+            )
         try:
             rule = build_rule(opt, self.rule, self.f)
             rule.check_n(self.n)
@@ -121,6 +123,7 @@ def default_sweep(rounds: int = 40, seed: int = 0) -> list[Config]:
             configs.append(Config(rule=rule, attack=attack, rounds=rounds, seed=seed))
     configs.append(Config(rule="nnm+krum", attack="alie", mode="secure", rounds=rounds, seed=seed))
     configs.append(Config(rule="mean", attack=None, mode="paillier", rounds=rounds, seed=seed))
+    configs.append(Config(rule="mean", attack=None, mode="masks", rounds=rounds, seed=seed))
     for rule in ("mean", "krum"):
         configs.append(Config(rule=rule, attack=None, epsilon=4.0, rounds=rounds, seed=seed))
     return configs
