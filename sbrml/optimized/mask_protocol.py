@@ -17,16 +17,17 @@ from sbrml.optimized import masking_primitives as prim
 from sbrml.optimized.channel import pack_ring, unpack_ring
 from sbrml.optimized.randomness import ChaCha20RandomSource, RandomSource
 from sbrml.optimized.ring import U64, decode, encode, to_signed
-from sbrml.reference.errors import EncodingError
 from sbrml.reference.mask_protocol import (
     ROUNDS,
     Backend,
     MaskResult,
     MaskTamper,
     MaskTerms,
+    sum_limit,
+    wrap_error,
 )
 from sbrml.reference.mask_protocol import masked_aggregate as _protocol
-from sbrml.reference.ring import DEFAULT_FRAC_BITS, RING_BITS
+from sbrml.reference.ring import DEFAULT_FRAC_BITS
 
 __all__ = ["OPTIMIZED", "ROUNDS", "MaskResult", "masked_aggregate"]
 
@@ -34,19 +35,13 @@ __all__ = ["OPTIMIZED", "ROUNDS", "MaskResult", "masked_aggregate"]
 def encode_input(x: ArrayLike, frac_bits: int, n: int) -> U64:
     """Implements C20.2: fixed point (D1.3) with |round(x 2^F)| <= (2^63 - 1) // n."""
     encoded = encode(x, frac_bits=frac_bits)
-    limit = ((1 << (RING_BITS - 1)) - 1) // n
+    limit = sum_limit(n)
     signed = to_signed(encoded)
     # Not np.abs: it maps -2^63 to itself.
     over = np.flatnonzero((signed > limit) | (signed < -limit))
     if over.size:
         k = int(over[0])
-        raise EncodingError(
-            "encode_input",
-            f"x[{k}]",
-            f"|round(x 2^{frac_bits})| <= (2^63 - 1) // n = {limit} so a sum of n cannot wrap",
-            "C20.2",
-            repr(float(np.asarray(x, dtype=np.float64).reshape(-1)[k])),
-        )
+        raise wrap_error(k, frac_bits, n, float(np.asarray(x, dtype=np.float64).reshape(-1)[k]))
     return encoded
 
 

@@ -55,20 +55,30 @@ class Backend:
     decode_sum: Callable[[Any, int, int], tuple[Any, Any]]
 
 
+def sum_limit(n: int) -> int:
+    """C20.2: the largest |round(x 2^F)| for which a sum of n encodings cannot wrap."""
+    return ((1 << (RING_BITS - 1)) - 1) // n
+
+
+def wrap_error(k: int, frac_bits: int, n: int, value: float) -> EncodingError:
+    """The C20.2 error for coordinate k."""
+    return EncodingError(
+        "encode_input",
+        f"x[{k}]",
+        f"|round(x 2^{frac_bits})| <= (2^63 - 1) // n = {sum_limit(n)} so a sum of n={n} "
+        "cannot wrap",
+        "C20.2",
+        repr(value),
+    )
+
+
 def encode_input(x: Sequence[float], frac_bits: int, n: int) -> list[int]:
     """Implements C20.2: fixed point (D1.3) with |round(x 2^F)| <= (2^63 - 1) // n."""
     encoded = encode(x, frac_bits=frac_bits)
-    limit = ((1 << (RING_BITS - 1)) - 1) // n
     for k, e in enumerate(encoded):
         signed = e - (1 << RING_BITS) if e >> (RING_BITS - 1) else e
-        if abs(signed) > limit:
-            raise EncodingError(
-                "encode_input",
-                f"x[{k}]",
-                f"|round(x 2^{frac_bits})| <= (2^63 - 1) // n = {limit} so a sum of n cannot wrap",
-                "C20.2",
-                repr(x[k]),
-            )
+        if abs(signed) > sum_limit(n):
+            raise wrap_error(k, frac_bits, n, x[k])
     return encoded
 
 
