@@ -6,6 +6,8 @@ reference's functions; X25519 runs in OpenSSL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from sbrml.reference.masking_primitives import (
@@ -15,7 +17,14 @@ from sbrml.reference.masking_primitives import (
     shamir_share,
 )
 
-__all__ = ["SHAMIR_PRIME", "shamir_reconstruct", "shamir_share", "x25519", "x25519_public"]
+__all__ = [
+    "SHAMIR_PRIME",
+    "shamir_reconstruct",
+    "shamir_share",
+    "x25519",
+    "x25519_many",
+    "x25519_public",
+]
 
 
 def x25519(k: bytes, u: bytes) -> bytes:
@@ -27,6 +36,20 @@ def x25519(k: bytes, u: bytes) -> bytes:
     except ValueError:
         # OpenSSL refuses low-order points (an all-zero secret); RFC 7748's function returns 0.
         return bytes(32)
+
+
+def x25519_many(k: bytes, us: Sequence[bytes]) -> list[bytes]:
+    """D19.1 for one private key and several public keys: the key is loaded into OpenSSL once."""
+    check_32_bytes("x25519", "k", k)
+    private = X25519PrivateKey.from_private_bytes(k)
+    out = []
+    for u in us:
+        check_32_bytes("x25519", "u", u)
+        try:
+            out.append(private.exchange(X25519PublicKey.from_public_bytes(u)))
+        except ValueError:
+            out.append(bytes(32))  # as in x25519: RFC 7748 returns 0 for low-order points
+    return out
 
 
 def x25519_public(k: bytes) -> bytes:

@@ -44,10 +44,10 @@ MaskTamper = Callable[[str, list[Message]], list[Message]]
 class Backend:
     """The vector arithmetic one tree plugs into P20.1; everything else is shared."""
 
-    x25519: Callable[[bytes, bytes], bytes]
+    agree: Callable[[bytes, Sequence[bytes]], list[bytes]]
     x25519_public: Callable[[bytes], bytes]
     keystream: prim.Keystream
-    encode_input: Callable[[Any, int, int], Any]
+    mask_input: Callable[[Any, int, int, MaskTerms], Any]
     apply_masks: Callable[[Any, MaskTerms, int], Any]
     pack: Callable[[Any], Payload]
     unpack: Callable[[str, str, Payload, int], Any]
@@ -91,6 +91,11 @@ def apply_masks(vector: Sequence[int], terms: MaskTerms, d: int) -> list[int]:
     return out
 
 
+def mask_input(x: Sequence[float], frac_bits: int, n: int, terms: MaskTerms) -> list[int]:
+    """P20.1 round 2: the worker's encoded input (C20.2) plus its masks (D19.4)."""
+    return apply_masks(encode_input(x, frac_bits, n), terms, len(x))
+
+
 def total(vectors: list[list[int]], d: int) -> list[int]:
     """The ring sum of the masked inputs, position by position."""
     out = [0] * d
@@ -106,10 +111,10 @@ def decode_sum(vector: list[int], frac_bits: int, count: int) -> tuple[list[floa
 
 
 REFERENCE = Backend(
-    prim.x25519,
+    prim.x25519_many,
     prim.x25519_public,
     ChaCha20RandomSource,
-    encode_input,
+    mask_input,
     apply_masks,
     pack_ring,
     unpack_ring,
@@ -209,16 +214,15 @@ def worker_share(
     u = state.index
     state.own_shares = (s_shares[u][1], b_shares[u][1])
     records = []
-    for v in sorted(state.roster):
-        if v == u:
-            continue
+    peers = [v for v in sorted(state.roster) if v != u]
+    secrets = backend.agree(state.c_sk, [state.roster[v][0] for v in peers])
+    for v, secret in zip(peers, secrets, strict=True):
         plaintext = (
             le32(u)
             + le32(v)
             + s_shares[v][1].to_bytes(prim.SHAMIR_BYTES, "little")
             + b_shares[v][1].to_bytes(prim.SHAMIR_BYTES, "little")
         )
-        secret = backend.x25519(state.c_sk, state.roster[v][0])
         records.append(le32(v) + prim.seal(secret, u, v, plaintext, backend.keystream))
     return Message(worker_name(u), SERVER, "mask/shares", b"".join(records))
 
@@ -243,13 +247,12 @@ def worker_input(
         state.boxes[read32(raw, at)] = raw[at + 4 : at + SHARE_RECORD]
     state.u2 = sorted([*state.boxes, u])
     check_survivors("worker_input", state.u2, t, "U2")
-    encoded = backend.encode_input(x, frac_bits, n)
     terms: MaskTerms = [(1, prim.self_seed(state.b))]
-    for v in state.u2:
-        if v != u:
-            secret = backend.x25519(state.s_sk, state.roster[v][1])
-            terms.append((1 if u < v else -1, prim.pairwise_seed(secret)))
-    y = backend.apply_masks(encoded, terms, len(encoded))
+    peers = [v for v in state.u2 if v != u]
+    secrets = backend.agree(state.s_sk, [state.roster[v][1] for v in peers])
+    for v, secret in zip(peers, secrets, strict=True):
+        terms.append((1 if u < v else -1, prim.pairwise_seed(secret)))
+    y = backend.mask_input(x, frac_bits, n, terms)
     return Message(worker_name(u), SERVER, "mask/input", backend.pack(y))
 
 
@@ -267,14 +270,17 @@ def worker_unmask(
             "worker_unmask", "U3", "a subset of U2 containing the worker", "C20.5", repr(u3)
         )
     check_survivors("worker_unmask", u3, t, "U3")
+    survivors = set(u3)
     records = []
+    peers = [v for v in state.u2 if v != u]
+    agreed = backend.agree(state.c_sk, [state.roster[v][0] for v in peers])
+    box_secrets = dict(zip(peers, agreed, strict=True))
     for v in state.u2:
         if v == u:
             s_share, b_share = state.own_shares
         else:
             try:
-                secret = backend.x25519(state.c_sk, state.roster[v][0])
-                plain = prim.open_box(secret, v, u, state.boxes[v], backend.keystream)
+                plain = prim.open_box(box_secrets[v], v, u, state.boxes[v], backend.keystream)
             except SpecError as err:
                 notes.append(f"{worker_name(u)}: box from {worker_name(v)} rejected: {err}")
                 continue
@@ -283,7 +289,7 @@ def worker_unmask(
                 continue
             s_share = int.from_bytes(plain[8 : 8 + prim.SHAMIR_BYTES], "little")
             b_share = int.from_bytes(plain[8 + prim.SHAMIR_BYTES :], "little")
-        kind, value = (SELF_SHARE, b_share) if v in u3 else (KEY_SHARE, s_share)
+        kind, value = (SELF_SHARE, b_share) if v in survivors else (KEY_SHARE, s_share)
         records.append(le32(v) + bytes([kind]) + value.to_bytes(prim.SHAMIR_BYTES, "little"))
     return Message(worker_name(u), SERVER, "mask/unmask", b"".join(records))
 
@@ -332,18 +338,14 @@ def parse_advertise(backend: Backend) -> Callable[[int, Payload], tuple[bytes, b
         if len(raw) != 64:
             raise malformed("masked_aggregate", "64 bytes (two X25519 keys)", f"{len(raw)} bytes")
         c_pk, s_pk = raw[:32], raw[32:]
-        # C19.4: a low-order key would make the derived secret public.
-        low = [name for name, pk in (("c_pk", c_pk), ("s_pk", s_pk)) if is_low(backend, pk)]
+        # C19.4: a low-order key would make the derived secret public; X25519(0^32, .) finds it.
+        zero = backend.agree(bytes(32), [c_pk, s_pk])
+        low = [name for name, z in zip(("c_pk", "s_pk"), zero, strict=True) if z == bytes(32)]
         if c_pk == s_pk or low:
             raise malformed("masked_aggregate", "two distinct keys of large order", f"{low}")
         return c_pk, s_pk
 
     return parse
-
-
-def is_low(backend: Backend, public: bytes) -> bool:
-    """C19.4 with the tree's X25519."""
-    return backend.x25519(bytes(32), public) == bytes(32)
 
 
 def parse_shares(u1: Sequence[int]) -> Callable[[int, Payload], dict[int, bytes]]:
@@ -376,16 +378,19 @@ def parse_input(backend: Backend, d: int) -> Callable[[int, Payload], Any]:
 
 
 def parse_unmask(u2: Sequence[int], u3: Sequence[int]) -> Callable[[int, Payload], dict[int, int]]:
+    members, survivors = set(u2), set(u3)
+
     def parse(u: int, payload: Payload) -> dict[int, int]:
         raw = bytes(payload)
         if len(raw) % UNMASK_RECORD:
             raise malformed("masked_aggregate", f"records of {UNMASK_RECORD} bytes", f"{len(raw)}")
         shares: dict[int, int] = {}
+        last = -1
         for a in range(0, len(raw), UNMASK_RECORD):
             v, kind = read32(raw, a), raw[a + 4]
             value = int.from_bytes(raw[a + 5 : a + UNMASK_RECORD], "little")
-            want = SELF_SHARE if v in u3 else KEY_SHARE
-            if v not in u2 or v in shares or (shares and v < max(shares)) or kind != want:
+            want = SELF_SHARE if v in survivors else KEY_SHARE
+            if v not in members or v <= last or kind != want:
                 raise malformed(
                     "masked_aggregate",
                     "records for distinct v in U2, increasing, kind 0 iff v in U3",
@@ -394,6 +399,7 @@ def parse_unmask(u2: Sequence[int], u3: Sequence[int]) -> Callable[[int, Payload
             if value >= prim.SHAMIR_PRIME:
                 raise malformed("masked_aggregate", "a share below 2^521 - 1", f"v={v}")
             shares[v] = value
+            last = v
         return shares
 
     return parse
@@ -565,10 +571,10 @@ def masked_aggregate(
             continue
         if backend.x25519_public(secret) != keys[v][1]:
             raise inconsistent(v)
-        for u in u3:
+        pair_secrets = backend.agree(secret, [keys[u][1] for u in u3])
+        for u, pair in zip(u3, pair_secrets, strict=True):
             # Worker u added +PRG(s_uv) if u < v, else -PRG(s_uv); the server takes it away.
-            sign = -1 if u < v else 1
-            terms.append((sign, prim.pairwise_seed(backend.x25519(secret, keys[u][1]))))
+            terms.append((-1 if u < v else 1, prim.pairwise_seed(pair)))
     unmasked = backend.apply_masks(backend.total([ys[u] for u in u3], d), terms, d)
     total_sum, mean = backend.decode_sum(unmasked, frac_bits, len(u3))
     server("unmask", start)

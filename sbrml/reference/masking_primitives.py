@@ -8,6 +8,7 @@ wide enough for 32-byte keys and seeds; a share travels in an encrypt-then-MAC b
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
@@ -73,6 +74,11 @@ def x25519(k: bytes, u: bytes) -> bytes:
     return (x2 * pow(z2, P25519 - 2, P25519) % P25519).to_bytes(32, "little")
 
 
+def x25519_many(k: bytes, us: Sequence[bytes]) -> list[bytes]:
+    """D19.1 for one private key and several public keys, in order."""
+    return [x25519(k, u) for u in us]
+
+
 def x25519_public(k: bytes) -> bytes:
     """D19.1: the public key X25519(k, 9)."""
     return x25519(k, (9).to_bytes(32, "little"))
@@ -119,15 +125,26 @@ def shamir_reconstruct(
             f"{len(shares)} shares, x = {sorted(xs)}",
         )
     used = list(shares)[:t]
-    secret = 0
-    for i, (xi, yi) in enumerate(used):
+    weights = lagrange_at_zero(tuple(x for x, _ in used), prime)
+    return sum(w * y for w, (_, y) in zip(weights, used, strict=True)) % prime
+
+
+@functools.lru_cache(maxsize=64)
+def lagrange_at_zero(xs: tuple[int, ...], prime: int) -> tuple[int, ...]:
+    """C19.2: l_i = prod_{j != i} x_j / (x_j - x_i) mod prime, so f(0) = sum_i l_i f(x_i).
+
+    The points are public, and a server reconstructs many secrets from the same survivors,
+    so the weights are cached.
+    """
+    weights = []
+    for i, xi in enumerate(xs):
         num, den = 1, 1
-        for j, (xj, _) in enumerate(used):
+        for j, xj in enumerate(xs):
             if i != j:
                 num = num * (-xj) % prime
                 den = den * (xi - xj) % prime
-        secret = (secret + yi * num * pow(den, -1, prime)) % prime
-    return secret
+        weights.append(num * pow(den, -1, prime) % prime)
+    return tuple(weights)
 
 
 def hkdf_sha256(ikm: bytes, info: bytes, length: int, salt: bytes = b"") -> bytes:

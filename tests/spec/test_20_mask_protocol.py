@@ -325,3 +325,24 @@ def test_inconsistent_shares_abort_instead_of_a_wrong_sum() -> None:
         # W3 drops before its input; W0's share of s_sk(W3) is wrong, and t = 3 uses it.
         run("optimized", inputs, 3, dropouts={3: "input"}, tamper=tampering("unmask", corrupt, 0))
     assert info.value.clause == "C20.6"
+
+
+@pytest.mark.spec("C20.2", "D19.4")
+def test_optimized_chunked_masking_equals_encode_then_mask() -> None:
+    d = 2 * opt_mp.CHUNK + 5
+    gen = np.random.default_rng(4)
+    x = gen.integers(-(2**20), 2**20, size=d) / 8  # many exact half-ties at F = 2
+    x[7] = 0.5 * 2**-2 * 3  # 1.5 ulps of 2^-2: a tie that rounds to even
+    terms = [(1, bytes([1]) * 32), (-1, bytes([2]) * 32), (1, bytes([3]) * 32)]
+    fused = opt_mp.mask_input(x, 2, 5, terms)
+    plain = opt_mp.apply_masks(opt_mp.encode_input(x, 2, 5), terms, d)
+    assert np.array_equal(fused, plain)
+    # Round-trip: removing the masks gives the encoding back.
+    back = opt_mp.apply_masks(fused, [(-s, k) for s, k in terms], d)
+    assert np.array_equal(back, opt_mp.encode_input(x, 2, 5))
+    for bad, clause in ((np.nan, "C1.1"), (np.inf, "C1.1"), (2.0**59, "C20.2"), (2.0**62, "C1.2")):
+        y = x.copy()
+        y[opt_mp.CHUNK + 3] = bad
+        with pytest.raises(EncodingError) as info:
+            opt_mp.mask_input(y, 2, 5, terms)
+        assert info.value.clause == clause and f"[{opt_mp.CHUNK + 3}]" in str(info.value)
