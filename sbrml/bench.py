@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
+from sbrml.bench_masks import bench_masks
 from sbrml.optimized.beaver import gram_sum
 from sbrml.optimized.randomness import fill_ring_elements
 from sbrml.reference.errors import SpecError
@@ -555,6 +556,11 @@ def main(argv: list[str] | None = None) -> int:
         bench_reference(9, 100 if args.quick else 1000),
         bench_keystream(big[0] * big[1], args.repeat),
         peak_memory(*big),
+        bench_masks(
+            [(20, 5_000), big] if args.quick else [(100, 100_000), big],
+            (0.0, 0.1),
+            args.repeat if args.quick else max(args.repeat, 5),
+        ),
     ]
     if not args.quick:
         sections.append(bench_kernels(args.repeat))

@@ -217,6 +217,7 @@ def test_bench_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_main(["--quick", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "plaintext NumPy Krum" in out and "Peak memory" in out
+    assert "Pairwise-mask secure aggregation" in out and "10% dropout" in out
 
 
 @pytest.mark.parametrize("rule", ["nnm+krum", "bucketing+geomed", "mda", "medoid", "smea", "mean"])

@@ -102,10 +102,13 @@ def _masked(d: int, terms: MaskTerms, load: Callable[[int, int, U64], None]) -> 
 
 
 def total(vectors: list[U64], d: int) -> U64:
-    """The ring sum of the masked inputs (uint64 addition wraps mod 2^64)."""
+    """The ring sum of the masked inputs (uint64 addition wraps mod 2^64), chunk by chunk so
+    that the partial sum stays in cache while every input streams through once."""
     out = np.zeros(d, dtype=np.uint64)
-    for v in vectors:
-        np.add(out, v, out=out)
+    for start in range(0, d, CHUNK):
+        chunk = out[start : start + CHUNK]
+        for v in vectors:
+            np.add(chunk, v[start : start + CHUNK], out=chunk)
     return out
 
 

@@ -10,6 +10,7 @@ produces the same transcript.
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ KEY_RECORD = 4 + 32 + 32
 BOX_PLAINTEXT = 4 + 4 + 2 * prim.SHAMIR_BYTES
 SHARE_RECORD = 4 + BOX_PLAINTEXT + prim.TAG_BYTES
 UNMASK_RECORD = 4 + 1 + prim.SHAMIR_BYTES
+UNMASK_FORMAT = f"<IB{prim.SHAMIR_BYTES}s"
 SELF_SHARE, KEY_SHARE = 0, 1
 
 MaskTerms = list[tuple[int, bytes]]
@@ -386,9 +388,8 @@ def parse_unmask(u2: Sequence[int], u3: Sequence[int]) -> Callable[[int, Payload
             raise malformed("masked_aggregate", f"records of {UNMASK_RECORD} bytes", f"{len(raw)}")
         shares: dict[int, int] = {}
         last = -1
-        for a in range(0, len(raw), UNMASK_RECORD):
-            v, kind = read32(raw, a), raw[a + 4]
-            value = int.from_bytes(raw[a + 5 : a + UNMASK_RECORD], "little")
+        for v, kind, y in struct.iter_unpack(UNMASK_FORMAT, raw):
+            value = int.from_bytes(y, "little")
             want = SELF_SHARE if v in survivors else KEY_SHARE
             if v not in members or v <= last or kind != want:
                 raise malformed(
@@ -503,7 +504,8 @@ def masked_aggregate(
             channel.deliver(m)
 
     def server(stage: str, start: float) -> None:
-        seconds[f"server/{stage}"] = time.perf_counter() - start
+        key = f"server/{stage}"
+        seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
 
     # Round 0: advertise keys.
     workers("advertise", range(n), lambda i: worker_advertise(states[i], backend))
@@ -575,8 +577,15 @@ def masked_aggregate(
         for u, pair in zip(u3, pair_secrets, strict=True):
             # Worker u added +PRG(s_uv) if u < v, else -PRG(s_uv); the server takes it away.
             terms.append((-1 if u < v else 1, prim.pairwise_seed(pair)))
-    unmasked = backend.apply_masks(backend.total([ys[u] for u in u3], d), terms, d)
-    total_sum, mean = backend.decode_sum(unmasked, frac_bits, len(u3))
     server("unmask", start)
+    start = time.perf_counter()
+    masked_sum = backend.total([ys[u] for u in u3], d)
+    server("sum", start)
+    start = time.perf_counter()
+    unmasked = backend.apply_masks(masked_sum, terms, d)
+    server("unmask", start)
+    start = time.perf_counter()
+    total_sum, mean = backend.decode_sum(unmasked, frac_bits, len(u3))
+    server("decode", start)
     excluded = {i: failures[i] for i in sorted(failures)}
     return MaskResult(total_sum, mean, u3, survivors, excluded, notes, channel, n, d, t, seconds)
