@@ -209,6 +209,7 @@ def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         "||z - honest mean||" in out and "secure/gram" in out and "W8: S1: malformed share" in out
     )
+    assert "masks (1 server)" in out
 
 
 def test_bench_smoke(capsys: pytest.CaptureFixture[str]) -> None:
