@@ -563,10 +563,10 @@ def masked_aggregate(
     late: dict[int, str] = {}
     answers = collect(channel, "mask/unmask", u3, parse_unmask(u2, u3), late, notes)
     notes.extend(late[i] for i in sorted(late))
-    survivors["unmask"] = sorted(answers)
+    u4 = survivors["unmask"] = sorted(answers)
     terms: MaskTerms = []
     for v in u2:
-        shares = [(u + 1, answers[u][v]) for u in sorted(answers) if v in answers[u]]
+        shares = [(u + 1, answers[u][v]) for u in u4 if v in answers[u]]
         secret = recover_secret(v, shares, t)
         if v in u3:
             terms.append((-1, prim.self_seed(secret)))
