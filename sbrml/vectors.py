@@ -229,6 +229,71 @@ def round_vectors() -> dict[str, Any]:
     return {"header": header("08-round", SEED), "cases": cases}
 
 
+def mask_primitive_vectors() -> dict[str, Any]:
+    """D19.3-D19.5, C19.2: HKDF, mask keys and masks, a share box, Shamir shares from a seed."""
+    from sbrml.reference import masking_primitives as prim
+
+    secret = bytes(range(32))
+    return {
+        "header": header("19-pairwise-masks", SEED),
+        "hkdf": [
+            {"ikm_hex": ikm.hex(), "info_hex": info.hex(), "length": length, "okm_hex": okm}
+            for ikm, info, length in ((secret, b"sbrml", 42), (b"", b"", 32), (secret, b"", 100))
+            for okm in [prim.hkdf_sha256(ikm, info, length).hex()]
+        ],
+        "pairwise_seed_hex": prim.pairwise_seed(secret).hex(),
+        "self_seed_hex": prim.self_seed(secret).hex(),
+        "mask_of_pairwise_seed": prim.expand_mask(prim.pairwise_seed(secret), 6),
+        "box": {
+            "secret_hex": secret.hex(),
+            "sender": 3,
+            "receiver": 5,
+            "plaintext_hex": b"a share of a secret".hex(),
+            "box_hex": prim.seal(secret, 3, 5, b"a share of a secret").hex(),
+        },
+        "shamir": {
+            "secret": 2**255 + 12345,
+            "t": 3,
+            "n": 5,
+            "shares": prim.shamir_share(
+                2**255 + 12345, 3, 5, rng=ref.DeterministicRandomSource(SEED)
+            ),
+        },
+    }
+
+
+MASK_CASES: list[dict[str, Any]] = [
+    {"n": 4, "d": 3, "t": 3, "dropouts": {}},
+    {"n": 5, "d": 2, "t": 3, "dropouts": {"1": "input", "3": "unmask"}},
+]
+
+
+def mask_protocol_vectors() -> dict[str, Any]:
+    """P20.1: whole pairwise-mask aggregations with their canonical transcripts (D7.3)."""
+    from sbrml.reference.mask_protocol import masked_aggregate
+
+    cases = []
+    for spec in MASK_CASES:
+        x = round_inputs(spec["n"], spec["d"])
+        drops = {int(k): v for k, v in spec["dropouts"].items()}
+        r = masked_aggregate(
+            x, t=spec["t"], rng=ref.DeterministicRandomSource(SEED), dropouts=drops
+        )
+        cases.append(
+            {
+                **spec,
+                "inputs": x,
+                "total": r.total,
+                "mean": r.mean,
+                "counted": r.counted,
+                "survivors": r.survivors,
+                "transcript_sha256": r.channel.transcript_digest(),
+                "transcript_hex": r.channel.transcript_bytes().hex(),
+            }
+        )
+    return {"header": header("20-mask-protocol", SEED), "cases": cases}
+
+
 GENERATORS = {
     "01-encoding.json": encoding_vectors,
     "02-randomness.json": randomness_vectors,
@@ -236,6 +301,8 @@ GENERATORS = {
     "04-beaver.json": beaver_vectors,
     "05-distances.json": distance_vectors,
     "08-round.json": round_vectors,
+    "19-mask-primitives.json": mask_primitive_vectors,
+    "20-mask-protocol.json": mask_protocol_vectors,
 }
 
 
