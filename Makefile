@@ -4,8 +4,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BYZFL_STAMP := $(VENV)/.byzfl
 
-.PHONY: install check test thorough demo bench vectors clean
+.PHONY: install check test thorough demo bench vectors crosscheck crosscheck-install clean
 
 install: $(STAMP)
 
@@ -24,13 +25,26 @@ test: check
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -q
 
 thorough: install
-	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -m "slow or not slow"
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -m "not byzfl"
+
+# ByzFL (the independent baseline of the rule library) as a dev extra: PyTorch 2.13.0, CPU
+# build, and ByzFL without its declared torchvision dependency (sbrml.byzfl_baseline loads
+# only byzfl.aggregators, which does not use it).
+crosscheck-install: $(BYZFL_STAMP)
+
+$(BYZFL_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,byzfl]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'byzfl==0.0.11'
+	touch $(BYZFL_STAMP)
+
+crosscheck: crosscheck-install
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -q -m byzfl
 
 demo: install
 	$(BIN)/sbrml demo
 	$(BIN)/sbrml simulate --out out/demo
 
-bench: install
+bench: crosscheck-install
 	$(BIN)/python -m sbrml.bench
 
 vectors: install

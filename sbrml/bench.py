@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.bench_masks import bench_masks
+from sbrml.byzfl_baseline import bench_byzfl
 from sbrml.optimized.beaver import gram_sum
 from sbrml.optimized.randomness import fill_ring_elements
 from sbrml.reference.errors import SpecError
@@ -565,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         sections.append(bench_kernels(args.repeat))
         sections.append(bench_rules([(9, 1_250_000, 2), (100, 100_000, 10)], args.repeat))
+        sections.append(bench_byzfl([(9, 1_250_000, 2), (100, 100_000, 10)], args.repeat))
         sections.append(bench_paillier((2048, 3072), max(args.repeat, 5)))
         sections.append(bench_packed_averaging(9, 1_250_000, 2048))
         sections.append(bench_paillier_triples(9, 200, 2048))

@@ -1,0 +1,163 @@
+"""ByzFL as an independent baseline: the same inputs through its aggregators and ours.
+
+ByzFL (EPFL, version 0.0.11, a dev extra installed by ``make crosscheck``) imports PyTorch
+and torchvision at package import. Its aggregators need only NumPy, SciPy and PyTorch, so
+this module loads ``byzfl.aggregators`` without running the package's ``__init__`` (and so
+without torchvision). Each pair below maps one of our rules, with the hyperparameters that
+match ByzFL's conventions, to ByzFL's class:
+
+- Krum and Multi-Krum: ByzFL scores with the n - f - 1 nearest neighbours and Multi-Krum
+  averages the n - f best, i.e. our ``convention="byzfl"`` with ``m = n - f`` (spec C6.4).
+- Geometric median: ByzFL runs a fixed number T of Weiszfeld steps from 0 with distances
+  floored at nu; ours is smoothed Weiszfeld from the mean with a stopping rule (spec D10.1).
+  Both converge to the geometric median, so they are compared after many steps, loosely.
+- Centered clipping: ByzFL keeps the last output as state; a fresh instance starts from 0,
+  our ``center=None``.
+- Pre-aggregations (NNM, static clipping, ARC) are composed with the mean on both sides.
+  ByzFL's clipping and ARC modify their input in place, so they get a copy.
+- Not compared: SMEA (ByzFL estimates each eigenvalue with one power iteration from an
+  unseeded random vector, so it is not deterministic), bucketing (random permutations from
+  different generators), Bulyan, the medoid and CAF (not in one of the two libraries).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+import sbrml.optimized as opt
+from sbrml.rulespec import build_rule
+from sbrml.tables import format_table
+
+F64 = NDArray[np.float64]
+
+
+def load_byzfl() -> Any:
+    """``byzfl.aggregators``, loaded without ``byzfl/__init__.py``; ImportError if absent."""
+    if "byzfl.aggregators" in sys.modules:
+        return sys.modules["byzfl.aggregators"]
+    spec = importlib.util.find_spec("byzfl")
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError("byzfl is not installed: run `make crosscheck`")
+    package = types.ModuleType("byzfl")
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules.setdefault("byzfl", package)
+    import byzfl.aggregators
+
+    return byzfl.aggregators
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One of our rule specs with options, and ByzFL's equivalent as f(n, f, x) -> z."""
+
+    spec: str
+    options: dict[str, Any]
+    byzfl: Callable[[Any, int, int, F64], Any]
+    rtol: float = 1e-9
+    atol: float = 1e-9
+
+    def ours(self, n: int, f: int) -> Any:
+        options = dict(self.options)
+        if options.get("m") == "n-f":
+            options["m"] = n - f
+        return build_rule(opt, self.spec, f, options)
+
+
+def _then_mean(pre: str) -> Callable[[Any, int, int, F64], Any]:
+    def run(b: Any, n: int, f: int, x: F64) -> Any:
+        make = {"nnm": lambda: b.NNM(f), "clip": lambda: b.Clipping(1.0), "arc": lambda: b.ARC(f)}
+        return b.Average()(make[pre]()(x.copy()))
+
+    return run
+
+
+GEOMED_STEPS = 3000
+PAIRS = [
+    Pair("mean", {}, lambda b, n, f, x: b.Average()(x)),
+    Pair("median", {}, lambda b, n, f, x: b.Median()(x)),
+    Pair("trimmed-mean", {}, lambda b, n, f, x: b.TrMean(f)(x)),
+    Pair("meamed", {}, lambda b, n, f, x: b.Meamed(f)(x)),
+    Pair("krum", {"convention": "byzfl"}, lambda b, n, f, x: b.Krum(f)(x)),
+    Pair("multikrum", {"convention": "byzfl", "m": "n-f"}, lambda b, n, f, x: b.MultiKrum(f)(x)),
+    Pair("mda", {}, lambda b, n, f, x: b.MDA(f)(x)),
+    Pair(
+        "cc", {"tau": 1.0, "iterations": 3}, lambda b, n, f, x: b.CenteredClipping(None, 3, 1.0)(x)
+    ),
+    Pair(
+        "geomed",
+        {"nu": 1e-12, "tol": 1e-14, "max_iter": GEOMED_STEPS},
+        lambda b, n, f, x: b.GeometricMedian(1e-12, GEOMED_STEPS)(x),
+        rtol=1e-5,
+        atol=1e-6,
+    ),
+    Pair("nnm+mean", {}, _then_mean("nnm")),
+    Pair("clip+mean", {"c": 1.0}, _then_mean("clip")),
+    Pair("arc+mean", {}, _then_mean("arc")),
+]
+
+
+def compare(pair: Pair, x: F64, f: int) -> float:
+    """The largest |ours - ByzFL| over the coordinates of one aggregate."""
+    b = load_byzfl()
+    ours = np.asarray(pair.ours(len(x), f)(x), dtype=np.float64)
+    theirs = np.asarray(pair.byzfl(b, len(x), f, np.array(x, dtype=np.float64)))
+    return float(np.max(np.abs(ours - theirs)))
+
+
+def _median_seconds(fn: Callable[[], Any], repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _row(b: Any, pair: Pair, x: F64, f: int, repeat: int) -> list[Any]:
+    n, d = x.shape
+    label = f"{n} x {d:,}"
+    if pair.spec == "mda" and n > 20:
+        return [label, pair.spec, f, "", "", "", "exhaustive: C(n, f) too large"]
+    if pair.spec == "geomed":
+        # Both sides run the same fixed number of steps here, for a like-for-like time.
+        ours = build_rule(opt, "geomed", f, {"tol": 1e-300, "max_iter": 100})
+        theirs = b.GeometricMedian(1e-6, 100)
+        note = "100 Weiszfeld steps each"
+    else:
+        ours = pair.ours(n, f)
+
+        def theirs(v: F64) -> Any:
+            return pair.byzfl(b, n, f, v)
+
+        note = f"max|diff| {compare(pair, x, f):.1e}"
+    t_ours = _median_seconds(lambda: ours(x), repeat)
+    t_theirs = _median_seconds(lambda: theirs(x), repeat)
+    return [label, pair.spec, f, t_ours, t_theirs, t_theirs / t_ours, note]
+
+
+def bench_byzfl(shapes: list[tuple[int, int, int]], repeat: int) -> str:
+    """Ours against ByzFL's aggregators on the same float64 inputs, in this process."""
+    try:
+        b = load_byzfl()
+    except ImportError as err:
+        return f"ByzFL baseline: not run ({err})"
+    rows: list[list[Any]] = []
+    for n, d, f in shapes:
+        x = 0.01 * np.random.default_rng(0).standard_normal((n, d))
+        rows.extend(_row(b, pair, x, f, repeat) for pair in PAIRS)
+    return format_table(
+        ["shape", "rule", "f", "sbrml s", "ByzFL s", "speed-up", "note"],
+        rows,
+        title="Rule library against ByzFL 0.0.11 (same float64 inputs, same process; "
+        "target: speed-up >= 2)",
+    )
