@@ -32,9 +32,45 @@ class Mean:
         return np.full(n, 1.0 / n)
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr = np.asarray(x)
+        if arr.ndim == 2 and arr.dtype == np.float64 and arr.size:
+            # One pass: NaN and infinity make a column sum non-finite, and only then (or on
+            # an overflow of finite values) does check_matrix look element by element.
+            with np.errstate(over="ignore", invalid="ignore"):
+                total = arr.sum(axis=0)
+            if np.isfinite(total).all():
+                self.check_n(arr.shape[0], self.name)
+                total /= arr.shape[0]
+                return np.asarray(total, dtype=np.float64)
         arr = check_matrix(self.name, "x", x)
         self.check_n(arr.shape[0], self.name)
         return np.asarray(arr.mean(axis=0), dtype=np.float64)
+
+
+SORT_BLOCK = 2048  # columns per block: the n x 2048 block is sorted while it sits in cache
+
+
+def by_sorted_blocks(arr: NDArray[np.float64], reduce: Any) -> F64:
+    """``reduce(np.sort(block, axis=0))`` over column blocks, concatenated.
+
+    NumPy's partition and median along axis 0 are slow on short columns; sorting cache-sized
+    blocks was 2-3x faster at 9 x 1.25M and 100 x 100k (measured for the median: 0.075 s
+    against 0.166 s, and 0.053 s against 0.147 s).
+    """
+    d = arr.shape[1]
+    out = np.empty(d, dtype=np.float64)
+    for start in range(0, d, SORT_BLOCK):
+        stop = min(d, start + SORT_BLOCK)
+        out[start:stop] = reduce(np.sort(arr[:, start:stop], axis=0), start, stop)
+    return out
+
+
+def middle(sorted_block: NDArray[np.float64]) -> F64:
+    """The median of each sorted column, as np.median computes it (mean of the two middles)."""
+    n = sorted_block.shape[0]
+    if n % 2:
+        return np.asarray(sorted_block[n // 2], dtype=np.float64)
+    return np.asarray((sorted_block[n // 2 - 1] + sorted_block[n // 2]) / 2, dtype=np.float64)
 
 
 class _CoordinateRule(NeedsMajority):
@@ -49,7 +85,7 @@ class CoordinateMedian(_CoordinateRule):
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         arr = check_matrix(self.name, "x", x)
         self.check_n(arr.shape[0], self.name)
-        return np.asarray(np.median(arr, axis=0), dtype=np.float64)
+        return by_sorted_blocks(arr, lambda s, a, b: middle(s))
 
 
 class TrimmedMean(_CoordinateRule):
@@ -63,16 +99,19 @@ class TrimmedMean(_CoordinateRule):
         self.check_n(n, self.name)
         if self.f == 0:
             return np.asarray(arr.mean(axis=0), dtype=np.float64)
-        # Two partitions instead of a full sort: only the f smallest and f largest move.
-        part = np.partition(arr, (self.f, n - self.f - 1), axis=0)
-        return np.asarray(part[self.f : n - self.f].mean(axis=0), dtype=np.float64)
+        f = self.f
+        return by_sorted_blocks(arr, lambda s, a, b: s[f : n - f].mean(axis=0))
 
 
 def mean_nearest_to_median(values: NDArray[np.float64], keep: int) -> F64:
     """Per column, the mean of the ``keep`` values closest to the median (ties: lower row first)."""
-    med = np.median(values, axis=0)
-    order = np.argsort(np.abs(values - med), axis=0, kind="stable")[:keep]
-    return np.asarray(np.take_along_axis(values, order, axis=0).mean(axis=0), dtype=np.float64)
+
+    def block(s: NDArray[np.float64], a: int, b: int) -> F64:
+        part = values[:, a:b]
+        order = np.argsort(np.abs(part - middle(s)), axis=0, kind="stable")[:keep]
+        return np.asarray(np.take_along_axis(part, order, axis=0).mean(axis=0), dtype=np.float64)
+
+    return by_sorted_blocks(values, block)
 
 
 class Meamed(_CoordinateRule):
