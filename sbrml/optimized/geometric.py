@@ -194,9 +194,25 @@ class CenteredClipping(NeedsMajority):
             raise ShapeError(
                 self.name, "center", f"a finite vector of length d={d}", "C10.6", f"shape {v.shape}"
             )
+        tiny = np.finfo(np.float64).tiny
         for _ in range(self.iterations):
-            diff = arr - v
-            norms = np.sqrt((diff * diff).sum(axis=1))
-            scale = np.minimum(1.0, self.tau / np.maximum(norms, np.finfo(np.float64).tiny))
-            v = v + (scale @ diff) / n
+            # Two sweeps over cache-sized column blocks (norms, then the update), so the
+            # differences x_i - v never exist as a whole n x d array.
+            sq = np.zeros(n)
+            for block in column_blocks(d):
+                diff = arr[:, block] - v[block]
+                sq += np.einsum("ij,ij->i", diff, diff)
+            scale = np.minimum(1.0, self.tau / np.maximum(np.sqrt(sq), tiny))
+            new = np.empty(d)
+            for block in column_blocks(d):
+                new[block] = v[block] + (scale @ (arr[:, block] - v[block])) / n
+            v = new
         return np.asarray(v, dtype=np.float64)
+
+
+CLIP_BLOCK = 4096  # columns: measured best of 512-65536 at 9 x 1.25M, 30 x 300k, 100 x 100k
+
+
+def column_blocks(d: int) -> list[slice]:
+    """Consecutive column slices of at most CLIP_BLOCK columns covering range(d)."""
+    return [slice(a, min(d, a + CLIP_BLOCK)) for a in range(0, d, CLIP_BLOCK)]
