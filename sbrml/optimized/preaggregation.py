@@ -126,9 +126,16 @@ class Bucketing(ReferenceBucketing):
         return apply_mixing(self.mixing_for(arr.shape[0], rng), arr)
 
 
-def clip_rows(x: NDArray[np.float64], thresholds: NDArray[np.float64]) -> F64:
+def row_norms(x: NDArray[np.float64]) -> F64:
+    """||x_i|| for every row, without an n x d temporary."""
+    return np.asarray(np.sqrt(np.einsum("ij,ij->i", x, x)), dtype=np.float64)
+
+
+def clip_rows(
+    x: NDArray[np.float64], thresholds: NDArray[np.float64], norms: F64 | None = None
+) -> F64:
     """Row i scaled by min(1, threshold_i / ||x_i||); zero rows stay zero."""
-    norms = np.sqrt((x * x).sum(axis=1))
+    norms = row_norms(x) if norms is None else norms
     scale = np.minimum(1.0, thresholds / np.maximum(norms, np.finfo(np.float64).tiny))
     return np.asarray(x * scale[:, None])
 
@@ -149,12 +156,12 @@ class AdaptiveClipping(ReferenceAdaptiveClipping):
         n = arr.shape[0]
         self.check_n(n, self.name)
         k = 2 * self.f * (n - self.f) // n
-        norms = np.sqrt((arr * arr).sum(axis=1))
+        norms = row_norms(arr)
         order = np.lexsort((np.arange(n), -norms))
         thresholds = np.full(n, np.inf)
         if k:
             thresholds[order[:k]] = norms[order[k]] if k < n else 0.0
-        return clip_rows(arr, thresholds)
+        return clip_rows(arr, thresholds, norms)
 
 
 class ComposeDistance(Compose):
