@@ -62,7 +62,11 @@ def sq_distances(x: ArrayLike) -> NDArray[np.float64]:
     Rounding can leave tiny negative values and asymmetry; the result is symmetrised, its
     diagonal set to 0 and negatives raised to 0, which only undoes float cancellation.
     """
-    arr = check_matrix("sq_distances", "x", x)
+    return sq_distances_checked(check_matrix("sq_distances", "x", x))
+
+
+def sq_distances_checked(arr: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``sq_distances`` of a matrix that already passed check_matrix (no second scan)."""
     # Translating by x_0 first keeps |x_i|^2 at the scale of the spread, so the Gram identity
     # cancels less precision; unlike the mean, x_0 keeps integer inputs exact. Blocks of
     # columns keep the translated copy in cache instead of allocating all of it.

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.distances import check_matrix, sq_distances
+from sbrml.optimized.distances import check_matrix, sq_distances_checked
 from sbrml.optimized.rules import F64, check_distance_matrix, one_hot, true_distances
 from sbrml.reference.errors import ShapeError
 from sbrml.reference.geometric import MAX_SUBSETS, WeiszfeldReport, check_subsets, subsets
@@ -55,7 +55,7 @@ class GeometricMedian(NeedsMajority):
         costs O(n^2) instead of O(n d).
         """
         arr = check_matrix(self.name, "x", x)
-        c, report = self.solve(sq_distances(arr))
+        c, report = self.solve(sq_distances_checked(arr))
         return np.asarray(c @ arr, dtype=np.float64), report
 
     def solve(self, d: ArrayLike, unit: int = 1) -> tuple[F64, WeiszfeldReport]:
@@ -108,7 +108,7 @@ class Medoid(NeedsMajority):
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         arr = check_matrix(self.name, "x", x)
-        return np.array(arr[self._select(sq_distances(arr))], dtype=np.float64)
+        return np.array(arr[self._select(sq_distances_checked(arr))], dtype=np.float64)
 
 
 class _SubsetRule(NeedsMajority):
@@ -141,7 +141,9 @@ class _SubsetRule(NeedsMajority):
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         arr = check_matrix(self.name, "x", x)
-        return np.asarray(arr[list(self._select(sq_distances(arr)))].mean(axis=0), dtype=np.float64)
+        return np.asarray(
+            arr[list(self._select(sq_distances_checked(arr)))].mean(axis=0), dtype=np.float64
+        )
 
 
 class MinimumDiameterAveraging(_SubsetRule):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.distances import check_matrix, sq_distances
+from sbrml.optimized.distances import check_matrix, sq_distances_checked
 from sbrml.optimized.rules import F64, check_distance_matrix
 
 # Compose is type-agnostic (it only calls pre.mix and the rule), so both trees share it.
@@ -112,7 +112,7 @@ class NearestNeighborMixing(NeedsMajority):
 
     def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:
         arr = check_matrix(self.name, "x", x)
-        return apply_mixing(self.mixing(sq_distances(arr)), arr)
+        return apply_mixing(self.mixing(sq_distances_checked(arr)), arr)
 
 
 class Bucketing(ReferenceBucketing):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.distances import check_matrix, sq_distances
+from sbrml.optimized.distances import check_matrix, sq_distances_checked
 from sbrml.reference.errors import ParameterError, ShapeError
 from sbrml.reference.rules import CONVENTIONS, check_f, need_workers
 
@@ -124,7 +124,7 @@ class Krum:
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         """Implements D6.3 in the clear: returns a copy of x_{i*}."""
         arr = check_matrix(self.name, "x", x)
-        return np.array(arr[int(self._select(sq_distances(arr))[0])], dtype=np.float64)
+        return np.array(arr[int(self._select(sq_distances_checked(arr))[0])], dtype=np.float64)
 
 
 class MultiKrum(Krum):
@@ -157,5 +157,5 @@ class MultiKrum(Krum):
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         """Implements D6.5 in the clear: the mean of the selected vectors."""
         arr = check_matrix(self.name, "x", x)
-        chosen = np.sort(self._select(sq_distances(arr)))
+        chosen = np.sort(self._select(sq_distances_checked(arr)))
         return np.asarray(arr[chosen].mean(axis=0), dtype=np.float64)
