@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.optimized.distances import check_matrix, sq_distances_checked
-from sbrml.optimized.rules import F64, check_distance_matrix, one_hot, true_distances
+from sbrml.optimized.rules import F64, check_distance_matrix, mean_of_rows, one_hot, true_distances
 from sbrml.reference.errors import ShapeError
 from sbrml.reference.geometric import MAX_SUBSETS, WeiszfeldReport, check_subsets, subsets
 from sbrml.reference.rules import (
@@ -141,9 +141,7 @@ class _SubsetRule(NeedsMajority):
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         arr = check_matrix(self.name, "x", x)
-        return np.asarray(
-            arr[list(self._select(sq_distances_checked(arr)))].mean(axis=0), dtype=np.float64
-        )
+        return mean_of_rows(arr, self._select(sq_distances_checked(arr)))
 
 
 class MinimumDiameterAveraging(_SubsetRule):

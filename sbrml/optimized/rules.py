@@ -157,5 +157,12 @@ class MultiKrum(Krum):
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         """Implements D6.5 in the clear: the mean of the selected vectors."""
         arr = check_matrix(self.name, "x", x)
-        chosen = np.sort(self._select(sq_distances_checked(arr)))
-        return np.asarray(arr[chosen].mean(axis=0), dtype=np.float64)
+        return mean_of_rows(arr, self._select(sq_distances_checked(arr)))
+
+
+def mean_of_rows(arr: NDArray[np.float64], rows: Any) -> F64:
+    """The mean of the given rows as one BLAS product with 0/1 weights: one pass over the
+    matrix and no copy of the selected rows (arr[rows] would copy them all first)."""
+    mask = np.zeros(arr.shape[0])
+    mask[np.asarray(rows, dtype=np.intp)] = 1.0
+    return np.asarray((mask @ arr) / np.count_nonzero(mask), dtype=np.float64)
