@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.distances import check_matrix, sq_distances_checked
+from sbrml.optimized.distances import check_matrix, checked_distances
 from sbrml.optimized.rules import F64, check_distance_matrix
 from sbrml.reference.rules import NeedsMajority, check_f, need_workers
 
@@ -157,6 +157,6 @@ class Bulyan(_CoordinateRule):
         return chosen
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
-        arr = check_matrix(self.name, "x", x)
-        chosen = self.select(sq_distances_checked(arr))
+        arr, dist = checked_distances(self.name, x)
+        chosen = self.select(dist)
         return mean_nearest_to_median(arr[chosen], len(chosen) - 2 * self.f)

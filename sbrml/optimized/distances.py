@@ -26,8 +26,14 @@ __all__ = [
 ]
 
 
-def check_matrix(function: str, parameter: str, x: ArrayLike) -> NDArray[np.float64]:
-    """Implements D6.1's data check: a non-empty n x d float matrix of finite reals."""
+def check_matrix(
+    function: str, parameter: str, x: ArrayLike, *, scan: bool = True
+) -> NDArray[np.float64]:
+    """Implements D6.1's data check: a non-empty n x d float matrix of finite reals.
+
+    With ``scan=False`` only the shape and type are checked; the caller then owes the scan
+    for NaN and infinity (checked_distances does it through the distances).
+    """
     try:
         arr = np.asarray(x)
     except ValueError as err:  # ragged nested sequences
@@ -41,6 +47,8 @@ def check_matrix(function: str, parameter: str, x: ArrayLike) -> NDArray[np.floa
     if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
         raise ShapeError(function, parameter, "real entries", "D6.1", f"dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
+    if not scan:
+        return arr
     # One reduction screens NaN and infinity (they make the sum non-finite); only then, or on
     # an overflowing sum of finite values, look element by element.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -63,6 +71,23 @@ def sq_distances(x: ArrayLike) -> NDArray[np.float64]:
     diagonal set to 0 and negatives raised to 0, which only undoes float cancellation.
     """
     return sq_distances_checked(check_matrix("sq_distances", "x", x))
+
+
+def checked_distances(
+    function: str, x: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """check_matrix and sq_distances with one pass over x instead of two.
+
+    A NaN or an infinity in x always reaches the diagonal of the Gram matrix (x_ik^2, or
+    inf - inf in the translation), so finite distances prove finite inputs when n >= 2; only
+    otherwise is x scanned element by element, for the error that names the entry (D6.1).
+    """
+    arr = check_matrix(function, "x", x, scan=False)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN or inf is reported just below
+        dist = sq_distances_checked(arr)
+    if arr.shape[0] == 1 or not np.isfinite(dist).all():  # n = 1: the diagonal is set to 0
+        check_matrix(function, "x", arr)
+    return arr, dist
 
 
 def sq_distances_checked(arr: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.distances import check_matrix, sq_distances_checked
+from sbrml.optimized.distances import check_matrix, checked_distances
 from sbrml.optimized.rules import F64, check_distance_matrix, mean_of_rows, one_hot, true_distances
 from sbrml.reference.errors import ShapeError
 from sbrml.reference.geometric import MAX_SUBSETS, WeiszfeldReport, check_subsets, subsets
@@ -54,8 +54,8 @@ class GeometricMedian(NeedsMajority):
         The iterates are the same affine combinations as in x-space (C10.3), but each step
         costs O(n^2) instead of O(n d).
         """
-        arr = check_matrix(self.name, "x", x)
-        c, report = self.solve(sq_distances_checked(arr))
+        arr, dist = checked_distances(self.name, x)
+        c, report = self.solve(dist)
         return np.asarray(c @ arr, dtype=np.float64), report
 
     def solve(self, d: ArrayLike, unit: int = 1) -> tuple[F64, WeiszfeldReport]:
@@ -107,8 +107,8 @@ class Medoid(NeedsMajority):
         return one_hot(np.asarray(d).shape[0], [self._select(d)])
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
-        arr = check_matrix(self.name, "x", x)
-        return np.array(arr[self._select(sq_distances_checked(arr))], dtype=np.float64)
+        arr, dist = checked_distances(self.name, x)
+        return np.array(arr[self._select(dist)], dtype=np.float64)
 
 
 class _SubsetRule(NeedsMajority):
@@ -140,8 +140,8 @@ class _SubsetRule(NeedsMajority):
         return one_hot(np.asarray(d).shape[0], self._select(d))
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
-        arr = check_matrix(self.name, "x", x)
-        return mean_of_rows(arr, self._select(sq_distances_checked(arr)))
+        arr, dist = checked_distances(self.name, x)
+        return mean_of_rows(arr, self._select(dist))
 
 
 class MinimumDiameterAveraging(_SubsetRule):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.distances import check_matrix, sq_distances_checked
+from sbrml.optimized.distances import check_matrix, checked_distances
 from sbrml.optimized.rules import F64, check_distance_matrix
 
 # Compose is type-agnostic (it only calls pre.mix and the rule), so both trees share it.
@@ -111,8 +111,8 @@ class NearestNeighborMixing(NeedsMajority):
         return Mixing(rows, n - self.f)  # type: ignore[arg-type]
 
     def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:
-        arr = check_matrix(self.name, "x", x)
-        return apply_mixing(self.mixing(sq_distances_checked(arr)), arr)
+        arr, dist = checked_distances(self.name, x)
+        return apply_mixing(self.mixing(dist), arr)
 
 
 class Bucketing(ReferenceBucketing):

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.distances import check_matrix, sq_distances_checked
+from sbrml.optimized.distances import checked_distances
 from sbrml.reference.errors import ParameterError, ShapeError
 from sbrml.reference.rules import CONVENTIONS, check_f, need_workers
 
@@ -123,8 +123,8 @@ class Krum:
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         """Implements D6.3 in the clear: returns a copy of x_{i*}."""
-        arr = check_matrix(self.name, "x", x)
-        return np.array(arr[int(self._select(sq_distances_checked(arr))[0])], dtype=np.float64)
+        arr, dist = checked_distances(self.name, x)
+        return np.array(arr[int(self._select(dist)[0])], dtype=np.float64)
 
 
 class MultiKrum(Krum):
@@ -156,8 +156,8 @@ class MultiKrum(Krum):
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         """Implements D6.5 in the clear: the mean of the selected vectors."""
-        arr = check_matrix(self.name, "x", x)
-        return mean_of_rows(arr, self._select(sq_distances_checked(arr)))
+        arr, dist = checked_distances(self.name, x)
+        return mean_of_rows(arr, self._select(dist))
 
 
 def mean_of_rows(arr: NDArray[np.float64], rows: Any) -> F64:

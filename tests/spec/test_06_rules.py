@@ -6,6 +6,7 @@ import math
 from fractions import Fraction
 from types import ModuleType
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -187,3 +188,20 @@ def test_byzfl_convention(impl: ModuleType) -> None:
     y = [[-12.0], [16.0], [-16.0], [-4.0], [-13.0], [11.0]]
     assert as_list(impl.Krum(1)(y)) == [-12.0]
     assert as_list(impl.Krum(1, convention="byzfl")(y)) == [-4.0]
+
+
+@pytest.mark.spec("D6.1")
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_optimized_distance_rules_find_bad_values_through_the_distances(bad: float, n: int) -> None:
+    """The optimized distance rules scan x once, through D; a bad entry anywhere, including
+    in row 0 (the translation point) and with n = 1 (D is [[0]]), is still reported."""
+    import sbrml.optimized as opt
+
+    for row in sorted({0, n - 1}):
+        x = np.ones((n, 3))
+        x[row, 2] = bad
+        for rule in (opt.GeometricMedian(0), opt.Medoid(0)):
+            with pytest.raises(ShapeError) as info:
+                rule(x)
+            assert info.value.clause == "D6.1" and f"x[{row}][2]" in str(info.value)
