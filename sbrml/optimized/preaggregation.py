@@ -133,6 +133,17 @@ def row_norms(x: NDArray[np.float64]) -> F64:
     return np.asarray(np.sqrt(np.einsum("ij,ij->i", x, x)), dtype=np.float64)
 
 
+def checked_norms(function: str, x: ArrayLike) -> tuple[NDArray[np.float64], F64]:
+    """check_matrix and the row norms in one pass: a NaN or an infinity makes its row's norm
+    non-finite, and only then is x scanned for the error that names the entry (D6.1)."""
+    arr = check_matrix(function, "x", x, scan=False)
+    with np.errstate(invalid="ignore", over="ignore"):
+        norms = row_norms(arr)
+    if not np.isfinite(norms).all():
+        check_matrix(function, "x", arr)
+    return arr, norms
+
+
 def clip_rows(
     x: NDArray[np.float64], thresholds: NDArray[np.float64], norms: F64 | None = None
 ) -> F64:
@@ -146,19 +157,18 @@ class StaticClipping(ReferenceStaticClipping):
     """Static clipping (D11.4); hyperparameters and checks are the reference's."""
 
     def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:  # type: ignore[override]
-        arr = check_matrix(self.name, "x", x)
-        return clip_rows(arr, np.full(arr.shape[0], self.c))
+        arr, norms = checked_norms(self.name, x)
+        return clip_rows(arr, np.full(arr.shape[0], self.c), norms)
 
 
 class AdaptiveClipping(ReferenceAdaptiveClipping):
     """ARC (D11.5): the k = floor(2 f (n - f) / n) largest-norm inputs clipped to the next norm."""
 
     def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:  # type: ignore[override]
-        arr = check_matrix(self.name, "x", x)
+        arr, norms = checked_norms(self.name, x)
         n = arr.shape[0]
         self.check_n(n, self.name)
         k = 2 * self.f * (n - self.f) // n
-        norms = row_norms(arr)
         order = np.lexsort((np.arange(n), -norms))
         thresholds = np.full(n, np.inf)
         if k:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
-from sbrml.reference.errors import InsufficientWorkersError, ParameterError
+from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
 from sbrml.reference.preaggregation import mixed_distances
 from tests.helpers import ScriptedSource, as_list
 
@@ -128,3 +128,18 @@ def test_composition_weights_and_names(impl: ModuleType) -> None:
     ]
     with pytest.raises(InsufficientWorkersError):
         impl.compose(impl.Bucketing(0, s=2), impl.Krum(1)).check_n(8)  # 4 buckets, Krum needs 5
+
+
+@pytest.mark.spec("D6.1")
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_optimized_clipping_finds_bad_values_through_the_norms(bad: float) -> None:
+    import numpy as np
+
+    import sbrml.optimized as opt
+
+    x = np.ones((5, 4))
+    x[3, 1] = bad
+    for pre in (opt.StaticClipping(1, c=1.0), opt.AdaptiveClipping(1)):
+        with pytest.raises(ShapeError) as info:
+            pre.mix(x)
+        assert info.value.clause == "D6.1" and "x[3][1]" in str(info.value)
