@@ -108,8 +108,15 @@ def mean_nearest_to_median(values: NDArray[np.float64], keep: int) -> F64:
 
     def block(s: NDArray[np.float64], a: int, b: int) -> F64:
         part = values[:, a:b]
-        order = np.argsort(np.abs(part - middle(s)), axis=0, kind="stable")[:keep]
-        return np.asarray(np.take_along_axis(part, order, axis=0).mean(axis=0), dtype=np.float64)
+        gap = np.abs(part - middle(s))
+        # The keep-th smallest gap per column is the cut: every gap below it is taken, and of
+        # the gaps equal to it the ones in the lowest rows, up to keep (a stable argsort's
+        # choice, without the argsort: about 2x faster at n = 100).
+        cut = np.sort(gap, axis=0)[keep - 1]
+        below = gap < cut
+        tied = gap == cut
+        take = below | (tied & (np.cumsum(tied, axis=0) <= keep - below.sum(axis=0)))
+        return np.asarray(np.where(take, part, 0.0).sum(axis=0) / keep, dtype=np.float64)
 
     return by_sorted_blocks(values, block)
 
