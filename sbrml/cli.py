@@ -32,6 +32,7 @@ RULE_NAMES = (
     "bulyan",
     "cc",
     "smea",
+    "caf",
 )
 PRE_NAMES = ("nnm", "bucketing", "clip", "arc")
 # name -> (type, help); each applies to the rules listed in sbrml.rulespec.

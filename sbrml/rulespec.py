@@ -27,6 +27,7 @@ LIBRARY_SPECS = (
     "medoid",
     "mda",
     "smea",
+    "caf",
     "bulyan",
     "cc",
     "nnm+krum",

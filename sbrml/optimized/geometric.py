@@ -174,6 +174,44 @@ class Smea(_SubsetRule):
         return float(np.linalg.eigvalsh(k)[-1]) / len(s)
 
 
+class CovarianceFilter(NeedsMajority):
+    """CAF (D10.7, C10.7) on the n x n matrices of the reference, with LAPACK's eigh."""
+
+    name = "caf"
+    clause = "C10.1"
+    scale_invariant = True
+
+    def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
+        """Implements D10.7 on distances (C6.1): the remembered weights w*."""
+        arr = check_distance_matrix(self.name, d)
+        n = arr.shape[0]
+        self.check_n(n, self.name)
+        dist = np.array(true_distances(arr, unit), dtype=np.float64)
+        c = np.ones(n)
+        best: tuple[float, F64] | None = None
+        while best is None or math.fsum(c.tolist()) > n - 2 * self.f:
+            w = c / math.fsum(c.tolist())
+            r = dist @ w
+            g = -(dist - r[:, None] - r[None, :] + w @ r) / 2
+            root = np.sqrt(w)
+            values, vectors = np.linalg.eigh(root[:, None] * g * root[None, :])
+            lam, u = float(values[-1]), vectors[:, -1]
+            if best is None or lam < best[0]:
+                best = (lam, w)
+            if lam <= 0.0:
+                break  # C10.7: every weighted point is at mu
+            tau = (g @ (root * u)) ** 2 / lam
+            top = float(tau.max())
+            if top <= 0.0:
+                break
+            c = c * (1.0 - tau / top)
+        return best[1]
+
+    def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
+        arr, dist = checked_distances(self.name, x)
+        return np.asarray(self.weights(dist) @ arr, dtype=np.float64)
+
+
 class CenteredClipping(NeedsMajority):
     """Centered clipping (D10.6, C10.6): explicit ``center``, no state kept between calls."""
 

@@ -7,6 +7,7 @@ from typing import Any
 from sbrml.optimized.coordinatewise import Bulyan, CoordinateMedian, Meamed, Mean, TrimmedMean
 from sbrml.optimized.geometric import (
     CenteredClipping,
+    CovarianceFilter,
     GeometricMedian,
     Medoid,
     MinimumDiameterAveraging,
@@ -33,6 +34,7 @@ RULES: dict[str, Any] = {
     "bulyan": Bulyan,
     "cc": CenteredClipping,
     "smea": Smea,
+    "caf": CovarianceFilter,
 }
 
 PREAGGREGATIONS: dict[str, Any] = {

@@ -239,8 +239,15 @@ class MinimumDiameterAveraging(SubsetAveraging):
 
 def largest_eigenvalue(a: Sequence[Sequence[float]], sweeps: int = 50) -> float:
     """The largest eigenvalue of a small symmetric matrix by cyclic Jacobi rotations (D10.5)."""
+    return largest_eigenpair(a, sweeps)[0]
+
+
+def largest_eigenpair(a: Sequence[Sequence[float]], sweeps: int = 50) -> tuple[float, list[float]]:
+    """The largest eigenvalue of a small symmetric matrix and a unit eigenvector, by cyclic
+    Jacobi rotations (D10.5, D10.7); the rotations are accumulated in the columns of v."""
     m = [list(map(float, row)) for row in a]
     size = len(m)
+    v = [[1.0 if i == j else 0.0 for j in range(size)] for i in range(size)]
     for _ in range(sweeps):
         off = math.fsum(m[i][j] ** 2 for i in range(size) for j in range(size) if i != j)
         if off <= 1e-30 * max(1.0, math.fsum(m[i][i] ** 2 for i in range(size))):
@@ -259,7 +266,13 @@ def largest_eigenvalue(a: Sequence[Sequence[float]], sweeps: int = 50) -> float:
                 for k in range(size):
                     mpk, mqk = m[p][k], m[q][k]
                     m[p][k], m[q][k] = c * mpk - s * mqk, s * mpk + c * mqk
-    return max(m[i][i] for i in range(size)) if size else 0.0
+                for k in range(size):
+                    vkp, vkq = v[k][p], v[k][q]
+                    v[k][p], v[k][q] = c * vkp - s * vkq, s * vkp + c * vkq
+    if not size:
+        return 0.0, []
+    top = max(range(size), key=lambda i: (m[i][i], -i))  # ties: the lowest index
+    return m[top][top], [v[k][top] for k in range(size)]
 
 
 def centered_gram(dist: Sequence[Sequence[float]], s: Sequence[int]) -> list[list[float]]:
@@ -288,6 +301,69 @@ class Smea(SubsetAveraging):
 
     def score(self, prepared: Any, s: tuple[int, ...]) -> Any:
         return largest_eigenvalue(centered_gram(prepared, s)) / len(s)
+
+
+def weighted_centered_gram(
+    dist: Sequence[Sequence[float]], w: Sequence[float]
+) -> list[list[float]]:
+    """G_ij = (x_i - mu).(x_j - mu) for mu = sum_k w_k x_k (sum w = 1), from D alone:
+    G = -(D_ij - r_i - r_j + s)/2 with r_i = sum_k w_k D_ik and s = sum_k w_k r_k."""
+    n = len(w)
+    r = [math.fsum(w[k] * dist[i][k] for k in range(n)) for i in range(n)]
+    total = math.fsum(w[k] * r[k] for k in range(n))
+    return [[-(dist[i][j] - r[i] - r[j] + total) / 2 for j in range(n)] for i in range(n)]
+
+
+class CovarianceFilter(NeedsMajority):
+    """CAF, the covariance-bound agnostic filter (Allouah, Guerraoui, Stephan, ICML 2025).
+    Implements D10.7 and C10.7.
+
+    Weights c start at 1. While sum c > n - 2f: with w = c / sum c and mu = sum w_i x_i, take
+    the top eigenpair (lambda, v) of the weighted covariance sum w_i (x_i - mu)(x_i - mu)^T,
+    remember w if lambda is the smallest so far, and shrink c_i by (1 - tau_i / max tau) with
+    tau_i = ((x_i - mu).v)^2. The output is sum w*_i x_i for the remembered w*. All of it runs
+    on the n x n matrix K = diag(sqrt w) G diag(sqrt w) (G the Gram matrix of the centred
+    points, from D), whose nonzero eigenvalues are the covariance's; tau_i = (G (sqrt w * u))_i^2
+    / lambda for K's unit eigenvector u.
+    """
+
+    name = "caf"
+    clause = "C10.1"
+    scale_invariant = True
+
+    def weights(
+        self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
+    ) -> list[float]:
+        """Implements D10.7 on distances (C6.1): the remembered weights w*."""
+        n = check_distance_matrix(self.name, d)
+        self.check_n(n, self.name)
+        dist = true_distances(d, unit)
+        c = [1.0] * n
+        best: tuple[float, list[float]] | None = None
+        while best is None or math.fsum(c) > n - 2 * self.f:
+            total = math.fsum(c)
+            w = [ci / total for ci in c]
+            g = weighted_centered_gram(dist, w)
+            root = [math.sqrt(wi) for wi in w]
+            lam, u = largest_eigenpair(
+                [[root[i] * g[i][j] * root[j] for j in range(n)] for i in range(n)]
+            )
+            if best is None or lam < best[0]:
+                best = (lam, w)
+            if lam <= 0.0:
+                break  # C10.7: every weighted point is at mu; nothing is left to filter
+            ru = [root[j] * u[j] for j in range(n)]
+            tau = [math.fsum(g[i][j] * ru[j] for j in range(n)) ** 2 / lam for i in range(n)]
+            top = max(tau)
+            if top <= 0.0:
+                break
+            c = [ci * (1.0 - t / top) for ci, t in zip(c, tau, strict=True)]
+        return best[1]
+
+    def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
+        n, d = check_matrix(self.name, "x", x)
+        w = self.weights(sq_distances(x))
+        return [math.fsum(w[i] * x[i][k] for i in range(n)) for k in range(d)]
 
 
 class CenteredClipping(NeedsMajority):

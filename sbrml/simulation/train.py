@@ -104,7 +104,7 @@ def check_secure(result: Any, x: F64, rule_spec: str, f: int, rng: Any) -> None:
     """C18.3: the secure aggregate equals the plaintext rule on the decoded inputs within C8.5."""
     decoded = [ref.decode(ref.encode(row.tolist())) for row in x]
     p = np.asarray(result.weights)
-    if "geomed" not in rule_spec and "smea" not in rule_spec:
+    if not any(r in rule_spec for r in ("geomed", "smea", "caf")):  # float weights (C10.3)
         exact = build_rule(ref, rule_spec, f).weights(ref.sq_distances(decoded), rng=rng)
         if exact != p.tolist():
             raise SimulationError(

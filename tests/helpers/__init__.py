@@ -79,6 +79,7 @@ DISTANCE_SPECS = [
     "mda",
     "medoid",
     "smea",
+    "caf",
     "nnm+krum",
     "nnm+multikrum",
     "nnm+geomed",
@@ -100,7 +101,7 @@ PLAINTEXT_SPECS = [
     "nnm+trimmed-mean",
     "clip+geomed",
 ]
-EXACT_SPECS = [s for s in DISTANCE_SPECS if "geomed" not in s and "smea" not in s]
+EXACT_SPECS = [s for s in DISTANCE_SPECS if not any(r in s for r in ("geomed", "smea", "caf"))]
 
 
 def feasible_f(spec: str, n: int) -> int:

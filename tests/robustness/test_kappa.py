@@ -30,6 +30,7 @@ ROBUST = [
     "medoid",
     "mda",
     "smea",
+    "caf",
     "nnm+krum",
     "nnm+geomed",
 ]

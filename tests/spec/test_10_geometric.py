@@ -7,7 +7,11 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+import sbrml.optimized as opt
+import sbrml.reference as ref
 from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
 from tests.helpers import as_list
 
@@ -58,7 +62,7 @@ def test_run_and_solve_agree(impl: ModuleType) -> None:
 
 
 @pytest.mark.spec("C10.1")
-@pytest.mark.parametrize("name", ["geomed", "medoid", "mda", "smea", "cc"])
+@pytest.mark.parametrize("name", ["geomed", "medoid", "mda", "smea", "caf", "cc"])
 def test_need_n_above_2f(impl: ModuleType, name: str) -> None:
     with pytest.raises(InsufficientWorkersError) as info:
         impl.RULES[name](2)([[float(i)] for i in range(4)])
@@ -125,3 +129,50 @@ def test_float_ties_go_to_the_first_candidate(impl: ModuleType) -> None:
         0.5,
         0.0,
     ]
+
+
+def caf_in_coordinates(x: np.ndarray, f: int) -> np.ndarray:
+    """D10.7 as written, in R^d: the weighted covariance and its eigenpair, no distances."""
+    n = len(x)
+    c = np.ones(n)
+    best: tuple[float, np.ndarray] | None = None
+    while best is None or c.sum() > n - 2 * f:
+        w = c / c.sum()
+        mu = w @ x
+        y = x - mu
+        values, vectors = np.linalg.eigh((y * w[:, None]).T @ y)
+        lam, v = float(values[-1]), vectors[:, -1]
+        if best is None or lam < best[0]:
+            best = (lam, w @ x)
+        if lam <= 0:
+            break
+        tau = (y @ v) ** 2
+        if tau.max() <= 0:
+            break
+        c = c * (1 - tau / tau.max())
+    return best[1]
+
+
+@pytest.mark.spec("D10.7", "C10.3")
+@given(st.integers(0, 2**32 - 1), st.integers(3, 9), st.integers(1, 4))
+def test_caf_equals_its_definition_in_coordinates(seed: int, n: int, d: int) -> None:
+    gen = np.random.default_rng(seed)
+    x = gen.standard_normal((n, d)) * gen.uniform(0.1, 10)
+    x[: max(1, n // 4)] += gen.uniform(3, 30) * gen.standard_normal(d)  # a few outliers
+    f = int(gen.integers(0, (n - 1) // 2 + 1))
+    expected = caf_in_coordinates(x, f)
+    scale = max(1.0, float(np.abs(x).max()))
+    for tree in (ref, opt):
+        z = np.asarray(tree.RULES["caf"](f)(x.tolist() if tree is ref else x))
+        assert np.max(np.abs(z - expected)) <= 1e-7 * scale
+
+
+@pytest.mark.spec("C10.7")
+def test_caf_weights_are_convex_and_filter_the_outlier(impl: ModuleType) -> None:
+    x = [[0.0, 0.0], [1.0, 0.1], [0.2, 0.9], [0.5, 0.5], [10.0, -3.0], [0.3, 0.2], [0.8, 0.7]]
+    w = as_list(impl.RULES["caf"](2).weights(impl.sq_distances(x)))
+    assert min(w) >= 0 and sum(w) == pytest.approx(1) and w[4] == 0
+    # f = 0: the mean; coincident points: those points.
+    assert as_list(impl.RULES["caf"](0)(x)) == pytest.approx(np.mean(x, axis=0).tolist())
+    same = [[1.5, -2.0]] * 5
+    assert as_list(impl.RULES["caf"](2)(same)) == pytest.approx([1.5, -2.0])
