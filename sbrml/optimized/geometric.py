@@ -201,10 +201,10 @@ class CovarianceFilter(NeedsMajority):
             if lam <= 0.0:
                 break  # C10.7: every weighted point is at mu
             tau = (g @ (root * u)) ** 2 / lam
-            top = float(tau.max())
+            top = float(tau[c > 0].max())  # among the points still weighted (C10.7)
             if top <= 0.0:
                 break
-            c = c * (1.0 - tau / top)
+            c = np.maximum(0.0, c * (1.0 - tau / top))
         return best[1]
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:

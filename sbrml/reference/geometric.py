@@ -354,10 +354,11 @@ class CovarianceFilter(NeedsMajority):
                 break  # C10.7: every weighted point is at mu; nothing is left to filter
             ru = [root[j] * u[j] for j in range(n)]
             tau = [math.fsum(g[i][j] * ru[j] for j in range(n)) ** 2 / lam for i in range(n)]
-            top = max(tau)
+            # The largest tau among the points still weighted (C10.7: one is removed per pass).
+            top = max(t for t, ci in zip(tau, c, strict=True) if ci > 0)
             if top <= 0.0:
                 break
-            c = [ci * (1.0 - t / top) for ci, t in zip(c, tau, strict=True)]
+            c = [max(0.0, ci * (1.0 - t / top)) for ci, t in zip(c, tau, strict=True)]
         return best[1]
 
     def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:

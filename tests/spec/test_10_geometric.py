@@ -147,9 +147,10 @@ def caf_in_coordinates(x: np.ndarray, f: int) -> np.ndarray:
         if lam <= 0:
             break
         tau = (y @ v) ** 2
-        if tau.max() <= 0:
+        top = tau[c > 0].max()
+        if top <= 0:
             break
-        c = c * (1 - tau / tau.max())
+        c = np.maximum(0, c * (1 - tau / top))
     return best[1]
 
 
@@ -176,3 +177,23 @@ def test_caf_weights_are_convex_and_filter_the_outlier(impl: ModuleType) -> None
     assert as_list(impl.RULES["caf"](0)(x)) == pytest.approx(np.mean(x, axis=0).tolist())
     same = [[1.5, -2.0]] * 5
     assert as_list(impl.RULES["caf"](2)(same)) == pytest.approx([1.5, -2.0])
+
+
+@pytest.mark.spec("C10.7")
+def test_caf_makes_at_most_n_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A far point filtered first must not stall the others (the maximum of tau is taken over
+    the points still weighted); each pass is one eigenpair computation."""
+    import sbrml.reference.geometric as geo
+
+    calls = []
+    real = geo.largest_eigenpair
+
+    def counting(a: list[list[float]], sweeps: int = 50) -> tuple[float, list[float]]:
+        calls.append(1)
+        assert len(calls) <= len(a), "CAF made more than n passes (C10.7)"
+        return real(a, sweeps)
+
+    monkeypatch.setattr(geo, "largest_eigenpair", counting)
+    x = [[1e6, 0.0]] + [[float(i), 0.001 * i * i] for i in range(8)]
+    z = geo.CovarianceFilter(4)(x)
+    assert 1 <= len(calls) <= len(x) and abs(z[0]) < 10
