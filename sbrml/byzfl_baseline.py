@@ -15,9 +15,10 @@ match ByzFL's conventions, to ByzFL's class:
   our ``center=None``.
 - Pre-aggregations (NNM, static clipping, ARC) are composed with the mean on both sides.
   ByzFL's clipping and ARC modify their input in place, so they get a copy.
-- Not compared: SMEA (ByzFL estimates each eigenvalue with one power iteration from an
-  unseeded random vector, so it is not deterministic), bucketing (random permutations from
-  different generators), Bulyan, the medoid and CAF (not in one of the two libraries).
+- Not compared: SMEA and CAF (ByzFL estimates each eigenpair with one power iteration from
+  an unseeded random vector, so it is not deterministic; for CAF see also spec D10.7),
+  bucketing (random permutations from different generators), Bulyan and the medoid (not in
+  ByzFL).
 """
 
 from __future__ import annotations
