@@ -7,7 +7,7 @@ decrypt the sum and divide. It averages; it does not defend against Byzantine va
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,7 @@ class Backend:
     check_many: Callable[[str, PublicKey, list[int]], None]
     add_many: Callable[[PublicKey, list[int], list[int]], list[int]]
     decrypt_many: Callable[..., list[int]]
+    sum_valid: Callable[..., tuple[list[int], dict[int, str]]] | None = None
 
 
 def encrypt_many(private: PrivateKey, ms: Sequence[int], *, rng: RandomSource) -> list[int]:
@@ -95,6 +96,24 @@ def unpack_ciphertexts(
     cts = [int.from_bytes(raw[i : i + width], "little") for i in range(0, len(raw), width)]
     (backend or REFERENCE).check_many(function, public, cts)
     return cts
+
+
+def sum_valid(
+    public: PublicKey, payloads: Mapping[int, Payload], count: int, backend: Backend = REFERENCE
+) -> tuple[list[int], dict[int, str]]:
+    """P14.3 step 2 and C14.4: the position-wise product of the valid workers' ciphertexts,
+    and the reason each invalid worker was left out (its message parsed and checked alone)."""
+    parsed: dict[int, list[int]] = {}
+    rejected: dict[int, str] = {}
+    for i, payload in sorted(payloads.items()):
+        try:
+            parsed[i] = unpack_ciphertexts("encrypted_average", public, payload, count, backend)
+        except SpecError as err:
+            rejected[i] = f"S: malformed ciphertexts: {err}"
+    total: list[int] = []
+    for i in sorted(parsed):
+        total = parsed[i] if not total else backend.add_many(public, total, parsed[i])
+    return total, rejected
 
 
 def worker_ciphertexts(
@@ -167,7 +186,7 @@ def encrypted_average(
     received: dict[str, list[Message]] = {}
     for m in channel.receive("S", "ciphertexts"):
         received.setdefault(m.sender, []).append(m)
-    parsed: dict[int, list[int]] = {}
+    payloads: dict[int, Payload] = {}
     for i in range(n):
         got = received.get(worker_name(i), [])
         if i in errors:
@@ -175,13 +194,10 @@ def encrypted_average(
         if len(got) != 1:
             errors[i] = f"S: {len(got)} ciphertext messages, need exactly one (C14.4)"
             continue
-        try:
-            parsed[i] = unpack_ciphertexts(
-                "encrypted_average", public, got[0].payload, count, backend
-            )
-        except SpecError as err:
-            errors[i] = f"S: malformed ciphertexts: {err}"
-    valid = sorted(parsed)
+        payloads[i] = got[0].payload
+    total, rejected = (backend.sum_valid or sum_valid)(public, payloads, count, backend)
+    errors.update(rejected)
+    valid = sorted(set(payloads) - set(rejected))
     if not valid:
         raise InsufficientWorkersError(
             "encrypted_average",
@@ -190,9 +206,6 @@ def encrypted_average(
             "C14.4",
             f"0 valid of n={n}; excluded: {errors}",
         )
-    total = parsed[valid[0]]
-    for i in valid[1:]:
-        total = backend.add_many(public, total, parsed[i])
     payload = pack_ciphertexts(total, ciphertext_width(public))
     for i in valid:
         channel.send("S", worker_name(i), "aggregate", payload)

@@ -159,3 +159,34 @@ def test_no_valid_worker() -> None:
             tamper=lambda ms: [],
         )
     assert info.value.clause == "C14.4"
+
+
+@pytest.mark.spec("C14.4", "C13.8")
+@pytest.mark.parametrize("bad", ["none", "zero", "too large", "shares a factor", "short"])
+def test_server_sum_fast_path_equals_the_worker_by_worker_check(bad: str) -> None:
+    """The optimized server multiplies every position in two processes and checks all the
+    ciphertexts with one gcd; any failure must give the reference's result and reasons."""
+    pk, sk = KEY
+    width = ref_he.ciphertext_width(pk)
+    rng = opt.DeterministicRandomSource(7)
+    count = 300  # enough positions for the two-process path
+    cts = {
+        i: [opt_p.encrypt(pk, (i * 1000 + k) % pk.n, rng=rng) for k in range(count)]
+        for i in range(3)
+    }
+    if bad == "zero":
+        cts[1][150] = 0
+    elif bad == "too large":
+        cts[1][299] = pk.n_squared
+    elif bad == "shares a factor":
+        cts[2][7] = sk.p
+    payloads = {i: ref_he.pack_ciphertexts(c, width) for i, c in cts.items()}
+    if bad == "short":
+        payloads[0] = payloads[0][:-1]
+    expected = ref_he.sum_valid(pk, payloads, count)
+    assert opt_he.sum_valid(pk, payloads, count) == expected
+    assert sorted(expected[1]) == (
+        []
+        if bad == "none"
+        else [{"zero": 1, "too large": 1, "shares a factor": 2, "short": 0}[bad]]
+    )
