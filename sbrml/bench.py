@@ -335,7 +335,7 @@ def bench_packed_averaging(n: int, d: int, bits: int) -> str:
     import sbrml.optimized.paillier as pa
     from sbrml.optimized.he_averaging import OPTIMIZED, PROCESSES
     from sbrml.optimized.packing import Packing
-    from sbrml.reference.he_averaging import ciphertext_width
+    from sbrml.reference.he_averaging import ciphertext_width, pack_ciphertexts
 
     pk, sk = pa.generate_keypair(bits, rng=opt.SystemRandomSource())
     packing = Packing(bits, n)
@@ -356,7 +356,15 @@ def bench_packed_averaging(n: int, d: int, bits: int) -> str:
     total = cts
     for _ in range(n - 1):
         total = OPTIMIZED.add_many(pk, total, cts)
+    t_server_each = time.perf_counter() - start
+    payload = pack_ciphertexts(cts, ciphertext_width(pk))
+    payloads = {i: payload for i in range(n)}
+    start = time.perf_counter()
+    assert OPTIMIZED.sum_valid is not None
+    fast, rejected = OPTIMIZED.sum_valid(pk, payloads, len(cts))
     t_server = time.perf_counter() - start
+    if rejected or fast != total:  # the benchmark checks itself
+        raise RuntimeError("packed averaging bench: the two server paths disagree")
     start = time.perf_counter()
     sums = packing.unpack(OPTIMIZED.decrypt_many(sk, total), n, d)
     t_dec = time.perf_counter() - start
@@ -373,7 +381,16 @@ def bench_packed_averaging(n: int, d: int, bits: int) -> str:
             "precomputed before the update exists",
         ],
         ["encrypt = one product per plaintext (online, one worker)", t_enc, "target <= 30 s"],
-        [f"server: validate and add {n} workers' ciphertexts", t_server, "target <= 0.5 s"],
+        [
+            "server: check each worker, then add (C13.8 per worker, one process)",
+            t_server_each,
+            "from parsed ints",
+        ],
+        [
+            f"server: parse, add over {PROCESSES} processes, one gcd for all {n} workers",
+            t_server,
+            "target <= 0.5 s (the protocol's path)",
+        ],
         [f"decrypt + unpack the sum, {PROCESSES} processes", t_dec, "target <= 10 s"],
     ]
     table = format_table(
