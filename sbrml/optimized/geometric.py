@@ -19,6 +19,7 @@ from sbrml.optimized.rules import F64, check_distance_matrix, mean_of_rows, one_
 from sbrml.reference.errors import ShapeError
 from sbrml.reference.geometric import MAX_SUBSETS, WeiszfeldReport, check_subsets, subsets
 from sbrml.reference.rules import (
+    FLOAT_TIE_TOLERANCE,
     NeedsMajority,
     check_positive_int,
     check_positive_real,
@@ -200,7 +201,7 @@ class CovarianceFilter(NeedsMajority):
                 root[:, None] * g * root[None, :], subset_by_index=[n - 1, n - 1]
             )
             lam, u = float(values[-1]), vectors[:, -1]
-            if best is None or lam < best[0]:
+            if best is None or lam < best[0] - FLOAT_TIE_TOLERANCE * abs(best[0]):
                 best = (lam, w)
             if lam <= 0.0:
                 break  # C10.7: every weighted point is at mu
@@ -208,7 +209,11 @@ class CovarianceFilter(NeedsMajority):
             top = float(tau[c > 0].max())  # among the points still weighted (C10.7)
             if top <= 0.0:
                 break
-            c = np.maximum(0.0, c * (1.0 - tau / top))
+            c = np.where(
+                tau >= top * (1.0 - FLOAT_TIE_TOLERANCE),
+                0.0,
+                np.maximum(0.0, c * (1.0 - tau / top)),
+            )
         return best[1]
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:

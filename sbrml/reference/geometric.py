@@ -16,6 +16,7 @@ from typing import Any
 from sbrml.reference.distances import check_matrix, sq_distances
 from sbrml.reference.errors import ParameterError, ShapeError
 from sbrml.reference.rules import (
+    FLOAT_TIE_TOLERANCE,
     NeedsMajority,
     Number,
     check_distance_matrix,
@@ -348,7 +349,8 @@ class CovarianceFilter(NeedsMajority):
             lam, u = largest_eigenpair(
                 [[root[i] * g[i][j] * root[j] for j in range(n)] for i in range(n)]
             )
-            if best is None or lam < best[0]:
+            # C10.5's tolerance: a lambda within rounding of the best so far is not smaller.
+            if best is None or lam < best[0] - FLOAT_TIE_TOLERANCE * abs(best[0]):
                 best = (lam, w)
             if lam <= 0.0:
                 break  # C10.7: every weighted point is at mu; nothing is left to filter
@@ -358,7 +360,13 @@ class CovarianceFilter(NeedsMajority):
             top = max(t for t, ci in zip(tau, c, strict=True) if ci > 0)
             if top <= 0.0:
                 break
-            c = [max(0.0, ci * (1.0 - t / top)) for ci, t in zip(c, tau, strict=True)]
+            # Every tau within rounding of the largest counts as the largest (C10.5): equal
+            # projections in exact arithmetic must not be told apart by rounding.
+            near = top * (1.0 - FLOAT_TIE_TOLERANCE)
+            c = [
+                0.0 if t >= near else max(0.0, ci * (1.0 - t / top))
+                for ci, t in zip(c, tau, strict=True)
+            ]
         return best[1]
 
     def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
