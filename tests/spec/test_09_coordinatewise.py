@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 from sbrml.reference.errors import InsufficientWorkersError
@@ -74,3 +75,16 @@ def test_coordinatewise_rules_have_no_distance_form(impl: ModuleType, name: str)
             [[float(i)] for i in range(5)], rule, rng=impl.DeterministicRandomSource(0)
         )
     assert info.value.clause == "C8.11" and "secure comparison" in str(info.value)
+
+
+@pytest.mark.spec("D9.2", "D9.3")
+@pytest.mark.parametrize("n", range(1, 17))
+def test_sorting_network_sorts_every_01_input(n: int) -> None:
+    """The optimized coordinate-wise rules sort short columns with Batcher's network; by the
+    0-1 principle it sorts every input once it sorts all 2^n columns of zeros and ones."""
+    from sbrml.optimized.coordinatewise import sort_columns
+
+    columns = (np.arange(2**n)[None, :] >> np.arange(n)[:, None]) & 1
+    assert np.array_equal(sort_columns(columns.astype(np.float64)), np.sort(columns, axis=0))
+    x = np.random.default_rng(n).standard_normal((n, 50))
+    assert np.array_equal(sort_columns(x), np.sort(x, axis=0))
