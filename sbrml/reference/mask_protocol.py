@@ -246,7 +246,10 @@ def worker_input(
     u = state.index
     for k in range(count):
         at = 4 + SHARE_RECORD * k
-        state.boxes[read32(raw, at)] = raw[at + 4 : at + SHARE_RECORD]
+        sender = read32(raw, at)
+        if sender not in state.roster or sender == u or sender in state.boxes:
+            raise malformed("worker_input", "boxes from distinct peers of the roster", str(sender))
+        state.boxes[sender] = raw[at + 4 : at + SHARE_RECORD]
     state.u2 = sorted([*state.boxes, u])
     check_survivors("worker_input", state.u2, t, "U2")
     terms: MaskTerms = [(1, prim.self_seed(state.b))]
@@ -341,8 +344,9 @@ def parse_advertise(backend: Backend) -> Callable[[int, Payload], tuple[bytes, b
             raise malformed("masked_aggregate", "64 bytes (two X25519 keys)", f"{len(raw)} bytes")
         c_pk, s_pk = raw[:32], raw[32:]
         # C19.4: a low-order key would make the derived secret public; X25519(0^32, .) finds it.
-        zero = backend.agree(bytes(32), [c_pk, s_pk])
-        low = [name for name, z in zip(("c_pk", "s_pk"), zero, strict=True) if z == bytes(32)]
+        low = [
+            n for n, pk in (("c_pk", c_pk), ("s_pk", s_pk)) if prim.is_low_order(pk, backend.agree)
+        ]
         if c_pk == s_pk or low:
             raise malformed("masked_aggregate", "two distinct keys of large order", f"{low}")
         return c_pk, s_pk

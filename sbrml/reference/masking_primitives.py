@@ -218,10 +218,12 @@ def open_box(
     return bytes(a ^ b for a, b in zip(ciphertext, stream, strict=True))
 
 
-def is_low_order(public: bytes) -> bool:
+def is_low_order(
+    public: bytes, agree: Callable[[bytes, Sequence[bytes]], list[bytes]] | None = None
+) -> bool:
     """Implements C19.4: X25519(0^32, u) = 0 exactly when u has order dividing 8.
 
     The clamped all-zero scalar is 2^254, which kills exactly the points whose order is a
     power of two (the curve's cofactor is 8, the twist's 4); every other point survives.
     """
-    return x25519(bytes(32), public) == bytes(32)
+    return (agree or x25519_many)(bytes(32), [public])[0] == bytes(32)
