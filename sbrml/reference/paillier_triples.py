@@ -52,6 +52,21 @@ def draw_masks(rng: RandomSource, count: int, bits: int) -> list[int]:
     ]
 
 
+def row_groups(rows: int, slots: int) -> list[range]:
+    """P15.1: rows cut into groups of ``slots`` consecutive rows (the last may be shorter)."""
+    return [range(g, min(g + slots, rows)) for g in range(0, rows, slots)]
+
+
+def pack_slots(values: Sequence[int], width: int) -> int:
+    """P15.1: value ``t`` of a group goes to slot ``t``, at bit ``t * width``."""
+    return sum(v << (width * t) for t, v in enumerate(values))
+
+
+def slot_values(packed: int, width: int, count: int) -> list[int]:
+    """P15.1 step 3: the ``count`` slots of ``packed`` (each below 2^width, so none carried)."""
+    return [(packed >> (width * t)) & ((1 << width) - 1) for t in range(count)]
+
+
 class PaillierSetup:
     """Implements D15.1: the key, the two parties' streams and the checks of C15.2.
 
@@ -105,6 +120,12 @@ class PaillierSetup:
             )
         return bits
 
+    def slot_layout(self, terms: int) -> tuple[int, int, int]:
+        """P15.1: (mask bits kappa, slot width w = kappa + 1, slots per plaintext s)."""
+        bits = self._check_room(terms)
+        width = bits + 1
+        return bits, width, (self.public.n.bit_length() - 1) // width
+
 
 class PaillierTripleProvider(PaillierSetup):
     """Implements P15.2: the triple provider interface of D4.4, without a dealer."""
@@ -116,30 +137,40 @@ class PaillierTripleProvider(PaillierSetup):
         self._send_key(channel)
         pk = self.public
         width = ciphertext_width(pk)
+        rows, cols = len(u), len(v)
         d = len(u[0]) if u else 0
-        bits = self._check_room(max(d, 1))
-        # Step 1 (S0): encrypt every entry of U, row-major.
-        enc_u = [encrypt(pk, value, rng=self._s0) for row in u for value in row]
+        bits, slot, slots = self.slot_layout(max(d, 1))
+        groups = row_groups(rows, slots)
+        # Step 1 (S0): encrypt column k of each row group, packed one row per slot.
+        enc_u = [
+            encrypt(pk, pack_slots([u[i][k] for i in group], slot), rng=self._s0)
+            for group in groups
+            for k in range(d)
+        ]
         channel.send("S0", "S1", "offline/cross-enc", pack_ciphertexts(enc_u, width))
-        # Step 2 (S1): E_ij = prod_k Enc(U_ik)^(V_jk) * Enc(rho_ij).
-        rows = [enc_u[i * d : (i + 1) * d] for i in range(len(u))]
-        rho = draw_masks(self._s1, len(u) * len(v), bits)
+        # Step 2 (S1): E_gj = Enc(R_gj) * prod_k Enc(P_gk)^(V_jk), R_gj the packed masks.
+        rho = draw_masks(self._s1, rows * cols, bits)
         masked = []
-        for i, row in enumerate(rows):
+        for g, group in enumerate(groups):
+            column_cts = enc_u[g * d : (g + 1) * d]
             for j, vrow in enumerate(v):
-                acc = encrypt(pk, rho[i * len(v) + j], rng=self._s1)
-                for c, vk in zip(row, vrow, strict=True):
+                packed_rho = pack_slots([rho[i * cols + j] for i in group], slot)
+                acc = encrypt(pk, packed_rho, rng=self._s1)
+                for c, vk in zip(column_cts, vrow, strict=True):
                     acc = add(pk, acc, mul_scalar(pk, c, vk))
                 masked.append(acc)
         payload = pack_ciphertexts(masked, width)
         channel.send("S1", "S0", "offline/cross-masked", payload)
-        # Step 3 (S0): validate (C13.8), decrypt t = U V^T + rho exactly (C15.2), and share:
-        # S0 keeps t mod 2^64, S1 keeps -rho mod 2^64.
+        # Step 3 (S0): validate (C13.8), decrypt exactly (C15.2), read the slots t_ij; S0 keeps
+        # t_ij mod 2^64, S1 keeps -rho_ij mod 2^64.
         received = unpack_ciphertexts("PaillierTripleProvider", pk, payload, len(masked))
-        t = [decrypt(self._private, c) for c in received]
-        cols = len(v)
-        share0 = [[t[i * cols + j] & MASK for j in range(cols)] for i in range(len(u))]
-        share1 = [[-rho[i * cols + j] & MASK for j in range(cols)] for i in range(len(u))]
+        share0 = [[0] * cols for _ in range(rows)]
+        for g, group in enumerate(groups):
+            for j in range(cols):
+                t = slot_values(decrypt(self._private, received[g * cols + j]), slot, len(group))
+                for i, value in zip(group, t, strict=True):
+                    share0[i][j] = value & MASK
+        share1 = [[-rho[i * cols + j] & MASK for j in range(cols)] for i in range(rows)]
         return share0, share1
 
     def _elementwise(
