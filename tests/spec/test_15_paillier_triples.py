@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import gmpy2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.optimized.paillier_triples import PaillierTripleProvider as OptProvider
+from sbrml.optimized.paillier_triples import multi_exp
 from sbrml.reference.errors import ParameterError
 from sbrml.reference.paillier_triples import PaillierTripleProvider as RefProvider
 from tests.helpers import as_list, decoded_inputs
@@ -108,3 +110,84 @@ def test_secure_round_under_the_paillier_provider(variant: str) -> None:
     assert "offline/paillier-key" in labels and not any(
         m.sender == "dealer" for m in r.channel.messages
     )
+
+
+def _cross_check(provider: Any, u: Any, v: Any, tree: Any) -> tuple[Any, bytes]:
+    channel = tree.Channel()
+    s0, s1 = provider.cross(u, v, channel=channel)
+    got = np.array(_rec(s0, s1), dtype=object).reshape(len(u), len(v))
+    want = (np.array(u, dtype=object) @ np.array(v, dtype=object).T) % M
+    assert (got == want).all()
+    return as_list([s0, s1]), channel.transcript_bytes()
+
+
+@pytest.mark.spec("C15.1", "C15.3")
+@settings(max_examples=min(6, settings().max_examples))
+@given(st.integers(0, 2**32), st.integers(1, 8), st.integers(1, 4), st.integers(1, 5))
+def test_packed_cross_with_several_groups(seed: int, rows: int, cols: int, d: int) -> None:
+    # sigma = 0 makes the slots as narrow as the layout allows (kappa = 128 + bitlength(d)),
+    # so a slot one bit too narrow carries into its neighbour for a
+    # sizeable share of the entries (t >= 2^kappa whenever the cross term tops up the mask); a
+    # 512-bit key then holds s = 3 slots, and rows = 7 leaves a last group of one row.
+    gen = np.random.default_rng(seed)  # test data, not secret randomness
+    u = gen.integers(0, 2**64, size=(rows, d), dtype=np.uint64)
+    v = gen.integers(0, 2**64, size=(cols, d), dtype=np.uint64)
+    out = []
+    for cls, tree in ((RefProvider, ref), (OptProvider, opt)):
+        provider = cls(
+            rng=tree.DeterministicRandomSource(seed), bits=512, insecure_test=True, sigma=0
+        )
+        kappa, width, slots = provider.slot_layout(d)
+        assert (kappa, width) == (128 + d.bit_length(), 129 + d.bit_length())
+        assert slots == (provider.public.n.bit_length() - 1) // width == 3
+        if tree is ref:
+            out.append(_cross_check(provider, u.tolist(), v.tolist(), tree))
+        else:
+            out.append(_cross_check(provider, u, v, tree))
+    assert out[0] == out[1]
+
+
+@pytest.mark.spec("C15.2")
+def test_packed_messages_hold_one_ciphertext_per_group_and_column() -> None:
+    # P15.1 counts: ceil(r/s) d ciphertexts from S0 and ceil(r/s) c from S1 (2 * 128 bytes
+    # each at 512 bits), so packing really happens and every slot is read back.
+    rows, cols, d = 7, 4, 3
+    provider = RefProvider(rng=ref.DeterministicRandomSource(3), bits=512, insecure_test=True)
+    kappa, width, slots = provider.slot_layout(d)
+    assert kappa == 128 + 2 + 40 and slots == 511 // width == 2
+    gen = np.random.default_rng(1)
+    u = gen.integers(0, 2**64, size=(rows, d), dtype=np.uint64).tolist()
+    v = gen.integers(0, 2**64, size=(cols, d), dtype=np.uint64).tolist()
+    channel = ref.Channel()
+    _cross_check(provider, u, v, ref)
+    provider.cross(u, v, channel=channel)
+    sizes = {m.label: len(m.payload) for m in channel.messages}
+    groups = -(-rows // slots)
+    assert sizes["offline/cross-enc"] == groups * d * 128
+    assert sizes["offline/cross-masked"] == groups * cols * 128
+
+
+@pytest.mark.spec("C15.4")
+def test_packed_cross_shares_are_uniform() -> None:
+    # U V^T = d everywhere: the slot masks must hide it in both kept shares.
+    provider = OptProvider(rng=opt.DeterministicRandomSource(4), bits=512, insecure_test=True)
+    ones = np.ones((80, 2), dtype=np.uint64)
+    s0, s1 = provider.cross(ones, ones, channel=opt.Channel())
+    assert_uniform_u64(s0, "S0 share of the packed cross product")
+    assert_uniform_u64(s1, "S1 share of the packed cross product")
+
+
+@settings(max_examples=min(20, settings().max_examples))
+@given(
+    st.lists(st.integers(0, 2**64 - 1), min_size=0, max_size=40),
+    st.integers(1, 2**64),
+    st.integers(0, 2**32),
+)
+def test_multi_exp_equals_the_direct_product(exps: list[int], scale: int, seed: int) -> None:
+    modulus = (2 * seed + 3) * (2**61 - 1)
+    bases = [gmpy2.mpz((seed + 7 * k + 2) % modulus) for k in range(len(exps))]
+    exps = [e % scale for e in exps]  # small and large exponents, so every window size runs
+    want = 1
+    for b, e in zip(bases, exps, strict=True):
+        want = want * pow(int(b), e, modulus) % modulus
+    assert int(multi_exp(bases, exps, gmpy2.mpz(modulus))) == want
