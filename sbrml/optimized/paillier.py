@@ -25,6 +25,7 @@ from sbrml.reference.paillier import (
     check_ciphertext,
     check_plaintext,
     keypair_from_primes,
+    unit_below,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "encrypt_with_obfuscator",
     "generate_keypair",
     "is_probable_prime",
+    "key_holder_obfuscators",
     "keypair_from_primes",
     "mul_scalar",
     "negate",
@@ -236,6 +238,35 @@ def obfuscators(
     p, q = (private.p, private.q) if private is not None else (0, 0)
     chunks = [(chunk, public.n, p, q) for chunk in _split(rs, processes)]
     return [v for part in _parallel(_pow_n_chunk, chunks, processes) for v in part]
+
+
+def _lift_chunk(args: tuple[list[tuple[int, int]], int, int]) -> list[int]:
+    # Runs in a worker process: CRT(r_p^p mod p^2, r_q^q mod q^2) for each drawn pair (D13.4).
+    pairs, p_int, q_int = args
+    p, q = gmpy2.mpz(p_int), gmpy2.mpz(q_int)
+    p2, q2 = p * p, q * q
+    inv = gmpy2.invert(p2, q2)
+    out = []
+    for r_p, r_q in pairs:
+        a = gmpy2.powmod(r_p, p, p2)
+        b = gmpy2.powmod(r_q, q, q2)
+        out.append(int(a + p2 * ((b - a) * inv % q2)))
+    return out
+
+
+def key_holder_obfuscators(
+    private: PrivateKey, count: int, *, rng: RandomSource, processes: int = 1
+) -> list[int]:
+    """Implements D13.4 with gmpy2: the reference's draws, exponentiations over processes.
+
+    The pairs (r_p, r_q) are drawn here, in order, so the result does not depend on
+    ``processes`` (C13.10).
+    """
+    p, q = private.p, private.q
+    pairs = [(unit_below(rng, p), unit_below(rng, q)) for _ in range(count)]
+    size = max(1, -(-len(pairs) // max(1, processes * 4)))
+    chunks = [(pairs[i : i + size], p, q) for i in range(0, len(pairs), size)]
+    return [v for part in _parallel(_lift_chunk, chunks, processes) for v in part]
 
 
 def encrypt_with_obfuscator(public: PublicKey, m: int, obfuscator: int) -> int:

@@ -254,6 +254,47 @@ def obfuscators(public: PublicKey, count: int, *, rng: RandomSource) -> list[int
     return [pow(random_unit(public, rng=rng), public.n, public.n_squared) for _ in range(count)]
 
 
+def unit_below(rng: RandomSource, bound: int) -> int:
+    """D13.4: ``uniform_below(rng, bound)`` (C2.7) repeated until it is at least 1."""
+    while True:
+        r = uniform_below(rng, bound)
+        if r:
+            return r
+
+
+def crt_squares(private: PrivateKey, a: int, b: int) -> int:
+    """The x mod n^2 with x = a mod p^2 and x = b mod q^2 (n^2 = p^2 q^2, coprime factors)."""
+    p2, q2 = private.p * private.p, private.q * private.q
+    return a + p2 * ((b - a) * pow(p2, -1, q2) % q2)
+
+
+def key_holder_obfuscators(private: PrivateKey, count: int, *, rng: RandomSource) -> list[int]:
+    """Implements D13.4: CRT(r_p^p mod p^2, r_q^q mod q^2) for fresh r_p, r_q, in draw order.
+
+    Each equals r^n mod n^2 for the r of ``key_holder_randomness`` (C13.10), an r uniform in
+    Z*_n, at half the cost of C13.7's exponent n mod p(p-1).
+    """
+    p, q = private.p, private.q
+    out = []
+    for _ in range(count):
+        r_p = unit_below(rng, p)
+        r_q = unit_below(rng, q)
+        out.append(crt_squares(private, pow(r_p, p, p * p), pow(r_q, q, q * q)))
+    return out
+
+
+def key_holder_randomness(private: PrivateKey, r_p: int, r_q: int) -> int:
+    """C13.10: the r in Z*_n with r^n = CRT(r_p^p mod p^2, r_q^q mod q^2) mod n^2.
+
+    r = CRT(r_p^(q^-1 mod (p-1)) mod p, r_q^(p^-1 mod (q-1)) mod q); it exists because
+    gcd(q, p - 1) = gcd(p, q - 1) = 1 (D13.1), and r is uniform in Z*_n when r_p, r_q are.
+    """
+    p, q = private.p, private.q
+    a = pow(r_p, pow(q, -1, p - 1), p)
+    b = pow(r_q, pow(p, -1, q - 1), q)
+    return a + p * ((b - a) * pow(p, -1, q) % q)
+
+
 def encrypt_with_obfuscator(public: PublicKey, m: int, obfuscator: int) -> int:
     """Implements C13.9: (1 + m n) obfuscator mod n^2, the online half of D13.2."""
     check_plaintext("encrypt_with_obfuscator", public, m)

@@ -213,3 +213,37 @@ def test_obfuscators_match_encryption(key512: tuple[ref_p.PublicKey, ref_p.Priva
                 opt_p.encrypt_with_obfuscator(pk, m, o) for m, o in zip(ms, obf, strict=True)
             ] == expected
     assert opt_p.decrypt_many(sk, expected, processes=2) == ms
+
+
+@pytest.mark.spec("D13.4", "C13.10")
+def test_key_holder_obfuscators_are_paillier_obfuscators(
+    key512: tuple[ref_p.PublicKey, ref_p.PrivateKey],
+) -> None:
+    pk, sk = key512
+    n2 = pk.n_squared
+    got = ref_p.key_holder_obfuscators(sk, 6, rng=RefSource(11))
+    # The draws of D13.4, replayed: r_p then r_q per obfuscator, each uniform_below until >= 1.
+    replay = RefSource(11)
+    pairs = [(ref_p.unit_below(replay, sk.p), ref_p.unit_below(replay, sk.q)) for _ in range(6)]
+    phe_pub = phe.PaillierPublicKey(pk.n)
+    phe_priv = phe.PaillierPrivateKey(phe_pub, sk.p, sk.q)
+    for o, (r_p, r_q) in zip(got, pairs, strict=True):
+        r = ref_p.key_holder_randomness(sk, r_p, r_q)
+        assert 1 <= r < pk.n and math.gcd(r, pk.n) == 1
+        assert o == pow(r, pk.n, n2)
+        assert o % (sk.p * sk.p) == pow(r_p, sk.p, sk.p * sk.p)
+        c = ref_p.encrypt_with_obfuscator(pk, 1234, o)
+        assert c == ref_p.encrypt_with(pk, 1234, r) and phe_priv.raw_decrypt(c) == 1234
+    for processes in (1, 2):
+        assert opt_p.key_holder_obfuscators(sk, 6, rng=OptSource(11), processes=processes) == got
+
+
+@pytest.mark.spec("C13.10")
+def test_key_holder_randomness_is_uniform_on_a_tiny_key() -> None:
+    # r_p, r_q -> r is a bijection Z*_p x Z*_q -> Z*_n (D13.4), so every unit is hit once.
+    _, sk = ref_p.keypair_from_primes(P, Q, insecure_test=True)
+    seen = {ref_p.key_holder_randomness(sk, a, b) for a in range(1, P) for b in range(1, Q, 7)}
+    assert len(seen) == (P - 1) * len(range(1, Q, 7))
+    for a, b in ((1, 1), (2, 3), (P - 1, Q - 1), (100, 200)):
+        lifted = ref_p.crt_squares(sk, pow(a, P, P * P), pow(b, Q, Q * Q))
+        assert lifted == pow(ref_p.key_holder_randomness(sk, a, b), N, N * N)
