@@ -31,15 +31,10 @@ PROCESSES = min(2, os.cpu_count() or 1)
 
 
 def encrypt_many(private: PrivateKey, ms: Sequence[int], *, rng: RandomSource) -> list[int]:
-    """P14.3 step 1: obfuscators by CRT over the worker processes, then one product each.
-
-    The r are drawn in the same order as one-by-one encryption, so the ciphertexts match the
-    reference's (C13.9).
-    """
+    """P14.3 step 1: key-holder obfuscators (D13.4) over the worker processes, then one
+    product each; drawn in the reference's order, so the ciphertexts match (C13.10)."""
     public = private.public
-    obf = paillier.obfuscators(
-        public, len(ms), rng=rng, private=private, processes=_processes(len(ms))
-    )
+    obf = paillier.key_holder_obfuscators(private, len(ms), rng=rng, processes=_processes(len(ms)))
     return [paillier.encrypt_with_obfuscator(public, m, o) for m, o in zip(ms, obf, strict=True)]
 
 

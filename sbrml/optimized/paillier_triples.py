@@ -1,8 +1,8 @@
 """Dealer-free Beaver material with gmpy2 (spec/15-paillier-triples.md); the reference's messages.
 
-S0's encryptions use obfuscators precomputed by CRT (it holds the key) and S1's mask
-encryptions use obfuscators too; both draw r in the reference's order, so the ciphertexts,
-and hence the transcripts, are identical.
+S0's encryptions use key-holder obfuscators (D13.4, it holds the key) and S1's mask
+encryptions use precomputed obfuscators (C13.9); both draw in the reference's order, so the
+ciphertexts, and hence the transcripts, are identical.
 """
 
 from __future__ import annotations
@@ -97,12 +97,8 @@ class PaillierTripleProvider(PaillierSetup):
     keygen = staticmethod(paillier.generate_keypair)
 
     def _encrypt_s0(self, values: list[int]) -> list[int]:
-        obf = paillier.obfuscators(
-            self.public,
-            len(values),
-            rng=self._s0,
-            private=self._private,
-            processes=_processes(len(values)),
+        obf = paillier.key_holder_obfuscators(
+            self._private, len(values), rng=self._s0, processes=_processes(len(values))
         )
         return [
             paillier.encrypt_with_obfuscator(self.public, m, o)

@@ -20,7 +20,8 @@ from sbrml.reference.paillier import (
     add,
     check_ciphertexts,
     decrypt,
-    encrypt,
+    encrypt_with_obfuscator,
+    key_holder_obfuscators,
 )
 from sbrml.reference.randomness import RandomSource
 from sbrml.reference.round import PhaseClock, Tamper, worker_name
@@ -52,8 +53,9 @@ class Backend:
 
 
 def encrypt_many(private: PrivateKey, ms: Sequence[int], *, rng: RandomSource) -> list[int]:
-    """P14.3 step 1: each plaintext encrypted in order, each drawing its r (C13.3)."""
-    return [encrypt(private.public, m, rng=rng) for m in ms]
+    """P14.3 step 1: each plaintext encrypted with a key-holder obfuscator (D13.4), in order."""
+    obf = key_holder_obfuscators(private, len(ms), rng=rng)
+    return [encrypt_with_obfuscator(private.public, m, o) for m, o in zip(ms, obf, strict=True)]
 
 
 def add_many(public: PublicKey, a: list[int], b: list[int]) -> list[int]:

@@ -29,7 +29,9 @@ from sbrml.reference.paillier import (
     add,
     decrypt,
     encrypt,
+    encrypt_with_obfuscator,
     generate_keypair,
+    key_holder_obfuscators,
     mul_scalar,
 )
 from sbrml.reference.randomness import RandomSource, ring_elements
@@ -130,6 +132,13 @@ class PaillierSetup:
 class PaillierTripleProvider(PaillierSetup):
     """Implements P15.2: the triple provider interface of D4.4, without a dealer."""
 
+    def _encrypt_s0(self, values: list[int]) -> list[int]:
+        # S0 holds the key: key-holder obfuscators (D13.4) from its stream, in order.
+        obf = key_holder_obfuscators(self._private, len(values), rng=self._s0)
+        return [
+            encrypt_with_obfuscator(self.public, m, o) for m, o in zip(values, obf, strict=True)
+        ]
+
     def cross(
         self, u: Sequence[Sequence[int]], v: Sequence[Sequence[int]], *, channel: Channel
     ) -> tuple[Matrix, Matrix]:
@@ -142,11 +151,9 @@ class PaillierTripleProvider(PaillierSetup):
         bits, slot, slots = self.slot_layout(max(d, 1))
         groups = row_groups(rows, slots)
         # Step 1 (S0): encrypt column k of each row group, packed one row per slot.
-        enc_u = [
-            encrypt(pk, pack_slots([u[i][k] for i in group], slot), rng=self._s0)
-            for group in groups
-            for k in range(d)
-        ]
+        enc_u = self._encrypt_s0(
+            [pack_slots([u[i][k] for i in group], slot) for group in groups for k in range(d)]
+        )
         channel.send("S0", "S1", "offline/cross-enc", pack_ciphertexts(enc_u, width))
         # Step 2 (S1): E_gj = Enc(R_gj) * prod_k Enc(P_gk)^(V_jk), R_gj the packed masks.
         rho = draw_masks(self._s1, rows * cols, bits)
@@ -180,7 +187,7 @@ class PaillierTripleProvider(PaillierSetup):
         pk = self.public
         width = ciphertext_width(pk)
         bits = self._check_room(1)
-        enc = [encrypt(pk, x, rng=self._s0) for x in u]
+        enc = self._encrypt_s0(list(u))
         channel.send("S0", "S1", "offline/cross-enc", pack_ciphertexts(enc, width))
         rho = draw_masks(self._s1, len(u), bits)
         masked = [
