@@ -7,6 +7,7 @@ so both trees produce the same key from the same seed; the arithmetic runs on gm
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -19,12 +20,15 @@ from sbrml.reference.paillier import (
     DEFAULT_BITS,
     MILLER_RABIN_ROUNDS,
     SECURE_BITS,
+    SHORT_EXPONENT_BITS,
     SMALL_PRIMES,
     PrivateKey,
     PublicKey,
     check_ciphertext,
     check_plaintext,
+    check_short_exponent_base,
     keypair_from_primes,
+    short_exponent_base,
     unit_below,
 )
 
@@ -50,6 +54,8 @@ __all__ = [
     "obfuscators",
     "random_prime",
     "rerandomize",
+    "short_exponent_base",
+    "short_exponent_obfuscators",
 ]
 
 
@@ -267,6 +273,49 @@ def key_holder_obfuscators(
     size = max(1, -(-len(pairs) // max(1, processes * 4)))
     chunks = [(pairs[i : i + size], p, q) for i in range(0, len(pairs), size)]
     return [v for part in _parallel(_lift_chunk, chunks, processes) for v in part]
+
+
+WINDOW = 8  # bits per fixed-base digit: 32 products per 256-bit exponent, 8,160 table entries
+
+
+@functools.lru_cache(maxsize=4)
+def _fixed_base_table(base: int, modulus: int) -> list[list[gmpy2.mpz]]:
+    # table[i][j] = base^(j * 2^(WINDOW i)) mod modulus, for the digits of a 256-bit exponent.
+    m = gmpy2.mpz(modulus)
+    table = []
+    power = gmpy2.mpz(base)
+    for _ in range(-(-SHORT_EXPONENT_BITS // WINDOW)):
+        row = [gmpy2.mpz(1)]
+        for _ in range((1 << WINDOW) - 1):
+            row.append(row[-1] * power % m)
+        table.append(row)
+        power = row[-1] * power % m
+    return table
+
+
+def short_exponent_obfuscators(
+    public: PublicKey, base: int, count: int, *, rng: RandomSource
+) -> list[int]:
+    """Implements D13.5 with a fixed-base table: one product per 8-bit digit of a (C13.11).
+
+    The exponents are drawn in the reference's order; the table (about 4 MB at 2048 bits) is
+    built once per base and kept.
+    """
+    check_short_exponent_base("short_exponent_obfuscators", public, base)
+    table = _fixed_base_table(base, public.n_squared)
+    m = gmpy2.mpz(public.n_squared)
+    bound = 1 << SHORT_EXPONENT_BITS
+    digit = (1 << WINDOW) - 1
+    out = []
+    for _ in range(count):
+        a = uniform_below(rng, bound)
+        acc = gmpy2.mpz(1)
+        for row in table:
+            if a & digit:
+                acc = acc * row[a & digit] % m
+            a >>= WINDOW
+        out.append(int(acc))
+    return out
 
 
 def encrypt_with_obfuscator(public: PublicKey, m: int, obfuscator: int) -> int:

@@ -295,6 +295,34 @@ def key_holder_randomness(private: PrivateKey, r_p: int, r_q: int) -> int:
     return a + p * ((b - a) * pow(p, -1, q) % q)
 
 
+SHORT_EXPONENT_BITS = 256
+
+
+def short_exponent_base(public: PublicKey, *, rng: RandomSource) -> int:
+    """Implements D13.5: the public base h = x^n mod n^2 for x drawn by C13.3."""
+    return pow(random_unit(public, rng=rng), public.n, public.n_squared)
+
+
+def check_short_exponent_base(function: str, public: PublicKey, base: int) -> None:
+    """C13.11: the base must be a unit mod n^2 (else its powers are not obfuscators)."""
+    if (
+        isinstance(base, bool)
+        or not isinstance(base, int)
+        or not 1 < base < public.n_squared
+        or math.gcd(base, public.n) != 1
+    ):
+        raise ShapeError(function, "base", "an int in (1, n^2) coprime to n", "C13.11", repr(base))
+
+
+def short_exponent_obfuscators(
+    public: PublicKey, base: int, count: int, *, rng: RandomSource
+) -> list[int]:
+    """Implements D13.5 (option, stronger assumption): h^a mod n^2, a < 2^256, in draw order."""
+    check_short_exponent_base("short_exponent_obfuscators", public, base)
+    bound = 1 << SHORT_EXPONENT_BITS
+    return [pow(base, uniform_below(rng, bound), public.n_squared) for _ in range(count)]
+
+
 def encrypt_with_obfuscator(public: PublicKey, m: int, obfuscator: int) -> int:
     """Implements C13.9: (1 + m n) obfuscator mod n^2, the online half of D13.2."""
     check_plaintext("encrypt_with_obfuscator", public, m)

@@ -15,6 +15,7 @@ import sbrml.reference.paillier as ref_p
 from sbrml.optimized import DeterministicRandomSource as OptSource
 from sbrml.reference import DeterministicRandomSource as RefSource
 from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.reference.randomness import uniform_below
 from tests.helpers import ScriptedSource
 
 P, Q = 293, 433
@@ -247,3 +248,23 @@ def test_key_holder_randomness_is_uniform_on_a_tiny_key() -> None:
     for a, b in ((1, 1), (2, 3), (P - 1, Q - 1), (100, 200)):
         lifted = ref_p.crt_squares(sk, pow(a, P, P * P), pow(b, Q, Q * Q))
         assert lifted == pow(ref_p.key_holder_randomness(sk, a, b), N, N * N)
+
+
+@pytest.mark.spec("D13.5", "C13.11")
+def test_short_exponent_obfuscators(key512: tuple[ref_p.PublicKey, ref_p.PrivateKey]) -> None:
+    pk, sk = key512
+    h = ref_p.short_exponent_base(pk, rng=RefSource(2))
+    assert h == opt_p.short_exponent_base(pk, rng=OptSource(2))
+    got = ref_p.short_exponent_obfuscators(pk, h, 5, rng=RefSource(8))
+    assert opt_p.short_exponent_obfuscators(pk, h, 5, rng=OptSource(8)) == got
+    replay = RefSource(8)
+    alphas = [uniform_below(replay, 2**256) for _ in range(5)]
+    assert got == [pow(h, a, pk.n_squared) for a in alphas]
+    assert max(alphas).bit_length() > 250  # the draws use the whole 256-bit range
+    for o in got:
+        assert ref_p.decrypt(sk, ref_p.encrypt_with_obfuscator(pk, 99, o)) == 99
+    for mod in (ref_p, opt_p):
+        for bad in (0, 1, pk.n_squared, sk.p * 5, -4):
+            with pytest.raises(ShapeError) as info:
+                mod.short_exponent_obfuscators(pk, bad, 1, rng=RefSource(0))
+            assert info.value.clause == "C13.11"
