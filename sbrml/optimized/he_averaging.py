@@ -30,11 +30,19 @@ __all__ = ["OPTIMIZED", "AveragingResult", "encrypted_average"]
 PROCESSES = min(2, os.cpu_count() or 1)
 
 
-def encrypt_many(private: PrivateKey, ms: Sequence[int], *, rng: RandomSource) -> list[int]:
-    """P14.3 step 1: key-holder obfuscators (D13.4) over the worker processes, then one
-    product each; drawn in the reference's order, so the ciphertexts match (C13.10)."""
+def encrypt_many(
+    private: PrivateKey, ms: Sequence[int], *, rng: RandomSource, base: int | None = None
+) -> list[int]:
+    """P14.3 step 1: key-holder obfuscators (D13.4) over the worker processes, or with
+    ``base`` short-exponent ones (D13.5, one process, fixed-base table), then one product
+    each; drawn in the reference's order, so the ciphertexts match (C13.10, C13.11)."""
     public = private.public
-    obf = paillier.key_holder_obfuscators(private, len(ms), rng=rng, processes=_processes(len(ms)))
+    if base is None:
+        obf = paillier.key_holder_obfuscators(
+            private, len(ms), rng=rng, processes=_processes(len(ms))
+        )
+    else:
+        obf = paillier.short_exponent_obfuscators(public, base, len(ms), rng=rng)
     return [paillier.encrypt_with_obfuscator(public, m, o) for m, o in zip(ms, obf, strict=True)]
 
 
@@ -135,6 +143,7 @@ def encrypted_average(
     frac_bits: int = 16,
     int_bits: int = 8,
     tamper: Tamper | None = None,
+    short_exponent_base: int | None = None,
 ) -> AveragingResult:
     """Implements P14.3 with NumPy packing and gmpy2 arithmetic."""
     result = _protocol(
@@ -146,6 +155,7 @@ def encrypted_average(
         int_bits=int_bits,
         tamper=tamper,
         backend=OPTIMIZED,
+        short_exponent_base=short_exponent_base,
     )
     result.mean = np.asarray(result.mean, dtype=np.float64)
     return result

@@ -22,6 +22,7 @@ from sbrml.reference.paillier import (
     decrypt,
     encrypt_with_obfuscator,
     key_holder_obfuscators,
+    short_exponent_obfuscators,
 )
 from sbrml.reference.randomness import RandomSource
 from sbrml.reference.round import PhaseClock, Tamper, worker_name
@@ -52,9 +53,15 @@ class Backend:
     sum_valid: Callable[..., tuple[list[int], dict[int, str]]] | None = None
 
 
-def encrypt_many(private: PrivateKey, ms: Sequence[int], *, rng: RandomSource) -> list[int]:
-    """P14.3 step 1: each plaintext encrypted with a key-holder obfuscator (D13.4), in order."""
-    obf = key_holder_obfuscators(private, len(ms), rng=rng)
+def encrypt_many(
+    private: PrivateKey, ms: Sequence[int], *, rng: RandomSource, base: int | None = None
+) -> list[int]:
+    """P14.3 step 1: each plaintext encrypted with a key-holder obfuscator (D13.4), in order,
+    or with short-exponent obfuscators of ``base`` (D13.5) when the option is chosen."""
+    if base is None:
+        obf = key_holder_obfuscators(private, len(ms), rng=rng)
+    else:
+        obf = short_exponent_obfuscators(private.public, base, len(ms), rng=rng)
     return [encrypt_with_obfuscator(private.public, m, o) for m, o in zip(ms, obf, strict=True)]
 
 
@@ -126,9 +133,10 @@ def worker_ciphertexts(
     *,
     rng: RandomSource,
     backend: Backend = REFERENCE,
+    base: int | None = None,
 ) -> Message:
     """P14.3 step 1: worker i's packed, encrypted update (workers hold the shared key)."""
-    cts = backend.encrypt_many(private, packing.pack(x), rng=rng)
+    cts = backend.encrypt_many(private, packing.pack(x), rng=rng, base=base)
     width = ciphertext_width(private.public)
     return Message(worker_name(index), "S", "ciphertexts", pack_ciphertexts(cts, width))
 
@@ -143,8 +151,9 @@ def encrypted_average(
     int_bits: int = 8,
     tamper: Tamper | None = None,
     backend: Backend = REFERENCE,
+    short_exponent_base: int | None = None,
 ) -> AveragingResult:
-    """Implements P14.3.
+    """Implements P14.3 (with ``short_exponent_base``, the option of D13.5 for step 1).
 
     1. Worker i packs x_i for N = n summands (P14.1), encrypts every plaintext drawing from
        rng.derive("worker/<i>"), and sends the ciphertexts to the server S.
@@ -175,7 +184,13 @@ def encrypted_average(
                 )
             outgoing.append(
                 worker_ciphertexts(
-                    i, x, packing, private, rng=rng.derive(f"worker/{i}"), backend=backend
+                    i,
+                    x,
+                    packing,
+                    private,
+                    rng=rng.derive(f"worker/{i}"),
+                    backend=backend,
+                    base=short_exponent_base,
                 )
             )
         except SpecError as err:

@@ -190,3 +190,31 @@ def test_server_sum_fast_path_equals_the_worker_by_worker_check(bad: str) -> Non
         if bad == "none"
         else [{"zero": 1, "too large": 1, "shares a factor": 2, "short": 0}[bad]]
     )
+
+
+@pytest.mark.spec("C14.4", "C7.3", "C13.11")
+def test_encrypted_average_with_short_exponent_obfuscators() -> None:
+    pk, sk = KEY
+    h = opt_p.short_exponent_base(pk, rng=opt.DeterministicRandomSource(3))
+    x = _inputs(4, 31)
+    runs = [
+        ref_he.encrypted_average(
+            x, public=pk, private=sk, rng=ref.DeterministicRandomSource(1), short_exponent_base=h
+        ),
+        opt_he.encrypted_average(
+            np.array(x),
+            public=pk,
+            private=sk,
+            rng=opt.DeterministicRandomSource(1),
+            short_exponent_base=h,
+        ),
+    ]
+    default = ref_he.encrypted_average(
+        x, public=pk, private=sk, rng=ref.DeterministicRandomSource(1)
+    )
+    r, o = runs
+    assert r.channel.transcript_bytes() == o.channel.transcript_bytes()
+    assert r.channel.transcript_bytes() != default.channel.transcript_bytes()
+    expected = [math.fsum(row[k] for row in x) / 4 for k in range(31)]
+    assert max(abs(a - b) for a, b in zip(r.mean, expected, strict=True)) <= 2.0**-16
+    assert r.mean == list(o.mean) == default.mean
