@@ -645,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(bench_byzfl([(9, 1_250_000, 2), (100, 100_000, 10)], args.repeat))
         sections.append(bench_paillier((2048, 3072), max(args.repeat, 5)))
         sections.append(bench_packed_averaging(9, 1_250_000, 2048))
-        sections.append(bench_paillier_triples(9, 200, 2048))
+        sections.extend(bench_paillier_triples(9, d, 2048) for d in (10_000, 100_000))
         sections.append(bench_training_round(10, 2, (650, 1_000_000), args.repeat))
     print(f"sbrml bench (numpy {np.__version__}, python {sys.version.split()[0]})\n")
     print("\n\n".join(sections))
