@@ -12,13 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sbrml.optimized as opt
+import sbrml.optimized.paillier as opt_p
 import sbrml.reference as ref
 from sbrml.optimized.paillier_triples import PaillierTripleProvider as OptProvider
 from sbrml.optimized.paillier_triples import multi_exp
 from sbrml.reference.errors import ParameterError
+from sbrml.reference.he_averaging import ciphertext_width
 from sbrml.reference.paillier_triples import PaillierTripleProvider as RefProvider
+from sbrml.reference.paillier_triples import slot_values
 from tests.helpers import as_list, decoded_inputs
-from tests.statistical.test_uniformity import assert_uniform_u64
+from tests.statistical.test_uniformity import assert_uniform_u64, chi2_critical, chi2_uniform
 
 M = 1 << 64
 
@@ -191,3 +194,32 @@ def test_multi_exp_equals_the_direct_product(exps: list[int], scale: int, seed: 
     for b, e in zip(bases, exps, strict=True):
         want = want * pow(int(b), e, modulus) % modulus
     assert int(multi_exp(bases, exps, gmpy2.mpz(modulus))) == want
+
+
+@pytest.mark.spec("C15.2", "C15.4")
+@pytest.mark.parametrize("value", [0, 2**64 - 1])
+def test_s0_view_of_the_packed_cross_does_not_depend_on_the_inputs(value: int) -> None:
+    # S0's whole view is what it decrypts from S1's message: the slots t = X + rho. For
+    # X = 0 and for the largest X (every product (2^64 - 1)^2), each t must stay below
+    # 2^(kappa + 1) and its top byte below bit kappa must be uniform; so must t mod 2^64,
+    # S0's kept share. (S1 sees only ciphertexts under S0's key: C15.4 rests on DCR there.)
+    provider = OptProvider(rng=opt.DeterministicRandomSource(6), bits=512, insecure_test=True)
+    rows, cols, d = 80, 80, 2
+    kappa, width, _ = provider.slot_layout(d)
+    u = np.full((rows, d), value, dtype=np.uint64)
+    channel = opt.Channel()
+    provider.cross(u, u, channel=channel)
+    by_label = {m.label: bytes(m.payload) for m in channel.messages}
+    w = ciphertext_width(provider.public)
+    sk = provider._private
+    slots = []
+    masked = by_label["offline/cross-masked"]
+    for g in range(0, len(masked) // w):
+        m = opt_p.decrypt(sk, int.from_bytes(masked[g * w : (g + 1) * w], "little"))
+        slots.extend(slot_values(m, width, 2))
+    t = np.array(slots, dtype=object)
+    assert len(t) == rows * cols and all(x < 2 ** (kappa + 1) for x in t)
+    top = np.array([(x >> (kappa - 8)) & 0xFF for x in t], dtype=np.intp)
+    stat = chi2_uniform(np.bincount(top, minlength=256))
+    assert stat < chi2_critical(255), f"top byte of S0's slots: chi2={stat:.1f}"
+    assert_uniform_u64(np.array([x & (M - 1) for x in t], dtype=np.uint64), "S0's slots mod 2^64")
