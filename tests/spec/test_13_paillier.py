@@ -268,3 +268,26 @@ def test_short_exponent_obfuscators(key512: tuple[ref_p.PublicKey, ref_p.Private
             with pytest.raises(ShapeError) as info:
                 mod.short_exponent_obfuscators(pk, bad, 1, rng=RefSource(0))
             assert info.value.clause == "C13.11"
+
+
+@pytest.mark.spec("C13.6")
+def test_ciphertexts_under_a_longer_key_are_refused(
+    tree: tuple[ModuleType, type], key512: tuple[ref_p.PublicKey, ref_p.PrivateKey]
+) -> None:
+    mod, source = tree
+    big_pk, _ = key512
+    pk, sk = mod.generate_keypair(256, rng=source(4), insecure_test=True)
+    foreign = [mod.encrypt(big_pk, m, rng=source(m)) for m in range(1, 40)]
+    foreign = [c for c in foreign if c >= pk.n_squared]
+    assert len(foreign) >= 30  # a 1024-bit ciphertext is almost never below a 512-bit n^2
+    good = mod.encrypt(pk, 3, rng=source(0))
+    for c in foreign[:5]:
+        for call in (
+            lambda c: mod.decrypt(sk, c),
+            lambda c: mod.add(pk, good, c),
+            lambda c: mod.mul_scalar(pk, c, 2),
+            lambda c: mod.check_ciphertexts("t", pk, [good, c]),
+        ):
+            with pytest.raises(ShapeError) as info:
+                call(c)
+            assert info.value.clause == "C13.6" and "[1, n^2)" in str(info.value)
