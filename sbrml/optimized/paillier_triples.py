@@ -87,6 +87,13 @@ def _column_products(job: tuple[list[int], list[list[int]], int]) -> list[int]:
     return [int(multi_exp(bases, vrow, modulus)) for vrow in v_rows]
 
 
+def _group_products(job: tuple[list[tuple[list[int], list[int]]], int]) -> list[int]:
+    """P15.3 step 2 on a slice of groups: prod_t C_t^(v_t) mod n^2 for each group."""
+    groups, n2 = job
+    modulus = gmpy2.mpz(n2)
+    return [int(multi_exp([gmpy2.mpz(c) for c in cts], vs, modulus)) for cts, vs in groups]
+
+
 def _to_ring(values: list[int]) -> U64:
     return np.array([v & MASK for v in values], dtype=np.uint64)
 
@@ -178,20 +185,30 @@ class PaillierTripleProvider(PaillierSetup):
         return share0, share1
 
     def _elementwise(self, u: U64, v: U64, channel: Channel) -> tuple[U64, U64]:
-        bits = self._check_room(1)
-        enc = self._encrypt_s0([int(x) for x in u.tolist()])
+        """Implements P15.3 (the reference's messages); the group products over processes."""
+        bits, slot, slots = self.slot_layout(1)
+        groups = row_groups(len(u), slots)
+        u_list, v_list = u.tolist(), v.tolist()
+        enc = self._encrypt_s0([u_list[t] << (slot * (t - g.start)) for g in groups for t in g])
         channel.send(
             "S0", "S1", "offline/cross-enc", pack_ciphertexts(enc, ciphertext_width(self.public))
         )
         rho = draw_masks(self._s1, len(enc), bits)
-        enc_rho = self._encrypt_s1(rho)
-        n2 = gmpy2.mpz(self.public.n) ** 2
-        masked = [
-            int(gmpy2.mpz(r) * gmpy2.powmod(c, int(y), n2) % n2)
-            for c, y, r in zip(enc, v.tolist(), enc_rho, strict=True)
-        ]
+        enc_rho = self._encrypt_s1([pack_slots([rho[t] for t in g], slot) for g in groups])
+        pairs = [([enc[t] for t in g], [v_list[t] for t in g]) for g in groups]
+        parts = _processes(len(enc))
+        size = max(1, -(-len(pairs) // (parts * 4)))
+        jobs = [(pairs[k : k + size], self.public.n_squared) for k in range(0, len(pairs), size)]
+        if parts > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=PROCESSES) as pool:
+                products = [x for part in pool.map(_group_products, jobs) for x in part]
+        else:
+            products = [x for job in jobs for x in _group_products(job)]
+        n2 = gmpy2.mpz(self.public.n_squared)
+        masked = [int(gmpy2.mpz(r) * p % n2) for r, p in zip(enc_rho, products, strict=True)]
         t = self._finish(masked, channel)
-        return _to_ring(t), _to_ring([-r for r in rho])
+        values = [x for g, m in zip(groups, t, strict=True) for x in slot_values(m, slot, len(g))]
+        return _to_ring(values), _to_ring([-r for r in rho])
 
     def scalar_triples(self, count: int, *, channel: Channel) -> tuple[TripleShares, TripleShares]:
         """P15.2 (a)."""

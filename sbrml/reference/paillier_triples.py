@@ -183,22 +183,32 @@ class PaillierTripleProvider(PaillierSetup):
     def _elementwise(
         self, u: Sequence[int], v: Sequence[int], channel: Channel
     ) -> tuple[list[int], list[int]]:
-        # P15.1 element by element (one term each): shares of u_k v_k.
+        """Implements P15.3: shares of u_t v_t mod 2^64, s elements per returned ciphertext."""
         pk = self.public
         width = ciphertext_width(pk)
-        bits = self._check_room(1)
-        enc = self._encrypt_s0(list(u))
+        bits, slot, slots = self.slot_layout(1)
+        groups = row_groups(len(u), slots)
+        # Step 1 (S0): u_t shifted to its slot, then encrypted, one ciphertext per element.
+        enc = self._encrypt_s0([u[t] << (slot * (t - g.start)) for g in groups for t in g])
         channel.send("S0", "S1", "offline/cross-enc", pack_ciphertexts(enc, width))
+        # Step 2 (S1): E_g = Enc(R_g) * prod_t C_t^(v_t), R_g the packed masks of group g.
         rho = draw_masks(self._s1, len(u), bits)
-        masked = [
-            add(pk, encrypt(pk, r, rng=self._s1), mul_scalar(pk, c, y))
-            for c, y, r in zip(enc, v, rho, strict=True)
-        ]
+        masked = []
+        for g in groups:
+            acc = encrypt(pk, pack_slots([rho[t] for t in g], slot), rng=self._s1)
+            for t in g:
+                acc = add(pk, acc, mul_scalar(pk, enc[t], v[t]))
+            masked.append(acc)
         payload = pack_ciphertexts(masked, width)
         channel.send("S1", "S0", "offline/cross-masked", payload)
+        # Step 3 (S0): validate, decrypt, read the slots.
         received = unpack_ciphertexts("PaillierTripleProvider", pk, payload, len(masked))
-        t = [decrypt(self._private, c) for c in received]
-        return [x & MASK for x in t], [-r & MASK for r in rho]
+        t_all = [
+            x
+            for g, c in zip(groups, received, strict=True)
+            for x in slot_values(decrypt(self._private, c), slot, len(g))
+        ]
+        return [x & MASK for x in t_all], [-r & MASK for r in rho]
 
     def scalar_triples(self, count: int, *, channel: Channel) -> tuple[TripleShares, TripleShares]:
         """P15.2 (a): c^s = a^s b^s + shares of a^0 b^1 and of b^0 a^1."""
