@@ -501,6 +501,34 @@ def bench_paillier_triples(n: int, d: int, bits: int) -> str:
     )
 
 
+def bench_paillier_square_pairs(count: int, bits: int) -> str:
+    """Dealer-free square pairs (P15.3, the pairwise variant's material) against the dealer's."""
+    from sbrml.optimized.paillier_triples import PROCESSES, PaillierTripleProvider
+
+    rows = []
+    channel = opt.Channel()
+    start = time.perf_counter()
+    opt.Dealer(rng=opt.SystemRandomSource()).square_pairs(count, channel=channel)
+    rows.append(["dealer", time.perf_counter() - start, sum(m.size for m in channel.messages)])
+    provider = PaillierTripleProvider(rng=opt.SystemRandomSource(), bits=bits)
+    channel = opt.Channel()
+    start = time.perf_counter()
+    provider.square_pairs(count, channel=channel)
+    seconds = time.perf_counter() - start
+    traffic = sum(m.size for m in channel.messages)
+    rows.append([f"Paillier ({bits}-bit key)", seconds, traffic])
+    _, _, slots = provider.slot_layout(1)
+    table = format_table(
+        ["square pair source", "seconds", "bytes"],
+        rows,
+        title=f"Square pairs, {count:,} (the pairwise variant needs n(n-1)/2 * d)",
+    )
+    return table + (
+        f"\nPaillier: {1e3 * seconds / count:.2f} ms and {traffic / count:,.0f} bytes per pair; "
+        f"{slots} products per returned ciphertext (P15.3), {PROCESSES} processes"
+    )
+
+
 def bench_training_round(n: int, f: int, dims: tuple[int, ...], repeat: int) -> str:
     """The aggregation step of one training round in each mode, beside plaintext averaging."""
     import sbrml.optimized.paillier as pa
@@ -646,6 +674,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(bench_paillier((2048, 3072), max(args.repeat, 5)))
         sections.append(bench_packed_averaging(9, 1_250_000, 2048))
         sections.extend(bench_paillier_triples(9, d, 2048) for d in (10_000, 100_000))
+        sections.append(bench_paillier_square_pairs(6_000, 2048))
         sections.append(bench_training_round(10, 2, (650, 1_000_000), args.repeat))
     print(f"sbrml bench (numpy {np.__version__}, python {sys.version.split()[0]})\n")
     print("\n\n".join(sections))
