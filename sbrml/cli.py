@@ -157,6 +157,7 @@ def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any
         "impl": args.impl,
         "variant": None,
         "triples": None,
+        "paillier_obfuscators": None,
         "n": n,
         "d": int(x.shape[1]),
         "f": None,
@@ -190,6 +191,11 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
         return masks
     if args.rule is None or args.f is None:
         raise CliError("the two-server protocol needs --rule and -f")
+    if args.triples != "paillier" and args.paillier_obfuscators != "key-holder":
+        raise CliError(
+            f"--paillier-obfuscators {args.paillier_obfuscators} applies only with "
+            f"--triples paillier; got --triples {args.triples}"
+        )
     tree = implementation(args.impl)
     rule = make_rule(tree, args)
     if not args.plaintext and not tree.is_distance_rule(rule):
@@ -207,6 +213,9 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
         "impl": args.impl,
         "variant": None if args.plaintext else args.variant,
         "triples": None if args.plaintext else args.triples,
+        "paillier_obfuscators": (
+            args.paillier_obfuscators if args.triples == "paillier" and not args.plaintext else None
+        ),
         "n": int(x.shape[0]),
         "d": int(x.shape[1]),
         "f": args.f,
@@ -243,7 +252,9 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
         if args.triples == "paillier":
             module = importlib.import_module(f"sbrml.{args.impl}.paillier_triples")
             provider = module.PaillierTripleProvider(
-                rng=rng.derive("triples"), bits=args.paillier_bits
+                rng=rng.derive("triples"),
+                bits=args.paillier_bits,
+                obfuscators=args.paillier_obfuscators,
             )
         result = tree.secure_aggregate(data, rule, rng=rng, variant=args.variant, provider=provider)
         z = np.asarray(result.z, dtype=np.float64)
@@ -504,6 +515,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=(2048, 3072),
         default=2048,
         help="key size for --triples paillier (default 2048)",
+    )
+    agg.add_argument(
+        "--paillier-obfuscators",
+        choices=("key-holder", "short-exponent"),
+        default="key-holder",
+        help="encryption randomness for --triples paillier: key-holder (default, spec D13.4) "
+        "or short-exponent (faster, stronger assumption, spec D13.5)",
     )
     agg.add_argument(
         "--variant", choices=VARIANTS, default="gram", help="secure distance variant (default gram)"

@@ -307,11 +307,19 @@ def test_paillier_triples_from_the_command_line(
     )
     links = report["bytes"]
     assert report["triples"] == "paillier" and isinstance(links, dict)
+    assert report["paillier_obfuscators"] == "key-holder"
     assert "dealer->S0" not in links and links["S1->S0"] > 0
     plain = run_json(
         ["aggregate", str(small), "--rule", "krum", "-f", "1", "--plaintext", "--json"], capsys
     )
-    assert report["weights"] == plain["weights"]
+    assert report["weights"] == plain["weights"] and plain["paillier_obfuscators"] is None
+    args = ["aggregate", str(small), "--rule", "krum", "-f", "1", "--triples", "paillier"]
+    short = run_json([*args, "--paillier-obfuscators", "short-exponent", "--json"], capsys)
+    assert short["paillier_obfuscators"] == "short-exponent"
+    assert short["weights"] == plain["weights"]
+    bad = ["aggregate", str(small), "--rule", "krum", "-f", "1"]
+    assert main([*bad, "--paillier-obfuscators", "short-exponent"]) == 2
+    assert "applies only with --triples paillier" in capsys.readouterr().err
 
 
 @pytest.mark.spec("C20.6")

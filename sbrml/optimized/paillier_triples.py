@@ -104,18 +104,28 @@ class PaillierTripleProvider(PaillierSetup):
     keygen = staticmethod(paillier.generate_keypair)
 
     def _encrypt_s0(self, values: list[int]) -> list[int]:
-        obf = paillier.key_holder_obfuscators(
-            self._private, len(values), rng=self._s0, processes=_processes(len(values))
-        )
+        if self.base is not None:  # the option of D15.1: short-exponent obfuscators (D13.5)
+            obf = paillier.short_exponent_obfuscators(
+                self.public, self.base, len(values), rng=self._s0
+            )
+        else:
+            obf = paillier.key_holder_obfuscators(
+                self._private, len(values), rng=self._s0, processes=_processes(len(values))
+            )
         return [
             paillier.encrypt_with_obfuscator(self.public, m, o)
             for m, o in zip(values, obf, strict=True)
         ]
 
     def _encrypt_s1(self, values: list[int]) -> list[int]:
-        obf = paillier.obfuscators(
-            self.public, len(values), rng=self._s1, processes=_processes(len(values))
-        )
+        if self.base is not None:
+            obf = paillier.short_exponent_obfuscators(
+                self.public, self.base, len(values), rng=self._s1
+            )
+        else:
+            obf = paillier.obfuscators(
+                self.public, len(values), rng=self._s1, processes=_processes(len(values))
+            )
         return [
             paillier.encrypt_with_obfuscator(self.public, m, o)
             for m, o in zip(values, obf, strict=True)

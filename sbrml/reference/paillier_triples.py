@@ -33,12 +33,15 @@ from sbrml.reference.paillier import (
     generate_keypair,
     key_holder_obfuscators,
     mul_scalar,
+    short_exponent_base,
+    short_exponent_obfuscators,
 )
 from sbrml.reference.randomness import RandomSource, ring_elements
 from sbrml.reference.ring import RING_BITS
 
 MASK = (1 << RING_BITS) - 1
 DEFAULT_SIGMA = 40
+OBFUSCATORS = ("key-holder", "short-exponent")
 
 
 def mask_bits(terms: int, sigma: int) -> int:
@@ -87,7 +90,16 @@ class PaillierSetup:
         bits: int = DEFAULT_BITS,
         sigma: int = DEFAULT_SIGMA,
         insecure_test: bool = False,
+        obfuscators: str = "key-holder",
     ):
+        if obfuscators not in OBFUSCATORS:
+            raise ParameterError(
+                "PaillierTripleProvider",
+                "obfuscators",
+                " or ".join(repr(o) for o in OBFUSCATORS),
+                "D15.1",
+                repr(obfuscators),
+            )
         if (
             isinstance(sigma, bool)
             or not isinstance(sigma, int)
@@ -100,12 +112,21 @@ class PaillierSetup:
         self._s0 = rng.derive("S0/paillier")
         self._s1 = rng.derive("S1/paillier")
         self.public, self._private = self.keygen(bits, rng=self._s0, insecure_test=insecure_test)
+        self.obfuscators = obfuscators
+        # D15.1: with the option, S0 draws the public base h right after the key (D13.5).
+        self.base = (
+            short_exponent_base(self.public, rng=self._s0)
+            if obfuscators == "short-exponent"
+            else None
+        )
         self._key_sent = False
 
     def _send_key(self, channel: Channel) -> None:
         # P15.2 step 0: the first request carries S0's public key to S1.
         if not self._key_sent:
             raw = self.public.n.to_bytes(-(-self.public.n.bit_length() // 8), "little")
+            if self.base is not None:
+                raw += self.base.to_bytes(ciphertext_width(self.public), "little")
             channel.send("S0", "S1", "offline/paillier-key", raw)
             self._key_sent = True
 
@@ -133,8 +154,21 @@ class PaillierTripleProvider(PaillierSetup):
     """Implements P15.2: the triple provider interface of D4.4, without a dealer."""
 
     def _encrypt_s0(self, values: list[int]) -> list[int]:
-        # S0 holds the key: key-holder obfuscators (D13.4) from its stream, in order.
-        obf = key_holder_obfuscators(self._private, len(values), rng=self._s0)
+        # S0 holds the key: key-holder obfuscators (D13.4) from its stream, in order, or the
+        # option's short-exponent ones (D13.5).
+        if self.base is None:
+            obf = key_holder_obfuscators(self._private, len(values), rng=self._s0)
+        else:
+            obf = short_exponent_obfuscators(self.public, self.base, len(values), rng=self._s0)
+        return [
+            encrypt_with_obfuscator(self.public, m, o) for m, o in zip(values, obf, strict=True)
+        ]
+
+    def _encrypt_s1(self, values: list[int]) -> list[int]:
+        # S1 has only the public key: r drawn by C13.3 per value, or the option's D13.5.
+        if self.base is None:
+            return [encrypt(self.public, m, rng=self._s1) for m in values]
+        obf = short_exponent_obfuscators(self.public, self.base, len(values), rng=self._s1)
         return [
             encrypt_with_obfuscator(self.public, m, o) for m, o in zip(values, obf, strict=True)
         ]
@@ -157,12 +191,18 @@ class PaillierTripleProvider(PaillierSetup):
         channel.send("S0", "S1", "offline/cross-enc", pack_ciphertexts(enc_u, width))
         # Step 2 (S1): E_gj = Enc(R_gj) * prod_k Enc(P_gk)^(V_jk), R_gj the packed masks.
         rho = draw_masks(self._s1, rows * cols, bits)
+        enc_rho = self._encrypt_s1(
+            [
+                pack_slots([rho[i * cols + j] for i in group], slot)
+                for group in groups
+                for j in range(cols)
+            ]
+        )
         masked = []
-        for g, group in enumerate(groups):
+        for g in range(len(groups)):
             column_cts = enc_u[g * d : (g + 1) * d]
             for j, vrow in enumerate(v):
-                packed_rho = pack_slots([rho[i * cols + j] for i in group], slot)
-                acc = encrypt(pk, packed_rho, rng=self._s1)
+                acc = enc_rho[g * cols + j]
                 for c, vk in zip(column_cts, vrow, strict=True):
                     acc = add(pk, acc, mul_scalar(pk, c, vk))
                 masked.append(acc)
@@ -193,9 +233,9 @@ class PaillierTripleProvider(PaillierSetup):
         channel.send("S0", "S1", "offline/cross-enc", pack_ciphertexts(enc, width))
         # Step 2 (S1): E_g = Enc(R_g) * prod_t C_t^(v_t), R_g the packed masks of group g.
         rho = draw_masks(self._s1, len(u), bits)
+        enc_rho = self._encrypt_s1([pack_slots([rho[t] for t in g], slot) for g in groups])
         masked = []
-        for g in groups:
-            acc = encrypt(pk, pack_slots([rho[t] for t in g], slot), rng=self._s1)
+        for g, acc in zip(groups, enc_rho, strict=True):
             for t in g:
                 acc = add(pk, acc, mul_scalar(pk, enc[t], v[t]))
             masked.append(acc)

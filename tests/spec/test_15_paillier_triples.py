@@ -251,3 +251,34 @@ def test_packed_elementwise_products(seed: int, count: int) -> None:
         assert sizes["offline/cross-masked"] == -(-count // 3) * 128
         out.append((as_list([s0, s1]), channel.transcript_bytes()))
     assert out[0] == out[1]
+
+
+@pytest.mark.spec("C15.1", "C15.3", "D15.1", "C13.11")
+def test_short_exponent_option() -> None:
+    out = []
+    for cls, tree in ((RefProvider, ref), (OptProvider, opt)):
+        provider: Any = cls(
+            rng=tree.DeterministicRandomSource(8),
+            bits=512,
+            insecure_test=True,
+            obfuscators="short-exponent",
+        )
+        channel = tree.Channel()
+        s = provider.square_pairs(5, channel=channel)
+        a, b = _rec(s[0].a, s[1].a), _rec(s[0].b, s[1].b)
+        assert b == [x * x % M for x in a]
+        g = provider.gram_triple(3, 2, channel=channel)
+        big_a = np.array(_rec(g[0].a, g[1].a), dtype=object).reshape(3, 2)
+        big_c = np.array(_rec(g[0].c, g[1].c), dtype=object).reshape(3, 3)
+        assert ((big_a @ big_a.T) % M == big_c).all()
+        key = bytes(channel.messages[0].payload)
+        assert channel.messages[0].label == "offline/paillier-key" and len(key) == 64 + 128
+        assert int.from_bytes(key[64:], "little") == provider.base
+        out.append(channel.transcript_bytes())
+    assert out[0] == out[1]
+    default = RefProvider(rng=ref.DeterministicRandomSource(8), bits=512, insecure_test=True)
+    assert default.base is None and default.public == provider.public
+    for cls in (RefProvider, OptProvider):
+        with pytest.raises(ParameterError) as info:
+            cls(rng=ref.DeterministicRandomSource(1), bits=512, insecure_test=True, obfuscators="x")
+        assert info.value.clause == "D15.1"
