@@ -34,7 +34,7 @@ def encrypt_many(
     private: PrivateKey, ms: Sequence[int], *, rng: RandomSource, base: int | None = None
 ) -> list[int]:
     """P14.3 step 1: key-holder obfuscators (D13.4) over the worker processes, or with
-    ``base`` short-exponent ones (D13.5, one process, fixed-base table), then one product
+    ``base`` short-exponent ones (D13.5, fixed-base table), then one product
     each; drawn in the reference's order, so the ciphertexts match (C13.10, C13.11)."""
     public = private.public
     if base is None:
@@ -42,7 +42,9 @@ def encrypt_many(
             private, len(ms), rng=rng, processes=_processes(len(ms))
         )
     else:
-        obf = paillier.short_exponent_obfuscators(public, base, len(ms), rng=rng)
+        obf = paillier.short_exponent_obfuscators(
+            public, base, len(ms), rng=rng, processes=_processes(len(ms))
+        )
     return [paillier.encrypt_with_obfuscator(public, m, o) for m, o in zip(ms, obf, strict=True)]
 
 

@@ -293,22 +293,14 @@ def _fixed_base_table(base: int, modulus: int) -> list[list[gmpy2.mpz]]:
     return table
 
 
-def short_exponent_obfuscators(
-    public: PublicKey, base: int, count: int, *, rng: RandomSource
-) -> list[int]:
-    """Implements D13.5 with a fixed-base table: one product per 8-bit digit of a (C13.11).
-
-    The exponents are drawn in the reference's order; the table (about 4 MB at 2048 bits) is
-    built once per base and kept.
-    """
-    check_short_exponent_base("short_exponent_obfuscators", public, base)
-    table = _fixed_base_table(base, public.n_squared)
-    m = gmpy2.mpz(public.n_squared)
-    bound = 1 << SHORT_EXPONENT_BITS
+def _fixed_base_chunk(args: tuple[list[int], int, int]) -> list[int]:
+    # Runs in a worker process (or inline): base^a mod modulus from the fixed-base table.
+    alphas, base, modulus = args
+    table = _fixed_base_table(base, modulus)
+    m = gmpy2.mpz(modulus)
     digit = (1 << WINDOW) - 1
     out = []
-    for _ in range(count):
-        a = uniform_below(rng, bound)
+    for a in alphas:
         acc = gmpy2.mpz(1)
         for row in table:
             if a & digit:
@@ -316,6 +308,22 @@ def short_exponent_obfuscators(
             a >>= WINDOW
         out.append(int(acc))
     return out
+
+
+def short_exponent_obfuscators(
+    public: PublicKey, base: int, count: int, *, rng: RandomSource, processes: int = 1
+) -> list[int]:
+    """Implements D13.5 with a fixed-base table: one product per 8-bit digit of a (C13.11).
+
+    The exponents are drawn here, in the reference's order, so the result does not depend on
+    ``processes``; the table (about 4 MB at 2048 bits) is built once per base and process.
+    """
+    check_short_exponent_base("short_exponent_obfuscators", public, base)
+    bound = 1 << SHORT_EXPONENT_BITS
+    alphas = [uniform_below(rng, bound) for _ in range(count)]
+    _fixed_base_table(base, public.n_squared)  # built before forking, so workers inherit it
+    chunks = [(chunk, base, public.n_squared) for chunk in _split(alphas, processes)]
+    return [v for part in _parallel(_fixed_base_chunk, chunks, processes) for v in part]
 
 
 def encrypt_with_obfuscator(public: PublicKey, m: int, obfuscator: int) -> int:

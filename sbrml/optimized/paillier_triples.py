@@ -106,7 +106,11 @@ class PaillierTripleProvider(PaillierSetup):
     def _encrypt_s0(self, values: list[int]) -> list[int]:
         if self.base is not None:  # the option of D15.1: short-exponent obfuscators (D13.5)
             obf = paillier.short_exponent_obfuscators(
-                self.public, self.base, len(values), rng=self._s0
+                self.public,
+                self.base,
+                len(values),
+                rng=self._s0,
+                processes=_processes(len(values)),
             )
         else:
             obf = paillier.key_holder_obfuscators(
@@ -120,7 +124,11 @@ class PaillierTripleProvider(PaillierSetup):
     def _encrypt_s1(self, values: list[int]) -> list[int]:
         if self.base is not None:
             obf = paillier.short_exponent_obfuscators(
-                self.public, self.base, len(values), rng=self._s1
+                self.public,
+                self.base,
+                len(values),
+                rng=self._s1,
+                processes=_processes(len(values)),
             )
         else:
             obf = paillier.obfuscators(

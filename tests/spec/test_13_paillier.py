@@ -256,7 +256,10 @@ def test_short_exponent_obfuscators(key512: tuple[ref_p.PublicKey, ref_p.Private
     h = ref_p.short_exponent_base(pk, rng=RefSource(2))
     assert h == opt_p.short_exponent_base(pk, rng=OptSource(2))
     got = ref_p.short_exponent_obfuscators(pk, h, 5, rng=RefSource(8))
-    assert opt_p.short_exponent_obfuscators(pk, h, 5, rng=OptSource(8)) == got
+    for processes in (1, 2):
+        assert (
+            opt_p.short_exponent_obfuscators(pk, h, 5, rng=OptSource(8), processes=processes) == got
+        )
     replay = RefSource(8)
     alphas = [uniform_below(replay, 2**256) for _ in range(5)]
     assert got == [pow(h, a, pk.n_squared) for a in alphas]
