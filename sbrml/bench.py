@@ -464,37 +464,36 @@ def bench_packed_averaging(n: int, d: int, bits: int) -> str:
     )
 
 
+def _material_cost(make: Callable[[opt.Channel], Any]) -> tuple[float, int]:
+    """Seconds and payload bytes of one call that writes Beaver material over a fresh channel."""
+    channel = opt.Channel()
+    start = time.perf_counter()
+    make(channel)
+    return time.perf_counter() - start, sum(m.size for m in channel.messages)
+
+
 def bench_paillier_triples(n: int, d: int, bits: int) -> str:
     """Dealer-free Gram triple (spec section 15) against the dealer's, same shape, same process."""
     from sbrml.optimized.paillier_triples import PROCESSES, PaillierTripleProvider
 
-    rows = []
-    channel = opt.Channel()
-    start = time.perf_counter()
-    opt.Dealer(rng=opt.SystemRandomSource()).gram_triple(n, d, channel=channel)
-    rows.append(["dealer", time.perf_counter() - start, sum(m.size for m in channel.messages)])
+    dealer = opt.Dealer(rng=opt.SystemRandomSource())
+    rows: list[list[Any]] = [
+        ["dealer", *_material_cost(lambda ch: dealer.gram_triple(n, d, channel=ch))]
+    ]
     start = time.perf_counter()
     provider = PaillierTripleProvider(rng=opt.SystemRandomSource(), bits=bits)
     keygen = time.perf_counter() - start
-    channel = opt.Channel()
-    start = time.perf_counter()
-    provider.gram_triple(n, d, channel=channel)
-    seconds = time.perf_counter() - start
-    traffic = sum(m.size for m in channel.messages)
+    seconds, traffic = _material_cost(lambda ch: provider.gram_triple(n, d, channel=ch))
     rows.append(
         [f"Paillier ({bits}-bit key; key generation {keygen:.2f} s not included)", seconds, traffic]
     )
     option = PaillierTripleProvider(
         rng=opt.SystemRandomSource(), bits=bits, obfuscators="short-exponent"
     )
-    channel = opt.Channel()
-    start = time.perf_counter()
-    option.gram_triple(n, d, channel=channel)
     rows.append(
         [
             "Paillier, option short-exponent (D13.5; stronger assumption)",
-            time.perf_counter() - start,
-            sum(m.size for m in channel.messages),
+            *_material_cost(lambda ch: option.gram_triple(n, d, channel=ch)),
         ]
     )
     elements = n * d + n * n
@@ -518,18 +517,13 @@ def bench_paillier_square_pairs(count: int, bits: int) -> str:
     """Dealer-free square pairs (P15.3, the pairwise variant's material) against the dealer's."""
     from sbrml.optimized.paillier_triples import PROCESSES, PaillierTripleProvider
 
-    rows = []
-    channel = opt.Channel()
-    start = time.perf_counter()
-    opt.Dealer(rng=opt.SystemRandomSource()).square_pairs(count, channel=channel)
-    rows.append(["dealer", time.perf_counter() - start, sum(m.size for m in channel.messages)])
+    dealer = opt.Dealer(rng=opt.SystemRandomSource())
     provider = PaillierTripleProvider(rng=opt.SystemRandomSource(), bits=bits)
-    channel = opt.Channel()
-    start = time.perf_counter()
-    provider.square_pairs(count, channel=channel)
-    seconds = time.perf_counter() - start
-    traffic = sum(m.size for m in channel.messages)
-    rows.append([f"Paillier ({bits}-bit key)", seconds, traffic])
+    seconds, traffic = _material_cost(lambda ch: provider.square_pairs(count, channel=ch))
+    rows: list[list[Any]] = [
+        ["dealer", *_material_cost(lambda ch: dealer.square_pairs(count, channel=ch))],
+        [f"Paillier ({bits}-bit key)", seconds, traffic],
+    ]
     _, _, slots = provider.slot_layout(1)
     table = format_table(
         ["square pair source", "seconds", "bytes"],
