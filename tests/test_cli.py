@@ -221,6 +221,16 @@ def test_bench_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Pairwise-mask secure aggregation" in out and "10% dropout" in out
 
 
+def test_paillier_bench_smoke() -> None:
+    # The Paillier tables of `make bench` at small shapes: they run, and they check themselves.
+    from sbrml import bench
+
+    assert "encrypt by the key holder (D13.4)" in bench.bench_paillier((2048,), 1)
+    assert "decrypt + unpack the sum" in bench.bench_packed_averaging(3, 500, 2048)
+    assert "option short-exponent" in bench.bench_paillier_triples(3, 20, 2048)
+    assert "12 products per returned ciphertext" in bench.bench_paillier_square_pairs(20, 2048)
+
+
 @pytest.mark.parametrize("rule", ["nnm+krum", "bucketing+geomed", "mda", "medoid", "smea", "mean"])
 def test_secure_library_rules(
     input_file: Path, capsys: pytest.CaptureFixture[str], rule: str
