@@ -16,9 +16,10 @@ import numpy as np
 from sbrml.optimized import paillier
 from sbrml.optimized.beaver import GramShares, SquareShares, TripleShares, gram_sum
 from sbrml.optimized.channel import Channel
-from sbrml.optimized.randomness import ring_elements
+from sbrml.optimized.randomness import RandomSource, ring_elements
 from sbrml.optimized.ring import U64
 from sbrml.reference.he_averaging import ciphertext_width, pack_ciphertexts, unpack_ciphertexts
+from sbrml.reference.paillier import PrivateKey
 from sbrml.reference.paillier_triples import (
     MASK,
     PaillierSetup,
@@ -103,41 +104,30 @@ class PaillierTripleProvider(PaillierSetup):
 
     keygen = staticmethod(paillier.generate_keypair)
 
-    def _encrypt_s0(self, values: list[int]) -> list[int]:
-        if self.base is not None:  # the option of D15.1: short-exponent obfuscators (D13.5)
+    def _encrypt(
+        self, values: list[int], rng: RandomSource, private: PrivateKey | None
+    ) -> list[int]:
+        # D15.1: the option's short-exponent obfuscators (D13.5) for both servers; else the
+        # key holder's (D13.4) for S0 and C13.3's r (C13.9) for S1; all in the reference's order.
+        procs = _processes(len(values))
+        if self.base is not None:
             obf = paillier.short_exponent_obfuscators(
-                self.public,
-                self.base,
-                len(values),
-                rng=self._s0,
-                processes=_processes(len(values)),
+                self.public, self.base, len(values), rng=rng, processes=procs
             )
+        elif private is not None:
+            obf = paillier.key_holder_obfuscators(private, len(values), rng=rng, processes=procs)
         else:
-            obf = paillier.key_holder_obfuscators(
-                self._private, len(values), rng=self._s0, processes=_processes(len(values))
-            )
+            obf = paillier.obfuscators(self.public, len(values), rng=rng, processes=procs)
         return [
             paillier.encrypt_with_obfuscator(self.public, m, o)
             for m, o in zip(values, obf, strict=True)
         ]
 
+    def _encrypt_s0(self, values: list[int]) -> list[int]:
+        return self._encrypt(values, self._s0, self._private)
+
     def _encrypt_s1(self, values: list[int]) -> list[int]:
-        if self.base is not None:
-            obf = paillier.short_exponent_obfuscators(
-                self.public,
-                self.base,
-                len(values),
-                rng=self._s1,
-                processes=_processes(len(values)),
-            )
-        else:
-            obf = paillier.obfuscators(
-                self.public, len(values), rng=self._s1, processes=_processes(len(values))
-            )
-        return [
-            paillier.encrypt_with_obfuscator(self.public, m, o)
-            for m, o in zip(values, obf, strict=True)
-        ]
+        return self._encrypt(values, self._s1, None)
 
     def _finish(self, masked: list[int], channel: Channel) -> list[int]:
         """P15.1 step 3: S1 sends the masked products; S0 validates them and decrypts."""
