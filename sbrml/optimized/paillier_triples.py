@@ -134,8 +134,7 @@ class PaillierTripleProvider(PaillierSetup):
         payload = pack_ciphertexts(masked, ciphertext_width(self.public))
         channel.send("S1", "S0", "offline/cross-masked", payload)
         received = unpack_ciphertexts("PaillierTripleProvider", self.public, payload, len(masked))
-        t = paillier.decrypt_many(self._private, received)
-        return t
+        return paillier.decrypt_many(self._private, received, processes=_processes(len(received)))
 
     def cross(self, u: U64, v: U64, *, channel: Channel) -> tuple[U64, U64]:
         """Implements P15.1: shares of U V^T mod 2^64 (packed row groups, bucket method)."""
