@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import gmpy2
 
@@ -31,6 +31,8 @@ from sbrml.reference.paillier import (
     short_exponent_base,
     unit_below,
 )
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_BITS",
@@ -222,7 +224,7 @@ def _parallel(fn: Any, chunks: list[Any], processes: int) -> list[Any]:
         return list(pool.map(fn, chunks))
 
 
-def _split(items: list[int], parts: int) -> list[list[int]]:
+def _split(items: list[T], parts: int) -> list[list[T]]:
     size = max(1, -(-len(items) // max(1, parts * 4)))
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -270,8 +272,7 @@ def key_holder_obfuscators(
     """
     p, q = private.p, private.q
     pairs = [(unit_below(rng, p), unit_below(rng, q)) for _ in range(count)]
-    size = max(1, -(-len(pairs) // max(1, processes * 4)))
-    chunks = [(pairs[i : i + size], p, q) for i in range(0, len(pairs), size)]
+    chunks = [(chunk, p, q) for chunk in _split(pairs, processes)]
     return [v for part in _parallel(_lift_chunk, chunks, processes) for v in part]
 
 

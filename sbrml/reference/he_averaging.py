@@ -19,6 +19,7 @@ from sbrml.reference.paillier import (
     PublicKey,
     add,
     check_ciphertexts,
+    check_short_exponent_base,
     decrypt,
     encrypt_with_obfuscator,
     key_holder_obfuscators,
@@ -165,6 +166,9 @@ def encrypted_average(
     n = len(inputs)
     if n == 0:
         raise ShapeError("encrypted_average", "inputs", "at least one worker", "P14.3", "n=0")
+    if short_exponent_base is not None:
+        # A bad option is the caller's error, not a worker's: refuse it before any worker runs.
+        check_short_exponent_base("encrypted_average", public, short_exponent_base)
     d = len(inputs[0])
     packing = backend.packing(public.bits, n, frac_bits, int_bits)
     count = packing.plaintext_count(d)

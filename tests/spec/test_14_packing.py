@@ -218,3 +218,13 @@ def test_encrypted_average_with_short_exponent_obfuscators() -> None:
     expected = [math.fsum(row[k] for row in x) / 4 for k in range(31)]
     assert max(abs(a - b) for a, b in zip(r.mean, expected, strict=True)) <= 2.0**-16
     assert r.mean == list(o.mean) == default.mean
+    for bad in (1, pk.n_squared):  # the caller's error, raised before any worker runs
+        with pytest.raises(ShapeError) as info:
+            opt_he.encrypted_average(
+                np.array(x),
+                public=pk,
+                private=sk,
+                rng=opt.DeterministicRandomSource(1),
+                short_exponent_base=bad,
+            )
+        assert info.value.clause == "C13.11" and "encrypted_average" in str(info.value)
