@@ -1,0 +1,91 @@
+"""``sbrml aggregate --protocol masks``: pairwise-mask secure aggregation (spec section 20)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sbrml.backend import implementation
+from sbrml.cli.common import pick_rng
+from sbrml.cli.errors import CliError
+from sbrml.cli.parser import HYPERPARAMETERS
+
+MASK_ROUNDS = ("advertise", "share", "input", "unmask")
+
+
+def parse_dropouts(items: list[str] | None, n: int) -> dict[int, str]:
+    """``--dropout I:ROUND`` entries as spec C20.1's mapping, with errors naming the entry."""
+    dropouts: dict[int, str] = {}
+    for item in items or []:
+        worker, _, stage = item.partition(":")
+        if not worker.isdigit() or stage not in MASK_ROUNDS or not int(worker) < n:
+            raise CliError(
+                f"--dropout {item!r}: need WORKER:ROUND with 0 <= WORKER < n={n} and ROUND one of "
+                f"{', '.join(MASK_ROUNDS)} (the first round the worker misses)"
+            )
+        if int(worker) in dropouts:
+            raise CliError(f"--dropout {item!r}: worker {worker} is given twice")
+        dropouts[int(worker)] = stage
+    return dropouts
+
+
+def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any]:
+    """``--protocol masks``: pairwise-mask secure aggregation (spec section 20); the mean."""
+    if args.plaintext:
+        raise CliError("--plaintext runs a rule in the clear; it does not combine with --protocol")
+    if args.rule not in (None, "mean") or args.f not in (None, 0):
+        raise CliError(
+            "--protocol masks computes the mean of the surviving workers and has no robust rule: "
+            f"drop --rule {args.rule} / -f {args.f} (or use the two-server protocol)"
+        )
+    ignored = [o for o in ("m", *HYPERPARAMETERS) if getattr(args, o, None) is not None]
+    if ignored or args.triples != "dealer" or args.variant != "gram":
+        raise CliError(
+            "--protocol masks takes no rule hyperparameters, --triples or --variant; got "
+            f"{ignored or [args.triples, args.variant]}"
+        )
+    n = int(x.shape[0])
+    t = args.threshold if args.threshold is not None else max(2, n // 2 + 1)
+    dropouts = parse_dropouts(args.dropout, n)
+    tree = implementation(args.impl)
+    module = importlib.import_module(f"sbrml.{args.impl}.mask_protocol")
+    data: Any = x if args.impl == "optimized" else x.tolist()
+    rng = pick_rng(tree, args.seed)
+    result = module.masked_aggregate(data, t=t, rng=rng, dropouts=dropouts)
+    links = result.channel.bytes_by_link()
+    counted = result.counted
+    if args.transcript:
+        with open(args.transcript, "wb") as stream:
+            result.channel.write_transcript(stream)
+    return {
+        "rule": "mean",
+        "mode": "masks",
+        "protocol": "masks",
+        "output": "mean",
+        "impl": args.impl,
+        "variant": None,
+        "triples": None,
+        "paillier_obfuscators": None,
+        "n": n,
+        "d": int(x.shape[1]),
+        "f": None,
+        "m": None,
+        "threshold": t,
+        "dropouts": {str(i): r for i, r in sorted(dropouts.items())},
+        "survivors": result.survivors,
+        "notes": result.notes,
+        "rng": "system" if args.seed is None else "deterministic",
+        "seed": args.seed,
+        "weights": [1.0 / len(counted) if i in counted else 0.0 for i in range(n)],
+        "valid": counted,
+        "excluded": [{"worker": i, "reason": r} for i, r in sorted(result.excluded.items())],
+        "bytes": links,
+        "bytes_total": sum(links.values()),
+        "seconds": dict(result.seconds),
+        "transcript_sha256": result.channel.transcript_digest(),
+        "_z": np.asarray(result.mean, dtype=np.float64),
+    }

@@ -1,0 +1,190 @@
+"""The ``sbrml`` argument parser: every subcommand and option (README, "Command line")."""
+
+from __future__ import annotations
+
+import argparse
+
+from sbrml.backend import IMPLEMENTATIONS
+
+RULE_NAMES = (
+    "mean",
+    "median",
+    "trimmed-mean",
+    "meamed",
+    "krum",
+    "multikrum",
+    "geomed",
+    "mda",
+    "medoid",
+    "bulyan",
+    "cc",
+    "smea",
+    "caf",
+)
+PRE_NAMES = ("nnm", "bucketing", "clip", "arc")
+# name -> (type, help); each applies to the rules listed in sbrml.rulespec.
+HYPERPARAMETERS: dict[str, tuple[type, str]] = {
+    "m": (int, "multikrum: how many lowest-score vectors to average (default n - f)"),
+    "convention": (
+        str,
+        "krum, multikrum: neighbours 'blanchard' (n-f-2, default) or 'byzfl' (n-f-1)",
+    ),
+    "nu": (float, "geomed: Weiszfeld smoothing (default 1e-6)"),
+    "tol": (float, "geomed: relative step that stops the iteration (default 1e-10)"),
+    "max_iter": (int, "geomed: iteration cap (default 500)"),
+    "tau": (float, "cc: clipping radius (default 1.0)"),
+    "iterations": (int, "cc: clipping iterations (default 3)"),
+    "s": (int, "bucketing: bucket size (default 2)"),
+    "c": (float, "clip: clipping threshold (default 1.0)"),
+}
+VARIANTS = ("gram", "pairwise")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sbrml", description="Secure, Byzantine-robust aggregation."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    agg = sub.add_parser("aggregate", help="aggregate the rows of an n x d .npy array")
+    agg.add_argument("input", metavar="INPUT.npy", help="n x d float array, one row per worker")
+    agg.add_argument(
+        "--rule",
+        default=None,
+        help=f"a rule ({', '.join(RULE_NAMES)}), optionally after pre-aggregations "
+        f"({', '.join(PRE_NAMES)}) joined by '+', e.g. nnm+krum (required unless --protocol masks)",
+    )
+    agg.add_argument(
+        "-f",
+        type=int,
+        default=None,
+        help="number of Byzantine workers tolerated (required unless --protocol masks)",
+    )
+    agg.add_argument(
+        "--protocol",
+        choices=("two-server", "masks"),
+        default="two-server",
+        help="the secure two-server round (default) or pairwise-mask secure aggregation, "
+        "which outputs the mean and is not robust",
+    )
+    agg.add_argument(
+        "--threshold",
+        type=int,
+        default=None,
+        help="masks: Shamir threshold t, 2 <= t <= n (default max(2, n // 2 + 1))",
+    )
+    agg.add_argument(
+        "--dropout",
+        action="append",
+        metavar="WORKER:ROUND",
+        help="masks: worker WORKER goes silent from ROUND on (advertise, share, input, unmask); "
+        "repeatable",
+    )
+    for name, (kind, text) in HYPERPARAMETERS.items():
+        agg.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text
+        )
+    agg.add_argument(
+        "--triples",
+        choices=("dealer", "paillier"),
+        default="dealer",
+        help="Beaver material from a trusted dealer (default) or from S0 and S1 with Paillier",
+    )
+    agg.add_argument(
+        "--paillier-bits",
+        type=int,
+        choices=(2048, 3072),
+        default=2048,
+        help="key size for --triples paillier (default 2048)",
+    )
+    agg.add_argument(
+        "--paillier-obfuscators",
+        choices=("key-holder", "short-exponent"),
+        default="key-holder",
+        help="encryption randomness for --triples paillier: key-holder (default, spec D13.4) "
+        "or short-exponent (faster, stronger assumption, spec D13.5)",
+    )
+    agg.add_argument(
+        "--variant", choices=VARIANTS, default="gram", help="secure distance variant (default gram)"
+    )
+    agg.add_argument(
+        "--impl",
+        choices=IMPLEMENTATIONS,
+        default="optimized",
+        help="implementation tree (default optimized)",
+    )
+    agg.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="run the rule in the clear instead of the secure round",
+    )
+    agg.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="deterministic randomness from this seed "
+        "(UNSAFE for real secrets; default: the OS CSPRNG)",
+    )
+    agg.add_argument("--out", metavar="Z.npy", default=None, help="write the aggregate z here")
+    agg.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of a summary"
+    )
+    agg.add_argument(
+        "--transcript", metavar="T", default=None, help="write the canonical transcript (spec D7.3)"
+    )
+    kappa = sub.add_parser(
+        "kappa", help="search for the worst (f, kappa)-robustness ratio of rules"
+    )
+    kappa.add_argument(
+        "--rule", required=True, help="a rule or composition, a comma-separated list, or 'all'"
+    )
+    kappa.add_argument("-n", type=int, required=True, help="number of inputs")
+    kappa.add_argument("-f", type=int, required=True, help="number of Byzantine inputs")
+    kappa.add_argument(
+        "--dim", type=int, default=2, help="dimension of the searched inputs (default 2)"
+    )
+    kappa.add_argument("--restarts", type=int, default=4, help="search restarts (default 4)")
+    kappa.add_argument(
+        "--steps", type=int, default=300, help="hill-climbing steps per start (default 300)"
+    )
+    kappa.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    kappa.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    sim = sub.add_parser(
+        "simulate", help="train on digits with n workers, f Byzantine (the main job)"
+    )
+    sim.add_argument(
+        "--out", required=True, metavar="DIR", help="write results.json, results.csv, accuracy.png"
+    )
+    sim.add_argument("--grid", metavar="FILE.toml", help="a TOML grid of runs (see the README)")
+    sim.add_argument(
+        "--rules", help="comma-separated rules or compositions (a grid; default: the small sweep)"
+    )
+    sim.add_argument("--attacks", help="comma-separated attacks, 'none' for no Byzantine workers")
+    sim.add_argument("--modes", help="comma-separated modes: plaintext, secure, paillier, masks")
+    sim.add_argument(
+        "--epsilon", type=float, default=None, help="DP budget per worker (calibrates sigma)"
+    )
+    sim.add_argument(
+        "--sigma", type=float, default=None, help="DP noise multiplier (epsilon is then reported)"
+    )
+    sim.add_argument("--delta", type=float, default=1e-5, help="DP delta (default 1e-5)")
+    sim.add_argument(
+        "--model",
+        choices=("logreg", "mlp"),
+        default="logreg",
+        help="logistic regression (650 parameters, default) or a 32-unit MLP (2,410)",
+    )
+    sim.add_argument("-n", type=int, default=10, help="workers (default 10)")
+    sim.add_argument("-f", type=int, default=2, help="Byzantine workers (default 2)")
+    sim.add_argument(
+        "--alpha", type=float, default=1.0, help="Dirichlet heterogeneity (default 1.0)"
+    )
+    sim.add_argument("--rounds", type=int, default=40, help="training rounds (default 40)")
+    sim.add_argument(
+        "--seed", type=int, default=0, help="seed of data, batches and protocol draws (default 0)"
+    )
+    demo = sub.add_parser("demo", help="the self-contained example: n=9, f=2, two attackers")
+    demo.add_argument("--dim", type=int, default=100_000, help="model dimension d (default 100000)")
+    demo.add_argument(
+        "--seed", type=int, default=1, help="seed of the synthetic updates (default 1)"
+    )
+    return parser
