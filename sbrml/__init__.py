@@ -5,4 +5,4 @@ package itself stays light so that the reference tree can be read and run alone.
 """
 
 __version__ = "0.1.0"
-SPEC_VERSION = "0.4"
+SPEC_VERSION = "0.5"

@@ -55,6 +55,7 @@ class ChaCha20RandomSource:
         # cryptography's 16-byte ChaCha20 nonce is the 32-bit counter (LE) then RFC 8439's nonce.
         self._stream = Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None).encryptor()
         self._used = 0
+        self._derived: dict[str, int] = {}
 
     def _reserve(self, count: int) -> None:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -82,8 +83,11 @@ class ChaCha20RandomSource:
             self._stream.update_into(_zeros(nbytes), out.reshape(-1).data.cast("B"))
 
     def derive(self, label: str) -> ChaCha20RandomSource:
-        """Implements C2.3: a child source keyed by HMAC-SHA-256(key, domain || label)."""
-        return ChaCha20RandomSource(derive_key(self._key, label))
+        """Implements C2.3 and C2.9: child k of ``label``; never the same stream twice."""
+        index = self._derived.get(label, 0) if isinstance(label, str) else 0
+        key = derive_key(self._key, index, label)
+        self._derived[label] = index + 1
+        return ChaCha20RandomSource(key)
 
 
 class SystemRandomSource(ChaCha20RandomSource):

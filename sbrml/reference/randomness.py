@@ -19,7 +19,8 @@ KEY_BYTES = 32
 BLOCK_BYTES = 64
 MAX_BLOCKS = 1 << 32
 SEED_DOMAIN = b"sbrml/seed/v1/"
-DERIVE_DOMAIN = b"sbrml/derive/v1/"
+DERIVE_DOMAIN = b"sbrml/derive/v2/"
+MAX_DERIVES = 1 << 64
 _MASK32 = 0xFFFFFFFF
 _CONSTANTS = (0x61707865, 0x3320646E, 0x79622D32, 0x6B206574)
 
@@ -32,7 +33,7 @@ class RandomSource(Protocol):
         ...
 
     def derive(self, label: str) -> RandomSource:
-        """An independent source keyed by HMAC(key, label) (C2.3)."""
+        """A fresh child source; no two calls on one source return the same stream (C2.3)."""
         ...
 
 
@@ -98,6 +99,7 @@ class ChaCha20RandomSource:
         self._key = key
         self._counter = 0
         self._buffer = b""
+        self._derived: dict[str, int] = {}
 
     def random_bytes(self, count: int) -> bytes:
         """Implements C2.4 and C2.5: the next ``count`` keystream bytes, in order."""
@@ -123,15 +125,27 @@ class ChaCha20RandomSource:
         return stream[:count]
 
     def derive(self, label: str) -> ChaCha20RandomSource:
-        """Implements C2.3: a child source keyed by HMAC-SHA-256(key, domain || label)."""
-        return ChaCha20RandomSource(derive_key(self._key, label))
+        """Implements C2.3 and C2.9: child k of ``label``, keyed by HMAC(key, LE64(k) || label).
+
+        ``k`` counts this source's earlier ``derive`` calls with the same label, so asking
+        twice never returns the same stream; the parent's byte stream is not consumed.
+        """
+        index = self._derived.get(label, 0) if isinstance(label, str) else 0
+        key = derive_key(self._key, index, label)
+        self._derived[label] = index + 1
+        return ChaCha20RandomSource(key)
 
 
-def derive_key(key: bytes, label: str) -> bytes:
-    """Implements C2.3: child key = HMAC-SHA-256(key, "sbrml/derive/v1/" || UTF-8(label))."""
+def derive_key(key: bytes, index: int, label: str) -> bytes:
+    """Implements C2.3: key_k = HMAC-SHA-256(key, "sbrml/derive/v2/" || LE64(k) || UTF-8(label))."""
     if not isinstance(label, str) or not label:
         raise ParameterError("derive", "label", "a non-empty str", "C2.3", repr(label))
-    return hmac.new(key, DERIVE_DOMAIN + label.encode("utf-8"), hashlib.sha256).digest()
+    if not 0 <= index < MAX_DERIVES:
+        raise RandomnessError(
+            "derive", "label", "fewer than 2^64 derivations per source", "C2.9", f"k={index}"
+        )
+    message = DERIVE_DOMAIN + index.to_bytes(8, "little") + label.encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).digest()
 
 
 def seed_key(seed: int) -> bytes:

@@ -179,9 +179,13 @@ def run(config: Config, *, progress: bool = False) -> RunResult:
         if config.mode == "plaintext":
             aggregate = np.asarray(rule(sent, rng=rng.derive(f"rule/{t}")))
         elif config.mode == "secure":
-            round_rng = rng.derive(f"round/{t}")
-            secure = opt.secure_aggregate(sent, rule, rng=round_rng)
-            check_secure(secure, sent, config.rule, config.f, round_rng.derive("S1"))
+            # C18.3's check replays S1's stream of this round (bucketing draws from it): the
+            # simulation keys the round's source itself, then re-keys a copy for the oracle,
+            # since no source hands out a stream twice (C2.9).
+            round_key = rng.derive(f"round/{t}").random_bytes(32)
+            secure = opt.secure_aggregate(sent, rule, rng=opt.ChaCha20RandomSource(round_key))
+            replay = opt.ChaCha20RandomSource(round_key).derive("S1")
+            check_secure(secure, sent, config.rule, config.f, replay)
             aggregate, traffic = np.asarray(secure.z), sum(secure.channel.bytes_by_link().values())
         elif config.mode == "masks":
             masked = masked_aggregate(sent, t=len(sent) // 2 + 1, rng=rng.derive(f"masks/{t}"))
