@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.attacks.vector import normal_draws
 from sbrml.optimized.distances import check_matrix
+from sbrml.optimized.geometric import clip_scale
 from sbrml.optimized.randomness import RandomSource
 from sbrml.reference.errors import ParameterError
 
@@ -66,7 +67,7 @@ class GaussianMechanism:
         """D17.1: (1/b) sum_j min(1, C / ||g_j||) g_j."""
         g = check_matrix("GaussianMechanism", "per_example", per_example)
         norms = np.sqrt((g * g).sum(axis=1))
-        scale = np.minimum(1.0, self.clip / np.maximum(norms, np.finfo(np.float64).tiny))
+        scale = clip_scale(np.full(norms.shape, self.clip), norms)  # no division by ~0
         return np.asarray((g * scale[:, None]).mean(axis=0), dtype=np.float64)
 
     def __call__(self, per_example: ArrayLike, *, rng: RandomSource) -> F64:

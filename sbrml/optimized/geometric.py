@@ -241,7 +241,6 @@ class CenteredClipping(NeedsMajority):
             raise ShapeError(
                 self.name, "center", f"a finite vector of length d={d}", "C10.6", f"shape {v.shape}"
             )
-        tiny = np.finfo(np.float64).tiny
         for _ in range(self.iterations):
             # Two sweeps over cache-sized column blocks (norms, then the update), so the
             # differences x_i - v never exist as a whole n x d array.
@@ -249,12 +248,24 @@ class CenteredClipping(NeedsMajority):
             for block in column_blocks(d):
                 diff = arr[:, block] - v[block]
                 sq += np.einsum("ij,ij->i", diff, diff)
-            scale = np.minimum(1.0, self.tau / np.maximum(np.sqrt(sq), tiny))
+            scale = clip_scale(np.full(n, self.tau), np.sqrt(sq))
             new = np.empty(d)
             for block in column_blocks(d):
                 new[block] = v[block] + (scale @ (arr[:, block] - v[block])) / n
             v = new
         return np.asarray(v, dtype=np.float64)
+
+
+def clip_scale(thresholds: F64, norms: F64) -> F64:
+    """min(1, threshold_i / norm_i), dividing only where norm_i > threshold_i (D10.6, D11.4).
+
+    As in the reference, a row within its threshold keeps scale 1 and is never divided by its
+    norm: dividing by a zero or tiny norm would overflow to inf (with a RuntimeWarning) before
+    the minimum discards it. Where the division happens the quotient lies in [0, 1).
+    """
+    scale = np.ones(norms.shape, dtype=np.float64)
+    np.divide(thresholds, norms, out=scale, where=norms > thresholds)
+    return scale
 
 
 CLIP_BLOCK = 4096  # columns: measured best of 512-65536 at 9 x 1.25M, 30 x 300k, 100 x 100k

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.optimized.distances import check_matrix, checked_distances
+from sbrml.optimized.geometric import clip_scale
 from sbrml.optimized.rules import F64, check_distance_matrix
 
 # Compose is type-agnostic (it only calls pre.mix and the rule), so both trees share it.
@@ -149,7 +150,7 @@ def clip_rows(
 ) -> F64:
     """Row i scaled by min(1, threshold_i / ||x_i||); zero rows stay zero."""
     norms = row_norms(x) if norms is None else norms
-    scale = np.minimum(1.0, thresholds / np.maximum(norms, np.finfo(np.float64).tiny))
+    scale = clip_scale(thresholds, norms)  # no division by a zero or tiny norm
     return np.asarray(x * scale[:, None])
 
 
