@@ -19,6 +19,15 @@ class SpecError(ValueError):
         self.got = got
         super().__init__(f"{function}: {parameter}: need {condition} ({clause}); got {got}")
 
+    def public_reason(self) -> str:
+        """Implements C0.1: the function, condition and clause, without the parameter or value.
+
+        A party's refusal of its own secret input is published (a round's ``excluded``, the
+        CLI's report, ``InsufficientWorkersError``) in this form: the value received and the
+        parameter, which may name the offending coordinate, stay with the party.
+        """
+        return f"{self.function}: need {self.condition} ({self.clause})"
+
 
 class EncodingError(SpecError):
     """A value cannot be encoded in fixed point: NaN, infinity or out of range (C1.x)."""

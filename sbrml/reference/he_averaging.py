@@ -198,7 +198,7 @@ def encrypted_average(
                 )
             )
         except SpecError as err:
-            errors[i] = f"{worker_name(i)}: input rejected before encryption: {err}"
+            errors[i] = f"{worker_name(i)}: input rejected before encryption: {err.public_reason()}"
     for m in tamper(outgoing) if tamper is not None else outgoing:
         channel.deliver(m)
     clock.lap("encrypt")

@@ -498,7 +498,7 @@ def masked_aggregate(
             try:
                 out.append(make(i))
             except SpecError as err:
-                report = f"{worker_name(i)}: sent nothing in round {stage}: {err}"
+                report = f"{worker_name(i)}: sent nothing in round {stage}: {err.public_reason()}"
                 if stage == "unmask":
                     notes.append(report)
                 else:

@@ -175,7 +175,7 @@ def run_workers(
         try:
             outgoing.extend(make_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits))
         except SpecError as err:
-            worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err}"
+            worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err.public_reason()}"
     for m in tamper(outgoing) if tamper is not None else outgoing:
         channel.deliver(m)
     return worker_errors
