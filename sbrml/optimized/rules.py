@@ -19,6 +19,11 @@ from sbrml.reference.rules import CONVENTIONS, check_f, need_workers
 F64 = NDArray[np.float64]
 
 
+def _scalar(value: Any) -> Any:
+    # Object arrays (exact mixed distances) hold Python ints, which have no .item().
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_distance_matrix(function: str, d: ArrayLike) -> NDArray[Any]:
     """Implements D6.2: D is square, symmetric, zero on the diagonal, finite and >= 0."""
     arr = np.asarray(d)
@@ -39,12 +44,14 @@ def check_distance_matrix(function: str, d: ArrayLike) -> NDArray[Any]:
     if arr.dtype.kind in "ifO" and (arr < 0).any():
         i, j = np.argwhere(arr < 0)[0]
         raise ShapeError(
-            function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", repr(arr[i, j].item())
+            function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", repr(_scalar(arr[i, j]))
         )
     diag = np.diag(arr)
     if (diag != 0).any():
         i = int(np.argmax(diag != 0))
-        raise ShapeError(function, f"D[{i}][{i}]", "a zero diagonal", "D6.2", repr(diag[i].item()))
+        raise ShapeError(
+            function, f"D[{i}][{i}]", "a zero diagonal", "D6.2", repr(_scalar(diag[i]))
+        )
     if not np.array_equal(arr, arr.T):
         i, j = np.argwhere(arr != arr.T)[0]
         raise ShapeError(
@@ -52,7 +59,7 @@ def check_distance_matrix(function: str, d: ArrayLike) -> NDArray[Any]:
             f"D[{i}][{j}]",
             "D symmetric",
             "D6.2",
-            f"{arr[i, j].item()!r} vs {arr[j, i].item()!r}",
+            f"{_scalar(arr[i, j])!r} vs {_scalar(arr[j, i])!r}",
         )
     return arr
 

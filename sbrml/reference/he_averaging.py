@@ -168,7 +168,8 @@ def encrypted_average(
         raise ShapeError("encrypted_average", "inputs", "at least one worker", "P14.3", "n=0")
     if short_exponent_base is not None:
         # A bad option is the caller's error, not a worker's: refuse it before any worker runs.
-        check_short_exponent_base("encrypted_average", public, short_exponent_base)
+        # The workers hold the key, so the n-th residue test of C13.11 runs too.
+        check_short_exponent_base("encrypted_average", public, short_exponent_base, private)
     d = len(inputs[0])
     packing = backend.packing(public.bits, n, frac_bits, int_bits)
     count = packing.plaintext_count(d)

@@ -175,7 +175,9 @@ def run_workers(
         try:
             outgoing.extend(make_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits))
         except SpecError as err:
-            worker_errors[i] = f"{worker_name(i)}: input rejected before sharing: {err.public_reason()}"
+            worker_errors[i] = (
+                f"{worker_name(i)}: input rejected before sharing: {err.public_reason()}"
+            )
     for m in tamper(outgoing) if tamper is not None else outgoing:
         channel.deliver(m)
     return worker_errors
@@ -268,9 +270,26 @@ def agree_on_valid(
 def s1_weights(rule: DistanceRule, dist: Any, frac_bits: int, rng: RandomSource) -> Any:
     """Implements P8.1 step 4 at S1: p = rule.weights(D) with D in units of 2^(-2F) (D6.2).
 
-    A randomized rule (bucketing) draws from rng.derive("S1") (C8.1).
+    A randomized rule (bucketing) draws from rng.derive("S1") (C8.1). A pre-aggregation
+    whose mixed distances come out negative raises ShapeError citing C8.12 (see there).
     """
-    return rule.weights(dist, unit=1 << (2 * frac_bits), rng=rng.derive("S1"))
+    try:
+        return rule.weights(dist, unit=1 << (2 * frac_bits), rng=rng.derive("S1"))
+    except ShapeError as err:
+        if err.clause != "D6.2":
+            raise
+        # D itself always passes D6.2 (ring residues are >= 0); a failure comes from the
+        # distances a pre-aggregation derives from it, so D is not Euclidean (C8.9).
+        raise ShapeError(
+            "secure_aggregate",
+            "D",
+            "a Euclidean distance matrix, so that every distance a pre-aggregation derives "
+            "from it is >= 0",
+            "C8.12",
+            f"a negative distance derived by {rule.name} ({err.function} refused it): some "
+            "worker's shares reconstruct outside the encodable range (C8.9); the round is "
+            "aborted with nothing released",
+        ) from err
 
 
 def spread_weights(n: int, valid: Sequence[int], p: Sequence[float]) -> list[float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from types import ModuleType
 
 import numpy as np
@@ -12,9 +13,11 @@ from hypothesis import strategies as st
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
+from sbrml.attacks.protocol import InconsistentShares
 from sbrml.reference.channel import Message, unpack_ring
 from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
 from sbrml.reference.ring import encode as ref_encode
+from sbrml.rulespec import build_rule
 from tests.helpers import as_list, decoded_inputs, replace_worker, shares_of
 
 M = 1 << 64
@@ -272,3 +275,36 @@ def test_ring_wrap_attack_is_invisible_to_distances(impl: ModuleType, variant: s
         x, impl.Krum(1), rng=impl.DeterministicRandomSource(4), variant=variant, tamper=attack
     )
     assert as_list(k_wrapped.z) == as_list(k_honest.z)
+
+
+@pytest.mark.spec("C8.12", "D16.8")
+@pytest.mark.parametrize("spec", ["bucketing+geomed", "bucketing+mean", "bucketing+medoid"])
+def test_non_euclidean_distances_abort_alike(spec: str) -> None:
+    # InconsistentShares makes worker 0 reconstruct to a random ring vector, so D is a matrix
+    # of residues; bucketing's mixed distances then go negative for some seeds. Both trees
+    # must raise the same ShapeError (the optimized tree used to crash with AttributeError),
+    # and S1 must not have sent weights.
+    x = [[(i + k) / 4 for k in range(3)] for i in range(9)]
+    aborted = 0
+    for seed in range(12):
+        outcomes = []
+        for tree in (ref, opt):
+            attack = InconsistentShares(
+                0, [1e4, -1e4, 1e4], rng=opt.DeterministicRandomSource(seed)
+            )
+            data = np.asarray(x) if tree is opt else x
+            try:
+                tree.secure_aggregate(
+                    data,
+                    build_rule(tree, spec, 2),
+                    rng=tree.DeterministicRandomSource(seed),
+                    tamper=attack,
+                )
+                outcomes.append("completed")
+            except ShapeError as err:
+                assert err.clause == "C8.12" and err.function == "secure_aggregate"
+                assert not re.search(r"\d{4,}", str(err))  # no entry of D in the message
+                outcomes.append("C8.12")
+        assert outcomes[0] == outcomes[1], (seed, outcomes)
+        aborted += outcomes[0] == "C8.12"
+    assert aborted > 0  # the case is reached
