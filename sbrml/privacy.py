@@ -1,8 +1,9 @@
 """Differential privacy at the workers: clipping, Gaussian noise, accounting (spec/17-privacy.md).
 
-Local DP-SGD as in the survey: each worker clips every per-example gradient to norm C,
-averages, and adds Gaussian noise of standard deviation sigma C / b. The privacy loss over
-all steps comes from Google's dp-accounting (RDP accountant), never computed by hand.
+Local DP-SGD as in the survey: each worker clips every per-example gradient to norm C, sums,
+adds Gaussian noise of standard deviation sigma C, and divides by the (expected) batch size.
+The privacy loss over all steps comes from Google's dp-accounting (RDP accountant), never
+computed by hand.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from sbrml.attacks.vector import normal_draws
 from sbrml.optimized.distances import check_matrix
 from sbrml.optimized.geometric import clip_scale
-from sbrml.optimized.randomness import RandomSource
+from sbrml.optimized.randomness import RandomSource, SystemRandomSource
 from sbrml.reference.errors import ParameterError
 
 F64 = NDArray[np.float64]
@@ -54,7 +55,11 @@ def _positive(
 
 @dataclass(frozen=True)
 class GaussianMechanism:
-    """Implements D17.1: per-example clipping to ``clip``, mean, noise N(0, (sigma clip / b)^2)."""
+    """Implements D17.1: per-example clipping to ``clip``, sum, noise N(0, (sigma clip)^2), / B.
+
+    ``B`` is the number of rows given (a fixed-size batch) or, under Poisson sampling (C17.4),
+    the ``expected_batch`` size ``q N`` that the accounting of C17.2 assumes.
+    """
 
     clip: float
     sigma: float
@@ -63,21 +68,56 @@ class GaussianMechanism:
         _positive("GaussianMechanism", "clip", self.clip, "C17.1")
         _positive("GaussianMechanism", "sigma", self.sigma, "C17.1", allow_zero=True)
 
-    def clipped_mean(self, per_example: ArrayLike) -> F64:
-        """D17.1: (1/b) sum_j min(1, C / ||g_j||) g_j."""
-        g = check_matrix("GaussianMechanism", "per_example", per_example)
+    def clipped_sum(self, per_example: ArrayLike, *, allow_empty: bool = False) -> F64:
+        """D17.1: sum_j min(1, C / ||g_j||) g_j over the b x d rows (float64, length d)."""
+        arr = np.asarray(per_example)
+        if allow_empty and arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] > 0:
+            return np.zeros(arr.shape[1])
+        g = check_matrix("GaussianMechanism", "per_example", arr)
         norms = np.sqrt((g * g).sum(axis=1))
         scale = clip_scale(np.full(norms.shape, self.clip), norms)  # no division by ~0
-        return np.asarray((g * scale[:, None]).mean(axis=0), dtype=np.float64)
+        return np.asarray((g * scale[:, None]).sum(axis=0), dtype=np.float64)
 
-    def __call__(self, per_example: ArrayLike, *, rng: RandomSource) -> F64:
-        """D17.1: the clipped mean plus Gaussian noise drawn from the injected rng (D16.2)."""
-        mean = self.clipped_mean(per_example)
-        b = np.asarray(per_example).shape[0]
+    def clipped_mean(self, per_example: ArrayLike) -> F64:
+        """D17.1: (1/b) sum_j min(1, C / ||g_j||) g_j."""
+        return np.asarray(self.clipped_sum(per_example) / np.asarray(per_example).shape[0])
+
+    def __call__(
+        self,
+        per_example: ArrayLike,
+        *,
+        rng: RandomSource | None = None,
+        expected_batch: float | None = None,
+    ) -> F64:
+        """D17.1: (clipped sum + sigma C N(0, I)) / B, the normals from ``rng`` (D16.2).
+
+        ``rng`` defaults to a fresh ``SystemRandomSource`` (the OS CSPRNG, C17.5): noise from a
+        seeded source is reproducible by anyone who knows the seed and protects nothing.
+        With ``expected_batch`` (Poisson sampling, C17.4) ``per_example`` may have no rows.
+        """
+        if expected_batch is None:
+            total = self.clipped_sum(per_example)
+            b = float(np.asarray(per_example).shape[0])
+        else:
+            b = _positive("GaussianMechanism", "expected_batch", expected_batch, "C17.4")
+            total = self.clipped_sum(per_example, allow_empty=True)
         if self.sigma == 0:
-            return mean
-        noise = normal_draws(rng, mean.size)
-        return np.asarray(mean + (self.sigma * self.clip / b) * noise, dtype=np.float64)
+            return np.asarray(total / b, dtype=np.float64)
+        source = rng if rng is not None else SystemRandomSource()
+        noise = normal_draws(source, total.size)
+        return np.asarray((total + self.sigma * self.clip * noise) / b, dtype=np.float64)
+
+
+def poisson_batch(size: int, rate: float, gen: np.random.Generator) -> NDArray[np.int64]:
+    """Implements C17.4: the indices in [0, size) kept, each independently with prob ``rate``.
+
+    Which examples a worker samples is not secret in this model (the noise is), so the draw
+    comes from the caller's public NumPy generator; the result is sorted, possibly empty.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ParameterError("poisson_batch", "size", "an int >= 1", "C17.4", repr(size))
+    _positive("poisson_batch", "rate", rate, "C17.4", upper=1.0, inclusive_upper=True)
+    return np.flatnonzero(gen.random(size) < rate).astype(np.int64)
 
 
 def _check_accounting(function: str, delta: float, sampling_rate: float, steps: int) -> None:

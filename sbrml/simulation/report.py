@@ -24,6 +24,14 @@ CSV_FIELDS = (
 )
 
 
+# C17.5: printed wherever a run's DP results are (the table, results.json).
+SEEDED_NOISE = (
+    "DP noise in the simulation comes from DeterministicRandomSource(seed): anyone who knows "
+    "the seed can recompute and remove it, so it is UNSAFE for real privacy; these runs show "
+    "the accuracy cost of the noise only"
+)
+
+
 def summary_rows(results: Sequence[RunResult]) -> list[dict[str, object]]:
     """One row per run: the final table's fields (CSV_FIELDS)."""
     rows: list[dict[str, object]] = []
@@ -49,9 +57,12 @@ def summary_rows(results: Sequence[RunResult]) -> list[dict[str, object]]:
 def write_outputs(results: Sequence[RunResult], out: Path) -> str:
     """Write the three files into ``out`` and return the final table as text."""
     out.mkdir(parents=True, exist_ok=True)
+    document: dict[str, object] = {"runs": [r.as_dict() for r in results]}
+    private = any(r.sigma is not None for r in results)
+    if private:
+        document["dp_noise"] = SEEDED_NOISE
     (out / "results.json").write_text(
-        json.dumps({"runs": [r.as_dict() for r in results]}, indent=1, sort_keys=True) + "\n",
-        encoding="utf-8",
+        json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8"
     )
     rows = summary_rows(results)
     with open(out / "results.csv", "w", newline="", encoding="utf-8") as stream:
@@ -59,7 +70,7 @@ def write_outputs(results: Sequence[RunResult], out: Path) -> str:
         writer.writeheader()
         writer.writerows(rows)
     plot(results, out / "accuracy.png")
-    return format_table(
+    table = format_table(
         ["rule", "attack", "mode", "eps", "final acc", "best acc", "s/round", "bytes/round"],
         [
             [
@@ -75,6 +86,7 @@ def write_outputs(results: Sequence[RunResult], out: Path) -> str:
             for r in rows
         ],
     )
+    return table + (f"\nnote: {SEEDED_NOISE}" if private else "")
 
 
 def plot(results: Sequence[RunResult], path: Path) -> None:

@@ -21,7 +21,7 @@ from sbrml.attacks import ATTACKS
 from sbrml.optimized import paillier
 from sbrml.optimized.he_averaging import encrypted_average
 from sbrml.optimized.mask_protocol import masked_aggregate
-from sbrml.privacy import GaussianMechanism, calibrate_sigma, epsilon
+from sbrml.privacy import GaussianMechanism, calibrate_sigma, epsilon, poisson_batch
 from sbrml.reference.ring import DEFAULT_FRAC_BITS
 from sbrml.rulespec import build_rule
 from sbrml.simulation.config import LABEL_FLIP, Config
@@ -59,6 +59,8 @@ class RunResult:
             "sigma": self.sigma,
             "epsilon": self.epsilon_spent,
             "final_accuracy": self.accuracy[-1] if self.accuracy else None,
+            # C17.4, C18.4: how batches were drawn, so the reported epsilon can be checked.
+            "sampling": "fixed-size" if self.sigma is None else "poisson",
         }
 
 
@@ -165,9 +167,20 @@ def run(config: Config, *, progress: bool = False) -> RunResult:
     for t in rounds:
         grads = np.empty((training, model.dim))
         for i, shard in enumerate(shards):
-            batch = gen.choice(shard, size=min(config.batch, len(shard)), replace=False)
-            g = model.per_example_grads(theta, x_train[batch], labels[i][batch])
-            grads[i] = mechanism(g, rng=rng.derive(f"dp/{t}/{i}")) if mechanism else g.mean(axis=0)
+            if mechanism is None:
+                batch = gen.choice(shard, size=min(config.batch, len(shard)), replace=False)
+                g = model.per_example_grads(theta, x_train[batch], labels[i][batch])
+                grads[i] = g.mean(axis=0)
+                continue
+            # C17.4: sample as accounted (Poisson, rate q_i), normalise by the expected size.
+            rate = min(1.0, config.batch / len(shard))
+            batch = shard[poisson_batch(len(shard), rate, gen)]
+            g = (
+                model.per_example_grads(theta, x_train[batch], labels[i][batch])
+                if len(batch)
+                else np.zeros((0, model.dim))
+            )
+            grads[i] = mechanism(g, rng=rng.derive(f"dp/{t}/{i}"), expected_batch=rate * len(shard))
         momenta = config.momentum * momenta + (1 - config.momentum) * grads
         sent = (
             momenta
