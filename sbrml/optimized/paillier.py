@@ -13,21 +13,23 @@ from typing import Any, TypeVar
 
 import gmpy2
 
-from sbrml.optimized.randomness import RandomSource, uniform_below
+from sbrml.optimized.randomness import RandomSource, SystemRandomSource, uniform_below
 from sbrml.reference import paillier as _reference
 from sbrml.reference.errors import ShapeError
 from sbrml.reference.paillier import (
     DEFAULT_BITS,
     MILLER_RABIN_ROUNDS,
     SECURE_BITS,
+    BASE_ORDER,
+    BASE_RANGE,
+    BASE_RESIDUE,
     SHORT_EXPONENT_BITS,
+    SMALL_ORDER_EXPONENT,
     SMALL_PRIMES,
     PrivateKey,
     PublicKey,
     check_ciphertext,
     check_plaintext,
-    check_short_exponent_base,
-    keypair_from_primes,
     short_exponent_base,
     unit_below,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "PublicKey",
     "add",
     "check_ciphertexts",
+    "check_short_exponent_base",
     "decrypt",
     "decrypt_many",
     "encrypt",
@@ -92,6 +95,23 @@ def is_probable_prime(
 def random_prime(bits: int, *, rng: RandomSource) -> int:
     """Implements C13.2: the reference's candidates, tested with gmpy2."""
     return _reference.random_prime(bits, rng=rng, is_prime=is_probable_prime)
+
+
+def keypair_from_primes(
+    p: int, q: int, *, insecure_test: bool = False, rng: RandomSource | None = None
+) -> tuple[PublicKey, PrivateKey]:
+    """Implements D13.1 and C13.12: the reference's checks with the gmpy2 primality test.
+
+    The Miller-Rabin bases come from ``rng`` (by default a fresh ``SystemRandomSource``) as in
+    the reference, so both trees accept and refuse the same pairs given the same rng.
+    """
+    return _reference.keypair_from_primes(
+        p,
+        q,
+        insecure_test=insecure_test,
+        rng=SystemRandomSource() if rng is None else rng,
+        is_prime=is_probable_prime,
+    )
 
 
 def generate_keypair(
@@ -274,6 +294,40 @@ def key_holder_obfuscators(
     pairs = [(unit_below(rng, p), unit_below(rng, q)) for _ in range(count)]
     chunks = [(chunk, p, q) for chunk in _split(pairs, processes)]
     return [v for part in _parallel(_lift_chunk, chunks, processes) for v in part]
+
+
+@functools.lru_cache(maxsize=16)
+def _base_defect(base: int, n: int, p: int, q: int) -> str | None:
+    # C13.11 steps 2 and 3 on gmpy2, cached per base and key (p = q = 0: no secret key), so a
+    # caller drawing one obfuscator at a time pays the 1,479-bit exponentiation once.
+    m = gmpy2.mpz(n)
+    if gmpy2.gcd(gmpy2.powmod(base, SMALL_ORDER_EXPONENT, m) - 1, m) != 1:
+        return "order"
+    if p and (
+        gmpy2.powmod(base, p - 1, gmpy2.mpz(p) * p) != 1
+        or gmpy2.powmod(base, q - 1, gmpy2.mpz(q) * q) != 1
+    ):
+        return "residue"
+    return None
+
+
+def check_short_exponent_base(
+    function: str, public: PublicKey, base: int, private: PrivateKey | None = None
+) -> None:
+    """Implements C13.11 as the reference does (same checks, class and messages), on gmpy2."""
+    if (
+        isinstance(base, bool)
+        or not isinstance(base, int)
+        or not 1 < base < public.n_squared
+        or gmpy2.gcd(base, public.n) != 1
+    ):
+        raise ShapeError(function, "base", BASE_RANGE, "C13.11", repr(base))
+    p, q = (private.p, private.q) if private is not None else (0, 0)
+    defect = _base_defect(base, public.n, p, q)
+    if defect == "order":
+        raise ShapeError(function, "base", BASE_ORDER, "C13.11", "an order dividing it")
+    if defect == "residue":
+        raise ShapeError(function, "base", BASE_RESIDUE, "C13.11", "not an n-th residue")
 
 
 WINDOW = 8  # bits per fixed-base digit: 32 products per 256-bit exponent, 8,160 table entries

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from sbrml.reference.errors import ParameterError, ShapeError
-from sbrml.reference.randomness import RandomSource, uniform_below
+from sbrml.reference.randomness import RandomSource, SystemRandomSource, uniform_below
 
 DEFAULT_BITS = 2048
 SECURE_BITS = (2048, 3072)
@@ -117,21 +117,75 @@ def random_prime(
             return candidate
 
 
-def keypair_from_primes(
-    p: int, q: int, *, insecure_test: bool = False
-) -> tuple[PublicKey, PrivateKey]:
-    """Implements D13.1 from given primes (known-answer tests use p = 293, q = 433)."""
-    bits = (p * q).bit_length()
-    check_key_size("keypair_from_primes", bits + bits % 2, insecure_test)
-    if p == q or math.gcd(p * q, (p - 1) * (q - 1)) != 1:
+def check_prime_pair(function: str, p: int, q: int, insecure_test: bool) -> None:
+    """Implements D13.1 and C13.12 without the primality test: the shape of a key's primes.
+
+    Two distinct ints of equal bit length whose product n has exactly 2048 or 3072 bits (with
+    ``insecure_test``, at least 16 bits; no rounding), with gcd(n, (p-1)(q-1)) = 1. Messages
+    give bit lengths, never the primes.
+    """
+    for name, v in (("p", p), ("q", q)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+            got = repr(v) if isinstance(v, int) else type(v).__name__
+            raise ParameterError(function, name, "a prime (an int >= 2)", "D13.1", got)
+    if p == q:
+        raise ParameterError(function, "p, q", "distinct primes", "D13.1", "p = q")
+    if p.bit_length() != q.bit_length():
         raise ParameterError(
-            "keypair_from_primes",
+            function,
             "p, q",
-            "distinct primes with gcd(pq, (p-1)(q-1)) = 1",
+            "primes of equal bit length",
             "D13.1",
-            f"p={p}, q={q}",
+            f"p of {p.bit_length()} bits, q of {q.bit_length()} bits",
         )
-    public = PublicKey(p * q, bits)
+    bits = (p * q).bit_length()
+    if bits not in SECURE_BITS and not (insecure_test and bits >= 16):
+        raise ParameterError(
+            function,
+            "p, q",
+            "n = pq of exactly 2048 or 3072 bits (a smaller key needs insecure_test=True, "
+            "which admits n of >= 16 bits, and is breakable)",
+            "C13.1",
+            f"n of {bits} bits",
+        )
+    if math.gcd(p * q, (p - 1) * (q - 1)) != 1:
+        raise ParameterError(
+            function, "p, q", "gcd(pq, (p-1)(q-1)) = 1", "D13.1", "a common factor"
+        )
+
+
+def keypair_from_primes(
+    p: int,
+    q: int,
+    *,
+    insecure_test: bool = False,
+    rng: RandomSource | None = None,
+    is_prime: PrimalityTest = is_probable_prime,
+) -> tuple[PublicKey, PrivateKey]:
+    """Implements D13.1 and C13.12 from given primes (known-answer tests use p = 293, q = 433).
+
+    Checks the shape (``check_prime_pair``), then tests p and q with C13.2's test (trial
+    division, 40 Miller-Rabin rounds) whose bases come from ``rng``, by default a fresh
+    ``SystemRandomSource``: whoever chose p and q cannot predict them, so a composite passes
+    with probability at most 4^-40. ``is_prime`` lets the optimized tree plug in gmpy2.
+    Raises ParameterError citing D13.1 (primes) or C13.1 (size of n).
+    """
+    check_prime_pair("keypair_from_primes", p, q, insecure_test)
+    source = SystemRandomSource() if rng is None else rng
+    for name, v in (("p", p), ("q", q)):
+        if not is_prime(v, rng=source):
+            raise ParameterError(
+                "keypair_from_primes",
+                name,
+                f"a probable prime ({MILLER_RABIN_ROUNDS} Miller-Rabin rounds, C13.2)",
+                "D13.1",
+                f"a composite of {v.bit_length()} bits",
+            )
+    return _keypair(p, q)
+
+
+def _keypair(p: int, q: int) -> tuple[PublicKey, PrivateKey]:
+    public = PublicKey(p * q, (p * q).bit_length())
     return public, PrivateKey(public, p, q)
 
 
@@ -148,7 +202,9 @@ def generate_keypair(
     q = random_prime(bits // 2, rng=rng, is_prime=is_prime)
     while q == p:
         q = random_prime(bits // 2, rng=rng, is_prime=is_prime)
-    return keypair_from_primes(p, q, insecure_test=insecure_test)
+    # p and q passed the primality test as they were drawn; only their shape is checked here.
+    check_prime_pair("generate_keypair", p, q, insecure_test)
+    return _keypair(p, q)
 
 
 def check_plaintext(function: str, public: PublicKey, m: int) -> int:
@@ -303,15 +359,43 @@ def short_exponent_base(public: PublicKey, *, rng: RandomSource) -> int:
     return pow(random_unit(public, rng=rng), public.n, public.n_squared)
 
 
-def check_short_exponent_base(function: str, public: PublicKey, base: int) -> None:
-    """C13.11: the base must be a unit mod n^2 (else its powers are not obfuscators)."""
+SMALL_ORDER_BOUND = 1024
+# L = lcm(1, ..., 1024), 1,479 bits: every order up to SMALL_ORDER_BOUND divides it.
+SMALL_ORDER_EXPONENT = math.lcm(*range(1, SMALL_ORDER_BOUND + 1))
+BASE_RANGE = "an int in (1, n^2) coprime to n"
+BASE_ORDER = (
+    f"a base whose order modulo each prime factor of n does not divide lcm(1..{SMALL_ORDER_BOUND})"
+)
+BASE_RESIDUE = "an n-th residue mod n^2 (h = x^n mod n^2, checked with the secret key)"
+
+
+def check_short_exponent_base(
+    function: str, public: PublicKey, base: int, private: PrivateKey | None = None
+) -> None:
+    """Implements C13.11: refuse every base D13.5's assumption excludes that can be detected.
+
+    1. ``base`` is an int in (1, n^2) with gcd(base, n) = 1 (a unit mod n^2).
+    2. gcd(base^L - 1 mod n, n) = 1 for L = lcm(1..1024): the order of base mod p and mod q
+       does not divide L. This refuses base = 1 mod n (1 + n, say), base of order <= 2 mod n^2
+       (n^2 - 1) and every base of order <= 1024 modulo p or q, whose powers take few values.
+    3. With ``private``: base^(p-1) = 1 mod p^2 and base^(q-1) = 1 mod q^2, i.e. base is an
+       n-th residue; without the key this is the DCR problem (C13.11 says what stays unchecked).
+
+    Raises ShapeError citing C13.11; the message never names a factor of n.
+    """
     if (
         isinstance(base, bool)
         or not isinstance(base, int)
         or not 1 < base < public.n_squared
         or math.gcd(base, public.n) != 1
     ):
-        raise ShapeError(function, "base", "an int in (1, n^2) coprime to n", "C13.11", repr(base))
+        raise ShapeError(function, "base", BASE_RANGE, "C13.11", repr(base))
+    if math.gcd(pow(base, SMALL_ORDER_EXPONENT, public.n) - 1, public.n) != 1:
+        raise ShapeError(function, "base", BASE_ORDER, "C13.11", "an order dividing it")
+    if private is not None:
+        p2, q2 = private.p * private.p, private.q * private.q
+        if pow(base, private.p - 1, p2) != 1 or pow(base, private.q - 1, q2) != 1:
+            raise ShapeError(function, "base", BASE_RESIDUE, "C13.11", "not an n-th residue")
 
 
 def short_exponent_obfuscators(

@@ -27,6 +27,7 @@ from sbrml.reference.paillier import (
     PrivateKey,
     PublicKey,
     add,
+    check_short_exponent_base,
     decrypt,
     encrypt,
     encrypt_with_obfuscator,
@@ -119,6 +120,12 @@ class PaillierSetup:
             if obfuscators == "short-exponent"
             else None
         )
+        if self.base is not None:
+            # C13.11: S0 holds the key, so it runs every check (the n-th residue test too) on
+            # its base before publishing it; a toy key can fail them (C13.11 says why).
+            check_short_exponent_base(
+                "PaillierTripleProvider", self.public, self.base, self._private
+            )
         self._key_sent = False
 
     def _send_key(self, channel: Channel) -> None:

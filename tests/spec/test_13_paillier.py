@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from types import ModuleType
 
+import gmpy2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,9 +13,12 @@ from phe import paillier as phe
 
 import sbrml.optimized.paillier as opt_p
 import sbrml.reference.paillier as ref_p
+import sbrml.reference.paillier_triples as ref_triples
 from sbrml.optimized import DeterministicRandomSource as OptSource
+from sbrml.optimized.paillier_triples import PaillierTripleProvider as OptProvider
 from sbrml.reference import DeterministicRandomSource as RefSource
 from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.reference.paillier import MILLER_RABIN_ROUNDS
 from sbrml.reference.randomness import uniform_below
 from tests.helpers import ScriptedSource
 
@@ -294,3 +298,158 @@ def test_ciphertexts_under_a_longer_key_are_refused(
             with pytest.raises(ShapeError) as info:
                 call(c)
             assert info.value.clause == "C13.6" and "[1, n^2)" in str(info.value)
+
+
+PRIME_2045 = int(gmpy2.next_prime(2**2044 + 2**2000))
+P1024, Q1024 = (int(gmpy2.next_prime(3 * 2**1022 + k * 2**64)) for k in (0, 1))
+CARMICHAEL = 1171 * 2341 * 3511  # Chernick's form (6k+1)(12k+1)(18k+1), k = 195: no factor < 1000
+WIEFERICH_SQUARE = 1093**2  # a strong pseudoprime to base 2 with no factor below 1000
+
+
+@pytest.mark.spec("D13.1", "C13.12")
+def test_given_primes_must_be_equal_length_probable_primes(tree: tuple[ModuleType, type]) -> None:
+    mod, source = tree
+    # The issue's input: n = 7 p' has 2047 bits and passed as 2048 (size rounded up).
+    for p, q in ((7, PRIME_2045), (PRIME_2045, 7), (P1024, P1024)):
+        with pytest.raises(ParameterError) as info:
+            mod.keypair_from_primes(p, q)
+        assert info.value.clause == "D13.1"
+        assert str(p) not in str(info.value)  # bit lengths are named, never the primes
+    composite = int(gmpy2.next_prime(P1024 // 3)) * 3  # same length as Q1024, 3 | it
+    trial_free = int(gmpy2.next_prime(2**511 + 2**510)) * int(gmpy2.next_prime(2**512))
+    for p in (composite, trial_free):
+        assert p.bit_length() == Q1024.bit_length()
+        with pytest.raises(ParameterError) as info:
+            mod.keypair_from_primes(p, Q1024)
+        assert info.value.clause == "D13.1" and "composite" in str(info.value)
+    # A Carmichael number fools Fermat's test with every coprime base, not Miller-Rabin.
+    q = int(gmpy2.next_prime(CARMICHAEL))
+    assert q.bit_length() == CARMICHAEL.bit_length()
+    with pytest.raises(ParameterError) as info:
+        mod.keypair_from_primes(CARMICHAEL, q, insecure_test=True, rng=source(5))
+    assert info.value.clause == "D13.1"
+    for bad in (2.0, True, None, -5, 1):
+        with pytest.raises(ParameterError) as info:
+            mod.keypair_from_primes(bad, 433, insecure_test=True)
+        assert info.value.clause == "D13.1"
+    public, private = mod.keypair_from_primes(P1024, Q1024)
+    assert public.bits == public.n.bit_length() == 2048 and (private.p, private.q) == (P1024, Q1024)
+    assert mod.keypair_from_primes(P1024, Q1024, rng=source(1)) == (public, private)
+
+
+@pytest.mark.spec("C13.1", "C13.12")
+def test_given_primes_give_the_stated_modulus_size_exactly(tree: tuple[ModuleType, type]) -> None:
+    mod, _ = tree
+    # Two 1024-bit primes whose product has 2047 bits: not a 2048-bit key, and no rounding up.
+    low_p, low_q = int(gmpy2.next_prime(2**1023)), int(gmpy2.next_prime(2**1023 + 2**500))
+    assert (low_p * low_q).bit_length() == 2047
+    with pytest.raises(ParameterError) as info:
+        mod.keypair_from_primes(low_p, low_q)
+    assert info.value.clause == "C13.1" and "2047 bits" in str(info.value)
+    assert mod.keypair_from_primes(low_p, low_q, insecure_test=True)[0].bits == 2047
+    with pytest.raises(ParameterError) as info:
+        mod.keypair_from_primes(P, Q)  # 17 bits: only with insecure_test
+    assert info.value.clause == "C13.1"
+    assert mod.keypair_from_primes(211, 223, insecure_test=True)[0].bits == 16  # the floor ...
+    with pytest.raises(ParameterError) as info:
+        mod.keypair_from_primes(131, 137, insecure_test=True)  # ... 15 bits is below it
+    assert info.value.clause == "C13.1"
+
+
+@pytest.mark.spec("C13.12")
+def test_given_primes_are_tested_with_bases_from_the_rng(tree: tuple[ModuleType, type]) -> None:
+    mod, _ = tree
+    q = int(gmpy2.next_prime(WIEFERICH_SQUARE))
+    # An all-zero rng draws base 2 in every round (C13.2), and 1093^2 is a strong pseudoprime
+    # to base 2: a fixed, predictable base lets a composite through ...
+    zeros = ScriptedSource(bytes(3 * 2 * MILLER_RABIN_ROUNDS))
+    mod.keypair_from_primes(WIEFERICH_SQUARE, q, insecure_test=True, rng=zeros)
+    # ... and the default, a fresh CSPRNG stream, refuses it.
+    with pytest.raises(ParameterError) as info:
+        mod.keypair_from_primes(WIEFERICH_SQUARE, q, insecure_test=True)
+    assert info.value.clause == "D13.1" and "composite" in str(info.value)
+
+
+@pytest.mark.spec("C13.2", "C13.12")
+def test_primality_tests_agree_with_gmpy2() -> None:
+    numbers = [
+        P1024,
+        Q1024,
+        PRIME_2045,
+        CARMICHAEL,
+        WIEFERICH_SQUARE,
+        3511**2,
+        P1024 * 3,
+        int(gmpy2.next_prime(2**100)) * int(gmpy2.next_prime(2**120)),
+        *range(2**61 - 40, 2**61),
+    ]
+    for c in numbers:
+        expected = bool(gmpy2.is_prime(c, 50))
+        assert ref_p.is_probable_prime(c, rng=RefSource(c % 1000)) == expected
+        assert opt_p.is_probable_prime(c, rng=OptSource(c % 1000)) == expected
+
+
+def _crt(sk: ref_p.PrivateKey, mod_p2: int, mod_q2: int) -> int:
+    return ref_p.crt_squares(sk, mod_p2 % (sk.p * sk.p), mod_q2 % (sk.q * sk.q))
+
+
+@pytest.mark.spec("C13.11")
+def test_unsafe_short_exponent_bases_are_refused(
+    key512: tuple[ref_p.PublicKey, ref_p.PrivateKey],
+) -> None:
+    pk, sk = key512
+    n, n2 = pk.n, pk.n_squared
+    h = ref_p.short_exponent_base(pk, rng=RefSource(2))
+    unsafe = {
+        # Order 2: every obfuscator is +-1, so c mod n reveals (1 + m n) up to sign.
+        "n^2 - 1": n2 - 1,
+        # 1 mod n: h^a = 1 + a k n shifts every plaintext by a k (decryption breaks).
+        "1 + n": 1 + n,
+        "1 + 5n": 1 + 5 * n,
+        "a nontrivial square root of 1": _crt(sk, 1, -1),
+        "1 mod p, uniform mod q": _crt(sk, 1, h),
+        "-1 mod p, uniform mod q": _crt(sk, -1, h),
+        "h^(lcm(1..1024) / 2) ... of small order mod p": _crt(sk, pow(h, (sk.p - 1) // 2, sk.p), h),
+    }
+    for mod in (ref_p, opt_p):
+        for name, bad in unsafe.items():
+            for call in (
+                lambda b, m=mod: m.short_exponent_obfuscators(pk, b, 1, rng=RefSource(0)),
+                lambda b, m=mod: m.check_short_exponent_base("t", pk, b, sk),
+            ):
+                with pytest.raises(ShapeError) as info:
+                    call(bad)
+                assert info.value.clause == "C13.11", name
+                assert str(sk.p) not in str(info.value) and str(sk.q) not in str(info.value)
+    # Not an n-th residue: (1 + n) h. Only the key holder can tell (DCR), so the public check
+    # lets it pass (C13.11 says so) and the check with the secret key refuses it.
+    shifted = (1 + n) * h % n2
+    for mod in (ref_p, opt_p):
+        mod.check_short_exponent_base("t", pk, shifted)
+        with pytest.raises(ShapeError) as info:
+            mod.check_short_exponent_base("t", pk, shifted, sk)
+        assert info.value.clause == "C13.11" and "n-th residue" in str(info.value)
+        for good in (h, n2 - h, h * h % n2, ref_p.short_exponent_base(pk, rng=RefSource(9))):
+            mod.check_short_exponent_base("t", pk, good, sk)
+
+
+@pytest.mark.spec("C13.11")
+def test_every_base_of_the_tiny_key_has_small_order() -> None:
+    # lambda(293 * 433) = lcm(292, 432) = 2^4 3^3 73 divides lcm(1..1024): no base is safe.
+    pk, sk = ref_p.keypair_from_primes(P, Q, insecure_test=True)
+    for x in (2, 3, 23, 1000, N - 2):
+        h = pow(x, N, N * N)
+        for mod in (ref_p, opt_p):
+            with pytest.raises(ShapeError) as info:
+                mod.check_short_exponent_base("t", pk, h, sk)
+            assert info.value.clause == "C13.11"
+
+
+@pytest.mark.spec("C13.11", "D15.1")
+def test_triple_provider_checks_its_own_base(monkeypatch: pytest.MonkeyPatch) -> None:
+    # S0 holds the key: a base that fails C13.11 is refused before it is published to S1.
+    monkeypatch.setattr(ref_triples, "short_exponent_base", lambda public, rng: public.n + 1)
+    for cls, source in ((ref_triples.PaillierTripleProvider, RefSource), (OptProvider, OptSource)):
+        with pytest.raises(ShapeError) as info:
+            cls(rng=source(8), bits=256, insecure_test=True, obfuscators="short-exponent")
+        assert info.value.clause == "C13.11" and "PaillierTripleProvider" in str(info.value)
