@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from sbrml.simulation.figure import plot
 from sbrml.simulation.train import RunResult
 from sbrml.tables import format_table
 
@@ -69,7 +70,7 @@ def write_outputs(results: Sequence[RunResult], out: Path) -> str:
         writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    plot(results, out / "accuracy.png")
+    plot(results, out / "accuracy.png")  # C18.6
     table = format_table(
         ["rule", "attack", "mode", "eps", "final acc", "best acc", "s/round", "bytes/round"],
         [
@@ -87,33 +88,3 @@ def write_outputs(results: Sequence[RunResult], out: Path) -> str:
         ],
     )
     return table + (f"\nnote: {SEEDED_NOISE}" if private else "")
-
-
-def plot(results: Sequence[RunResult], path: Path) -> None:
-    """D18.5: test accuracy over rounds, one line per run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(11, 5.5))
-    palette = plt.get_cmap("tab20")
-    styles = {"plaintext": "-", "secure": "--", "paillier": ":"}
-    for k, r in enumerate(results):
-        ax.plot(
-            range(1, len(r.accuracy) + 1),
-            r.accuracy,
-            label=r.config.label,
-            linewidth=1.4,
-            color=palette(k % 20),
-            linestyle=styles.get(r.config.mode, "-"),
-        )
-    ax.set_xlabel("round")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    ax.set_title("Robust D-SGD on digits: accuracy per rule, attack and mode")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
