@@ -1,10 +1,10 @@
 """The simulation's figure, accuracy.png (spec/18-simulation.md, D18.5 and C18.6).
 
 One panel per attack; in a panel, one colour per rule (the same colour in every panel) and one
-line style per mode (DP runs dash-dot-dot). A curve that coincides with one drawn before it (the mean in plaintext,
-Paillier and masks mode is the same mean) is labelled "identical to …" and drawn as markers
-offset along the curve, so every run stays visible. The setting (n, f, alpha, rounds, model,
-seed) is in the title.
+line style per mode (DP runs dash-dot-dot). A curve that coincides with one drawn before it
+(the mean in plaintext, Paillier and masks mode is the same mean) is labelled "identical to
+…" and drawn as markers offset along the curve, so every run stays visible. The setting
+(n, f, alpha, rounds, model, seed) is in the title.
 """
 
 from __future__ import annotations
