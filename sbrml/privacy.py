@@ -137,25 +137,85 @@ def _event(sigma: float, sampling_rate: float, steps: int) -> dp_event.DpEvent:
     return dp_event.SelfComposedDpEvent(one, steps)
 
 
+SIGMA_RANGE = (1e-100, 1e100)  # C17.2: where dp-accounting's float arithmetic stays finite
+SIGMA_FACTOR = 10.0  # C17.3: the bracket search's step
+
+
 def epsilon(sigma: float, delta: float, sampling_rate: float, steps: int) -> float:
-    """Implements C17.2: epsilon spent by ``steps`` Poisson-subsampled Gaussian steps (RDP)."""
+    """Implements C17.2: epsilon spent by ``steps`` Poisson-subsampled Gaussian steps (RDP).
+
+    ``sigma`` must lie in SIGMA_RANGE: far outside it the accountant overflows or divides by
+    zero (a raw OverflowError near 1e300, ZeroDivisionError near 1e-300).
+    """
+    low, high = SIGMA_RANGE
     _positive("epsilon", "sigma", sigma, "C17.2")
+    if not low <= sigma <= high:
+        raise ParameterError(
+            "epsilon", "sigma", f"a real in [{low:g}, {high:g}]", "C17.2", repr(sigma)
+        )
     _check_accounting("epsilon", delta, sampling_rate, steps)
+    return _epsilon(float(sigma), delta, sampling_rate, steps)
+
+
+def _epsilon(sigma: float, delta: float, sampling_rate: float, steps: int) -> float:
     accountant = rdp.RdpAccountant()
     accountant.compose(_event(sigma, sampling_rate, steps))
     return float(accountant.get_epsilon(delta))
 
 
 def calibrate_sigma(target_epsilon: float, delta: float, sampling_rate: float, steps: int) -> float:
-    """Implements C17.3: the smallest sigma whose epsilon (C17.2) is at most ``target_epsilon``."""
+    """Implements C17.3: the smallest sigma whose epsilon (C17.2) is at most ``target_epsilon``.
+
+    1. Bracket: from sigma = 1, step by SIGMA_FACTOR (up while epsilon exceeds the target,
+       down while it does not) to [lo, hi] = [s, 10 s] with epsilon(lo) > target >= epsilon(hi),
+       never leaving SIGMA_RANGE.
+    2. ``dp_accounting.calibrate_dp_mechanism`` on [lo, hi], tolerance 1e-9 lo (relative).
+
+    Raises ParameterError citing C17.3 when the target lies outside what SIGMA_RANGE reaches:
+    below epsilon(1e100) (the message names that smallest reachable epsilon) or above
+    epsilon(1e-100).
+    """
     _positive("calibrate_sigma", "target_epsilon", target_epsilon, "C17.3")
     _check_accounting("calibrate_sigma", delta, sampling_rate, steps)
+    low, high = SIGMA_RANGE
+
+    def too_much(sigma: float) -> bool:
+        return _epsilon(sigma, delta, sampling_rate, steps) > target_epsilon
+
+    if too_much(1.0):
+        lo, hi = 1.0, SIGMA_FACTOR
+        while too_much(hi):
+            if hi >= high:
+                least = _epsilon(high, delta, sampling_rate, steps)
+                raise ParameterError(
+                    "calibrate_sigma",
+                    "target_epsilon",
+                    f"an epsilon reachable with sigma <= {high:g}: the smallest is {least!r} "
+                    f"at delta={delta!r}, q={sampling_rate!r}, T={steps}",
+                    "C17.3",
+                    repr(target_epsilon),
+                )
+            lo, hi = hi, min(high, hi * SIGMA_FACTOR)
+    else:
+        lo, hi = 1.0 / SIGMA_FACTOR, 1.0
+        while not too_much(lo):
+            if lo <= low:
+                most = _epsilon(low, delta, sampling_rate, steps)
+                raise ParameterError(
+                    "calibrate_sigma",
+                    "target_epsilon",
+                    f"an epsilon below {most!r}, what sigma = {low:g} spends at delta={delta!r}, "
+                    f"q={sampling_rate!r}, T={steps} (a larger target needs a smaller sigma)",
+                    "C17.3",
+                    repr(target_epsilon),
+                )
+            lo, hi = max(low, lo / SIGMA_FACTOR), lo
     sigma = dp_accounting.calibrate_dp_mechanism(
         rdp.RdpAccountant,
         lambda s: _event(s, sampling_rate, steps),
         target_epsilon,
         delta,
-        dp_accounting.ExplicitBracketInterval(1e-3, 1e4),
-        tol=1e-6,
+        dp_accounting.ExplicitBracketInterval(lo, hi),
+        tol=lo * 1e-9,
     )
     return float(sigma)

@@ -82,3 +82,58 @@ def test_calibration_round_trips(target: float, q: float, steps: int) -> None:
     with pytest.raises(ParameterError) as info:
         calibrate_sigma(0.0, 1e-5, q, steps)
     assert info.value.clause == "C17.3"
+
+
+@pytest.mark.spec("C17.3")
+@pytest.mark.parametrize(
+    ("target", "delta", "q", "steps"),
+    [
+        (0.005, 1e-5, 1.0, 1000),  # the inputs: sigma ~ 18 484, above the old 1e4 ...
+        (1e6, 1e-5, 1.0, 1),  # ... and sigma ~ 7.4e-4, below the old 1e-3
+        (0.01, 1e-5, 0.001, 10),
+        (50.0, 1e-9, 0.5, 3),
+        (1e100, 1e-5, 1.0, 1),
+    ],
+)
+def test_calibration_searches_the_bracket(
+    target: float, delta: float, q: float, steps: int
+) -> None:
+    sigma = calibrate_sigma(target, delta, q, steps)
+    spent = epsilon(sigma, delta, q, steps)
+    assert target * (1 - 1e-3) <= spent <= target
+    # The smallest such sigma: a hair smaller spends too much.
+    assert epsilon(sigma * (1 - 1e-6), delta, q, steps) > target
+
+
+@pytest.mark.spec("C17.3")
+def test_calibration_below_the_conversion_floor_returns_the_drop_to_zero() -> None:
+    # At delta = 1e-5 the accountant's epsilon floors near 0.0035, then drops to 0 (KL bound).
+    sigma = calibrate_sigma(0.001, 1e-5, 1.0, 1000)
+    assert epsilon(sigma, 1e-5, 1.0, 1000) == 0.0
+    assert epsilon(sigma * (1 - 1e-6), 1e-5, 1.0, 1000) > 0.003
+
+
+@pytest.mark.spec("C17.3")
+def test_unreachable_targets_name_the_reachable_epsilon() -> None:
+    # delta^2 underflows at 1e-200, so no sigma brings epsilon below ~0.442 (q = 1, T = 1).
+    least = epsilon(1e100, 1e-200, 1.0, 1)
+    assert 0.44 < least < 0.45
+    with pytest.raises(ParameterError) as info:
+        calibrate_sigma(0.1, 1e-200, 1.0, 1)
+    assert info.value.clause == "C17.3" and repr(least) in str(info.value)
+    assert calibrate_sigma(0.45, 1e-200, 1.0, 1) > 0  # just above it: reachable
+    most = epsilon(1e-100, 1e-5, 1.0, 1)
+    with pytest.raises(ParameterError) as info:
+        calibrate_sigma(most * 2, 1e-5, 1.0, 1)
+    assert info.value.clause == "C17.3" and repr(most) in str(info.value)
+
+
+@pytest.mark.spec("C17.2")
+@pytest.mark.parametrize("sigma", [1e300, 1e-300, 1e101, 9e-101])
+def test_epsilon_refuses_sigma_outside_the_accountants_range(sigma: float) -> None:
+    # Far out, dp-accounting overflows (1e300) or divides by zero (1e-300 with q < 1).
+    for q in (1.0, 0.01):
+        with pytest.raises(ParameterError) as info:
+            epsilon(sigma, 1e-5, q, 10)
+        assert info.value.clause == "C17.2" and "sigma" in str(info.value)
+    assert epsilon(1e100, 1e-5, 0.01, 10) == 0.0 and epsilon(1e-100, 1e-5, 0.01, 10) > 1e100
