@@ -46,10 +46,14 @@ def _malformed_w8(messages: list[Message]) -> list[Message]:
     ]
 
 
-def run_demo(dim: int = 100_000, seed: int = 1) -> str:
-    """Run the demo and return its report as text."""
+def run_demo(dim: int = 100_000, seed: int = 1, *, show_progress: bool = False) -> str:
+    """Run the demo and return its report as text; ``show_progress`` counts its seven
+    aggregations on stderr (``sbrml demo`` turns it on for a terminal)."""
+    from sbrml.cli.progress import bar
+
     if dim < 1:
         raise ValueError(f"demo: --dim must be >= 1; got {dim}")
+    steps = bar(7, f"sbrml demo, d={dim:,}", show=show_progress)
     x = demo_updates(dim, seed)
     honest_mean = x[: N - 2].mean(axis=0)
     rows: list[list[Any]] = []
@@ -80,6 +84,7 @@ def run_demo(dim: int = 100_000, seed: int = 1) -> str:
         elapsed = time.perf_counter() - start
         chosen = np.flatnonzero(rule.weights(opt.sq_distances(x))).tolist()
         rows.append([name, "plaintext", str(chosen), dist(plain[name]), "", 0, elapsed, ""])
+        steps.update(1)
     runs = [
         ("krum", "gram", None),
         ("multikrum", "gram", None),
@@ -132,9 +137,12 @@ def run_demo(dim: int = 100_000, seed: int = 1) -> str:
         )
         if tamper:
             excluded = "; ".join(f"W{i}: {r}" for i, r in result.excluded.items())
+        steps.update(1)
     # The non-robust baseline: pairwise-mask secure aggregation (spec section 20) hides each
     # update from its one server just as well, and averages the attackers in.
     masked = masked_aggregate(x, t=N // 2 + 1, rng=opt.SystemRandomSource())
+    steps.update(1)
+    steps.close()
     rows.append(
         [
             "mean",

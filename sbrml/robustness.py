@@ -22,6 +22,9 @@ import sbrml.optimized as opt
 from sbrml.rulespec import build_rule
 
 F64 = NDArray[np.float64]
+Progress = Callable[[int], None]
+# Starting inputs per restart of the search (see _starts).
+STARTS_PER_RESTART = 6
 
 
 @dataclass(frozen=True)
@@ -128,23 +131,43 @@ def lower_bound_input(n: int, f: int, d: int = 1) -> F64:
     return x
 
 
+def search_units(restarts: int, steps: int) -> int:
+    """How many rule evaluations one ``search_kappa`` call reports to its ``progress``."""
+    return restarts * STARTS_PER_RESTART * (steps + 1)
+
+
 def search_kappa(
-    spec: str, n: int, f: int, *, dim: int = 2, restarts: int = 4, steps: int = 300, seed: int = 0
+    spec: str,
+    n: int,
+    f: int,
+    *,
+    dim: int = 2,
+    restarts: int = 4,
+    steps: int = 300,
+    seed: int = 0,
+    progress: Progress | None = None,
 ) -> tuple[float, F64]:
-    """Hill-climb on the inputs to maximise the empirical kappa (D12.4); returns (kappa, x)."""
+    """Hill-climb on the inputs to maximise the empirical kappa (D12.4); returns (kappa, x).
+
+    ``progress(k)`` is told of every k rule evaluations, search_units(restarts, steps) in all.
+    """
     gen = np.random.default_rng(seed)
     best_k, best_x = -1.0, np.zeros((n, dim))
+    tell = progress if progress is not None else (lambda k: None)
     for _ in range(restarts):
         for x in _starts(n, f, dim, gen):
             k = kappa_of(spec, f, x, seed)
+            tell(1)
             step = 0.5
-            for _ in range(steps):
+            for done in range(steps):
                 if math.isinf(k):
+                    tell(steps - done)  # no input beats infinity: the rest is skipped
                     break
                 candidate = x.copy()
                 i = gen.integers(n)
                 candidate[i] += step * gen.standard_normal(dim) * max(1.0, float(np.abs(x).max()))
                 kc = kappa_of(spec, f, candidate, seed)
+                tell(1)
                 if kc >= k:
                     x, k = candidate, kc
                     step = min(step * 1.5, 10.0)
@@ -155,11 +178,14 @@ def search_kappa(
     return best_k, best_x
 
 
-def kappa_table(specs: list[str], n: int, f: int, **search: Any) -> list[list[Any]]:
-    """Rows: rule, worst kappa found, published bound (or None), the lower bound f/(n-2f)."""
+def kappa_table(
+    specs: list[str], n: int, f: int, *, progress: Progress | None = None, **search: Any
+) -> list[list[Any]]:
+    """Rows: rule, worst kappa found, published bound (or "none known"), the lower bound
+    f/(n-2f), verdict; ``progress`` as in ``search_kappa``, over all the rules."""
     rows = []
     for spec in specs:
-        worst, _ = search_kappa(spec, n, f, **search)
+        worst, _ = search_kappa(spec, n, f, progress=progress, **search)
         bound = published_bound(spec, n, f)
         verdict = "" if bound is None else ("within bound" if worst <= bound else "VIOLATES bound")
         rows.append(

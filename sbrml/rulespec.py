@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from sbrml.reference.errors import InsufficientWorkersError
+
 # Which hyperparameter options each name takes (the CLI's --m, --nu, ... flags).
 RULE_OPTIONS: dict[str, tuple[str, ...]] = {
     "krum": ("convention",),
@@ -80,3 +82,43 @@ def build_rule(tree: ModuleType, spec: str, f: int, options: dict[str, Any] | No
 def secure_capable(tree: ModuleType, spec: str) -> bool:
     """Whether ``spec`` has a distance form (runs in the secure round, C8.11)."""
     return bool(tree.is_distance_rule(build_rule(tree, spec, 0)))
+
+
+def check_workers(rule: Any, n: int) -> None:
+    """``rule.check_n(n)``, with an error that names what each stage of a composition gets.
+
+    A pre-aggregation that changes the count (bucketing: ceil(n/s) bucket means) makes the
+    rule's own message ("got n=5") describe the buckets, not the n rows given; the error
+    raised here keeps the class and the clause and says so. Raises InsufficientWorkersError.
+    """
+    count, stage = n, rule
+    changes: list[str] = []
+    while hasattr(stage, "pre"):
+        try:
+            stage.pre.check_n(count, stage.pre.name)
+        except InsufficientWorkersError as err:
+            raise _stage_error(rule, n, count, changes, err) from err
+        after = stage.pre.output_count(count)
+        if after != count:
+            size = f" (s={stage.pre.s})" if hasattr(stage.pre, "s") else ""
+            changes.append(f"{stage.pre.name}{size} turns {count} rows into {after}")
+        count, stage = after, stage.rule
+    try:
+        stage.check_n(count, stage.name)
+    except InsufficientWorkersError as err:
+        raise _stage_error(rule, n, count, changes, err) from err
+
+
+def _stage_error(
+    rule: Any, n: int, count: int, changes: list[str], err: InsufficientWorkersError
+) -> InsufficientWorkersError:
+    if not changes:
+        return err
+    return InsufficientWorkersError(
+        rule.name,
+        "n",
+        f"{err.condition} for {err.function}, whose n is what the pre-aggregation leaves: "
+        + "; ".join(changes),
+        err.clause,
+        f"n={count} for {err.function} from {n} rows, f={rule.f}",
+    )

@@ -149,8 +149,11 @@ def test_plaintext_mode(
         ],
         capsys,
     )
-    assert report["mode"] == "plaintext" and report["bytes_total"] == 0
-    assert np.array_equal(np.load(out), opt.MultiKrum(2, 4)(np.load(input_file)))
+    assert report["mode"] == "plaintext" and report["bytes_total"] == 0 and report["m"] == 4
+    # z = sum_i p_i x_i with the reported weights (C6.1), the rule's output up to rounding.
+    x = np.load(input_file)
+    assert np.allclose(np.load(out), opt.MultiKrum(2, 4)(x), rtol=1e-12, atol=1e-12)
+    assert np.allclose(np.load(out), np.asarray(report["weights"]) @ x, rtol=1e-12, atol=1e-12)
 
 
 def test_bad_rows_are_excluded_and_reported(
@@ -329,7 +332,7 @@ def test_paillier_triples_from_the_command_line(
     assert short["weights"] == plain["weights"]
     bad = ["aggregate", str(small), "--rule", "krum", "-f", "1"]
     assert main([*bad, "--paillier-obfuscators", "short-exponent"]) == 2
-    assert "applies only with --triples paillier" in capsys.readouterr().err
+    assert "applies only to --triples paillier" in capsys.readouterr().err
 
 
 @pytest.mark.spec("C20.6")
@@ -376,7 +379,7 @@ def test_masks_summary_says_it_is_the_mean(
         (["--protocol", "masks", "--variant", "pairwise"], "--variant"),
         (["--protocol", "masks", "--plaintext"], "--plaintext"),
         (["--protocol", "masks", "--threshold", "9", "--dropout", "0:share"], "C20.3"),
-        (["--rule", "krum"], "needs --rule and -f"),
+        (["--rule", "krum"], "--rule krum needs -f F"),
     ],
 )
 def test_masks_bad_options(

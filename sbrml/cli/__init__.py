@@ -2,46 +2,62 @@
 and ``demo``, one module per job.
 
 The options, output files and JSON fields documented in the README are a public contract.
+Exit status: 0 done, 2 a usage, file or spec error (the message names it), 1 a bug in sbrml,
+141 standard output closed by its reader (see ``sbrml.cli.errors``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
-from sbrml.cli.aggregate import print_summary, run_aggregate
-from sbrml.cli.errors import CliError
-from sbrml.cli.kappa import run_kappa
+from sbrml.cli.errors import CliError, report_bug, silence_stdout
 from sbrml.cli.parser import build_parser
-from sbrml.cli.simulate import run_simulate
 from sbrml.reference.errors import SpecError
 
 __all__ = ["main"]
 
 
+def run_command(args: argparse.Namespace) -> None:
+    """Run one subcommand and print its output on standard output."""
+    if args.command == "aggregate":
+        from sbrml.cli.aggregate import print_summary, run_aggregate
+
+        report = run_aggregate(args)
+        if args.json:
+            report.pop("_z")
+            print(json.dumps(report, sort_keys=True, allow_nan=False))
+        else:
+            print_summary(report)
+    elif args.command == "kappa":
+        from sbrml.cli.kappa import run_kappa
+
+        print(run_kappa(args))
+    elif args.command == "simulate":
+        from sbrml.cli.simulate import run_simulate
+
+        print(run_simulate(args))
+    else:
+        from sbrml.cli.demo import run_demo_command
+
+        print(run_demo_command(args))
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The ``sbrml`` entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "aggregate":
-            report = run_aggregate(args)
-            if args.json:
-                report.pop("_z")
-                print(json.dumps(report, sort_keys=True))
-            else:
-                print_summary(report)
-        elif args.command == "kappa":
-            print(run_kappa(args))
-        elif args.command == "simulate":
-            print(run_simulate(args))
-        else:
-            from sbrml.demo import run_demo
-
-            print(run_demo(dim=args.dim, seed=args.seed))
-    except (CliError, SpecError, ValueError) as err:
+        run_command(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+    except BrokenPipeError:
+        return silence_stdout()
+    except (CliError, SpecError) as err:
         print(f"sbrml: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("sbrml: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # everything else is sbrml's fault, not the user's
+        return report_bug(err)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

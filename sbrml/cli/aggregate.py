@@ -1,129 +1,240 @@
-"""``sbrml aggregate``: the secure two-server round or the rule in the clear, and its report."""
+"""``sbrml aggregate``: the secure two-server round or the rule in the clear, and its report.
+
+Order of work: options (what applies to the mode), output paths, the input's header, the
+rule against n, the memory the run needs; only then is the input read and the run started.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import sys
 import time
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sbrml.backend import implementation
-from sbrml.cli.common import make_rule, pick_rng
+from sbrml.cli import progress
+from sbrml.cli.common import effective_f, effective_m, make_rule, pick_rng, rejected_reason
 from sbrml.cli.errors import CliError
-from sbrml.cli.files import load_matrix
-from sbrml.cli.masks import run_masks
+from sbrml.cli.files import (
+    check_output_file,
+    inspect_npy,
+    load_matrix,
+    write_output_file,
+)
+from sbrml.cli.options import aggregate_mode, check_options
+from sbrml.cli.resources import aggregate_needs, check_memory
+from sbrml.reference.errors import InsufficientWorkersError, SpecError
+from sbrml.rulespec import check_workers
+
+FULL_TRANSCRIPT_WARNING = (
+    "sbrml: --transcript {path}: the full transcript holds both shares of every worker's "
+    "input, so this file reconstructs every input; keep it as secret as the inputs, or write "
+    "one party's view with --transcript-view"
+)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Items 13-14: every output path is writable, before any work."""
+    if args.out is not None:
+        check_output_file("--out", args.out)
+    if args.transcript is not None:
+        check_output_file("--transcript", args.transcript)
+        if args.out is not None and args.out == args.transcript:
+            raise CliError(f"--out and --transcript are the same file {args.out!r}")
 
 
 def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
     """Run one aggregation as the options say; returns the JSON report (README contract)."""
-    x = load_matrix(args.input)
-    if args.protocol == "masks":
-        masks = run_masks(args, x)
-        if args.out:
-            np.save(args.out, masks["_z"])
-        masks["out"] = args.out
-        masks["transcript"] = args.transcript
-        return masks
-    if args.rule is None or args.f is None:
-        raise CliError("the two-server protocol needs --rule and -f")
-    if args.triples != "paillier" and args.paillier_obfuscators != "key-holder":
-        raise CliError(
-            f"--paillier-obfuscators {args.paillier_obfuscators} applies only with "
-            f"--triples paillier; got --triples {args.triples}"
+    mode = aggregate_mode(args)
+    check_options(args, mode)
+    check_outputs(args)
+    info = inspect_npy(args.input)
+    n, d = info.shape
+    if mode == "masks":
+        from sbrml.cli.masks import run_masks
+
+        need, detail = aggregate_needs(
+            mode=mode, impl=args.impl, n=n, d=d, distance_rule=False, variant=None
         )
+        check_memory("this run", need, detail)
+        report = run_masks(args, load_matrix(info))
+    else:
+        report = run_two_server_or_plain(args, mode, info)
+    z = report["_z"]
+    if args.out:
+        write_output_file("--out", args.out, lambda stream: np.save(stream, z))
+    report["out"] = args.out
+    report["transcript"] = args.transcript
+    report["transcript_view"] = None
+    if args.transcript:
+        report["transcript_view"] = write_transcript(args, report.pop("_channel"))
+    report.pop("_channel", None)
+    return report
+
+
+def write_transcript(args: argparse.Namespace, channel: Any) -> str:
+    """Write the transcript, or one party's view of it (D7.5); returns the view written."""
+    view = args.transcript_view or "full"
+    party = None if view == "full" else view
+    if party is None:
+        print(FULL_TRANSCRIPT_WARNING.format(path=args.transcript), file=sys.stderr)
+    write_output_file(
+        "--transcript", args.transcript, lambda stream: channel.write_transcript(stream, party)
+    )
+    return view
+
+
+def run_two_server_or_plain(args: argparse.Namespace, mode: str, info: Any) -> dict[str, Any]:
+    """The two-server round (P8.1) or, with --plaintext, the rule in the clear."""
+    n, d = info.shape
     tree = implementation(args.impl)
-    rule = make_rule(tree, args)
-    if not args.plaintext and not tree.is_distance_rule(rule):
-        secure = ", ".join(n for n in tree.RULES if tree.is_distance_rule(tree.RULES[n](0)))
+    f = effective_f(tree, args)
+    rule = make_rule(tree, args, f, n)
+    distance = bool(tree.is_distance_rule(rule))
+    if mode == "secure" and not distance:
+        secure = ", ".join(k for k in tree.RULES if tree.is_distance_rule(tree.RULES[k](0)))
         raise CliError(
             f"--rule {args.rule} has no distance form: coordinate-wise and norm-based rules need "
             f"secure comparison, which is not available yet (spec C8.11). Run it with --plaintext, "
             f"or choose a secure-capable rule: {secure}, optionally after nnm or bucketing"
         )
+    need, detail = aggregate_needs(
+        mode=mode, impl=args.impl, n=n, d=d, distance_rule=distance, variant=args.variant
+    )
+    check_memory("this run", need, detail)
+    x = load_matrix(info)
     data: Any = x if args.impl == "optimized" else x.tolist()
     report: dict[str, Any] = {
         "rule": args.rule,
-        "mode": "plaintext" if args.plaintext else "secure",
-        "protocol": None if args.plaintext else "two-server",
+        "mode": mode,
+        "protocol": None if mode == "plaintext" else "two-server",
         "impl": args.impl,
-        "variant": None if args.plaintext else args.variant,
-        "triples": None if args.plaintext else args.triples,
-        "paillier_obfuscators": (
-            args.paillier_obfuscators if args.triples == "paillier" and not args.plaintext else None
-        ),
-        "n": int(x.shape[0]),
-        "d": int(x.shape[1]),
-        "f": args.f,
-        "m": args.m,
+        "variant": args.variant,
+        "triples": args.triples,
+        "paillier_obfuscators": args.paillier_obfuscators if args.triples == "paillier" else None,
+        "n": n,
+        "d": d,
+        "f": f,
+        "rng": "system" if args.seed is None else "deterministic",
+        "seed": args.seed,
     }
-    if args.plaintext:
-        if args.transcript:
-            raise CliError("--transcript records the secure round's messages; drop --plaintext")
-        root = pick_rng(tree, args.seed)
-        start = time.perf_counter()
-        z = np.asarray(rule(data, rng=root.derive("rule")), dtype=np.float64)
-        elapsed = time.perf_counter() - start
-        weights = None
-        if tree.is_distance_rule(rule):
-            # The same derived stream, so a randomized rule reports the weights it used.
-            d = tree.sq_distances(data)
-            weights = [float(w) for w in rule.weights(d, rng=root.derive("rule"))]
-        report.update(
-            {
-                "rng": "system" if args.seed is None else "deterministic",
-                "seed": args.seed,
-                "weights": weights,
-                "valid": list(range(x.shape[0])),
-                "excluded": [],
-                "bytes": {},
-                "bytes_total": 0,
-                "seconds": {"plaintext": elapsed},
-                "transcript_sha256": None,
-            }
-        )
+    if mode == "plaintext":
+        report.update(run_plaintext(tree, rule, data, args, n, distance))
     else:
-        rng = pick_rng(tree, args.seed)
-        provider = None  # the default: the dealer of spec P4.1
-        if args.triples == "paillier":
-            module = importlib.import_module(f"sbrml.{args.impl}.paillier_triples")
-            provider = module.PaillierTripleProvider(
-                rng=rng.derive("triples"),
-                bits=args.paillier_bits,
-                obfuscators=args.paillier_obfuscators,
-            )
-        result = tree.secure_aggregate(data, rule, rng=rng, variant=args.variant, provider=provider)
-        z = np.asarray(result.z, dtype=np.float64)
-        seconds = dict(result.seconds)
-        seconds["total_online"] = sum(
-            v for k, v in result.seconds.items() if not k.startswith("offline")
-        )
-        links = result.channel.bytes_by_link()
-        report.update(
-            {
-                "rng": "system" if args.seed is None else "deterministic",
-                "seed": args.seed,
-                "weights": [float(w) for w in result.weights],
-                "valid": result.valid,
-                "excluded": [
-                    {"worker": i, "reason": r} for i, r in sorted(result.excluded.items())
-                ],
-                "bytes": links,
-                "bytes_total": sum(links.values()),
-                "seconds": seconds,
-                "transcript_sha256": result.channel.transcript_digest(),
-            }
-        )
-        if args.transcript:
-            with open(args.transcript, "wb") as stream:
-                result.channel.write_transcript(stream)
-    if args.out:
-        np.save(args.out, z)
-    report["out"] = args.out
-    report["transcript"] = args.transcript
-    report["_z"] = z
+        report.update(run_secure(tree, rule, data, args, n, d))
+    report["m"] = effective_m(rule, len(report["valid"]))
     return report
+
+
+def run_plaintext(
+    tree: Any, rule: Any, data: Any, args: argparse.Namespace, n: int, distance: bool
+) -> dict[str, Any]:
+    """The rule in the clear over the rows that pass the workers' own checks (C1.1, C1.2, C8.2),
+    exactly as the secure round screens them; the others are excluded and reported."""
+    root = pick_rng(tree, args.seed)
+    start = time.perf_counter()
+    excluded: dict[int, str] = {}
+    for i in range(n):
+        try:
+            tree.encode_update(data[i])
+        except SpecError as err:
+            excluded[i] = rejected_reason(i, err)
+    valid = [i for i in range(n) if i not in excluded]
+    if excluded:
+        rows = x_rows(data, valid)
+        try:
+            check_workers(rule, len(valid))
+        except InsufficientWorkersError as err:
+            raise InsufficientWorkersError(
+                "aggregate",
+                "n",
+                f"{err.condition} after exclusions",
+                "C8.4",
+                f"{len(valid)} valid of n={n}, f={rule.f}; excluded: "
+                + ", ".join(f"W{i}" for i in sorted(excluded)),
+            ) from err
+    else:
+        rows = data
+    # One stream, drawn once: a randomized rule (bucketing) reports the weights it used, and
+    # z follows from them (z = sum_i p_i x_i for a distance rule, C6.1), not from a second
+    # draw of the same label.
+    stream = root.derive("rule")
+    weights = None
+    if distance:
+        p = [float(w) for w in rule.weights(tree.sq_distances(rows), rng=stream)]
+        z = weighted_sum(p, rows)
+        weights = [0.0] * n
+        for i, w in zip(valid, p, strict=True):
+            weights[i] = w
+    else:
+        z = np.asarray(rule(rows, rng=stream), dtype=np.float64)
+    return {
+        "weights": weights,
+        "valid": valid,
+        "excluded": [{"worker": i, "reason": r} for i, r in sorted(excluded.items())],
+        "bytes": {},
+        "bytes_total": 0,
+        "seconds": {"plaintext": time.perf_counter() - start},
+        "transcript_sha256": None,
+        "_z": z,
+    }
+
+
+def x_rows(data: Any, rows: list[int]) -> Any:
+    """The given rows of an array (optimized tree) or of a list of lists (reference tree)."""
+    return data[rows] if isinstance(data, np.ndarray) else [data[i] for i in rows]
+
+
+def weighted_sum(p: list[float], rows: Any) -> NDArray[np.float64]:
+    """sum_i p_i x_i over the rows with p_i > 0: one BLAS product for an array, a correctly
+    rounded sum per coordinate for the reference tree's lists."""
+    if isinstance(rows, np.ndarray):
+        chosen = np.flatnonzero(p)
+        return np.asarray(np.asarray(p)[chosen] @ rows[chosen], dtype=np.float64)
+    used = [(w, rows[i]) for i, w in enumerate(p) if w != 0]
+    d = len(rows[0])
+    return np.array(
+        [math.fsum(w * float(row[k]) for w, row in used) for k in range(d)], dtype=np.float64
+    )
+
+
+def run_secure(
+    tree: Any, rule: Any, data: Any, args: argparse.Namespace, n: int, d: int
+) -> dict[str, Any]:
+    """The secure two-server round (P8.1) with the chosen triples and variant."""
+    rng = pick_rng(tree, args.seed)
+    provider = None  # the default: the dealer of spec P4.1
+    if args.triples == "paillier":
+        module = importlib.import_module(f"sbrml.{args.impl}.paillier_triples")
+        provider = module.PaillierTripleProvider(
+            rng=rng.derive("triples"),
+            bits=args.paillier_bits,
+            obfuscators=args.paillier_obfuscators,
+        )
+    desc = f"secure {args.rule} round, n={n}, d={d:,}, {args.impl} tree, {args.triples} triples"
+    with progress.activity(desc, show=progress.enabled(json_output=args.json)):
+        result = tree.secure_aggregate(data, rule, rng=rng, variant=args.variant, provider=provider)
+    seconds = dict(result.seconds)
+    seconds["total_online"] = sum(
+        v for k, v in result.seconds.items() if not k.startswith("offline")
+    )
+    links = result.channel.bytes_by_link()
+    return {
+        "weights": [float(w) for w in result.weights],
+        "valid": result.valid,
+        "excluded": [{"worker": i, "reason": r} for i, r in sorted(result.excluded.items())],
+        "bytes": links,
+        "bytes_total": sum(links.values()),
+        "seconds": seconds,
+        "transcript_sha256": result.channel.transcript_digest(),
+        "_z": np.asarray(result.z, dtype=np.float64),
+        "_channel": result.channel,
+    }
 
 
 def print_summary(report: dict[str, Any]) -> None:
@@ -139,9 +250,11 @@ def print_summary(report: dict[str, Any]) -> None:
         for note in report["notes"]:
             print(f"note: {note}")
     else:
+        variant = "" if report["variant"] is None else f", variant={report['variant']}"
+        m = "" if report["m"] is None else f", m={report['m']}"
         print(
-            f"{report['mode']} {report['rule']} (impl={report['impl']}, "
-            f"variant={report['variant']}): n={report['n']}, d={report['d']}, f={report['f']}"
+            f"{report['mode']} {report['rule']} (impl={report['impl']}{variant}): "
+            f"n={report['n']}, d={report['d']}, f={report['f']}{m}"
         )
     if report["weights"] is not None and report["mode"] != "masks":
         chosen = [i for i, w in enumerate(report["weights"]) if w > 0]
@@ -157,5 +270,9 @@ def print_summary(report: dict[str, Any]) -> None:
     print("seconds: " + ", ".join(f"{k}={v:.4f}" for k, v in report["seconds"].items()))
     if report["out"]:
         print(f"wrote {report['out']}")
-    if report["transcript"]:
+    if report["transcript"] and report["transcript_view"] == "full":
         print(f"wrote transcript {report['transcript']} (sha256 {report['transcript_sha256']})")
+    elif report["transcript"]:
+        print(
+            f"wrote {report['transcript_view']}'s view of the transcript to {report['transcript']}"
+        )

@@ -1,32 +1,200 @@
-"""Input files of the command line: the n x d ``.npy`` matrix."""
+"""Files of the command line: the ``.npy`` input, checked before it is read, and the outputs,
+checked before any work and written to exactly the path given (README, "Command line").
+
+Every problem here is the user's to fix, so it is a ``CliError`` (exit status 2).
+"""
 
 from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
 
 from sbrml.cli.errors import CliError
 
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
 
-def load_matrix(path: str) -> NDArray[np.float64]:
-    """Read an n x d float array from a .npy file, with errors that name the problem."""
+
+@dataclass(frozen=True)
+class NpyInfo:
+    """What a ``.npy`` header declares: shape, element type, and where the data begins."""
+
+    path: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    offset: int
+
+    @property
+    def data_bytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _read_header(stream: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        # Version 3.0 only differs by a UTF-8 header; NumPy reads it with a private helper.
+        reader = getattr(np.lib.format, "_read_array_header", None)
+        if reader is None:
+            raise CliError(f"{where}: .npy format version {version} is not supported")
+        shape, _fortran, dtype = reader(stream, version)
+    return tuple(int(s) for s in shape), np.dtype(dtype)
+
+
+def inspect_npy(path: str) -> NpyInfo:
+    """Read and check the header of ``path`` without reading its data.
+
+    Checks, in order: the file exists and is a ``.npy`` file (not text, not an ``.npz``
+    archive), the header parses, the array is a non-empty ``n x d`` matrix of real numbers
+    (no Python objects), and the file holds exactly the bytes the header declares, so a
+    forged header cannot make ``np.load`` allocate more than the file's size.
+    """
+    where = f"INPUT {path!r}"
     try:
-        arr = np.load(path, allow_pickle=False)
+        with open(path, "rb") as stream:
+            start = stream.read(len(NPY_MAGIC))
+            if start.startswith(ZIP_MAGIC):
+                raise CliError(
+                    f"{where}: an .npz archive, not an .npy array; save one array with numpy.save"
+                )
+            if start != NPY_MAGIC:
+                raise CliError(
+                    f"{where}: not an .npy file (it does not begin with the .npy magic string "
+                    "\\x93NUMPY); write the n x d array with numpy.save"
+                )
+            stream.seek(0)
+            try:
+                shape, dtype = _read_header(stream, where)
+            except (ValueError, SyntaxError, TypeError, EOFError) as err:
+                raise CliError(f"{where}: the .npy header cannot be read ({err})") from err
+            offset = stream.tell()
+            size = os.fstat(stream.fileno()).st_size
     except FileNotFoundError as err:
-        raise CliError(f"INPUT {path!r}: no such file") from err
+        raise CliError(f"{where}: no such file") from err
+    except IsADirectoryError as err:
+        raise CliError(f"{where}: a directory, not an .npy file") from err
+    except OSError as err:
+        raise CliError(f"{where}: cannot be read ({err.strerror})") from err
+    if dtype.hasobject:
+        raise CliError(
+            f"{where}: holds Python objects (pickled data, dtype {dtype}), which are never "
+            "loaded; need an array of real numbers"
+        )
+    if dtype == np.bool_ or dtype.kind not in "iuf":
+        raise CliError(f"{where}: need real numbers; got dtype {dtype}")
+    if len(shape) != 2:
+        raise CliError(f"{where}: need an n x d array (one row per worker); got shape {shape}")
+    if shape[0] == 0 or shape[1] == 0:
+        raise CliError(f"{where}: need n >= 1 workers and d >= 1 coordinates; got shape {shape}")
+    info = NpyInfo(path, shape, dtype, offset)
+    if size - offset != info.data_bytes:
+        raise CliError(
+            f"{where}: the header declares shape {shape} of {dtype} "
+            f"({human(info.data_bytes)} of data) but the file holds {human(size - offset)} "
+            "after the header: truncated or not written by numpy.save"
+        )
+    return info
+
+
+def load_matrix(info: NpyInfo) -> NDArray[np.float64]:
+    """The checked matrix of ``inspect_npy`` as float64 (call the memory check in between)."""
+    try:
+        arr = np.load(info.path, allow_pickle=False)
     except (ValueError, OSError) as err:
+        raise CliError(f"INPUT {info.path!r}: cannot be read as .npy ({err})") from err
+    return np.asarray(arr, dtype=np.float64)
+
+
+def human(size: float) -> str:
+    """A byte count with a binary unit, e.g. ``7.3 TiB``."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.0f} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _probe_folder(option: str, path: str, folder: Path) -> None:
+    # Creating and removing a file is the only test of writability that also holds for
+    # root, read-only mounts and network file systems.
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".sbrml-check-"):
+            pass
+    except OSError as err:
         raise CliError(
-            f"INPUT {path!r}: not a readable .npy array without pickles ({err})"
+            f"{option} {path!r}: cannot write in {str(folder)!r} ({err.strerror})"
         ) from err
-    if not isinstance(arr, np.ndarray) or arr.ndim != 2:
-        raise CliError(
-            f"INPUT {path!r}: need an n x d array (one row per worker); "
-            f"got shape {getattr(arr, 'shape', None)}"
-        )
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
-        raise CliError(f"INPUT {path!r}: need real numbers; got dtype {arr.dtype}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise CliError(
-            f"INPUT {path!r}: need n >= 1 workers and d >= 1 coordinates; got shape {arr.shape}"
-        )
-    return arr.astype(np.float64, copy=False)
+
+
+def check_output_file(option: str, path: str) -> None:
+    """Fail now, before any work, if ``path`` cannot be written as a file."""
+    target = Path(path)
+    if target.is_dir():
+        raise CliError(f"{option} {path!r}: is a directory; give a file name")
+    folder = target.parent
+    if not folder.exists():
+        raise CliError(f"{option} {path!r}: the folder {str(folder)!r} does not exist")
+    if not folder.is_dir():
+        raise CliError(f"{option} {path!r}: {str(folder)!r} is not a folder")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise CliError(f"{option} {path!r}: the file exists and is not writable")
+    _probe_folder(option, path, folder)
+
+
+def check_output_dir(option: str, path: str, names: tuple[str, ...]) -> None:
+    """Fail now if the folder ``path`` cannot be created or ``names`` written in it.
+
+    A missing folder is created here (with its parents), as the run would do at its end.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"{option} {path!r}: exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CliError(f"{option} {path!r}: cannot create the folder ({err.strerror})") from err
+    for name in names:
+        if (folder / name).is_dir():
+            raise CliError(f"{option} {path!r}: {name} inside it is a folder; it must be a file")
+    _probe_folder(option, path, folder)
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_output_file(option: str, path: str, write: Callable[[BinaryIO], None]) -> None:
+    """Write exactly ``path``: into a temporary file beside it, then renamed over it, so a
+    failure leaves any earlier file intact. Devices and pipes (``/dev/stdout``) are written
+    directly."""
+    target = Path(path)
+    try:
+        if target.exists() and not target.is_file():
+            with open(target, "wb") as stream:
+                write(stream)
+            return
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".sbrml-")
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                write(stream)
+            # mkstemp makes the file private (0600); give it the mode a plain open would.
+            os.chmod(tmp, target.stat().st_mode & 0o7777 if target.exists() else _new_file_mode())
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as err:
+        raise CliError(f"{option} {path!r}: could not be written ({err.strerror})") from err

@@ -1,49 +1,114 @@
-"""``sbrml kappa``: the worst (f, kappa)-robustness ratio found, beside the bounds."""
+"""``sbrml kappa``: the worst (f, kappa)-robustness ratio found, beside the bounds.
+
+``--json`` prints one strict JSON object per requested rule, in order, each field with one
+type: ``rule`` (str), ``ran`` (bool), ``reason`` (str, why the rule did not run; null when it
+ran), ``kappa_found`` (number; null when it did not run or when ``kappa_infinite``),
+``kappa_infinite`` (bool: an input forced kappa = infinity), ``published_bound`` (number or
+null when none is known), ``lower_bound`` (number), ``verdict`` (str, "" when there is no
+bound to compare with), and the effective search values ``n``, ``f``, ``m`` (the Multi-Krum m
+used, n - f by default; null for other rules), ``dim``, ``restarts``, ``steps``, ``seed``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+from typing import Any
 
+from sbrml.cli import progress
+from sbrml.cli.common import effective_m
 from sbrml.cli.errors import CliError
 from sbrml.reference.errors import SpecError
-from sbrml.rulespec import LIBRARY_SPECS, RuleSpecError, build_rule
+from sbrml.rulespec import LIBRARY_SPECS, RuleSpecError, build_rule, check_workers
+
+
+def check_search(args: argparse.Namespace) -> None:
+    """n, f and the search sizes, before any search."""
+    if args.n < 1 or args.f < 0 or 2 * args.f >= args.n:
+        raise CliError(f"kappa: need 0 <= f < n/2 (spec D12.1); got n={args.n}, f={args.f}")
+    for flag, value in (
+        ("--dim", args.dim),
+        ("--restarts", args.restarts),
+        ("--steps", args.steps),
+    ):
+        if value < 1:
+            raise CliError(f"kappa: {flag} must be >= 1; got {value}")
+
+
+def applicable(specs: list[str], args: argparse.Namespace) -> dict[str, str]:
+    """Why each spec that cannot run at this n and f does not (an error unless 'all')."""
+    import sbrml.optimized as opt
+
+    reasons: dict[str, str] = {}
+    for spec in specs:
+        try:
+            check_workers(build_rule(opt, spec, args.f), args.n)
+        except (RuleSpecError, SpecError) as err:
+            if args.rule != "all":
+                raise CliError(f"kappa: {spec}: {err}") from err
+            # 'all' runs what this n and f allow and says why it left the others out.
+            condition = getattr(err, "condition", None)
+            clause = getattr(err, "clause", None)
+            reasons[spec] = f"{condition} ({clause})" if condition else str(err)
+    return reasons
+
+
+def json_row(row: list[Any] | None, spec: str, reason: str | None, args: argparse.Namespace) -> str:
+    """One strict JSON line (no Infinity, one type per field)."""
+    import sbrml.optimized as opt
+    from sbrml.robustness import lower_bound, published_bound
+
+    found = None if row is None else float(row[1])
+    bound = published_bound(spec, args.n, args.f)
+    m = None if reason else effective_m(build_rule(opt, spec, args.f), args.n)
+    obj = {
+        "rule": spec,
+        "ran": row is not None,
+        "reason": None
+        if reason is None
+        else f"not applicable at n={args.n}, f={args.f}: needs {reason}",
+        "kappa_found": found if found is not None and math.isfinite(found) else None,
+        "kappa_infinite": found is not None and math.isinf(found),
+        "published_bound": bound,
+        "lower_bound": lower_bound(args.n, args.f),
+        "verdict": "" if row is None else str(row[4]),
+        "n": args.n,
+        "f": args.f,
+        "m": m,
+        "dim": args.dim,
+        "restarts": args.restarts,
+        "steps": args.steps,
+        "seed": args.seed,
+    }
+    return json.dumps(obj, allow_nan=False)
 
 
 def run_kappa(args: argparse.Namespace) -> str:
     """``sbrml kappa``: the worst empirical kappa found, beside the published and lower bounds."""
-    from sbrml.robustness import kappa_table
+    from sbrml.robustness import kappa_table, search_units
     from sbrml.tables import format_table
 
+    check_search(args)
     specs = list(LIBRARY_SPECS) if args.rule == "all" else args.rule.split(",")
-    if args.n < 1 or args.f < 0 or 2 * args.f >= args.n:
-        raise CliError(f"kappa: need 0 <= f < n/2 (spec D12.1); got n={args.n}, f={args.f}")
-    for name in (args.dim, args.restarts, args.steps):
-        if name < 1:
-            raise CliError("kappa: --dim, --restarts and --steps must be >= 1")
-    import sbrml.optimized as opt
-
-    skipped = []
-    for spec in list(specs):
-        try:
-            build_rule(opt, spec, args.f).check_n(args.n)
-        except (RuleSpecError, SpecError) as err:
-            if args.rule != "all":
-                raise CliError(f"kappa: {spec}: {err}") from err
-            specs.remove(spec)  # 'all' lists what this n and f allow, and says what it left out
-            skipped.append(f"{spec} ({getattr(err, 'condition', err)})")
-    rows = kappa_table(
-        specs,
-        args.n,
-        args.f,
-        dim=args.dim,
-        restarts=args.restarts,
-        steps=args.steps,
-        seed=args.seed,
-    )
+    skipped = applicable(specs, args)
+    runnable = [s for s in specs if s not in skipped]
+    total = len(runnable) * search_units(args.restarts, args.steps)
+    show = progress.enabled(json_output=args.json)
+    with progress.bar(total, f"kappa search, n={args.n}, f={args.f}", show=show) as bar:
+        rows = kappa_table(
+            runnable,
+            args.n,
+            args.f,
+            dim=args.dim,
+            restarts=args.restarts,
+            steps=args.steps,
+            seed=args.seed,
+            progress=bar.update,
+        )
+    by_spec = dict(zip(runnable, rows, strict=True))
     if args.json:
-        keys = ("rule", "kappa_found", "published_bound", "lower_bound", "verdict")
-        return "\n".join(json.dumps(dict(zip(keys, row, strict=True))) for row in rows)
+        return "\n".join(json_row(by_spec.get(s), s, skipped.get(s), args) for s in specs)
     title = (
         f"Worst empirical kappa found (n={args.n}, f={args.f}, d={args.dim}, "
         f"{args.restarts} restarts x {args.steps} steps, seed {args.seed})"
@@ -53,4 +118,5 @@ def run_kappa(args: argparse.Namespace) -> str:
         rows,
         title=title,
     )
-    return table + ("\nnot applicable at this n, f: " + "; ".join(skipped) if skipped else "")
+    left_out = "; ".join(f"{s} ({r})" for s, r in skipped.items())
+    return table + (f"\nnot applicable at this n, f: {left_out}" if skipped else "")

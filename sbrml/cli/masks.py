@@ -10,9 +10,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sbrml.backend import implementation
+from sbrml.cli import progress
 from sbrml.cli.common import pick_rng
 from sbrml.cli.errors import CliError
-from sbrml.cli.parser import HYPERPARAMETERS
 
 MASK_ROUNDS = ("advertise", "share", "input", "unmask")
 
@@ -34,20 +34,10 @@ def parse_dropouts(items: list[str] | None, n: int) -> dict[int, str]:
 
 
 def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any]:
-    """``--protocol masks``: pairwise-mask secure aggregation (spec section 20); the mean."""
-    if args.plaintext:
-        raise CliError("--plaintext runs a rule in the clear; it does not combine with --protocol")
-    if args.rule not in (None, "mean") or args.f not in (None, 0):
-        raise CliError(
-            "--protocol masks computes the mean of the surviving workers and has no robust rule: "
-            f"drop --rule {args.rule} / -f {args.f} (or use the two-server protocol)"
-        )
-    ignored = [o for o in ("m", *HYPERPARAMETERS) if getattr(args, o, None) is not None]
-    if ignored or args.triples != "dealer" or args.variant != "gram":
-        raise CliError(
-            "--protocol masks takes no rule hyperparameters, --triples or --variant; got "
-            f"{ignored or [args.triples, args.variant]}"
-        )
+    """``--protocol masks``: pairwise-mask secure aggregation (spec section 20); the mean.
+
+    The options were checked by ``sbrml.cli.options`` (no rule, -f or hyperparameters).
+    """
     n = int(x.shape[0])
     t = args.threshold if args.threshold is not None else max(2, n // 2 + 1)
     dropouts = parse_dropouts(args.dropout, n)
@@ -55,12 +45,11 @@ def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any
     module = importlib.import_module(f"sbrml.{args.impl}.mask_protocol")
     data: Any = x if args.impl == "optimized" else x.tolist()
     rng = pick_rng(tree, args.seed)
-    result = module.masked_aggregate(data, t=t, rng=rng, dropouts=dropouts)
+    desc = f"pairwise-mask round, n={n}, d={x.shape[1]:,}, {args.impl} tree"
+    with progress.activity(desc, show=progress.enabled(json_output=args.json)):
+        result = module.masked_aggregate(data, t=t, rng=rng, dropouts=dropouts)
     links = result.channel.bytes_by_link()
     counted = result.counted
-    if args.transcript:
-        with open(args.transcript, "wb") as stream:
-            result.channel.write_transcript(stream)
     return {
         "rule": "mean",
         "mode": "masks",
@@ -88,4 +77,5 @@ def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any
         "seconds": dict(result.seconds),
         "transcript_sha256": result.channel.transcript_digest(),
         "_z": np.asarray(result.mean, dtype=np.float64),
+        "_channel": result.channel,
     }

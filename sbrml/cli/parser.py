@@ -38,9 +38,22 @@ HYPERPARAMETERS: dict[str, tuple[type, str]] = {
     "c": (float, "clip: clipping threshold (default 1.0)"),
 }
 VARIANTS = ("gram", "pairwise")
+TRANSCRIPT_VIEWS = ("full", "S0", "S1", "dealer", "S")
+# simulate's defaults: applied after parsing, so that an option given on the command line is
+# told apart from one left at its default (a grid file may not set it twice, item 16).
+SIMULATE_DEFAULTS: dict[str, object] = {
+    "model": "logreg",
+    "n": 10,
+    "f": 2,
+    "alpha": 1.0,
+    "rounds": 40,
+    "seed": 0,
+    "delta": 1e-5,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand and option; defaults that depend on other options are left None."""
     parser = argparse.ArgumentParser(
         prog="sbrml", description="Secure, Byzantine-robust aggregation."
     )
@@ -57,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-f",
         type=int,
         default=None,
-        help="number of Byzantine workers tolerated (required unless --protocol masks)",
+        help="number of Byzantine workers tolerated (required unless --protocol masks or a "
+        "rule that does not use it: mean, bucketing+mean, clip+mean)",
     )
     agg.add_argument(
         "--protocol",
@@ -86,25 +100,29 @@ def build_parser() -> argparse.ArgumentParser:
     agg.add_argument(
         "--triples",
         choices=("dealer", "paillier"),
-        default="dealer",
-        help="Beaver material from a trusted dealer (default) or from S0 and S1 with Paillier",
+        default=None,
+        help="secure round: Beaver material from a trusted dealer (default) or from S0 and S1 "
+        "with Paillier",
     )
     agg.add_argument(
         "--paillier-bits",
         type=int,
         choices=(2048, 3072),
-        default=2048,
+        default=None,
         help="key size for --triples paillier (default 2048)",
     )
     agg.add_argument(
         "--paillier-obfuscators",
         choices=("key-holder", "short-exponent"),
-        default="key-holder",
+        default=None,
         help="encryption randomness for --triples paillier: key-holder (default, spec D13.4) "
         "or short-exponent (faster, stronger assumption, spec D13.5)",
     )
     agg.add_argument(
-        "--variant", choices=VARIANTS, default="gram", help="secure distance variant (default gram)"
+        "--variant",
+        choices=VARIANTS,
+        default=None,
+        help="secure round: distance variant (default gram)",
     )
     agg.add_argument(
         "--impl",
@@ -129,7 +147,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON object instead of a summary"
     )
     agg.add_argument(
-        "--transcript", metavar="T", default=None, help="write the canonical transcript (spec D7.3)"
+        "--transcript",
+        metavar="T",
+        default=None,
+        help="write the round's messages in the canonical transcript format (spec D7.3). The "
+        "full transcript holds BOTH shares of every worker's input, so anyone with the file "
+        "can reconstruct every input: keep it as secret as the inputs, or write one party's "
+        "view with --transcript-view",
+    )
+    agg.add_argument(
+        "--transcript-view",
+        choices=TRANSCRIPT_VIEWS,
+        default=None,
+        help="with --transcript: the messages one party sent or received (spec D7.5): S0, S1 "
+        "or dealer in the two-server round, S with --protocol masks; 'full' (default) is "
+        "every message of every party",
     )
     kappa = sub.add_parser(
         "kappa", help="search for the worst (f, kappa)-robustness ratio of rules"
@@ -166,21 +198,24 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--sigma", type=float, default=None, help="DP noise multiplier (epsilon is then reported)"
     )
-    sim.add_argument("--delta", type=float, default=1e-5, help="DP delta (default 1e-5)")
+    sim.add_argument("--delta", type=float, default=None, help="DP delta (default 1e-5)")
     sim.add_argument(
         "--model",
         choices=("logreg", "mlp"),
-        default="logreg",
+        default=None,
         help="logistic regression (650 parameters, default) or a 32-unit MLP (2,410)",
     )
-    sim.add_argument("-n", type=int, default=10, help="workers (default 10)")
-    sim.add_argument("-f", type=int, default=2, help="Byzantine workers (default 2)")
+    sim.add_argument("-n", type=int, default=None, help="workers (default 10)")
+    sim.add_argument("-f", type=int, default=None, help="Byzantine workers (default 2)")
     sim.add_argument(
-        "--alpha", type=float, default=1.0, help="Dirichlet heterogeneity (default 1.0)"
+        "--alpha", type=float, default=None, help="Dirichlet heterogeneity (default 1.0)"
     )
-    sim.add_argument("--rounds", type=int, default=40, help="training rounds (default 40)")
+    sim.add_argument("--rounds", type=int, default=None, help="training rounds (default 40)")
     sim.add_argument(
-        "--seed", type=int, default=0, help="seed of data, batches and protocol draws (default 0)"
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of data, batches and protocol draws (default 0)",
     )
     demo = sub.add_parser("demo", help="the self-contained example: n=9, f=2, two attackers")
     demo.add_argument("--dim", type=int, default=100_000, help="model dimension d (default 100000)")

@@ -1,21 +1,39 @@
-"""``sbrml simulate``: the training simulation's runs and outputs (spec section 18)."""
+"""``sbrml simulate``: the training simulation's runs and outputs (spec section 18).
+
+The runs come from the default sweep, from --rules/--attacks/--modes/--epsilon/--sigma, or
+from a grid file; a value given twice (a grid key and its option) is an error, and so is an
+option that applies to none of the runs. Every configuration and the output folder are
+checked before the first round trains.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from sbrml.cli import progress
 from sbrml.cli.errors import CliError
+from sbrml.cli.files import check_output_dir
+from sbrml.cli.parser import SIMULATE_DEFAULTS
 
-GRID_KEYS = {"rules", "attacks", "modes", "epsilons", "models", "n", "f", "alpha", "rounds", "seed"}
+GRID_LISTS = ("rules", "attacks", "modes", "epsilons", "models")
+GRID_SCALARS = ("n", "f", "alpha", "rounds", "seed")
+GRID_KEYS = {*GRID_LISTS, *GRID_SCALARS}
+# Options that choose the runs themselves: a grid file replaces them all.
+RUN_OPTIONS = {
+    "rules": "--rules",
+    "attacks": "--attacks",
+    "modes": "--modes",
+    "epsilon": "--epsilon",
+    "sigma": "--sigma",
+}
+SCALAR_FLAGS = {"n": "-n", "f": "-f", "alpha": "--alpha", "rounds": "--rounds", "seed": "--seed"}
+OUTPUTS = ("results.json", "results.csv", "accuracy.png")
 
 
-def grid_configs(path: str, common: dict[str, Any]) -> list[Any]:
-    """D18.6: a TOML grid file: lists rules, attacks ("none" allowed), modes, epsilons ("none"
-    allowed), models, and scalars n, f, alpha, rounds, seed; every combination is one run."""
+def read_grid(path: str) -> dict[str, Any]:
+    """D18.6: the grid file, its keys and list values checked (C18.1)."""
     import tomllib
-
-    from sbrml.simulation import Config
 
     try:
         with open(path, "rb") as stream:
@@ -27,11 +45,43 @@ def grid_configs(path: str, common: dict[str, Any]) -> list[Any]:
         raise CliError(
             f"--grid {path!r}: unknown keys {unknown}; allowed: {sorted(GRID_KEYS)} (C18.1)"
         )
-    for key in ("rules", "attacks", "modes", "epsilons", "models"):
+    for key in GRID_LISTS:
         if key in grid and (not isinstance(grid[key], list) or not grid[key]):
             raise CliError(f"--grid {path!r}: {key} must be a non-empty list (C18.1)")
+    return grid
+
+
+def common_values(args: argparse.Namespace, grid: dict[str, Any] | None) -> dict[str, Any]:
+    """The scalars every run shares: the option, else the default; with a grid, an option
+    the grid also sets, or one that chooses runs, is an error (item 16 of issue 13)."""
+    if grid is not None:
+        for dest, flag in RUN_OPTIONS.items():
+            if getattr(args, dest) is not None:
+                raise CliError(
+                    f"{flag} does not combine with --grid: the grid file chooses the runs "
+                    f"(its lists: {', '.join(GRID_LISTS)})"
+                )
+        for key, flag in SCALAR_FLAGS.items():
+            if key in grid and getattr(args, key) is not None:
+                raise CliError(
+                    f"{flag} {getattr(args, key)} and {key} = {grid[key]!r} in --grid "
+                    f"{args.grid!r} both set {key}; give it in one place"
+                )
+        if "models" in grid and args.model is not None:
+            raise CliError(
+                f"--model {args.model} and models = {grid['models']!r} in --grid {args.grid!r} "
+                "both set the model; give it in one place"
+            )
+    keys = ("model", "delta", *GRID_SCALARS)
+    return {k: SIMULATE_DEFAULTS[k] if getattr(args, k) is None else getattr(args, k) for k in keys}
+
+
+def grid_configs(grid: dict[str, Any], common: dict[str, Any]) -> list[Any]:
+    """D18.6: every combination of the grid's lists is one run; its scalars apply to all."""
+    from sbrml.simulation import Config
+
     scalars: dict[str, Any] = dict(common)
-    scalars.update({k: grid[k] for k in ("n", "f", "alpha", "rounds", "seed") if k in grid})
+    scalars.update({k: grid[k] for k in GRID_SCALARS if k in grid})
     scalars.pop("model", None)
     attacks = [None if a == "none" else a for a in grid.get("attacks", ["alie"])]
     epsilons = [None if e == "none" else e for e in grid.get("epsilons", ["none"])]
@@ -47,25 +97,15 @@ def grid_configs(path: str, common: dict[str, Any]) -> list[Any]:
 
 def simulate_configs(args: argparse.Namespace) -> list[Any]:
     """The runs ``sbrml simulate`` asked for, all validated before any training (C18.1)."""
-    from sbrml.simulation import MODES, Config, ConfigError, default_sweep
+    from sbrml.simulation import Config, ConfigError, default_sweep
 
-    common = {
-        "model": args.model,
-        "delta": args.delta,
-        "n": args.n,
-        "f": args.f,
-        "alpha": args.alpha,
-        "rounds": args.rounds,
-        "seed": args.seed,
-    }
-    if args.grid:
-        configs = grid_configs(args.grid, common)
-    elif not any(
-        (args.rules, args.attacks, args.modes, args.epsilon is not None, args.sigma is not None)
-    ):
-        configs = [
-            Config(**{**c.as_dict(), **common}) for c in default_sweep(args.rounds, args.seed)
-        ]
+    grid = read_grid(args.grid) if args.grid else None
+    common = common_values(args, grid)
+    if grid is not None:
+        configs = grid_configs(grid, common)
+    elif all(getattr(args, dest) is None for dest in RUN_OPTIONS):
+        sweep = default_sweep(common["rounds"], common["seed"])
+        configs = [Config(**{**c.as_dict(), **common}) for c in sweep]
     else:
         rules = (args.rules or "krum").split(",")
         attacks = [None if a == "none" else a for a in (args.attacks or "alie").split(",")]
@@ -80,7 +120,12 @@ def simulate_configs(args: argparse.Namespace) -> list[Any]:
         try:
             config.validate()
         except ConfigError as err:
-            raise CliError(f"{err}; modes: {', '.join(MODES)}") from err
+            raise CliError(str(err)) from err
+    if args.delta is not None and all(c.epsilon is None and c.sigma is None for c in configs):
+        raise CliError(
+            "--delta applies only to runs with differential privacy (--epsilon, --sigma, or "
+            "epsilons in the grid); none of these runs has it"
+        )
     return configs
 
 
@@ -92,6 +137,12 @@ def run_simulate(args: argparse.Namespace) -> str:
     from sbrml.simulation.report import write_outputs
 
     configs = simulate_configs(args)
-    results = [run(c, progress=True) for c in configs]
+    check_output_dir("--out", args.out, OUTPUTS)
+    show = progress.enabled()
+    results = []
+    with progress.bar(len(configs), "simulate: runs", show=show and len(configs) > 1) as runs:
+        for config in configs:
+            results.append(run(config, progress=show))
+            runs.update(1)
     table = write_outputs(results, Path(args.out))
     return f"{table}\nwrote {args.out}/results.json, results.csv, accuracy.png"

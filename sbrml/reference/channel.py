@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sbrml.reference.errors import ShapeError
+from sbrml.reference.errors import ParameterError, ShapeError
 
 TRANSCRIPT_MAGIC = b"SBRMLTR1"
 
@@ -61,32 +61,49 @@ class Channel:
             totals[link] = totals.get(link, 0) + m.size
         return totals
 
-    def _chunks(self) -> Iterator[bytes | memoryview]:
+    def view(self, party: str | None = None) -> list[Message]:
+        """Implements D7.5: the recorded messages ``party`` sent or received, in recording
+        order; every message when ``party`` is None (the full transcript)."""
+        if party is None:
+            return self.messages
+        if not isinstance(party, str) or not party:
+            raise ParameterError(
+                "Channel.view", "party", "a party name (D7.1)", "D7.5", repr(party)
+            )
+        return [m for m in self.messages if party in (m.sender, m.receiver)]
+
+    def _chunks(self, party: str | None) -> Iterator[bytes | memoryview]:
         # D7.3: magic, u32 count, then per message three u16-length-prefixed UTF-8 names
         # and a u64-length-prefixed payload, all little-endian.
+        messages = self.view(party)
         yield TRANSCRIPT_MAGIC
-        yield struct.pack("<I", len(self.messages))
-        for m in self.messages:
+        yield struct.pack("<I", len(messages))
+        for m in messages:
             for name in (m.sender, m.receiver, m.label):
                 raw = name.encode("utf-8")
                 yield struct.pack("<H", len(raw)) + raw
             yield struct.pack("<Q", m.size)
             yield m.payload
 
-    def transcript_bytes(self) -> bytes:
-        """Implements D7.3: the canonical transcript encoding."""
-        return b"".join(bytes(c) for c in self._chunks())
+    def transcript_bytes(self, party: str | None = None) -> bytes:
+        """Implements D7.3: the canonical transcript encoding; of ``party``'s view (D7.5) when
+        a party is given.
 
-    def transcript_digest(self) -> str:
-        """SHA-256 (hex) of the canonical transcript, computed without joining it in memory."""
+        The full transcript holds both shares of every worker's input, so it reconstructs
+        every input; one server's view does not.
+        """
+        return b"".join(bytes(c) for c in self._chunks(party))
+
+    def transcript_digest(self, party: str | None = None) -> str:
+        """SHA-256 (hex) of ``transcript_bytes(party)``, computed without joining it in memory."""
         h = hashlib.sha256()
-        for chunk in self._chunks():
+        for chunk in self._chunks(party):
             h.update(chunk)
         return h.hexdigest()
 
-    def write_transcript(self, stream: BinaryIO) -> None:
-        """Write the canonical transcript (D7.3) to a binary stream."""
-        for chunk in self._chunks():
+    def write_transcript(self, stream: BinaryIO, party: str | None = None) -> None:
+        """Write ``transcript_bytes(party)`` (D7.3, D7.5) to a binary stream."""
+        for chunk in self._chunks(party):
             stream.write(chunk)
 
 

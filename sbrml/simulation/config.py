@@ -8,7 +8,7 @@ from typing import Any
 import sbrml.optimized as opt
 from sbrml.attacks import ATTACKS
 from sbrml.reference.errors import SpecError
-from sbrml.rulespec import RuleSpecError, build_rule
+from sbrml.rulespec import RuleSpecError, build_rule, check_workers
 
 MODES = ("plaintext", "secure", "paillier", "masks")
 MODEL_NAMES = ("logreg", "mlp")
@@ -104,7 +104,7 @@ class Config:
             )
         try:
             rule = build_rule(opt, self.rule, self.f)
-            rule.check_n(self.n)
+            check_workers(rule, self.n)  # names the bucket count when bucketing reduces n
         except (RuleSpecError, SpecError) as err:
             raise ConfigError(
                 f"simulate: rule {self.rule!r} at n={self.n}, f={self.f}: {err} (C18.1)"
