@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.attacks.vector import normal_draws
 from sbrml.optimized.distances import check_matrix
-from sbrml.optimized.geometric import clip_scale
+from sbrml.optimized.geometric import clip_scale, norms_from_squares
 from sbrml.optimized.randomness import RandomSource, SystemRandomSource
 from sbrml.reference.errors import ParameterError
 
@@ -74,7 +74,7 @@ class GaussianMechanism:
         if allow_empty and arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] > 0:
             return np.zeros(arr.shape[1])
         g = check_matrix("GaussianMechanism", "per_example", arr)
-        norms = np.sqrt((g * g).sum(axis=1))
+        norms = norms_from_squares(np.einsum("ij,ij->i", g, g), lambda rows: g[rows])
         scale = clip_scale(np.full(norms.shape, self.clip), norms)  # no division by ~0
         return np.asarray((g * scale[:, None]).sum(axis=0), dtype=np.float64)
 

@@ -90,3 +90,36 @@ def test_gaussian_mechanism_clips_zero_and_tiny_gradients(clip: float) -> None:
     assert tiny == [0.0, 2 * SUBNORMAL]  # within every clip: unscaled, then averaged
     one = mech.clipped_mean(np.array([[3.0, 4.0]])).tolist()
     assert one == ([3.0, 4.0] if clip >= 5 else pytest.approx([0.6 * clip, 0.8 * clip]))
+
+
+@pytest.mark.spec("D10.6")
+def test_centered_clipping_counts_squares_that_under_or_overflow(tree: ModuleType) -> None:
+    # ||(1e200, 0)||^2 overflows to inf: the row was scaled by tau / inf = 0 and vanished.
+    huge = [[0.0, 0.0], [0.0, 0.0], [1e200, 0.0]]
+    assert as_list(tree.CenteredClipping(0, tau=1.0, iterations=1)(huge)) == [1 / 3, 0.0]
+    # ||(1e-200, 0)||^2 underflows to 0: the row passed unclipped although tau is smaller.
+    tiny = [[0.0, 0.0], [0.0, 0.0], [0.0, -1e-200]]
+    got = as_list(tree.CenteredClipping(0, tau=1e-201, iterations=1)(tiny))
+    assert got == [0.0, pytest.approx(-1e-201 / 3, rel=1e-12)]
+
+
+@pytest.mark.spec("D11.4", "D11.5")
+@pytest.mark.parametrize("module", [ref_pre, opt_pre], ids=["reference", "optimized"])
+def test_clipping_counts_squares_that_under_or_overflow(module: ModuleType) -> None:
+    clipped = [as_list(r) for r in module.StaticClipping(c=1.0).mix([[1e200, 1e200], [3.0, 4.0]])]
+    assert clipped == [pytest.approx([0.5**0.5] * 2, rel=1e-12), pytest.approx([0.6, 0.8])]
+    tiny = [as_list(r) for r in module.StaticClipping(c=1e-201).mix([[3e-200, 4e-200]])]
+    assert tiny == [pytest.approx([6e-202, 8e-202], rel=1e-12)]
+    # ARC, n = 4, f = 1: k = 1, the largest row is clipped to the next norm, 1e200.
+    x = [[1.0, 0.0], [2.0, 0.0], [1e200, 0.0], [0.0, 3e200]]
+    got = [as_list(r) for r in module.AdaptiveClipping(1).mix(x)]
+    assert got[:3] == x[:3] and got[3] == [0.0, pytest.approx(1e200, rel=1e-12)]
+
+
+@pytest.mark.spec("D17.1")
+def test_gaussian_mechanism_clips_huge_and_tiny_gradients() -> None:
+    mech = GaussianMechanism(clip=1.0, sigma=0.0)
+    assert mech.clipped_mean(np.array([[1e200, 0.0]])).tolist() == [1.0, 0.0]
+    small = GaussianMechanism(clip=1e-201, sigma=0.0)
+    got = small.clipped_mean(np.array([[0.0, 1e-200]])).tolist()
+    assert got == [0.0, pytest.approx(1e-201, rel=1e-12)]

@@ -7,7 +7,9 @@ floating point with BLAS and LAPACK: they agree with the reference to rounding (
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -248,12 +250,40 @@ class CenteredClipping(NeedsMajority):
             for block in column_blocks(d):
                 diff = arr[:, block] - v[block]
                 sq += np.einsum("ij,ij->i", diff, diff)
-            scale = clip_scale(np.full(n, self.tau), np.sqrt(sq))
+            norms = norms_from_squares(sq, functools.partial(_rows_minus, arr, v))
+            scale = clip_scale(np.full(n, self.tau), norms)
             new = np.empty(d)
             for block in column_blocks(d):
                 new[block] = v[block] + (scale @ (arr[:, block] - v[block])) / n
             v = new
         return np.asarray(v, dtype=np.float64)
+
+
+def _rows_minus(arr: F64, center: F64, rows: NDArray[np.intp]) -> F64:
+    return np.asarray(arr[rows] - center, dtype=np.float64)
+
+
+TRUSTED_SQUARES = 2.0**-969  # a sum of squares below it may have lost squares below 2^-1022
+
+
+def norms_from_squares(sq: F64, rows: Callable[[NDArray[np.intp]], F64]) -> F64:
+    """sqrt(sq_i), recomputed with scaling where the squares under- or overflowed (D10.6).
+
+    ``rows(idx)`` returns the rows whose squared norms are ``sq[idx]``. A sum of squares that
+    is infinite, or below TRUSTED_SQUARES (where squares below 2^-1022 lose precision or
+    vanish), is replaced by max|row_j| * ||row / max|row_j|||, as the reference's math.hypot
+    would give; so a row of 1e200 is clipped to tau, not zeroed, and one of 1e-200 is clipped
+    by a tiny tau, not passed through. A non-finite row keeps a non-finite norm.
+    """
+    norms = np.sqrt(sq)
+    redo = np.flatnonzero(~(sq >= TRUSTED_SQUARES) | (sq == np.inf))
+    if redo.size:
+        sub = rows(redo)
+        top = np.abs(sub).max(axis=1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            scaled = sub / np.where(top > 0, top, 1.0)[:, None]
+            norms[redo] = top * np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
+    return np.asarray(norms, dtype=np.float64)
 
 
 def clip_scale(thresholds: F64, norms: F64) -> F64:

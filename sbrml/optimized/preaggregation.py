@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.optimized.distances import check_matrix, checked_distances
-from sbrml.optimized.geometric import clip_scale
+from sbrml.optimized.geometric import clip_scale, norms_from_squares
 from sbrml.optimized.rules import F64, check_distance_matrix
 
 # Compose is type-agnostic (it only calls pre.mix and the rule), so both trees share it.
@@ -130,8 +130,9 @@ class Bucketing(ReferenceBucketing):
 
 
 def row_norms(x: NDArray[np.float64]) -> F64:
-    """||x_i|| for every row, without an n x d temporary."""
-    return np.asarray(np.sqrt(np.einsum("ij,ij->i", x, x)), dtype=np.float64)
+    """||x_i|| for every row, without an n x d temporary; squares that under- or overflowed
+    are redone with scaling (``norms_from_squares``)."""
+    return norms_from_squares(np.einsum("ij,ij->i", x, x), lambda rows: x[rows])
 
 
 def checked_norms(function: str, x: ArrayLike) -> tuple[NDArray[np.float64], F64]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sbrml.reference.distances import check_matrix, sq_distances
 from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.reference.preaggregation import row_norm
 from sbrml.reference.rules import (
     FLOAT_TIE_TOLERANCE,
     NeedsMajority,
@@ -410,7 +411,7 @@ class CenteredClipping(NeedsMajority):
             moves = []
             for row in x:
                 diff = [row[k] - v[k] for k in range(d)]
-                norm = _norm(diff)
+                norm = row_norm(diff)  # not _norm: squares of tiny or huge rows must count
                 scale = 1.0 if norm <= self.tau else self.tau / norm
                 moves.append([scale * t for t in diff])
             v = [v[k] + math.fsum(m[k] for m in moves) / n for k in range(d)]

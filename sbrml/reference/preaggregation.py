@@ -176,9 +176,21 @@ class Bucketing:
         return apply_mixing(self.mixing_for(n, rng), x)
 
 
+TRUSTED_SQUARES = 2.0**-969  # a sum of squares below it may have lost squares below 2^-1022
+
+
+def row_norm(row: Sequence[float]) -> float:
+    """||row||: sqrt of the exact sum of squares, or math.hypot when the squares under- or
+    overflowed (rows below about 1e-146 or above 1e154), so a clip is never skipped or zeroed."""
+    total = math.fsum(v * v for v in row)
+    if TRUSTED_SQUARES <= total < math.inf:
+        return math.sqrt(total)
+    return math.hypot(*row)
+
+
 def clip_to(row: Sequence[float], threshold: float) -> list[float]:
     """min(1, threshold / ||row||) row; a zero row stays zero."""
-    norm = math.sqrt(math.fsum(v * v for v in row))
+    norm = row_norm(row)
     scale = 1.0 if norm <= threshold else threshold / norm
     return [scale * v for v in row]
 
@@ -223,7 +235,7 @@ class AdaptiveClipping(NeedsMajority):
         n, _ = check_matrix(self.name, "x", x)
         self.check_n(n, self.name)
         k = 2 * self.f * (n - self.f) // n
-        norms = [math.sqrt(math.fsum(v * v for v in row)) for row in x]
+        norms = [row_norm(row) for row in x]
         order = sorted(range(n), key=lambda i: (-norms[i], i))
         threshold = norms[order[k]] if k < n else 0.0
         clipped = set(order[:k])
