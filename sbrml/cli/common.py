@@ -71,6 +71,6 @@ def effective_m(rule: Any, count: int) -> int | None:
 
 
 def rejected_reason(worker: int, err: SpecError) -> str:
-    """What is published about a row its worker refused: the worker and the clause, never the
-    value (the same wording as the secure round's exclusions)."""
-    return f"W{worker}: input rejected before sharing ({err.clause})"
+    """What is published about a row its worker refused (C0.1): the worker, the condition and
+    the clause, never the value; the same words as the secure round's ``excluded``."""
+    return f"W{worker}: input rejected before sharing: {err.public_reason()}"
