@@ -219,7 +219,8 @@ def check_ciphertext(function: str, public: PublicKey, c: int) -> int:
     if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c < public.n_squared:
         raise ShapeError(function, "c", "an int in [1, n^2)", "C13.6", repr(c))
     if math.gcd(c, public.n) != 1:
-        raise ShapeError(function, "c", "gcd(c, n) = 1", "C13.6", f"gcd {math.gcd(c, public.n)}")
+        # The gcd is a prime factor of n: the message must not carry it (C13.6).
+        raise ShapeError(function, "c", "gcd(c, n) = 1", "C13.6", "c shares a factor with n")
     return c
 
 

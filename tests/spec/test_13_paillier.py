@@ -453,3 +453,20 @@ def test_triple_provider_checks_its_own_base(monkeypatch: pytest.MonkeyPatch) ->
         with pytest.raises(ShapeError) as info:
             cls(rng=source(8), bits=256, insecure_test=True, obfuscators="short-exponent")
         assert info.value.clause == "C13.11" and "PaillierTripleProvider" in str(info.value)
+
+
+@pytest.mark.spec("C13.6", "C13.8")
+def test_non_unit_ciphertext_errors_do_not_name_the_factor(tree: tuple[ModuleType, type]) -> None:
+    mod, _ = tree
+    pk, sk = mod.keypair_from_primes(P, Q, insecure_test=True)
+    good = mod.encrypt_with(pk, 5, 23)
+    for bad, factor in ((P * 1000, P), (Q * 7, Q)):
+        for call in (
+            lambda c: mod.decrypt(sk, c),
+            lambda c: mod.add(pk, good, c),
+            lambda c: mod.check_ciphertexts("t", pk, [good, c]),
+        ):
+            with pytest.raises(ShapeError) as info:
+                call(bad)
+            assert info.value.clause == "C13.6" and "shares a factor" in str(info.value)
+            assert str(factor) not in str(info.value)
