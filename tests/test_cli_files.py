@@ -201,3 +201,24 @@ def test_a_run_that_fits_is_not_refused(
 ) -> None:
     x = write_input(tmp_path / "x.npy")
     assert main(["aggregate", str(x), "--rule", "krum", "-f", "2"]) == 0
+
+
+def test_a_symbolic_link_is_written_through_not_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # /dev/stdout is such a link: replacing it would replace the link, not write the output.
+    x = write_input(tmp_path / "x.npy")
+    real, link = tmp_path / "real.npy", tmp_path / "link.npy"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    run_json(
+        ["aggregate", str(x), "--rule", "mean", "--plaintext", "--out", str(link), "--json"], capsys
+    )
+    assert link.is_symlink() and np.load(real).shape == (40,)
+
+
+def test_a_device_is_written_in_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    x = write_input(tmp_path / "x.npy")
+    args = ["aggregate", str(x), "--rule", "krum", "-f", "2", "--out", "/dev/null"]
+    report = run_json([*args, "--transcript", "/dev/null", "--json"], capsys)
+    assert report["out"] == "/dev/null" and Path("/dev/null").is_char_device()

@@ -11,6 +11,7 @@ import importlib
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from sbrml.cli.common import effective_f, effective_m, make_rule, pick_rng, reje
 from sbrml.cli.errors import CliError
 from sbrml.cli.files import (
     check_output_file,
+    in_place,
     inspect_npy,
     load_matrix,
     write_output_file,
@@ -44,7 +46,8 @@ def check_outputs(args: argparse.Namespace) -> None:
         check_output_file("--out", args.out)
     if args.transcript is not None:
         check_output_file("--transcript", args.transcript)
-        if args.out is not None and args.out == args.transcript:
+        same = args.out is not None and Path(args.out).resolve() == Path(args.transcript).resolve()
+        if same and not in_place(args.out):
             raise CliError(f"--out and --transcript are the same file {args.out!r}")
 
 

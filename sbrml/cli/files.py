@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -137,11 +137,26 @@ def _probe_folder(option: str, path: str, folder: Path) -> None:
         ) from err
 
 
+def in_place(path: str) -> bool:
+    """Whether ``path`` is written in place rather than replaced: a symbolic link (replacing
+    it would replace the link, e.g. ``/dev/stdout``, not write where it points) or something
+    that is neither a regular file nor a folder (``/dev/null``, a named pipe)."""
+    target = Path(path)
+    special = target.exists() and not target.is_file() and not target.is_dir()
+    return target.is_symlink() or special
+
+
 def check_output_file(option: str, path: str) -> None:
     """Fail now, before any work, if ``path`` cannot be written as a file."""
     target = Path(path)
     if target.is_dir():
         raise CliError(f"{option} {path!r}: is a directory; give a file name")
+    if in_place(path):
+        if not target.exists():
+            raise CliError(f"{option} {path!r}: a symbolic link to a missing place")
+        if not os.access(target, os.W_OK):
+            raise CliError(f"{option} {path!r}: not writable")
+        return
     folder = target.parent
     if not folder.exists():
         raise CliError(f"{option} {path!r}: the folder {str(folder)!r} does not exist")
@@ -170,6 +185,17 @@ def check_output_dir(option: str, path: str, names: tuple[str, ...]) -> None:
     _probe_folder(option, path, folder)
 
 
+class _Stream:
+    """Only ``write``: numpy.save then writes in chunks instead of ``tofile``, which needs a
+    seekable file and fails on a pipe."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+
+    def write(self, data: bytes | memoryview) -> int:
+        return self._stream.write(data)
+
+
 def _new_file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
@@ -178,13 +204,13 @@ def _new_file_mode() -> int:
 
 def write_output_file(option: str, path: str, write: Callable[[BinaryIO], None]) -> None:
     """Write exactly ``path``: into a temporary file beside it, then renamed over it, so a
-    failure leaves any earlier file intact. Devices and pipes (``/dev/stdout``) are written
-    directly."""
+    failure leaves any earlier file intact. Links, devices and pipes (``/dev/stdout``) are
+    written in place (``in_place``)."""
     target = Path(path)
     try:
-        if target.exists() and not target.is_file():
+        if in_place(path):
             with open(target, "wb") as stream:
-                write(stream)
+                write(cast(BinaryIO, _Stream(stream)))
             return
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".sbrml-")
         try:
@@ -196,5 +222,7 @@ def write_output_file(option: str, path: str, write: Callable[[BinaryIO], None])
         except BaseException:
             os.unlink(tmp)
             raise
+    except BrokenPipeError:
+        raise  # --out /dev/stdout read by `head`: a closed pipe, handled by main
     except OSError as err:
-        raise CliError(f"{option} {path!r}: could not be written ({err.strerror})") from err
+        raise CliError(f"{option} {path!r}: could not be written ({err.strerror or err})") from err
