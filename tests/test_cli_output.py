@@ -149,13 +149,20 @@ def test_kappa_table_lists_what_did_not_run(capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.parametrize(
-    ("flag", "value"), [("--dim", "0"), ("--restarts", "-1"), ("--steps", "0")]
+    ("flag", "value"), [("--dim", "0"), ("--restarts", "-1"), ("--steps", "0"), ("--seed", "-1")]
 )
 def test_kappa_search_sizes_name_the_option(
     capsys: pytest.CaptureFixture[str], flag: str, value: str
 ) -> None:
     err = run_error(["kappa", "--rule", "krum", "-n", "7", "-f", "1", flag, value], capsys)
-    assert f"kappa: {flag} must be >= 1; got {value}" in err
+    assert f"kappa: {flag} must be >= " in err and f"got {value}" in err
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--dim", "0"), ("--seed", "-1")])
+def test_demo_options_are_checked(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    assert f"demo: {flag} must be >= " in run_error(["demo", flag, value], capsys)
 
 
 def test_kappa_search_reports_every_step() -> None:

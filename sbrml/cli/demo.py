@@ -21,6 +21,8 @@ def run_demo_command(args: argparse.Namespace) -> str:
 
     if args.dim < 1:
         raise CliError(f"demo: --dim must be >= 1; got {args.dim}")
+    if args.seed < 0:
+        raise CliError(f"demo: --seed must be >= 0 (a NumPy seed); got {args.seed}")
     need = DEMO_ARRAYS * N * args.dim * ELEMENT
     check_memory(f"demo --dim {args.dim}", need, f"{DEMO_ARRAYS} arrays of {N} x d, {human(need)}")
     return run_demo(dim=args.dim, seed=args.seed, show_progress=progress.enabled())

@@ -34,6 +34,8 @@ def check_search(args: argparse.Namespace) -> None:
     ):
         if value < 1:
             raise CliError(f"kappa: {flag} must be >= 1; got {value}")
+    if args.seed < 0:
+        raise CliError(f"kappa: --seed must be >= 0 (a NumPy seed); got {args.seed}")
 
 
 def applicable(specs: list[str], args: argparse.Namespace) -> dict[str, str]:
