@@ -150,10 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--transcript",
         metavar="T",
         default=None,
-        help="write the round's messages in the canonical transcript format (spec D7.3). The "
-        "full transcript holds BOTH shares of every worker's input, so anyone with the file "
-        "can reconstruct every input: keep it as secret as the inputs, or write one party's "
-        "view with --transcript-view",
+        help="write the round's messages in the canonical transcript format (spec D7.3). In "
+        "the two-server round the full transcript holds BOTH shares of every worker's input, "
+        "so anyone with the file can reconstruct every input: keep it as secret as the "
+        "inputs, or write one party's view with --transcript-view. With --protocol masks "
+        "every message passes through the server: the full transcript is its view",
     )
     agg.add_argument(
         "--transcript-view",

@@ -53,7 +53,7 @@ def read_grid(path: str) -> dict[str, Any]:
 
 def common_values(args: argparse.Namespace, grid: dict[str, Any] | None) -> dict[str, Any]:
     """The scalars every run shares: the option, else the default; with a grid, an option
-    the grid also sets, or one that chooses runs, is an error (item 16 of issue 13)."""
+    the grid also sets, or one that chooses runs, is an error."""
     if grid is not None:
         for dest, flag in RUN_OPTIONS.items():
             if getattr(args, dest) is not None:

@@ -115,9 +115,13 @@ def test_the_command_line_view_of_the_masks_server(
 ) -> None:
     x = write_input(tmp_path / "x.npy")
     t = tmp_path / "t.bin"
-    args = ["aggregate", str(x), "--protocol", "masks", "--transcript", str(t)]
+    args = ["aggregate", str(x), "--protocol", "masks", "--seed", "1", "--transcript", str(t)]
     assert main([*args, "--transcript-view", "S", "--json"]) == 0
     assert '"transcript_view": "S"' in capsys.readouterr().out
+    view = t.read_bytes()
+    assert main(args) == 0  # every message passes through S: the full transcript is its view
+    assert "reconstructs every input" not in capsys.readouterr().err
+    assert t.read_bytes() == view
     assert all("S" in (m[0], m[1]) for m in parse_transcript(t.read_bytes()))
     assert "not a party of --protocol masks" in run_error(
         [*args, "--transcript-view", "S0"], capsys
