@@ -118,11 +118,13 @@ def load_matrix(info: NpyInfo) -> NDArray[np.float64]:
 
 def human(size: float) -> str:
     """A byte count with a binary unit, e.g. ``7.3 TiB``."""
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if size < 1024 or unit == "PiB":
-            return f"{size:.0f} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+    if size < 1024:
+        return f"{size:.0f} bytes"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
         size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+    return f"{size / 1024:.1f} PiB"
 
 
 def _probe_folder(option: str, path: str, folder: Path) -> None:
