@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     agg.add_argument(
         "--plaintext",
         action="store_true",
-        help="run the rule in the clear instead of the secure round",
+        help="run the rule in the clear instead of the secure round; invalid rows are "
+        "excluded and reported as the secure round does",
     )
     agg.add_argument(
         "--seed",
@@ -142,7 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="deterministic randomness from this seed "
         "(UNSAFE for real secrets; default: the OS CSPRNG)",
     )
-    agg.add_argument("--out", metavar="Z.npy", default=None, help="write the aggregate z here")
+    agg.add_argument(
+        "--out",
+        metavar="Z.npy",
+        default=None,
+        help="write the aggregate z (.npy format) at exactly this path",
+    )
     agg.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a summary"
     )
