@@ -1,0 +1,245 @@
+"""The front door: one call per protocol on a NumPy array, one result type (README, "Python API").
+
+``import sbrml`` exposes these names lazily (``sbrml/__init__.py``), so that importing
+``sbrml.reference`` never loads NumPy. Every call draws its secrets from a fresh
+``SystemRandomSource`` (the OS CSPRNG, spec C2.1) unless ``rng`` is given, and runs on the
+optimized tree unless ``impl="reference"``; both trees give the same bytes from the same seed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from sbrml.backend import implementation
+from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.rulespec import RuleSpecError, build_rule
+
+F64 = NDArray[np.float64]
+PROTOCOLS = ("two-server", "masks", "paillier", "plaintext")
+
+
+@dataclass
+class AggregationResult:
+    """What one aggregation publishes, with the same field names for every protocol.
+
+    ``aggregate``: the output vector, float64 of length ``d`` (the robust aggregate ``z`` of
+    the two-server round or a plaintext rule; the mean of the counted workers for ``masks``
+    and ``paillier``). ``weights``: float64 of length ``n``, the weight each worker's input
+    got (0 for an excluded one; ``None`` for a plaintext rule without a distance form).
+    ``valid``: the workers counted, ascending. ``excluded``: worker -> published reason (spec
+    C0.1: clause and condition, never the value). ``bytes``: payload bytes per link
+    ``"sender->receiver"`` (spec C7.2). ``seconds``: wall-clock seconds per phase.
+    ``transcript``: the ``Channel`` with every message (``None`` in plaintext); its
+    ``view(party)`` is one party's view (spec D7.5).
+
+    Protocol-specific extras: ``distances`` (two-server: the matrix ``D`` that ``S1``
+    reconstructed, in units of ``2^-2F``; its declared leakage, C8.7), ``survivors``,
+    ``notes`` and ``threshold`` (masks: who the server accepted in each round, late dropouts,
+    the Shamir threshold ``t``). Extras of other protocols are ``None``.
+    """
+
+    protocol: str
+    rule: str
+    impl: str
+    n: int
+    d: int
+    f: int
+    aggregate: F64
+    weights: F64 | None
+    valid: list[int]
+    excluded: dict[int, str]
+    bytes: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    transcript: Any = None
+    distances: Any = None
+    survivors: dict[str, list[int]] | None = None
+    notes: list[str] | None = None
+    threshold: int | None = None
+
+
+def _tree(impl: str) -> Any:
+    try:
+        return implementation(impl)
+    except ValueError as err:
+        raise ParameterError(
+            "sbrml", "impl", "'optimized' or 'reference'", "D0.1", repr(impl)
+        ) from err
+
+
+def _matrix(function: str, x: ArrayLike) -> F64:
+    arr = np.asarray(x)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ShapeError(
+            function, "x", "an n x d array with n, d >= 1", "D8.1", f"shape {arr.shape}"
+        )
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise ShapeError(function, "x", "real numbers", "D8.1", f"dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def _data(impl: str, x: F64) -> Any:
+    return x if impl == "optimized" else x.tolist()
+
+
+def _rng(tree: Any, rng: Any) -> Any:
+    return tree.SystemRandomSource() if rng is None else rng
+
+
+def rule(name: str, f: int = 0, *, impl: str = "optimized", **hyperparameters: Any) -> Any:
+    """A rule of the library by name, optionally after pre-aggregations joined by ``+``.
+
+    ``rule("krum", f=2)``, ``rule("nnm+krum", f=2)``, ``rule("multikrum", f=2, m=5)``,
+    ``rule("bucketing+geomed", f=1, s=3)``. The object is callable on an ``n x d`` array
+    (``rule(x) -> z``) and, for rules with a distance form, has ``weights(D)`` (spec D6.1).
+    Raises ``ParameterError`` (citing D6.7) for an unknown name, a pre-aggregation in the last
+    place, or a hyperparameter the named rule does not take; the rule's own checks on ``f`` and
+    its hyperparameters raise as the rule classes do.
+    """
+    tree = _tree(impl)
+    try:
+        return build_rule(tree, name, f, hyperparameters)
+    except RuleSpecError as err:
+        raise ParameterError(
+            "sbrml.rule", "name", "a rule of the library", "D6.7", str(err)
+        ) from err
+
+
+def secure_aggregate(
+    x: ArrayLike,
+    rule: Any,
+    *,
+    rng: Any = None,
+    impl: str = "optimized",
+    variant: str = "gram",
+    provider: Any = None,
+) -> AggregationResult:
+    """The two-server round (spec P8.1) of ``rule`` over the rows of ``x`` (``n x d`` floats).
+
+    ``rule`` is a rule object of the same tree (``sbrml.rule(...)`` or a class such as
+    ``sbrml.Krum(2)``) with a distance form (C8.11). ``variant`` is ``"gram"`` (P5.2) or
+    ``"pairwise"`` (P5.1); ``provider`` gives the Beaver material (default: the dealer of P4.1;
+    ``sbrml.optimized.paillier_triples.PaillierTripleProvider`` for the dealer-free one).
+    Invalid rows are excluded and reported (C8.3); too few valid rows raise
+    ``InsufficientWorkersError`` (C8.4).
+    """
+    tree = _tree(impl)
+    arr = _matrix("secure_aggregate", x)
+    result = tree.secure_aggregate(
+        _data(impl, arr), rule, rng=_rng(tree, rng), variant=variant, provider=provider
+    )
+    return AggregationResult(
+        protocol="two-server",
+        rule=result.rule,
+        impl=impl,
+        n=result.n,
+        d=result.d,
+        f=result.f,
+        aggregate=np.asarray(result.z, dtype=np.float64),
+        weights=np.asarray(result.weights, dtype=np.float64),
+        valid=list(result.valid),
+        excluded=dict(result.excluded),
+        bytes=result.channel.bytes_by_link(),
+        seconds=dict(result.seconds),
+        transcript=result.channel,
+        distances=result.distances,
+    )
+
+
+def masked_mean(
+    x: ArrayLike,
+    *,
+    threshold: int | None = None,
+    dropouts: Mapping[int, str] | None = None,
+    rng: Any = None,
+    impl: str = "optimized",
+) -> AggregationResult:
+    """The mean through pairwise-mask secure aggregation (spec P20.1): hidden, not robust.
+
+    ``threshold`` is the Shamir threshold ``t`` (C20.1, default ``max(2, n // 2 + 1)``);
+    ``dropouts[i] = round`` makes worker ``i`` silent from that round on (``"advertise"``,
+    ``"share"``, ``"input"``, ``"unmask"``). Fewer than ``t`` survivors raise
+    ``InsufficientWorkersError`` (C20.3) and release nothing.
+    """
+    tree = _tree(impl)
+    arr = _matrix("masked_mean", x)
+    n = int(arr.shape[0])
+    t = max(2, n // 2 + 1) if threshold is None else threshold
+    module = importlib.import_module(f"sbrml.{impl}.mask_protocol")
+    result = module.masked_aggregate(
+        _data(impl, arr), t=t, rng=_rng(tree, rng), dropouts=dict(dropouts or {})
+    )
+    counted = list(result.counted)
+    return AggregationResult(
+        protocol="masks",
+        rule="mean",
+        impl=impl,
+        n=n,
+        d=int(arr.shape[1]),
+        f=0,
+        aggregate=np.asarray(result.mean, dtype=np.float64),
+        weights=np.array([1.0 / len(counted) if i in counted else 0.0 for i in range(n)]),
+        valid=counted,
+        excluded=dict(result.excluded),
+        bytes=result.channel.bytes_by_link(),
+        seconds=dict(result.seconds),
+        transcript=result.channel,
+        survivors=result.survivors,
+        notes=list(result.notes),
+        threshold=t,
+    )
+
+
+def encrypted_mean(
+    x: ArrayLike,
+    *,
+    keys: tuple[Any, Any] | None = None,
+    bits: int = 2048,
+    int_bits: int = 8,
+    frac_bits: int = 16,
+    rng: Any = None,
+    impl: str = "optimized",
+) -> AggregationResult:
+    """The mean through packed Paillier averaging (spec P14.3): hidden, not robust.
+
+    ``keys`` is ``(public, private)`` from ``generate_keypair``; without it a key pair of
+    ``bits`` bits (2048 or 3072, C13.1) is generated from ``rng``, which takes a few seconds.
+    Values must satisfy ``|x| < 2^int_bits`` (C14.2); other rows are excluded and reported.
+    """
+    tree = _tree(impl)
+    arr = _matrix("encrypted_mean", x)
+    source = _rng(tree, rng)
+    paillier = importlib.import_module(f"sbrml.{impl}.paillier")
+    public, private = (
+        keys if keys is not None else paillier.generate_keypair(bits, rng=source.derive("paillier"))
+    )
+    module = importlib.import_module(f"sbrml.{impl}.he_averaging")
+    result = module.encrypted_average(
+        _data(impl, arr),
+        public=public,
+        private=private,
+        rng=source,
+        frac_bits=frac_bits,
+        int_bits=int_bits,
+    )
+    n = int(arr.shape[0])
+    return AggregationResult(
+        protocol="paillier",
+        rule="mean",
+        impl=impl,
+        n=n,
+        d=int(arr.shape[1]),
+        f=0,
+        aggregate=np.asarray(result.mean, dtype=np.float64),
+        weights=np.array([1.0 / len(result.valid) if i in result.valid else 0.0 for i in range(n)]),
+        valid=list(result.valid),
+        excluded=dict(result.excluded),
+        bytes=result.channel.bytes_by_link(),
+        seconds=dict(result.seconds),
+        transcript=result.channel,
+    )

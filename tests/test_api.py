@@ -1,0 +1,95 @@
+"""The front door, ``import sbrml`` (spec D0.1)."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import sbrml
+from sbrml.api import AggregationResult
+
+X = np.array([[1.0, 2.0], [1.5, 2.5], [0.5, 1.5], [1.0, 2.5], [1.25, 2.0], [90.0, -90.0]])
+
+
+@pytest.mark.spec("D0.1")
+def test_importing_the_front_door_loads_no_third_party_package() -> None:
+    code = (
+        "import sys, sbrml, sbrml.reference\n"
+        "print(sorted(m for m in ('numpy', 'gmpy2', 'cryptography') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.spec("D0.1")
+def test_every_exported_name_resolves() -> None:
+    for name in sbrml.__all__:
+        assert getattr(sbrml, name) is not None
+    assert sbrml.RULES["krum"] is sbrml.Krum
+    with pytest.raises(AttributeError):
+        _ = sbrml.no_such_name
+
+
+@pytest.mark.spec("D0.1", "C2.9")
+@pytest.mark.parametrize("call", ["secure", "masks", "paillier"])
+def test_both_trees_agree_through_the_front_door(call: str) -> None:
+    keys = sbrml.generate_keypair(256, rng=sbrml.DeterministicRandomSource(1), insecure_test=True)
+    results = []
+    for impl in ("optimized", "reference"):
+        rng = sbrml.DeterministicRandomSource(7)
+        if call == "secure":
+            rule = sbrml.rule("nnm+krum", f=1, impl=impl)
+            results.append(sbrml.secure_aggregate(X, rule, rng=rng, impl=impl))
+        elif call == "masks":
+            results.append(sbrml.masked_mean(X, rng=rng, impl=impl))
+        else:
+            results.append(sbrml.encrypted_mean(X, keys=keys, rng=rng, impl=impl))
+    opt, ref = results
+    assert opt.impl == "optimized" and ref.impl == "reference"
+    assert np.array_equal(opt.aggregate, ref.aggregate)
+    assert opt.transcript.transcript_bytes() == ref.transcript.transcript_bytes()
+    assert opt.aggregate.dtype == np.float64 and opt.aggregate.shape == (2,)
+    assert opt.weights is not None and opt.weights.shape == (6,)
+
+
+@pytest.mark.spec("D0.1", "C2.1")
+def test_default_randomness_is_fresh_per_call() -> None:
+    rule = sbrml.rule("krum", f=1)
+    a, b = sbrml.secure_aggregate(X, rule), sbrml.secure_aggregate(X, rule)
+    assert np.array_equal(a.aggregate, b.aggregate)
+    assert a.transcript.transcript_digest() != b.transcript.transcript_digest()
+
+
+@pytest.mark.spec("D0.1")
+def test_one_result_type_for_every_protocol() -> None:
+    results = [
+        sbrml.secure_aggregate(X, sbrml.Krum(1)),
+        sbrml.masked_mean(X, threshold=4, dropouts={5: "input"}),
+    ]
+    fields = {f.name for f in dataclasses.fields(AggregationResult)}
+    assert "output" not in fields  # "output" already means "mean" in the CLI's JSON contract
+    for r in results:
+        assert isinstance(r, AggregationResult)
+    secure, masked = results
+    assert secure.distances is not None and secure.threshold is None
+    assert masked.threshold == 4 and masked.valid == [0, 1, 2, 3, 4] and 5 in masked.excluded
+    assert np.allclose(masked.aggregate, X[:5].mean(axis=0), atol=2.0**-16)
+
+
+@pytest.mark.spec("D0.1", "D6.7")
+def test_bad_arguments_name_the_clause() -> None:
+    with pytest.raises(sbrml.ParameterError) as info:
+        sbrml.secure_aggregate(X, sbrml.Krum(1), impl="fast")
+    assert info.value.clause == "D0.1"
+    with pytest.raises(sbrml.ParameterError) as info:
+        sbrml.rule("krum+nnm", f=1)
+    assert info.value.clause == "D6.7"
+    with pytest.raises(sbrml.ParameterError) as info:
+        sbrml.rule("krum", f=1, s=3)
+    assert info.value.clause == "D6.7"
+    with pytest.raises(sbrml.ShapeError):
+        sbrml.masked_mean(np.zeros(3))
