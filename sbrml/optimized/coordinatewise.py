@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.optimized.distances import check_matrix, checked_distances
-from sbrml.optimized.rules import F64, check_distance_matrix
+from sbrml.optimized.rules import (
+    F64,
+    check_distance_matrix,
+    krum_float_scores,
+    settle_lowest,
+    tolerant_lowest,
+)
 from sbrml.reference.rules import NeedsMajority, check_f, need_workers
 
 
@@ -45,7 +52,21 @@ class Mean:
                 return np.asarray(total, dtype=np.float64)
         arr = check_matrix(self.name, "x", x)
         self.check_n(arr.shape[0], self.name)
-        return np.asarray(arr.mean(axis=0), dtype=np.float64)
+        # Finite inputs whose column sums overflow (C9.7): the mean of those columns scaled.
+        return column_means(arr)
+
+
+def column_means(arr: NDArray[np.float64]) -> F64:
+    """The mean of each column; columns whose sum overflows are summed again on values
+    scaled by a power of two (C9.7), so finite inputs give a finite mean."""
+    n = arr.shape[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(arr.sum(axis=0) / n, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        shift = n.bit_length() + 1
+        out[bad] = np.ldexp(np.ldexp(arr[:, bad], -shift).sum(axis=0) / n, shift)
+    return out
 
 
 # Columns per block, measured at 9 x 1.25M, 30 x 300k and 100 x 100k: the network's row-wise
@@ -111,11 +132,18 @@ def by_sorted_blocks(arr: NDArray[np.float64], reduce: Any) -> F64:
 
 
 def middle(sorted_block: NDArray[np.float64]) -> F64:
-    """The median of each sorted column, as np.median computes it (mean of the two middles)."""
+    """The median of each sorted column, as np.median computes it (mean of the two middles);
+    where the two middles' sum overflows, a/2 + b/2 (C9.7, the reference's half_sum)."""
     n = sorted_block.shape[0]
     if n % 2:
         return np.asarray(sorted_block[n // 2], dtype=np.float64)
-    return np.asarray((sorted_block[n // 2 - 1] + sorted_block[n // 2]) / 2, dtype=np.float64)
+    a, b = sorted_block[n // 2 - 1], sorted_block[n // 2]
+    with np.errstate(over="ignore"):
+        out = np.asarray((a + b) / 2, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        out[bad] = a[bad] / 2 + b[bad] / 2
+    return out
 
 
 class _CoordinateRule(NeedsMajority):
@@ -143,9 +171,9 @@ class TrimmedMean(_CoordinateRule):
         n = arr.shape[0]
         self.check_n(n, self.name)
         if self.f == 0:
-            return np.asarray(arr.mean(axis=0), dtype=np.float64)
+            return column_means(arr)
         f = self.f
-        return by_sorted_blocks(arr, lambda s, a, b: s[f : n - f].mean(axis=0))
+        return by_sorted_blocks(arr, lambda s, a, b: column_means(s[f : n - f]))
 
 
 def mean_nearest_to_median(values: NDArray[np.float64], keep: int) -> F64:
@@ -153,7 +181,14 @@ def mean_nearest_to_median(values: NDArray[np.float64], keep: int) -> F64:
 
     def block(s: NDArray[np.float64], a: int, b: int) -> F64:
         part = values[:, a:b]
-        gap = np.abs(part - middle(s))
+        med = middle(s)
+        with np.errstate(over="ignore"):
+            gap = np.abs(part - med)
+            # |v - med| <= max - min: only columns whose range overflows can overflow a gap;
+            # their gaps are all taken halved, which orders them alike (C9.7, gaps_to).
+            wide = np.flatnonzero(~np.isfinite(s[-1] - s[0]))
+        if wide.size:
+            gap[:, wide] = np.abs(part[:, wide] / 2 - med[wide] / 2)
         # The keep-th smallest gap per column is the cut: every gap below it is taken, and of
         # the gaps equal to it the ones in the lowest rows, up to keep (a stable argsort's
         # choice, without the argsort: about 2x faster at n = 100).
@@ -161,7 +196,14 @@ def mean_nearest_to_median(values: NDArray[np.float64], keep: int) -> F64:
         below = gap < cut
         tied = gap == cut
         take = below | (tied & (np.cumsum(tied, axis=0) <= keep - below.sum(axis=0)))
-        return np.asarray(np.where(take, part, 0.0).sum(axis=0) / keep, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(np.where(take, part, 0.0).sum(axis=0) / keep, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(out))
+        if bad.size:  # C9.7: the kept values of these columns, scaled
+            shift = keep.bit_length() + 1
+            kept = np.where(take[:, bad], np.ldexp(part[:, bad], -shift), 0.0)
+            out[bad] = np.ldexp(kept.sum(axis=0) / keep, shift)
+        return out
 
     return by_sorted_blocks(values, block)
 
@@ -191,24 +233,37 @@ class Bulyan(_CoordinateRule):
     def select(self, d: ArrayLike) -> list[int]:
         """Step 1 (D9.5): the theta indices chosen by repeated Krum, in selection order."""
         arr = check_distance_matrix(self.name, d)
-        n = arr.shape[0]
-        self.check_n(n, self.name)
+        self.check_n(arr.shape[0], self.name)
         exact = arr.astype(object) if arr.dtype.kind in "iu" else arr
+
+        def best(remaining: list[int], keep: int) -> int:
+            sub = exact[np.ix_(remaining, remaining)]
+            if sub.dtype != object:  # C6.7: a float D
+                return remaining[int(tolerant_lowest(krum_float_scores(sub, keep), 1)[0])]
+            off = sub[~np.eye(len(remaining), dtype=bool)].reshape(len(remaining), -1)
+            scores = np.sort(off, axis=1)[:, :keep].sum(axis=1) if len(remaining) > 1 else [0]
+            return remaining[int(np.argsort(np.asarray(scores), kind="stable")[0])]
+
+        return self._repeat(arr.shape[0], best)
+
+    def _repeat(self, n: int, best: Callable[[list[int], int], int]) -> list[int]:
+        """C9.3: theta = n - 2f times, the best of the remaining set, which then loses it."""
         remaining = list(range(n))
         chosen: list[int] = []
         for _ in range(n - 2 * self.f):
-            keep = max(1, len(remaining) - self.f - 2)
-            sub = exact[np.ix_(remaining, remaining)]
-            off = sub[~np.eye(len(remaining), dtype=bool)].reshape(len(remaining), -1)
-            scores = (
-                np.sort(off, axis=1)[:, :keep].sum(axis=1) if len(remaining) > 1 else np.zeros(1)
-            )
-            best = remaining[int(np.argsort(scores, kind="stable")[0])]
-            chosen.append(best)
-            remaining.remove(best)
+            choice = best(remaining, max(1, len(remaining) - self.f - 2))
+            chosen.append(choice)
+            remaining.remove(choice)
         return chosen
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         arr, dist = checked_distances(self.name, x)
-        chosen = self.select(dist)
+        self.check_n(arr.shape[0], self.name)
+
+        def best(remaining: list[int], keep: int) -> int:
+            rows = np.asarray(remaining, dtype=np.intp)
+            score = functools.partial(krum_float_scores, keep=keep)
+            return int(settle_lowest(dist, score, 1, rows, keep=keep)[0])  # C6.8
+
+        chosen = self._repeat(arr.shape[0], best)
         return mean_nearest_to_median(arr[chosen], len(chosen) - 2 * self.f)

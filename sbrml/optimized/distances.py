@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,8 +14,11 @@ from sbrml.optimized.ring import U64
 from sbrml.reference.distances import VARIANTS, check_variant, pairs
 from sbrml.reference.errors import ShapeError
 
+F64 = NDArray[np.float64]
+
 __all__ = [
     "VARIANTS",
+    "Distances",
     "check_matrix",
     "check_variant",
     "distances_from_gram",
@@ -62,49 +66,228 @@ def check_matrix(
 
 
 GRAM_BLOCK = 8192  # measured best of 8K-2M columns for 9 x 1.25M (26 ms against 44 ms unblocked)
+UNIT_ROUNDOFF = 2.0**-53
+SUBNORMAL = 2.0**-1074
+RECENTRE = 16.0  # D5.3 step 3: move the centre when it is this far out, in squared radii
+PUBLIC_ACCURACY = 1e-10  # C5.3: the relative accuracy of sq_distances' entries
 
 
 def sq_distances(x: ArrayLike) -> NDArray[np.float64]:
-    """Implements D5.1 in float64 via the Gram matrix (BLAS) of the points translated by -x_0.
+    """Implements D5.1 and D5.3 in float64: every entry within C5.3's relative accuracy.
 
-    Rounding can leave tiny negative values and asymmetry; the result is symmetrised, its
-    diagonal set to 0 and negatives raised to 0, which only undoes float cancellation.
+    The Gram pass of D5.3 gives each entry with an error bound; entries whose bound is not
+    within PUBLIC_ACCURACY of the entry are recomputed from direct differences. Entries
+    beyond the float range are inf (the rules work on scaled distances and never see them).
     """
-    return sq_distances_checked(check_matrix("sq_distances", "x", x))
+    _, dist = checked_distances("sq_distances", x)
+    dist.ensure_relative(PUBLIC_ACCURACY)
+    return dist.unscaled()
 
 
-def checked_distances(
-    function: str, x: ArrayLike
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """check_matrix and sq_distances with one pass over x instead of two.
+def checked_distances(function: str, x: ArrayLike) -> tuple[NDArray[np.float64], Distances]:
+    """check_matrix and D5.3's Gram pass with one pass over x instead of two.
 
     A NaN or an infinity in x always reaches the diagonal of the Gram matrix (x_ik^2, or
     inf - inf in the translation), so finite distances prove finite inputs when n >= 2; only
-    otherwise is x scanned element by element, for the error that names the entry (D6.1).
+    otherwise (or on an overflow of finite inputs) is x scanned, for the error that names
+    the entry (D6.1).
     """
     arr = check_matrix(function, "x", x, scan=False)
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN or inf is reported just below
-        dist = sq_distances_checked(arr)
-    if arr.shape[0] == 1 or not np.isfinite(dist).all():  # n = 1: the diagonal is set to 0
-        check_matrix(function, "x", arr)
-    return arr, dist
+    n = arr.shape[0]
+    centre = probe_centre(arr)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        value, norms = gram_pass(arr, centre, 0)
+    shift = 0
+    if n == 1 or not (np.isfinite(norms).all() and np.isfinite(value).all()):
+        check_matrix(function, "x", arr)  # raises on NaN or infinity; else an overflow
+    if n > 1 and not (np.isfinite(value).all() and norms.max() >= 2.0**-900):
+        # D5.3 step 1: squares that overflow, or underflow (norms.max() = 0 also when every
+        # row is equal: then the rescaled pass gives 0 again, exactly).
+        top = float(max(abs(arr.max()), abs(arr.min())))
+        shift = min(1074, max(-1023, math.frexp(top)[1])) if top > 0 else 0
+        with np.errstate(under="ignore"):
+            value, norms = gram_pass(arr, centre, shift)
+    if n > 2:
+        # D5.3 step 3: a centre far out (a row of 1e8 among rows near 1) would leave the
+        # other distances to cancellation; move it to the row of smallest median distance.
+        c = central_row(value)
+        if value[centre, c] > RECENTRE * np.partition(value[c], n // 2)[n // 2]:
+            centre = c
+            with np.errstate(under="ignore"):
+                value, norms = gram_pass(arr, centre, shift)
+    return arr, Distances(arr, shift, value, norms, centre=centre)
 
 
-def sq_distances_checked(arr: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``sq_distances`` of a matrix that already passed check_matrix (no second scan)."""
-    # Translating by x_0 first keeps |x_i|^2 at the scale of the spread, so the Gram identity
-    # cancels less precision; unlike the mean, x_0 keeps integer inputs exact. Blocks of
-    # columns keep the translated copy in cache instead of allocating all of it.
-    g = np.zeros((arr.shape[0], arr.shape[0]))
-    for start in range(0, arr.shape[1], GRAM_BLOCK):
-        block = arr[:, start : start + GRAM_BLOCK] - arr[0, start : start + GRAM_BLOCK]
+PROBE_COLUMNS = 256
+
+
+def central_row(value: F64) -> int:
+    """The row whose median distance (the diagonal's 0 included) is smallest, lowest index
+    first: with an honest majority, a row inside the honest points (D5.3 step 3)."""
+    k = value.shape[0] // 2
+    return int(np.argmin(np.partition(value, k, axis=1)[:, k]))
+
+
+def probe_centre(arr: NDArray[np.float64]) -> int:
+    """D5.3 step 2's centre: ``central_row`` of the distances over about PROBE_COLUMNS evenly
+    spaced columns, so a far row is rarely the centre and step 3 rarely runs (0 if n <= 2
+    or the probe is not finite). Any row would do for correctness; this only saves a pass."""
+    n, d = arr.shape
+    if n <= 2:
+        return 0
+    sample = arr[:, :: max(1, d // PROBE_COLUMNS)]
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        value, _ = gram_pass(np.ascontiguousarray(sample), 0, 0)
+    return central_row(value) if np.isfinite(value).all() else 0
+
+
+def gram_pass(arr: NDArray[np.float64], centre: int, shift: int) -> tuple[F64, F64]:
+    """D5.3 step 2: D from the Gram matrix of y_i = 2^-shift x_i - 2^-shift x_c, and |y_i|^2.
+
+    Blocks of columns keep the translated copy in cache instead of allocating all of it.
+    The result is symmetrised, its diagonal set to 0 and negatives raised to 0.
+    """
+    n, d = arr.shape
+    g = np.zeros((n, n))
+    for start in range(0, d, GRAM_BLOCK):
+        cols = arr[:, start : start + GRAM_BLOCK]
+        if shift:
+            block = np.ldexp(cols, -shift) - np.ldexp(cols[centre], -shift)
+        else:
+            block = cols - cols[centre]
         g += block @ block.T
     norms = np.diag(g).copy()
-    d = norms[:, None] + norms[None, :] - 2.0 * g
-    d = 0.5 * (d + d.T)
-    np.fill_diagonal(d, 0.0)
-    np.maximum(d, 0.0, out=d)
-    return np.asarray(d, dtype=np.float64)
+    value = norms[:, None] + norms[None, :] - 2.0 * g
+    value = 0.5 * (value + value.T)
+    np.fill_diagonal(value, 0.0)
+    np.maximum(value, 0.0, out=value)
+    return np.asarray(value, dtype=np.float64), norms
+
+
+def gram_error(d: int) -> float:
+    """D5.3's eps_G: every product y_ik y_jk passes through at most h = min(d, B) + ceil(d/B)
+    additions (inside a block's BLAS product, then accumulating blocks), so each Gram entry
+    is off by at most h u sum_k |y_ik y_jk| <= h u (N_i + N_j)/2; with the translation's and
+    the last four roundings, |D^_ij - D_ij| <= (2h + 16) u (N_i + N_j)."""
+    h = min(d, GRAM_BLOCK) + -(-d // GRAM_BLOCK)
+    return (2 * h + 16) * UNIT_ROUNDOFF
+
+
+def refine_error() -> float:
+    """D5.3 step 4's relative error: one rounding in each difference and square, at most B - 1
+    in a block's sum, one in the correctly rounded sum of the blocks (with slack)."""
+    return (GRAM_BLOCK + 8) * UNIT_ROUNDOFF
+
+
+class Distances:
+    """Squared distances of the rows of ``arr`` times 4^-shift, with error bounds (D5.3).
+
+    ``value`` holds D^ and ``bound`` E, with |D^_ij - 4^-shift D_ij| <= E_ij for every entry;
+    ``refine`` recomputes entries from direct differences, which makes their bound relative
+    (``refine_error``). ``complete[i]`` says that every entry of row i has been refined.
+    """
+
+    def __init__(
+        self, arr: NDArray[np.float64], shift: int, value: F64, norms: F64, centre: int
+    ) -> None:
+        n, d = arr.shape
+        self.arr = arr
+        self.shift = shift
+        self.value = value
+        self.floor = 16.0 * (d + 1) * SUBNORMAL  # eta: squares lost below the subnormals
+        top = np.maximum(norms, 0.0)
+        self.bound: F64 = gram_error(d) * (top[:, None] + top[None, :]) + self.floor
+        np.fill_diagonal(self.bound, 0.0)
+        self.refined: NDArray[np.bool_] = np.eye(n, dtype=bool)
+        self.complete: NDArray[np.bool_] = np.zeros(n, dtype=bool)
+        self.centre = centre
+
+    def lower(self) -> F64:
+        """Entrywise lower bounds of 4^-shift D."""
+        return np.maximum(self.value - self.bound, 0.0)
+
+    def upper(self) -> F64:
+        """Entrywise upper bounds of 4^-shift D."""
+        return self.value + self.bound
+
+    def unscaled(self) -> F64:
+        """D^ in the units of x (inf where a squared distance is beyond the float range)."""
+        if not self.shift:
+            return self.value.copy()
+        with np.errstate(over="ignore"):
+            return np.asarray(np.ldexp(self.value, 2 * self.shift), dtype=np.float64)
+
+    def ensure_relative(self, accuracy: float) -> None:
+        """C5.3: refine every entry whose bound exceeds ``accuracy`` times its lower bound."""
+        self.refine(self.bound > accuracy * self.lower())
+
+    def refine_rows(self, rows: ArrayLike) -> None:
+        """Refine every entry of the given rows (and so of the same columns)."""
+        mask = np.zeros_like(self.refined)
+        idx = np.asarray(rows, dtype=np.intp)
+        mask[idx, :] = True
+        mask[:, idx] = True
+        self.refine(mask)
+
+    def refine(self, mask: NDArray[np.bool_]) -> None:
+        """D5.3 step 4: recompute the entries marked in ``mask`` from direct differences.
+
+        Rows are taken greedily, the one with the most pending entries first, each in one
+        pass over x; a row equal to a row already complete copies it (an exact zero apart).
+        """
+        pending = (mask | mask.T) & ~self.refined
+        error = refine_error()
+        while pending.any():
+            i = int(np.argmax(pending.sum(axis=1)))
+            js = np.flatnonzero(pending[i])
+            twin = self._twin(i)
+            if twin is not None:
+                vals = self.value[twin, js].copy()
+                vals[js == twin] = 0.0
+                bounds = self.bound[twin, js].copy()
+                bounds[js == twin] = 0.0
+            else:
+                # Equal rows first (a memory compare): their distance is exactly 0.
+                same = np.asarray(
+                    [
+                        self.value[i, j] <= self.bound[i, j]
+                        and np.array_equal(self.arr[i], self.arr[j])
+                        for j in js.tolist()
+                    ],
+                    dtype=bool,
+                )
+                vals = np.zeros(len(js))
+                if not same.all():
+                    vals[~same] = direct_distances(self.arr, i, js[~same], self.shift)
+                bounds = np.where(same, 0.0, error * vals + self.floor)
+            self.value[i, js] = self.value[js, i] = vals
+            self.bound[i, js] = self.bound[js, i] = bounds
+            self.refined[i, js] = self.refined[js, i] = True
+            pending[i, js] = pending[js, i] = False
+            self.complete = np.asarray(self.refined.all(axis=1), dtype=bool)
+
+    def _twin(self, i: int) -> int | None:
+        """A complete row equal to row i, found among those whose distance may be 0."""
+        maybe = np.flatnonzero(self.complete & (self.value[i] <= self.bound[i]))
+        for q in maybe.tolist():
+            if q != i and np.array_equal(self.arr[i], self.arr[q]):
+                return int(q)
+        return None
+
+
+def direct_distances(arr: NDArray[np.float64], i: int, js: NDArray[np.intp], shift: int) -> F64:
+    """4^-shift ||x_i - x_j||^2 for j in js from direct differences (D5.3 step 4): squares
+    summed per block of columns, the block sums added with a correctly rounded sum."""
+    n, d = arr.shape
+    every = len(js) == n
+    parts = np.empty((len(js), -(-d // GRAM_BLOCK)))
+    for b, start in enumerate(range(0, d, GRAM_BLOCK)):
+        cols = arr[:, start : start + GRAM_BLOCK]
+        rows = cols if every else cols[js]
+        diff = np.ldexp(rows, -shift) - np.ldexp(cols[i], -shift) if shift else rows - cols[i]
+        np.multiply(diff, diff, out=diff)
+        parts[:, b] = diff.sum(axis=1)
+    return np.asarray([math.fsum(p) for p in parts.tolist()], dtype=np.float64)
 
 
 def distances_from_gram(g: U64) -> U64:

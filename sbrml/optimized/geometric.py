@@ -16,15 +16,37 @@ import numpy as np
 import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.distances import check_matrix, checked_distances
-from sbrml.optimized.rules import F64, check_distance_matrix, mean_of_rows, one_hot, true_distances
+from sbrml.optimized.distances import (
+    PUBLIC_ACCURACY,
+    Distances,
+    check_matrix,
+    checked_distances,
+)
+from sbrml.optimized.rules import (
+    F64,
+    check_distance_matrix,
+    mean_of_rows,
+    one_hot,
+    scaled_distances,
+    settle_lowest,
+    unsettled,
+    weighted_sum,
+)
 from sbrml.reference.errors import ShapeError
-from sbrml.reference.geometric import MAX_SUBSETS, WeiszfeldReport, check_subsets, subsets
+from sbrml.reference.geometric import (
+    MAX_SUBSETS,
+    WeiszfeldReport,
+    check_subsets,
+    scaled_nu,
+    subsets,
+    unscale,
+)
 from sbrml.reference.rules import (
     FLOAT_TIE_TOLERANCE,
     NeedsMajority,
     check_positive_int,
     check_positive_real,
+    distance_shift,
     first_near_minimum,
 )
 
@@ -56,35 +78,49 @@ class GeometricMedian(NeedsMajority):
         """D10.1 in the clear, computed as ``solve`` on BLAS distances: z = sum_i c_i x_i.
 
         The iterates are the same affine combinations as in x-space (C10.3), but each step
-        costs O(n^2) instead of O(n d).
+        costs O(n^2) instead of O(n d). The distances are D5.3's, each within C5.3's relative
+        accuracy, and scaled by a power of four (C6.9; nu with them).
         """
         arr, dist = checked_distances(self.name, x)
-        c, report = self.solve(dist)
-        return np.asarray(c @ arr, dtype=np.float64), report
+        self.check_n(arr.shape[0], self.name)
+        dist.ensure_relative(PUBLIC_ACCURACY)
+        scaled, shift = scaled_distances(dist.value, 1)
+        c, report = self._iterate(scaled, shift + dist.shift)
+        return weighted_sum(c, arr), report
 
     def solve(self, d: ArrayLike, unit: int = 1) -> tuple[F64, WeiszfeldReport]:
+        """D10.1 on distances: the coefficients c of z = sum c_i x_i, and the report."""
         arr = check_distance_matrix(self.name, d)
-        n = arr.shape[0]
-        self.check_n(n, self.name)
-        dist = true_distances(arr, unit)
+        self.check_n(arr.shape[0], self.name)
+        return self._iterate(*scaled_distances(arr, unit))
+
+    def _iterate(self, dist: F64, shift: int) -> tuple[F64, WeiszfeldReport]:
+        """Weiszfeld on 4^-shift D: lengths are 2^-shift times the true ones, and so is nu."""
+        n = dist.shape[0]
+        nu = scaled_nu(self.nu, shift)
 
         def radii(c: F64) -> F64:
             return np.sqrt(np.maximum(0.0, dist @ c - (c @ dist @ c) / 2))
+
+        def report(t: int, converged: bool, step: float, spread: float) -> WeiszfeldReport:
+            return WeiszfeldReport(t, converged, unscale(step, shift), unscale(spread, shift))
 
         c = np.full(n, 1.0 / n)
         spread = float(radii(c).max())
         step = 0.0
         for t in range(1, self.max_iter + 1):
             if spread == 0.0:
-                return c, WeiszfeldReport(t - 1, True, 0.0, 0.0)
-            beta = 1.0 / np.maximum(self.nu, radii(c))
+                return c, report(t - 1, True, 0.0, 0.0)
+            # beta_i = 1/max(nu, r_i) normalised, as m/max(nu, r_i): no beta overflows.
+            denominators = np.maximum(nu, radii(c))
+            beta = denominators.min() / denominators
             new = beta / beta.sum()
             delta = new - c
             step = math.sqrt(max(0.0, -float(delta @ dist @ delta) / 2))
             c = new
             if step <= self.tol * spread:
-                return c, WeiszfeldReport(t, True, step, spread)
-        return c, WeiszfeldReport(self.max_iter, False, step, spread)
+                return c, report(t, True, step, spread)
+        return c, report(self.max_iter, False, step, spread)
 
     def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
         return self.solve(d, unit)[0]
@@ -93,8 +129,14 @@ class GeometricMedian(NeedsMajority):
         return self.run(x)[0]
 
 
+def medoid_scores(dist: F64) -> list[float]:
+    """D10.3's scores sum_j sqrt(D_ij), each sum correctly rounded (the reference's doubles)."""
+    # IEEE sqrt is correctly rounded, like math.sqrt.
+    return [math.fsum(row) for row in np.sqrt(dist).tolist()]
+
+
 class Medoid(NeedsMajority):
-    """argmin_i sum_j sqrt(D_ij), correctly rounded sums, ties lowest index (D10.3)."""
+    """argmin_i sum_j sqrt(D_ij), correctly rounded sums, ties per C10.5 (D10.3)."""
 
     name = "medoid"
     clause = "C10.1"
@@ -103,16 +145,26 @@ class Medoid(NeedsMajority):
     def _select(self, d: ArrayLike) -> int:
         arr = check_distance_matrix(self.name, d)
         self.check_n(arr.shape[0], self.name)
-        roots = np.sqrt(true_distances(arr, 1))  # IEEE sqrt is correctly rounded, like math.sqrt
-        scores = [math.fsum(row) for row in roots.tolist()]
-        return first_near_minimum(scores)
+        return first_near_minimum(medoid_scores(scaled_distances(arr, 1)[0]))
 
     def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
         return one_hot(np.asarray(d).shape[0], [self._select(d)])
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         arr, dist = checked_distances(self.name, x)
-        return np.array(arr[self._select(dist)], dtype=np.float64)
+        self.check_n(arr.shape[0], self.name)
+        # One power of four for the bounds and the values (C6.9), so they stay comparable.
+        shift = distance_shift(float(dist.value.max()))
+
+        def score(mat: F64) -> F64:
+            return np.asarray(medoid_scores(np.ldexp(mat, -2 * shift)))
+
+        def rough(mat: F64) -> F64:
+            return np.asarray(np.sqrt(np.ldexp(mat, -2 * shift)).sum(axis=1))
+
+        with np.errstate(under="ignore"):
+            chosen = int(settle_lowest(dist, score, 1, rough=rough)[0])  # C6.8
+        return np.array(arr[chosen], dtype=np.float64)
 
 
 class _SubsetRule(NeedsMajority):
@@ -124,32 +176,56 @@ class _SubsetRule(NeedsMajority):
         super().check_n(n, function)
         check_subsets(self.name, n, self.f)
 
-    def _score(self, d: NDArray[Any], s: tuple[int, ...]) -> Any:
+    def _scores(self, d: NDArray[Any], members: NDArray[np.intp]) -> list[Any]:
         raise NotImplementedError
+
+    def _prepare(self, d: NDArray[Any]) -> NDArray[Any]:
+        return d
+
+    def _choose(self, prepared: NDArray[Any], floats: bool) -> tuple[int, ...]:
+        """D10.4's order over the subsets: exact, or C10.5's tolerance for float scores."""
+        candidates = list(subsets(prepared.shape[0], self.f))
+        values = self._scores(prepared, np.asarray(candidates, dtype=np.intp))
+        if self.float_scores or floats:  # C10.5 and C6.7
+            return candidates[first_near_minimum(values)]
+        return candidates[min(range(len(values)), key=lambda k: (values[k], k))]
 
     def _select(self, d: ArrayLike) -> tuple[int, ...]:
         arr = check_distance_matrix(self.name, d)
         self.check_n(arr.shape[0], self.name)
-        prepared = self._prepare(arr)
-        candidates = list(subsets(arr.shape[0], self.f))
-        values = [self._score(prepared, s) for s in candidates]
-        if self.float_scores:
-            return candidates[first_near_minimum(values)]
-        return candidates[min(range(len(values)), key=lambda k: (values[k], k))]
+        return self._choose(self._prepare(arr), arr.dtype.kind == "f")
 
-    def _prepare(self, d: NDArray[Any]) -> NDArray[Any]:
-        return d
+    def _select_in_clear(self, dist: Distances) -> tuple[int, ...]:
+        """The choice on x: here on distances within C5.3's relative accuracy."""
+        dist.ensure_relative(PUBLIC_ACCURACY)
+        return self._choose(self._prepare(dist.value), True)
 
     def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
         return one_hot(np.asarray(d).shape[0], self._select(d))
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         arr, dist = checked_distances(self.name, x)
-        return mean_of_rows(arr, self._select(dist))
+        self.check_n(arr.shape[0], self.name)
+        return mean_of_rows(arr, self._select_in_clear(dist))
+
+
+def subset_maxima(d: NDArray[Any], members: NDArray[np.intp]) -> NDArray[Any]:
+    """max_{i<j in S} D_ij for each subset S (a row of ``members``), in chunks of subsets."""
+    size = members.shape[1]
+    if size < 2:
+        return np.zeros(members.shape[0], dtype=d.dtype)
+    left, right = np.triu_indices(size, 1)
+    chunk = max(1, 2_000_000 // len(left))
+    out = np.empty(members.shape[0], dtype=d.dtype)
+    for start in range(0, members.shape[0], chunk):
+        part = members[start : start + chunk]
+        out[start : start + chunk] = d[part[:, left], part[:, right]].max(axis=1)
+    return out
 
 
 class MinimumDiameterAveraging(_SubsetRule):
-    """Minimum-diameter averaging (D10.4): exact comparisons, lexicographic ties."""
+    """Minimum-diameter averaging (D10.4): exact comparisons, lexicographic ties; C6.7 and
+    C10.5's tolerance for a float D."""
 
     name = "mda"
     scale_invariant = True
@@ -157,8 +233,23 @@ class MinimumDiameterAveraging(_SubsetRule):
     def _prepare(self, d: NDArray[Any]) -> NDArray[Any]:
         return d.astype(object) if d.dtype.kind in "iu" else d
 
-    def _score(self, d: NDArray[Any], s: tuple[int, ...]) -> Any:
-        return d[np.ix_(s, s)].max() if len(s) > 1 else 0
+    def _scores(self, d: NDArray[Any], members: NDArray[np.intp]) -> list[Any]:
+        return list(subset_maxima(d, members).tolist())
+
+    def _select_in_clear(self, dist: Distances) -> tuple[int, ...]:
+        """C6.8: refine the pairs that may be the diameter of a subset still in question."""
+        candidates = list(subsets(dist.value.shape[0], self.f))
+        members = np.asarray(candidates, dtype=np.intp)
+        while True:
+            lower, upper = dist.lower(), dist.upper()
+            lo, hi = subset_maxima(lower, members), subset_maxima(upper, members)
+            mask = np.zeros_like(dist.refined)
+            for k in np.flatnonzero(unsettled(lo, hi, 1)).tolist():
+                sub = np.ix_(members[k], members[k])
+                mask[sub] |= upper[sub] >= lo[k]  # a pair below lo[k] is not the maximum
+            if not (mask & ~dist.refined).any():
+                return candidates[first_near_minimum(subset_maxima(dist.value, members).tolist())]
+            dist.refine(mask)
 
 
 class Smea(_SubsetRule):
@@ -169,13 +260,16 @@ class Smea(_SubsetRule):
     float_scores = True
 
     def _prepare(self, d: NDArray[Any]) -> NDArray[Any]:
-        return true_distances(d, 1)
+        return scaled_distances(d, 1)[0]  # C6.9
 
-    def _score(self, d: NDArray[Any], s: tuple[int, ...]) -> Any:
-        sub = d[np.ix_(s, s)]
-        rows = sub.mean(axis=1)
-        k = -(sub - rows[:, None] - rows[None, :] + rows.mean()) / 2
-        return float(np.linalg.eigvalsh(k)[-1]) / len(s)
+    def _scores(self, d: NDArray[Any], members: NDArray[np.intp]) -> list[Any]:
+        out = []
+        for s in members:
+            sub = d[np.ix_(s, s)]
+            rows = sub.mean(axis=1)
+            k = -(sub - rows[:, None] - rows[None, :] + rows.mean()) / 2
+            out.append(float(np.linalg.eigvalsh(k)[-1]) / len(s))
+        return out
 
 
 class CovarianceFilter(NeedsMajority):
@@ -190,7 +284,7 @@ class CovarianceFilter(NeedsMajority):
         arr = check_distance_matrix(self.name, d)
         n = arr.shape[0]
         self.check_n(n, self.name)
-        dist = np.array(true_distances(arr, unit), dtype=np.float64)
+        dist = scaled_distances(arr, unit)[0]  # C6.9: CAF's weights do not depend on the scale
         c = np.ones(n)
         best: tuple[float, F64] | None = None
         while best is None or math.fsum(c.tolist()) > n - 2 * self.f:
@@ -220,7 +314,9 @@ class CovarianceFilter(NeedsMajority):
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         arr, dist = checked_distances(self.name, x)
-        return np.asarray(self.weights(dist) @ arr, dtype=np.float64)
+        self.check_n(arr.shape[0], self.name)
+        dist.ensure_relative(PUBLIC_ACCURACY)  # C5.3's accuracy, as sq_distances gives
+        return weighted_sum(self.weights(dist.value), arr)
 
 
 class CenteredClipping(NeedsMajority):

@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.optimized.distances import check_matrix, checked_distances
 from sbrml.optimized.geometric import clip_scale, norms_from_squares
-from sbrml.optimized.rules import F64, check_distance_matrix
+from sbrml.optimized.rules import F64, check_distance_matrix, rowwise_lowest, unsettled
 
 # Compose is type-agnostic (it only calls pre.mix and the rule), so both trees share it.
 from sbrml.reference.preaggregation import AdaptiveClipping as ReferenceAdaptiveClipping
@@ -40,8 +40,16 @@ __all__ = [
 
 
 def apply_mixing(mixing: Mixing, x: NDArray[np.float64]) -> F64:
-    """y = (N / L) x with one BLAS product."""
-    return np.asarray(np.asarray(mixing.numerators, dtype=np.float64) @ x / mixing.denominator)
+    """y = (N / L) x with one BLAS product; columns where a sum overflows are redone on x
+    scaled by a power of two (C6.9: rows of M sum to 1, so y is finite for finite x)."""
+    nums = np.asarray(mixing.numerators, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(nums @ x / mixing.denominator, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=0))
+    if bad.size:
+        shift = int(mixing.denominator).bit_length() + 2
+        out[:, bad] = np.ldexp(nums @ np.ldexp(x[:, bad], -shift) / mixing.denominator, shift)
+    return out
 
 
 def mixed_distances(mixing: Mixing, d: NDArray[Any]) -> NDArray[Any]:
@@ -104,7 +112,11 @@ class NearestNeighborMixing(NeedsMajority):
         arr = check_distance_matrix(self.name, d)
         n = arr.shape[0]
         self.check_n(n, self.name)
-        nearest = np.argsort(arr, axis=1, kind="stable")[:, : n - self.f]
+        return self._mixing(arr)
+
+    def _mixing(self, d: NDArray[Any]) -> Mixing:
+        n = d.shape[0]
+        nearest = rowwise_lowest(d, n - self.f)  # C6.4, or C6.7 for a float D
         rows = np.zeros((n, n), dtype=np.int64)
         np.put_along_axis(rows, nearest, 1, axis=1)
         # An int64 array in place of the reference's lists: this tree's consumers take arrays
@@ -113,7 +125,14 @@ class NearestNeighborMixing(NeedsMajority):
 
     def mix(self, x: ArrayLike, *, rng: Any = None) -> F64:
         arr, dist = checked_distances(self.name, x)
-        return apply_mixing(self.mixing(dist), arr)
+        n = arr.shape[0]
+        self.check_n(n, self.name)
+        # C6.8: each row's n - f nearest, refining the entries that leave the cut open.
+        while True:
+            todo = unsettled(dist.lower(), dist.upper(), n - self.f) & ~dist.refined
+            if not todo.any():
+                return apply_mixing(self._mixing(dist.value), arr)
+            dist.refine(todo)
 
 
 class Bucketing(ReferenceBucketing):
@@ -149,9 +168,15 @@ def checked_norms(function: str, x: ArrayLike) -> tuple[NDArray[np.float64], F64
 def clip_rows(
     x: NDArray[np.float64], thresholds: NDArray[np.float64], norms: F64 | None = None
 ) -> F64:
-    """Row i scaled by min(1, threshold_i / ||x_i||); zero rows stay zero."""
+    """Row i scaled by min(1, threshold_i / ||x_i||); zero rows stay zero. A norm beyond the
+    float range (C6.9) is compared at the row's power-of-two scale, as in the reference."""
     norms = row_norms(x) if norms is None else norms
     scale = clip_scale(thresholds, norms)  # no division by a zero or tiny norm
+    big = np.flatnonzero(norms == np.inf)
+    if big.size:
+        shift = np.frexp(np.abs(x[big]).max(axis=1))[1]
+        scaled = row_norms(np.ldexp(x[big], -shift[:, None]))
+        scale[big] = clip_scale(np.ldexp(thresholds[big], -shift), scaled)
     return np.asarray(x * scale[:, None])
 
 
@@ -171,6 +196,15 @@ class AdaptiveClipping(ReferenceAdaptiveClipping):
         n = arr.shape[0]
         self.check_n(n, self.name)
         k = 2 * self.f * (n - self.f) // n
+        if np.isinf(norms).any():
+            # Norms beyond the float range (C6.9): all compared at one power-of-two scale.
+            shift = int(np.frexp(np.abs(arr).max())[1])
+            norms = row_norms(np.ldexp(arr, -shift))
+            order = np.lexsort((np.arange(n), -norms))
+            thresholds = np.full(n, np.inf)
+            if k:
+                thresholds[order[:k]] = norms[order[k]] if k < n else 0.0
+            return np.asarray(arr * clip_scale(thresholds, norms)[:, None])
         order = np.lexsort((np.arange(n), -norms))
         thresholds = np.full(n, np.inf)
         if k:

@@ -7,14 +7,23 @@ exact and agree with the reference bit for bit.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.optimized.distances import checked_distances
+from sbrml.optimized.distances import UNIT_ROUNDOFF, Distances, checked_distances
 from sbrml.reference.errors import ParameterError, ShapeError
-from sbrml.reference.rules import CONVENTIONS, check_f, need_workers
+from sbrml.reference.rules import (
+    CONVENTIONS,
+    FLOAT_TIE_TOLERANCE,
+    check_f,
+    distance_shift,
+    need_workers,
+)
+from sbrml.reference.rules import tolerant_lowest as reference_tolerant_lowest
 
 F64 = NDArray[np.float64]
 
@@ -65,20 +74,70 @@ def check_distance_matrix(function: str, d: ArrayLike) -> NDArray[Any]:
 
 
 def krum_scores(d: NDArray[Any], f: int, offset: int = 2) -> NDArray[Any]:
-    """Implements D6.3: score(i) = sum of the n - f - offset smallest D_ij over j != i."""
+    """Implements D6.3: score(i) = sum of the n - f - offset smallest D_ij over j != i.
+
+    Exact entries (integer dtypes, Python ints) give exact sums; a float D gives the sum of
+    the doubles in ascending order, left to right (C6.7), the reference's double.
+    """
     n = d.shape[0]
     keep = n - f - offset
     exact = d.astype(object) if d.dtype.kind in "iu" else d
     off = exact[~np.eye(n, dtype=bool)].reshape(n, n - 1)
     if exact.dtype == object:
         return np.asarray(np.sort(off, axis=1)[:, :keep].sum(axis=1))
+    return smallest_sums(off, keep)
+
+
+def smallest_sums(off: F64, keep: int) -> F64:
+    """Per row, the sum of the ``keep`` smallest values, ascending, left to right (C6.7)."""
+    if keep <= 0:
+        return np.zeros(off.shape[0])
     smallest = np.sort(np.partition(off, keep - 1, axis=1)[:, :keep], axis=1)
-    return np.asarray(smallest.sum(axis=1))
+    return np.asarray(np.cumsum(smallest, axis=1)[:, -1], dtype=np.float64)
+
+
+def krum_float_scores(d: F64, keep: int) -> F64:
+    """D6.3's scores of a float matrix with ``keep`` neighbours (C6.7's order of summation)."""
+    n = d.shape[0]
+    if n == 1:
+        return np.zeros(1)
+    return smallest_sums(d[~np.eye(n, dtype=bool)].reshape(n, n - 1), keep)
 
 
 def lowest(scores: NDArray[Any], m: int) -> NDArray[np.intp]:
     """Implements C6.4: the m indices of lowest score, ties broken by the lower index."""
     return np.argsort(scores, kind="stable")[:m]
+
+
+def tolerant_lowest(scores: F64, m: int) -> NDArray[np.intp]:
+    """Implements C6.7 as the reference does; when the m + 1 smallest scores are pairwise
+    further apart than the tolerance, that order is the sorted order (no loop in Python)."""
+    order = np.argsort(scores, kind="stable")
+    head = scores[order[: m + 1]]
+    if np.all(head[1:] > head[:-1] + FLOAT_TIE_TOLERANCE * np.abs(head[:-1])):
+        return order[:m]
+    return np.asarray(reference_tolerant_lowest(scores.tolist(), m), dtype=np.intp)
+
+
+def rowwise_lowest(d: NDArray[Any], m: int) -> NDArray[np.intp]:
+    """Per row, the m lowest entries: C6.4 for exact entries, C6.7 for floats (rows whose
+    m + 1 smallest entries are pairwise further apart than the tolerance need no loop)."""
+    order = np.argsort(d, axis=1, kind="stable")
+    if d.dtype.kind != "f" or m >= d.shape[1]:
+        return np.asarray(order[:, :m])
+    head = np.take_along_axis(d, order[:, : m + 1], axis=1)
+    plain = np.all(head[:, 1:] > head[:, :-1] + FLOAT_TIE_TOLERANCE * np.abs(head[:, :-1]), axis=1)
+    out = np.array(order[:, :m])
+    for i in np.flatnonzero(~plain).tolist():
+        out[i] = reference_tolerant_lowest(d[i].tolist(), m)
+    return out
+
+
+def choose_lowest(scores: NDArray[Any], m: int) -> NDArray[np.intp]:
+    """The m lowest scores: exact comparisons (C6.4), or C6.7's tolerant order for floats."""
+    if scores.dtype.kind == "f":
+        return tolerant_lowest(scores, m)
+    return lowest(scores, m)
 
 
 def true_distances(d: NDArray[Any], unit: int) -> F64:
@@ -88,12 +147,88 @@ def true_distances(d: NDArray[Any], unit: int) -> F64:
     return np.asarray(d, dtype=np.float64) / unit
 
 
+def scaled_distances(d: NDArray[Any], unit: int) -> tuple[F64, int]:
+    """C6.9: (4^-k d / unit, k) with the largest entry in [1, 4), as the reference computes
+    it (for floats and integers: the same doubles)."""
+    base = true_distances(d, unit)
+    shift = distance_shift(float(base.max(initial=0.0)))
+    if not shift:
+        return base, 0
+    with np.errstate(under="ignore"):
+        return np.asarray(np.ldexp(base, -2 * shift), dtype=np.float64), shift
+
+
 def one_hot(n: int, chosen: ArrayLike) -> F64:
     """Weights 1/|chosen| on ``chosen`` and 0 elsewhere."""
     idx = np.asarray(chosen, dtype=np.intp)
     p = np.zeros(n)
     p[idx] = 1.0 / len(idx)
     return p
+
+
+CERTAIN = 1e-11  # C6.8: margin over the tolerance before a choice counts as settled
+
+
+def unsettled(lo: F64, hi: F64, m: int) -> NDArray[np.bool_]:
+    """C6.8: candidates whose place relative to the m lowest is not settled by the bounds,
+    and whose bounds are wider than CERTAIN (a score known that well needs no refinement).
+
+    Along the last axis (each row of a matrix is its own choice). With lo <= score <= hi:
+    a candidate with hi (1 + tol) below the (m+1)-th smallest lo is among the m chosen in
+    any order C6.7 can take, one with lo above (1 + tol) times the m-th smallest hi is never
+    chosen; the rest decide the choice and need tight scores. (Scores known to within
+    CERTAIN swap places in C6.7's order only when the exact ones are within the tolerance
+    plus 2 CERTAIN of each other: a tie, which C6.8 leaves open.)
+    """
+    n = lo.shape[-1]
+    if m >= n:
+        return np.zeros(lo.shape, dtype=bool)
+    widen = (1.0 + FLOAT_TIE_TOLERANCE) * (1.0 + CERTAIN)
+    top = np.partition(hi, m - 1, axis=-1)[..., m - 1 : m]
+    floor = np.partition(lo, m, axis=-1)[..., m : m + 1]
+    wide = hi > lo * (1.0 + CERTAIN)
+    return np.asarray(wide & ~((hi * widen < floor) | (lo > top * widen)))
+
+
+def settle_lowest(
+    dist: Distances,
+    score: Callable[[F64], F64],
+    m: int,
+    rows: NDArray[np.intp] | None = None,
+    *,
+    rough: Callable[[F64], F64] | None = None,
+    keep: int | None = None,
+) -> NDArray[np.intp]:
+    """Implements C6.8: the m lowest scores of ``rows`` by C6.7, refining entries of the rows
+    whose bounds leave the choice open until it is settled.
+
+    ``score`` maps a (sub)matrix of 4^-k D to one score per row and must not decrease when
+    an entry grows; ``rough`` (default: ``score``) computes it on the bounds, to within the
+    rounding of a sum of n terms. With ``keep`` the score is a sum of the ``keep`` smallest
+    off-diagonal entries, so an entry whose lower bound exceeds the keep-th smallest upper
+    bound of its row cannot count and is not refined.
+    """
+    idx = np.arange(dist.value.shape[0]) if rows is None else np.asarray(rows, dtype=np.intp)
+    bounds = rough or score
+    slack = 4.0 * len(idx) * UNIT_ROUNDOFF  # the scores' own rounding (sums of <= n terms)
+    while True:
+        sub = np.ix_(idx, idx)
+        lower, upper = dist.lower()[sub], dist.upper()[sub]
+        lo = bounds(lower) * (1.0 - slack)
+        hi = bounds(upper) * (1.0 + slack)
+        need = np.zeros(lower.shape, dtype=bool)
+        need[unsettled(lo, hi, m)] = True
+        if keep is not None and len(idx) > 1:
+            off = upper + np.diag(np.full(len(idx), np.inf))
+            cut = np.partition(off, keep - 1, axis=1)[:, keep - 1 : keep]
+            need &= lower <= cut
+        np.fill_diagonal(need, False)
+        need &= ~dist.refined[sub]
+        if not need.any():
+            return idx[tolerant_lowest(np.asarray(score(dist.value[sub])), m)]
+        mask = np.zeros_like(dist.refined)
+        mask[sub] = need
+        dist.refine(mask)
 
 
 class Krum:
@@ -119,10 +254,25 @@ class Krum:
         else:
             need_workers(self.name, function, n, self.f, "n > 2f", n > 2 * self.f, "C6.6")
 
+    def selected_count(self, n: int) -> int:
+        """Krum selects one input."""
+        return 1
+
     def _select(self, d: ArrayLike) -> NDArray[np.intp]:
         arr = check_distance_matrix(self.name, d)
-        self.check_n(arr.shape[0], self.name)
-        return lowest(krum_scores(arr, self.f, self.offset), 1)
+        n = arr.shape[0]
+        self.check_n(n, self.name)
+        return choose_lowest(krum_scores(arr, self.f, self.offset), self.selected_count(n))
+
+    def _select_in_clear(self, x: ArrayLike) -> tuple[F64, NDArray[np.intp]]:
+        """C6.8: the selection on x, settled on bounded float distances (D5.3)."""
+        arr, dist = checked_distances(self.name, x)
+        n = arr.shape[0]
+        self.check_n(n, self.name)
+        keep = n - self.f - self.offset
+        m = self.selected_count(n)
+        score = functools.partial(krum_float_scores, keep=keep)
+        return arr, settle_lowest(dist, score, m, keep=keep)
 
     def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
         """Implements D6.3 on distances: p = e_{i*}."""
@@ -130,8 +280,8 @@ class Krum:
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         """Implements D6.3 in the clear: returns a copy of x_{i*}."""
-        arr, dist = checked_distances(self.name, x)
-        return np.array(arr[int(self._select(dist)[0])], dtype=np.float64)
+        arr, chosen = self._select_in_clear(x)
+        return np.array(arr[int(chosen[0])], dtype=np.float64)
 
 
 class MultiKrum(Krum):
@@ -152,24 +302,43 @@ class MultiKrum(Krum):
             raise ParameterError(self.name, "m", "m <= n", "C6.5", f"m={m}, n={n}")
         return m
 
-    def _select(self, d: ArrayLike) -> NDArray[np.intp]:
-        arr = check_distance_matrix(self.name, d)
-        self.check_n(arr.shape[0], self.name)
-        return lowest(krum_scores(arr, self.f, self.offset), self.selected_count(arr.shape[0]))
-
     def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
         """Implements D6.5 on distances: p_i = 1/m on the selected indices."""
         return one_hot(np.asarray(d).shape[0], self._select(d))
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
         """Implements D6.5 in the clear: the mean of the selected vectors."""
-        arr, dist = checked_distances(self.name, x)
-        return mean_of_rows(arr, self._select(dist))
+        arr, chosen = self._select_in_clear(x)
+        return mean_of_rows(arr, chosen)
 
 
 def mean_of_rows(arr: NDArray[np.float64], rows: Any) -> F64:
     """The mean of the given rows as one BLAS product with 0/1 weights: one pass over the
-    matrix and no copy of the selected rows (arr[rows] would copy them all first)."""
+    matrix and no copy of the selected rows (arr[rows] would copy them all first). Columns
+    whose sum overflows are summed again scaled by a power of two (C6.9)."""
     mask = np.zeros(arr.shape[0])
     mask[np.asarray(rows, dtype=np.intp)] = 1.0
-    return np.asarray((mask @ arr) / np.count_nonzero(mask), dtype=np.float64)
+    return weighted_sum(mask / np.count_nonzero(mask), arr, mask)
+
+
+def weighted_sum(w: F64, arr: NDArray[np.float64], numerators: F64 | None = None) -> F64:
+    """sum_i w_i x_i for convex weights, finite for finite x (C6.9).
+
+    ``numerators`` (with w = numerators / L) sums with integer weights and divides once, as
+    the mean does; columns whose sum overflows are redone on x scaled by a power of two.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if numerators is None:
+            out = np.asarray(w @ arr, dtype=np.float64)
+        else:
+            count = float(numerators.sum())
+            out = np.asarray((numerators @ arr) / count, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        weights = w if numerators is None else numerators
+        shift = int(np.abs(weights).sum()).bit_length() + 2
+        part = weights @ np.ldexp(arr[:, bad], -shift)
+        if numerators is not None:
+            part = part / float(numerators.sum())
+        out[bad] = np.ldexp(part, shift)
+    return out

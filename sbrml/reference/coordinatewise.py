@@ -12,7 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from sbrml.reference.distances import check_matrix, sq_distances
-from sbrml.reference.rules import NeedsMajority, check_distance_matrix, check_f, need_workers
+from sbrml.reference.rules import (
+    NeedsMajority,
+    check_distance_matrix,
+    check_f,
+    choose_lowest,
+    fsum_mean,
+    is_float_matrix,
+    krum_scores,
+    need_workers,
+)
 
 
 def columns(x: Sequence[Sequence[float]]) -> list[list[float]]:
@@ -20,11 +29,34 @@ def columns(x: Sequence[Sequence[float]]) -> list[list[float]]:
     return [list(col) for col in zip(*x, strict=True)]
 
 
+def half_sum(a: float, b: float) -> float:
+    """(a + b) / 2, or a/2 + b/2 when a + b overflows (C9.7): the same double otherwise."""
+    total = a + b
+    return total / 2 if math.isfinite(total) else a / 2 + b / 2
+
+
 def median(values: Sequence[float]) -> float:
     """Implements D9.2: the middle value, or the mean of the two middle values (n even)."""
     s = sorted(values)
     mid = len(s) // 2
-    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+    return s[mid] if len(s) % 2 else half_sum(s[mid - 1], s[mid])
+
+
+def gaps_to(values: Sequence[float], centre: float) -> list[float]:
+    """|v - centre| for each value, compared in D9.4 and D9.5; when one of them overflows,
+    all are taken halved, |v/2 - centre/2|, which orders them the same way (C9.7)."""
+    gaps = [abs(v - centre) for v in values]
+    if all(math.isfinite(g) for g in gaps):
+        return gaps
+    return [abs(v / 2 - centre / 2) for v in values]
+
+
+def mean_nearest(values: Sequence[float], keep: int) -> float:
+    """The mean of the ``keep`` values closest to their median, ties to the lower position
+    (C9.2); the sum correctly rounded and free of overflow (C9.7)."""
+    gaps = gaps_to(values, median(values))
+    nearest = sorted(range(len(values)), key=lambda i: (gaps[i], i))[:keep]
+    return fsum_mean([values[i] for i in nearest], keep)
 
 
 class Mean:
@@ -55,7 +87,7 @@ class Mean:
         """Implements D9.1: the coordinate-wise mean, each sum correctly rounded."""
         n, _ = check_matrix(self.name, "x", x)
         self.check_n(n, self.name)
-        return [math.fsum(col) / n for col in columns(x)]
+        return [fsum_mean(col, n) for col in columns(x)]
 
 
 class CoordinateMedian(NeedsMajority):
@@ -84,7 +116,7 @@ class TrimmedMean(NeedsMajority):
         n, _ = check_matrix(self.name, "x", x)
         self.check_n(n, self.name)
         kept = n - 2 * self.f
-        return [math.fsum(sorted(col)[self.f : n - self.f]) / kept for col in columns(x)]
+        return [fsum_mean(sorted(col)[self.f : n - self.f], kept) for col in columns(x)]
 
 
 class Meamed(NeedsMajority):
@@ -100,12 +132,7 @@ class Meamed(NeedsMajority):
     def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
         n, _ = check_matrix(self.name, "x", x)
         self.check_n(n, self.name)
-        out = []
-        for col in columns(x):
-            med = median(col)
-            nearest = sorted(range(n), key=lambda i: (abs(col[i] - med), i))[: n - self.f]
-            out.append(math.fsum(col[i] for i in nearest) / (n - self.f))
-        return out
+        return [mean_nearest(col, n - self.f) for col in columns(x)]
 
 
 class Bulyan:
@@ -132,15 +159,16 @@ class Bulyan:
         """Step 1 (D9.5): the theta indices chosen by repeated Krum, in selection order."""
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
+        floats = is_float_matrix(d)
         remaining = list(range(n))
         chosen: list[int] = []
         for _ in range(n - 2 * self.f):
+            # Krum's scores on the remaining set (D6.3 with max(1, |R| - f - 2) neighbours).
+            sub = [[d[i][j] for j in remaining] for i in remaining]
             keep = max(1, len(remaining) - self.f - 2)
-            scores = {
-                i: sum(sorted(d[i][j] for j in remaining if j != i)[:keep], start=0)
-                for i in remaining
-            }
-            best = min(remaining, key=lambda i: (scores[i], i))
+            scores = krum_scores(sub, len(remaining) - 1 - keep, 1) if len(sub) > 1 else [0]
+            # remaining stays in increasing order, so its lowest position is the lowest index.
+            best = remaining[choose_lowest(scores, 1, floats)[0]]
             chosen.append(best)
             remaining.remove(best)
         return chosen
@@ -149,10 +177,4 @@ class Bulyan:
         check_matrix(self.name, "x", x)
         chosen = self.select(sq_distances(x))
         beta = len(chosen) - 2 * self.f
-        out = []
-        for k in range(len(x[0])):
-            col = [x[i][k] for i in chosen]
-            med = median(col)
-            nearest = sorted(range(len(col)), key=lambda a: (abs(col[a] - med), a))[:beta]
-            out.append(math.fsum(col[a] for a in nearest) / beta)
-        return out
+        return [mean_nearest([x[i][k] for i in chosen], beta) for k in range(len(x[0]))]

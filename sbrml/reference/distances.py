@@ -30,6 +30,15 @@ def check_variant(function: str, variant: str) -> None:
         )
 
 
+def _finite(v: float) -> bool:
+    """A finite double; an int beyond the float range is not one (the optimized tree cannot
+    hold it as float64 either), rather than an OverflowError from math.isfinite."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def check_matrix(function: str, parameter: str, x: Sequence[Sequence[float]]) -> tuple[int, int]:
     """Implements D6.1's data check: a non-empty n x d matrix of finite reals; returns (n, d)."""
     if len(x) == 0:
@@ -43,7 +52,7 @@ def check_matrix(function: str, parameter: str, x: Sequence[Sequence[float]]) ->
                 function, f"{parameter}[{i}]", f"length d={d}", "D6.1", f"length {len(row)}"
             )
         for k, v in enumerate(row):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not _finite(v):
                 raise ShapeError(
                     function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(v)
                 )

@@ -2,13 +2,14 @@
 
 All but centered clipping choose an affine combination of the inputs that depends only on
 the pairwise distances, so each also has a distance form ``weights(D)`` (C6.1). Floating
-point work starts from ``true_distances`` and uses correctly rounded sums (math.fsum).
+point work starts from ``scaled_distances`` (4^-k D, C6.9) and uses correctly rounded sums.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +25,10 @@ from sbrml.reference.rules import (
     check_positive_int,
     check_positive_real,
     first_near_minimum,
+    fsum_scaled,
+    is_float_matrix,
     mean_of_rows,
-    true_distances,
+    scaled_distances,
 )
 
 MAX_SUBSETS = 100_000
@@ -41,8 +44,36 @@ class WeiszfeldReport:
     spread: float
 
 
-def _norm(v: Sequence[float]) -> float:
-    return math.sqrt(math.fsum(t * t for t in v))
+# Above this magnitude the geometric median works on x scaled by a power of two, so that no
+# square of a difference overflows (C6.9); below it the arithmetic is unchanged.
+LARGE = 2.0**400
+
+
+def unscale(length: float, shift: int) -> float:
+    """length * 2^shift, inf when that is beyond the float range (a report value only)."""
+    try:
+        return math.ldexp(length, shift)
+    except OverflowError:
+        return math.inf
+
+
+def scaled_nu(nu: float, shift: int) -> float:
+    """nu * 2^-shift for lengths scaled by 2^-shift (C6.9), within (0, max float]: a nu
+    beyond the range is larger than every radius either way, and one below it is not 0."""
+    try:
+        return max(math.ldexp(nu, -shift), 2.0**-1074)
+    except OverflowError:
+        return sys.float_info.max
+
+
+def smoothed_weights(radii: Sequence[float], nu: float) -> list[float]:
+    """D10.1's beta_i = 1/max(nu, r_i), normalised to sum 1: computed as m/max(nu, r_i) with
+    m = min_i max(nu, r_i), so that no beta overflows however small nu is (C6.9)."""
+    denominators = [max(nu, r) for r in radii]
+    low = min(denominators)
+    beta = [low / r for r in denominators]
+    total = math.fsum(beta)
+    return [b / total for b in beta]
 
 
 class GeometricMedian(NeedsMajority):
@@ -72,19 +103,40 @@ class GeometricMedian(NeedsMajority):
         self.max_iter = check_positive_int(self.name, "max_iter", max_iter, "C10.2")
 
     def run(self, x: Sequence[Sequence[float]]) -> tuple[list[float], WeiszfeldReport]:
-        """D10.1 in the clear: the output and how the iteration ended."""
+        """D10.1 in the clear: the output and how the iteration ended.
+
+        Inputs beyond LARGE are scaled by a power of two first (and nu with them), which
+        changes nothing but keeps every square finite (C6.9).
+        """
         n, d = check_matrix(self.name, "x", x)
         self.check_n(n, self.name)
+        top = max(abs(v) for row in x for v in row)
+        shift = math.frexp(top)[1] if top > LARGE else 0
+        y = [[math.ldexp(float(v), -shift) for v in row] for row in x] if shift else x
+        z, report = self._iterate(y, n, d, scaled_nu(self.nu, shift))
+        if not shift:
+            return z, report
+        return [math.ldexp(v, shift) for v in z], WeiszfeldReport(
+            report.iterations,
+            report.converged,
+            unscale(report.last_step, shift),
+            unscale(report.spread, shift),
+        )
+
+    def _iterate(
+        self, x: Sequence[Sequence[float]], n: int, d: int, nu: float
+    ) -> tuple[list[float], WeiszfeldReport]:
         z = mean_of_rows(x, range(n))
-        spread = max(_norm([x[i][k] - z[k] for k in range(d)]) for i in range(n))
+        spread = max(row_norm([x[i][k] - z[k] for k in range(d)]) for i in range(n))
         step = 0.0
         for t in range(1, self.max_iter + 1):
             if spread == 0.0:
                 return z, WeiszfeldReport(t - 1, True, 0.0, 0.0)
-            beta = [1.0 / max(self.nu, _norm([x[i][k] - z[k] for k in range(d)])) for i in range(n)]
-            total = math.fsum(beta)
-            new = [math.fsum(beta[i] * x[i][k] for i in range(n)) / total for k in range(d)]
-            step = _norm([new[k] - z[k] for k in range(d)])
+            w = smoothed_weights(
+                [row_norm([x[i][k] - z[k] for k in range(d)]) for i in range(n)], nu
+            )
+            new = [fsum_scaled([w[i] * x[i][k] for i in range(n)]) for k in range(d)]
+            step = row_norm([new[k] - z[k] for k in range(d)])
             z = new
             if step <= self.tol * spread:
                 return z, WeiszfeldReport(t, True, step, spread)
@@ -100,7 +152,9 @@ class GeometricMedian(NeedsMajority):
         """
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
-        dist = true_distances(d, unit)
+        # 4^-k D / unit (C6.9): lengths are 2^-k times the true ones, and so is nu.
+        dist, shift = scaled_distances(d, unit)
+        nu = scaled_nu(self.nu, shift)
 
         def quad(a: Sequence[float], b: Sequence[float]) -> float:
             return math.fsum(a[i] * b[j] * dist[i][j] for i in range(n) for j in range(n))
@@ -112,21 +166,22 @@ class GeometricMedian(NeedsMajority):
                 for i in range(n)
             ]
 
+        def report(t: int, converged: bool, step: float, spread: float) -> WeiszfeldReport:
+            return WeiszfeldReport(t, converged, unscale(step, shift), unscale(spread, shift))
+
         c = [1.0 / n] * n
         spread = max(to_points(c))
         step = 0.0
         for t in range(1, self.max_iter + 1):
             if spread == 0.0:
-                return c, WeiszfeldReport(t - 1, True, 0.0, 0.0)
-            beta = [1.0 / max(self.nu, r) for r in to_points(c)]
-            total = math.fsum(beta)
-            new = [b / total for b in beta]
+                return c, report(t - 1, True, 0.0, 0.0)
+            new = smoothed_weights(to_points(c), nu)
             delta = [new[i] - c[i] for i in range(n)]
             step = math.sqrt(max(0.0, -quad(delta, delta) / 2))
             c = new
             if step <= self.tol * spread:
-                return c, WeiszfeldReport(t, True, step, spread)
-        return c, WeiszfeldReport(self.max_iter, False, step, spread)
+                return c, report(t, True, step, spread)
+        return c, report(self.max_iter, False, step, spread)
 
     def weights(
         self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
@@ -151,7 +206,7 @@ class Medoid(NeedsMajority):
     def _select(self, d: Sequence[Sequence[Number]]) -> int:
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
-        scores = [math.fsum(math.sqrt(v) for v in row) for row in true_distances(d, 1)]
+        scores = [math.fsum(math.sqrt(v) for v in row) for row in scaled_distances(d, 1)[0]]
         return first_near_minimum(scores)
 
     def weights(
@@ -212,7 +267,7 @@ class SubsetAveraging(NeedsMajority):
         prepared = self.prepare(d)
         candidates = list(subsets(n, self.f))
         values = [self.score(prepared, s) for s in candidates]
-        if self.float_scores:
+        if self.float_scores or is_float_matrix(d):  # C10.5 and C6.7: floats tie to rounding
             return candidates[first_near_minimum(values)]
         return candidates[min(range(len(values)), key=lambda k: (values[k], k))]
 
@@ -299,7 +354,7 @@ class Smea(SubsetAveraging):
     float_scores = True
 
     def prepare(self, d: Sequence[Sequence[Number]]) -> Any:
-        return true_distances(d, 1)
+        return scaled_distances(d, 1)[0]
 
     def score(self, prepared: Any, s: tuple[int, ...]) -> Any:
         return largest_eigenvalue(centered_gram(prepared, s)) / len(s)
@@ -339,7 +394,7 @@ class CovarianceFilter(NeedsMajority):
         """Implements D10.7 on distances (C6.1): the remembered weights w*."""
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
-        dist = true_distances(d, unit)
+        dist = scaled_distances(d, unit)[0]  # CAF's weights do not depend on D's scale
         c = [1.0] * n
         best: tuple[float, list[float]] | None = None
         while best is None or math.fsum(c) > n - 2 * self.f:
@@ -373,7 +428,7 @@ class CovarianceFilter(NeedsMajority):
     def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
         n, d = check_matrix(self.name, "x", x)
         w = self.weights(sq_distances(x))
-        return [math.fsum(w[i] * x[i][k] for i in range(n)) for k in range(d)]
+        return [fsum_scaled([w[i] * x[i][k] for i in range(n)]) for k in range(d)]
 
 
 class CenteredClipping(NeedsMajority):

@@ -25,7 +25,9 @@ from sbrml.reference.rules import (
     check_f,
     check_positive_int,
     check_positive_real,
+    choose_lowest,
     is_distance_rule,
+    is_float_matrix,
     need_workers,
 )
 
@@ -58,8 +60,23 @@ def apply_mixing(mixing: Mixing, x: Sequence[Sequence[float]]) -> list[list[floa
     out = []
     for row in mixing.numerators:
         terms = [(m, x[k]) for k, m in enumerate(row) if m]
-        out.append([math.fsum(m * v[j] for m, v in terms) / mixing.denominator for j in range(d)])
+        out.append(
+            [mixed_value([(m, v[j]) for m, v in terms], mixing.denominator) for j in range(d)]
+        )
     return out
+
+
+def mixed_value(terms: Sequence[tuple[int, float]], denominator: int) -> float:
+    """fsum(m * v) / L, finite for finite v (C6.9): on v scaled by a power of two when a
+    product or the sum overflows (rows of M sum to 1, so the result is within the range)."""
+    try:
+        total = math.fsum(m * v for m, v in terms)
+        if math.isfinite(total):
+            return total / denominator
+    except OverflowError:
+        pass
+    shift = sum(m for m, _ in terms).bit_length() + 1
+    return math.ldexp(math.fsum(m * math.ldexp(v, -shift) for m, v in terms) / denominator, shift)
 
 
 def mixed_distances(mixing: Mixing, d: Sequence[Sequence[Number]]) -> list[list[Number]]:
@@ -114,9 +131,10 @@ class NearestNeighborMixing(NeedsMajority):
     def mixing(self, d: Sequence[Sequence[Number]], *, rng: Any = None) -> Mixing:
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
+        floats = is_float_matrix(d)
         rows = []
         for i in range(n):
-            nearest = set(sorted(range(n), key=lambda j: (d[i][j], j))[: n - self.f])
+            nearest = set(choose_lowest(d[i], n - self.f, floats))  # C6.4, or C6.7 for floats
             rows.append([1 if j in nearest else 0 for j in range(n)])
         return Mixing(rows, n - self.f)
 
@@ -189,9 +207,18 @@ def row_norm(row: Sequence[float]) -> float:
 
 
 def clip_to(row: Sequence[float], threshold: float) -> list[float]:
-    """min(1, threshold / ||row||) row; a zero row stays zero."""
+    """min(1, threshold / ||row||) row; a zero row stays zero. A norm beyond the float range
+    (C6.9) is compared at the row's power-of-two scale, where threshold and norm scale alike."""
     norm = row_norm(row)
-    scale = 1.0 if norm <= threshold else threshold / norm
+    if norm == math.inf:
+        shift = math.frexp(max(abs(v) for v in row))[1]
+        norm = row_norm([math.ldexp(v, -shift) for v in row])
+        threshold = math.ldexp(threshold, -shift)
+    return scaled_by(row, 1.0 if norm <= threshold else threshold / norm)
+
+
+def scaled_by(row: Sequence[float], scale: float) -> list[float]:
+    """scale * row (scale in [0, 1])."""
     return [scale * v for v in row]
 
 
@@ -236,11 +263,17 @@ class AdaptiveClipping(NeedsMajority):
         self.check_n(n, self.name)
         k = 2 * self.f * (n - self.f) // n
         norms = [row_norm(row) for row in x]
+        if math.inf in norms:
+            # Norms beyond the float range (C6.9): all compared at one power-of-two scale.
+            shift = math.frexp(max(abs(v) for row in x for v in row))[1]
+            norms = [row_norm([math.ldexp(v, -shift) for v in row]) for row in x]
         order = sorted(range(n), key=lambda i: (-norms[i], i))
         threshold = norms[order[k]] if k < n else 0.0
         clipped = set(order[:k])
         return [
-            clip_to(row, threshold) if i in clipped else [float(v) for v in row]
+            scaled_by(row, threshold / norms[i] if norms[i] > threshold else 1.0)
+            if i in clipped
+            else [float(v) for v in row]
             for i, row in enumerate(x)
         ]
 

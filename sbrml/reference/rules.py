@@ -53,14 +53,76 @@ def true_distances(d: Sequence[Sequence[Number]], unit: int) -> list[list[float]
     """D6.2: the squared distances d / unit as doubles, each correctly rounded.
 
     Shared by both trees so that rules computing in floating point start from identical
-    values (C7.3).
+    values (C7.3). Values beyond the float range overflow; ``scaled_distances`` does not.
     """
     return [[float(v / unit) if unit != 1 else float(v) for v in row] for row in d]
 
 
+def floor_log2(value: Fraction) -> int:
+    """The exact floor(log2(value)) of a positive rational."""
+    p, q = value.numerator, value.denominator
+    e = p.bit_length() - q.bit_length()
+    if (p << max(0, -e)) < (q << max(0, e)):
+        e -= 1
+    return e
+
+
+def distance_shift(top: Number) -> int:
+    """C6.9: the k with top * 4^-k in [1, 4), so that 4^-k D has its largest entry there."""
+    if top <= 0:
+        return 0
+    if isinstance(top, float):
+        return (math.frexp(top)[1] - 1) // 2
+    return floor_log2(Fraction(top)) // 2
+
+
+def scaled_distances(d: Sequence[Sequence[Number]], unit: int) -> tuple[list[list[float]], int]:
+    """C6.9: (4^-k d / unit as doubles, k), the largest entry in [1, 4) (all zero: k = 0).
+
+    Floating-point rules work on these: a power-of-four scale changes no rounding (square
+    roots and sums scale exactly) except that nothing overflows and tiny distances do not
+    vanish. Float entries are divided by ``unit`` first, as ``true_distances`` does, so both
+    trees start from the same doubles; exact entries are divided once, exactly.
+    """
+    if any(isinstance(v, float) for row in d for v in row):
+        base = true_distances(d, unit)
+        shift = distance_shift(max((max(row) for row in base), default=0.0))
+        return [[math.ldexp(v, -2 * shift) for v in row] for row in base], shift
+    top = max((max(row) for row in d), default=0)
+    shift = distance_shift(Fraction(top) / unit)
+    if shift == 0:
+        return true_distances(d, unit), 0
+    scale = Fraction(unit) * Fraction(4) ** shift
+    return [[float(Fraction(v) / scale) for v in row] for row in d], shift
+
+
+def fsum_scaled(terms: Sequence[float]) -> float:
+    """The correctly rounded sum of finite ``terms``, without intermediate overflow (C6.9).
+
+    math.fsum raises OverflowError when a partial sum leaves the float range; the same sum
+    of the terms scaled by a power of two (exact but for subnormal terms, whose loss is far
+    below the sum's last bit) is then scaled back (inf only if the sum itself overflows).
+    """
+    try:
+        return math.fsum(terms)
+    except OverflowError:
+        shift = len(terms).bit_length() + 1
+        return math.fsum(math.ldexp(t, -shift) for t in terms) * 2.0**shift
+
+
+def fsum_mean(values: Sequence[float], count: int) -> float:
+    """fsum(values) / count, finite for finite values (C6.9): scaled when the sum overflows."""
+    try:
+        return math.fsum(values) / count
+    except OverflowError:
+        shift = len(values).bit_length() + 1
+        return math.ldexp(math.fsum(math.ldexp(v, -shift) for v in values) / count, shift)
+
+
 def mean_of_rows(x: Sequence[Sequence[float]], rows: Sequence[int]) -> list[float]:
-    """The coordinate-wise mean of the selected rows, each sum correctly rounded (fsum)."""
-    return [math.fsum(x[i][k] for i in rows) / len(rows) for k in range(len(x[0]))]
+    """The coordinate-wise mean of the selected rows, each sum correctly rounded (fsum) and
+    without overflow for finite inputs (C6.9)."""
+    return [fsum_mean([x[i][k] for i in rows], len(rows)) for k in range(len(x[0]))]
 
 
 def check_positive_int(rule: str, name: str, value: object, clause: str, low: int = 1) -> int:
@@ -140,13 +202,33 @@ class NeedsMajority:
 CONVENTIONS = {"blanchard": 2, "byzfl": 1}
 
 
+def is_float_matrix(d: Sequence[Sequence[Number]]) -> bool:
+    """C6.7: D is a float matrix (scores in floating point) when any entry is a float."""
+    return any(isinstance(v, float) for row in d for v in row)
+
+
+def sequential_sum(values: Sequence[float]) -> float:
+    """Left to right in float64, as np.cumsum does: both trees get the same double (C6.7)."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
 def krum_scores(d: Sequence[Sequence[Number]], f: int, offset: int = 2) -> list[Number]:
     """Implements D6.3: score(i) = sum of the n - f - offset smallest D_ij over j != i.
 
-    ``offset`` is 2 (Blanchard et al.) or 1 (ByzFL's convention, C6.6).
+    ``offset`` is 2 (Blanchard et al.) or 1 (ByzFL's convention, C6.6). Exact entries give
+    exact sums; a float D gives the sum of the doubles in ascending order, left to right
+    (C6.7), so that a huge entry elsewhere in D cannot change how small scores compare.
     """
     n = len(d)
     keep = n - f - offset
+    if is_float_matrix(d):
+        return [
+            sequential_sum(sorted(float(d[i][j]) for j in range(n) if j != i)[:keep])
+            for i in range(n)
+        ]
     return [sum(sorted(d[i][j] for j in range(n) if j != i)[:keep], start=0) for i in range(n)]
 
 
@@ -164,9 +246,30 @@ def first_near_minimum(scores: Sequence[float], rel: float = FLOAT_TIE_TOLERANCE
     return next(i for i, s in enumerate(scores) if s <= limit)
 
 
+def tolerant_lowest(scores: Sequence[float], m: int, rel: float = FLOAT_TIE_TOLERANCE) -> list[int]:
+    """Implements C6.7: m indices, one at a time the first remaining one within ``rel`` of the
+    smallest remaining score (C10.5's rule, repeated)."""
+    remaining = list(range(len(scores)))
+    chosen = []
+    for _ in range(m):
+        best = min(scores[i] for i in remaining)
+        limit = best + rel * abs(best)
+        pick = next(i for i in remaining if scores[i] <= limit)
+        chosen.append(pick)
+        remaining.remove(pick)
+    return chosen
+
+
 def lowest(scores: Sequence[Number], m: int) -> list[int]:
     """Implements C6.4: the m indices of lowest score, ties broken by the lower index."""
     return sorted(range(len(scores)), key=lambda i: (scores[i], i))[:m]
+
+
+def choose_lowest(scores: Sequence[Number], m: int, floats: bool) -> list[int]:
+    """The m lowest scores: exact comparisons (C6.4), or C6.7's tolerant order for floats."""
+    if floats:
+        return tolerant_lowest([float(v) for v in scores], m)
+    return lowest(scores, m)
 
 
 class Krum:
@@ -205,7 +308,7 @@ class Krum:
     def _select(self, d: Sequence[Sequence[Number]]) -> list[int]:
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
-        return lowest(krum_scores(d, self.f, self.offset), 1)
+        return choose_lowest(krum_scores(d, self.f, self.offset), 1, is_float_matrix(d))
 
     def weights(
         self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
@@ -251,7 +354,8 @@ class MultiKrum(Krum):
     def _select(self, d: Sequence[Sequence[Number]]) -> list[int]:
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
-        return lowest(krum_scores(d, self.f, self.offset), self.selected_count(n))
+        scores = krum_scores(d, self.f, self.offset)
+        return choose_lowest(scores, self.selected_count(n), is_float_matrix(d))
 
     def weights(
         self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
