@@ -12,10 +12,19 @@ import logging
 import math
 from dataclasses import dataclass
 
-import dp_accounting
 import numpy as np
-from dp_accounting import dp_event, rdp
 from numpy.typing import ArrayLike, NDArray
+
+from sbrml.extras import require
+
+try:
+    import dp_accounting
+    from dp_accounting import dp_event, rdp
+except ImportError:
+    # dp-accounting is the 'dp' extra: name the extra to install; an installed but broken
+    # dp-accounting (require finds it) keeps its own error.
+    require("dp", "sbrml.privacy")
+    raise
 
 from sbrml.attacks.vector import normal_draws
 from sbrml.optimized.distances import check_matrix

@@ -3,7 +3,8 @@
 The runs come from the default sweep, from --rules/--attacks/--modes/--epsilon/--sigma, or
 from a grid file; a value given twice (a grid key and its option) is an error, and so is an
 option that applies to none of the runs. Every configuration and the output folder are
-checked before the first round trains.
+checked before the first round trains. The simulation is the ``sim`` extra: without it the
+command stops first, naming the extra to install (exit status 2).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sbrml.cli import progress
 from sbrml.cli.errors import CliError
 from sbrml.cli.files import check_output_dir
 from sbrml.cli.parser import SIMULATE_DEFAULTS
+from sbrml.extras import MissingExtraError, require
 
 GRID_LISTS = ("rules", "attacks", "modes", "epsilons", "models")
 GRID_SCALARS = ("n", "f", "alpha", "rounds", "seed")
@@ -132,6 +134,11 @@ def simulate_configs(args: argparse.Namespace) -> list[Any]:
 def run_simulate(args: argparse.Namespace) -> str:
     """``sbrml simulate``: run the configurations and write the outputs (spec section 18)."""
     from pathlib import Path
+
+    try:
+        require("sim", "sbrml simulate")
+    except MissingExtraError as err:  # the user's install, not a bug: exit 2 with the fix
+        raise CliError(str(err)) from err
 
     from sbrml.simulation import run
     from sbrml.simulation.report import write_outputs

@@ -1,6 +1,17 @@
-"""The training simulation (spec/18-simulation.md): robust D-SGD with n workers, f Byzantine."""
+"""The training simulation (spec/18-simulation.md): robust D-SGD with n workers, f Byzantine.
 
-from sbrml.simulation.config import MODES, Config, ConfigError, default_sweep
-from sbrml.simulation.train import RunResult, run
+It needs the ``sim`` extra (``pip install 'sbrml[sim]'``): scikit-learn for the data,
+dp-accounting for the DP runs, matplotlib for the figure and tqdm for progress.
+"""
+
+from sbrml.extras import require
+
+# Checked before any module of the package loads, matplotlib and tqdm included (loaded only
+# when a figure is drawn or progress shown): a missing package is named now, with the extra
+# that brings it, not halfway through a sweep.
+require("sim", "sbrml.simulation")
+
+from sbrml.simulation.config import MODES, Config, ConfigError, default_sweep  # noqa: E402
+from sbrml.simulation.train import RunResult, run  # noqa: E402
 
 __all__ = ["MODES", "Config", "ConfigError", "RunResult", "default_sweep", "run"]
