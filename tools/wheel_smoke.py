@@ -85,13 +85,8 @@ def find_python(version: str) -> str | None:
 
     builds = sorted(pyenv.glob(f"versions/{version}.*/bin/{name}"), key=patch, reverse=True)
     on_path = shutil.which(name)
-    for candidate in [on_path] if on_path else []:
-        if runs_as(candidate, version):
-            return candidate
-    for build in builds:
-        if runs_as(str(build), version):
-            return str(build)
-    return None
+    candidates = ([on_path] if on_path else []) + [str(b) for b in builds]
+    return next((c for c in candidates if runs_as(c, version)), None)
 
 
 def runs_as(python: str, version: str) -> bool:
@@ -141,9 +136,8 @@ def source_files() -> list[str]:
             for p in (ROOT / "sbrml").rglob("*")
             if p.is_file() and "__pycache__" not in p.parts
         ]
-    return sorted(
-        str(Path(p).relative_to("sbrml")) for p in listed if (ROOT / p).is_file()
-    )  # a file deleted but not yet committed is listed by git and absent
+    # A file deleted but not yet committed is still listed by git: keep only what exists.
+    return sorted(str(Path(p).relative_to("sbrml")) for p in listed if (ROOT / p).is_file())
 
 
 def build_wheel(tmp: Path, files: list[str]) -> Path:
