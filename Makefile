@@ -28,8 +28,8 @@ test: check wheel-smoke
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -q
 
 # The built wheel in fresh venvs on the oldest and newest supported Python (pyproject's
-# classifiers), without and with its extras, used from outside the tree; about a minute
-# with pip's cache warm. A Python missing here is skipped with a printed line.
+# classifiers), without and with its extras, used from outside the tree; one to two
+# minutes with pip's cache warm. A Python missing here is skipped with a printed line.
 wheel-smoke: install
 	$(BIN)/python tools/wheel_smoke.py
 
