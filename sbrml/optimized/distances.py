@@ -96,7 +96,8 @@ def checked_distances(function: str, x: ArrayLike) -> tuple[NDArray[np.float64],
     n = arr.shape[0]
     centre = probe_centre(arr)
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
-        value, norms = gram_pass(arr, centre, 0)
+        value, gram = gram_pass(arr, centre, 0)
+    norms = np.diag(gram)
     shift = 0
     if n == 1 or not (np.isfinite(norms).all() and np.isfinite(value).all()):
         check_matrix(function, "x", arr)  # raises on NaN or infinity; else an overflow
@@ -106,7 +107,7 @@ def checked_distances(function: str, x: ArrayLike) -> tuple[NDArray[np.float64],
         top = float(max(abs(arr.max()), abs(arr.min())))
         shift = min(1074, max(-1023, math.frexp(top)[1])) if top > 0 else 0
         with np.errstate(under="ignore"):
-            value, norms = gram_pass(arr, centre, shift)
+            value, gram = gram_pass(arr, centre, shift)
     if n > 2:
         # D5.3 step 3: a centre far out (a row of 1e8 among rows near 1) would leave the
         # other distances to cancellation; move it to the row of smallest median distance.
@@ -114,8 +115,8 @@ def checked_distances(function: str, x: ArrayLike) -> tuple[NDArray[np.float64],
         if value[centre, c] > RECENTRE * np.partition(value[c], n // 2)[n // 2]:
             centre = c
             with np.errstate(under="ignore"):
-                value, norms = gram_pass(arr, centre, shift)
-    return arr, Distances(arr, shift, value, norms, centre=centre)
+                value, gram = gram_pass(arr, centre, shift)
+    return arr, Distances(arr, shift, value, gram, centre=centre)
 
 
 PROBE_COLUMNS = 256
@@ -142,7 +143,7 @@ def probe_centre(arr: NDArray[np.float64]) -> int:
 
 
 def gram_pass(arr: NDArray[np.float64], centre: int, shift: int) -> tuple[F64, F64]:
-    """D5.3 step 2: D from the Gram matrix of y_i = 2^-shift x_i - 2^-shift x_c, and |y_i|^2.
+    """D5.3 step 2: D from the Gram matrix G of y_i = 2^-shift x_i - 2^-shift x_c, and G.
 
     Blocks of columns keep the translated copy in cache instead of allocating all of it.
     The result is symmetrised, its diagonal set to 0 and negatives raised to 0.
@@ -161,7 +162,7 @@ def gram_pass(arr: NDArray[np.float64], centre: int, shift: int) -> tuple[F64, F
     value = 0.5 * (value + value.T)
     np.fill_diagonal(value, 0.0)
     np.maximum(value, 0.0, out=value)
-    return np.asarray(value, dtype=np.float64), norms
+    return np.asarray(value, dtype=np.float64), g
 
 
 def gram_error(d: int) -> float:
@@ -185,15 +186,18 @@ class Distances:
     ``value`` holds D^ and ``bound`` E, with |D^_ij - 4^-shift D_ij| <= E_ij for every entry;
     ``refine`` recomputes entries from direct differences, which makes their bound relative
     (``refine_error``). ``complete[i]`` says that every entry of row i has been refined.
+    ``gram`` is the pass's G (x seen from row ``centre``, times 4^-shift; not refined).
     """
 
     def __init__(
-        self, arr: NDArray[np.float64], shift: int, value: F64, norms: F64, centre: int
+        self, arr: NDArray[np.float64], shift: int, value: F64, gram: F64, centre: int
     ) -> None:
         n, d = arr.shape
         self.arr = arr
         self.shift = shift
         self.value = value
+        self.gram = gram
+        norms = np.diag(gram)
         self.floor = 16.0 * (d + 1) * SUBNORMAL  # eta: squares lost below the subnormals
         top = np.maximum(norms, 0.0)
         self.bound: F64 = gram_error(d) * (top[:, None] + top[None, :]) + self.floor

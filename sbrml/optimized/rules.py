@@ -2,7 +2,9 @@
 
 ``weights(D)`` accepts float distances (plaintext) or the exact ring integers the secure
 round reconstructs (uint64); integer scores are summed as Python ints so that they are
-exact and agree with the reference bit for bit.
+exact and agree with the reference bit for bit, float scores follow C6.7 as the reference
+does. ``rule(x)`` selects on D5.3's bounded float distances and refines what the choice
+needs (``settle_lowest``, C6.8), so it selects as exact arithmetic does up to ties.
 """
 
 from __future__ import annotations

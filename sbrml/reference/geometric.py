@@ -12,6 +12,7 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from sbrml.reference.distances import check_matrix, sq_distances
@@ -64,6 +65,32 @@ def scaled_nu(nu: float, shift: int) -> float:
         return max(math.ldexp(nu, -shift), 2.0**-1074)
     except OverflowError:
         return sys.float_info.max
+
+
+def central_index(dist: Sequence[Sequence[float]]) -> int:
+    """The input whose median distance (the zero diagonal included) is smallest, lowest index
+    first: with an honest majority, one among the honest inputs (D10.1, D5.3 step 4)."""
+    k = len(dist) // 2
+    medians = [sorted(row)[k] for row in dist]
+    return medians.index(min(medians))
+
+
+def pivot_gram(d: Sequence[Sequence[Number]], unit: int) -> tuple[list[list[float]], int, int]:
+    """(4^-k G / unit as doubles, k, p) for G_ij = (D_ip + D_jp - D_ij)/2 = (x_i - x_p).(x_j - x_p),
+    p the ``central_index`` and k as in ``scaled_distances`` (D10.1, C6.9).
+
+    Exact entries give G exactly, rounded once: computed from rounded distances, G_ip for a
+    far x_i would carry an error of u D_ip, which its weight need not make small.
+    """
+    dist, shift = scaled_distances(d, unit)
+    p = central_index(dist)
+    n = len(d)
+    if is_float_matrix(d):
+        g = [[(dist[i][p] + dist[j][p] - dist[i][j]) / 2 for j in range(n)] for i in range(n)]
+        return g, shift, p
+    scale = 2 * Fraction(unit) * Fraction(4) ** shift
+    exact = [[Fraction(d[i][p] + d[j][p] - d[i][j]) for j in range(n)] for i in range(n)]
+    return [[float(v / scale) for v in row] for row in exact], shift, p
 
 
 def smoothed_weights(radii: Sequence[float], nu: float) -> list[float]:
@@ -147,37 +174,56 @@ class GeometricMedian(NeedsMajority):
     ) -> tuple[list[float], WeiszfeldReport]:
         """D10.1 on distances: the coefficients c of z = sum c_i x_i, and the report.
 
-        Uses ||x_i - sum c_k x_k||^2 = sum_k c_k D_ik - c^T D c / 2 and, for a step delta with
-        sum delta = 0, ||sum delta_k x_k||^2 = -delta^T D delta / 2 (spec/05-distances.md).
+        Works with Gram matrices of the points seen from one input q,
+        G^q_ij = (x_i - x_q).(x_j - x_q): for sum c = 1, ||x_i - sum_k c_k x_k||^2 =
+        G^q_ii - 2 (G^q c)_i + c^T G^q c, and a step delta (sum 0) has length^2
+        delta^T G^q delta (= -delta^T D delta / 2). G^p for a central p comes from D
+        (``pivot_gram``); each step then looks from the input of largest weight, q, with
+        G^q_ij = G^p_ij - G^p_iq - G^p_jq + G^p_qq. A far input's huge distances enter only
+        through its own small weight, and the input the iterate approaches has an exact
+        radius form (C6.8: with D itself neither held).
         """
         n = check_distance_matrix(self.name, d)
         self.check_n(n, self.name)
-        # 4^-k D / unit (C6.9): lengths are 2^-k times the true ones, and so is nu.
-        dist, shift = scaled_distances(d, unit)
+        # 4^-k G / unit (C6.9): lengths are 2^-k times the true ones, and so is nu.
+        return self._iterate_gram(*pivot_gram(d, unit))
+
+    def _iterate_gram(
+        self, base: list[list[float]], shift: int, p: int
+    ) -> tuple[list[float], WeiszfeldReport]:
+        n = len(base)
         nu = scaled_nu(self.nu, shift)
 
-        def quad(a: Sequence[float], b: Sequence[float]) -> float:
-            return math.fsum(a[i] * b[j] * dist[i][j] for i in range(n) for j in range(n))
-
-        def to_points(c: Sequence[float]) -> list[float]:
-            half = quad(c, c) / 2
+        def seen_from(q: int) -> list[list[float]]:
+            if q == p:
+                return base
             return [
-                math.sqrt(max(0.0, math.fsum(c[k] * dist[i][k] for k in range(n)) - half))
+                [base[i][j] - base[i][q] - base[j][q] + base[q][q] for j in range(n)]
                 for i in range(n)
             ]
+
+        def quad(g: list[list[float]], a: Sequence[float]) -> float:
+            return math.fsum(a[i] * a[j] * g[i][j] for i in range(n) for j in range(n))
+
+        def radii(g: list[list[float]], c: Sequence[float]) -> list[float]:
+            gc = [math.fsum(g[i][k] * c[k] for k in range(n)) for i in range(n)]
+            cgc = math.fsum(c[i] * gc[i] for i in range(n))
+            return [math.sqrt(max(0.0, g[i][i] - 2 * gc[i] + cgc)) for i in range(n)]
 
         def report(t: int, converged: bool, step: float, spread: float) -> WeiszfeldReport:
             return WeiszfeldReport(t, converged, unscale(step, shift), unscale(spread, shift))
 
         c = [1.0 / n] * n
-        spread = max(to_points(c))
+        spread = max(radii(base, c))
         step = 0.0
         for t in range(1, self.max_iter + 1):
             if spread == 0.0:
                 return c, report(t - 1, True, 0.0, 0.0)
-            new = smoothed_weights(to_points(c), nu)
+            top = max(c)
+            g = seen_from(p if c[p] == top else c.index(top))
+            new = smoothed_weights(radii(g, c), nu)
             delta = [new[i] - c[i] for i in range(n)]
-            step = math.sqrt(max(0.0, -quad(delta, delta) / 2))
+            step = math.sqrt(max(0.0, quad(g, delta)))
             c = new
             if step <= self.tol * spread:
                 return c, report(t, True, step, spread)
