@@ -206,6 +206,16 @@ class Distances:
         self.complete: NDArray[np.bool_] = np.zeros(n, dtype=bool)
         self.centre = centre
 
+    def magnitude(self) -> float:
+        """An upper bound on max |x_ik|: |x_c|_inf + max_i |x_i - x_c| (the centre's row is
+        one pass over d values; the rest comes from the Gram diagonal, with slack)."""
+        spread = math.sqrt(max(float(np.max(np.diag(self.gram), initial=0.0)), 0.0)) * 1.01
+        try:
+            spread = math.ldexp(spread, self.shift)
+        except OverflowError:
+            return math.inf
+        return float(np.abs(self.arr[self.centre]).max()) + spread
+
     def lower(self) -> F64:
         """Entrywise lower bounds of 4^-shift D."""
         return np.maximum(self.value - self.bound, 0.0)
@@ -269,6 +279,20 @@ class Distances:
             self.refined[i, js] = self.refined[js, i] = True
             pending[i, js] = pending[js, i] = False
             self.complete = np.asarray(self.refined.all(axis=1), dtype=bool)
+
+    def twins(self, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Over ``rows``: True where the row equals, bit for bit, one of lower index among them
+        (checked only where the distance may be 0; an equal pair becomes an exact 0)."""
+        sub = np.ix_(rows, rows)
+        maybe = np.triu(self.value[sub] <= self.bound[sub], 1)
+        out = np.zeros(len(rows), dtype=bool)
+        for a, b in zip(*np.nonzero(maybe), strict=True):
+            i, j = int(rows[a]), int(rows[b])
+            if not out[b] and np.array_equal(self.arr[i], self.arr[j]):
+                out[b] = True
+                self.value[i, j] = self.value[j, i] = self.bound[i, j] = self.bound[j, i] = 0.0
+                self.refined[i, j] = self.refined[j, i] = True
+        return out
 
     def _twin(self, i: int) -> int | None:
         """A complete row equal to row i, found among those whose distance may be 0."""

@@ -39,12 +39,18 @@ __all__ = [
 ]
 
 
-def apply_mixing(mixing: Mixing, x: NDArray[np.float64]) -> F64:
+def apply_mixing(mixing: Mixing, x: NDArray[np.float64], top: float = math.inf) -> F64:
     """y = (N / L) x with one BLAS product; columns where a sum overflows are redone on x
-    scaled by a power of two (C6.9: rows of M sum to 1, so y is finite for finite x)."""
+    scaled by a power of two (C6.9: rows of M sum to 1, so y is finite for finite x).
+
+    ``top`` bounds |x_ik| when the caller knows one: then no sum can overflow and the scan
+    for one is skipped.
+    """
     nums = np.asarray(mixing.numerators, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         out = np.asarray(nums @ x / mixing.denominator, dtype=np.float64)
+    if top * mixing.denominator < 2.0**1020:
+        return out
     bad = np.flatnonzero(~np.isfinite(out).all(axis=0))
     if bad.size:
         shift = int(mixing.denominator).bit_length() + 2
@@ -131,7 +137,7 @@ class NearestNeighborMixing(NeedsMajority):
         while True:
             todo = unsettled(dist.lower(), dist.upper(), n - self.f) & ~dist.refined
             if not todo.any():
-                return apply_mixing(self._mixing(dist.value), arr)
+                return apply_mixing(self._mixing(dist.value), arr, dist.magnitude())
             dist.refine(todo)
 
 

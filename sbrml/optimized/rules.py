@@ -213,13 +213,16 @@ def settle_lowest(
     idx = np.arange(dist.value.shape[0]) if rows is None else np.asarray(rows, dtype=np.intp)
     bounds = rough or score
     slack = 4.0 * len(idx) * UNIT_ROUNDOFF  # the scores' own rounding (sums of <= n terms)
+    # For one choice, a row equal to one of lower index has the same exact score and loses
+    # the tie (C6.4): it is no candidate, and equal rows need no refinement between them.
+    cand = ~dist.twins(idx) if m == 1 else np.ones(len(idx), dtype=bool)
     while True:
         sub = np.ix_(idx, idx)
         lower, upper = dist.lower()[sub], dist.upper()[sub]
         lo = bounds(lower) * (1.0 - slack)
         hi = bounds(upper) * (1.0 + slack)
         need = np.zeros(lower.shape, dtype=bool)
-        need[unsettled(lo, hi, m)] = True
+        need[np.flatnonzero(cand)[unsettled(lo[cand], hi[cand], m)]] = True
         if keep is not None and len(idx) > 1:
             off = upper + np.diag(np.full(len(idx), np.inf))
             cut = np.partition(off, keep - 1, axis=1)[:, keep - 1 : keep]
@@ -227,7 +230,8 @@ def settle_lowest(
         np.fill_diagonal(need, False)
         need &= ~dist.refined[sub]
         if not need.any():
-            return idx[tolerant_lowest(np.asarray(score(dist.value[sub])), m)]
+            values = np.asarray(score(dist.value[sub]))
+            return idx[np.flatnonzero(cand)[tolerant_lowest(values[cand], m)]]
         mask = np.zeros_like(dist.refined)
         mask[sub] = need
         dist.refine(mask)
