@@ -33,6 +33,15 @@ if TYPE_CHECKING:
         rule,
         secure_aggregate,
     )
+    from sbrml.core.errors import (
+        EncodingError,
+        InsufficientWorkersError,
+        MalformedShareError,
+        ParameterError,
+        RandomnessError,
+        ShapeError,
+        SpecError,
+    )
     from sbrml.optimized import (
         PREAGGREGATIONS,
         RULES,
@@ -58,15 +67,6 @@ if TYPE_CHECKING:
     from sbrml.optimized.geometric import CovarianceFilter
     from sbrml.optimized.paillier import generate_keypair
     from sbrml.optimized.paillier_triples import PaillierTripleProvider
-    from sbrml.reference.errors import (
-        EncodingError,
-        InsufficientWorkersError,
-        MalformedShareError,
-        ParameterError,
-        RandomnessError,
-        ShapeError,
-        SpecError,
-    )
 
 # name -> the module that defines it; loaded by __getattr__ on first use (PEP 562).
 _API = ("AggregationResult", "encrypted_mean", "masked_mean", "rule", "secure_aggregate")
@@ -104,7 +104,7 @@ _ERRORS = (
 _WHERE: dict[str, str] = {
     **dict.fromkeys(_API, "sbrml.api"),
     **dict.fromkeys(_RULES, "sbrml.optimized"),
-    **dict.fromkeys(_ERRORS, "sbrml.reference.errors"),
+    **dict.fromkeys(_ERRORS, "sbrml.core.errors"),
     "CovarianceFilter": "sbrml.optimized.geometric",
     "generate_keypair": "sbrml.optimized.paillier",
     "PaillierTripleProvider": "sbrml.optimized.paillier_triples",

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.backend import implementation
-from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.rulespec import RuleSpecError, build_rule
 
 F64 = NDArray[np.float64]

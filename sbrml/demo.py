@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 import sbrml.optimized as opt
+from sbrml.core.channel import Message
 from sbrml.optimized.mask_protocol import masked_aggregate
-from sbrml.reference.channel import Message
 from sbrml.reference.round import PHASES
 from sbrml.tables import format_table, human_bytes
 

@@ -27,10 +27,10 @@ except ImportError:
     raise
 
 from sbrml.attacks.vector import normal_draws
+from sbrml.core.errors import ParameterError
 from sbrml.optimized.distances import check_matrix
 from sbrml.optimized.geometric import clip_scale, norms_from_squares
 from sbrml.optimized.randomness import RandomSource, SystemRandomSource
-from sbrml.reference.errors import ParameterError
 
 F64 = NDArray[np.float64]
 

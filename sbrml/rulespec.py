@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from sbrml.reference.errors import InsufficientWorkersError
+from sbrml.core.errors import InsufficientWorkersError
 
 # Which hyperparameter options each name takes (the CLI's --m, --nu, ... flags).
 RULE_OPTIONS: dict[str, tuple[str, ...]] = {

@@ -15,8 +15,8 @@ from typing import Any
 
 import sbrml.reference as ref
 from sbrml import SPEC_VERSION
+from sbrml.core.errors import SpecError
 from sbrml.reference.distances import pairs
-from sbrml.reference.errors import SpecError
 
 SPEC_DATE = "2026-11-25"
 SEED = 20261125

@@ -26,7 +26,7 @@ from sbrml.attacks import (
     alie_z,
     normal_draws,
 )
-from sbrml.reference.errors import ParameterError
+from sbrml.core.errors import ParameterError
 from sbrml.reference.round import Tamper
 from tests.statistical.test_uniformity import chi2_critical
 

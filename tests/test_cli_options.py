@@ -11,7 +11,7 @@ import pytest
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
-from sbrml.reference.errors import SpecError
+from sbrml.core.errors import SpecError
 from tests.helpers.cli import N, run_error, run_json, write_input
 
 

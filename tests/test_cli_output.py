@@ -15,7 +15,7 @@ import pytest
 
 import sbrml.optimized as opt
 from sbrml.cli import main
-from sbrml.reference.errors import ShapeError
+from sbrml.core.errors import ShapeError
 from sbrml.rulespec import LIBRARY_SPECS
 from tests.helpers.cli import Terminal, run_error, write_input
 

@@ -14,8 +14,8 @@ import sbrml.optimized as opt
 import sbrml.privacy as privacy
 import sbrml.simulation.train as train
 from sbrml.attacks import normal_draws
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.privacy import GaussianMechanism, poisson_batch
-from sbrml.reference.errors import ParameterError, ShapeError
 from sbrml.simulation.config import Config
 from sbrml.simulation.report import SEEDED_NOISE, write_outputs
 

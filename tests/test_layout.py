@@ -28,7 +28,10 @@ class Block(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Block())
 import sbrml.reference as ref
 
+import sbrml.core as core
+
 names = sorted(m.name for m in pkgutil.iter_modules(ref.__path__, "sbrml.reference."))
+names += sorted(m.name for m in pkgutil.iter_modules(core.__path__, "sbrml.core."))
 for name in names:
     importlib.import_module(name)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
@@ -43,7 +46,12 @@ def test_reference_imports_no_third_party_package() -> None:
     )
     assert out.returncode == 0, out.stderr
     count, loaded = (out.stdout + "\n").split("\n")[:2]
-    modules = [p for p in (ROOT / "sbrml" / "reference").glob("*.py") if p.name != "__init__.py"]
+    modules = [
+        p
+        for tree in ("reference", "core")
+        for p in (ROOT / "sbrml" / tree).glob("*.py")
+        if p.name != "__init__.py"
+    ]
     assert int(count) == len(modules)  # every module was imported, none skipped
     assert loaded == ""
 
@@ -53,5 +61,19 @@ def test_reference_never_imports_optimized() -> None:
         str(p.relative_to(ROOT))
         for p in (ROOT / "sbrml" / "reference").rglob("*.py")
         if re.search(r"^\s*(from|import) sbrml\.optimized", p.read_text(encoding="utf-8"), re.M)
+    ]
+    assert offenders == []
+
+
+def test_core_imports_neither_tree() -> None:
+    # Dependency direction (DESIGN.md): app -> optimized, reference -> core.
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "sbrml" / "core").rglob("*.py")
+        if re.search(
+            r"^\s*(from|import) sbrml\.(optimized|reference|cli|simulation|api)",
+            p.read_text(encoding="utf-8"),
+            re.M,
+        )
     ]
     assert offenders == []

@@ -10,8 +10,8 @@ from dp_accounting import dp_event, rdp
 
 import sbrml.optimized as opt
 from sbrml.attacks import normal_draws
+from sbrml.core.errors import ParameterError
 from sbrml.privacy import GaussianMechanism, calibrate_sigma, epsilon
-from sbrml.reference.errors import ParameterError
 
 
 @pytest.mark.spec("D17.1")

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sbrml.core.channel import Message
+from sbrml.core.errors import ParameterError
 from sbrml.optimized.randomness import RandomSource
 from sbrml.optimized.ring import encode
 from sbrml.optimized.sharing import share
-from sbrml.reference.channel import Message, pack_ring
-from sbrml.reference.errors import ParameterError
+from sbrml.reference.channel import pack_ring
 from sbrml.reference.round import worker_name
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sbrml.core.errors import ParameterError
 from sbrml.optimized.distances import check_matrix
 from sbrml.optimized.randomness import RandomSource, ring_elements
-from sbrml.reference.errors import ParameterError
 
 F64 = NDArray[np.float64]
 

@@ -14,7 +14,7 @@ import sys
 
 from sbrml.cli.errors import CliError, report_bug, silence_stdout
 from sbrml.cli.parser import build_parser
-from sbrml.reference.errors import SpecError
+from sbrml.core.errors import SpecError
 
 __all__ = ["main"]
 

@@ -30,7 +30,7 @@ from sbrml.cli.files import (
 )
 from sbrml.cli.options import aggregate_mode, check_options
 from sbrml.cli.resources import aggregate_needs, check_memory
-from sbrml.reference.errors import InsufficientWorkersError, SpecError
+from sbrml.core.errors import InsufficientWorkersError, SpecError
 from sbrml.rulespec import check_workers
 
 FULL_TRANSCRIPT_WARNING = (

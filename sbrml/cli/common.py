@@ -9,7 +9,7 @@ from typing import Any
 
 from sbrml.cli.errors import CliError
 from sbrml.cli.parser import HYPERPARAMETERS
-from sbrml.reference.errors import SpecError
+from sbrml.core.errors import SpecError
 from sbrml.rulespec import RuleSpecError, build_rule, check_workers
 
 # Stages in which f plays no part (it is informative only): a spec made of these alone runs

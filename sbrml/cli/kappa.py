@@ -19,7 +19,7 @@ from typing import Any
 from sbrml.cli import progress
 from sbrml.cli.common import effective_m
 from sbrml.cli.errors import CliError
-from sbrml.reference.errors import SpecError
+from sbrml.core.errors import SpecError
 from sbrml.rulespec import LIBRARY_SPECS, RuleSpecError, build_rule, check_workers
 
 

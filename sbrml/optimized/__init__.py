@@ -4,6 +4,15 @@ Errors and the channel/transcript are shared with ``sbrml.reference``; everythin
 is reimplemented on uint64 arrays and must agree with the reference byte for byte.
 """
 
+from sbrml.core.errors import (
+    EncodingError,
+    InsufficientWorkersError,
+    MalformedShareError,
+    ParameterError,
+    RandomnessError,
+    ShapeError,
+    SpecError,
+)
 from sbrml.optimized.beaver import (
     Dealer,
     GramShares,
@@ -50,15 +59,6 @@ from sbrml.optimized.ring import decode, encode
 from sbrml.optimized.round import RoundResult, encode_update, secure_aggregate, worker_messages
 from sbrml.optimized.rules import Krum, MultiKrum
 from sbrml.optimized.sharing import reconstruct, share
-from sbrml.reference.errors import (
-    EncodingError,
-    InsufficientWorkersError,
-    MalformedShareError,
-    ParameterError,
-    RandomnessError,
-    ShapeError,
-    SpecError,
-)
 from sbrml.reference.rules import is_distance_rule
 
 __all__ = [

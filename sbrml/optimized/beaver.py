@@ -8,10 +8,10 @@ from typing import Protocol
 
 import numpy as np
 
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.optimized.channel import Channel, pack_ring
 from sbrml.optimized.randomness import RandomSource, fill_ring_elements, ring_elements
 from sbrml.optimized.ring import U64
-from sbrml.reference.errors import ParameterError, ShapeError
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Message payload encoding for uint64 arrays (spec/07-channel.md, D7.4).
 
-The channel and transcript themselves are the reference's: payloads are bytes-like, so an
+The channel and transcript are shared (sbrml.core.channel): payloads are bytes-like, so an
 array is sent as a zero-copy little-endian view and the transcript bytes are identical.
 """
 
@@ -11,8 +11,8 @@ import sys
 import numpy as np
 from numpy.typing import NDArray
 
-from sbrml.reference.channel import Channel, Message, Payload
-from sbrml.reference.errors import ShapeError
+from sbrml.core.channel import Channel, Message, Payload
+from sbrml.core.errors import ShapeError
 
 __all__ = ["Channel", "Message", "pack_ring", "unpack_ring"]
 

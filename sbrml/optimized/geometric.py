@@ -18,6 +18,7 @@ import numpy as np
 import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 
+from sbrml.core.errors import ShapeError
 from sbrml.optimized.distances import (
     PUBLIC_ACCURACY,
     Distances,
@@ -36,7 +37,6 @@ from sbrml.optimized.rules import (
     unsettled,
     weighted_sum,
 )
-from sbrml.reference.errors import ShapeError
 from sbrml.reference.geometric import (
     MAX_SUBSETS,
     WeiszfeldReport,

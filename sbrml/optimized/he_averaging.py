@@ -15,10 +15,10 @@ from typing import Any
 import gmpy2
 import numpy as np
 
+from sbrml.core.channel import Payload
 from sbrml.optimized import paillier
 from sbrml.optimized.packing import Packing
 from sbrml.optimized.randomness import RandomSource
-from sbrml.reference.channel import Payload
 from sbrml.reference.he_averaging import AveragingResult, Backend, ciphertext_width
 from sbrml.reference.he_averaging import encrypted_average as _protocol
 from sbrml.reference.he_averaging import sum_valid as _reference_sum_valid

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.optimized import masking_primitives as prim
 from sbrml.optimized.channel import pack_ring, unpack_ring
 from sbrml.optimized.randomness import ChaCha20RandomSource, RandomSource
@@ -27,7 +28,6 @@ from sbrml.reference.mask_protocol import (
     wrap_error,
 )
 from sbrml.reference.mask_protocol import masked_aggregate as _protocol
-from sbrml.reference.ring import DEFAULT_FRAC_BITS
 
 __all__ = ["OPTIMIZED", "ROUNDS", "MaskResult", "masked_aggregate"]
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sbrml.core.errors import EncodingError
 from sbrml.optimized.ring import encode, to_signed
-from sbrml.reference.errors import EncodingError
 from sbrml.reference.packing import Packing as ReferencePacking
 
 __all__ = ["Packing"]

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 import gmpy2
 
+from sbrml.core.errors import ShapeError
 from sbrml.optimized.randomness import RandomSource, SystemRandomSource, uniform_below
 from sbrml.reference import paillier as _reference
-from sbrml.reference.errors import ShapeError
 from sbrml.reference.paillier import (
     BASE_ORDER,
     BASE_RANGE,

@@ -11,19 +11,19 @@ import secrets
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-from sbrml.optimized.ring import U64, mask_bits
-from sbrml.reference.errors import ParameterError, RandomnessError
-from sbrml.reference.randomness import (
+from sbrml.core.errors import ParameterError, RandomnessError
+from sbrml.core.params import RING_BITS, check_ring_bits
+from sbrml.core.randomness import (
     BLOCK_BYTES,
     KEY_BYTES,
     MAX_BLOCKS,
     RandomSource,
     check_key,
-    derive_key,
+    next_child_key,
     seed_key,
     uniform_below,
 )
-from sbrml.reference.ring import RING_BITS, check_ring_bits
+from sbrml.optimized.ring import U64, mask_bits
 
 __all__ = [
     "ChaCha20RandomSource",
@@ -84,10 +84,7 @@ class ChaCha20RandomSource:
 
     def derive(self, label: str) -> ChaCha20RandomSource:
         """Implements C2.3 and C2.9: child k of ``label``; never the same stream twice."""
-        index = self._derived.get(label, 0) if isinstance(label, str) else 0
-        key = derive_key(self._key, index, label)
-        self._derived[label] = index + 1
-        return ChaCha20RandomSource(key)
+        return ChaCha20RandomSource(next_child_key(self._key, self._derived, label))
 
 
 class SystemRandomSource(ChaCha20RandomSource):

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.reference.errors import EncodingError, ShapeError
-from sbrml.reference.ring import (
+from sbrml.core.errors import EncodingError, ShapeError
+from sbrml.core.params import (
     DEFAULT_FRAC_BITS,
     RING_BITS,
     WEIGHT_FRAC_BITS,

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sbrml.core.errors import ShapeError
+from sbrml.core.params import NORM_BOUND_LOG2
 from sbrml.optimized.beaver import CHUNK, Dealer, TripleProvider, column_blocks
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
 from sbrml.optimized.distances import (
@@ -33,9 +35,7 @@ from sbrml.optimized.ring import (
     sq_norm_encoded,
 )
 from sbrml.optimized.sharing import share
-from sbrml.reference.errors import ShapeError
 from sbrml.reference.round import (
-    NORM_BOUND_LOG2,
     PhaseClock,
     RoundResult,
     Tamper,

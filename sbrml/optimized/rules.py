@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.optimized.distances import UNIT_ROUNDOFF, Distances, checked_distances
-from sbrml.reference.errors import ParameterError, ShapeError
 from sbrml.reference.rules import (
     CONVENTIONS,
     FLOAT_TIE_TOLERANCE,

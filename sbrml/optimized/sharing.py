@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from sbrml.core.errors import ShapeError
+from sbrml.core.params import check_ring_bits
 from sbrml.optimized.randomness import RandomSource, ring_elements
 from sbrml.optimized.ring import RING_BITS, U64, as_ring, mask_bits
-from sbrml.reference.errors import ShapeError
-from sbrml.reference.ring import check_ring_bits
 
 
 def share(secret: ArrayLike, *, rng: RandomSource, bits: int = RING_BITS) -> tuple[U64, U64]:

@@ -3,6 +3,16 @@
 Public names are the same in ``sbrml.optimized``; see spec/ for what each implements.
 """
 
+from sbrml.core.channel import Channel, Message
+from sbrml.core.errors import (
+    EncodingError,
+    InsufficientWorkersError,
+    MalformedShareError,
+    ParameterError,
+    RandomnessError,
+    ShapeError,
+    SpecError,
+)
 from sbrml.reference.beaver import (
     Dealer,
     GramShares,
@@ -13,22 +23,13 @@ from sbrml.reference.beaver import (
     beaver_mul,
     beaver_square,
 )
-from sbrml.reference.channel import Channel, Message, pack_ring, unpack_ring
+from sbrml.reference.channel import pack_ring, unpack_ring
 from sbrml.reference.coordinatewise import Bulyan, CoordinateMedian, Meamed, Mean, TrimmedMean
 from sbrml.reference.distances import (
     distances_from_gram,
     secure_sq_distances_gram,
     secure_sq_distances_pairwise,
     sq_distances,
-)
-from sbrml.reference.errors import (
-    EncodingError,
-    InsufficientWorkersError,
-    MalformedShareError,
-    ParameterError,
-    RandomnessError,
-    ShapeError,
-    SpecError,
 )
 from sbrml.reference.geometric import (
     CenteredClipping,

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sbrml.reference.channel import Channel, pack_ring
-from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.core.channel import Channel
+from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.params import RING_BITS
+from sbrml.reference.channel import pack_ring
 from sbrml.reference.randomness import RandomSource, ring_elements
-from sbrml.reference.ring import RING_BITS, ring_add, ring_sub
+from sbrml.reference.ring import ring_add, ring_sub
 
 Vector = list[int]
 Matrix = list[list[int]]

@@ -1,110 +1,17 @@
-"""In-memory channel that counts bytes and records a transcript (spec/07-channel.md)."""
+"""Ring vectors as message payloads, in pure Python (spec/07-channel.md, D7.4).
+
+The channel and transcript are shared (``sbrml.core.channel``); each tree packs its own
+vectors: here lists of ints, in ``sbrml.optimized.channel`` zero-copy uint64 arrays.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import struct
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import BinaryIO
+from collections.abc import Sequence
 
-from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.core.channel import Channel, Message, Payload
+from sbrml.core.errors import ShapeError
 
-TRANSCRIPT_MAGIC = b"SBRMLTR1"
-
-Payload = bytes | memoryview
-
-
-@dataclass(frozen=True)
-class Message:
-    """Implements D7.1: one message (sender, receiver, label, payload bytes)."""
-
-    sender: str
-    receiver: str
-    label: str
-    payload: Payload
-
-    @property
-    def size(self) -> int:
-        """Payload length in bytes (C7.2 counts payload bytes only)."""
-        return self.payload.nbytes if isinstance(self.payload, memoryview) else len(self.payload)
-
-
-class Channel:
-    """Implements D7.2: delivers messages to per-party inboxes and records every one in order."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self._inbox: dict[str, list[Message]] = {}
-
-    def send(self, sender: str, receiver: str, label: str, payload: Payload) -> None:
-        """Record and deliver one message (C7.1)."""
-        self.deliver(Message(sender, receiver, label, payload))
-
-    def deliver(self, message: Message) -> None:
-        """Record and deliver an already-built message (C7.1), e.g. a Byzantine worker's."""
-        self.messages.append(message)
-        self._inbox.setdefault(message.receiver, []).append(message)
-
-    def receive(self, receiver: str, label: str) -> list[Message]:
-        """Remove and return, in arrival order, the messages for ``receiver`` with ``label``."""
-        inbox = self._inbox.get(receiver, [])
-        taken = [m for m in inbox if m.label == label]
-        self._inbox[receiver] = [m for m in inbox if m.label != label]
-        return taken
-
-    def bytes_by_link(self) -> dict[str, int]:
-        """Implements C7.2: payload bytes per ``sender->receiver`` link, in first-use order."""
-        totals: dict[str, int] = {}
-        for m in self.messages:
-            link = f"{m.sender}->{m.receiver}"
-            totals[link] = totals.get(link, 0) + m.size
-        return totals
-
-    def view(self, party: str | None = None) -> list[Message]:
-        """Implements D7.5: the recorded messages ``party`` sent or received, in recording
-        order; every message when ``party`` is None (the full transcript)."""
-        if party is None:
-            return self.messages
-        if not isinstance(party, str) or not party:
-            raise ParameterError(
-                "Channel.view", "party", "a party name (D7.1)", "D7.5", repr(party)
-            )
-        return [m for m in self.messages if party in (m.sender, m.receiver)]
-
-    def _chunks(self, party: str | None) -> Iterator[bytes | memoryview]:
-        # D7.3: magic, u32 count, then per message three u16-length-prefixed UTF-8 names
-        # and a u64-length-prefixed payload, all little-endian.
-        messages = self.view(party)
-        yield TRANSCRIPT_MAGIC
-        yield struct.pack("<I", len(messages))
-        for m in messages:
-            for name in (m.sender, m.receiver, m.label):
-                raw = name.encode("utf-8")
-                yield struct.pack("<H", len(raw)) + raw
-            yield struct.pack("<Q", m.size)
-            yield m.payload
-
-    def transcript_bytes(self, party: str | None = None) -> bytes:
-        """Implements D7.3: the canonical transcript encoding; of ``party``'s view (D7.5) when
-        a party is given.
-
-        The full transcript holds both shares of every worker's input, so it reconstructs
-        every input; one server's view does not.
-        """
-        return b"".join(bytes(c) for c in self._chunks(party))
-
-    def transcript_digest(self, party: str | None = None) -> str:
-        """SHA-256 (hex) of ``transcript_bytes(party)``, computed without joining it in memory."""
-        h = hashlib.sha256()
-        for chunk in self._chunks(party):
-            h.update(chunk)
-        return h.hexdigest()
-
-    def write_transcript(self, stream: BinaryIO, party: str | None = None) -> None:
-        """Write ``transcript_bytes(party)`` (D7.3, D7.5) to a binary stream."""
-        for chunk in self._chunks(party):
-            stream.write(chunk)
+__all__ = ["Channel", "Message", "Payload", "pack_ring", "unpack_ring"]
 
 
 def pack_ring(elements: Sequence[int]) -> bytes:

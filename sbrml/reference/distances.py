@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
+from sbrml.core.channel import Channel
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.reference.beaver import (
     MASK,
     GramShares,
@@ -15,8 +17,6 @@ from sbrml.reference.beaver import (
     beaver_gram,
     beaver_square,
 )
-from sbrml.reference.channel import Channel
-from sbrml.reference.errors import ParameterError, ShapeError
 from sbrml.reference.ring import ring_sub
 
 VARIANTS = ("gram", "pairwise")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.reference.distances import check_matrix, sq_distances
-from sbrml.reference.errors import ParameterError, ShapeError
 from sbrml.reference.preaggregation import row_norm
 from sbrml.reference.rules import (
     FLOAT_TIE_TOLERANCE,

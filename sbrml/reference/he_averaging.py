@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sbrml.reference.channel import Channel, Message, Payload
-from sbrml.reference.errors import InsufficientWorkersError, ShapeError, SpecError
+from sbrml.core.channel import Channel, Message, Payload
+from sbrml.core.errors import InsufficientWorkersError, ShapeError, SpecError
 from sbrml.reference.packing import Packing
 from sbrml.reference.paillier import (
     PrivateKey,

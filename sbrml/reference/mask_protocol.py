@@ -16,17 +16,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sbrml.reference import masking_primitives as prim
-from sbrml.reference.channel import Channel, Message, Payload, pack_ring, unpack_ring
-from sbrml.reference.errors import (
+from sbrml.core.channel import Channel, Message, Payload
+from sbrml.core.errors import (
     EncodingError,
     InsufficientWorkersError,
     ParameterError,
     ShapeError,
     SpecError,
 )
+from sbrml.core.params import DEFAULT_FRAC_BITS, RING_BITS, check_frac_bits
+from sbrml.reference import masking_primitives as prim
+from sbrml.reference.channel import pack_ring, unpack_ring
 from sbrml.reference.randomness import ChaCha20RandomSource, RandomSource
-from sbrml.reference.ring import DEFAULT_FRAC_BITS, RING_BITS, check_frac_bits, decode, encode
+from sbrml.reference.ring import decode, encode
 from sbrml.reference.round import worker_name
 
 ROUNDS = ("advertise", "share", "input", "unmask")

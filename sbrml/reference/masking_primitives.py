@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 
-from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.reference.randomness import ChaCha20RandomSource, RandomSource, uniform_below
 
 P25519 = 2**255 - 19

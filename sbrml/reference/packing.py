@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sbrml.reference.errors import EncodingError, ParameterError, ShapeError
+from sbrml.core.errors import EncodingError, ParameterError, ShapeError
 from sbrml.reference.ring import encode as ring_encode
 from sbrml.reference.ring import to_signed
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from sbrml.reference.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.reference.randomness import RandomSource, SystemRandomSource, uniform_below
 
 DEFAULT_BITS = 2048

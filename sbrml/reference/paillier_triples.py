@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from sbrml.core.channel import Channel
+from sbrml.core.errors import ParameterError
+from sbrml.core.params import RING_BITS
 from sbrml.reference.beaver import (
     GramShares,
     Matrix,
@@ -19,8 +22,6 @@ from sbrml.reference.beaver import (
     mat_add,
     transpose,
 )
-from sbrml.reference.channel import Channel
-from sbrml.reference.errors import ParameterError
 from sbrml.reference.he_averaging import ciphertext_width, pack_ciphertexts, unpack_ciphertexts
 from sbrml.reference.paillier import (
     DEFAULT_BITS,
@@ -38,7 +39,6 @@ from sbrml.reference.paillier import (
     short_exponent_obfuscators,
 )
 from sbrml.reference.randomness import RandomSource, ring_elements
-from sbrml.reference.ring import RING_BITS
 
 MASK = (1 << RING_BITS) - 1
 DEFAULT_SIGMA = 40

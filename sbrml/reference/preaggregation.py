@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sbrml.core.errors import ParameterError
 from sbrml.reference.distances import check_matrix, sq_distances
-from sbrml.reference.errors import ParameterError
 from sbrml.reference.randomness import RandomSource, uniform_below
 from sbrml.reference.rules import (
     NeedsMajority,

@@ -1,40 +1,30 @@
 """Random sources: one ChaCha20 keystream construction (spec/02-randomness.md).
 
 The reference computes ChaCha20 (RFC 8439, section 2.3-2.4) in readable pure Python; the
-optimized tree calls ``cryptography`` and must produce the same bytes. Every randomized
+optimized tree calls ``cryptography`` and must produce the same bytes. The key schedule and
+bytes-to-integers (``sbrml.core.randomness``) are shared. Every randomized
 function in sbrml takes such a source as its keyword-only ``rng`` argument.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-from typing import Protocol
 
-from sbrml.reference.errors import ParameterError, RandomnessError
-from sbrml.reference.ring import RING_BITS, check_ring_bits
+from sbrml.core.errors import ParameterError, RandomnessError
+from sbrml.core.params import RING_BITS, check_ring_bits
+from sbrml.core.randomness import (
+    BLOCK_BYTES,
+    KEY_BYTES,
+    MAX_BLOCKS,
+    RandomSource,
+    check_key,
+    next_child_key,
+    seed_key,
+    uniform_below,
+)
 
-KEY_BYTES = 32
-BLOCK_BYTES = 64
-MAX_BLOCKS = 1 << 32
-SEED_DOMAIN = b"sbrml/seed/v1/"
-DERIVE_DOMAIN = b"sbrml/derive/v2/"
-MAX_DERIVES = 1 << 64
 _MASK32 = 0xFFFFFFFF
 _CONSTANTS = (0x61707865, 0x3320646E, 0x79622D32, 0x6B206574)
-
-
-class RandomSource(Protocol):
-    """The randomness interface (D2.2): a byte stream plus label derivation."""
-
-    def random_bytes(self, count: int) -> bytes:
-        """The next ``count`` bytes of this source's keystream (C2.4)."""
-        ...
-
-    def derive(self, label: str) -> RandomSource:
-        """A fresh child source; no two calls on one source return the same stream (C2.3)."""
-        ...
 
 
 def _rotl(v: int, c: int) -> int:
@@ -84,13 +74,6 @@ def chacha20_block(key: bytes, counter: int, nonce: bytes) -> bytes:
     )
 
 
-def check_key(function: str, key: bytes) -> None:
-    """Implements D2.2: a source key is exactly 32 bytes."""
-    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-        got = f"{len(key)} bytes" if isinstance(key, bytes) else type(key).__name__
-        raise ParameterError(function, "key", "32 bytes", "D2.2", got)
-
-
 class ChaCha20RandomSource:
     """Implements D2.2: the keystream of ChaCha20(key, nonce = 0^12, counter = 0, 1, ...)."""
 
@@ -130,31 +113,7 @@ class ChaCha20RandomSource:
         ``k`` counts this source's earlier ``derive`` calls with the same label, so asking
         twice never returns the same stream; the parent's byte stream is not consumed.
         """
-        index = self._derived.get(label, 0) if isinstance(label, str) else 0
-        key = derive_key(self._key, index, label)
-        self._derived[label] = index + 1
-        return ChaCha20RandomSource(key)
-
-
-def derive_key(key: bytes, index: int, label: str) -> bytes:
-    """Implements C2.3: key_k = HMAC-SHA-256(key, "sbrml/derive/v2/" || LE64(k) || UTF-8(label))."""
-    if not isinstance(label, str) or not label:
-        raise ParameterError("derive", "label", "a non-empty str", "C2.3", repr(label))
-    if not 0 <= index < MAX_DERIVES:
-        raise RandomnessError(
-            "derive", "label", "fewer than 2^64 derivations per source", "C2.9", f"k={index}"
-        )
-    message = DERIVE_DOMAIN + index.to_bytes(8, "little") + label.encode("utf-8")
-    return hmac.new(key, message, hashlib.sha256).digest()
-
-
-def seed_key(seed: int) -> bytes:
-    """Implements C2.2: key = SHA-256("sbrml/seed/v1/" || LE256(seed)) for 0 <= seed < 2^256."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 1 << 256:
-        raise ParameterError(
-            "DeterministicRandomSource", "seed", "an int in [0, 2^256)", "C2.2", repr(seed)
-        )
-    return hashlib.sha256(SEED_DOMAIN + seed.to_bytes(32, "little")).digest()
+        return ChaCha20RandomSource(next_child_key(self._key, self._derived, label))
 
 
 class SystemRandomSource(ChaCha20RandomSource):
@@ -183,16 +142,12 @@ def ring_elements(rng: RandomSource, count: int, bits: int = RING_BITS) -> list[
     return [int.from_bytes(data[i : i + 8], "little") & mask for i in range(0, len(data), 8)]
 
 
-def uniform_below(rng: RandomSource, bound: int) -> int:
-    """Implements C2.7: uniform in [0, bound) by masking to bit_length(bound - 1) and rejecting."""
-    if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
-        raise ParameterError("uniform_below", "bound", "an int >= 1", "C2.7", repr(bound))
-    width = (bound - 1).bit_length()
-    if width == 0:
-        return 0
-    mask = (1 << width) - 1
-    nbytes = -(-width // 8)
-    while True:
-        candidate = int.from_bytes(rng.random_bytes(nbytes), "little") & mask
-        if candidate < bound:
-            return candidate
+__all__ = [
+    "ChaCha20RandomSource",
+    "DeterministicRandomSource",
+    "RandomSource",
+    "SystemRandomSource",
+    "chacha20_block",
+    "ring_elements",
+    "uniform_below",
+]

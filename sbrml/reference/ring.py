@@ -8,33 +8,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sbrml.reference.errors import EncodingError, ParameterError, ShapeError
-
-RING_BITS = 64
-DEFAULT_FRAC_BITS = 16
-WEIGHT_FRAC_BITS = 30
-
-
-def check_ring_bits(function: str, bits: int) -> None:
-    """Implements D1.1: the ring width ``bits`` is an int in [2, 64]."""
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= RING_BITS:
-        raise ParameterError(function, "bits", "2 <= bits <= 64", "D1.1", repr(bits))
-
-
-def check_frac_bits(function: str, frac_bits: int, bits: int = RING_BITS) -> None:
-    """Implements D1.3: 0 <= frac_bits < bits - 1."""
-    if (
-        isinstance(frac_bits, bool)
-        or not isinstance(frac_bits, int)
-        or not 0 <= frac_bits < bits - 1
-    ):
-        raise ParameterError(
-            function,
-            "frac_bits",
-            f"0 <= frac_bits < bits - 1 = {bits - 1}",
-            "D1.3",
-            repr(frac_bits),
-        )
+from sbrml.core.errors import EncodingError, ShapeError
+from sbrml.core.params import (
+    DEFAULT_FRAC_BITS,
+    RING_BITS,
+    WEIGHT_FRAC_BITS,
+    check_frac_bits,
+    check_ring_bits,
+)
 
 
 def to_signed(element: int, bits: int = RING_BITS) -> int:

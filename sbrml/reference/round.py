@@ -11,8 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from sbrml.core.channel import Channel, Message
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError, SpecError
+from sbrml.core.params import DEFAULT_FRAC_BITS, NORM_BOUND_LOG2, RING_BITS, WEIGHT_FRAC_BITS
 from sbrml.reference.beaver import Dealer, Matrix, TripleProvider
-from sbrml.reference.channel import Channel, Message, pack_ring, unpack_ring
+from sbrml.reference.channel import pack_ring, unpack_ring
 from sbrml.reference.distances import (
     check_variant,
     pairs,
@@ -20,22 +23,11 @@ from sbrml.reference.distances import (
     secure_sq_distances_gram,
     secure_sq_distances_pairwise,
 )
-from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError, SpecError
 from sbrml.reference.randomness import RandomSource
-from sbrml.reference.ring import (
-    DEFAULT_FRAC_BITS,
-    RING_BITS,
-    WEIGHT_FRAC_BITS,
-    decode,
-    encode,
-    encode_weights,
-    ring_add,
-    sq_norm_encoded,
-)
+from sbrml.reference.ring import decode, encode, encode_weights, ring_add, sq_norm_encoded
 from sbrml.reference.rules import DistanceRule, is_distance_rule
 from sbrml.reference.sharing import share
 
-NORM_BOUND_LOG2 = 62
 Tamper = Callable[[list[Message]], list[Message]]
 
 

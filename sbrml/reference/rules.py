@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, Protocol
 
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
 from sbrml.reference.distances import check_matrix, sq_distances
-from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
 
 Number = int | float | Fraction
 

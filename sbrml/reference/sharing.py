@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sbrml.reference.errors import ShapeError
+from sbrml.core.errors import ShapeError
+from sbrml.core.params import RING_BITS, check_ring_bits
 from sbrml.reference.randomness import RandomSource, ring_elements
-from sbrml.reference.ring import RING_BITS, check_ring_bits, check_ring_vector, ring_add, ring_sub
+from sbrml.reference.ring import check_ring_vector, ring_add, ring_sub
 
 
 def share(

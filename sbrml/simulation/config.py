@@ -7,7 +7,7 @@ from typing import Any
 
 import sbrml.optimized as opt
 from sbrml.attacks import ATTACKS
-from sbrml.reference.errors import SpecError
+from sbrml.core.errors import SpecError
 from sbrml.rulespec import RuleSpecError, build_rule, check_workers
 
 MODES = ("plaintext", "secure", "paillier", "masks")

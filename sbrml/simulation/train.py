@@ -18,11 +18,11 @@ from sklearn.datasets import load_digits
 import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.attacks import ATTACKS
+from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.optimized import paillier
 from sbrml.optimized.he_averaging import encrypted_average
 from sbrml.optimized.mask_protocol import masked_aggregate
 from sbrml.privacy import GaussianMechanism, calibrate_sigma, epsilon, poisson_batch
-from sbrml.reference.ring import DEFAULT_FRAC_BITS
 from sbrml.rulespec import build_rule
 from sbrml.simulation.config import LABEL_FLIP, Config
 from sbrml.simulation.models import MODELS

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
-from sbrml.reference.channel import Message
-from sbrml.reference.errors import SpecError
+from sbrml.core.channel import Message
+from sbrml.core.errors import SpecError
 from tests.helpers import as_list, shares_of
 
 M = 1 << 64

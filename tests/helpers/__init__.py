@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from sbrml.reference.channel import Message, pack_ring
+from sbrml.core.channel import Message
+from sbrml.reference.channel import pack_ring
 from sbrml.reference.randomness import DeterministicRandomSource
 from sbrml.reference.sharing import share as ref_share
 

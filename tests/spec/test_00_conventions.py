@@ -11,12 +11,12 @@ import pytest
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
+from sbrml.core.errors import InsufficientWorkersError
 from sbrml.optimized import he_averaging as opt_he
 from sbrml.optimized import mask_protocol as opt_mp
 from sbrml.optimized import paillier as opt_p
 from sbrml.reference import he_averaging as ref_he
 from sbrml.reference import mask_protocol as ref_mp
-from sbrml.reference.errors import InsufficientWorkersError
 
 KEY = opt_p.generate_keypair(256, rng=opt.DeterministicRandomSource(11), insecure_test=True)
 HONEST = [[1.0, 2.0, 3.0], [1.5, 2.5, 3.5], [0.5, 1.5, 2.5], [1.0, 2.5, 3.0], [1.25, 2.0, 3.25]]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sbrml.reference.errors import EncodingError, ParameterError, ShapeError
+from sbrml.core.errors import EncodingError, ParameterError, ShapeError
 from tests.helpers import as_list
 
 

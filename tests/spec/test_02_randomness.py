@@ -11,9 +11,10 @@ from types import ModuleType
 
 import pytest
 
+import sbrml.core.randomness as core_rand
 import sbrml.optimized.randomness as opt_rand
 import sbrml.reference.randomness as ref_rand
-from sbrml.reference.errors import ParameterError, RandomnessError
+from sbrml.core.errors import ParameterError, RandomnessError
 from tests.helpers import ScriptedSource, as_list
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,9 +157,9 @@ def test_bytes_are_consumed_in_order(impl: ModuleType) -> None:
 def test_stream_length_limit(impl: ModuleType) -> None:
     source = impl.DeterministicRandomSource(1)
     if impl.__name__.endswith("reference"):
-        source._counter = ref_rand.MAX_BLOCKS - 1
+        source._counter = core_rand.MAX_BLOCKS - 1
     else:
-        source._used = (ref_rand.MAX_BLOCKS - 1) * ref_rand.BLOCK_BYTES
+        source._used = (core_rand.MAX_BLOCKS - 1) * core_rand.BLOCK_BYTES
     source.random_bytes(64)  # the last block is still allowed
     with pytest.raises(RandomnessError) as info:
         source.random_bytes(1)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sbrml.reference.errors import ShapeError
+from sbrml.core.errors import ShapeError
 from tests.helpers import ScriptedSource, as_list
 
 

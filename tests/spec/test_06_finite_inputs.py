@@ -16,7 +16,7 @@ import pytest
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
-from sbrml.reference.errors import SpecError
+from sbrml.core.errors import SpecError
 from sbrml.rulespec import build_rule
 from tests.helpers import as_list
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
-from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
 from tests.helpers import as_list
 
 finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)

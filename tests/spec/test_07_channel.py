@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 
-from sbrml.reference.channel import Channel, Message
+from sbrml.core.channel import Channel, Message
 from tests.helpers import replace_worker
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from sbrml.cli import main
-from sbrml.reference.channel import Channel
-from sbrml.reference.errors import ParameterError
+from sbrml.core.channel import Channel
+from sbrml.core.errors import ParameterError
 from tests.helpers.cli import parse_transcript, reconstruct_inputs, run_error, write_input
 
 GEN = np.random.default_rng(11)

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.attacks.protocol import InconsistentShares
-from sbrml.reference.channel import Message, unpack_ring
-from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.core.channel import Message
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.reference.channel import unpack_ring
 from sbrml.reference.ring import encode as ref_encode
 from sbrml.rulespec import build_rule
 from tests.helpers import as_list, decoded_inputs, replace_worker, shares_of

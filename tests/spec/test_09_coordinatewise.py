@@ -7,7 +7,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from sbrml.reference.errors import InsufficientWorkersError
+from sbrml.core.errors import InsufficientWorkersError
 from tests.helpers import as_list
 
 X = [[1.0, 10.0], [2.0, -5.0], [3.0, 0.0], [100.0, 2.0], [-50.0, 1.0]]
@@ -66,7 +66,7 @@ def test_bulyan_needs_4f_plus_3(impl: ModuleType) -> None:
 @pytest.mark.spec("C9.6", "C8.11")
 @pytest.mark.parametrize("name", ["median", "trimmed-mean", "meamed", "bulyan"])
 def test_coordinatewise_rules_have_no_distance_form(impl: ModuleType, name: str) -> None:
-    from sbrml.reference.errors import ParameterError
+    from sbrml.core.errors import ParameterError
 
     rule = impl.RULES[name](0)
     assert not impl.is_distance_rule(rule)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
-from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
 from tests.helpers import as_list
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
-from sbrml.reference.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
 from sbrml.reference.preaggregation import mixed_distances
 from tests.helpers import ScriptedSource, as_list
 

@@ -14,10 +14,10 @@ from phe import paillier as phe
 import sbrml.optimized.paillier as opt_p
 import sbrml.reference.paillier as ref_p
 import sbrml.reference.paillier_triples as ref_triples
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.optimized import DeterministicRandomSource as OptSource
 from sbrml.optimized.paillier_triples import PaillierTripleProvider as OptProvider
 from sbrml.reference import DeterministicRandomSource as RefSource
-from sbrml.reference.errors import ParameterError, ShapeError
 from sbrml.reference.paillier import MILLER_RABIN_ROUNDS
 from sbrml.reference.randomness import uniform_below
 from tests.helpers import ScriptedSource

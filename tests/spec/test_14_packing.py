@@ -14,14 +14,14 @@ import sbrml.optimized.he_averaging as opt_he
 import sbrml.optimized.paillier as opt_p
 import sbrml.reference as ref
 import sbrml.reference.he_averaging as ref_he
-from sbrml.optimized.packing import Packing as OptPacking
-from sbrml.reference.channel import Message
-from sbrml.reference.errors import (
+from sbrml.core.channel import Message
+from sbrml.core.errors import (
     EncodingError,
     InsufficientWorkersError,
     ParameterError,
     ShapeError,
 )
+from sbrml.optimized.packing import Packing as OptPacking
 from sbrml.reference.packing import Packing as RefPacking
 
 KEY = opt_p.generate_keypair(512, rng=opt.DeterministicRandomSource(7), insecure_test=True)

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 import sbrml.optimized as opt
 import sbrml.optimized.paillier as opt_p
 import sbrml.reference as ref
+from sbrml.core.errors import ParameterError
 from sbrml.optimized.paillier_triples import PaillierTripleProvider as OptProvider
 from sbrml.optimized.paillier_triples import multi_exp
-from sbrml.reference.errors import ParameterError
 from sbrml.reference.he_averaging import ciphertext_width
 from sbrml.reference.paillier_triples import PaillierTripleProvider as RefProvider
 from sbrml.reference.paillier_triples import slot_values

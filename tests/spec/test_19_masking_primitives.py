@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import sbrml.optimized.masking_primitives as opt_m
 import sbrml.reference.masking_primitives as ref_m
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.reference import DeterministicRandomSource
-from sbrml.reference.errors import ParameterError, ShapeError
 from tests.helpers import ScriptedSource
 
 TREES = [ref_m, opt_m]

@@ -13,15 +13,15 @@ from hypothesis import strategies as st
 
 import sbrml.optimized.mask_protocol as opt_mp
 import sbrml.reference.mask_protocol as ref_mp
-from sbrml.optimized import DeterministicRandomSource as OptSource
-from sbrml.reference import DeterministicRandomSource as RefSource
-from sbrml.reference.channel import Message
-from sbrml.reference.errors import (
+from sbrml.core.channel import Message
+from sbrml.core.errors import (
     EncodingError,
     InsufficientWorkersError,
     ParameterError,
     ShapeError,
 )
+from sbrml.optimized import DeterministicRandomSource as OptSource
+from sbrml.reference import DeterministicRandomSource as RefSource
 
 ROUNDS = ref_mp.ROUNDS
 

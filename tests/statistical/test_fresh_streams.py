@@ -16,6 +16,7 @@ import pytest
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
+from sbrml.core.channel import Channel, Message
 from sbrml.optimized import he_averaging as opt_he
 from sbrml.optimized import mask_protocol as opt_mp
 from sbrml.optimized import paillier as opt_p
@@ -23,7 +24,6 @@ from sbrml.optimized import paillier_triples as opt_pt
 from sbrml.reference import he_averaging as ref_he
 from sbrml.reference import mask_protocol as ref_mp
 from sbrml.reference import paillier_triples as ref_pt
-from sbrml.reference.channel import Channel, Message
 
 X = [[1.0, -2.0, 0.5], [0.25, 3.0, -1.0], [2.0, 2.0, 2.0], [-1.5, 0.0, 4.0], [0.0, 1.0, 1.0]]
 X2 = [[v + 1.0 for v in row] for row in X]

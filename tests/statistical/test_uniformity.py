@@ -17,7 +17,7 @@ import pytest
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
-from sbrml.reference.channel import Message
+from sbrml.core.channel import Message
 
 ALPHA_Z = 3.090232306167813  # the 0.999 quantile of the standard normal: alpha = 0.001
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import sbrml.optimized as opt
-from sbrml.reference.channel import Message
-from sbrml.reference.errors import SpecError
+from sbrml.core.channel import Message
+from sbrml.core.errors import SpecError
 from sbrml.vectors import GENERATORS, SEED, write_all
 from tests.helpers import as_list
 

@@ -1,0 +1,40 @@
+"""Constants and parameter checks that both trees share (spec sections 1, 2 and 8).
+
+Part of ``sbrml.core``: what exists once on purpose. The ring width, the fixed-point
+parameters and their checks, and the norm bound of the round are definitions, not kernels, so
+both trees read them from here.
+"""
+
+from __future__ import annotations
+
+from sbrml.core.errors import ParameterError
+
+RING_BITS = 64
+DEFAULT_FRAC_BITS = 16
+WEIGHT_FRAC_BITS = 30
+
+
+def check_ring_bits(function: str, bits: int) -> None:
+    """Implements D1.1: the ring width ``bits`` is an int in [2, 64]."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= RING_BITS:
+        raise ParameterError(function, "bits", "2 <= bits <= 64", "D1.1", repr(bits))
+
+
+def check_frac_bits(function: str, frac_bits: int, bits: int = RING_BITS) -> None:
+    """Implements D1.3: 0 <= frac_bits < bits - 1."""
+    if (
+        isinstance(frac_bits, bool)
+        or not isinstance(frac_bits, int)
+        or not 0 <= frac_bits < bits - 1
+    ):
+        raise ParameterError(
+            function,
+            "frac_bits",
+            f"0 <= frac_bits < bits - 1 = {bits - 1}",
+            "D1.3",
+            repr(frac_bits),
+        )
+
+
+# C8.2: an honest worker's encoding has sum_k e_k^2 < 2^62.
+NORM_BOUND_LOG2 = 62
