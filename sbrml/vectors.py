@@ -16,7 +16,7 @@ from typing import Any
 import sbrml.reference as ref
 from sbrml import SPEC_VERSION
 from sbrml.core.errors import SpecError
-from sbrml.reference.distances import pairs
+from sbrml.core.params import pairs
 
 SPEC_DATE = "2026-11-25"
 SEED = 20261125

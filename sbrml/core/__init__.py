@@ -7,10 +7,12 @@ Paillier, masks — and a short protocol function per protocol; that duplication
 Some things are definitions rather than kernels and exist once, here:
 
 - ``errors``: the ``SpecError`` vocabulary (spec section 0);
-- ``params``: the ring width, fixed-point parameters and their checks, the norm bound;
+- ``params``: the ring width, fixed-point parameters and their checks, the norm bound, the
+  distance variants and the pair order (D5.2);
 - ``randomness``: the key schedule (seeds, labels, C2.2-C2.3, C2.9), the ``RandomSource``
   interface and bytes-to-integers (C2.7);
-- ``channel``: the in-memory channel, messages and the transcript bytes (section 7).
+- ``channel``: the in-memory channel, messages and the transcript bytes (section 7);
+- ``rules``: the rule interface (``Rule``, ``DistanceRule``, D6.1) the driver and app speak to.
 
 The modules import nothing outside the standard library and nothing from either tree.
 """

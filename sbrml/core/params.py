@@ -38,3 +38,19 @@ def check_frac_bits(function: str, frac_bits: int, bits: int = RING_BITS) -> Non
 
 # C8.2: an honest worker's encoding has sum_k e_k^2 < 2^62.
 NORM_BOUND_LOG2 = 62
+
+
+VARIANTS = ("gram", "pairwise")
+
+
+def check_variant(function: str, variant: str) -> None:
+    """Implements D5.2: the variant is 'gram' or 'pairwise'."""
+    if variant not in VARIANTS:
+        raise ParameterError(
+            function, "variant", "one of 'gram', 'pairwise'", "D5.2", repr(variant)
+        )
+
+
+def pairs(count: int) -> list[tuple[int, int]]:
+    """D5.2: the pairs (i, j), i < j, in lexicographic order."""
+    return [(i, j) for i in range(count) for j in range(i + 1, count)]

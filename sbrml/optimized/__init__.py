@@ -13,6 +13,7 @@ from sbrml.core.errors import (
     ShapeError,
     SpecError,
 )
+from sbrml.core.rules import is_distance_rule
 from sbrml.optimized.beaver import (
     Dealer,
     GramShares,
@@ -59,7 +60,6 @@ from sbrml.optimized.ring import decode, encode
 from sbrml.optimized.round import RoundResult, encode_update, secure_aggregate, worker_messages
 from sbrml.optimized.rules import Krum, MultiKrum
 from sbrml.optimized.sharing import reconstruct, share
-from sbrml.reference.rules import is_distance_rule
 
 __all__ = [
     "PREAGGREGATIONS",

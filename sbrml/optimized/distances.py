@@ -9,10 +9,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.errors import ShapeError
+from sbrml.core.params import VARIANTS, check_variant, pairs
 from sbrml.optimized.beaver import GramShares, SquareShares, beaver_gram, beaver_square
 from sbrml.optimized.channel import Channel
 from sbrml.optimized.ring import U64
-from sbrml.reference.distances import VARIANTS, check_variant, pairs
 
 F64 = NDArray[np.float64]
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sbrml.core.rules import Rule, is_distance_rule
 from sbrml.optimized.distances import check_matrix, checked_distances
 from sbrml.optimized.geometric import clip_scale, norms_from_squares
 from sbrml.optimized.rules import F64, check_distance_matrix, rowwise_lowest, unsettled
@@ -21,11 +22,7 @@ from sbrml.reference.preaggregation import AdaptiveClipping as ReferenceAdaptive
 from sbrml.reference.preaggregation import Bucketing as ReferenceBucketing
 from sbrml.reference.preaggregation import Compose, Mixing, PreAggregation
 from sbrml.reference.preaggregation import StaticClipping as ReferenceStaticClipping
-from sbrml.reference.rules import (
-    NeedsMajority,
-    Rule,
-    is_distance_rule,
-)
+from sbrml.reference.rules import NeedsMajority
 
 __all__ = [
     "AdaptiveClipping",

@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.errors import ShapeError
 from sbrml.core.params import NORM_BOUND_LOG2
+from sbrml.core.rules import DistanceRule
 from sbrml.optimized.beaver import CHUNK, Dealer, TripleProvider, column_blocks
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
 from sbrml.optimized.distances import (
@@ -47,7 +48,6 @@ from sbrml.reference.round import (
     spread_weights,
     worker_name,
 )
-from sbrml.reference.rules import DistanceRule
 
 __all__ = ["RoundResult", "encode_update", "secure_aggregate", "worker_messages"]
 

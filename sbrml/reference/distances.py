@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from sbrml.core.channel import Channel
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ShapeError
+from sbrml.core.params import pairs
 from sbrml.reference.beaver import (
     MASK,
     GramShares,
@@ -18,16 +19,6 @@ from sbrml.reference.beaver import (
     beaver_square,
 )
 from sbrml.reference.ring import ring_sub
-
-VARIANTS = ("gram", "pairwise")
-
-
-def check_variant(function: str, variant: str) -> None:
-    """Implements D5.2: the variant is 'gram' or 'pairwise'."""
-    if variant not in VARIANTS:
-        raise ParameterError(
-            function, "variant", "one of 'gram', 'pairwise'", "D5.2", repr(variant)
-        )
 
 
 def _finite(v: float) -> bool:
@@ -74,11 +65,6 @@ def sq_distances(x: Sequence[Sequence[float]]) -> list[list[Fraction]]:
             )
             out[i][j] = out[j][i] = value
     return out
-
-
-def pairs(count: int) -> list[tuple[int, int]]:
-    """D5.2: the pairs (i, j), i < j, in lexicographic order."""
-    return [(i, j) for i in range(count) for j in range(i + 1, count)]
 
 
 def distances_from_gram(g: Matrix) -> Matrix:

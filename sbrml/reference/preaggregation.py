@@ -15,18 +15,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sbrml.core.errors import ParameterError
+from sbrml.core.rules import Rule, is_distance_rule
 from sbrml.reference.distances import check_matrix, sq_distances
 from sbrml.reference.randomness import RandomSource, uniform_below
 from sbrml.reference.rules import (
     NeedsMajority,
     Number,
-    Rule,
     check_distance_matrix,
     check_f,
     check_positive_int,
     check_positive_real,
     choose_lowest,
-    is_distance_rule,
     is_float_matrix,
     need_workers,
 )

@@ -13,19 +13,24 @@ from typing import Any, Generic, TypeVar
 
 from sbrml.core.channel import Channel, Message
 from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError, SpecError
-from sbrml.core.params import DEFAULT_FRAC_BITS, NORM_BOUND_LOG2, RING_BITS, WEIGHT_FRAC_BITS
+from sbrml.core.params import (
+    DEFAULT_FRAC_BITS,
+    NORM_BOUND_LOG2,
+    RING_BITS,
+    WEIGHT_FRAC_BITS,
+    check_variant,
+    pairs,
+)
+from sbrml.core.rules import DistanceRule, is_distance_rule
 from sbrml.reference.beaver import Dealer, Matrix, TripleProvider
 from sbrml.reference.channel import pack_ring, unpack_ring
 from sbrml.reference.distances import (
-    check_variant,
-    pairs,
     restrict_square_pairs,
     secure_sq_distances_gram,
     secure_sq_distances_pairwise,
 )
 from sbrml.reference.randomness import RandomSource
 from sbrml.reference.ring import decode, encode, encode_weights, ring_add, sq_norm_encoded
-from sbrml.reference.rules import DistanceRule, is_distance_rule
 from sbrml.reference.sharing import share
 
 Tamper = Callable[[list[Message]], list[Message]]

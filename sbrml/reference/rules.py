@@ -11,42 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import Any
 
 from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
 from sbrml.reference.distances import check_matrix, sq_distances
 
 Number = int | float | Fraction
-
-
-class Rule(Protocol):
-    """Implements D6.1: a rule with hyperparameters fixed at construction."""
-
-    name: str
-    f: int
-
-    def check_n(self, n: int, function: str = ...) -> None: ...
-
-    # Each tree's rules take and return its own types (lists or arrays), hence Any here.
-    def __call__(self, x: Any, *, rng: Any = None) -> Any: ...
-
-
-class DistanceRule(Rule, Protocol):
-    """Implements D6.1: a rule whose weights are a function of the distances alone (C6.1).
-
-    ``weights(d, unit=u)`` reads ``d`` as squared distances times ``u`` (the secure round
-    passes exact ring integers with ``u = 2^(2F)``); rules whose weights are invariant under
-    scaling (``scale_invariant``) may ignore ``u``.
-    """
-
-    scale_invariant: bool
-
-    def weights(self, d: Any, *, unit: int = 1, rng: Any = None) -> Any: ...
-
-
-def is_distance_rule(rule: object) -> bool:
-    """True when ``rule`` has a distance form (D6.1), i.e. the secure round can run it."""
-    return callable(getattr(rule, "weights", None))
 
 
 def true_distances(d: Sequence[Sequence[Number]], unit: int) -> list[list[float]]:

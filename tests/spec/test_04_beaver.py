@@ -161,7 +161,7 @@ def test_a_round_requests_fresh_material_once(impl: ModuleType) -> None:
 
 @pytest.mark.spec("C4.5")
 def test_restricted_material_is_valid(impl: ModuleType) -> None:
-    from sbrml.reference.distances import pairs
+    from sbrml.core.params import pairs
 
     channel = impl.Channel()
     dealer = impl.Dealer(rng=impl.DeterministicRandomSource(4))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.core.errors import ParameterError
-from sbrml.reference.distances import pairs
+from sbrml.core.params import pairs
 from tests.helpers import as_list
 
 M = 1 << 64
