@@ -141,7 +141,15 @@ def test_multikrum_m_at_most_n(impl: ModuleType) -> None:
 @pytest.mark.spec("D6.1")
 @pytest.mark.parametrize(
     "x",
-    [[], [[]], [[1.0], [2.0, 3.0]], [[1.0], [math.nan]], [[1.0], [math.inf]], [["a"], ["b"]]],
+    [
+        [],
+        [[]],
+        [[1.0], [2.0, 3.0]],
+        [[1.0], [math.nan]],
+        [[1.0], [math.inf]],
+        [["a"], ["b"]],
+        [[1.0], [10**400]],  # an int beyond the float range (was a raw OverflowError, C6.9)
+    ],
 )
 def test_bad_data_is_rejected(impl: ModuleType, x: object) -> None:
     with pytest.raises(ShapeError) as info:
