@@ -26,9 +26,9 @@ import sbrml.reference as ref
 from sbrml.bench_masks import bench_masks
 from sbrml.byzfl_baseline import bench_byzfl
 from sbrml.core.errors import SpecError
+from sbrml.core.round import PHASES
 from sbrml.optimized.beaver import gram_sum
 from sbrml.optimized.randomness import fill_ring_elements
-from sbrml.reference.round import PHASES
 from sbrml.rulespec import LIBRARY_SPECS, build_rule
 from sbrml.tables import format_table, human_bytes
 

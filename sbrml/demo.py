@@ -18,8 +18,8 @@ from numpy.typing import NDArray
 
 import sbrml.optimized as opt
 from sbrml.core.channel import Message
+from sbrml.core.round import PHASES
 from sbrml.optimized.mask_protocol import masked_aggregate
-from sbrml.reference.round import PHASES
 from sbrml.tables import format_table, human_bytes
 
 N, F = 9, 2

@@ -27,7 +27,7 @@ from sbrml.attacks import (
     normal_draws,
 )
 from sbrml.core.errors import ParameterError
-from sbrml.reference.round import Tamper
+from sbrml.core.round import Tamper
 from tests.statistical.test_uniformity import chi2_critical
 
 HONEST = np.array([[1.0, 2.0], [3.0, 2.0], [5.0, 8.0]])

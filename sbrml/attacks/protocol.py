@@ -12,11 +12,11 @@ import numpy as np
 
 from sbrml.core.channel import Message
 from sbrml.core.errors import ParameterError
+from sbrml.core.round import worker_name
 from sbrml.optimized.randomness import RandomSource
 from sbrml.optimized.ring import encode
 from sbrml.optimized.sharing import share
 from sbrml.reference.channel import pack_ring
-from sbrml.reference.round import worker_name
 
 
 def _check_worker(attack: str, worker: int) -> str:

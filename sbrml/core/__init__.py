@@ -12,7 +12,10 @@ Some things are definitions rather than kernels and exist once, here:
 - ``randomness``: the key schedule (seeds, labels, C2.2-C2.3, C2.9), the ``RandomSource``
   interface and bytes-to-integers (C2.7);
 - ``channel``: the in-memory channel, messages and the transcript bytes (section 7);
-- ``rules``: the rule interface (``Rule``, ``DistanceRule``, D6.1) the driver and app speak to.
+- ``rules``: the rule interface (``Rule``, ``DistanceRule``, D6.1) the driver and app speak to;
+- ``round``: the two-server round's orchestration (valid workers, agreement on V, S1's call
+  of the rule, the result type, the phase clock); each tree keeps its kernels and a short
+  ``secure_aggregate`` that walks P8.1's steps.
 
 The modules import nothing outside the standard library and nothing from either tree.
 """

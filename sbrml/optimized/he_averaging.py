@@ -16,6 +16,7 @@ import gmpy2
 import numpy as np
 
 from sbrml.core.channel import Payload
+from sbrml.core.round import Tamper
 from sbrml.optimized import paillier
 from sbrml.optimized.packing import Packing
 from sbrml.optimized.randomness import RandomSource
@@ -23,7 +24,6 @@ from sbrml.reference.he_averaging import AveragingResult, Backend, ciphertext_wi
 from sbrml.reference.he_averaging import encrypted_average as _protocol
 from sbrml.reference.he_averaging import sum_valid as _reference_sum_valid
 from sbrml.reference.paillier import PrivateKey, PublicKey
-from sbrml.reference.round import Tamper
 
 __all__ = ["OPTIMIZED", "AveragingResult", "encrypted_average"]
 

@@ -14,6 +14,18 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.errors import ShapeError
 from sbrml.core.params import NORM_BOUND_LOG2
+from sbrml.core.round import (
+    PhaseClock,
+    RoundResult,
+    Tamper,
+    agree_on_valid,
+    check_round_inputs,
+    norm_bound_error,
+    run_workers,
+    s1_weights,
+    spread_weights,
+    worker_name,
+)
 from sbrml.core.rules import DistanceRule
 from sbrml.optimized.beaver import CHUNK, Dealer, TripleProvider, column_blocks
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
@@ -36,18 +48,6 @@ from sbrml.optimized.ring import (
     sq_norm_encoded,
 )
 from sbrml.optimized.sharing import share
-from sbrml.reference.round import (
-    PhaseClock,
-    RoundResult,
-    Tamper,
-    agree_on_valid,
-    check_round_inputs,
-    norm_bound_error,
-    run_workers,
-    s1_weights,
-    spread_weights,
-    worker_name,
-)
 
 __all__ = ["RoundResult", "encode_update", "secure_aggregate", "worker_messages"]
 

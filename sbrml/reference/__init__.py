@@ -13,6 +13,7 @@ from sbrml.core.errors import (
     ShapeError,
     SpecError,
 )
+from sbrml.core.round import RoundResult
 from sbrml.core.rules import is_distance_rule
 from sbrml.reference.beaver import (
     Dealer,
@@ -57,7 +58,7 @@ from sbrml.reference.randomness import (
     uniform_below,
 )
 from sbrml.reference.ring import decode, encode
-from sbrml.reference.round import RoundResult, encode_update, secure_aggregate, worker_messages
+from sbrml.reference.round import encode_update, secure_aggregate, worker_messages
 from sbrml.reference.rules import Krum, MultiKrum
 from sbrml.reference.sharing import reconstruct, share
 

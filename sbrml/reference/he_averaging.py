@@ -13,6 +13,7 @@ from typing import Any
 
 from sbrml.core.channel import Channel, Message, Payload
 from sbrml.core.errors import InsufficientWorkersError, ShapeError, SpecError
+from sbrml.core.round import PhaseClock, Tamper, worker_name
 from sbrml.reference.packing import Packing
 from sbrml.reference.paillier import (
     PrivateKey,
@@ -26,7 +27,6 @@ from sbrml.reference.paillier import (
     short_exponent_obfuscators,
 )
 from sbrml.reference.randomness import RandomSource
-from sbrml.reference.round import PhaseClock, Tamper, worker_name
 
 
 @dataclass

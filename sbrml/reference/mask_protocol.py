@@ -25,11 +25,11 @@ from sbrml.core.errors import (
     SpecError,
 )
 from sbrml.core.params import DEFAULT_FRAC_BITS, RING_BITS, check_frac_bits
+from sbrml.core.round import worker_name
 from sbrml.reference import masking_primitives as prim
 from sbrml.reference.channel import pack_ring, unpack_ring
 from sbrml.reference.randomness import ChaCha20RandomSource, RandomSource
 from sbrml.reference.ring import decode, encode
-from sbrml.reference.round import worker_name
 
 ROUNDS = ("advertise", "share", "input", "unmask")
 SERVER = "S"

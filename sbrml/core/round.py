@@ -1,0 +1,267 @@
+"""The two-server round's orchestration, shared by both trees (spec/08-round.md, P8.1).
+
+Part of ``sbrml.core``. Each tree's ``round.py`` holds its kernels (encoding a worker's
+update, sharing it) and a short ``secure_aggregate`` that walks P8.1's steps with them; what
+does not depend on how vectors are stored — who counts as a worker, which shares are
+well-formed (C8.3), the agreement on the valid set (C8.4), S1's call of the rule (C8.1,
+C8.12), the result type and the phase clock — is defined once, here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sbrml.core.channel import Channel, Message
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError, SpecError
+from sbrml.core.params import NORM_BOUND_LOG2, RING_BITS, check_variant
+from sbrml.core.randomness import RandomSource
+from sbrml.core.rules import DistanceRule, is_distance_rule
+
+Tamper = Callable[[list[Message]], list[Message]]
+
+
+VecT = TypeVar("VecT")
+MatT = TypeVar("MatT")
+
+
+@dataclass
+class RoundResult(Generic[VecT, MatT]):
+    """What a round publishes (z, p), the exclusions, and S1's declared leakage D (C8.7)."""
+
+    z: VecT
+    weights: VecT
+    valid: list[int]
+    excluded: dict[int, str]
+    distances: MatT
+    channel: Channel
+    n: int
+    d: int
+    f: int
+    rule: str
+    variant: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def worker_name(index: int) -> str:
+    """D8.1: worker i is the party ``W<i>``."""
+    return f"W{index}"
+
+
+def check_round_params(frac_bits: int, weight_frac_bits: int) -> None:
+    """Implements C8.6: F >= 0, 1 <= W <= 31 and F + W <= 62."""
+    for name, value, low, high in (
+        ("frac_bits", frac_bits, 0, RING_BITS - 3),
+        ("weight_frac_bits", weight_frac_bits, 1, 31),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ParameterError(
+                "secure_aggregate", name, f"an int in [{low}, {high}]", "C8.6", repr(value)
+            )
+    if frac_bits + weight_frac_bits > RING_BITS - 2:
+        raise ParameterError(
+            "secure_aggregate",
+            "frac_bits",
+            "frac_bits + weight_frac_bits <= 62",
+            "C8.6",
+            f"{frac_bits} + {weight_frac_bits}",
+        )
+
+
+def norm_bound_error(norm: int, frac_bits: int) -> ShapeError:
+    """The C8.2 error for an encoding whose exact squared norm is ``norm``."""
+    return ShapeError(
+        "encode_update",
+        "x",
+        f"sum_k round(x_k 2^{frac_bits})^2 < 2^{NORM_BOUND_LOG2}",
+        "C8.2",
+        f"2^{norm.bit_length() - 1} <= value < 2^{norm.bit_length()}",
+    )
+
+
+Unpack = Callable[[str, str, Any, int], Any]
+
+
+def collect_shares(
+    server: str, messages: Sequence[Message], n: int, d: int, unpack: Unpack
+) -> tuple[dict[int, Any], dict[int, str], list[str]]:
+    """Implements C8.3: one well-formed share per worker, else the worker is excluded.
+
+    Returns the parsed shares, the reasons for exclusion, and descriptions of messages from
+    senders that are not workers of this round (ignored).
+    """
+    by_sender: dict[str, list[Message]] = {}
+    for m in messages:
+        by_sender.setdefault(m.sender, []).append(m)
+    known = {worker_name(i): i for i in range(n)}
+    ignored = [f"{s} -> {server}: not a worker of this round" for s in by_sender if s not in known]
+    shares: dict[int, Any] = {}
+    reasons: dict[int, str] = {}
+    for name, i in known.items():
+        got = by_sender.get(name, [])
+        if not got:
+            reasons[i] = f"{server}: no share received (C8.3)"
+        elif len(got) > 1:
+            reasons[i] = f"{server}: {len(got)} share messages, need exactly one (C8.3)"
+        else:
+            try:
+                shares[i] = unpack("collect_shares", f"{name} share", got[0].payload, d)
+            except SpecError as err:
+                reasons[i] = f"{server}: malformed share: {err}"
+    return shares, reasons, ignored
+
+
+PHASES = ("offline_triples", "share", "validate", "distances", "weights", "output")
+MakeMessages = Callable[..., list[Message]]
+
+
+def run_workers(
+    inputs: Any,
+    make_messages: MakeMessages,
+    *,
+    rng: RandomSource,
+    frac_bits: int,
+    tamper: Tamper | None,
+    channel: Channel,
+) -> dict[int, str]:
+    """Implements P8.1 step 1 for every worker, then delivers (possibly tampered) messages.
+
+    Worker i draws from ``rng.derive("worker/<i>")`` (C8.1). A worker whose own input fails
+    C1.1, C1.2 or C8.2 sends nothing; the returned dict says why, by worker index.
+    """
+    worker_errors: dict[int, str] = {}
+    outgoing: list[Message] = []
+    for i, x in enumerate(inputs):
+        try:
+            outgoing.extend(make_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits))
+        except SpecError as err:
+            worker_errors[i] = (
+                f"{worker_name(i)}: input rejected before sharing: {err.public_reason()}"
+            )
+    for m in tamper(outgoing) if tamper is not None else outgoing:
+        channel.deliver(m)
+    return worker_errors
+
+
+class PhaseClock:
+    """Wall-clock seconds per protocol phase (PHASES), in the order the phases ran (C8.8)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self._last = now
+
+
+def pack_indices(indices: Sequence[int]) -> bytes:
+    """P8.1 step 2: the valid list as ring elements, 8 bytes LE each (D7.4)."""
+    return b"".join(i.to_bytes(8, "little") for i in indices)
+
+
+def check_round_inputs(
+    inputs: Any,
+    rule: DistanceRule,
+    variant: str,
+    dim: int | None,
+    frac_bits: int,
+    weight_frac_bits: int,
+) -> tuple[int, int]:
+    """Implements D8.1 and C8.6 at the round's boundary; returns (n, d)."""
+    check_variant("secure_aggregate", variant)
+    check_round_params(frac_bits, weight_frac_bits)
+    n = len(inputs)
+    if n == 0:
+        raise ShapeError("secure_aggregate", "inputs", "at least one worker", "D8.1", "n=0")
+    d = dim if dim is not None else len(inputs[0])
+    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+        raise ShapeError("secure_aggregate", "dim", "an int d >= 1", "D8.1", repr(d))
+    if not is_distance_rule(rule):
+        raise ParameterError(
+            "secure_aggregate",
+            "rule",
+            "a rule with a distance form (weights(D))",
+            "C8.11",
+            f"{rule.name!r}, which looks at single coordinates or norms and needs secure "
+            "comparison, not yet available",
+        )
+    rule.check_n(n, "secure_aggregate")
+    return n, d
+
+
+def agree_on_valid(
+    channel: Channel,
+    n: int,
+    d: int,
+    worker_errors: dict[int, str],
+    rule: DistanceRule,
+    unpack: Unpack,
+) -> tuple[list[dict[int, Any]], list[int], dict[int, str]]:
+    """Implements P8.1 step 2 and C8.3-C8.4: parse, exchange valid lists, intersect.
+
+    Returns each server's parsed shares, the agreed valid set V (sorted) and the excluded
+    workers with their reasons; raises if too few workers remain for the rule.
+    """
+    parsed: list[dict[int, Any]] = []
+    reasons: dict[int, list[str]] = {}
+    for server in ("S0", "S1"):
+        shares, why, _ignored = collect_shares(
+            server, channel.receive(server, "share"), n, d, unpack
+        )
+        parsed.append(shares)
+        for i, text in why.items():
+            reasons.setdefault(i, []).append(text)
+    for s, server in enumerate(("S0", "S1")):
+        channel.send(server, "S1" if s == 0 else "S0", "valid", pack_indices(sorted(parsed[s])))
+    valid = sorted(set(parsed[0]) & set(parsed[1]))
+    excluded = {
+        i: worker_errors.get(i, "; ".join(reasons.get(i, []))) for i in range(n) if i not in valid
+    }
+    try:
+        rule.check_n(len(valid), "secure_aggregate")
+    except InsufficientWorkersError as err:
+        raise InsufficientWorkersError(
+            "secure_aggregate",
+            "n",
+            f"{err.condition} after exclusions",
+            "C8.4",
+            f"{len(valid)} valid of n={n}, f={rule.f}; excluded: {excluded}",
+        ) from err
+    return parsed, valid, excluded
+
+
+def s1_weights(rule: DistanceRule, dist: Any, frac_bits: int, rng: RandomSource) -> Any:
+    """Implements P8.1 step 4 at S1: p = rule.weights(D) with D in units of 2^(-2F) (D6.2).
+
+    A randomized rule (bucketing) draws from rng.derive("S1") (C8.1). A pre-aggregation
+    whose mixed distances come out negative raises ShapeError citing C8.12 (see there).
+    """
+    try:
+        return rule.weights(dist, unit=1 << (2 * frac_bits), rng=rng.derive("S1"))
+    except ShapeError as err:
+        if err.clause != "D6.2":
+            raise
+        # D itself always passes D6.2 (ring residues are >= 0); a failure comes from the
+        # distances a pre-aggregation derives from it, so D is not Euclidean (C8.9).
+        raise ShapeError(
+            "secure_aggregate",
+            "D",
+            "a Euclidean distance matrix, so that every distance a pre-aggregation derives "
+            "from it is >= 0",
+            "C8.12",
+            f"a negative distance derived by {rule.name} ({err.function} refused it): some "
+            "worker's shares reconstruct outside the encodable range (C8.9); the round is "
+            "aborted with nothing released",
+        ) from err
+
+
+def spread_weights(n: int, valid: Sequence[int], p: Sequence[float]) -> list[float]:
+    """The public weights over all n workers: p on V, 0 for excluded workers (C8.7)."""
+    full = [0.0] * n
+    for i, pi in zip(valid, p, strict=True):
+        full[i] = float(pi)
+    return full
