@@ -13,7 +13,7 @@ import resource
 
 from sbrml.cli.errors import CliError
 from sbrml.cli.files import human
-from sbrml.reference.mask_protocol import SHARE_RECORD
+from sbrml.reference.mask_worker import SHARE_RECORD
 
 # Bytes per element: a NumPy float64 or uint64, and the reference tree's Python objects
 # (a float or a ring element below 2^64 with its list slot; a Fraction with its two ints).

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 import sbrml.optimized.mask_protocol as opt_mp
 import sbrml.reference.mask_protocol as ref_mp
+import sbrml.reference.mask_vectors as ref_mv
+import sbrml.reference.mask_worker as ref_mw
 from sbrml.core.channel import Message
 from sbrml.core.errors import (
     EncodingError,
@@ -122,11 +124,11 @@ def test_too_few_survivors_abort_and_release_nothing() -> None:
 
 @pytest.mark.spec("C20.3")
 def test_workers_check_the_roster_size() -> None:
-    state = ref_mp.WorkerState(0, RefSource(1))
-    ref_mp.worker_advertise(state, ref_mp.REFERENCE)
-    roster = ref_mp.le32(1) + ref_mp.le32(0) + bytes(64)
+    state = ref_mw.WorkerState(0, RefSource(1))
+    ref_mw.worker_advertise(state, ref_mp.REFERENCE)
+    roster = ref_mw.le32(1) + ref_mw.le32(0) + bytes(64)
     with pytest.raises(InsufficientWorkersError) as info:
-        ref_mp.worker_share(state, roster, 2, 3, ref_mp.REFERENCE)
+        ref_mw.worker_share(state, roster, 2, 3, ref_mp.REFERENCE)
     assert info.value.clause == "C20.3"
 
 
@@ -153,7 +155,7 @@ def test_bad_parameters_raise(tree: str) -> None:
 
 
 @pytest.mark.spec("C20.2")
-@pytest.mark.parametrize("encode", [ref_mp.encode_input, opt_mp.encode_input])
+@pytest.mark.parametrize("encode", [ref_mv.encode_input, opt_mp.encode_input])
 def test_inputs_that_could_wrap_the_sum_are_refused(encode: Callable[..., Any]) -> None:
     n = 2048  # (2^63 - 1) // 2048 = 2^52 - 1, exactly representable
     limit = 2**52 - 1
@@ -268,23 +270,23 @@ def test_a_forged_box_is_skipped_and_reported() -> None:
     assert result.total.tolist() == [sum(x[k] for x in inputs) for k in range(2)]
 
 
-def _through_input(n: int, t: int) -> tuple[list[ref_mp.WorkerState], list[int]]:
+def _through_input(n: int, t: int) -> tuple[list[ref_mw.WorkerState], list[int]]:
     """Run rounds 0-2 by hand for all n workers (honest server), returning the states."""
     backend = ref_mp.REFERENCE
     rng = RefSource(3)
-    states = [ref_mp.WorkerState(i, rng.derive(f"worker/{i}")) for i in range(n)]
-    keys = [bytes(ref_mp.worker_advertise(s, backend).payload) for s in states]
-    roster = ref_mp.le32(n) + b"".join(ref_mp.le32(i) + k for i, k in enumerate(keys))
+    states = [ref_mw.WorkerState(i, rng.derive(f"worker/{i}")) for i in range(n)]
+    keys = [bytes(ref_mw.worker_advertise(s, backend).payload) for s in states]
+    roster = ref_mw.le32(n) + b"".join(ref_mw.le32(i) + k for i, k in enumerate(keys))
     boxes = [
         ref_mp.parse_shares(list(range(n)))(
-            i, ref_mp.worker_share(s, roster, t, n, backend).payload
+            i, ref_mw.worker_share(s, roster, t, n, backend).payload
         )
         for i, s in enumerate(states)
     ]
     for v, s in enumerate(states):
-        forward = [ref_mp.le32(u) + boxes[u][v] for u in range(n) if u != v]
-        payload = ref_mp.le32(len(forward)) + b"".join(forward)
-        ref_mp.worker_input(s, payload, [0.5], t, n, 16, backend)
+        forward = [ref_mw.le32(u) + boxes[u][v] for u in range(n) if u != v]
+        payload = ref_mw.le32(len(forward)) + b"".join(forward)
+        ref_mw.worker_input(s, payload, [0.5], t, n, 16, backend)
     return states, list(range(n))
 
 
@@ -294,20 +296,20 @@ def test_workers_refuse_a_survivor_set_outside_u2() -> None:
     backend = ref_mp.REFERENCE
 
     def listing(ids: list[int]) -> bytes:
-        return ref_mp.le32(len(ids)) + b"".join(ref_mp.le32(i) for i in ids)
+        return ref_mw.le32(len(ids)) + b"".join(ref_mw.le32(i) for i in ids)
 
     for bad in ([0, 1, 7], [1, 2, 3]):  # 7 is not in U2; W0 is not in [1, 2, 3]
         with pytest.raises(ShapeError) as info:
-            ref_mp.worker_unmask(states[0], listing(bad), 2, [], backend)
+            ref_mw.worker_unmask(states[0], listing(bad), 2, [], backend)
         assert info.value.clause == "C20.5"
     notes: list[str] = []
-    message = ref_mp.worker_unmask(states[0], listing([0, 2]), 2, notes, backend)
+    message = ref_mw.worker_unmask(states[0], listing([0, 2]), 2, notes, backend)
     records = ref_mp.parse_unmask([0, 1, 2, 3], [0, 2])(0, message.payload)
     raw = bytes(message.payload)
-    kinds = {ref_mp.read32(raw, a): raw[a + 4] for a in range(0, len(raw), ref_mp.UNMASK_RECORD)}
+    kinds = {ref_mw.read32(raw, a): raw[a + 4] for a in range(0, len(raw), ref_mw.UNMASK_RECORD)}
     # One share per worker of U2: b for the survivors, s_sk for the others, never both.
     assert sorted(records) == [0, 1, 2, 3]
-    assert kinds == {0: ref_mp.SELF_SHARE, 1: ref_mp.KEY_SHARE, 2: 0, 3: ref_mp.KEY_SHARE}
+    assert kinds == {0: ref_mw.SELF_SHARE, 1: ref_mw.KEY_SHARE, 2: 0, 3: ref_mw.KEY_SHARE}
     assert notes == []
 
 
@@ -315,8 +317,8 @@ def test_workers_refuse_a_survivor_set_outside_u2() -> None:
 def test_inconsistent_shares_abort_instead_of_a_wrong_sum() -> None:
     def corrupt(m: Message) -> list[Message]:
         raw = bytearray(m.payload)
-        for a in range(0, len(raw), ref_mp.UNMASK_RECORD):
-            if raw[a + 4] == ref_mp.KEY_SHARE:
+        for a in range(0, len(raw), ref_mw.UNMASK_RECORD):
+            if raw[a + 4] == ref_mw.KEY_SHARE:
                 raw[a + 6] ^= 1  # bit 8: bits 0-2 are clamped away (D19.1)
         return with_payload(m, bytes(raw))
 
