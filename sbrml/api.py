@@ -91,12 +91,14 @@ def _rng(tree: Any, rng: Any) -> Any:
     return tree.SystemRandomSource() if rng is None else rng
 
 
-def rule(name: str, f: int = 0, *, impl: str = "optimized", **hyperparameters: Any) -> Any:
+def rule(name: str, *, f: int, impl: str = "optimized", **hyperparameters: Any) -> Any:
     """A rule of the library by name, optionally after pre-aggregations joined by ``+``.
 
     ``rule("krum", f=2)``, ``rule("nnm+krum", f=2)``, ``rule("multikrum", f=2, m=5)``,
-    ``rule("bucketing+geomed", f=1, s=3)``. The object is callable on an ``n x d`` array
-    (``rule(x) -> z``) and, for rules with a distance form, has ``weights(D)`` (spec D6.1).
+    ``rule("bucketing+geomed", f=1, s=3)``. ``f``, the number of Byzantine workers tolerated,
+    is required (``f=0`` for the plain mean): a forgotten ``f`` would silently tolerate none.
+    The object is callable on an ``n x d`` array (``rule(x) -> z``) and, for rules with a
+    distance form, has ``weights(D)`` (spec D6.1).
     Raises ``ParameterError`` (citing D6.7) for an unknown name, a pre-aggregation in the last
     place, or a hyperparameter the named rule does not take; the rule's own checks on ``f`` and
     its hyperparameters raise as the rule classes do.
@@ -130,6 +132,14 @@ def secure_aggregate(
     """
     tree = _tree(impl)
     arr = _matrix("secure_aggregate", x)
+    if isinstance(rule, str):
+        raise ParameterError(
+            "secure_aggregate",
+            "rule",
+            "a rule object, e.g. sbrml.rule(name, f=F) or sbrml.Krum(F)",
+            "D0.1",
+            f"the name {rule!r} (a name does not say how many workers are Byzantine)",
+        )
     result = tree.secure_aggregate(
         _data(impl, arr), rule, rng=_rng(tree, rng), variant=variant, provider=provider
     )

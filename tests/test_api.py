@@ -93,3 +93,12 @@ def test_bad_arguments_name_the_clause() -> None:
     assert info.value.clause == "D6.7"
     with pytest.raises(sbrml.ShapeError):
         sbrml.masked_mean(np.zeros(3))
+
+
+@pytest.mark.spec("D0.1")
+def test_a_rule_needs_f_and_a_round_needs_a_rule_object() -> None:
+    with pytest.raises(TypeError):
+        sbrml.rule("krum")  # type: ignore[call-arg]
+    with pytest.raises(sbrml.ParameterError) as info:
+        sbrml.secure_aggregate(X, "krum")
+    assert info.value.clause == "D0.1" and "sbrml.rule" in str(info.value)
