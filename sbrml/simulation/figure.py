@@ -115,6 +115,7 @@ def plot(results: Sequence[Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     drawn = curves(results)
     panels = list(dict.fromkeys(c.panel for c in drawn))
@@ -145,6 +146,7 @@ def plot(results: Sequence[Any], path: Path) -> None:
                 twins += 1
         ax.set_title(panel)
         ax.set_xlabel("round")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole numbers
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         # Below the panel, so the legend never covers a curve.
@@ -153,7 +155,8 @@ def plot(results: Sequence[Any], path: Path) -> None:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("test accuracy")
-    fig.suptitle(f"Robust D-SGD on digits, test accuracy per round ({setting(results)})")
+    # Two lines, so a one-panel figure keeps its whole title.
+    fig.suptitle(f"Robust D-SGD on digits, test accuracy per round\n{setting(results)}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
