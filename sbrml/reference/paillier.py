@@ -126,7 +126,8 @@ def check_prime_pair(function: str, p: int, q: int, insecure_test: bool) -> None
     """
     for name, v in (("p", p), ("q", q)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 2:
-            got = repr(v) if isinstance(v, int) else type(v).__name__
+            # A negative prime's magnitude is the prime itself: give its size, not its value.
+            got = f"an int < 2 of {v.bit_length()} bits" if isinstance(v, int) else type(v).__name__
             raise ParameterError(function, name, "a prime (an int >= 2)", "D13.1", got)
     if p == q:
         raise ParameterError(function, "p, q", "distinct primes", "D13.1", "p = q")

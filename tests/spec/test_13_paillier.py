@@ -332,6 +332,9 @@ def test_given_primes_must_be_equal_length_probable_primes(tree: tuple[ModuleTyp
         with pytest.raises(ParameterError) as info:
             mod.keypair_from_primes(bad, 433, insecure_test=True)
         assert info.value.clause == "D13.1"
+    with pytest.raises(ParameterError) as info:  # a negated prime is still the prime
+        mod.keypair_from_primes(-P1024, Q1024)
+    assert str(P1024) not in str(info.value) and "1024 bits" in str(info.value)
     public, private = mod.keypair_from_primes(P1024, Q1024)
     assert public.bits == public.n.bit_length() == 2048 and (private.p, private.q) == (P1024, Q1024)
     assert mod.keypair_from_primes(P1024, Q1024, rng=source(1)) == (public, private)
