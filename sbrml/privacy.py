@@ -29,7 +29,7 @@ except ImportError:
 from sbrml.attacks.vector import normal_draws
 from sbrml.core.errors import ParameterError
 from sbrml.optimized.distances import check_matrix
-from sbrml.optimized.geometric import clip_scale, norms_from_squares
+from sbrml.optimized.clipping import clip_rows
 from sbrml.optimized.randomness import RandomSource, SystemRandomSource
 
 F64 = NDArray[np.float64]
@@ -83,9 +83,10 @@ class GaussianMechanism:
         if allow_empty and arr.ndim == 2 and arr.shape[0] == 0 and arr.shape[1] > 0:
             return np.zeros(arr.shape[1])
         g = check_matrix("GaussianMechanism", "per_example", arr)
-        norms = norms_from_squares(np.einsum("ij,ij->i", g, g), lambda rows: g[rows])
-        scale = clip_scale(np.full(norms.shape, self.clip), norms)  # no division by ~0
-        return np.asarray((g * scale[:, None]).sum(axis=0), dtype=np.float64)
+        # The library's one clipping (D10.6's floating-point rules): no division by ~0, and a
+        # gradient whose norm is beyond the float range is clipped to C in its direction.
+        clipped = clip_rows(g, np.full(g.shape[0], self.clip))
+        return np.asarray(clipped.sum(axis=0), dtype=np.float64)
 
     def clipped_mean(self, per_example: ArrayLike) -> F64:
         """D17.1: (1/b) sum_j min(1, C / ||g_j||) g_j."""
@@ -148,6 +149,43 @@ def _event(sigma: float, sampling_rate: float, steps: int) -> dp_event.DpEvent:
 
 SIGMA_RANGE = (1e-100, 1e100)  # C17.2: where dp-accounting's float arithmetic stays finite
 SIGMA_FACTOR = 10.0  # C17.3: the bracket search's step
+
+
+# D16.2 draws u = (53-bit integer + 1) / 2^53, so each Box-Muller pair has radius at most
+# sqrt(-2 ln 2^-53): the noise is a Gaussian with the tail beyond that radius, of mass
+# exactly 2^-53 per pair, cut off (C17.6).
+NORMAL_RADIUS = math.sqrt(106 * math.log(2))
+PAIR_TAIL = 2.0**-53
+
+
+def truncation_slack(dim: int, steps: int) -> float:
+    """C17.6: total variation between the noise D16.2 draws and exact Gaussian noise, T steps.
+
+    Each step draws ceil(dim / 2) Box-Muller pairs, each missing a tail of mass 2^-53.
+    """
+    return steps * -(-dim // 2) * PAIR_TAIL
+
+
+def check_noise_tails(function: str, eps: float, delta: float, dim: int, steps: int) -> None:
+    """Implements C17.6: refuse an (eps, delta) claim the truncated noise cannot support.
+
+    A mechanism within total variation tau of an (eps, delta0)-DP one is (eps, delta0 +
+    (1 + e^eps) tau)-DP; the claim is kept only while that addition is at most delta / 10.
+    """
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise ParameterError(function, "dim", "an int >= 1", "C17.6", repr(dim))
+    slack = truncation_slack(dim, steps)
+    added = math.inf if eps > 700 else (1.0 + math.exp(eps)) * slack
+    if added > delta / 10:
+        largest = math.log(max(delta / 10 / slack - 1.0, 1.0))
+        raise ParameterError(
+            function,
+            "epsilon",
+            f"(1 + e^eps) x {slack:.3g} <= delta/10: Box-Muller noise from 53-bit uniforms "
+            f"(D16.2) supports eps <= {largest:.3g} at d={dim}, T={steps}, delta={delta!r}",
+            "C17.6",
+            f"eps={eps!r}",
+        )
 
 
 def epsilon(sigma: float, delta: float, sampling_rate: float, steps: int) -> float:

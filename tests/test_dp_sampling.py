@@ -117,3 +117,19 @@ def test_seeded_noise_is_labelled_where_results_are_written(tmp_path: Path) -> N
     plain = train.run(Config(rule="mean", attack=None, rounds=2))
     assert SEEDED_NOISE not in write_outputs([plain], tmp_path / "plain")
     assert "dp_noise" not in json.loads((tmp_path / "plain" / "results.json").read_text())
+
+
+@pytest.mark.spec("C17.6", "D16.2")
+def test_truncated_noise_bounds_the_claimed_epsilon() -> None:
+    # The largest radius Box-Muller can draw from 53-bit uniforms, and the cut-off tail.
+    assert max(np.abs(normal_draws(opt.DeterministicRandomSource(2), 20_000))) < 8.58
+    assert pytest.approx(8.5717, abs=1e-4) == privacy.NORMAL_RADIUS
+    assert privacy.truncation_slack(650, 40) == 40 * 325 * 2.0**-53
+    privacy.check_noise_tails("t", 4.0, 1e-5, 650, 40)
+    privacy.check_noise_tails("t", 13.3, 1e-5, 650, 40)
+    for eps in (13.5, 32.0, 800.0):
+        with pytest.raises(ParameterError) as info:
+            privacy.check_noise_tails("t", eps, 1e-5, 650, 40)
+        assert info.value.clause == "C17.6" and "eps <= 13.4" in str(info.value)
+    with pytest.raises(ParameterError):
+        train.run(Config(rule="mean", attack=None, epsilon=32.0, rounds=2))

@@ -22,7 +22,13 @@ from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.optimized import paillier
 from sbrml.optimized.he_averaging import encrypted_average
 from sbrml.optimized.mask_protocol import masked_aggregate
-from sbrml.privacy import GaussianMechanism, calibrate_sigma, epsilon, poisson_batch
+from sbrml.privacy import (
+    GaussianMechanism,
+    calibrate_sigma,
+    check_noise_tails,
+    epsilon,
+    poisson_batch,
+)
 from sbrml.rulespec import build_rule
 from sbrml.simulation.config import LABEL_FLIP, Config
 from sbrml.simulation.models import MODELS
@@ -152,6 +158,10 @@ def run(config: Config, *, progress: bool = False) -> RunResult:
         )
         result.sigma = sigma
         result.epsilon_spent = epsilon(sigma, config.delta, q, config.rounds)
+        # C17.6: the accountant's guarantee must survive the truncated noise of D16.2.
+        check_noise_tails(
+            "simulate", result.epsilon_spent, config.delta, MODELS[config.model].dim, config.rounds
+        )
         mechanism = GaussianMechanism(config.clip, sigma)
     keys = None
     if config.mode == "paillier":
