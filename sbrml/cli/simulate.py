@@ -40,7 +40,18 @@ def read_grid(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as stream:
             grid = tomllib.load(stream)
-    except (OSError, tomllib.TOMLDecodeError) as err:
+    except OSError as err:
+        raise CliError(
+            f"--grid {path!r}: not a readable TOML file ({err.strerror or err}) (C18.1)"
+        ) from err
+    except UnicodeDecodeError as err:
+        # TOML is UTF-8 text: tomllib decodes the bytes before parsing, so a binary file (an
+        # .npy given by mistake) or a file in another encoding fails here, not as bad TOML.
+        raise CliError(
+            f"--grid {path!r}: not a readable TOML file (not UTF-8 text: byte "
+            f"{err.object[err.start]:#04x} at offset {err.start}) (C18.1)"
+        ) from err
+    except tomllib.TOMLDecodeError as err:
         raise CliError(f"--grid {path!r}: not a readable TOML file ({err}) (C18.1)") from err
     unknown = sorted(set(grid) - GRID_KEYS)
     if unknown:
