@@ -6,77 +6,87 @@ from types import ModuleType
 from typing import Any
 
 from sbrml.core.errors import InsufficientWorkersError
-
-# Which hyperparameter options each name takes (the CLI's --m, --nu, ... flags).
-RULE_OPTIONS: dict[str, tuple[str, ...]] = {
-    "krum": ("convention",),
-    "multikrum": ("m", "convention"),
-    "geomed": ("nu", "tol", "max_iter"),
-    "cc": ("tau", "iterations"),
-}
-PRE_OPTIONS: dict[str, tuple[str, ...]] = {"bucketing": ("s",), "clip": ("c",)}
-
-
-# The specs that tables and benchmarks run through: every rule, and a few compositions.
-LIBRARY_SPECS = (
-    "mean",
-    "krum",
-    "multikrum",
-    "geomed",
-    "median",
-    "trimmed-mean",
-    "meamed",
-    "medoid",
-    "mda",
-    "smea",
-    "caf",
-    "bulyan",
-    "cc",
-    "nnm+krum",
-    "nnm+geomed",
-    "nnm+median",
-    "bucketing+krum",
-    "arc+krum",
+from sbrml.core.registry import (
+    ENTRIES,
+    PREAGGREGATION_ENTRIES,
+    RULE_ENTRIES,
+    hyperparameter_owners,
 )
+
+# The specs that tables and benchmarks run through: every rule of the registry, then a few
+# compositions.
+COMPOSITIONS = ("nnm+krum", "nnm+geomed", "nnm+median", "bucketing+krum", "arc+krum")
+LIBRARY_SPECS = (*RULE_ENTRIES, *COMPOSITIONS)
 
 
 class RuleSpecError(ValueError):
     """An unknown name, a misplaced pre-aggregation or an option that does not apply."""
 
 
+def _options(name: str) -> tuple[str, ...]:
+    return tuple(h.name for h in ENTRIES[name].hyperparameters)
+
+
 def build_rule(tree: ModuleType, spec: str, f: int, options: dict[str, Any] | None = None) -> Any:
-    """The rule object of ``tree`` for ``spec``; options that are None are left at defaults."""
+    """The rule object of ``tree`` for ``spec`` (D6.7); options that are None are left at
+    the class defaults. The names and which options each takes are the registry's
+    (``sbrml.core.registry``); ``tree.RULES`` and ``tree.PREAGGREGATIONS`` give the classes.
+    Raises RuleSpecError for an unknown name, a misplaced pre-aggregation or an option the
+    named stages do not take."""
     given = {k: v for k, v in (options or {}).items() if v is not None}
-    parts = spec.split("+")
-    *pres, last = parts
-    if last not in tree.RULES:
+    *pres, last = spec.split("+")
+    if last not in RULE_ENTRIES:
         hint = (
-            " (a pre-aggregation must come before a rule)" if last in tree.PREAGGREGATIONS else ""
+            " (a pre-aggregation must come before a rule)" if last in PREAGGREGATION_ENTRIES else ""
         )
-        raise RuleSpecError(f"unknown rule {last!r}{hint}; choose one of {', '.join(tree.RULES)}")
+        raise RuleSpecError(f"unknown rule {last!r}{hint}; choose one of {', '.join(RULE_ENTRIES)}")
     for name in pres:
-        if name not in tree.PREAGGREGATIONS:
-            choices = ", ".join(tree.PREAGGREGATIONS)
+        if name not in PREAGGREGATION_ENTRIES:
+            choices = ", ".join(PREAGGREGATION_ENTRIES)
             raise RuleSpecError(
                 f"unknown pre-aggregation {name!r} in {spec!r}; choose from {choices}"
             )
-    used = set(RULE_OPTIONS.get(last, ())) | {o for p in pres for o in PRE_OPTIONS.get(p, ())}
+    used = {o for name in (*pres, last) for o in _options(name)}
     unused = sorted(set(given) - used)
     if unused:
-        where = {o: n for n, opts in (RULE_OPTIONS | PRE_OPTIONS).items() for o in opts}
+        owners = hyperparameter_owners()
         raise RuleSpecError(
             "; ".join(
-                f"--{o.replace('_', '-')} applies to {where.get(o, 'no rule')} only, not {spec!r}"
+                f"--{o.replace('_', '-')} applies to "
+                f"{', '.join(owners[o][1]) if o in owners else 'no rule'} only, not {spec!r}"
                 for o in unused
             )
         )
-    rule = tree.RULES[last](f, **{k: given[k] for k in RULE_OPTIONS.get(last, ()) if k in given})
+    rule = tree.RULES[last](f, **{k: given[k] for k in _options(last) if k in given})
     for name in reversed(pres):
-        pre = tree.PREAGGREGATIONS[name](
-            f, **{k: given[k] for k in PRE_OPTIONS.get(name, ()) if k in given}
-        )
+        pre = tree.PREAGGREGATIONS[name](f, **{k: given[k] for k in _options(name) if k in given})
         rule = tree.compose(pre, rule)
     return rule
+
+
+def library_table() -> str:
+    """The rule library as the Markdown table of docs/cli.md, from the registry.
+
+    tools/rule_table.py writes it into docs/cli.md; tests/test_registry.py checks it is there.
+    """
+    lines = [
+        "| name | rule | spec | options (default) | precondition | secure | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in ENTRIES.values():
+        rule = e.role == "rule"
+        name = f"`{e.name}`" if rule else f"`{e.name}+…`"
+        options = ", ".join(f"`{h.flag}` ({h.shown_default()})" for h in e.hyperparameters)
+        needs = ", ".join(
+            f"`{c.text.replace('>=', '≥').replace('<=', '≤')}` ({c.clause})" for c in e.precondition
+        )
+        if e.weights is None:
+            secure = "no"
+        else:
+            secure = f"yes, {e.weights} weights" if rule else "if the rule is"
+        cells = (name, e.summary, e.definition, options, needs, secure, e.source)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def secure_capable(tree: ModuleType, spec: str) -> bool:

@@ -10,6 +10,7 @@ import pytest
 
 import sbrml.optimized as opt
 from sbrml.cli import main
+from tests.helpers import PLAINTEXT_SPECS
 
 N, D = 9, 40
 
@@ -245,9 +246,7 @@ def test_secure_library_rules(
     assert report["mode"] == "secure" and isinstance(weights, list) and abs(sum(weights) - 1) < 1e-6
 
 
-@pytest.mark.parametrize(
-    "rule", ["median", "trimmed-mean", "meamed", "bulyan", "cc", "clip+krum", "arc+median"]
-)
+@pytest.mark.parametrize("rule", PLAINTEXT_SPECS)
 def test_plaintext_library_rules(
     input_file: Path, capsys: pytest.CaptureFixture[str], rule: str
 ) -> None:

@@ -1,4 +1,5 @@
-"""Spec checker (spec/00-conventions.md): every cited ID exists, every MUST clause is tested.
+"""Spec checker (spec/00-conventions.md): every cited ID exists, every MUST clause is tested,
+and D6.7's list of rule names is the registry's (sbrml/core/registry.py).
 
 Run by ``make check``. Exits 1 with one line per problem.
 """
@@ -13,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HEADING = re.compile(r"^#{2,6}\s+([CDP]\d+\.\d+)\b(.*)$")
 CITED = re.compile(r"\b([CDP]\d+\.\d+)\b")
 MARK = re.compile(r"""pytest\.mark\.spec\(([^)]*)\)""")
+# D6.7's sentence "rules `a`, `b`; pre-aggregations `c`, `d`." (across line breaks).
+LIBRARY = re.compile(r"rules ((?:`[^`]+`,?\s*)+);\s*pre-aggregations ((?:`[^`]+`,?\s*)+)\.")
 
 
 def spec_items(spec_dir: Path) -> tuple[dict[str, str], set[str]]:
@@ -36,6 +39,45 @@ def spec_items(spec_dir: Path) -> tuple[dict[str, str], set[str]]:
     return items, must
 
 
+def section(spec_dir: Path, ident: str) -> str:
+    """The text under the heading of ``ident`` up to the next heading, lines joined."""
+    for path in sorted(spec_dir.glob("*.md")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for k, line in enumerate(lines):
+            m = HEADING.match(line)
+            if m and m.group(1) == ident:
+                body = []
+                for rest in lines[k + 1 :]:
+                    if rest.startswith("#"):
+                        break
+                    body.append(rest)
+                return " ".join(body)
+    return ""
+
+
+def library_problems(spec_dir: Path) -> list[str]:
+    """D6.7 names the rules and pre-aggregations of the registry, in its order."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES
+
+    m = LIBRARY.search(section(spec_dir, "D6.7"))
+    if m is None:
+        return ["spec D6.7: no sentence 'rules `...`; pre-aggregations `...`.' to check"]
+    problems = []
+    for kind, listed, registry in (
+        ("rules", m.group(1), list(RULE_ENTRIES)),
+        ("pre-aggregations", m.group(2), list(PREAGGREGATION_ENTRIES)),
+    ):
+        names = re.findall(r"`([^`]+)`", listed)
+        if names != registry:
+            problems.append(
+                f"spec D6.7 lists the {kind} {', '.join(names)}; the registry "
+                f"(sbrml/core/registry.py) has {', '.join(registry)}"
+            )
+    return problems
+
+
 def main() -> int:
     items, must = spec_items(ROOT / "spec")
     problems: list[str] = []
@@ -51,6 +93,7 @@ def main() -> int:
         if path.is_relative_to(ROOT / "tests"):
             for args in MARK.findall(text):
                 tested.update(CITED.findall(args))
+    problems.extend(library_problems(ROOT / "spec"))
     for ident in sorted(must - tested, key=lambda s: [int(p) for p in s[1:].split(".")]):
         problems.append(f"spec/{items[ident]}: MUST clause {ident} has no @pytest.mark.spec test")
     for line in problems:

@@ -31,6 +31,7 @@ from sbrml.cli.files import (
 from sbrml.cli.options import aggregate_mode, check_options
 from sbrml.cli.resources import aggregate_needs, check_memory
 from sbrml.core.errors import InsufficientWorkersError, SpecError
+from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES
 from sbrml.rulespec import check_workers
 
 FULL_TRANSCRIPT_WARNING = (
@@ -105,11 +106,12 @@ def run_two_server_or_plain(args: argparse.Namespace, mode: str, info: Any) -> d
     rule = make_rule(tree, args, f, n)
     distance = bool(tree.is_distance_rule(rule))
     if mode == "secure" and not distance:
-        secure = ", ".join(k for k in tree.RULES if tree.is_distance_rule(tree.RULES[k](0)))
+        secure = ", ".join(k for k, e in RULE_ENTRIES.items() if e.secure)
+        pres = " or ".join(k for k, e in PREAGGREGATION_ENTRIES.items() if e.secure)
         raise CliError(
             f"--rule {args.rule} has no distance form: coordinate-wise and norm-based rules need "
             f"secure comparison, which is not available yet (spec C8.11). Run it with --plaintext, "
-            f"or choose a secure-capable rule: {secure}, optionally after nnm or bucketing"
+            f"or choose a secure-capable rule: {secure}, optionally after {pres}"
         )
     need, detail = aggregate_needs(
         mode=mode, impl=args.impl, n=n, d=d, distance_rule=distance, variant=args.variant

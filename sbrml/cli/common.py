@@ -10,11 +10,12 @@ from typing import Any
 from sbrml.cli.errors import CliError
 from sbrml.cli.parser import HYPERPARAMETERS
 from sbrml.core.errors import SpecError
+from sbrml.core.registry import ENTRIES
 from sbrml.rulespec import RuleSpecError, build_rule, check_workers
 
 # Stages in which f plays no part (it is informative only): a spec made of these alone runs
 # without -f, at f = 0.
-F_FREE = frozenset({"mean", "bucketing", "clip"})
+F_FREE = frozenset(name for name, entry in ENTRIES.items() if not entry.uses_f)
 
 
 def pick_rng(tree: Any, seed: int | None) -> Any:

@@ -5,39 +5,23 @@ from __future__ import annotations
 import argparse
 
 from sbrml.backend import IMPLEMENTATIONS
+from sbrml.core.params import VARIANTS
+from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES, hyperparameter_owners
 
-RULE_NAMES = (
-    "mean",
-    "median",
-    "trimmed-mean",
-    "meamed",
-    "krum",
-    "multikrum",
-    "geomed",
-    "mda",
-    "medoid",
-    "bulyan",
-    "cc",
-    "smea",
-    "caf",
-)
-PRE_NAMES = ("nnm", "bucketing", "clip", "arc")
-# name -> (type, help); each applies to the rules listed in sbrml.rulespec.
-HYPERPARAMETERS: dict[str, tuple[type, str]] = {
-    "m": (int, "multikrum: how many lowest-score vectors to average (default n - f)"),
-    "convention": (
-        str,
-        "krum, multikrum: neighbours 'blanchard' (n-f-2, default) or 'byzfl' (n-f-1)",
-    ),
-    "nu": (float, "geomed: Weiszfeld smoothing (default 1e-6)"),
-    "tol": (float, "geomed: relative step that stops the iteration (default 1e-10)"),
-    "max_iter": (int, "geomed: iteration cap (default 500)"),
-    "tau": (float, "cc: clipping radius (default 1.0)"),
-    "iterations": (int, "cc: clipping iterations (default 3)"),
-    "s": (int, "bucketing: bucket size (default 2)"),
-    "c": (float, "clip: clipping threshold (default 1.0)"),
-}
-VARIANTS = ("gram", "pairwise")
+RULE_NAMES = tuple(RULE_ENTRIES)
+PRE_NAMES = tuple(PREAGGREGATION_ENTRIES)
+
+
+def _hyperparameter_help() -> dict[str, tuple[type, str]]:
+    """name -> (type, help): one option per registry hyperparameter, named by its owners."""
+    return {
+        name: (h.kind, f"{', '.join(owners)}: {h.help} (default {h.shown_default()})")
+        for name, (h, owners) in hyperparameter_owners().items()
+    }
+
+
+# name -> (type, help), from the registry (sbrml/core/registry.py).
+HYPERPARAMETERS: dict[str, tuple[type, str]] = _hyperparameter_help()
 TRANSCRIPT_VIEWS = ("full", "S0", "S1", "dealer", "S")
 # simulate's defaults: applied after parsing, so that an option given on the command line is
 # told apart from one left at its default (a grid file may not set it twice, item 16).

@@ -1,45 +1,19 @@
-"""The rule library by its stable short names (spec/06-rules.md, D6.7)."""
+"""The rule library by its stable short names (spec/06-rules.md, D6.7).
+
+The names, hyperparameters and properties are those of ``sbrml.core.registry``; this module
+only says which of this tree's classes each name means.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sbrml.optimized.coordinatewise import Bulyan, CoordinateMedian, Meamed, Mean, TrimmedMean
-from sbrml.optimized.geometric import (
-    CenteredClipping,
-    CovarianceFilter,
-    GeometricMedian,
-    Medoid,
-    MinimumDiameterAveraging,
-    Smea,
-)
-from sbrml.optimized.preaggregation import (
-    AdaptiveClipping,
-    Bucketing,
-    NearestNeighborMixing,
-    StaticClipping,
-)
-from sbrml.optimized.rules import Krum, MultiKrum
+from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES, resolve
+from sbrml.optimized import coordinatewise, geometric, preaggregation, rules
 
-RULES: dict[str, Any] = {
-    "mean": Mean,
-    "median": CoordinateMedian,
-    "trimmed-mean": TrimmedMean,
-    "meamed": Meamed,
-    "krum": Krum,
-    "multikrum": MultiKrum,
-    "geomed": GeometricMedian,
-    "mda": MinimumDiameterAveraging,
-    "medoid": Medoid,
-    "bulyan": Bulyan,
-    "cc": CenteredClipping,
-    "smea": Smea,
-    "caf": CovarianceFilter,
-}
+# The modules that define this tree's rule classes.
+MODULES = (coordinatewise, geometric, preaggregation, rules)
 
-PREAGGREGATIONS: dict[str, Any] = {
-    "nnm": NearestNeighborMixing,
-    "bucketing": Bucketing,
-    "clip": StaticClipping,
-    "arc": AdaptiveClipping,
-}
+# Each registry entry's class, looked up by its class name in MODULES.
+RULES: dict[str, Any] = resolve(RULE_ENTRIES, MODULES)
+PREAGGREGATIONS: dict[str, Any] = resolve(PREAGGREGATION_ENTRIES, MODULES)

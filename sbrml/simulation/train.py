@@ -19,6 +19,7 @@ import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.attacks import ATTACKS
 from sbrml.core.params import DEFAULT_FRAC_BITS
+from sbrml.core.registry import exact_weights
 from sbrml.optimized import paillier
 from sbrml.optimized.he_averaging import encrypted_average
 from sbrml.optimized.mask_protocol import masked_aggregate
@@ -112,7 +113,7 @@ def check_secure(result: Any, x: F64, rule_spec: str, f: int, rng: Any) -> None:
     """C18.3: the secure aggregate equals the plaintext rule on the decoded inputs within C8.5."""
     decoded = [ref.decode(ref.encode(row.tolist())) for row in x]
     p = np.asarray(result.weights)
-    if not any(r in rule_spec for r in ("geomed", "smea", "caf")):  # float weights (C10.3)
+    if exact_weights(rule_spec):  # float weights agree to rounding only (C10.3)
         exact = build_rule(ref, rule_spec, f).weights(ref.sq_distances(decoded), rng=rng)
         if exact != p.tolist():
             raise SimulationError(

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from sbrml.core.channel import Message
+from sbrml.core.registry import RULE_ENTRIES, exact_weights, stages
 from sbrml.reference.channel import pack_ring
 from sbrml.reference.randomness import DeterministicRandomSource
 from sbrml.reference.sharing import share as ref_share
@@ -72,15 +73,9 @@ def decoded_inputs(x: Sequence[Sequence[float]], frac_bits: int = 16) -> list[li
     return [decode(encode(row, frac_bits=frac_bits), frac_bits=frac_bits) for row in x]
 
 
-DISTANCE_SPECS = [
-    "mean",
-    "krum",
-    "multikrum",
-    "geomed",
-    "mda",
-    "medoid",
-    "smea",
-    "caf",
+# The rule lists of the differential and theorem tests: every rule of the registry (a rule
+# added there is tested here without an edit), then compositions, split by distance form.
+DISTANCE_SPECS = [name for name, e in RULE_ENTRIES.items() if e.secure] + [
     "nnm+krum",
     "nnm+multikrum",
     "nnm+geomed",
@@ -89,12 +84,7 @@ DISTANCE_SPECS = [
     "bucketing+mean",
     "bucketing+nnm+mean",
 ]
-PLAINTEXT_SPECS = [
-    "median",
-    "trimmed-mean",
-    "meamed",
-    "bulyan",
-    "cc",
+PLAINTEXT_SPECS = [name for name, e in RULE_ENTRIES.items() if not e.secure] + [
     "clip+krum",
     "arc+mean",
     "arc+median",
@@ -102,15 +92,16 @@ PLAINTEXT_SPECS = [
     "nnm+trimmed-mean",
     "clip+geomed",
 ]
-EXACT_SPECS = [s for s in DISTANCE_SPECS if not any(r in s for r in ("geomed", "smea", "caf"))]
+EXACT_SPECS = [s for s in DISTANCE_SPECS if exact_weights(s)]
 
 
 def feasible_f(spec: str, n: int) -> int:
-    """The largest f (at most 2) that every part of ``spec`` accepts at n inputs."""
+    """The largest f (at most 2) that every stage of ``spec`` accepts at n inputs (buckets of
+    2 halve the count the rule sees), from the registry's preconditions."""
     for f in (2, 1, 0):
-        need = 4 * f + 3 if "bulyan" in spec else (2 * f + 3 if "krum" in spec else 2 * f + 1)
-        if "bucketing" in spec:
-            need = 2 * need  # buckets of 2 halve the count the rule sees
+        need = 1
+        for stage in reversed(stages(spec)):
+            need = max(stage.least_n(f), 2 * need if stage.name == "bucketing" else need)
         if n >= need:
             return f
     return 0
