@@ -4,12 +4,20 @@ a rule computes, and messages that say one thing once."""
 
 from __future__ import annotations
 
+import errno
+import io
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.helpers.cli import run_error
+from tests.helpers.cli import run_error, write_input
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -41,3 +49,98 @@ def test_a_grid_that_is_not_utf8_is_not_readable_toml(
     err = run_error(["simulate", "--out", str(tmp_path / "o"), "--grid", str(grid)], capsys)
     assert err.startswith(f"sbrml: error: --grid {str(grid)!r}: not a readable TOML file")
     assert "not UTF-8 text" in err and "bug" not in err
+
+
+class FullDevice(io.StringIO):
+    """A standard output on a full disk (``> /dev/full``): every write fails with ENOSPC."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def flush(self) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+SIMULATE_SMALL = ["--rules", "mean", "--rounds", "1", "-n", "4", "-f", "1", "--attacks", "none"]
+
+
+def printing_commands(tmp_path: Path) -> dict[str, list[str]]:
+    """One small run of every subcommand that prints on standard output."""
+    x = str(write_input(tmp_path / "x.npy"))
+    return {
+        "aggregate --json": ["aggregate", x, "--rule", "krum", "-f", "2", "--json"],
+        "aggregate": ["aggregate", x, "--rule", "mean", "--plaintext"],
+        "kappa": [
+            "kappa",
+            "--rule",
+            "krum",
+            "-n",
+            "5",
+            "-f",
+            "1",
+            "--restarts",
+            "1",
+            "--steps",
+            "1",
+        ],
+        "kappa --json": ["kappa", "--rule", "krum", "-n", "5", "-f", "1", "--steps", "1", "--json"],
+        "simulate": ["simulate", "--out", str(tmp_path / "sim"), *SIMULATE_SMALL],
+        "demo": ["demo", "--dim", "50"],
+        "--help": ["aggregate", "--help"],
+    }
+
+
+COMMANDS = ["aggregate --json", "aggregate", "kappa", "kappa --json", "simulate", "demo"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_full_standard_output_is_the_users_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    args = printing_commands(tmp_path)[command]
+    monkeypatch.setattr(sys, "stdout", FullDevice())
+    err = run_error(args, capsys)
+    assert err == "sbrml: error: standard output cannot be written (No space left on device)\n"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_closed_standard_output_is_quiet(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    args = printing_commands(tmp_path)[command]
+    monkeypatch.setattr(sys, "stdout", None)  # what Python sets for `sbrml ... >&-`
+    assert run_error(args, capsys, status=141) == ""
+
+
+def run_with_stdout(args: list[str], **popen: Any) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "sbrml.cli", *args],
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+        **popen,
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", ["aggregate --json", "--help"])
+def test_dev_full_and_a_closed_descriptor(tmp_path: Path, command: str) -> None:
+    args = printing_commands(tmp_path)[command]
+    with open("/dev/full", "wb") as full:
+        done = run_with_stdout(args, stdout=full)
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == b"sbrml: error: standard output cannot be written (No space left on device)\n"
+    )
+    if command == "--help":
+        return  # argparse prints --help on stderr when standard output is closed
+    done = run_with_stdout(args, preexec_fn=lambda: os.close(1))
+    assert (done.returncode, done.stderr) == (141, b"")

@@ -247,42 +247,46 @@ def run_secure(
     }
 
 
-def print_summary(report: dict[str, Any]) -> None:
-    """The human-readable form of an aggregate report."""
+def format_summary(report: dict[str, Any]) -> str:
+    """The human-readable form of an aggregate report (printed by ``sbrml.cli.main``)."""
     z = report["_z"]
+    lines: list[str] = []
     if report["mode"] == "masks":
-        print(
+        lines.append(
             f"pairwise-mask secure aggregation (impl={report['impl']}): n={report['n']}, "
             f"d={report['d']}, t={report['threshold']}; output: the MEAN of the "
             f"{len(report['valid'])} workers counted {report['valid']} "
             "(not robust: any well-formed input is summed)"
         )
         for note in report["notes"]:
-            print(f"note: {note}")
+            lines.append(f"note: {note}")
     else:
         variant = "" if report["variant"] is None else f", variant={report['variant']}"
         m = "" if report["m"] is None else f", m={report['m']}"
-        print(
+        lines.append(
             f"{report['mode']} {report['rule']} (impl={report['impl']}{variant}): "
             f"n={report['n']}, d={report['d']}, f={report['f']}{m}"
         )
     if report["weights"] is not None and report["mode"] != "masks":
         chosen = [i for i, w in enumerate(report["weights"]) if w > 0]
-        print(f"workers with positive weight: {chosen}")
+        lines.append(f"workers with positive weight: {chosen}")
     for item in report["excluded"]:
-        print(f"excluded W{item['worker']}: {item['reason']}")
+        lines.append(f"excluded W{item['worker']}: {item['reason']}")
     head = ", ".join(f"{v:.6g}" for v in z[:5])
-    print(
+    lines.append(
         f"z[:5] = [{head}{', ...' if len(z) > 5 else ''}]  ||z|| = {float(np.linalg.norm(z)):.6g}"
     )
     if report["bytes_total"]:
-        print(f"bytes sent: {report['bytes_total']:,} in total")
-    print("seconds: " + ", ".join(f"{k}={v:.4f}" for k, v in report["seconds"].items()))
+        lines.append(f"bytes sent: {report['bytes_total']:,} in total")
+    lines.append("seconds: " + ", ".join(f"{k}={v:.4f}" for k, v in report["seconds"].items()))
     if report["out"]:
-        print(f"wrote {report['out']}")
+        lines.append(f"wrote {report['out']}")
     if report["transcript"] and report["transcript_view"] == "full":
-        print(f"wrote transcript {report['transcript']} (sha256 {report['transcript_sha256']})")
+        lines.append(
+            f"wrote transcript {report['transcript']} (sha256 {report['transcript_sha256']})"
+        )
     elif report["transcript"]:
-        print(
+        lines.append(
             f"wrote {report['transcript_view']}'s view of the transcript to {report['transcript']}"
         )
+    return "\n".join(lines)
