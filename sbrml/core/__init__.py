@@ -13,6 +13,8 @@ Some things are definitions rather than kernels and exist once, here:
   interface and bytes-to-integers (C2.7);
 - ``channel``: the in-memory channel, messages and the transcript bytes (section 7);
 - ``rules``: the rule interface (``Rule``, ``DistanceRule``, D6.1) the driver and app speak to;
+- ``registry``: the rule library by name (D6.7): each rule's and pre-aggregation's class
+  name, hyperparameters with their defaults, and properties; both trees' ``RULES`` read it;
 - ``round``: the two-server round's orchestration (valid workers, agreement on V, S1's call
   of the rule, the result type, the phase clock); each tree keeps its kernels and a short
   ``secure_aggregate`` that walks P8.1's steps.
