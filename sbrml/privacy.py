@@ -28,8 +28,8 @@ except ImportError:
 
 from sbrml.attacks.vector import normal_draws
 from sbrml.core.errors import ParameterError
-from sbrml.optimized.distances import check_matrix
 from sbrml.optimized.clipping import clip_rows
+from sbrml.optimized.distances import check_matrix
 from sbrml.optimized.randomness import RandomSource, SystemRandomSource
 
 F64 = NDArray[np.float64]

@@ -1,13 +1,16 @@
-"""Clipping rules on zero and tiny norms: no division by ~0, so no RuntimeWarning (issue 13).
+"""Clipping rules at the float's limits: no division by ~0, no norm lost (issue 13).
 
 Every clipping rule scales a row by min(1, threshold / norm). Dividing first and taking the
 minimum afterwards overflows to inf (with "overflow encountered in divide") when the norm is
 zero or tiny and the threshold is large; the result was right but the warning is a fault, and
-under ``-W error`` a crash. These tests turn every warning into an error.
+under ``-W error`` a crash. A norm beyond the float maximum, or a difference x_i - v that
+overflows, turned a row into 0 or NaN (items 8 and 12). These tests turn every warning into
+an error.
 """
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 
 import numpy as np
@@ -123,3 +126,127 @@ def test_gaussian_mechanism_clips_huge_and_tiny_gradients() -> None:
     small = GaussianMechanism(clip=1e-201, sigma=0.0)
     got = small.clipped_mean(np.array([[0.0, 1e-200]])).tolist()
     assert got == [0.0, pytest.approx(1e-201, rel=1e-12)]
+
+
+# ||(1.7e308, 1.7e308)|| = 2.4e308 is beyond the float maximum (1.8e308); the row's direction
+# is (1, 1)/sqrt(2).
+BEYOND = [1.7e308, 1.7e308]
+HALF = 0.5**0.5
+
+
+@pytest.mark.spec("D10.6", "C6.9")
+@pytest.mark.parametrize("tau", [1e-300, 1.0, 1e300])
+def test_centered_clipping_of_a_norm_beyond_the_range(tree: ModuleType, tau: float) -> None:
+    # The row counted as 0 (scaled by tau / inf) in both trees.
+    x = [BEYOND, [0.0, 0.0], [1e-301, 0.0]]
+    got = as_list(tree.CenteredClipping(0, tau=tau, iterations=1)(x))
+    third = 1e-301 * min(1.0, tau / 1e-301)
+    assert got == [
+        pytest.approx((tau * HALF + third) / 3, rel=1e-14, abs=0.0),
+        pytest.approx(tau * HALF / 3, rel=1e-14, abs=0.0),
+    ]
+
+
+@pytest.mark.spec("D10.6", "C6.9")
+def test_centered_clipping_whose_scale_underflows(tree: ModuleType) -> None:
+    # tau / ||x_0|| = 1e-300 / 1e100 underflows to 0: the row did not move v at all.
+    x = [[0.0, 1e100], [0.0, 0.0], [0.0, 0.0]]
+    got = as_list(tree.CenteredClipping(0, tau=1e-300, iterations=1)(x))
+    assert got == [0.0, pytest.approx(1e-300 / 3, rel=1e-15, abs=0.0)]
+
+
+@pytest.mark.spec("D10.6", "C6.9")
+def test_centered_clipping_of_a_difference_that_overflows(tree: ModuleType) -> None:
+    # x_0 - v = (3.4e308, 3.4e308) overflows: the reference gave NaN, the optimized tree NaN
+    # with "overflow encountered in subtract". The move is tau along (1, 1)/sqrt(2).
+    x = [BEYOND, [-1.7e308, -1.7e308], [-1.7e308, -1.7e308]]
+    v = tree.CenteredClipping(0, tau=1e307, iterations=1)(x, center=[-1.7e308, -1.7e308])
+    assert as_list(v) == [pytest.approx(-1.7e308 + 1e307 * HALF / 3, rel=1e-14, abs=0.0)] * 2
+    # One coordinate overflows, the other is small: the direction is still the row's.
+    y = [[1.7e308, 3e307], [0.0, 0.0]]
+    w = as_list(tree.CenteredClipping(0, tau=1e300, iterations=1)(y, center=[-1e308, 0.0]))
+    unit = [2.7 / math.hypot(2.7, 0.3), 0.3 / math.hypot(2.7, 0.3)]  # x_0 - v = (2.7, 0.3)e308
+    away = [1.0, 0.0]  # x_1 - v = (1e308, 0)
+    expected = [-1e308 + 1e300 * (unit[0] + away[0]) / 2, 1e300 * (unit[1] + away[1]) / 2]
+    assert w == [
+        pytest.approx(expected[0], rel=1e-14, abs=0.0),
+        pytest.approx(expected[1], rel=1e-14, abs=0.0),
+    ]
+
+
+@pytest.mark.spec("D10.6", "C6.9")
+def test_centered_clipping_whose_moves_overflow_their_sum(tree: ModuleType) -> None:
+    # Three moves of 1e308 sum to 3e308: fsum raised OverflowError in the reference, and
+    # the optimized tree returned inf with "overflow encountered in matmul".
+    x = [[1.7e308, 0.0]] * 3
+    assert as_list(tree.CenteredClipping(0, tau=1e308, iterations=1)(x)) == [1e308, 0.0]
+    # Squares of 1e154 are finite, their sum is not: the reference's fsum raised.
+    y = [[1e154, 1e154], [0.0, 0.0]]
+    got = as_list(tree.CenteredClipping(0, tau=1.0, iterations=1)(y))
+    assert got == [pytest.approx(HALF / 2, rel=1e-15, abs=0.0)] * 2
+
+
+@pytest.mark.spec("D10.6", "C6.9")
+def test_centered_clipping_trees_agree_at_the_limits() -> None:
+    x = [BEYOND, [-1.7e308, 1.7e308], [1.0, -2.0], [1e-310, 0.0], [1.6e308, -1e308]]
+    for tau in (1e-300, 1.0, 1e300, 1.7e308):
+        for center in (None, [1.7e308, -1.7e308], [-1.7e308, 0.0]):
+            rule = (ref.CenteredClipping(1, tau=tau), opt.CenteredClipping(1, tau=tau))
+            a = as_list(rule[0](x, center=center))
+            b = as_list(rule[1](np.array(x), center=center))
+            assert all(math.isfinite(v) for v in a + b)
+            assert a == pytest.approx(b, rel=1e-12, abs=0.0)
+
+
+@pytest.mark.spec("D11.4", "C6.9")
+@pytest.mark.parametrize("module", [ref_pre, opt_pre], ids=["reference", "optimized"])
+@pytest.mark.parametrize("c", [1e-300, 1.0, 1e300])
+def test_static_clipping_of_a_norm_beyond_the_range_to_any_threshold(
+    module: ModuleType, c: float
+) -> None:
+    # The threshold was scaled by 2^-1024 alongside the row: c = 1e-300 underflowed to 0 and
+    # the row vanished. Squares of 1e154 overflowed fsum in the reference.
+    got = [as_list(r) for r in module.StaticClipping(c=c).mix([BEYOND, [1e154, -1e154]])]
+    assert got[0] == pytest.approx([c * HALF, c * HALF], rel=1e-15, abs=0.0)
+    side = min(1e154, c * HALF)  # within c = 1e300 the row is kept
+    assert got[1] == pytest.approx([side, -side], rel=1e-15, abs=0.0)
+
+
+@pytest.mark.spec("D11.5", "C6.9")
+@pytest.mark.parametrize("module", [ref_pre, opt_pre], ids=["reference", "optimized"])
+def test_adaptive_clipping_beside_a_norm_beyond_the_range(module: ModuleType) -> None:
+    # n = 4, f = 1: k = 1, the row beyond the range is clipped to the next norm, 1e-10. All
+    # norms were compared at the scale of 1.7e308, where 1e-10 keeps only 17 bits: the
+    # clipped row came out at 7.07105e-11 instead of 7.07107e-11.
+    x = [[1e-10, 0.0], [0.0, 1e-10], [-1e-10, 0.0], BEYOND]
+    got = [as_list(r) for r in module.AdaptiveClipping(1).mix(x)]
+    assert got[:3] == x[:3]
+    assert got[3] == [pytest.approx(1e-10 * HALF, rel=1e-15, abs=0.0)] * 2
+    # A finite norm, but threshold / norm = 7e-401 underflowed to 0: the row vanished.
+    small = [[1e-300, 0.0], [0.0, 1e-300], [-1e-300, 0.0], [1e100, 1e100]]
+    clipped = [as_list(r) for r in module.AdaptiveClipping(1).mix(small)]
+    assert clipped[3] == [pytest.approx(1e-300 * HALF, rel=1e-15, abs=0.0)] * 2
+    # n = 5, f = 2: k = 2, the threshold (row 4) is beyond the range too; rows 2 and 3 (equal
+    # norms, the lower index first) are clipped to its norm.
+    y = [[1.0, 0.0], [1.0, 0.0], BEYOND, [1.7e308, -1.7e308], [1.7e308, 1e308]]
+    ratio = math.hypot(1.7, 1.0) / math.hypot(1.7, 1.7)
+    out = [as_list(r) for r in module.AdaptiveClipping(2).mix(y)]
+    assert out[:2] == y[:2] and out[4] == y[4]
+    assert out[2] == [pytest.approx(1.7e308 * ratio, rel=1e-14, abs=0.0)] * 2
+    assert out[3] == [
+        pytest.approx(1.7e308 * ratio, rel=1e-14, abs=0.0),
+        pytest.approx(-1.7e308 * ratio, rel=1e-14, abs=0.0),
+    ]
+
+
+@pytest.mark.spec("D17.1")
+@pytest.mark.parametrize("clip", [1e-300, 1.0, 1e300])
+def test_gaussian_mechanism_clips_a_norm_beyond_the_range(clip: float) -> None:
+    # The gradient was scaled by clip / inf = 0 and dropped from the sum.
+    mech = GaussianMechanism(clip=clip, sigma=0.0)
+    got = mech.clipped_sum(np.array([BEYOND, [-1.7e308, 1.0], [0.0, 0.0]])).tolist()
+    left = clip * 1.7 / math.hypot(1.7, 1e-308)  # the second row's norm is within the range
+    assert got == [
+        pytest.approx(clip * HALF - left, rel=1e-14, abs=0.0),
+        pytest.approx(clip * HALF, rel=1e-14, abs=0.0),
+    ]

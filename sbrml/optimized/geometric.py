@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,12 @@ import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.errors import ShapeError
+from sbrml.optimized.clipping import (
+    SMALLEST_NORMAL,
+    clip_rows,
+    clip_scale,
+    norms_from_squares,
+)
 from sbrml.optimized.distances import (
     PUBLIC_ACCURACY,
     Distances,
@@ -370,58 +375,42 @@ class CenteredClipping(NeedsMajority):
                 self.name, "center", f"a finite vector of length d={d}", "C10.6", f"shape {v.shape}"
             )
         for _ in range(self.iterations):
-            # Two sweeps over cache-sized column blocks (norms, then the update), so the
-            # differences x_i - v never exist as a whole n x d array.
-            sq = np.zeros(n)
+            v = self._step(arr, v)
+        return np.asarray(v, dtype=np.float64)
+
+    def _step(self, arr: F64, v: F64) -> F64:
+        """One step of D10.6: v + (1/n) sum_i min(1, tau / ||x_i - v||) (x_i - v)."""
+        n, d = arr.shape
+        # Two sweeps over cache-sized column blocks (norms, then the update), so the
+        # differences x_i - v never exist as a whole n x d array.
+        sq = np.zeros(n)
+        with np.errstate(over="ignore"):  # an overflowed x_i - v: its norm is inf below
             for block in column_blocks(d):
                 diff = arr[:, block] - v[block]
                 sq += np.einsum("ij,ij->i", diff, diff)
             norms = norms_from_squares(sq, functools.partial(_rows_minus, arr, v))
-            scale = clip_scale(np.full(n, self.tau), norms)
-            new = np.empty(d)
-            for block in column_blocks(d):
-                new[block] = v[block] + (scale @ (arr[:, block] - v[block])) / n
-            v = new
-        return np.asarray(v, dtype=np.float64)
+        scale = clip_scale(np.full(n, self.tau), norms)
+        # |sum of the moves| <= n tau: below 2^1020 no partial sum can overflow. A scale
+        # below SMALLEST_NORMAL (0 for a norm beyond the float range) needs the direction.
+        if n * self.tau >= 2.0**1020 or ((scale < SMALLEST_NORMAL) & (norms > self.tau)).any():
+            return self._step_at_limits(arr, v, norms)
+        new = np.empty(d)
+        for block in column_blocks(d):
+            new[block] = v[block] + (scale @ (arr[:, block] - v[block])) / n
+        return new
+
+    def _step_at_limits(self, arr: F64, v: F64, norms: F64) -> F64:
+        """The step at the float's limits (C6.9): the moves clipped by ``clip_rows`` (a row
+        beyond the float range, or whose x_i - v overflowed or whose scale underflows, moves
+        by tau in its direction), averaged without overflow. Builds the n x d moves, which
+        only inputs at the float's limits make necessary."""
+        n = arr.shape[0]
+        moves = clip_rows(arr, np.full(n, self.tau), norms, center=v)
+        return np.asarray(v + weighted_sum(np.full(n, 1.0 / n), moves, np.ones(n)))
 
 
 def _rows_minus(arr: F64, center: F64, rows: NDArray[np.intp]) -> F64:
     return np.asarray(arr[rows] - center, dtype=np.float64)
-
-
-TRUSTED_SQUARES = 2.0**-969  # a sum of squares below it may have lost squares below 2^-1022
-
-
-def norms_from_squares(sq: F64, rows: Callable[[NDArray[np.intp]], F64]) -> F64:
-    """sqrt(sq_i), recomputed with scaling where the squares under- or overflowed (D10.6).
-
-    ``rows(idx)`` returns the rows whose squared norms are ``sq[idx]``. A sum of squares that
-    is infinite, or below TRUSTED_SQUARES (where squares below 2^-1022 lose precision or
-    vanish), is replaced by max|row_j| * ||row / max|row_j|||, as the reference's math.hypot
-    would give; so a row of 1e200 is clipped to tau, not zeroed, and one of 1e-200 is clipped
-    by a tiny tau, not passed through. A non-finite row keeps a non-finite norm.
-    """
-    norms = np.sqrt(sq)
-    redo = np.flatnonzero(~(sq >= TRUSTED_SQUARES) | (sq == np.inf))
-    if redo.size:
-        sub = rows(redo)
-        top = np.abs(sub).max(axis=1)
-        with np.errstate(invalid="ignore", over="ignore"):
-            scaled = sub / np.where(top > 0, top, 1.0)[:, None]
-            norms[redo] = top * np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
-    return np.asarray(norms, dtype=np.float64)
-
-
-def clip_scale(thresholds: F64, norms: F64) -> F64:
-    """min(1, threshold_i / norm_i), dividing only where norm_i > threshold_i (D10.6, D11.4).
-
-    As in the reference, a row within its threshold keeps scale 1 and is never divided by its
-    norm: dividing by a zero or tiny norm would overflow to inf (with a RuntimeWarning) before
-    the minimum discards it. Where the division happens the quotient lies in [0, 1).
-    """
-    scale = np.ones(norms.shape, dtype=np.float64)
-    np.divide(thresholds, norms, out=scale, where=norms > thresholds)
-    return scale
 
 
 CLIP_BLOCK = 4096  # columns: measured best of 512-65536 at 9 x 1.25M, 30 x 300k, 100 x 100k

@@ -13,8 +13,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.rules import Rule, is_distance_rule
+from sbrml.optimized.clipping import clip_rows, comparable_norms, row_norms
 from sbrml.optimized.distances import check_matrix, checked_distances
-from sbrml.optimized.geometric import clip_scale, norms_from_squares
 from sbrml.optimized.rules import F64, check_distance_matrix, rowwise_lowest, unsettled
 
 # Compose is type-agnostic (it only calls pre.mix and the rule), so both trees share it.
@@ -151,12 +151,6 @@ class Bucketing(ReferenceBucketing):
         return apply_mixing(self.mixing_for(arr.shape[0], rng), arr)
 
 
-def row_norms(x: NDArray[np.float64]) -> F64:
-    """||x_i|| for every row, without an n x d temporary; squares that under- or overflowed
-    are redone with scaling (``norms_from_squares``)."""
-    return norms_from_squares(np.einsum("ij,ij->i", x, x), lambda rows: x[rows])
-
-
 def checked_norms(function: str, x: ArrayLike) -> tuple[NDArray[np.float64], F64]:
     """check_matrix and the row norms in one pass: a NaN or an infinity makes its row's norm
     non-finite, and only then is x scanned for the error that names the entry (D6.1)."""
@@ -166,21 +160,6 @@ def checked_norms(function: str, x: ArrayLike) -> tuple[NDArray[np.float64], F64
     if not np.isfinite(norms).all():
         check_matrix(function, "x", arr)
     return arr, norms
-
-
-def clip_rows(
-    x: NDArray[np.float64], thresholds: NDArray[np.float64], norms: F64 | None = None
-) -> F64:
-    """Row i scaled by min(1, threshold_i / ||x_i||); zero rows stay zero. A norm beyond the
-    float range (C6.9) is compared at the row's power-of-two scale, as in the reference."""
-    norms = row_norms(x) if norms is None else norms
-    scale = clip_scale(thresholds, norms)  # no division by a zero or tiny norm
-    big = np.flatnonzero(norms == np.inf)
-    if big.size:
-        shift = np.frexp(np.abs(x[big]).max(axis=1))[1]
-        scaled = row_norms(np.ldexp(x[big], -shift[:, None]))
-        scale[big] = clip_scale(np.ldexp(thresholds[big], -shift), scaled)
-    return np.asarray(x * scale[:, None])
 
 
 class StaticClipping(ReferenceStaticClipping):
@@ -199,19 +178,17 @@ class AdaptiveClipping(ReferenceAdaptiveClipping):
         n = arr.shape[0]
         self.check_n(n, self.name)
         k = 2 * self.f * (n - self.f) // n
-        if np.isinf(norms).any():
-            # Norms beyond the float range (C6.9): all compared at one power-of-two scale.
-            shift = int(np.frexp(np.abs(arr).max())[1])
-            norms = row_norms(np.ldexp(arr, -shift))
-            order = np.lexsort((np.arange(n), -norms))
-            thresholds = np.full(n, np.inf)
-            if k:
-                thresholds[order[:k]] = norms[order[k]] if k < n else 0.0
-            return np.asarray(arr * clip_scale(thresholds, norms)[:, None])
-        order = np.lexsort((np.arange(n), -norms))
+        beyond, keys = comparable_norms(arr, norms)  # norms beyond the float range (C6.9)
+        order = np.lexsort((np.arange(n), -keys, ~beyond))
+        if k and beyond[order[k]]:
+            # The threshold and the rows above it are beyond the float range; their norms are
+            # known at one power-of-two scale, where the ratio is accurate (as the reference).
+            scale = np.ones(n)
+            scale[order[:k]] = keys[order[k]] / keys[order[:k]]
+            return np.asarray(arr * scale[:, None])
         thresholds = np.full(n, np.inf)
         if k:
-            thresholds[order[:k]] = norms[order[k]] if k < n else 0.0
+            thresholds[order[:k]] = norms[order[k]]
         return clip_rows(arr, thresholds, norms)
 
 

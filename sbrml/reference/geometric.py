@@ -16,8 +16,8 @@ from fractions import Fraction
 from typing import Any
 
 from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.reference.clipping import clip_to, row_norm
 from sbrml.reference.distances import check_matrix, sq_distances
-from sbrml.reference.preaggregation import row_norm
 from sbrml.reference.rules import (
     FLOAT_TIE_TOLERANCE,
     NeedsMajority,
@@ -26,6 +26,7 @@ from sbrml.reference.rules import (
     check_positive_int,
     check_positive_real,
     first_near_minimum,
+    fsum_mean,
     fsum_scaled,
     is_float_matrix,
     mean_of_rows,
@@ -509,11 +510,8 @@ class CenteredClipping(NeedsMajority):
                 self.name, "center", f"a finite vector of length d={d}", "C10.6", f"length {len(v)}"
             )
         for _ in range(self.iterations):
-            moves = []
-            for row in x:
-                diff = [row[k] - v[k] for k in range(d)]
-                norm = row_norm(diff)  # not _norm: squares of tiny or huge rows must count
-                scale = 1.0 if norm <= self.tau else self.tau / norm
-                moves.append([scale * t for t in diff])
-            v = [v[k] + math.fsum(m[k] for m in moves) / n for k in range(d)]
+            # Each move is clipped to tau even where x_i - v overflows (C6.9, ``clip_to``);
+            # n moves of up to tau may still overflow their sum, hence fsum_mean.
+            moves = [clip_to(row, self.tau, v) for row in x]
+            v = [v[k] + fsum_mean([m[k] for m in moves], n) for k in range(d)]
         return v

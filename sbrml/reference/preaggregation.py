@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from sbrml.core.errors import ParameterError
 from sbrml.core.rules import Rule, is_distance_rule
+from sbrml.reference.clipping import clip_to, comparable_norms, scaled_by
 from sbrml.reference.distances import check_matrix, sq_distances
 from sbrml.reference.randomness import RandomSource, uniform_below
 from sbrml.reference.rules import (
@@ -193,34 +194,6 @@ class Bucketing:
         return apply_mixing(self.mixing_for(n, rng), x)
 
 
-TRUSTED_SQUARES = 2.0**-969  # a sum of squares below it may have lost squares below 2^-1022
-
-
-def row_norm(row: Sequence[float]) -> float:
-    """||row||: sqrt of the exact sum of squares, or math.hypot when the squares under- or
-    overflowed (rows below about 1e-146 or above 1e154), so a clip is never skipped or zeroed."""
-    total = math.fsum(v * v for v in row)
-    if TRUSTED_SQUARES <= total < math.inf:
-        return math.sqrt(total)
-    return math.hypot(*row)
-
-
-def clip_to(row: Sequence[float], threshold: float) -> list[float]:
-    """min(1, threshold / ||row||) row; a zero row stays zero. A norm beyond the float range
-    (C6.9) is compared at the row's power-of-two scale, where threshold and norm scale alike."""
-    norm = row_norm(row)
-    if norm == math.inf:
-        shift = math.frexp(max(abs(v) for v in row))[1]
-        norm = row_norm([math.ldexp(v, -shift) for v in row])
-        threshold = math.ldexp(threshold, -shift)
-    return scaled_by(row, 1.0 if norm <= threshold else threshold / norm)
-
-
-def scaled_by(row: Sequence[float], scale: float) -> list[float]:
-    """scale * row (scale in [0, 1])."""
-    return [scale * v for v in row]
-
-
 class StaticClipping:
     """Static clipping x_i <- min(1, c / ||x_i||) x_i. Implements D11.4; c > 0 (C11.4)."""
 
@@ -261,20 +234,16 @@ class AdaptiveClipping(NeedsMajority):
         n, _ = check_matrix(self.name, "x", x)
         self.check_n(n, self.name)
         k = 2 * self.f * (n - self.f) // n
-        norms = [row_norm(row) for row in x]
-        if math.inf in norms:
-            # Norms beyond the float range (C6.9): all compared at one power-of-two scale.
-            shift = math.frexp(max(abs(v) for row in x for v in row))[1]
-            norms = [row_norm([math.ldexp(v, -shift) for v in row]) for row in x]
-        order = sorted(range(n), key=lambda i: (-norms[i], i))
-        threshold = norms[order[k]] if k < n else 0.0
+        keys = comparable_norms(x)  # norms beyond the float range order too (C6.9)
+        order = sorted(range(n), key=lambda i: (not keys[i][0], -keys[i][1], i))
+        beyond, threshold = keys[order[k]] if k < n else (False, 0.0)
         clipped = set(order[:k])
-        return [
-            scaled_by(row, threshold / norms[i] if norms[i] > threshold else 1.0)
-            if i in clipped
-            else [float(v) for v in row]
-            for i, row in enumerate(x)
-        ]
+        out = [[float(v) for v in row] for row in x]
+        for i in clipped:
+            # A threshold beyond the float range: the rows above it are beyond it too, and
+            # both norms are known at one power-of-two scale, where their ratio is accurate.
+            out[i] = scaled_by(x[i], threshold / keys[i][1]) if beyond else clip_to(x[i], threshold)
+        return out
 
 
 class Compose:
