@@ -144,3 +144,91 @@ def test_dev_full_and_a_closed_descriptor(tmp_path: Path, command: str) -> None:
         return  # argparse prints --help on stderr when standard output is closed
     done = run_with_stdout(args, preexec_fn=lambda: os.close(1))
     assert (done.returncode, done.stderr) == (141, b"")
+
+
+class WorkStarted(Exception):
+    """Raised by a patched protocol: the run started although it should not have."""
+
+
+@pytest.fixture
+def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any round, rule search or training run that starts fails the test."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise WorkStarted
+
+    monkeypatch.setattr("sbrml.optimized.secure_aggregate", refuse)
+    monkeypatch.setattr("sbrml.optimized.mask_protocol.masked_aggregate", refuse)
+    monkeypatch.setattr("sbrml.simulation.run", refuse)
+    monkeypatch.setattr("sbrml.robustness.kappa_table", refuse)
+
+
+def other_name(tmp_path: Path, x: Path, how: str) -> Path:
+    """Another path to the file ``x``: itself, spelled differently, a symbolic or hard link."""
+    if how == "same":
+        return x
+    if how == "spelled":
+        return tmp_path / "." / x.name
+    link = tmp_path / f"{how}.npy"
+    if how == "symlink":
+        link.symlink_to(x.name)
+    else:
+        os.link(x, link)
+    return link
+
+
+SECURE = ["--rule", "krum", "-f", "2"]
+PLAINTEXT = ["--rule", "mean", "--plaintext"]
+MASKS = ["--protocol", "masks"]
+
+
+@pytest.mark.usefixtures("no_work")
+@pytest.mark.parametrize("how", ["same", "spelled", "symlink", "hardlink"])
+@pytest.mark.parametrize(
+    ("mode", "option"),
+    [
+        (SECURE, "--out"),
+        (SECURE, "--transcript"),
+        (PLAINTEXT, "--out"),
+        (MASKS, "--out"),
+        (MASKS, "--transcript"),
+    ],
+)
+def test_an_output_naming_the_input_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str, mode: list[str], option: str
+) -> None:
+    x = write_input(tmp_path / "x.npy")
+    before = x.read_bytes()
+    target = other_name(tmp_path, x, how)
+    err = run_error(["aggregate", str(x), *mode, option, str(target)], capsys)
+    assert err == (
+        f"sbrml: error: {option} {str(target)!r}: is the INPUT file {str(x)!r}; writing it "
+        "would overwrite the input: give another path\n"
+    )
+    assert x.read_bytes() == before
+
+
+@pytest.mark.usefixtures("no_work")
+def test_out_and_transcript_through_a_hard_link_are_one_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x = write_input(tmp_path / "x.npy")
+    out = tmp_path / "z.npy"
+    out.write_bytes(b"")
+    link = tmp_path / "t.bin"
+    os.link(out, link)
+    args = ["aggregate", str(x), "--rule", "krum", "-f", "2", "--out", str(out)]
+    err = run_error([*args, "--transcript", str(link)], capsys)
+    assert "--out and --transcript are the same file" in err
+
+
+@pytest.mark.usefixtures("no_work")
+def test_simulate_out_holding_the_grid_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grid = tmp_path / "results.csv"
+    grid.write_text('rules = ["mean"]\nrounds = 1\n')
+    monkeypatch.chdir(tmp_path)
+    err = run_error(["simulate", "--out", ".", "--grid", "results.csv"], capsys)
+    assert "--out '.': results.csv inside it is the --grid file 'results.csv'" in err
+    assert grid.read_text() == 'rules = ["mean"]\nrounds = 1\n'

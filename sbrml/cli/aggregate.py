@@ -11,7 +11,6 @@ import importlib
 import math
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,10 +21,12 @@ from sbrml.cli import progress
 from sbrml.cli.common import effective_f, effective_m, make_rule, pick_rng, rejected_reason
 from sbrml.cli.errors import CliError
 from sbrml.cli.files import (
+    check_not_input,
     check_output_file,
     in_place,
     inspect_npy,
     load_matrix,
+    same_file,
     write_output_file,
 )
 from sbrml.cli.options import aggregate_mode, check_options
@@ -42,14 +43,16 @@ FULL_TRANSCRIPT_WARNING = (
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Every output path can be written: checked before any work, so no run is lost."""
-    if args.out is not None:
-        check_output_file("--out", args.out)
-    if args.transcript is not None:
-        check_output_file("--transcript", args.transcript)
-        same = args.out is not None and Path(args.out).resolve() == Path(args.transcript).resolve()
-        if same and not in_place(args.out):
-            raise CliError(f"--out and --transcript are the same file {args.out!r}")
+    """Every output path can be written and none is the input: checked before any work, so
+    no run is lost and no input overwritten."""
+    inputs = {"INPUT": args.input}
+    for option, path in (("--out", args.out), ("--transcript", args.transcript)):
+        if path is not None:
+            check_not_input(option, path, inputs)
+            check_output_file(option, path)
+    both = args.out is not None and args.transcript is not None
+    if both and same_file(args.out, args.transcript) and not in_place(args.out):
+        raise CliError(f"--out and --transcript are the same file {args.out!r}")
 
 
 def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:

@@ -148,6 +148,27 @@ def in_place(path: str) -> bool:
     return target.is_symlink() or special
 
 
+def same_file(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same file on disk when both exist (through a
+    symbolic link, a hard link or another spelling of the path), else the same full path."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def check_not_input(option: str, path: str, inputs: dict[str, str]) -> None:
+    """Refuse an output that is one of the run's input files (``inputs``: option -> path):
+    writing it would replace the input the run reads. Devices and pipes are exempt (a
+    terminal can be both /dev/stdin and /dev/stdout)."""
+    for name, source in inputs.items():
+        if Path(source).is_file() and same_file(path, source):
+            raise CliError(
+                f"{option} {path!r}: is the {name} file {source!r}; writing it would overwrite "
+                "the input: give another path"
+            )
+
+
 def check_output_file(option: str, path: str) -> None:
     """Fail now, before any work, if ``path`` cannot be written as a file."""
     target = Path(path)

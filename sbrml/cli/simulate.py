@@ -14,7 +14,7 @@ from typing import Any
 
 from sbrml.cli import progress
 from sbrml.cli.errors import CliError
-from sbrml.cli.files import check_output_dir
+from sbrml.cli.files import check_output_dir, same_file
 from sbrml.cli.parser import SIMULATE_DEFAULTS
 from sbrml.extras import MissingExtraError, require
 
@@ -155,6 +155,12 @@ def run_simulate(args: argparse.Namespace) -> str:
     from sbrml.simulation.report import write_outputs
 
     configs = simulate_configs(args)
+    for name in OUTPUTS:  # `--out . --grid results.csv` would replace the grid file
+        if args.grid and Path(args.grid).is_file() and same_file(args.grid, f"{args.out}/{name}"):
+            raise CliError(
+                f"--out {args.out!r}: {name} inside it is the --grid file {args.grid!r}, which "
+                "the run would overwrite: give another folder"
+            )
     check_output_dir("--out", args.out, OUTPUTS)
     show = progress.enabled()
     results = []
