@@ -5,7 +5,6 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from sbrml.core.errors import InsufficientWorkersError
 from sbrml.core.registry import (
     ENTRIES,
     PREAGGREGATION_ENTRIES,
@@ -95,40 +94,10 @@ def secure_capable(tree: ModuleType, spec: str) -> bool:
 
 
 def check_workers(rule: Any, n: int) -> None:
-    """``rule.check_n(n)``, with an error that names what each stage of a composition gets.
+    """``rule.check_n(n)`` under the rule's own name; raises InsufficientWorkersError.
 
-    A pre-aggregation that changes the count (bucketing: ceil(n/s) bucket means) makes the
-    rule's own message ("got n=5") describe the buckets, not the n rows given; the error
-    raised here keeps the class and the clause and says so. Raises InsufficientWorkersError.
+    For a composition the error names what each stage gets (bucketing's ceil(n/s) buckets):
+    the wording lives in the library's own ``Compose.check_n`` (D11.6), so a rule called
+    directly, ``secure_aggregate`` and the command line say the same.
     """
-    count, stage = n, rule
-    changes: list[str] = []
-    while hasattr(stage, "pre"):
-        try:
-            stage.pre.check_n(count, stage.pre.name)
-        except InsufficientWorkersError as err:
-            raise _stage_error(rule, n, count, changes, err) from err
-        after = stage.pre.output_count(count)
-        if after != count:
-            size = f" (s={stage.pre.s})" if hasattr(stage.pre, "s") else ""
-            changes.append(f"{stage.pre.name}{size} turns {count} rows into {after}")
-        count, stage = after, stage.rule
-    try:
-        stage.check_n(count, stage.name)
-    except InsufficientWorkersError as err:
-        raise _stage_error(rule, n, count, changes, err) from err
-
-
-def _stage_error(
-    rule: Any, n: int, count: int, changes: list[str], err: InsufficientWorkersError
-) -> InsufficientWorkersError:
-    if not changes:
-        return err
-    return InsufficientWorkersError(
-        rule.name,
-        "n",
-        f"{err.condition} for {err.function}, whose n is what the pre-aggregation leaves: "
-        + "; ".join(changes),
-        err.clause,
-        f"n={count} for {err.function} from {n} rows, f={rule.f}",
-    )
+    rule.check_n(n, rule.name)

@@ -198,6 +198,7 @@ class ComposeDistance(Compose):
     def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:
         arr = check_distance_matrix(self.name, d)
         mixing = self.pre.mixing(arr, rng=rng)  # type: ignore[attr-defined]
+        self.check_n(arr.shape[0])  # the later stages' n, worded for the rows given (D11.6)
         inner = self.rule.weights(  # type: ignore[attr-defined]
             mixed_distances(mixing, arr), unit=unit * mixing.denominator**2, rng=rng
         )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import InsufficientWorkersError, ParameterError
 from sbrml.core.rules import Rule, is_distance_rule
 from sbrml.reference.clipping import clip_to, comparable_norms, scaled_by
 from sbrml.reference.distances import check_matrix, sq_distances
@@ -256,13 +256,47 @@ class Compose:
         self.f = rule.f
         self.scale_invariant = bool(getattr(rule, "scale_invariant", False))
 
-    def check_n(self, n: int, function: str = "compose") -> None:
-        """Both preconditions: the pre-aggregation's on n, the rule's on its output count."""
-        self.pre.check_n(n, function)
-        self.rule.check_n(self.pre.output_count(n), function)
+    def check_n(self, n: int, function: str = "") -> None:
+        """Implements D11.6's preconditions: each stage's on the count the stages before it leave.
+
+        The pre-aggregation's precondition on the n rows given, then the next stage's on
+        ``pre.output_count(n)``, through nested compositions. A stage that changes the count
+        (bucketing: ceil(n/s) bucket means) would make the next one's own message ("got n=5")
+        describe the buckets as if they were the rows given; then the error says what each
+        stage turned n into. Until a count changes, each stage's own error stands (named
+        ``function`` when given). Raises InsufficientWorkersError with the failing stage's
+        clause.
+        """
+        count: int = n
+        stage: Any = self
+        changes: list[str] = []
+        while True:
+            part = stage.pre if isinstance(stage, Compose) else stage
+            try:
+                part.check_n(count, part.name if changes else function or part.name)
+            except InsufficientWorkersError as err:
+                if not changes:
+                    raise
+                raise InsufficientWorkersError(
+                    function or self.name,
+                    "n",
+                    f"{err.condition} for {part.name}, whose n is what the pre-aggregation "
+                    "leaves: " + "; ".join(changes),
+                    err.clause,
+                    f"n={count} for {part.name} from {n} rows, f={self.f}",
+                ) from err
+            if not isinstance(stage, Compose):
+                return
+            after = part.output_count(count)
+            if after != count:
+                size = f" (s={part.s})" if hasattr(part, "s") else ""
+                changes.append(f"{part.name}{size} turns {count} rows into {after}")
+            count, stage = after, stage.rule
 
     def __call__(self, x: Any, *, rng: Any = None) -> Any:
-        return self.rule(self.pre.mix(x, rng=rng), rng=rng)
+        mixed = self.pre.mix(x, rng=rng)  # checks x (D6.1) and the pre-aggregation's n
+        self.check_n(len(x))  # the later stages' n, worded for the rows given
+        return self.rule(mixed, rng=rng)
 
 
 class ComposeDistance(Compose):
@@ -272,6 +306,7 @@ class ComposeDistance(Compose):
         self, d: Sequence[Sequence[Number]], *, unit: int = 1, rng: Any = None
     ) -> list[float]:
         mixing = self.pre.mixing(d, rng=rng)  # type: ignore[attr-defined]
+        self.check_n(len(d))  # the later stages' n, worded for the rows given
         inner = self.rule.weights(  # type: ignore[attr-defined]
             mixed_distances(mixing, d), unit=unit * mixing.denominator**2, rng=rng
         )

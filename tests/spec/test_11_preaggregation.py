@@ -143,3 +143,46 @@ def test_optimized_clipping_finds_bad_values_through_the_norms(bad: float) -> No
         with pytest.raises(ShapeError) as info:
             pre.mix(x)
         assert info.value.clause == "D6.1" and "x[3][1]" in str(info.value)
+
+
+BUCKETS = "bucketing (s=2) turns 9 rows into 5"
+
+
+@pytest.mark.spec("D11.6", "C6.3")
+def test_composition_errors_name_the_buckets(impl: ModuleType) -> None:
+    """Issue 13, item 19: bucketing+krum with f = 2 on 9 rows said "got n=5" (5 buckets)
+    when used as a library rule; only the command line said what the 5 were."""
+    rule = impl.compose(impl.Bucketing(2), impl.Krum(2))
+    x = [[float(i), 1.0] for i in range(9)]
+    data = x if impl is ref else np.array(x)
+    calls = {
+        "check_n": lambda: rule.check_n(9),
+        "call": lambda: rule(data, rng=impl.DeterministicRandomSource(1)),
+        "weights": lambda: rule.weights(
+            impl.sq_distances(data), rng=impl.DeterministicRandomSource(1)
+        ),
+        "secure_aggregate": lambda: impl.secure_aggregate(
+            data, rule, rng=impl.DeterministicRandomSource(1)
+        ),
+    }
+    for name, call in calls.items():
+        with pytest.raises(InsufficientWorkersError) as info:
+            call()
+        err = info.value
+        assert err.clause == "C6.3", name
+        assert BUCKETS in str(err) and "got n=5 for krum from 9 rows, f=2" in str(err), name
+        caller = "secure_aggregate" if name == "secure_aggregate" else "bucketing+krum"
+        assert str(err).startswith(f"{caller}: n: need n > 2f + 2 for krum"), name
+    # Nested: NNM keeps the 5 buckets, so the message names only bucketing's change.
+    nested = impl.compose(
+        impl.Bucketing(2), impl.compose(impl.NearestNeighborMixing(2), impl.Krum(2))
+    )
+    with pytest.raises(
+        InsufficientWorkersError, match=r"bucketing \(s=2\) turns 9 rows into 5 \(C6\.3\)"
+    ):
+        nested.check_n(9)
+    # Without a change of count each stage's own error stands, under the caller's name.
+    with pytest.raises(InsufficientWorkersError) as plain:
+        impl.compose(impl.NearestNeighborMixing(2), impl.Krum(2)).check_n(5, "secure_aggregate")
+    assert str(plain.value) == "secure_aggregate: n: need n > 2f + 2 (C6.3); got n=5, f=2"
+    impl.compose(impl.Bucketing(2), impl.Krum(2)).check_n(14)  # 7 buckets > 2f + 2
