@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
 from types import ModuleType
 
@@ -155,7 +156,7 @@ def test_composition_errors_name_the_buckets(impl: ModuleType) -> None:
     rule = impl.compose(impl.Bucketing(2), impl.Krum(2))
     x = [[float(i), 1.0] for i in range(9)]
     data = x if impl is ref else np.array(x)
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "check_n": lambda: rule.check_n(9),
         "call": lambda: rule(data, rng=impl.DeterministicRandomSource(1)),
         "weights": lambda: rule.weights(
