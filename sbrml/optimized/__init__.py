@@ -34,11 +34,11 @@ from sbrml.optimized.distances import (
 )
 from sbrml.optimized.geometric import (
     CenteredClipping,
-    GeometricMedian,
     Medoid,
     MinimumDiameterAveraging,
     Smea,
 )
+from sbrml.optimized.geometric_median import GeometricMedian
 from sbrml.optimized.library import PREAGGREGATIONS, RULES
 from sbrml.optimized.preaggregation import (
     AdaptiveClipping,

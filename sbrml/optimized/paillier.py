@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import gmpy2
 
 from sbrml.core.errors import ShapeError
+from sbrml.optimized.primality import is_probable_prime, random_prime
 from sbrml.optimized.randomness import RandomSource, SystemRandomSource, uniform_below
 from sbrml.reference import paillier as _reference
 from sbrml.reference.paillier import (
@@ -21,11 +22,9 @@ from sbrml.reference.paillier import (
     BASE_RANGE,
     BASE_RESIDUE,
     DEFAULT_BITS,
-    MILLER_RABIN_ROUNDS,
     SECURE_BITS,
     SHORT_EXPONENT_BITS,
     SMALL_ORDER_EXPONENT,
-    SMALL_PRIMES,
     PrivateKey,
     PublicKey,
     check_ciphertext,
@@ -62,39 +61,6 @@ __all__ = [
     "short_exponent_base",
     "short_exponent_obfuscators",
 ]
-
-
-def is_probable_prime(
-    candidate: int, *, rng: RandomSource, rounds: int = MILLER_RABIN_ROUNDS
-) -> bool:
-    """Implements C13.2 with gmpy2.powmod; the reference's trial division and base draws."""
-    if candidate < 2:
-        return False
-    for small in (2, *SMALL_PRIMES):
-        if candidate == small:
-            return True
-        if candidate % small == 0:
-            return False
-    c = gmpy2.mpz(candidate)
-    d, s = c - 1, 0
-    while not d & 1:
-        d, s = d >> 1, s + 1
-    for _ in range(rounds):
-        x = gmpy2.powmod(2 + uniform_below(rng, candidate - 3), d, c)
-        if x in (1, c - 1):
-            continue
-        for _ in range(s - 1):
-            x = gmpy2.powmod(x, 2, c)
-            if x == c - 1:
-                break
-        else:
-            return False
-    return True
-
-
-def random_prime(bits: int, *, rng: RandomSource) -> int:
-    """Implements C13.2: the reference's candidates, tested with gmpy2."""
-    return _reference.random_prime(bits, rng=rng, is_prime=is_probable_prime)
 
 
 def keypair_from_primes(

@@ -35,11 +35,11 @@ from sbrml.reference.distances import (
 )
 from sbrml.reference.geometric import (
     CenteredClipping,
-    GeometricMedian,
     Medoid,
     MinimumDiameterAveraging,
     Smea,
 )
+from sbrml.reference.geometric_median import GeometricMedian
 from sbrml.reference.library import PREAGGREGATIONS, RULES
 from sbrml.reference.preaggregation import (
     AdaptiveClipping,

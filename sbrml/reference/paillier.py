@@ -8,17 +8,22 @@ re-randomisation, each validating its inputs. Randomness comes only from the inj
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 from sbrml.core.errors import ParameterError, ShapeError
+
+# Primality testing and prime generation (C13.2) have their own module; the names stay here
+# for their callers.
+from sbrml.reference.primality import MILLER_RABIN_ROUNDS as MILLER_RABIN_ROUNDS
+from sbrml.reference.primality import SMALL_PRIMES as SMALL_PRIMES
+from sbrml.reference.primality import PrimalityTest as PrimalityTest
+from sbrml.reference.primality import is_probable_prime as is_probable_prime
+from sbrml.reference.primality import random_prime as random_prime
 from sbrml.reference.randomness import RandomSource, SystemRandomSource, uniform_below
 
 DEFAULT_BITS = 2048
 SECURE_BITS = (2048, 3072)
-MILLER_RABIN_ROUNDS = 40
-SMALL_PRIMES = [p for p in range(3, 1000) if all(p % k for k in range(2, math.isqrt(p) + 1))]
 
 
 @dataclass(frozen=True)
@@ -67,54 +72,6 @@ def check_key_size(function: str, bits: int, insecure_test: bool) -> None:
             "C13.1",
             repr(bits),
         )
-
-
-def is_probable_prime(
-    candidate: int, *, rng: RandomSource, rounds: int = MILLER_RABIN_ROUNDS
-) -> bool:
-    """Implements C13.2: trial division by the primes below 1000, then Miller-Rabin.
-
-    Each round draws its base a = 2 + uniform_below(rng, candidate - 3), so a is in
-    [2, candidate - 2]; a composite passes a round with probability at most 1/4.
-    """
-    if candidate < 2:
-        return False
-    for small in (2, *SMALL_PRIMES):
-        if candidate == small:
-            return True
-        if candidate % small == 0:
-            return False
-    d, s = candidate - 1, 0
-    while d % 2 == 0:
-        d, s = d // 2, s + 1
-    for _ in range(rounds):
-        x = pow(2 + uniform_below(rng, candidate - 3), d, candidate)
-        if x in (1, candidate - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % candidate
-            if x == candidate - 1:
-                break
-        else:
-            return False
-    return True
-
-
-PrimalityTest = Callable[..., bool]
-
-
-def random_prime(
-    bits: int, *, rng: RandomSource, is_prime: PrimalityTest = is_probable_prime
-) -> int:
-    """Implements C13.2: ceil(bits/8) LE bytes, masked to ``bits``, top two and low bit set.
-
-    ``is_prime`` lets the optimized tree plug in its gmpy2 test; it draws the same bases.
-    """
-    while True:
-        raw = int.from_bytes(rng.random_bytes(-(-bits // 8)), "little") & ((1 << bits) - 1)
-        candidate = raw | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
-        if is_prime(candidate, rng=rng):
-            return candidate
 
 
 def check_prime_pair(function: str, p: int, q: int, insecure_test: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from types import ModuleType
 
@@ -207,3 +208,22 @@ def test_caf_ties_at_the_top_are_removed_together() -> None:
     a = ref.RULES["caf"](2).weights(ref.sq_distances(x))
     b = opt.RULES["caf"](2).weights(opt.sq_distances(np.array(x)))
     assert a[0] == a[4] == 0 and as_list(b) == pytest.approx(a, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.spec("D10.1")
+def test_geometric_median_module_keeps_every_old_name(impl: ModuleType) -> None:
+    """Issue 14 split ``geometric`` (the median to ``geometric_median``, the clipping helpers to
+    ``clipping``) and ``paillier`` (primality to ``primality``): the package, the library, the
+    registry's modules and the old module paths give the same objects."""
+    tree = impl.__name__
+    geometric = importlib.import_module(f"{tree}.geometric")
+    median = importlib.import_module(f"{tree}.geometric_median")
+    paillier = importlib.import_module(f"{tree}.paillier")
+    primality = importlib.import_module(f"{tree}.primality")
+    for name in ("GeometricMedian", "WeiszfeldReport"):
+        assert getattr(geometric, name) is getattr(median, name)
+    assert impl.GeometricMedian is median.GeometricMedian is impl.RULES["geomed"]
+    assert median.GeometricMedian.__module__ == f"{tree}.geometric_median"
+    for name in ("is_probable_prime", "random_prime"):
+        assert getattr(paillier, name) is getattr(primality, name)
+    assert primality.MILLER_RABIN_ROUNDS == 40
