@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.helpers.cli import run_error, write_input
+from tests.helpers.cli import run_error, run_json, write_input
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -232,3 +232,90 @@ def test_simulate_out_holding_the_grid_file_is_refused(
     err = run_error(["simulate", "--out", ".", "--grid", "results.csv"], capsys)
     assert "--out '.': results.csv inside it is the --grid file 'results.csv'" in err
     assert grid.read_text() == 'rules = ["mean"]\nrounds = 1\n'
+
+
+@pytest.fixture
+def small_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with 8 GiB available, whatever this one has."""
+    monkeypatch.setattr("sbrml.cli.resources.available_memory", lambda: 8 * 2**30)
+
+
+@pytest.mark.usefixtures("no_work", "small_memory")
+@pytest.mark.parametrize("rules", ["krum", "median,krum", "all"])
+def test_kappa_too_large_for_memory_is_refused_before_the_search(
+    capsys: pytest.CaptureFixture[str], rules: str
+) -> None:
+    args = ["kappa", "--rule", rules, "-n", "100000", "-f", "2", "--restarts", "1", "--steps", "1"]
+    err = run_error(args, capsys)
+    assert err.startswith("sbrml: error: kappa --rule ") and "needs at least 74.5 GiB" in err
+    assert "100000 x 100000 distance matrix of" in err and "8.0 GiB is available" in err
+
+
+@pytest.fixture
+def hundred_thousand_rows(tmp_path: Path) -> Path:
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(2).standard_normal((100_000, 1)))
+    return path
+
+
+@pytest.mark.usefixtures("small_memory")
+@pytest.mark.parametrize(
+    "rule", [["mean"], ["median", "-f", "2"], ["clip+mean"], ["arc+trimmed-mean", "-f", "2"]]
+)
+def test_plaintext_rules_without_pairwise_distances_run_at_large_n(
+    hundred_thousand_rows: Path, capsys: pytest.CaptureFixture[str], rule: list[str]
+) -> None:
+    report = run_json(
+        ["aggregate", str(hundred_thousand_rows), "--plaintext", "--json", "--rule", *rule],
+        capsys,
+    )
+    assert report["n"] == 100_000
+    if rule == ["mean"]:
+        assert report["weights"] == [1e-5] * 100_000
+
+
+@pytest.mark.usefixtures("no_work", "small_memory")
+@pytest.mark.parametrize(
+    ("rule", "part"),
+    [
+        ("krum", "the 100000 x 100000 distance matrix alone"),
+        ("geomed", "the 100000 x 100000 distance matrix alone"),
+        ("caf", "the 100000 x 100000 distance matrix alone"),
+        ("bulyan", "the 100000 x 100000 distance matrix of bulyan alone"),
+        ("clip+krum", "the 100000 x 100000 distance matrix of krum alone"),
+        ("arc+geomed", "the 100000 x 100000 distance matrix of geomed alone"),
+    ],
+)
+def test_plaintext_rules_with_pairwise_distances_are_refused(
+    hundred_thousand_rows: Path, capsys: pytest.CaptureFixture[str], rule: str, part: str
+) -> None:
+    args = ["aggregate", str(hundred_thousand_rows), "--plaintext", "--rule", rule, "-f", "2"]
+    err = run_error(args, capsys)
+    assert "this run needs at least 74.5 GiB" in err and part in err
+
+
+def test_every_library_stage_has_a_memory_class() -> None:
+    from sbrml.cli.resources import LIGHT_STAGES, PAIRWISE_STAGES, ROW_COPY_STAGES
+    from sbrml.core.registry import ENTRIES
+
+    classes = (PAIRWISE_STAGES, ROW_COPY_STAGES, LIGHT_STAGES)
+    assert {name: sum(name in c for c in classes) for name in ENTRIES} == dict.fromkeys(ENTRIES, 1)
+
+
+@pytest.mark.parametrize(
+    ("spec", "largest", "need"),
+    [
+        ("mean", "the inputs", 80_000),
+        ("median", "the inputs", 2 * 80_000),
+        ("bucketing+krum", "the 500 x 500 distance matrix of krum", 80_000 + 2_000_000),
+        ("nnm+bucketing+geomed", "the 1000 x 1000 distance matrix of nnm", 80_000 + 8_000_000),
+    ],
+)
+def test_a_rule_calls_memory_follows_its_stages(spec: str, largest: str, need: int) -> None:
+    import sbrml.optimized as opt
+    from sbrml.cli.resources import aggregate_needs
+    from sbrml.rulespec import build_rule
+
+    rule = build_rule(opt, spec, 1)
+    got, detail = aggregate_needs(mode="plaintext", impl="optimized", n=1000, d=10, rule=rule)
+    assert detail.startswith(f"{largest} alone") and got == need

@@ -30,7 +30,7 @@ from sbrml.cli.files import (
     write_output_file,
 )
 from sbrml.cli.options import aggregate_mode, check_options
-from sbrml.cli.resources import aggregate_needs, check_memory
+from sbrml.cli.resources import aggregate_needs, check_memory, weights_need_distances
 from sbrml.core.errors import InsufficientWorkersError, SpecError
 from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES
 from sbrml.rulespec import check_workers
@@ -65,9 +65,7 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
     if mode == "masks":
         from sbrml.cli.masks import run_masks
 
-        need, detail = aggregate_needs(
-            mode=mode, impl=args.impl, n=n, d=d, distance_rule=False, variant=None
-        )
+        need, detail = aggregate_needs(mode=mode, impl=args.impl, n=n, d=d)
         check_memory("this run", need, detail)
         report = run_masks(args, load_matrix(info))
     else:
@@ -116,8 +114,15 @@ def run_two_server_or_plain(args: argparse.Namespace, mode: str, info: Any) -> d
             f"secure comparison, which is not available yet (spec C8.11). Run it with --plaintext, "
             f"or choose a secure-capable rule: {secure}, optionally after {pres}"
         )
+    through_distances = distance and weights_need_distances(rule)
     need, detail = aggregate_needs(
-        mode=mode, impl=args.impl, n=n, d=d, distance_rule=distance, variant=args.variant
+        mode=mode,
+        impl=args.impl,
+        n=n,
+        d=d,
+        rule=rule,
+        through_distances=through_distances,
+        variant=args.variant,
     )
     check_memory("this run", need, detail)
     x = load_matrix(info)
@@ -137,7 +142,7 @@ def run_two_server_or_plain(args: argparse.Namespace, mode: str, info: Any) -> d
         "seed": args.seed,
     }
     if mode == "plaintext":
-        report.update(run_plaintext(tree, rule, data, args, n, distance))
+        report.update(run_plaintext(tree, rule, data, args, n, distance, through_distances))
     else:
         report.update(run_secure(tree, rule, data, args, n, d))
     report["m"] = effective_m(rule, len(report["valid"]))
@@ -145,10 +150,20 @@ def run_two_server_or_plain(args: argparse.Namespace, mode: str, info: Any) -> d
 
 
 def run_plaintext(
-    tree: Any, rule: Any, data: Any, args: argparse.Namespace, n: int, distance: bool
+    tree: Any,
+    rule: Any,
+    data: Any,
+    args: argparse.Namespace,
+    n: int,
+    distance: bool,
+    through_distances: bool,
 ) -> dict[str, Any]:
     """The rule in the clear over the rows that pass the workers' own checks (C1.1, C1.2, C8.2),
-    exactly as the secure round screens them; the others are excluded and reported."""
+    exactly as the secure round screens them; the others are excluded and reported.
+
+    A distance rule reports its weights p and z = sum_i p_i x_i; the mean's weights are 1/n
+    whatever D is, so the n x n matrix D is built only for the rules whose weights need it
+    (``through_distances``)."""
     root = pick_rng(tree, args.seed)
     start = time.perf_counter()
     excluded: dict[int, str] = {}
@@ -179,7 +194,10 @@ def run_plaintext(
     stream = root.derive("rule")
     weights = None
     if distance:
-        p = [float(w) for w in rule.weights(tree.sq_distances(rows), rng=stream)]
+        if through_distances:
+            p = [float(w) for w in rule.weights(tree.sq_distances(rows), rng=stream)]
+        else:
+            p = [1.0 / len(valid)] * len(valid)
         z = weighted_sum(p, rows)
         weights = [0.0] * n
         for i, w in zip(valid, p, strict=True):

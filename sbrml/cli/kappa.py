@@ -19,6 +19,7 @@ from typing import Any
 from sbrml.cli import progress
 from sbrml.cli.common import effective_m
 from sbrml.cli.errors import CliError
+from sbrml.cli.resources import check_memory, kappa_needs
 from sbrml.core.errors import SpecError
 from sbrml.rulespec import LIBRARY_SPECS, RuleSpecError, build_rule, check_workers
 
@@ -54,6 +55,18 @@ def applicable(specs: list[str], args: argparse.Namespace) -> dict[str, str]:
             clause = getattr(err, "clause", None)
             reasons[spec] = f"{condition} ({clause})" if condition else str(err)
     return reasons
+
+
+def check_search_memory(specs: list[str], args: argparse.Namespace) -> None:
+    """The memory one rule's search needs (its inputs and what one call of the rule builds,
+    e.g. Krum's n x n distances), checked before the first search; the rules run one after
+    the other, so the largest need counts."""
+    import sbrml.optimized as opt
+
+    needs = [(kappa_needs(build_rule(opt, s, args.f), n=args.n, dim=args.dim), s) for s in specs]
+    if needs:
+        (need, detail), spec = max(needs)
+        check_memory(f"kappa --rule {spec} at n={args.n}, --dim {args.dim}", need, detail)
 
 
 def json_row(row: list[Any] | None, spec: str, reason: str | None, args: argparse.Namespace) -> str:
@@ -95,6 +108,7 @@ def run_kappa(args: argparse.Namespace) -> str:
     specs = list(LIBRARY_SPECS) if args.rule == "all" else args.rule.split(",")
     skipped = applicable(specs, args)
     runnable = [s for s in specs if s not in skipped]
+    check_search_memory(runnable, args)
     total = len(runnable) * search_units(args.restarts, args.steps)
     show = progress.enabled(json_output=args.json)
     with progress.bar(total, f"kappa search, n={args.n}, f={args.f}", show=show) as bar:
