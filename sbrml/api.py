@@ -91,6 +91,29 @@ def _rng(tree: Any, rng: Any) -> Any:
     return tree.SystemRandomSource() if rng is None else rng
 
 
+def _mean_result(
+    protocol: str, impl: str, arr: F64, result: Any, counted: list[int], **extras: Any
+) -> AggregationResult:
+    """The result of a protocol that averages the workers it counted (masks, Paillier)."""
+    n = int(arr.shape[0])
+    return AggregationResult(
+        protocol=protocol,
+        rule="mean",
+        impl=impl,
+        n=n,
+        d=int(arr.shape[1]),
+        f=0,
+        aggregate=np.asarray(result.mean, dtype=np.float64),
+        weights=np.array([1.0 / len(counted) if i in counted else 0.0 for i in range(n)]),
+        valid=counted,
+        excluded=dict(result.excluded),
+        bytes=result.channel.bytes_by_link(),
+        seconds=dict(result.seconds),
+        transcript=result.channel,
+        **extras,
+    )
+
+
 def rule(name: str, *, f: int, impl: str = "optimized", **hyperparameters: Any) -> Any:
     """A rule of the library by name, optionally after pre-aggregations joined by ``+``.
 
@@ -184,21 +207,12 @@ def masked_mean(
     result = module.masked_aggregate(
         _data(impl, arr), t=t, rng=_rng(tree, rng), dropouts=dict(dropouts or {})
     )
-    counted = list(result.counted)
-    return AggregationResult(
-        protocol="masks",
-        rule="mean",
-        impl=impl,
-        n=n,
-        d=int(arr.shape[1]),
-        f=0,
-        aggregate=np.asarray(result.mean, dtype=np.float64),
-        weights=np.array([1.0 / len(counted) if i in counted else 0.0 for i in range(n)]),
-        valid=counted,
-        excluded=dict(result.excluded),
-        bytes=result.channel.bytes_by_link(),
-        seconds=dict(result.seconds),
-        transcript=result.channel,
+    return _mean_result(
+        "masks",
+        impl,
+        arr,
+        result,
+        list(result.counted),
         survivors=result.survivors,
         notes=list(result.notes),
         threshold=t,
@@ -237,19 +251,4 @@ def encrypted_mean(
         frac_bits=frac_bits,
         int_bits=int_bits,
     )
-    n = int(arr.shape[0])
-    return AggregationResult(
-        protocol="paillier",
-        rule="mean",
-        impl=impl,
-        n=n,
-        d=int(arr.shape[1]),
-        f=0,
-        aggregate=np.asarray(result.mean, dtype=np.float64),
-        weights=np.array([1.0 / len(result.valid) if i in result.valid else 0.0 for i in range(n)]),
-        valid=list(result.valid),
-        excluded=dict(result.excluded),
-        bytes=result.channel.bytes_by_link(),
-        seconds=dict(result.seconds),
-        transcript=result.channel,
-    )
+    return _mean_result("paillier", impl, arr, result, list(result.valid))

@@ -9,24 +9,7 @@ import pytest
 
 from sbrml.core.channel import Channel, Message
 from tests.helpers import replace_worker
-
-
-def parse_transcript(data: bytes) -> list[tuple[str, str, str, bytes]]:
-    """An independent parser of the D7.3 format."""
-    assert data[:8] == b"SBRMLTR1"
-    (count,) = struct.unpack_from("<I", data, 8)
-    pos, out = 12, []
-    for _ in range(count):
-        names = []
-        for _ in range(3):
-            (length,) = struct.unpack_from("<H", data, pos)
-            names.append(data[pos + 2 : pos + 2 + length].decode("utf-8"))
-            pos += 2 + length
-        (size,) = struct.unpack_from("<Q", data, pos)
-        out.append((names[0], names[1], names[2], data[pos + 8 : pos + 8 + size]))
-        pos += 8 + size
-    assert pos == len(data)
-    return out
+from tests.helpers.cli import parse_transcript
 
 
 @pytest.mark.spec("D7.3")
