@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sbrml.cli import main
 from tests.helpers.cli import run_error, run_json, write_input
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,3 +321,41 @@ def test_a_rule_calls_memory_follows_its_stages(spec: str, largest: str, need: i
     rule = build_rule(opt, spec, 1)
     got, detail = aggregate_needs(mode="plaintext", impl="optimized", n=1000, d=10, rule=rule)
     assert detail.startswith(f"{largest} alone") and got == need
+
+
+def test_a_listed_rule_that_cannot_run_is_listed_with_its_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["kappa", "--rule", "krum,bulyan", "-n", "7", "-f", "2", "--restarts", "1"]
+    rows = [json.loads(line) for line in run_out([*args, "--steps", "2", "--json"], capsys)]
+    assert [(r["rule"], r["ran"]) for r in rows] == [("krum", True), ("bulyan", False)]
+    assert rows[1]["reason"] == "not applicable at n=7, f=2: needs n >= 4f + 3 (C9.4)"
+    table = run_out([*args, "--steps", "2"], capsys)
+    assert table[-1] == "not applicable at this n, f: bulyan (n >= 4f + 3 (C9.4))"
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (
+            "bulyan",
+            "kappa: no requested rule can run at n=7, f=2: bulyan: n: need n >= 4f + 3 (C9.4); "
+            "got n=7, f=2\n",
+        ),
+        ("krum,nope", "kappa: --rule krum,nope: unknown rule 'nope'; choose one of"),
+    ],
+)
+def test_kappa_errors_name_each_rule_once(
+    capsys: pytest.CaptureFixture[str], rules: str, message: str
+) -> None:
+    err = run_error(["kappa", "--rule", rules, "-n", "7", "-f", "2", "--steps", "1"], capsys)
+    assert err.startswith(f"sbrml: error: {message}")
+    assert "bulyan: bulyan" not in err and "kappa: nope:" not in err
+
+
+def run_out(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Run ``sbrml ARGS`` that must succeed; return the lines of standard output."""
+    status = main(args)
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    return captured.out.splitlines()

@@ -40,20 +40,28 @@ def check_search(args: argparse.Namespace) -> None:
 
 
 def applicable(specs: list[str], args: argparse.Namespace) -> dict[str, str]:
-    """Why each spec that cannot run at this n and f does not (an error unless 'all')."""
+    """Why each requested spec that cannot run at this n and f does not: its condition and
+    clause (item 20: every requested rule is listed, with why it did not run).
+
+    A spec that is not a rule (an unknown name) is a usage error; so is a request of which
+    no rule can run, since there is nothing to search (each rule's own message is given).
+    """
     import sbrml.optimized as opt
 
     reasons: dict[str, str] = {}
+    errors: list[str] = []
     for spec in specs:
         try:
             check_workers(build_rule(opt, spec, args.f), args.n)
-        except (RuleSpecError, SpecError) as err:
-            if args.rule != "all":
-                raise CliError(f"kappa: {spec}: {err}") from err
-            # 'all' runs what this n and f allow and says why it left the others out.
-            condition = getattr(err, "condition", None)
-            clause = getattr(err, "clause", None)
-            reasons[spec] = f"{condition} ({clause})" if condition else str(err)
+        except RuleSpecError as err:
+            raise CliError(f"kappa: --rule {args.rule}: {err}") from err
+        except SpecError as err:
+            reasons[spec] = f"{err.condition} ({err.clause})"
+            errors.append(str(err))
+    if reasons and len(reasons) == len(specs):
+        raise CliError(
+            f"kappa: no requested rule can run at n={args.n}, f={args.f}: " + "; ".join(errors)
+        )
     return reasons
 
 
