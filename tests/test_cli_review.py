@@ -359,3 +359,13 @@ def run_out(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
     captured = capsys.readouterr()
     assert status == 0, captured.err
     return captured.out.splitlines()
+
+
+def test_kappa_help_says_json_is_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["kappa", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "--json print JSON Lines instead of a table: one JSON object per requested rule, " in text
+    )
+    assert "one per line" in text

@@ -1,6 +1,7 @@
 """``sbrml kappa``: the worst (f, kappa)-robustness ratio found, beside the bounds.
 
-``--json`` prints one strict JSON object per requested rule, in order, each field with one
+``--json`` prints JSON Lines: one strict JSON object per requested rule, one per line, in
+order (a stream of documents, not one JSON array; the existing contract), each field with one
 type: ``rule`` (str), ``ran`` (bool), ``reason`` (str, why the rule did not run; null when it
 ran), ``kappa_found`` (number; null when it did not run or when ``kappa_infinite``),
 ``kappa_infinite`` (bool: an input forced kappa = infinity), ``published_bound`` (number or

@@ -170,7 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps", type=int, default=300, help="hill-climbing steps per start (default 300)"
     )
     kappa.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
-    kappa.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    kappa.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON Lines instead of a table: one JSON object per requested rule, one per "
+        "line, in the order requested (read it line by line, not as one JSON document)",
+    )
     sim = sub.add_parser(
         "simulate", help="train on digits with n workers, f Byzantine (the main job)"
     )
