@@ -18,10 +18,18 @@ from numpy.typing import NDArray
 
 from sbrml.backend import implementation
 from sbrml.cli import progress
-from sbrml.cli.common import effective_f, effective_m, make_rule, pick_rng, rejected_reason
+from sbrml.cli.common import (
+    check_seed,
+    effective_f,
+    effective_m,
+    make_rule,
+    pick_rng,
+    rejected_reason,
+)
 from sbrml.cli.errors import CliError
 from sbrml.cli.files import (
     check_not_input,
+    check_not_stdout,
     check_output_file,
     in_place,
     inspect_npy,
@@ -49,6 +57,7 @@ def check_outputs(args: argparse.Namespace) -> None:
     for option, path in (("--out", args.out), ("--transcript", args.transcript)):
         if path is not None:
             check_not_input(option, path, inputs)
+            check_not_stdout(option, path, "the --json report" if args.json else "its summary")
             check_output_file(option, path)
     both = args.out is not None and args.transcript is not None
     if both and same_file(args.out, args.transcript) and not in_place(args.out):
@@ -59,6 +68,7 @@ def run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
     """Run one aggregation as the options say; returns the JSON report (README contract)."""
     mode = aggregate_mode(args)
     check_options(args, mode)
+    check_seed(implementation(args.impl), args.seed)
     check_outputs(args)
     info = inspect_npy(args.input)
     n, d = info.shape
@@ -164,7 +174,7 @@ def run_plaintext(
     A distance rule reports its weights p and z = sum_i p_i x_i; the mean's weights are 1/n
     whatever D is, so the n x n matrix D is built only for the rules whose weights need it
     (``through_distances``)."""
-    root = pick_rng(tree, args.seed)
+    root = pick_rng(tree, args.seed, "plaintext")
     start = time.perf_counter()
     excluded: dict[int, str] = {}
     for i in range(n):
@@ -238,7 +248,7 @@ def run_secure(
     tree: Any, rule: Any, data: Any, args: argparse.Namespace, n: int, d: int
 ) -> dict[str, Any]:
     """The secure two-server round (P8.1) with the chosen triples and variant."""
-    rng = pick_rng(tree, args.seed)
+    rng = pick_rng(tree, args.seed, "secure")
     provider = None  # the default: the dealer of spec P4.1
     if args.triples == "paillier":
         module = importlib.import_module(f"sbrml.{args.impl}.paillier_triples")
@@ -292,7 +302,10 @@ def format_summary(report: dict[str, Any]) -> str:
         chosen = [i for i, w in enumerate(report["weights"]) if w > 0]
         lines.append(f"workers with positive weight: {chosen}")
     for item in report["excluded"]:
-        lines.append(f"excluded W{item['worker']}: {item['reason']}")
+        # The reason names its worker already ("W2: input rejected: ..."): say it once.
+        name = f"W{item['worker']}: "
+        reason = item["reason"].removeprefix(name)
+        lines.append(f"excluded {name}{reason}")
     head = ", ".join(f"{v:.6g}" for v in z[:5])
     lines.append(
         f"z[:5] = [{head}{', ...' if len(z) > 5 else ''}]  ||z|| = {float(np.linalg.norm(z)):.6g}"

@@ -18,16 +18,54 @@ from sbrml.rulespec import RuleSpecError, build_rule, check_workers
 F_FREE = frozenset(name for name, entry in ENTRIES.items() if not entry.uses_f)
 
 
-def pick_rng(tree: Any, seed: int | None) -> Any:
-    """SystemRandomSource, or a seeded source with a warning on stderr (spec C2.1, C2.2)."""
+# What a seeded source makes reproducible, by mode: the secure protocols draw every share
+# and mask from it; --plaintext has no shares, only the rule's own draws (bucketing).
+SEED_EFFECT = {
+    "secure": "UNSAFE for real secrets: anyone who knows the seed can reconstruct every share "
+    "and so every input",
+    "masks": "UNSAFE for real secrets: anyone who knows the seed can recompute every mask and "
+    "Shamir share and so every input",
+    "plaintext": "--plaintext sends no shares; the seed makes the rule's random draws (the "
+    "buckets of bucketing) reproducible",
+}
+
+
+def check_seed(tree: Any, seed: int | None) -> None:
+    """--seed is a valid DeterministicRandomSource seed (C2.2): checked before any work and
+    before the warning that announces it."""
+    if seed is not None:
+        tree.DeterministicRandomSource(seed)
+
+
+def pick_rng(tree: Any, seed: int | None, mode: str) -> Any:
+    """SystemRandomSource, or a seeded source with a warning on stderr saying what the seed
+    reproduces in ``mode`` (spec C2.1, C2.2)."""
     if seed is None:
         return tree.SystemRandomSource()
-    print(
-        f"sbrml: --seed {seed}: DeterministicRandomSource, UNSAFE for real secrets "
-        "(anyone who knows the seed can reconstruct every share)",
-        file=sys.stderr,
-    )
-    return tree.DeterministicRandomSource(seed)
+    source = tree.DeterministicRandomSource(seed)  # a bad seed raises before the warning
+    print(f"sbrml: --seed {seed}: DeterministicRandomSource; {SEED_EFFECT[mode]}", file=sys.stderr)
+    return source
+
+
+def check_rule_text(option: str, text: str, spec: str) -> None:
+    """The '+' syntax of one rule spec (D6.7) before its names are looked up, so that an
+    empty stage is reported as what is missing rather than as an unknown rule ''.
+
+    ``text`` is the option's whole value (a list for kappa and simulate), ``spec`` one item.
+    """
+    where = f"{option} {text!r}"
+    if not spec.strip():
+        raise CliError(f"{where}: a rule name is empty; give a rule such as krum or nnm+krum")
+    stages = spec.split("+")
+    if stages[-1] == "":
+        raise CliError(
+            f"{where}: the rule after the last '+' is missing (a composition ends with a rule, "
+            f"e.g. {spec}krum)"
+        )
+    if stages[0] == "":
+        raise CliError(f"{where}: nothing before the first '+' (e.g. nnm{spec})")
+    if "" in stages:
+        raise CliError(f"{where}: two '+' with nothing between them in {spec!r}")
 
 
 def effective_f(tree: Any, args: argparse.Namespace) -> int:
@@ -37,6 +75,7 @@ def effective_f(tree: Any, args: argparse.Namespace) -> int:
             "--rule is needed for the two-server round and for --plaintext "
             "(--protocol masks computes the mean without one)"
         )
+    check_rule_text("--rule", args.rule, args.rule)
     if args.f is not None:
         return int(args.f)
     try:
@@ -72,6 +111,7 @@ def effective_m(rule: Any, count: int) -> int | None:
 
 
 def rejected_reason(worker: int, err: SpecError) -> str:
-    """What is published about a row its worker refused (C0.1): the worker, the condition and
-    the clause, never the value; the same words as the secure round's ``excluded``."""
-    return f"W{worker}: input rejected before sharing: {err.public_reason()}"
+    """What is published about a row refused in plaintext mode (C0.1): the worker, the
+    function, the condition and the clause, never the value; the secure round's ``excluded``
+    says the same with "before sharing" (nothing is shared here)."""
+    return f"W{worker}: input rejected: {err.public_reason()}"

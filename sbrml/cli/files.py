@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,6 +96,11 @@ def inspect_npy(path: str) -> NpyInfo:
         raise CliError(f"{where}: need real numbers; got dtype {dtype}")
     if len(shape) != 2:
         raise CliError(f"{where}: need an n x d array (one row per worker); got shape {shape}")
+    if min(shape) < 0:
+        raise CliError(
+            f"{where}: the header declares shape {shape}, which is not a valid shape (a "
+            "dimension is negative): not written by numpy.save"
+        )
     if shape[0] == 0 or shape[1] == 0:
         raise CliError(f"{where}: need n >= 1 workers and d >= 1 coordinates; got shape {shape}")
     info = NpyInfo(path, shape, dtype, offset)
@@ -169,8 +175,33 @@ def check_not_input(option: str, path: str, inputs: dict[str, str]) -> None:
             )
 
 
+def is_standard_output(path: str) -> bool:
+    """Whether ``path`` is the file behind sbrml's standard output (``/dev/stdout``, its
+    terminal, or the file stdout is redirected to); /dev/null, where nothing is kept, aside."""
+    try:
+        printed = os.fstat(sys.stdout.fileno())
+        target = os.stat(path)
+        if os.path.samefile(path, os.devnull):
+            return False
+    except (AttributeError, OSError, ValueError):  # no stdout or no descriptor; no such file
+        return False
+    return (printed.st_dev, printed.st_ino) == (target.st_dev, target.st_ino)
+
+
+def check_not_stdout(option: str, path: str, printed: str) -> None:
+    """Refuse an output file that is standard output, where sbrml also prints ``printed``
+    (its summary or the --json report): the two would be mixed into one stream."""
+    if is_standard_output(path):
+        raise CliError(
+            f"{option} {path!r}: is standard output, where sbrml prints {printed}; the two "
+            "would be mixed: write the file elsewhere"
+        )
+
+
 def check_output_file(option: str, path: str) -> None:
     """Fail now, before any work, if ``path`` cannot be written as a file."""
+    if not path:
+        raise CliError(f"{option} '': the path is empty; give a file name")
     target = Path(path)
     if target.is_dir():
         raise CliError(f"{option} {path!r}: is a directory; give a file name")
@@ -195,6 +226,8 @@ def check_output_dir(option: str, path: str, names: tuple[str, ...]) -> None:
 
     A missing folder is created here (with its parents), as the run would do at its end.
     """
+    if not path:  # Path("") is the current folder: an empty --out is a mistake, not "."
+        raise CliError(f"{option} '': the path is empty; give a folder (. for this one)")
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise CliError(f"{option} {path!r}: exists and is not a folder")

@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from sbrml.cli import progress
-from sbrml.cli.common import effective_m
+from sbrml.cli.common import check_rule_text, effective_m
 from sbrml.cli.errors import CliError
 from sbrml.cli.resources import check_memory, kappa_needs
 from sbrml.core.errors import SpecError
@@ -115,6 +115,8 @@ def run_kappa(args: argparse.Namespace) -> str:
 
     check_search(args)
     specs = list(LIBRARY_SPECS) if args.rule == "all" else args.rule.split(",")
+    for spec in specs:
+        check_rule_text("--rule", args.rule, spec)
     skipped = applicable(specs, args)
     runnable = [s for s in specs if s not in skipped]
     check_search_memory(runnable, args)

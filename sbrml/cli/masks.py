@@ -44,7 +44,7 @@ def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any
     tree = implementation(args.impl)
     module = importlib.import_module(f"sbrml.{args.impl}.mask_protocol")
     data: Any = x if args.impl == "optimized" else x.tolist()
-    rng = pick_rng(tree, args.seed)
+    rng = pick_rng(tree, args.seed, "masks")
     desc = f"pairwise-mask round, n={n}, d={x.shape[1]:,}, {args.impl} tree"
     with progress.activity(desc, show=progress.enabled(json_output=args.json)):
         result = module.masked_aggregate(data, t=t, rng=rng, dropouts=dropouts)

@@ -13,6 +13,7 @@ import argparse
 from typing import Any
 
 from sbrml.cli import progress
+from sbrml.cli.common import check_rule_text
 from sbrml.cli.errors import CliError
 from sbrml.cli.files import check_output_dir, same_file
 from sbrml.cli.parser import SIMULATE_DEFAULTS
@@ -115,12 +116,17 @@ def simulate_configs(args: argparse.Namespace) -> list[Any]:
     grid = read_grid(args.grid) if args.grid else None
     common = common_values(args, grid)
     if grid is not None:
+        for spec in grid.get("rules", []):
+            if isinstance(spec, str):  # other types are Config's to refuse (C18.1)
+                check_rule_text(f"--grid {args.grid!r}: rules item", spec, spec)
         configs = grid_configs(grid, common)
     elif all(getattr(args, dest) is None for dest in RUN_OPTIONS):
         sweep = default_sweep(common["rounds"], common["seed"])
         configs = [Config(**{**c.as_dict(), **common}) for c in sweep]
     else:
         rules = (args.rules or "krum").split(",")
+        for spec in rules:
+            check_rule_text("--rules", args.rules, spec)
         attacks = [None if a == "none" else a for a in (args.attacks or "alie").split(",")]
         modes = (args.modes or "plaintext").split(",")
         configs = [
