@@ -535,3 +535,69 @@ def test_dev_null_as_output_and_standard_output_is_fine(tmp_path: Path) -> None:
     x = str(write_input(tmp_path / "x.npy"))
     args = ["aggregate", x, "--rule", "krum", "-f", "2", "--out", "/dev/null", "--json"]
     assert run_with_stdout(args, stdout=subprocess.DEVNULL).returncode == 0
+
+
+@pytest.fixture
+def two_bad_of_five(tmp_path: Path) -> Path:
+    """Five rows; W0 holds a NaN and W1 an infinity: three workers are left."""
+    x = np.random.default_rng(6).standard_normal((5, 3))
+    x[0, 0], x[1, 2] = np.nan, np.inf
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    return path
+
+
+@pytest.mark.spec("C0.1", "C8.4", "C20.3")
+@pytest.mark.parametrize("impl", ["optimized", "reference"])
+@pytest.mark.parametrize(
+    ("mode", "head", "reason"),
+    [
+        (
+            ["--rule", "krum", "-f", "1"],
+            "secure_aggregate: n: need n > 2f + 2 after exclusions (C8.4); got 3 valid of n=5, f=1",
+            "input rejected before sharing: encode: need a finite value (C1.1)",
+        ),
+        (
+            ["--rule", "krum", "-f", "1", "--plaintext"],
+            "aggregate: n: need n > 2f + 2 after exclusions (C8.4); got 3 valid of n=5, f=1",
+            "input rejected: encode: need a finite value (C1.1)",
+        ),
+        (
+            ["--protocol", "masks", "--threshold", "4"],
+            "masked_aggregate: U3: need at least t=4 workers; the round aborts and nothing is "
+            "released (C20.3); got 3 workers [2, 3, 4] of n=5",
+            "sent nothing in round input: encode: need a finite value (C1.1)",
+        ),
+    ],
+)
+def test_too_few_workers_names_each_excluded_worker_with_its_reason(
+    two_bad_of_five: Path,
+    capsys: pytest.CaptureFixture[str],
+    impl: str,
+    mode: list[str],
+    head: str,
+    reason: str,
+) -> None:
+    err = run_error(["aggregate", str(two_bad_of_five), *mode, "--impl", impl], capsys)
+    assert err == f"sbrml: error: {head}; excluded: W0: {reason}; W1: {reason}\n"
+    assert "nan" not in err and "inf" not in err.replace("info", "")
+
+
+@pytest.mark.spec("C20.3")
+def test_masks_abort_names_dropped_workers_too(
+    two_bad_of_five: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["aggregate", str(two_bad_of_five), "--protocol", "masks", "--threshold", "3"]
+    err = run_error([*args, "--dropout", "2:share"], capsys)
+    assert "(C20.3); got 2 workers [3, 4] of n=5; excluded: W0: sent nothing" in err
+    assert err.endswith("; W2: no mask/shares message (dropped out)\n")
+
+
+def test_describe_excluded_names_each_worker_once() -> None:
+    from sbrml.core.round import describe_excluded
+
+    excluded = {3: "S0: no share received (C8.3)", 1: "W1: input rejected: f: need x (C1.1)"}
+    assert describe_excluded(excluded) == (
+        "W1: input rejected: f: need x (C1.1); W3: S0: no share received (C8.3)"
+    )
+    assert describe_excluded({}) == "none"

@@ -41,6 +41,7 @@ from sbrml.cli.options import aggregate_mode, check_options
 from sbrml.cli.resources import aggregate_needs, check_memory, weights_need_distances
 from sbrml.core.errors import InsufficientWorkersError, SpecError
 from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES
+from sbrml.core.round import describe_excluded, excluded_entry
 from sbrml.rulespec import check_workers
 
 FULL_TRANSCRIPT_WARNING = (
@@ -193,8 +194,7 @@ def run_plaintext(
                 "n",
                 f"{err.condition} after exclusions",
                 "C8.4",
-                f"{len(valid)} valid of n={n}, f={rule.f}; excluded: "
-                + ", ".join(f"W{i}" for i in sorted(excluded)),
+                f"{len(valid)} valid of n={n}, f={rule.f}; excluded: {describe_excluded(excluded)}",
             ) from err
     else:
         rows = data
@@ -302,10 +302,7 @@ def format_summary(report: dict[str, Any]) -> str:
         chosen = [i for i, w in enumerate(report["weights"]) if w > 0]
         lines.append(f"workers with positive weight: {chosen}")
     for item in report["excluded"]:
-        # The reason names its worker already ("W2: input rejected: ..."): say it once.
-        name = f"W{item['worker']}: "
-        reason = item["reason"].removeprefix(name)
-        lines.append(f"excluded {name}{reason}")
+        lines.append(f"excluded {excluded_entry(item['worker'], item['reason'])}")
     head = ", ".join(f"{v:.6g}" for v in z[:5])
     lines.append(
         f"z[:5] = [{head}{', ...' if len(z) > 5 else ''}]  ||z|| = {float(np.linalg.norm(z)):.6g}"

@@ -10,7 +10,7 @@ C8.12), the result type and the phase clock — is defined once, here.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -48,6 +48,19 @@ class RoundResult(Generic[VecT, MatT]):
 def worker_name(index: int) -> str:
     """D8.1: worker i is the party ``W<i>``."""
     return f"W{index}"
+
+
+def excluded_entry(worker: int, reason: str) -> str:
+    """One excluded worker as every message prints it: ``W<i>: <reason>``, the worker named
+    once (a worker's own refusal already begins with its name, a server's reason does not)."""
+    name = f"{worker_name(worker)}: "
+    return reason if reason.startswith(name) else name + reason
+
+
+def describe_excluded(excluded: Mapping[int, str]) -> str:
+    """The excluded workers with their published reasons (C0.1: clause, no value), by index,
+    as the too-few-workers errors of every protocol (C8.4, C20.3) and the CLI state them."""
+    return "; ".join(excluded_entry(i, excluded[i]) for i in sorted(excluded)) or "none"
 
 
 def check_round_params(frac_bits: int, weight_frac_bits: int) -> None:
@@ -229,7 +242,7 @@ def agree_on_valid(
             "n",
             f"{err.condition} after exclusions",
             "C8.4",
-            f"{len(valid)} valid of n={n}, f={rule.f}; excluded: {excluded}",
+            f"{len(valid)} valid of n={n}, f={rule.f}; excluded: {describe_excluded(excluded)}",
         ) from err
     return parsed, valid, excluded
 

@@ -19,12 +19,13 @@ from typing import Any
 
 from sbrml.core.channel import Channel, Message, Payload
 from sbrml.core.errors import (
+    InsufficientWorkersError,
     ParameterError,
     ShapeError,
     SpecError,
 )
 from sbrml.core.params import DEFAULT_FRAC_BITS, check_frac_bits
-from sbrml.core.round import worker_name
+from sbrml.core.round import describe_excluded, worker_name
 from sbrml.reference import masking_primitives as prim
 from sbrml.reference.mask_vectors import REFERENCE, sum_limit, wrap_error
 from sbrml.reference.mask_worker import (
@@ -213,6 +214,23 @@ def inconsistent(v: int) -> ShapeError:
 # --- the protocol (P20.1) -----------------------------------------------------------------
 
 
+def require_survivors(
+    ids: Sequence[int], t: int, label: str, n: int, failures: dict[int, str]
+) -> None:
+    """C20.3 as ``check_survivors`` checks it; the error names the excluded workers with
+    their published reasons, as the two-server round's C8.4 error does."""
+    try:
+        check_survivors("masked_aggregate", ids, t, label)
+    except InsufficientWorkersError as err:
+        raise InsufficientWorkersError(
+            "masked_aggregate",
+            label,
+            err.condition,
+            err.clause,
+            f"{len(ids)} workers {list(ids)} of n={n}; excluded: {describe_excluded(failures)}",
+        ) from err
+
+
 def check_mask_params(
     inputs: Any, t: int, frac_bits: int, dropouts: Mapping[int, str]
 ) -> tuple[int, int]:
@@ -297,7 +315,7 @@ def masked_aggregate(
     start = time.perf_counter()
     keys = collect(channel, "mask/advertise", range(n), parse_advertise(backend), failures, notes)
     u1 = survivors["advertise"] = sorted(keys)
-    check_survivors("masked_aggregate", u1, t, "U1")
+    require_survivors(u1, t, "U1", n, failures)
     roster = le32(len(u1)) + b"".join(le32(v) + keys[v][0] + keys[v][1] for v in u1)
     for v in u1:
         channel.send(SERVER, worker_name(v), "mask/roster", roster)
@@ -308,7 +326,7 @@ def masked_aggregate(
     start = time.perf_counter()
     boxes = collect(channel, "mask/shares", u1, parse_shares(u1), failures, notes)
     u2 = survivors["share"] = sorted(boxes)
-    check_survivors("masked_aggregate", u2, t, "U2")
+    require_survivors(u2, t, "U2", n, failures)
     for v in u2:
         forward = [le32(u) + boxes[u][v] for u in u2 if u != v]
         channel.send(SERVER, worker_name(v), "mask/forward", le32(len(forward)) + b"".join(forward))
@@ -332,7 +350,7 @@ def masked_aggregate(
         notes,
     )
     u3 = survivors["input"] = sorted(ys)
-    check_survivors("masked_aggregate", u3, t, "U3")
+    require_survivors(u3, t, "U3", n, failures)
     listing = le32(len(u3)) + b"".join(le32(v) for v in u3)
     for v in u3:
         channel.send(SERVER, worker_name(v), "mask/survivors", listing)
