@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import struct
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,9 @@ import pytest
 from sbrml.cli import main
 
 N, D = 9, 40
+ROOT = Path(__file__).resolve().parents[2]
+# A simulate run of one round on four workers: seconds, not minutes.
+SIMULATE_SMALL = ["--rules", "mean", "--rounds", "1", "-n", "4", "-f", "1", "--attacks", "none"]
 
 
 def write_input(path: Path, n: int = N, d: int = D, seed: int = 5) -> Path:
@@ -39,6 +44,42 @@ def run_error(args: list[str], capsys: pytest.CaptureFixture[str], status: int =
     """Run ``sbrml ARGS`` that must fail with ``status``; return stderr."""
     assert main(args) == status
     return capsys.readouterr().err
+
+
+def run_out(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Run ``sbrml ARGS`` that must succeed; return the lines of standard output."""
+    status = main(args)
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    return captured.out.splitlines()
+
+
+def run_with_stdout(args: list[str], **popen: Any) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m sbrml.cli ARGS`` in a child process (``popen`` sets its stdout)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sbrml.cli", *args],
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+        **popen,
+    )
+
+
+class WorkStarted(Exception):
+    """Raised by a patched protocol: the run started although it should not have."""
+
+
+def refuse_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any round, rule search or training run that starts raise WorkStarted."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise WorkStarted
+
+    monkeypatch.setattr("sbrml.optimized.secure_aggregate", refuse)
+    monkeypatch.setattr("sbrml.optimized.mask_protocol.masked_aggregate", refuse)
+    monkeypatch.setattr("sbrml.simulation.run", refuse)
+    monkeypatch.setattr("sbrml.robustness.kappa_table", refuse)
 
 
 class Terminal(io.StringIO):
