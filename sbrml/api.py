@@ -228,12 +228,15 @@ def encrypted_mean(
     frac_bits: int = 16,
     rng: Any = None,
     impl: str = "optimized",
+    processes: int = 1,
 ) -> AggregationResult:
     """The mean through packed Paillier averaging (spec P14.3): hidden, not robust.
 
     ``keys`` is ``(public, private)`` from ``generate_keypair``; without it a key pair of
     ``bits`` bits (2048 or 3072, C13.1) is generated from ``rng``, which takes a few seconds.
     Values must satisfy ``|x| < 2^int_bits`` (C14.2); other rows are excluded and reported.
+    ``processes`` is the most worker processes the optimized tree may use (C0.2; the mean and
+    the transcript do not depend on it).
     """
     tree = _tree(impl)
     arr = _matrix("encrypted_mean", x)
@@ -250,5 +253,6 @@ def encrypted_mean(
         rng=source,
         frac_bits=frac_bits,
         int_bits=int_bits,
+        processes=processes,
     )
     return _mean_result("paillier", impl, arr, result, list(result.valid))

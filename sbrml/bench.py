@@ -28,6 +28,7 @@ from sbrml.byzfl_baseline import bench_byzfl
 from sbrml.core.errors import SpecError
 from sbrml.core.round import PHASES
 from sbrml.optimized.beaver import gram_sum
+from sbrml.optimized.processes import available_processes
 from sbrml.optimized.randomness import fill_ring_elements
 from sbrml.rulespec import LIBRARY_SPECS, build_rule
 from sbrml.tables import format_table, human_bytes
@@ -299,7 +300,8 @@ def bench_paillier(sizes: tuple[int, ...], repeat: int) -> str:
     (it is dominated by the luck of the prime search); the other figures are medians.
     """
     import sbrml.optimized.paillier as pa
-    from sbrml.optimized.he_averaging import PROCESSES
+
+    PROCESSES = available_processes()
 
     try:
         from phe import paillier as phe
@@ -374,7 +376,10 @@ def bench_packed_averaging(n: int, d: int, bits: int) -> str:
     stand in for all n at the server (the server's cost does not depend on the values).
     """
     import sbrml.optimized.paillier as pa
-    from sbrml.optimized.he_averaging import OPTIMIZED, PROCESSES
+    from sbrml.optimized.he_averaging import optimized_backend
+
+    PROCESSES = available_processes()
+    OPTIMIZED = optimized_backend(PROCESSES)
     from sbrml.optimized.packing import Packing
     from sbrml.reference.he_averaging import ciphertext_width, pack_ciphertexts
 
@@ -474,21 +479,23 @@ def _material_cost(make: Callable[[opt.Channel], Any]) -> tuple[float, int]:
 
 def bench_paillier_triples(n: int, d: int, bits: int) -> str:
     """Dealer-free Gram triple (spec section 15) against the dealer's, same shape, same process."""
-    from sbrml.optimized.paillier_triples import PROCESSES, PaillierTripleProvider
+    from sbrml.optimized.paillier_triples import PaillierTripleProvider
+
+    PROCESSES = available_processes()
 
     dealer = opt.Dealer(rng=opt.SystemRandomSource())
     rows: list[list[Any]] = [
         ["dealer", *_material_cost(lambda ch: dealer.gram_triple(n, d, channel=ch))]
     ]
     start = time.perf_counter()
-    provider = PaillierTripleProvider(rng=opt.SystemRandomSource(), bits=bits)
+    provider = PaillierTripleProvider(rng=opt.SystemRandomSource(), bits=bits, processes=PROCESSES)
     keygen = time.perf_counter() - start
     seconds, traffic = _material_cost(lambda ch: provider.gram_triple(n, d, channel=ch))
     rows.append(
         [f"Paillier ({bits}-bit key; key generation {keygen:.2f} s not included)", seconds, traffic]
     )
     option = PaillierTripleProvider(
-        rng=opt.SystemRandomSource(), bits=bits, obfuscators="short-exponent"
+        rng=opt.SystemRandomSource(), bits=bits, obfuscators="short-exponent", processes=PROCESSES
     )
     rows.append(
         [
@@ -515,10 +522,12 @@ def bench_paillier_triples(n: int, d: int, bits: int) -> str:
 
 def bench_paillier_square_pairs(count: int, bits: int) -> str:
     """Dealer-free square pairs (P15.3, the pairwise variant's material) against the dealer's."""
-    from sbrml.optimized.paillier_triples import PROCESSES, PaillierTripleProvider
+    from sbrml.optimized.paillier_triples import PaillierTripleProvider
+
+    PROCESSES = available_processes()
 
     dealer = opt.Dealer(rng=opt.SystemRandomSource())
-    provider = PaillierTripleProvider(rng=opt.SystemRandomSource(), bits=bits)
+    provider = PaillierTripleProvider(rng=opt.SystemRandomSource(), bits=bits, processes=PROCESSES)
     seconds, traffic = _material_cost(lambda ch: provider.square_pairs(count, channel=ch))
     rows: list[list[Any]] = [
         ["dealer", *_material_cost(lambda ch: dealer.square_pairs(count, channel=ch))],

@@ -23,6 +23,7 @@ match ByzFL's conventions, to ByzFL's class:
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 import time
@@ -42,18 +43,30 @@ F64 = NDArray[np.float64]
 
 
 def load_byzfl() -> Any:
-    """``byzfl.aggregators``, loaded without ``byzfl/__init__.py``; ImportError if absent."""
-    if "byzfl.aggregators" in sys.modules:
-        return sys.modules["byzfl.aggregators"]
+    """``byzfl.aggregators``, loaded without ``byzfl/__init__.py``; ImportError if absent.
+
+    ByzFL's modules import one another by absolute name (``from byzfl.utils.misc import
+    ...``), and the import system resolves such a name through ``sys.modules["byzfl"]``:
+    without an entry there it runs the package's ``__init__``, which imports torchvision.
+    Loading the files with ``importlib.util.spec_from_file_location`` does not avoid that, so
+    a bare package object stands in for ``byzfl`` while the aggregators load, and every
+    ``byzfl`` entry added is removed afterwards: ``sys.modules`` holds no ByzFL module once
+    this returns (PyTorch and SciPy, imported normally, stay). Each call loads afresh; a
+    caller that needs the module often keeps it.
+    """
+    if "byzfl" in sys.modules:  # the real package, imported by someone with torchvision
+        return importlib.import_module("byzfl.aggregators")
     spec = importlib.util.find_spec("byzfl")
     if spec is None or spec.submodule_search_locations is None:
         raise ImportError("byzfl is not installed: run `make crosscheck`")
     package = types.ModuleType("byzfl")
     package.__path__ = list(spec.submodule_search_locations)
-    sys.modules.setdefault("byzfl", package)
-    import byzfl.aggregators
-
-    return byzfl.aggregators
+    sys.modules["byzfl"] = package
+    try:
+        return importlib.import_module("byzfl.aggregators")
+    finally:
+        for name in [k for k in sys.modules if k == "byzfl" or k.startswith("byzfl.")]:
+            del sys.modules[name]
 
 
 @dataclass(frozen=True)
@@ -106,9 +119,10 @@ PAIRS = [
 ]
 
 
-def compare(pair: Pair, x: F64, f: int) -> float:
-    """The largest |ours - ByzFL| over the coordinates of one aggregate."""
-    b = load_byzfl()
+def compare(pair: Pair, x: F64, f: int, byzfl: Any = None) -> float:
+    """The largest |ours - ByzFL| over the coordinates of one aggregate; ``byzfl`` is
+    ``load_byzfl()``'s module (loaded here when not given)."""
+    b = load_byzfl() if byzfl is None else byzfl
     ours = np.asarray(pair.ours(len(x), f)(x), dtype=np.float64)
     theirs = np.asarray(pair.byzfl(b, len(x), f, np.array(x, dtype=np.float64)))
     return float(np.max(np.abs(ours - theirs)))
@@ -140,7 +154,7 @@ def _row(b: Any, pair: Pair, x: F64, f: int, repeat: int) -> list[Any]:
         def theirs(v: F64) -> Any:
             return pair.byzfl(b, n, f, v)
 
-        note = f"max|diff| {compare(pair, x, f):.1e}"
+        note = f"max|diff| {compare(pair, x, f, b):.1e}"
     t_ours = _median_seconds(lambda: ours(x), repeat)
     t_theirs = _median_seconds(lambda: theirs(x), repeat)
     return [label, pair.spec, f, t_ours, t_theirs, t_theirs / t_ours, note]

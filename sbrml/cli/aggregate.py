@@ -251,11 +251,15 @@ def run_secure(
     rng = pick_rng(tree, args.seed, "secure")
     provider = None  # the default: the dealer of spec P4.1
     if args.triples == "paillier":
+        from sbrml.optimized.processes import available_processes
+
         module = importlib.import_module(f"sbrml.{args.impl}.paillier_triples")
         provider = module.PaillierTripleProvider(
             rng=rng.derive("triples"),
             bits=args.paillier_bits,
             obfuscators=args.paillier_obfuscators,
+            # The command line chooses the processes the library leaves to its caller (C0.2).
+            processes=available_processes(),
         )
     desc = f"secure {args.rule} round, n={n}, d={d:,}, {args.impl} tree, {args.triples} triples"
     with progress.activity(desc, show=progress.enabled(json_output=args.json)):

@@ -19,6 +19,11 @@ class SpecError(ValueError):
         self.got = got
         super().__init__(f"{function}: {parameter}: need {condition} ({clause}); got {got}")
 
+    def __reduce__(self) -> tuple[type[SpecError], tuple[str, str, str, str, str]]:
+        # Pickled with its five parts, not its message, so that an error raised in a worker
+        # process (sbrml.optimized.processes) reaches the caller with its class and clause.
+        return type(self), (self.function, self.parameter, self.condition, self.clause, self.got)
+
     def public_reason(self) -> str:
         """Implements C0.1: the function, condition and clause, without the parameter or value.
 

@@ -36,6 +36,15 @@ def check_frac_bits(function: str, frac_bits: int, bits: int = RING_BITS) -> Non
         )
 
 
+def check_processes(function: str, processes: int) -> None:
+    """Implements C0.2: ``processes`` (the most worker processes a call may use) is an int >= 1.
+
+    Both trees check it the same way; the reference then runs in one process whatever it is.
+    """
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ParameterError(function, "processes", "an int >= 1", "C0.2", repr(processes))
+
+
 # C8.2: an honest worker's encoding has sum_k e_k^2 < 2^62.
 NORM_BOUND_LOG2 = 62
 

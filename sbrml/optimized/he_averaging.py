@@ -6,45 +6,45 @@ vectorised packing and gmpy2 Paillier arithmetic, so the transcripts are identic
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from typing import Any
 
 import gmpy2
 import numpy as np
 
 from sbrml.core.channel import Payload
+from sbrml.core.params import check_processes
 from sbrml.core.round import Tamper
 from sbrml.optimized import paillier
 from sbrml.optimized.packing import Packing
+from sbrml.optimized.processes import START_METHOD, map_parts, split, worth_processes
 from sbrml.optimized.randomness import RandomSource
 from sbrml.reference.he_averaging import AveragingResult, Backend, ciphertext_width
 from sbrml.reference.he_averaging import encrypted_average as _protocol
 from sbrml.reference.he_averaging import sum_valid as _reference_sum_valid
 from sbrml.reference.paillier import PrivateKey, PublicKey
 
-__all__ = ["OPTIMIZED", "AveragingResult", "encrypted_average"]
-
-PROCESSES = min(2, os.cpu_count() or 1)
+__all__ = ["OPTIMIZED", "AveragingResult", "encrypted_average", "optimized_backend"]
 
 
 def encrypt_many(
-    private: PrivateKey, ms: Sequence[int], *, rng: RandomSource, base: int | None = None
+    private: PrivateKey,
+    ms: Sequence[int],
+    *,
+    rng: RandomSource,
+    base: int | None = None,
+    processes: int = 1,
 ) -> list[int]:
-    """P14.3 step 1: key-holder obfuscators (D13.4) over the worker processes, or with
-    ``base`` short-exponent ones (D13.5, fixed-base table), then one product
-    each; drawn in the reference's order, so the ciphertexts match (C13.10, C13.11)."""
+    """P14.3 step 1: key-holder obfuscators (D13.4) over at most ``processes`` processes, or
+    with ``base`` short-exponent ones (D13.5, fixed-base table), then one product each;
+    drawn in the reference's order, so the ciphertexts match (C13.10, C13.11, C0.2)."""
     public = private.public
+    procs = worth_processes(processes, len(ms))
     if base is None:
-        obf = paillier.key_holder_obfuscators(
-            private, len(ms), rng=rng, processes=_processes(len(ms))
-        )
+        obf = paillier.key_holder_obfuscators(private, len(ms), rng=rng, processes=procs)
     else:
-        obf = paillier.short_exponent_obfuscators(
-            public, base, len(ms), rng=rng, processes=_processes(len(ms))
-        )
+        obf = paillier.short_exponent_obfuscators(public, base, len(ms), rng=rng, processes=procs)
     return [paillier.encrypt_with_obfuscator(public, m, o) for m, o in zip(ms, obf, strict=True)]
 
 
@@ -54,30 +54,24 @@ def add_many(public: PublicKey, a: list[int], b: list[int]) -> list[int]:
     return [int(gmpy2.mpz(x) * y % n2) for x, y in zip(a, b, strict=True)]
 
 
-def decrypt_many(private: PrivateKey, cts: list[int]) -> list[int]:
-    """C13.4 over the worker processes."""
-    return paillier.decrypt_many(private, cts, processes=_processes(len(cts)))
+def decrypt_many(private: PrivateKey, cts: list[int], *, processes: int = 1) -> list[int]:
+    """C13.4 over at most ``processes`` processes (one for a small batch)."""
+    return paillier.decrypt_many(private, cts, processes=worth_processes(processes, len(cts)))
 
 
-def _processes(count: int) -> int:
-    # Small batches are not worth a process pool's start-up.
-    return PROCESSES if count >= 256 else 1
-
-
-# The workers' payloads, inherited by forked processes instead of being pickled to them.
-_SHARED: dict[str, Any] = {}
-
-
-def _product_chunk(span: tuple[int, int]) -> tuple[bytes, bool, int]:
+def _product_part(
+    shared: tuple[int, int, list[Payload]], span: tuple[int, int]
+) -> tuple[bytes, bool, int]:
     """Positions [a, b): the product mod n^2 of every worker's ciphertext, as packed bytes;
     whether every value was in [1, n^2) (else the caller takes the exact slow path); and the
-    product of the results mod n, for the one gcd (C13.8)."""
+    product of the results mod n, for the one gcd (C13.8). Runs in a worker process or here."""
+    n2, width, payloads = shared
     a, b = span
-    n2, width, views = _SHARED["n2"], _SHARED["width"], _SHARED["views"]
     m = gmpy2.mpz(n2)
     n = gmpy2.isqrt(m)
     acc: list[Any] = []
-    for view in views:
+    for payload in payloads:
+        view = memoryview(payload).cast("B")
         values = [
             gmpy2.mpz(int.from_bytes(view[k * width : (k + 1) * width], "little"))
             for k in range(a, b)
@@ -92,28 +86,28 @@ def _product_chunk(span: tuple[int, int]) -> tuple[bytes, bool, int]:
 
 
 def sum_valid(
-    public: PublicKey, payloads: Mapping[int, Payload], count: int, backend: Backend | None = None
+    public: PublicKey,
+    payloads: Mapping[int, Payload],
+    count: int,
+    backend: Backend | None = None,
+    *,
+    processes: int = 1,
 ) -> tuple[list[int], dict[int, str]]:
     """P14.3 step 2 and C14.4 with one check for all workers: the product of the position-wise
     products mod n equals the product of every ciphertext mod n, so one gcd with n clears them
-    all (C13.8). Positions are split over the worker processes. Any failure - a wrong length,
-    a value outside [1, n^2), a common factor with n - falls back to the reference's
-    worker-by-worker path, which names the culprits; the result is the same either way."""
+    all (C13.8). Positions are split over at most ``processes`` processes, which receive the
+    payloads as an argument (C0.2). Any failure - a wrong length, a value outside [1, n^2), a
+    common factor with n - falls back to the reference's worker-by-worker path, which names
+    the culprits; the result is the same either way."""
     width = ciphertext_width(public)
-    views = [memoryview(payloads[i]).cast("B") for i in sorted(payloads)]
-    if not views or any(v.nbytes != count * width for v in views):
+    ordered = [payloads[i] for i in sorted(payloads)]
+    if not ordered or any(memoryview(v).nbytes != count * width for v in ordered):
         return _reference_sum_valid(public, payloads, count, OPTIMIZED)
-    _SHARED.update(n2=public.n_squared, width=width, views=views)
-    try:
-        parts = _split_positions(count, _processes(count * len(views)))
-        if len(parts) > 1:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=len(parts), mp_context=context) as pool:
-                results = list(pool.map(_product_chunk, parts))
-        else:
-            results = [_product_chunk(p) for p in parts]
-    finally:
-        _SHARED.clear()
+    procs = worth_processes(processes, count * len(ordered))
+    if procs > 1 and START_METHOD != "fork":  # a spawned child gets a pickled copy
+        ordered = [bytes(v) for v in ordered]
+    spans = [(part[0], part[-1] + 1) for part in split(range(count), procs)]
+    results = map_parts(_product_part, (public.n_squared, width, ordered), spans, procs)
     if not all(ok for _, ok, _ in results):
         return _reference_sum_valid(public, payloads, count, OPTIMIZED)
     n = gmpy2.mpz(public.n)
@@ -126,14 +120,21 @@ def sum_valid(
     return [int.from_bytes(raw[k : k + width], "little") for k in range(0, len(raw), width)], {}
 
 
-def _split_positions(count: int, parts: int) -> list[tuple[int, int]]:
-    size = -(-count // parts)
-    return [(a, min(count, a + size)) for a in range(0, count, size)]
+def optimized_backend(processes: int = 1) -> Backend:
+    """The optimized tree's arithmetic for P14.3, using at most ``processes`` processes (C0.2)."""
+    check_processes("optimized_backend", processes)
+    return Backend(
+        Packing,
+        partial(encrypt_many, processes=processes),
+        paillier.check_ciphertexts,
+        add_many,
+        partial(decrypt_many, processes=processes),
+        partial(sum_valid, processes=processes),
+    )
 
 
-OPTIMIZED = Backend(
-    Packing, encrypt_many, paillier.check_ciphertexts, add_many, decrypt_many, sum_valid
-)
+# The backend of one process; encrypted_average(processes=k) builds its own.
+OPTIMIZED = optimized_backend(1)
 
 
 def encrypted_average(
@@ -146,8 +147,14 @@ def encrypted_average(
     int_bits: int = 8,
     tamper: Tamper | None = None,
     short_exponent_base: int | None = None,
+    processes: int = 1,
 ) -> AveragingResult:
-    """Implements P14.3 with NumPy packing and gmpy2 arithmetic."""
+    """Implements P14.3 with NumPy packing and gmpy2 arithmetic.
+
+    ``processes`` is the most worker processes the encryption, the server's sum and the
+    decryption may use (C0.2); the mean and the transcript do not depend on it.
+    """
+    check_processes("encrypted_average", processes)
     result = _protocol(
         inputs,
         public=public,
@@ -156,8 +163,9 @@ def encrypted_average(
         frac_bits=frac_bits,
         int_bits=int_bits,
         tamper=tamper,
-        backend=OPTIMIZED,
+        backend=optimized_backend(processes),
         short_exponent_base=short_exponent_base,
+        processes=processes,
     )
     result.mean = np.asarray(result.mean, dtype=np.float64)
     return result

@@ -7,14 +7,15 @@ so both trees produce the same key from the same seed; the arithmetic runs on gm
 
 from __future__ import annotations
 
-import functools
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import gmpy2
 
 from sbrml.core.errors import ShapeError
+from sbrml.core.params import check_processes
 from sbrml.optimized.primality import is_probable_prime, random_prime
+from sbrml.optimized.processes import map_parts, split
 from sbrml.optimized.randomness import RandomSource, SystemRandomSource, uniform_below
 from sbrml.reference import paillier as _reference
 from sbrml.reference.paillier import (
@@ -33,6 +34,7 @@ from sbrml.reference.paillier import (
     unit_below,
 )
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 __all__ = [
@@ -192,27 +194,22 @@ def check_ciphertexts(function: str, public: PublicKey, cts: list[int]) -> None:
             check_ciphertext(function, public, c)
 
 
-def _pow_n_chunk(args: tuple[list[int], int, int, int]) -> list[int]:
-    # Runs in a worker process: r^n mod n^2 by CRT over p^2 and q^2 (or plainly, if p = 0).
-    rs, n, p, q = args
+def _pow_n_part(key: tuple[int, int, int], rs: Sequence[int]) -> list[int]:
+    # r^n mod n^2 by CRT over p^2 and q^2, or plainly without the secret key (p = 0); runs in
+    # a worker process or in the caller's.
+    n, p, q = key
     if not p:
         n2 = gmpy2.mpz(n) * n
         return [int(gmpy2.powmod(r, n, n2)) for r in rs]
-    public = PublicKey(n, n.bit_length())
-    private = PrivateKey(public, p, q)
+    private = PrivateKey(PublicKey(n, n.bit_length()), p, q)
     return [int(_crt_pow_n(private, r)) for r in rs]
 
 
-def _parallel(fn: Any, chunks: list[Any], processes: int) -> list[Any]:
-    if processes <= 1 or len(chunks) <= 1:
-        return [fn(c) for c in chunks]
-    with ProcessPoolExecutor(max_workers=processes) as pool:
-        return list(pool.map(fn, chunks))
-
-
-def _split(items: list[T], parts: int) -> list[list[T]]:
-    size = max(1, -(-len(items) // max(1, parts * 4)))
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def _spread(
+    fn: Callable[[S, Sequence[T]], list[int]], shared: S, items: list[T], processes: int
+) -> list[int]:
+    # C0.2: the items in order over ``processes`` processes, the results in order.
+    return [v for part in map_parts(fn, shared, split(items, processes), processes) for v in part]
 
 
 def obfuscators(
@@ -225,19 +222,19 @@ def obfuscators(
 ) -> list[int]:
     """Implements C13.9: r_i^n mod n^2 in draw order; CRT with the secret key; optional processes.
 
-    The r_i are drawn here, in order, so the result does not depend on ``processes``; only the
-    exponentiations are spread over worker processes (embarrassingly parallel).
+    The r_i are drawn here, in order, so the result depends on neither ``private`` nor
+    ``processes`` (at most that many worker processes, C0.2); only the exponentiations are
+    spread over the processes (embarrassingly parallel).
     """
+    check_processes("obfuscators", processes)
     rs = [random_unit(public, rng=rng) for _ in range(count)]
     p, q = (private.p, private.q) if private is not None else (0, 0)
-    chunks = [(chunk, public.n, p, q) for chunk in _split(rs, processes)]
-    return [v for part in _parallel(_pow_n_chunk, chunks, processes) for v in part]
+    return _spread(_pow_n_part, (public.n, p, q), rs, processes)
 
 
-def _lift_chunk(args: tuple[list[tuple[int, int]], int, int]) -> list[int]:
-    # Runs in a worker process: CRT(r_p^p mod p^2, r_q^q mod q^2) for each drawn pair (D13.4).
-    pairs, p_int, q_int = args
-    p, q = gmpy2.mpz(p_int), gmpy2.mpz(q_int)
+def _lift_part(key: tuple[int, int], pairs: Sequence[tuple[int, int]]) -> list[int]:
+    # CRT(r_p^p mod p^2, r_q^q mod q^2) for each drawn pair (D13.4), in a worker process or here.
+    p, q = gmpy2.mpz(key[0]), gmpy2.mpz(key[1])
     p2, q2 = p * p, q * q
     inv = gmpy2.invert(p2, q2)
     out = []
@@ -254,18 +251,17 @@ def key_holder_obfuscators(
     """Implements D13.4 with gmpy2: the reference's draws, exponentiations over processes.
 
     The pairs (r_p, r_q) are drawn here, in order, so the result does not depend on
-    ``processes`` (C13.10).
+    ``processes`` (C13.10, C0.2).
     """
+    check_processes("key_holder_obfuscators", processes)
     p, q = private.p, private.q
     pairs = [(unit_below(rng, p), unit_below(rng, q)) for _ in range(count)]
-    chunks = [(chunk, p, q) for chunk in _split(pairs, processes)]
-    return [v for part in _parallel(_lift_chunk, chunks, processes) for v in part]
+    return _spread(_lift_part, (p, q), pairs, processes)
 
 
-@functools.lru_cache(maxsize=16)
 def _small_order(base: int, n: int) -> bool:
-    # C13.11 step 2 on gmpy2, cached per base and modulus (public values only), so a caller
-    # drawing one obfuscator at a time pays the 1,479-bit exponentiation once.
+    # C13.11 step 2 on gmpy2: one 1,479-bit exponentiation (about 2 ms at 2048 bits), paid
+    # once per call that checks a base; nothing is cached between calls (C0.2).
     m = gmpy2.mpz(n)
     return bool(gmpy2.gcd(gmpy2.powmod(base, SMALL_ORDER_EXPONENT, m) - 1, m) != 1)
 
@@ -290,11 +286,15 @@ def check_short_exponent_base(
 
 
 WINDOW = 8  # bits per fixed-base digit: 32 products per 256-bit exponent, 8,160 table entries
+# The table (about 4 MB at 2048 bits) costs about 30 ms and saves about 0.75 ms per
+# obfuscator against one exponentiation, so it is built for 64 obfuscators or more.
+TABLE_MIN_COUNT = 64
+
+FixedBaseTable = list[list[gmpy2.mpz]]
 
 
-@functools.lru_cache(maxsize=4)
-def _fixed_base_table(base: int, modulus: int) -> list[list[gmpy2.mpz]]:
-    # table[i][j] = base^(j * 2^(WINDOW i)) mod modulus, for the digits of a 256-bit exponent.
+def fixed_base_table(base: int, modulus: int) -> FixedBaseTable:
+    """D13.5: table[i][j] = base^(j * 2^(WINDOW i)) mod modulus, for a 256-bit exponent."""
     m = gmpy2.mpz(modulus)
     table = []
     power = gmpy2.mpz(base)
@@ -307,10 +307,9 @@ def _fixed_base_table(base: int, modulus: int) -> list[list[gmpy2.mpz]]:
     return table
 
 
-def _fixed_base_chunk(args: tuple[list[int], int, int]) -> list[int]:
-    # Runs in a worker process (or inline): base^a mod modulus from the fixed-base table.
-    alphas, base, modulus = args
-    table = _fixed_base_table(base, modulus)
+def _fixed_base_part(shared: tuple[FixedBaseTable, int], alphas: Sequence[int]) -> list[int]:
+    # base^a mod modulus from the fixed-base table, in a worker process or here.
+    table, modulus = shared
     m = gmpy2.mpz(modulus)
     digit = (1 << WINDOW) - 1
     out = []
@@ -324,20 +323,29 @@ def _fixed_base_chunk(args: tuple[list[int], int, int]) -> list[int]:
     return out
 
 
+def _power_part(shared: tuple[int, int], alphas: Sequence[int]) -> list[int]:
+    # base^a mod modulus, one exponentiation each (too few for the table to pay off).
+    base, modulus = shared
+    return [int(gmpy2.powmod(base, a, modulus)) for a in alphas]
+
+
 def short_exponent_obfuscators(
     public: PublicKey, base: int, count: int, *, rng: RandomSource, processes: int = 1
 ) -> list[int]:
     """Implements D13.5 with a fixed-base table: one product per 8-bit digit of a (C13.11).
 
     The exponents are drawn here, in the reference's order, so the result does not depend on
-    ``processes``; the table (about 4 MB at 2048 bits) is built once per base and process.
+    ``processes`` (C0.2); the table is built for this call (from ``TABLE_MIN_COUNT``
+    obfuscators on; fewer take one exponentiation each) and handed to the worker processes.
     """
+    check_processes("short_exponent_obfuscators", processes)
     check_short_exponent_base("short_exponent_obfuscators", public, base)
     bound = 1 << SHORT_EXPONENT_BITS
     alphas = [uniform_below(rng, bound) for _ in range(count)]
-    _fixed_base_table(base, public.n_squared)  # built before forking, so workers inherit it
-    chunks = [(chunk, base, public.n_squared) for chunk in _split(alphas, processes)]
-    return [v for part in _parallel(_fixed_base_chunk, chunks, processes) for v in part]
+    n2 = public.n_squared
+    if count < TABLE_MIN_COUNT:
+        return _spread(_power_part, (base, n2), alphas, processes)
+    return _spread(_fixed_base_part, (fixed_base_table(base, n2), n2), alphas, processes)
 
 
 def encrypt_with_obfuscator(public: PublicKey, m: int, obfuscator: int) -> int:
@@ -348,14 +356,13 @@ def encrypt_with_obfuscator(public: PublicKey, m: int, obfuscator: int) -> int:
     return int((1 + m * n) % n2 * obfuscator % n2)
 
 
-def _decrypt_chunk(args: tuple[list[int], int, int]) -> list[int]:
-    cts, p, q = args
-    public = PublicKey(p * q, (p * q).bit_length())
-    private = PrivateKey(public, p, q)
+def _decrypt_part(key: tuple[int, int], cts: Sequence[int]) -> list[int]:
+    p, q = key
+    private = PrivateKey(PublicKey(p * q, (p * q).bit_length()), p, q)
     return [decrypt(private, c) for c in cts]
 
 
 def decrypt_many(private: PrivateKey, cts: list[int], *, processes: int = 1) -> list[int]:
-    """C13.4 for many ciphertexts, optionally over worker processes; results in input order."""
-    chunks = [(chunk, private.p, private.q) for chunk in _split(cts, processes)]
-    return [m for part in _parallel(_decrypt_chunk, chunks, processes) for m in part]
+    """C13.4 for many ciphertexts over at most ``processes`` processes (C0.2); in input order."""
+    check_processes("decrypt_many", processes)
+    return _spread(_decrypt_part, (private.p, private.q), cts, processes)

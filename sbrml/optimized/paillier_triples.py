@@ -7,8 +7,7 @@ ciphertexts, and hence the transcripts, are identical.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 
 import gmpy2
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from sbrml.optimized import paillier
 from sbrml.optimized.beaver import GramShares, SquareShares, TripleShares, gram_sum
 from sbrml.optimized.channel import Channel
+from sbrml.optimized.processes import map_parts, split, worth_processes
 from sbrml.optimized.randomness import RandomSource, ring_elements
 from sbrml.optimized.ring import U64
 from sbrml.reference.he_averaging import ciphertext_width, pack_ciphertexts, unpack_ciphertexts
@@ -30,14 +30,6 @@ from sbrml.reference.paillier_triples import (
 )
 
 __all__ = ["PaillierTripleProvider"]
-
-
-PROCESSES = min(2, os.cpu_count() or 1)
-
-
-def _processes(work: int) -> int:
-    # A process pool pays off only for a few hundred big-number operations or more.
-    return PROCESSES if work >= 256 else 1
 
 
 def _window(terms: int, exponent_bits: int) -> int:
@@ -80,17 +72,16 @@ def multi_exp(bases: list[gmpy2.mpz], exps: list[int], modulus: gmpy2.mpz) -> gm
     return result
 
 
-def _column_products(job: tuple[list[int], list[list[int]], int]) -> list[int]:
+def _column_products(n2: int, job: tuple[list[int], list[list[int]]]) -> list[int]:
     """P15.1 step 2 on a slice of columns: prod_k Enc(P_gk)^(V_jk) mod n^2, for every j."""
-    cts, v_rows, n2 = job
+    cts, v_rows = job
     modulus = gmpy2.mpz(n2)
     bases = [gmpy2.mpz(c) for c in cts]
     return [int(multi_exp(bases, vrow, modulus)) for vrow in v_rows]
 
 
-def _group_products(job: tuple[list[tuple[list[int], list[int]]], int]) -> list[int]:
+def _group_products(n2: int, groups: Sequence[tuple[list[int], list[int]]]) -> list[int]:
     """P15.3 step 2 on a slice of groups: prod_t C_t^(v_t) mod n^2 for each group."""
-    groups, n2 = job
     modulus = gmpy2.mpz(n2)
     return [int(multi_exp([gmpy2.mpz(c) for c in cts], vs, modulus)) for cts, vs in groups]
 
@@ -100,7 +91,11 @@ def _to_ring(values: list[int]) -> U64:
 
 
 class PaillierTripleProvider(PaillierSetup):
-    """Implements D15.1 and P15.2 with gmpy2 and NumPy; set-up and checks are the reference's."""
+    """Implements D15.1 and P15.2 with gmpy2 and NumPy; set-up and checks are the reference's.
+
+    The encryptions, S1's products and S0's decryptions run over at most ``processes``
+    worker processes (C0.2, default 1); the shares and the transcript do not depend on it.
+    """
 
     keygen = staticmethod(paillier.generate_keypair)
 
@@ -109,7 +104,7 @@ class PaillierTripleProvider(PaillierSetup):
     ) -> list[int]:
         # D15.1: the option's short-exponent obfuscators (D13.5) for both servers; else the
         # key holder's (D13.4) for S0 and C13.3's r (C13.9) for S1; all in the reference's order.
-        procs = _processes(len(values))
+        procs = worth_processes(self.processes, len(values))
         if self.base is not None:
             obf = paillier.short_exponent_obfuscators(
                 self.public, self.base, len(values), rng=rng, processes=procs
@@ -134,7 +129,8 @@ class PaillierTripleProvider(PaillierSetup):
         payload = pack_ciphertexts(masked, ciphertext_width(self.public))
         channel.send("S1", "S0", "offline/cross-masked", payload)
         received = unpack_ciphertexts("PaillierTripleProvider", self.public, payload, len(masked))
-        return paillier.decrypt_many(self._private, received, processes=_processes(len(received)))
+        procs = worth_processes(self.processes, len(received))
+        return paillier.decrypt_many(self._private, received, processes=procs)
 
     def cross(self, u: U64, v: U64, *, channel: Channel) -> tuple[U64, U64]:
         """Implements P15.1: shares of U V^T mod 2^64 (packed row groups, bucket method)."""
@@ -160,18 +156,14 @@ class PaillierTripleProvider(PaillierSetup):
         )
         n2 = self.public.n_squared
         # The columns are cut into one slice per process; each returns its partial products.
-        parts = _processes(len(groups) * cols * d)
+        parts = worth_processes(self.processes, len(groups) * cols * d)
         size = max(1, -(-d // parts))
         jobs = [
-            (enc_u[g * d + k0 : g * d + min(k0 + size, d)], v[:, k0 : k0 + size].tolist(), n2)
+            (enc_u[g * d + k0 : g * d + min(k0 + size, d)], v[:, k0 : k0 + size].tolist())
             for g in range(len(groups))
             for k0 in range(0, max(d, 1), size)
         ]
-        if parts > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(max_workers=PROCESSES) as pool:
-                partial = list(pool.map(_column_products, jobs))
-        else:
-            partial = [_column_products(job) for job in jobs]
+        partial = map_parts(_column_products, n2, jobs, parts)
         slices = len(jobs) // len(groups)
         modulus = gmpy2.mpz(n2)
         masked = []
@@ -203,14 +195,13 @@ class PaillierTripleProvider(PaillierSetup):
         rho = draw_masks(self._s1, len(enc), bits)
         enc_rho = self._encrypt_s1([pack_slots([rho[t] for t in g], slot) for g in groups])
         pairs = [([enc[t] for t in g], [v_list[t] for t in g]) for g in groups]
-        parts = _processes(len(enc))
-        size = max(1, -(-len(pairs) // (parts * 4)))
-        jobs = [(pairs[k : k + size], self.public.n_squared) for k in range(0, len(pairs), size)]
-        if parts > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(max_workers=PROCESSES) as pool:
-                products = [x for part in pool.map(_group_products, jobs) for x in part]
-        else:
-            products = [x for job in jobs for x in _group_products(job)]
+        parts = worth_processes(self.processes, len(enc))
+        jobs = split(pairs, parts)
+        products = [
+            x
+            for part in map_parts(_group_products, self.public.n_squared, jobs, parts)
+            for x in part
+        ]
         n2 = gmpy2.mpz(self.public.n_squared)
         masked = [int(gmpy2.mpz(r) * p % n2) for r, p in zip(enc_rho, products, strict=True)]
         t = self._finish(masked, channel)

@@ -35,15 +35,11 @@ __all__ = [
     "uniform_below",
 ]
 
-_ZEROS = np.zeros(0, dtype=np.uint8)
-
-
-def _zeros(nbytes: int) -> memoryview:
-    # A read-only zero buffer, grown on demand: ChaCha20 "encrypts" it into the keystream.
-    global _ZEROS
-    if _ZEROS.size < nbytes:
-        _ZEROS = np.zeros(max(nbytes, 2 * _ZEROS.size), dtype=np.uint8)
-    return _ZEROS.data[:nbytes]
+# ChaCha20 "encrypts" zeros into the keystream, one block of this constant at a time. Zeros
+# made per call (calloc) took twice as long at 9 x 1.25M elements on the project machine
+# (27 ms against 12 ms: the first touch of fresh pages), and a zero buffer grown to the largest
+# request would keep that memory for the life of the process.
+ZERO_BLOCK = bytes(1 << 16)
 
 
 class ChaCha20RandomSource:
@@ -73,14 +69,18 @@ class ChaCha20RandomSource:
     def random_bytes(self, count: int) -> bytes:
         """Implements C2.4 and C2.5: the next ``count`` keystream bytes, in order."""
         self._reserve(count)
-        return self._stream.update(_zeros(count))
+        # ChaCha20 "encrypts" zeros into the keystream; the zeros are made for this call.
+        return self._stream.update(bytes(count))
 
     def fill_uint64(self, out: U64) -> None:
         """Fill a C-contiguous uint64 array with the next 8*out.size keystream bytes (C2.6)."""
         nbytes = 8 * out.size
         self._reserve(nbytes)
-        if nbytes:
-            self._stream.update_into(_zeros(nbytes), out.reshape(-1).data.cast("B"))
+        view = out.reshape(-1).data.cast("B")
+        zeros = memoryview(ZERO_BLOCK)
+        for start in range(0, nbytes, len(ZERO_BLOCK)):
+            stop = min(nbytes, start + len(ZERO_BLOCK))
+            self._stream.update_into(zeros[: stop - start], view[start:stop])
 
     def derive(self, label: str) -> ChaCha20RandomSource:
         """Implements C2.3 and C2.9: child k of ``label``; never the same stream twice."""

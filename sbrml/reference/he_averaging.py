@@ -13,6 +13,7 @@ from typing import Any
 
 from sbrml.core.channel import Channel, Message, Payload
 from sbrml.core.errors import InsufficientWorkersError, ShapeError, SpecError
+from sbrml.core.params import check_processes
 from sbrml.core.round import PhaseClock, Tamper, worker_name
 from sbrml.reference.packing import Packing
 from sbrml.reference.paillier import (
@@ -153,8 +154,12 @@ def encrypted_average(
     tamper: Tamper | None = None,
     backend: Backend = REFERENCE,
     short_exponent_base: int | None = None,
+    processes: int = 1,
 ) -> AveragingResult:
     """Implements P14.3 (with ``short_exponent_base``, the option of D13.5 for step 1).
+
+    ``processes`` (C0.2) is checked and otherwise unused: this tree runs in one process, and
+    the optimized tree's ``backend`` carries its own number of processes.
 
     1. Worker i packs x_i for N = n summands (P14.1), encrypts every plaintext drawing from
        rng.derive("worker/<i>"), and sends the ciphertexts to the server S.
@@ -163,6 +168,7 @@ def encrypted_average(
        products to every kept worker.
     3. The workers decrypt, unpack with count = |V| (P14.2) and divide by |V|.
     """
+    check_processes("encrypted_average", processes)
     n = len(inputs)
     if n == 0:
         raise ShapeError("encrypted_average", "inputs", "at least one worker", "P14.3", "n=0")

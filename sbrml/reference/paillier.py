@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.params import check_processes
 
 # Primality testing and prime generation (C13.2) have their own module; the names stay here
 # for their callers.
@@ -264,9 +265,29 @@ def check_ciphertexts(function: str, public: PublicKey, cts: list[int]) -> None:
             check_ciphertext(function, public, c)
 
 
-def obfuscators(public: PublicKey, count: int, *, rng: RandomSource) -> list[int]:
-    """Implements C13.9: r_i^n mod n^2 for ``count`` fresh r_i (C13.3), in draw order (offline)."""
-    return [pow(random_unit(public, rng=rng), public.n, public.n_squared) for _ in range(count)]
+def obfuscators(
+    public: PublicKey,
+    count: int,
+    *,
+    rng: RandomSource,
+    private: PrivateKey | None = None,
+    processes: int = 1,
+) -> list[int]:
+    """Implements C13.9: r_i^n mod n^2 for ``count`` fresh r_i (C13.3), in draw order (offline).
+
+    With ``private`` each power is computed mod p^2 and mod q^2 with the exponent reduced as
+    in C13.7, then joined by CRT: the same value. ``processes`` is checked (C0.2); this tree
+    runs in one process.
+    """
+    check_processes("obfuscators", processes)
+    rs = [random_unit(public, rng=rng) for _ in range(count)]
+    if private is None:
+        return [pow(r, public.n, public.n_squared) for r in rs]
+    p, q, n = private.p, private.q, public.n
+    return [
+        crt_squares(private, pow(r, n % (p * (p - 1)), p * p), pow(r, n % (q * (q - 1)), q * q))
+        for r in rs
+    ]
 
 
 def unit_below(rng: RandomSource, bound: int) -> int:
@@ -283,12 +304,16 @@ def crt_squares(private: PrivateKey, a: int, b: int) -> int:
     return a + p2 * ((b - a) * pow(p2, -1, q2) % q2)
 
 
-def key_holder_obfuscators(private: PrivateKey, count: int, *, rng: RandomSource) -> list[int]:
+def key_holder_obfuscators(
+    private: PrivateKey, count: int, *, rng: RandomSource, processes: int = 1
+) -> list[int]:
     """Implements D13.4: CRT(r_p^p mod p^2, r_q^q mod q^2) for fresh r_p, r_q, in draw order.
 
     Each equals r^n mod n^2 for the r of ``key_holder_randomness`` (C13.10), an r uniform in
-    Z*_n, at half the cost of C13.7's exponent n mod p(p-1).
+    Z*_n, at half the cost of C13.7's exponent n mod p(p-1). ``processes`` is checked (C0.2);
+    this tree runs in one process.
     """
+    check_processes("key_holder_obfuscators", processes)
     p, q = private.p, private.q
     out = []
     for _ in range(count):
@@ -358,9 +383,13 @@ def check_short_exponent_base(
 
 
 def short_exponent_obfuscators(
-    public: PublicKey, base: int, count: int, *, rng: RandomSource
+    public: PublicKey, base: int, count: int, *, rng: RandomSource, processes: int = 1
 ) -> list[int]:
-    """Implements D13.5 (option, stronger assumption): h^a mod n^2, a < 2^256, in draw order."""
+    """Implements D13.5 (option, stronger assumption): h^a mod n^2, a < 2^256, in draw order.
+
+    ``processes`` is checked (C0.2); this tree runs in one process.
+    """
+    check_processes("short_exponent_obfuscators", processes)
     check_short_exponent_base("short_exponent_obfuscators", public, base)
     bound = 1 << SHORT_EXPONENT_BITS
     return [pow(base, uniform_below(rng, bound), public.n_squared) for _ in range(count)]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from sbrml.core.channel import Channel
 from sbrml.core.errors import ParameterError
-from sbrml.core.params import RING_BITS
+from sbrml.core.params import RING_BITS, check_processes
 from sbrml.reference.beaver import (
     GramShares,
     Matrix,
@@ -92,6 +92,7 @@ class PaillierSetup:
         sigma: int = DEFAULT_SIGMA,
         insecure_test: bool = False,
         obfuscators: str = "key-holder",
+        processes: int = 1,
     ):
         if obfuscators not in OBFUSCATORS:
             raise ParameterError(
@@ -109,6 +110,10 @@ class PaillierSetup:
             raise ParameterError(
                 "PaillierTripleProvider", "sigma", "an int >= 40", "C15.2", repr(sigma)
             )
+        check_processes("PaillierTripleProvider", processes)
+        # C0.2: the optimized tree spreads its exponentiations over at most this many
+        # processes; the reference runs in one.
+        self.processes = processes
         self.sigma = sigma
         self._s0 = rng.derive("S0/paillier")
         self._s1 = rng.derive("S1/paillier")
