@@ -143,6 +143,7 @@ def secure_aggregate(
     impl: str = "optimized",
     variant: str = "gram",
     provider: Any = None,
+    tamper: Any = None,
 ) -> AggregationResult:
     """The two-server round (spec P8.1) of ``rule`` over the rows of ``x`` (``n x d`` floats).
 
@@ -151,7 +152,9 @@ def secure_aggregate(
     ``"pairwise"`` (P5.1); ``provider`` gives the Beaver material (default: the dealer of P4.1;
     ``sbrml.optimized.paillier_triples.PaillierTripleProvider`` for the dealer-free one).
     Invalid rows are excluded and reported (C8.3); too few valid rows raise
-    ``InsufficientWorkersError`` (C8.4).
+    ``InsufficientWorkersError`` (C8.4). ``tamper``, for demonstrations and tests, maps the
+    workers' messages to the ones delivered (``sbrml.core.round.Tamper``), e.g. to show a
+    malformed share being excluded.
     """
     tree = _tree(impl)
     arr = _matrix("secure_aggregate", x)
@@ -164,7 +167,12 @@ def secure_aggregate(
             f"the name {rule!r} (a name does not say how many workers are Byzantine)",
         )
     result = tree.secure_aggregate(
-        _data(impl, arr), rule, rng=_rng(tree, rng), variant=variant, provider=provider
+        _data(impl, arr),
+        rule,
+        rng=_rng(tree, rng),
+        variant=variant,
+        provider=provider,
+        tamper=tamper,
     )
     return AggregationResult(
         protocol="two-server",

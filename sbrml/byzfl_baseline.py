@@ -26,7 +26,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ from numpy.typing import NDArray
 
 import sbrml.optimized as opt
 from sbrml.rulespec import build_rule
-from sbrml.tables import format_table
 
 F64 = NDArray[np.float64]
 
@@ -126,53 +124,3 @@ def compare(pair: Pair, x: F64, f: int, byzfl: Any = None) -> float:
     ours = np.asarray(pair.ours(len(x), f)(x), dtype=np.float64)
     theirs = np.asarray(pair.byzfl(b, len(x), f, np.array(x, dtype=np.float64)))
     return float(np.max(np.abs(ours - theirs)))
-
-
-def _median_seconds(fn: Callable[[], Any], repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
-def _row(b: Any, pair: Pair, x: F64, f: int, repeat: int) -> list[Any]:
-    n, d = x.shape
-    label = f"{n} x {d:,}"
-    if pair.spec == "mda" and n > 20:
-        return [label, pair.spec, f, "", "", "", "exhaustive: C(n, f) too large"]
-    if pair.spec == "geomed":
-        # Both sides run the same fixed number of steps here, for a like-for-like time.
-        ours = build_rule(opt, "geomed", f, {"tol": 1e-300, "max_iter": 100})
-        theirs = b.GeometricMedian(1e-6, 100)
-        note = "100 Weiszfeld steps each"
-    else:
-        ours = pair.ours(n, f)
-
-        def theirs(v: F64) -> Any:
-            return pair.byzfl(b, n, f, v)
-
-        note = f"max|diff| {compare(pair, x, f, b):.1e}"
-    t_ours = _median_seconds(lambda: ours(x), repeat)
-    t_theirs = _median_seconds(lambda: theirs(x), repeat)
-    return [label, pair.spec, f, t_ours, t_theirs, t_theirs / t_ours, note]
-
-
-def bench_byzfl(shapes: list[tuple[int, int, int]], repeat: int) -> str:
-    """Ours against ByzFL's aggregators on the same float64 inputs, in this process."""
-    try:
-        b = load_byzfl()
-    except ImportError as err:
-        return f"ByzFL baseline: not run ({err})"
-    rows: list[list[Any]] = []
-    for n, d, f in shapes:
-        x = 0.01 * np.random.default_rng(0).standard_normal((n, d))
-        rows.extend(_row(b, pair, x, f, repeat) for pair in PAIRS)
-    return format_table(
-        ["shape", "rule", "f", "sbrml s", "ByzFL s", "speed-up", "note"],
-        rows,
-        title="Rule library against ByzFL 0.0.11 (same float64 inputs, same process; "
-        "target: speed-up >= 2)",
-    )

@@ -10,16 +10,15 @@ comes from the OS CSPRNG through SystemRandomSource.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 import sbrml.optimized as opt
+from sbrml import modes
 from sbrml.core.channel import Message
 from sbrml.core.round import PHASES
-from sbrml.optimized.mask_protocol import masked_aggregate
 from sbrml.tables import format_table, human_bytes
 
 N, F = 9, 2
@@ -63,8 +62,8 @@ def run_demo(dim: int = 100_000, seed: int = 1, *, show_progress: bool = False) 
     def dist(z: NDArray[np.float64]) -> float:
         return float(np.linalg.norm(z - honest_mean))
 
-    start = time.perf_counter()
-    z_mean = x.mean(axis=0)
+    mean = modes.plaintext(x, opt.Mean(0))
+    z_mean = mean.aggregate
     rows.append(
         [
             "mean (no defence)",
@@ -73,17 +72,27 @@ def run_demo(dim: int = 100_000, seed: int = 1, *, show_progress: bool = False) 
             dist(z_mean),
             "",
             0,
-            time.perf_counter() - start,
+            mean.seconds["plaintext"],
             "",
         ]
     )
     plain: dict[str, NDArray[np.float64]] = {}
     for name, rule in (("krum", opt.Krum(F)), ("multikrum", opt.MultiKrum(F))):
-        start = time.perf_counter()
-        plain[name] = rule(x)
-        elapsed = time.perf_counter() - start
+        clear = modes.plaintext(x, rule)
+        plain[name] = clear.aggregate
         chosen = np.flatnonzero(rule.weights(opt.sq_distances(x))).tolist()
-        rows.append([name, "plaintext", str(chosen), dist(plain[name]), "", 0, elapsed, ""])
+        rows.append(
+            [
+                name,
+                "plaintext",
+                str(chosen),
+                dist(clear.aggregate),
+                "",
+                0,
+                clear.seconds["plaintext"],
+                "",
+            ]
+        )
         steps.update(1)
     runs = [
         ("krum", "gram", None),
@@ -93,22 +102,19 @@ def run_demo(dim: int = 100_000, seed: int = 1, *, show_progress: bool = False) 
     ]
     for name, variant, tamper in runs:
         rule = opt.Krum(F) if name == "krum" else opt.MultiKrum(F)
-        result = opt.secure_aggregate(
-            x, rule, rng=opt.SystemRandomSource(), variant=variant, tamper=tamper
-        )
-        online = sum(v for k, v in result.seconds.items() if not k.startswith("offline"))
-        total_bytes = sum(result.channel.bytes_by_link().values())
+        result = modes.secure(x, rule, rng=opt.SystemRandomSource(), variant=variant, tamper=tamper)
+        online = modes.online_seconds(result)
         label = f"secure/{variant}" + (" W8 malformed" if tamper else "")
-        chosen = [i for i, w in enumerate(result.weights) if w > 0]
-        gap = float(np.max(np.abs(result.z - plain[name]))) if tamper is None else ""
+        chosen = np.flatnonzero(np.asarray(result.weights) > 0).tolist()
+        gap = float(np.max(np.abs(result.aggregate - plain[name]))) if tamper is None else ""
         rows.append(
             [
                 name,
                 label,
                 str(chosen),
-                dist(result.z),
+                dist(result.aggregate),
                 gap,
-                total_bytes,
+                modes.total_bytes(result),
                 online,
                 result.seconds["offline_triples"],
             ]
@@ -120,7 +126,7 @@ def run_demo(dim: int = 100_000, seed: int = 1, *, show_progress: bool = False) 
                 online,
             ]
         )
-        by_link = result.channel.bytes_by_link()
+        by_link = result.bytes
         workers_to = {
             s: sum(v for k, v in by_link.items() if k.startswith("W") and k.endswith(s))
             for s in ("S0", "S1")
@@ -140,17 +146,17 @@ def run_demo(dim: int = 100_000, seed: int = 1, *, show_progress: bool = False) 
         steps.update(1)
     # The non-robust baseline: pairwise-mask secure aggregation (spec section 20) hides each
     # update from its one server just as well, and averages the attackers in.
-    masked = masked_aggregate(x, t=N // 2 + 1, rng=opt.SystemRandomSource())
+    masked = modes.masks(x, threshold=N // 2 + 1, rng=opt.SystemRandomSource())
     steps.update(1)
     steps.close()
     rows.append(
         [
             "mean",
             "masks (1 server)",
-            f"all {len(masked.counted)}",
-            dist(masked.mean),
-            float(np.max(np.abs(masked.mean - z_mean))),
-            sum(masked.channel.bytes_by_link().values()),
+            f"all {len(masked.valid)}",
+            dist(masked.aggregate),
+            float(np.max(np.abs(masked.aggregate - z_mean))),
+            modes.total_bytes(masked),
             sum(masked.seconds.values()),
             "",
         ]

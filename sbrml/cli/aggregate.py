@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sbrml import modes
 from sbrml.backend import implementation
 from sbrml.cli import progress
 from sbrml.cli.common import (
@@ -263,22 +264,26 @@ def run_secure(
         )
     desc = f"secure {args.rule} round, n={n}, d={d:,}, {args.impl} tree, {args.triples} triples"
     with progress.activity(desc, show=progress.enabled(json_output=args.json)):
-        result = tree.secure_aggregate(data, rule, rng=rng, variant=args.variant, provider=provider)
+        result = modes.secure(
+            np.asarray(data),
+            rule,
+            rng=rng,
+            impl=args.impl,
+            variant=args.variant,
+            provider=provider,
+        )
     seconds = dict(result.seconds)
-    seconds["total_online"] = sum(
-        v for k, v in result.seconds.items() if not k.startswith("offline")
-    )
-    links = result.channel.bytes_by_link()
+    seconds["total_online"] = modes.online_seconds(result)
     return {
-        "weights": [float(w) for w in result.weights],
+        "weights": [float(w) for w in np.asarray(result.weights)],
         "valid": result.valid,
         "excluded": [{"worker": i, "reason": r} for i, r in sorted(result.excluded.items())],
-        "bytes": links,
-        "bytes_total": sum(links.values()),
+        "bytes": result.bytes,
+        "bytes_total": modes.total_bytes(result),
         "seconds": seconds,
-        "transcript_sha256": result.channel.transcript_digest(),
-        "_z": np.asarray(result.z, dtype=np.float64),
-        "_channel": result.channel,
+        "transcript_sha256": result.transcript.transcript_digest(),
+        "_z": result.aggregate,
+        "_channel": result.transcript,
     }
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sbrml import modes
 from sbrml.backend import implementation
 from sbrml.cli import progress
 from sbrml.cli.common import pick_rng
@@ -42,14 +42,10 @@ def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any
     t = args.threshold if args.threshold is not None else max(2, n // 2 + 1)
     dropouts = parse_dropouts(args.dropout, n)
     tree = implementation(args.impl)
-    module = importlib.import_module(f"sbrml.{args.impl}.mask_protocol")
-    data: Any = x if args.impl == "optimized" else x.tolist()
     rng = pick_rng(tree, args.seed, "masks")
     desc = f"pairwise-mask round, n={n}, d={x.shape[1]:,}, {args.impl} tree"
     with progress.activity(desc, show=progress.enabled(json_output=args.json)):
-        result = module.masked_aggregate(data, t=t, rng=rng, dropouts=dropouts)
-    links = result.channel.bytes_by_link()
-    counted = result.counted
+        result = modes.masks(x, rng=rng, impl=args.impl, threshold=t, dropouts=dropouts)
     return {
         "rule": "mean",
         "mode": "masks",
@@ -69,13 +65,13 @@ def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any
         "notes": result.notes,
         "rng": "system" if args.seed is None else "deterministic",
         "seed": args.seed,
-        "weights": [1.0 / len(counted) if i in counted else 0.0 for i in range(n)],
-        "valid": counted,
+        "weights": [float(w) for w in np.asarray(result.weights)],
+        "valid": result.valid,
         "excluded": [{"worker": i, "reason": r} for i, r in sorted(result.excluded.items())],
-        "bytes": links,
-        "bytes_total": sum(links.values()),
-        "seconds": dict(result.seconds),
-        "transcript_sha256": result.channel.transcript_digest(),
-        "_z": np.asarray(result.mean, dtype=np.float64),
-        "_channel": result.channel,
+        "bytes": result.bytes,
+        "bytes_total": modes.total_bytes(result),
+        "seconds": result.seconds,
+        "transcript_sha256": result.transcript.transcript_digest(),
+        "_z": result.aggregate,
+        "_channel": result.transcript,
     }

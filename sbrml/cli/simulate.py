@@ -19,9 +19,6 @@ from sbrml.cli.files import check_output_dir, same_file
 from sbrml.cli.parser import SIMULATE_DEFAULTS
 from sbrml.extras import MissingExtraError, require
 
-GRID_LISTS = ("rules", "attacks", "modes", "epsilons", "models")
-GRID_SCALARS = ("n", "f", "alpha", "rounds", "seed")
-GRID_KEYS = {*GRID_LISTS, *GRID_SCALARS}
 # Options that choose the runs themselves: a grid file replaces them all.
 RUN_OPTIONS = {
     "rules": "--rules",
@@ -34,40 +31,11 @@ SCALAR_FLAGS = {"n": "-n", "f": "-f", "alpha": "--alpha", "rounds": "--rounds", 
 OUTPUTS = ("results.json", "results.csv", "accuracy.png")
 
 
-def read_grid(path: str) -> dict[str, Any]:
-    """D18.6: the grid file, its keys and list values checked (C18.1)."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as stream:
-            grid = tomllib.load(stream)
-    except OSError as err:
-        raise CliError(
-            f"--grid {path!r}: not a readable TOML file ({err.strerror or err}) (C18.1)"
-        ) from err
-    except UnicodeDecodeError as err:
-        # TOML is UTF-8 text: tomllib decodes the bytes before parsing, so a binary file (an
-        # .npy given by mistake) or a file in another encoding fails here, not as bad TOML.
-        raise CliError(
-            f"--grid {path!r}: not a readable TOML file (not UTF-8 text: byte "
-            f"{err.object[err.start]:#04x} at offset {err.start}) (C18.1)"
-        ) from err
-    except tomllib.TOMLDecodeError as err:
-        raise CliError(f"--grid {path!r}: not a readable TOML file ({err}) (C18.1)") from err
-    unknown = sorted(set(grid) - GRID_KEYS)
-    if unknown:
-        raise CliError(
-            f"--grid {path!r}: unknown keys {unknown}; allowed: {sorted(GRID_KEYS)} (C18.1)"
-        )
-    for key in GRID_LISTS:
-        if key in grid and (not isinstance(grid[key], list) or not grid[key]):
-            raise CliError(f"--grid {path!r}: {key} must be a non-empty list (C18.1)")
-    return grid
-
-
 def common_values(args: argparse.Namespace, grid: dict[str, Any] | None) -> dict[str, Any]:
     """The scalars every run shares: the option, else the default; with a grid, an option
     the grid also sets, or one that chooses runs, is an error."""
+    from sbrml.simulation.grid import GRID_LISTS, GRID_SCALARS
+
     if grid is not None:
         for dest, flag in RUN_OPTIONS.items():
             if getattr(args, dest) is not None:
@@ -90,30 +58,15 @@ def common_values(args: argparse.Namespace, grid: dict[str, Any] | None) -> dict
     return {k: SIMULATE_DEFAULTS[k] if getattr(args, k) is None else getattr(args, k) for k in keys}
 
 
-def grid_configs(grid: dict[str, Any], common: dict[str, Any]) -> list[Any]:
-    """D18.6: every combination of the grid's lists is one run; its scalars apply to all."""
-    from sbrml.simulation import Config
-
-    scalars: dict[str, Any] = dict(common)
-    scalars.update({k: grid[k] for k in GRID_SCALARS if k in grid})
-    scalars.pop("model", None)
-    attacks = [None if a == "none" else a for a in grid.get("attacks", ["alie"])]
-    epsilons = [None if e == "none" else e for e in grid.get("epsilons", ["none"])]
-    return [
-        Config(rule=r, attack=a, mode=m, epsilon=e, model=mo, **scalars)
-        for r in grid.get("rules", ["krum"])
-        for a in attacks
-        for m in grid.get("modes", ["plaintext"])
-        for e in epsilons
-        for mo in grid.get("models", [common["model"]])
-    ]
-
-
 def simulate_configs(args: argparse.Namespace) -> list[Any]:
     """The runs ``sbrml simulate`` asked for, all validated before any training (C18.1)."""
     from sbrml.simulation import Config, ConfigError, default_sweep
+    from sbrml.simulation.grid import GridError, grid_configs, read_grid
 
-    grid = read_grid(args.grid) if args.grid else None
+    try:
+        grid = read_grid(args.grid) if args.grid else None
+    except GridError as err:
+        raise CliError(str(err)) from err
     common = common_values(args, grid)
     if grid is not None:
         for spec in grid.get("rules", []):
@@ -157,6 +110,7 @@ def run_simulate(args: argparse.Namespace) -> str:
     except MissingExtraError as err:  # the user's install, not a bug: exit 2 with the fix
         raise CliError(str(err)) from err
 
+    from sbrml.optimized.processes import available_processes
     from sbrml.simulation import run
     from sbrml.simulation.report import write_outputs
 
@@ -172,7 +126,8 @@ def run_simulate(args: argparse.Namespace) -> str:
     results = []
     with progress.bar(len(configs), "simulate: runs", show=show and len(configs) > 1) as runs:
         for config in configs:
-            results.append(run(config, progress=show))
+            # The command line chooses the processes the paillier mode may use (C0.2).
+            results.append(run(config, progress=show, processes=available_processes()))
             runs.update(1)
     table = write_outputs(results, Path(args.out))
     return f"{table}\nwrote {args.out}/results.json, results.csv, accuracy.png"

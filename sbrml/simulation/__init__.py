@@ -11,7 +11,19 @@ from sbrml.extras import require
 # that brings it, not halfway through a sweep.
 require("sim", "sbrml.simulation")
 
-from sbrml.simulation.config import MODES, Config, ConfigError, default_sweep  # noqa: E402
+from sbrml.modes import MODES  # noqa: E402
+from sbrml.simulation.config import Config, ConfigError, default_sweep  # noqa: E402
+from sbrml.simulation.grid import GridError, grid_configs, read_grid  # noqa: E402
 from sbrml.simulation.train import RunResult, run  # noqa: E402
 
-__all__ = ["MODES", "Config", "ConfigError", "RunResult", "default_sweep", "run"]
+__all__ = [
+    "MODES",
+    "Config",
+    "ConfigError",
+    "GridError",
+    "RunResult",
+    "default_sweep",
+    "grid_configs",
+    "read_grid",
+    "run",
+]

@@ -8,9 +8,9 @@ from typing import Any
 import sbrml.optimized as opt
 from sbrml.attacks import ATTACKS
 from sbrml.core.errors import SpecError
+from sbrml.modes import AVERAGING, MODES
 from sbrml.rulespec import RuleSpecError, build_rule, check_workers
 
-MODES = ("plaintext", "secure", "paillier", "masks")
 MODEL_NAMES = ("logreg", "mlp")
 LABEL_FLIP = "label-flip"  # a data attack (D16.9), handled by the training loop
 
@@ -98,7 +98,7 @@ class Config:
                 f"simulate: unknown attack {self.attack!r}; choose one of "
                 f"{', '.join((*ATTACKS, LABEL_FLIP))} (C18.1)"
             )
-        if self.mode in ("paillier", "masks") and self.rule != "mean":
+        if self.mode in AVERAGING and self.rule != "mean":
             raise ConfigError(
                 f"simulate: mode {self.mode!r} averages; use rule 'mean' with it (C18.1)"
             )

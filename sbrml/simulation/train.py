@@ -17,12 +17,12 @@ from sklearn.datasets import load_digits
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
+from sbrml import modes
+from sbrml.api import AggregationResult
 from sbrml.attacks import ATTACKS
 from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.core.registry import exact_weights
 from sbrml.optimized import paillier
-from sbrml.optimized.he_averaging import encrypted_average
-from sbrml.optimized.mask_protocol import masked_aggregate
 from sbrml.privacy import (
     GaussianMechanism,
     calibrate_sigma,
@@ -109,7 +109,7 @@ def evaluate(model: Any, theta: F64, x: F64, y: NDArray[np.int64]) -> tuple[floa
     return float((p.argmax(axis=1) == y).mean()), loss
 
 
-def check_secure(result: Any, x: F64, rule_spec: str, f: int, rng: Any) -> None:
+def check_secure(result: AggregationResult, x: F64, rule_spec: str, f: int, rng: Any) -> None:
     """C18.3: the secure aggregate equals the plaintext rule on the decoded inputs within C8.5."""
     decoded = [ref.decode(ref.encode(row.tolist())) for row in x]
     p = np.asarray(result.weights)
@@ -120,15 +120,20 @@ def check_secure(result: Any, x: F64, rule_spec: str, f: int, rng: Any) -> None:
                 f"secure weights {p.tolist()} differ from the plaintext rule's {exact} (C18.3)"
             )
     xd = np.asarray(decoded)
-    bound = 2.0**-W_BITS * np.abs(xd[p > 0]).sum(axis=0) + 2.0**-52 * np.abs(result.z) + 1e-300
-    if np.any(np.abs(result.z - p @ xd) > bound * (1 + 1e-9) + 1e-15):
+    z = result.aggregate
+    bound = 2.0**-W_BITS * np.abs(xd[p > 0]).sum(axis=0) + 2.0**-52 * np.abs(z) + 1e-300
+    if np.any(np.abs(z - p @ xd) > bound * (1 + 1e-9) + 1e-15):
         raise SimulationError(
             "the secure aggregate left the fixed-point bound of spec C8.5 (C18.3)"
         )
 
 
-def run(config: Config, *, progress: bool = False) -> RunResult:
-    """Implements D18.2: one robust D-SGD run; see the module docstring for the randomness."""
+def run(config: Config, *, progress: bool = False, processes: int = 1) -> RunResult:
+    """Implements D18.2: one robust D-SGD run; see the module docstring for the randomness.
+
+    ``processes`` is the most worker processes the paillier mode may use (C0.2); the run's
+    record does not depend on it.
+    """
     config.validate()
     gen = np.random.default_rng(config.seed)  # public data randomness
     rng = opt.DeterministicRandomSource(config.seed)  # protocol and DP randomness (simulation)
@@ -199,40 +204,47 @@ def run(config: Config, *, progress: bool = False) -> RunResult:
             else np.vstack([momenta, attack(momenta, rng=rng.derive(f"attack/{t}"))])
         )
         start = time.perf_counter()
-        traffic = 0
-        if config.mode == "plaintext":
-            aggregate = np.asarray(rule(sent, rng=rng.derive(f"rule/{t}")))
-        elif config.mode == "secure":
-            # C18.3's check replays S1's stream of this round (bucketing draws from it): the
-            # simulation keys the round's source itself, then re-keys a copy for the oracle,
-            # since no source hands out a stream twice (C2.9).
-            round_key = rng.derive(f"round/{t}").random_bytes(32)
-            secure = opt.secure_aggregate(sent, rule, rng=opt.ChaCha20RandomSource(round_key))
-            replay = opt.ChaCha20RandomSource(round_key).derive("S1")
-            check_secure(secure, sent, config.rule, config.f, replay)
-            aggregate, traffic = np.asarray(secure.z), sum(secure.channel.bytes_by_link().values())
-        elif config.mode == "masks":
-            masked = masked_aggregate(sent, t=len(sent) // 2 + 1, rng=rng.derive(f"masks/{t}"))
-            check_masks(masked.mean, sent)
-            aggregate, traffic = masked.mean, sum(masked.channel.bytes_by_link().values())
-        else:
-            if keys is None:  # generated above whenever the mode is paillier
-                raise SimulationError("paillier mode without a key pair")
-            avg = encrypted_average(
-                sent,
-                public=keys[0],
-                private=keys[1],
-                rng=rng.derive(f"he/{t}"),
-                int_bits=_int_bits(sent),
-            )
-            aggregate, traffic = np.asarray(avg.mean), sum(avg.channel.bytes_by_link().values())
+        step = aggregate_round(config, sent, rule, rng, t, keys, processes)
         result.seconds.append(time.perf_counter() - start)
-        result.bytes.append(traffic)
-        theta = theta - config.lr * aggregate
+        result.bytes.append(modes.total_bytes(step))
+        theta = theta - config.lr * step.aggregate
         acc, loss = evaluate(model, theta, x_test, y_test)
         result.accuracy.append(acc)
         result.loss.append(loss)
     return result
+
+
+def aggregate_round(
+    config: Config,
+    sent: F64,
+    rule: Any,
+    rng: Any,
+    t: int,
+    keys: tuple[Any, Any] | None,
+    processes: int,
+) -> AggregationResult:
+    """Round t's aggregation in the configured mode (``sbrml.modes``), checked as spec section
+    18 says (C18.3, C18.5); each mode draws from its own stream of ``rng``."""
+    if config.mode == "plaintext":
+        return modes.plaintext(sent, rule, rng=rng.derive(f"rule/{t}"))
+    if config.mode == "secure":
+        # C18.3's check replays S1's stream of this round (bucketing draws from it): the
+        # simulation keys the round's source itself, then re-keys a copy for the oracle,
+        # since no source hands out a stream twice (C2.9).
+        round_key = rng.derive(f"round/{t}").random_bytes(32)
+        secure = modes.secure(sent, rule, rng=opt.ChaCha20RandomSource(round_key))
+        replay = opt.ChaCha20RandomSource(round_key).derive("S1")
+        check_secure(secure, sent, config.rule, config.f, replay)
+        return secure
+    if config.mode == "masks":
+        masked = modes.masks(sent, threshold=len(sent) // 2 + 1, rng=rng.derive(f"masks/{t}"))
+        check_masks(masked.aggregate, sent)
+        return masked
+    if keys is None:  # generated by run() whenever the mode is paillier
+        raise SimulationError("paillier mode without a key pair")
+    return modes.paillier(
+        sent, keys=keys, rng=rng.derive(f"he/{t}"), int_bits=_int_bits(sent), processes=processes
+    )
 
 
 def check_masks(mean: F64, x: F64) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sbrml import modes
 from sbrml.cli import main
 from sbrml.simulation import Config, ConfigError, run
 from sbrml.simulation.train import SimulationError, check_secure, dirichlet_split
@@ -64,9 +65,9 @@ def test_a_mismatch_stops_the_run() -> None:
     import sbrml.optimized as opt
 
     x = np.random.default_rng(0).standard_normal((6, 4))
-    result = opt.secure_aggregate(x, opt.Krum(1), rng=opt.DeterministicRandomSource(1))
+    result = modes.secure(x, opt.Krum(1), rng=opt.DeterministicRandomSource(1))
     check_secure(result, x, "krum", 1, None)
-    result.z = result.z + 1e-3  # a corrupted aggregate
+    result.aggregate = result.aggregate + 1e-3  # a corrupted aggregate
     with pytest.raises(SimulationError):
         check_secure(result, x, "krum", 1, None)
 

@@ -1,4 +1,4 @@
-"""``make bench``, pairwise masks: spec section 20 beside its mask expansion and plain sums.
+"""The pairwise-mask table: spec section 20 beside its mask expansion and plain sums.
 
 The protocol's cost is dominated by expanding ChaCha20 masks (D19.4), so the targets of the
 issue are stated against that: worker masking time at most 1.5x the time to expand its
@@ -9,14 +9,16 @@ input). Every figure is the median of ``repeat`` runs after warm-up runs, in thi
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
+from sbrml.bench.common import median_time, updates
 from sbrml.optimized.mask_protocol import masked_aggregate
 from sbrml.optimized.randomness import ChaCha20RandomSource, DeterministicRandomSource
 from sbrml.tables import format_table, human_bytes
+
+__all__ = ["bench_masks", "expand"]
 
 # Two warm-up runs: the first runs at a new size fault in fresh memory, which is slow on this
 # machine (transparent huge pages); the cold cost is not what the table compares.
@@ -30,25 +32,15 @@ def expand(count: int, d: int) -> None:
         ChaCha20RandomSource(k.to_bytes(32, "little")).fill_uint64(buf)
 
 
-def timed(fn: Any, repeat: int) -> tuple[float, Any]:
-    result = fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), result
-
-
-def one_setting(n: int, d: int, rate: float, repeat: int) -> list[list[Any]]:
-    x = 0.01 * np.random.default_rng(0).standard_normal((n, d))
+def _one_setting(n: int, d: int, rate: float, repeat: int) -> list[list[Any]]:
+    x = updates(n, d)
     dropped = list(range(0, n, round(1 / rate)))[: round(rate * n)] if rate else []
     drops = {i: "input" for i in dropped}
     t = n // 2 + 1
     seconds = []
     for k in range(repeat + WARM_UP):
-        # Keep only the timings: holding every run's transcript would make each run fault in
-        # fresh memory instead of reusing the previous run's.
+        # Keep only the phase timings the protocol reports: holding every run's transcript
+        # would make each run fault in fresh memory instead of reusing the previous run's.
         result = masked_aggregate(x, t=t, rng=DeterministicRandomSource(k), dropouts=drops)
         seconds.append(result.seconds)
     seconds = seconds[WARM_UP:]
@@ -64,9 +56,9 @@ def one_setting(n: int, d: int, rate: float, repeat: int) -> list[list[Any]]:
     server_all = sum(med(f"server/{r}") for r in (*stages, "sum", "decode"))
     u2 = len(result.survivors["share"])
     removed = u3 + u3 * (u2 - u3)
-    t_worker_expand, _ = timed(lambda: expand(u2, d), repeat)
-    t_server_expand, _ = timed(lambda: expand(removed, d), repeat)
-    t_sum, _ = timed(lambda: x[result.counted].sum(axis=0), repeat)
+    t_worker_expand, _ = median_time(lambda: expand(u2, d), repeat)
+    t_server_expand, _ = median_time(lambda: expand(removed, d), repeat)
+    t_sum, _ = median_time(lambda: x[result.counted].sum(axis=0), repeat)
     links = result.channel.bytes_by_link()
     sent = links["W1->S"]
     received = sum(v for k, v in links.items() if k.endswith("->S"))
@@ -95,9 +87,9 @@ def bench_masks(shapes: list[tuple[int, int]], rates: tuple[float, ...], repeat:
     rows = []
     for n, d in shapes:
         for rate in rates:
-            rows.extend(one_setting(n, d, rate, repeat))
+            rows.extend(_one_setting(n, d, rate, repeat))
     gib = 8 * 1_250_000 * 8
-    t_rate, _ = timed(lambda: expand(8, 1_250_000), repeat)
+    t_rate, _ = median_time(lambda: expand(8, 1_250_000), repeat)
     title = (
         "Pairwise-mask secure aggregation (spec section 20), optimized tree; baseline = "
         f"expanding the same masks alone. Raw ChaCha20 mask expansion: {gib / t_rate / 2**30:.2f}"

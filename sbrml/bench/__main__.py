@@ -1,0 +1,7 @@
+"""``python -m sbrml.bench``."""
+
+import sys
+
+from sbrml.bench.report import main
+
+sys.exit(main())
