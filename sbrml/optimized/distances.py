@@ -11,18 +11,38 @@ from numpy.typing import ArrayLike, NDArray
 from sbrml.core.errors import ShapeError
 from sbrml.core.params import VARIANTS, check_variant, pairs
 from sbrml.optimized.beaver import GramShares, SquareShares, beaver_gram, beaver_square
+from sbrml.optimized.bounded_distances import (
+    GRAM_BLOCK,
+    LARGEST,
+    SUBNORMAL,
+    UNIT_ROUNDOFF,
+    View,
+    at_scale,
+    central_row,
+    direct_distances,
+    gram_error,
+    gram_view,
+    recentred,
+    refine_error,
+)
 from sbrml.optimized.channel import Channel
 from sbrml.optimized.ring import U64
 
 F64 = NDArray[np.float64]
 
 __all__ = [
+    "GRAM_BLOCK",
+    "LARGEST",
+    "UNIT_ROUNDOFF",
     "VARIANTS",
     "Distances",
+    "central_row",
     "check_matrix",
     "check_variant",
     "distances_from_gram",
+    "gram_error",
     "pairs",
+    "refine_error",
     "restrict_square_pairs",
     "secure_sq_distances_gram",
     "secure_sq_distances_pairwise",
@@ -65,19 +85,17 @@ def check_matrix(
     return arr
 
 
-GRAM_BLOCK = 8192  # measured best of 8K-2M columns for 9 x 1.25M (26 ms against 44 ms unblocked)
-UNIT_ROUNDOFF = 2.0**-53
-SUBNORMAL = 2.0**-1074
-RECENTRE = 16.0  # D5.3 step 3: move the centre when it is this far out, in squared radii
 PUBLIC_ACCURACY = 1e-10  # C5.3: the relative accuracy of sq_distances' entries
+PROBE_COLUMNS = 256
+TINY_NORMS = 2.0**-900  # D5.3 step 1: below this every distance is rescaled up
 
 
 def sq_distances(x: ArrayLike) -> NDArray[np.float64]:
     """Implements D5.1 and D5.3 in float64: every entry within C5.3's relative accuracy.
 
     The Gram pass of D5.3 gives each entry with an error bound; entries whose bound is not
-    within PUBLIC_ACCURACY of the entry are recomputed from direct differences. Entries
-    beyond the float range are inf (the rules work on scaled distances and never see them).
+    within PUBLIC_ACCURACY of the entry are recomputed from direct differences, which hold
+    their value at any magnitude. Entries beyond the float range are inf.
     """
     _, dist = checked_distances("sq_distances", x)
     dist.ensure_relative(PUBLIC_ACCURACY)
@@ -90,150 +108,119 @@ def checked_distances(function: str, x: ArrayLike) -> tuple[NDArray[np.float64],
     A NaN or an infinity in x always reaches the diagonal of the Gram matrix (x_ik^2, or
     inf - inf in the translation), so finite distances prove finite inputs when n >= 2; only
     otherwise (or on an overflow of finite inputs) is x scanned, for the error that names
-    the entry (D6.1).
+    the entry (D6.1). The view returned is the first one of D5.3 (step 1's scale).
     """
     arr = check_matrix(function, "x", x, scan=False)
     n = arr.shape[0]
-    centre = probe_centre(arr)
-    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
-        value, gram = gram_pass(arr, centre, 0)
-    norms = np.diag(gram)
-    shift = 0
-    if n == 1 or not (np.isfinite(norms).all() and np.isfinite(value).all()):
+    view = gram_view(arr, probe_centre(arr), 0)
+    if n == 1 or not view.finite:
         check_matrix(function, "x", arr)  # raises on NaN or infinity; else an overflow
-    if n > 1 and not (np.isfinite(value).all() and norms.max() >= 2.0**-900):
-        # D5.3 step 1: squares that overflow, or underflow (norms.max() = 0 also when every
-        # row is equal: then the rescaled pass gives 0 again, exactly).
+    if n > 1 and not (view.finite and float(np.diag(view.gram).max()) >= TINY_NORMS):
+        # D5.3 step 1: squares that overflow, or underflow (a zero Gram diagonal also when
+        # every row is equal: then the rescaled pass gives 0 again, exactly).
         top = float(max(abs(arr.max()), abs(arr.min())))
         shift = min(1074, max(-1023, math.frexp(top)[1])) if top > 0 else 0
-        with np.errstate(under="ignore"):
-            value, gram = gram_pass(arr, centre, shift)
-    if n > 2:
-        # D5.3 step 3: a centre far out (a row of 1e8 among rows near 1) would leave the
-        # other distances to cancellation; move it to the row of smallest median distance.
-        c = central_row(value)
-        if value[centre, c] > RECENTRE * np.partition(value[c], n // 2)[n // 2]:
-            centre = c
-            with np.errstate(under="ignore"):
-                value, gram = gram_pass(arr, centre, shift)
-    return arr, Distances(arr, shift, value, gram, centre=centre)
-
-
-PROBE_COLUMNS = 256
-
-
-def central_row(value: F64) -> int:
-    """The row whose median distance (the diagonal's 0 included) is smallest, lowest index
-    first: with an honest majority, a row inside the honest points (D5.3 step 3)."""
-    k = value.shape[0] // 2
-    return int(np.argmin(np.partition(value, k, axis=1)[:, k]))
+        view = gram_view(arr, view.centre, shift)
+    # D5.3 step 4: a centre far out (a row of 1e8 among rows near 1) would leave the other
+    # distances to cancellation; move it to the row of smallest median distance.
+    return arr, Distances(arr, recentred(arr, view))
 
 
 def probe_centre(arr: NDArray[np.float64]) -> int:
     """D5.3 step 2's centre: ``central_row`` of the distances over about PROBE_COLUMNS evenly
-    spaced columns, so a far row is rarely the centre and step 3 rarely runs (0 if n <= 2
+    spaced columns, so a far row is rarely the centre and step 4 rarely runs (0 if n <= 2
     or the probe is not finite). Any row would do for correctness; this only saves a pass."""
     n, d = arr.shape
     if n <= 2:
         return 0
-    sample = arr[:, :: max(1, d // PROBE_COLUMNS)]
-    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
-        value, _ = gram_pass(np.ascontiguousarray(sample), 0, 0)
-    return central_row(value) if np.isfinite(value).all() else 0
-
-
-def gram_pass(arr: NDArray[np.float64], centre: int, shift: int) -> tuple[F64, F64]:
-    """D5.3 step 2: D from the Gram matrix G of y_i = 2^-shift x_i - 2^-shift x_c, and G.
-
-    Blocks of columns keep the translated copy in cache instead of allocating all of it.
-    The result is symmetrised, its diagonal set to 0 and negatives raised to 0.
-    """
-    n, d = arr.shape
-    g = np.zeros((n, n))
-    for start in range(0, d, GRAM_BLOCK):
-        cols = arr[:, start : start + GRAM_BLOCK]
-        if shift:
-            block = np.ldexp(cols, -shift) - np.ldexp(cols[centre], -shift)
-        else:
-            block = cols - cols[centre]
-        g += block @ block.T
-    norms = np.diag(g).copy()
-    value = norms[:, None] + norms[None, :] - 2.0 * g
-    value = 0.5 * (value + value.T)
-    np.fill_diagonal(value, 0.0)
-    np.maximum(value, 0.0, out=value)
-    return np.asarray(value, dtype=np.float64), g
-
-
-def gram_error(d: int) -> float:
-    """D5.3's eps_G: every product y_ik y_jk passes through at most h = min(d, B) + ceil(d/B)
-    additions (inside a block's BLAS product, then accumulating blocks), so each Gram entry
-    is off by at most h u sum_k |y_ik y_jk| <= h u (N_i + N_j)/2; with the translation's and
-    the last four roundings, |D^_ij - D_ij| <= (2h + 16) u (N_i + N_j)."""
-    h = min(d, GRAM_BLOCK) + -(-d // GRAM_BLOCK)
-    return (2 * h + 16) * UNIT_ROUNDOFF
-
-
-def refine_error() -> float:
-    """D5.3 step 4's relative error: one rounding in each difference and square, at most B - 1
-    in a block's sum, one in the correctly rounded sum of the blocks (with slack)."""
-    return (GRAM_BLOCK + 8) * UNIT_ROUNDOFF
+    sample = np.ascontiguousarray(arr[:, :: max(1, d // PROBE_COLUMNS)])
+    view = gram_view(sample, 0, 0)
+    return central_row(view.value) if view.finite else 0
 
 
 class Distances:
-    """Squared distances of the rows of ``arr`` times 4^-shift, with error bounds (D5.3).
+    """Squared distances of the rows of ``arr`` with entrywise bounds, in one view (D5.3).
 
-    ``value`` holds D^ and ``bound`` E, with |D^_ij - 4^-shift D_ij| <= E_ij for every entry;
-    ``refine`` recomputes entries from direct differences, which makes their bound relative
-    (``refine_error``). ``complete[i]`` says that every entry of row i has been refined.
-    ``gram`` is the pass's G (x seen from row ``centre``, times 4^-shift; not refined).
+    ``value``, ``lo`` and ``hi`` hold D^ and bounds on 4^-shift D (steps 2-3, inf and
+    LARGEST beyond the float range); ``refine`` recomputes entries from direct differences
+    (step 5) and keeps them scale-free (``q`` 4^``e``), so ``rescale`` can move to another
+    view (step 6) without losing them. ``complete[i]`` says that every entry of row i has
+    been refined. ``gram`` is the view's G (x seen from row ``centre``, times 4^-shift).
     """
 
-    def __init__(
-        self, arr: NDArray[np.float64], shift: int, value: F64, gram: F64, centre: int
-    ) -> None:
+    def __init__(self, arr: NDArray[np.float64], view: View) -> None:
         n, d = arr.shape
         self.arr = arr
-        self.shift = shift
-        self.value = value
-        self.gram = gram
-        norms = np.diag(gram)
+        self.n = n
         self.floor = 16.0 * (d + 1) * SUBNORMAL  # eta: squares lost below the subnormals
-        top = np.maximum(norms, 0.0)
-        self.bound: F64 = gram_error(d) * (top[:, None] + top[None, :]) + self.floor
-        np.fill_diagonal(self.bound, 0.0)
         self.refined: NDArray[np.bool_] = np.eye(n, dtype=bool)
-        self.complete: NDArray[np.bool_] = np.zeros(n, dtype=bool)
-        self.centre = centre
+        self.complete: NDArray[np.bool_] = np.asarray(self.refined.all(axis=1), dtype=bool)
+        self.q = np.zeros((n, n))
+        self.e = np.zeros((n, n), dtype=np.int64)
+        # Equal rows are equal on a sample of columns first: comparing whole rows of every
+        # pair a view cannot tell apart from 0 would cost as much as refining them.
+        self.sample = np.ascontiguousarray(arr[:, :: max(1, d // PROBE_COLUMNS)])
+        self._views = {view.shift: view}
+        spread = math.sqrt(max(float(np.max(np.diag(view.gram), initial=0.0)), 0.0)) * 1.01
+        try:
+            spread = math.ldexp(spread, view.shift)
+        except OverflowError:
+            spread = math.inf
+        self._magnitude = float(np.abs(arr[view.centre]).max()) + spread
+        self._use(view)
+
+    def _use(self, view: View) -> None:
+        self.shift, self.centre, self.gram = view.shift, view.centre, view.gram
+        self.value, self.lo, self.hi = view.value.copy(), view.lo.copy(), view.hi.copy()
+        mask = self.refined & ~np.eye(self.n, dtype=bool)
+        if mask.any():
+            self.value[mask], self.lo[mask], self.hi[mask] = at_scale(
+                self.q[mask], self.e[mask], self.shift
+            )
+
+    def rescale(self, shift: int) -> None:
+        """D5.3 step 6: move to the view at 4^-shift (a Gram pass, once per scale)."""
+        if shift == self.shift:
+            return
+        view = self._views.get(shift)
+        if view is None:
+            view = recentred(self.arr, gram_view(self.arr, self.centre, shift))
+            self._views[shift] = view
+        self._use(view)
+
+    @property
+    def bound(self) -> F64:
+        """The half-width of each entry's bounds around ``value`` (inf beyond the range)."""
+        with np.errstate(invalid="ignore"):
+            out = np.maximum(self.hi - self.value, self.value - self.lo)
+        return np.asarray(np.where(np.isfinite(self.value), out, np.inf), dtype=np.float64)
 
     def magnitude(self) -> float:
         """An upper bound on max |x_ik|: |x_c|_inf + max_i |x_i - x_c| (the centre's row is
-        one pass over d values; the rest comes from the Gram diagonal, with slack)."""
-        spread = math.sqrt(max(float(np.max(np.diag(self.gram), initial=0.0)), 0.0)) * 1.01
-        try:
-            spread = math.ldexp(spread, self.shift)
-        except OverflowError:
-            return math.inf
-        return float(np.abs(self.arr[self.centre]).max()) + spread
+        one pass over d values; the rest comes from the first view's Gram diagonal)."""
+        return self._magnitude
 
     def lower(self) -> F64:
         """Entrywise lower bounds of 4^-shift D."""
-        return np.maximum(self.value - self.bound, 0.0)
+        return self.lo.copy()
 
     def upper(self) -> F64:
         """Entrywise upper bounds of 4^-shift D."""
-        return self.value + self.bound
+        return self.hi.copy()
 
     def unscaled(self) -> F64:
-        """D^ in the units of x (inf where a squared distance is beyond the float range)."""
-        if not self.shift:
-            return self.value.copy()
+        """D^ in the units of x: refined entries from their scale-free values, inf beyond the
+        float range (and subnormal or 0 below it)."""
         with np.errstate(over="ignore"):
-            return np.asarray(np.ldexp(self.value, 2 * self.shift), dtype=np.float64)
+            out = np.asarray(np.ldexp(self.value, 2 * self.shift), dtype=np.float64)
+        mask = self.refined & ~np.eye(self.n, dtype=bool)
+        out[mask] = at_scale(self.q[mask], self.e[mask], 0)[0]
+        return out
 
     def ensure_relative(self, accuracy: float) -> None:
-        """C5.3: refine every entry whose bound exceeds ``accuracy`` times its lower bound."""
-        self.refine(self.bound > accuracy * self.lower())
+        """C5.3: refine every entry whose bounds are wider than ``accuracy`` of the lower one."""
+        with np.errstate(invalid="ignore"):
+            self.refine(self.hi - self.lo > 2.0 * accuracy * self.lo)
 
     def refine_rows(self, rows: ArrayLike) -> None:
         """Refine every entry of the given rows (and so of the same columns)."""
@@ -244,78 +231,72 @@ class Distances:
         self.refine(mask)
 
     def refine(self, mask: NDArray[np.bool_]) -> None:
-        """D5.3 step 4: recompute the entries marked in ``mask`` from direct differences.
+        """D5.3 step 5: recompute the entries marked in ``mask`` from direct differences.
 
         Rows are taken greedily, the one with the most pending entries first, each in one
         pass over x; a row equal to a row already complete copies it (an exact zero apart).
         """
         pending = (mask | mask.T) & ~self.refined
-        error = refine_error()
         while pending.any():
             i = int(np.argmax(pending.sum(axis=1)))
             js = np.flatnonzero(pending[i])
             twin = self._twin(i)
             if twin is not None:
-                vals = self.value[twin, js].copy()
-                vals[js == twin] = 0.0
-                bounds = self.bound[twin, js].copy()
-                bounds[js == twin] = 0.0
+                q, e = self.q[twin, js].copy(), self.e[twin, js].copy()
+                q[js == twin] = 0.0
+                e[js == twin] = 0
             else:
                 # Equal rows first (a memory compare): their distance is exactly 0.
                 same = np.asarray(
-                    [
-                        self.value[i, j] <= self.bound[i, j]
-                        and np.array_equal(self.arr[i], self.arr[j])
-                        for j in js.tolist()
-                    ],
-                    dtype=bool,
+                    [self.lo[i, j] == 0.0 and self.equal(i, j) for j in js.tolist()], dtype=bool
                 )
-                vals = np.zeros(len(js))
+                q, e = np.zeros(len(js)), np.zeros(len(js), dtype=np.int64)
                 if not same.all():
-                    vals[~same] = direct_distances(self.arr, i, js[~same], self.shift)
-                bounds = np.where(same, 0.0, error * vals + self.floor)
-            self.value[i, js] = self.value[js, i] = vals
-            self.bound[i, js] = self.bound[js, i] = bounds
-            self.refined[i, js] = self.refined[js, i] = True
+                    q[~same], e[~same] = direct_distances(self.arr, i, js[~same])
+            self._store(i, js, q, e)
             pending[i, js] = pending[js, i] = False
-            self.complete = np.asarray(self.refined.all(axis=1), dtype=bool)
+
+    def _store(self, i: int, js: NDArray[np.intp], q: F64, e: NDArray[np.int64]) -> None:
+        self.q[i, js] = self.q[js, i] = q
+        self.e[i, js] = self.e[js, i] = e
+        value, lo, hi = at_scale(q, e, self.shift)
+        self.value[i, js] = self.value[js, i] = value
+        self.lo[i, js] = self.lo[js, i] = lo
+        self.hi[i, js] = self.hi[js, i] = hi
+        self.refined[i, js] = self.refined[js, i] = True
+        self.complete = np.asarray(self.refined.all(axis=1), dtype=bool)
+
+    def row_at(self, i: int, shift: int) -> F64:
+        """Row i of a complete row at scale 4^-shift, from the refined values (D5.3 step 6)."""
+        return at_scale(self.q[i], self.e[i], shift)[0]
 
     def twins(self, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
         """Over ``rows``: True where the row equals, bit for bit, one of lower index among them
         (checked only where the distance may be 0; an equal pair becomes an exact 0)."""
-        sub = np.ix_(rows, rows)
-        maybe = np.triu(self.value[sub] <= self.bound[sub], 1)
+        first, second = np.nonzero(np.triu(self.lo[np.ix_(rows, rows)] == 0.0, 1))
+        alike = (self.sample[rows[first]] == self.sample[rows[second]]).all(axis=1)
         out = np.zeros(len(rows), dtype=bool)
-        for a, b in zip(*np.nonzero(maybe), strict=True):
+        for a, b in zip(first[alike].tolist(), second[alike].tolist(), strict=True):
             i, j = int(rows[a]), int(rows[b])
             if not out[b] and np.array_equal(self.arr[i], self.arr[j]):
                 out[b] = True
-                self.value[i, j] = self.value[j, i] = self.bound[i, j] = self.bound[j, i] = 0.0
-                self.refined[i, j] = self.refined[j, i] = True
+                self._store(i, np.asarray([j], dtype=np.intp), np.zeros(1), np.zeros(1, np.int64))
         return out
 
     def _twin(self, i: int) -> int | None:
         """A complete row equal to row i, found among those whose distance may be 0."""
-        maybe = np.flatnonzero(self.complete & (self.value[i] <= self.bound[i]))
+        maybe = np.flatnonzero(self.complete & (self.lo[i] == 0.0))
         for q in maybe.tolist():
-            if q != i and np.array_equal(self.arr[i], self.arr[q]):
+            if q != i and self.equal(i, q):
                 return int(q)
         return None
 
-
-def direct_distances(arr: NDArray[np.float64], i: int, js: NDArray[np.intp], shift: int) -> F64:
-    """4^-shift ||x_i - x_j||^2 for j in js from direct differences (D5.3 step 4): squares
-    summed per block of columns, the block sums added with a correctly rounded sum."""
-    n, d = arr.shape
-    every = len(js) == n
-    parts = np.empty((len(js), -(-d // GRAM_BLOCK)))
-    for b, start in enumerate(range(0, d, GRAM_BLOCK)):
-        cols = arr[:, start : start + GRAM_BLOCK]
-        rows = cols if every else cols[js]
-        diff = np.ldexp(rows, -shift) - np.ldexp(cols[i], -shift) if shift else rows - cols[i]
-        np.multiply(diff, diff, out=diff)
-        parts[:, b] = diff.sum(axis=1)
-    return np.asarray([math.fsum(p) for p in parts.tolist()], dtype=np.float64)
+    def equal(self, i: int, j: int) -> bool:
+        """Rows i and j are equal (their squared distance is exactly 0)."""
+        return bool(
+            np.array_equal(self.sample[i], self.sample[j])
+            and np.array_equal(self.arr[i], self.arr[j])
+        )
 
 
 def distances_from_gram(g: U64) -> U64:

@@ -38,8 +38,8 @@ from sbrml.optimized.rules import (
     mean_of_rows,
     one_hot,
     scaled_distances,
+    settle,
     settle_lowest,
-    unsettled,
     weighted_sum,
 )
 from sbrml.reference.geometric import MAX_SUBSETS, check_subsets, subsets
@@ -175,16 +175,21 @@ class MinimumDiameterAveraging(_SubsetRule):
         """C6.8: refine the pairs that may be the diameter of a subset still in question."""
         candidates = list(subsets(dist.value.shape[0], self.f))
         members = np.asarray(candidates, dtype=np.intp)
-        while True:
-            lower, upper = dist.lower(), dist.upper()
-            lo, hi = subset_maxima(lower, members), subset_maxima(upper, members)
-            mask = np.zeros_like(dist.refined)
-            for k in np.flatnonzero(unsettled(lo, hi, 1)).tolist():
+
+        def pairs_in(
+            lower: F64, upper: F64, lo: F64, which: NDArray[np.bool_]
+        ) -> NDArray[np.bool_]:
+            mask = np.zeros(lower.shape, dtype=bool)
+            for k in np.flatnonzero(which).tolist():
                 sub = np.ix_(members[k], members[k])
                 mask[sub] |= upper[sub] >= lo[k]  # a pair below lo[k] is not the maximum
-            if not (mask & ~dist.refined).any():
-                return candidates[first_near_minimum(subset_maxima(dist.value, members).tolist())]
-            dist.refine(mask)
+            return mask
+
+        def diameters(mat: F64) -> NDArray[Any]:
+            return subset_maxima(mat, members)
+
+        chosen = settle(dist, np.arange(dist.n), diameters, 1, pairs_in)  # C6.8, D5.3 step 6
+        return candidates[int(chosen[0])]
 
 
 class Smea(_SubsetRule):

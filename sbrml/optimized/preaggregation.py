@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 from sbrml.core.rules import Rule, is_distance_rule
 from sbrml.optimized.clipping import clip_rows, comparable_norms, row_norms
 from sbrml.optimized.distances import check_matrix, checked_distances
-from sbrml.optimized.rules import F64, check_distance_matrix, rowwise_lowest, unsettled
+from sbrml.optimized.rules import F64, check_distance_matrix, rowwise_lowest, settle_rows
 
 # Compose is type-agnostic (it only calls pre.mix and the rule), so both trees share it.
 from sbrml.reference.preaggregation import AdaptiveClipping as ReferenceAdaptiveClipping
@@ -117,9 +117,10 @@ class NearestNeighborMixing(NeedsMajority):
         self.check_n(n, self.name)
         return self._mixing(arr)
 
-    def _mixing(self, d: NDArray[Any]) -> Mixing:
+    def _mixing(self, d: NDArray[Any], nearest: NDArray[np.intp] | None = None) -> Mixing:
         n = d.shape[0]
-        nearest = rowwise_lowest(d, n - self.f)  # C6.4, or C6.7 for a float D
+        if nearest is None:
+            nearest = rowwise_lowest(d, n - self.f)  # C6.4, or C6.7 for a float D
         rows = np.zeros((n, n), dtype=np.int64)
         np.put_along_axis(rows, nearest, 1, axis=1)
         # An int64 array in place of the reference's lists: this tree's consumers take arrays
@@ -130,12 +131,9 @@ class NearestNeighborMixing(NeedsMajority):
         arr, dist = checked_distances(self.name, x)
         n = arr.shape[0]
         self.check_n(n, self.name)
-        # C6.8: each row's n - f nearest, refining the entries that leave the cut open.
-        while True:
-            todo = unsettled(dist.lower(), dist.upper(), n - self.f) & ~dist.refined
-            if not todo.any():
-                return apply_mixing(self._mixing(dist.value), arr, dist.magnitude())
-            dist.refine(todo)
+        # C6.8: each row's n - f nearest, settled on the bounds (refined, rescaled if need be).
+        nearest = settle_rows(dist, n - self.f)
+        return apply_mixing(self._mixing(dist.value, nearest), arr, dist.magnitude())
 
 
 class Bucketing(ReferenceBucketing):

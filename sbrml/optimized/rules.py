@@ -10,22 +10,35 @@ needs (``settle_lowest``, C6.8), so it selects as exact arithmetic does up to ti
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.errors import ParameterError, ShapeError
-from sbrml.optimized.distances import UNIT_ROUNDOFF, Distances, checked_distances
-from sbrml.reference.rules import (
-    CONVENTIONS,
-    FLOAT_TIE_TOLERANCE,
-    check_f,
-    distance_shift,
-    need_workers,
+from sbrml.optimized.distances import checked_distances
+from sbrml.optimized.settle import (
+    CERTAIN,
+    rowwise_lowest,
+    settle,
+    settle_lowest,
+    settle_rows,
+    tolerant_lowest,
+    unsettled,
 )
-from sbrml.reference.rules import tolerant_lowest as reference_tolerant_lowest
+from sbrml.reference.rules import CONVENTIONS, check_f, distance_shift, need_workers
+
+__all__ = [
+    "CERTAIN",
+    "Krum",
+    "MultiKrum",
+    "rowwise_lowest",
+    "settle",
+    "settle_lowest",
+    "settle_rows",
+    "tolerant_lowest",
+    "unsettled",
+]
 
 F64 = NDArray[np.float64]
 
@@ -111,30 +124,6 @@ def lowest(scores: NDArray[Any], m: int) -> NDArray[np.intp]:
     return np.argsort(scores, kind="stable")[:m]
 
 
-def tolerant_lowest(scores: F64, m: int) -> NDArray[np.intp]:
-    """Implements C6.7 as the reference does; when the m + 1 smallest scores are pairwise
-    further apart than the tolerance, that order is the sorted order (no loop in Python)."""
-    order = np.argsort(scores, kind="stable")
-    head = scores[order[: m + 1]]
-    if np.all(head[1:] > head[:-1] + FLOAT_TIE_TOLERANCE * np.abs(head[:-1])):
-        return order[:m]
-    return np.asarray(reference_tolerant_lowest(scores.tolist(), m), dtype=np.intp)
-
-
-def rowwise_lowest(d: NDArray[Any], m: int) -> NDArray[np.intp]:
-    """Per row, the m lowest entries: C6.4 for exact entries, C6.7 for floats (rows whose
-    m + 1 smallest entries are pairwise further apart than the tolerance need no loop)."""
-    order = np.argsort(d, axis=1, kind="stable")
-    if d.dtype.kind != "f" or m >= d.shape[1]:
-        return np.asarray(order[:, :m])
-    head = np.take_along_axis(d, order[:, : m + 1], axis=1)
-    plain = np.all(head[:, 1:] > head[:, :-1] + FLOAT_TIE_TOLERANCE * np.abs(head[:, :-1]), axis=1)
-    out = np.array(order[:, :m])
-    for i in np.flatnonzero(~plain).tolist():
-        out[i] = reference_tolerant_lowest(d[i].tolist(), m)
-    return out
-
-
 def choose_lowest(scores: NDArray[Any], m: int) -> NDArray[np.intp]:
     """The m lowest scores: exact comparisons (C6.4), or C6.7's tolerant order for floats."""
     if scores.dtype.kind == "f":
@@ -166,75 +155,6 @@ def one_hot(n: int, chosen: ArrayLike) -> F64:
     p = np.zeros(n)
     p[idx] = 1.0 / len(idx)
     return p
-
-
-CERTAIN = 1e-11  # C6.8: margin over the tolerance before a choice counts as settled
-
-
-def unsettled(lo: F64, hi: F64, m: int) -> NDArray[np.bool_]:
-    """C6.8: candidates whose place relative to the m lowest is not settled by the bounds,
-    and whose bounds are wider than CERTAIN (a score known that well needs no refinement).
-
-    Along the last axis (each row of a matrix is its own choice). With lo <= score <= hi:
-    a candidate with hi (1 + tol) below the (m+1)-th smallest lo is among the m chosen in
-    any order C6.7 can take, one with lo above (1 + tol) times the m-th smallest hi is never
-    chosen; the rest decide the choice and need tight scores. (Scores known to within
-    CERTAIN swap places in C6.7's order only when the exact ones are within the tolerance
-    plus 2 CERTAIN of each other: a tie, which C6.8 leaves open.)
-    """
-    n = lo.shape[-1]
-    if m >= n:
-        return np.zeros(lo.shape, dtype=bool)
-    widen = (1.0 + FLOAT_TIE_TOLERANCE) * (1.0 + CERTAIN)
-    top = np.partition(hi, m - 1, axis=-1)[..., m - 1 : m]
-    floor = np.partition(lo, m, axis=-1)[..., m : m + 1]
-    wide = hi > lo * (1.0 + CERTAIN)
-    return np.asarray(wide & ~((hi * widen < floor) | (lo > top * widen)))
-
-
-def settle_lowest(
-    dist: Distances,
-    score: Callable[[F64], F64],
-    m: int,
-    rows: NDArray[np.intp] | None = None,
-    *,
-    rough: Callable[[F64], F64] | None = None,
-    keep: int | None = None,
-) -> NDArray[np.intp]:
-    """Implements C6.8: the m lowest scores of ``rows`` by C6.7, refining entries of the rows
-    whose bounds leave the choice open until it is settled.
-
-    ``score`` maps a (sub)matrix of 4^-k D to one score per row and must not decrease when
-    an entry grows; ``rough`` (default: ``score``) computes it on the bounds, to within the
-    rounding of a sum of n terms. With ``keep`` the score is a sum of the ``keep`` smallest
-    off-diagonal entries, so an entry whose lower bound exceeds the keep-th smallest upper
-    bound of its row cannot count and is not refined.
-    """
-    idx = np.arange(dist.value.shape[0]) if rows is None else np.asarray(rows, dtype=np.intp)
-    bounds = rough or score
-    slack = 4.0 * len(idx) * UNIT_ROUNDOFF  # the scores' own rounding (sums of <= n terms)
-    # For one choice, a row equal to one of lower index has the same exact score and loses
-    # the tie (C6.4): it is no candidate, and equal rows need no refinement between them.
-    cand = ~dist.twins(idx) if m == 1 else np.ones(len(idx), dtype=bool)
-    while True:
-        sub = np.ix_(idx, idx)
-        lower, upper = dist.lower()[sub], dist.upper()[sub]
-        lo = bounds(lower) * (1.0 - slack)
-        hi = bounds(upper) * (1.0 + slack)
-        need = np.zeros(lower.shape, dtype=bool)
-        need[np.flatnonzero(cand)[unsettled(lo[cand], hi[cand], m)]] = True
-        if keep is not None and len(idx) > 1:
-            off = upper + np.diag(np.full(len(idx), np.inf))
-            cut = np.partition(off, keep - 1, axis=1)[:, keep - 1 : keep]
-            need &= lower <= cut
-        np.fill_diagonal(need, False)
-        need &= ~dist.refined[sub]
-        if not need.any():
-            values = np.asarray(score(dist.value[sub]))
-            return idx[np.flatnonzero(cand)[tolerant_lowest(values[cand], m)]]
-        mask = np.zeros_like(dist.refined)
-        mask[sub] = need
-        dist.refine(mask)
 
 
 class Krum:
