@@ -54,7 +54,7 @@ demo: install
 	$(BIN)/sbrml simulate --out out/demo
 
 bench: crosscheck-install
-	$(BIN)/python -m sbrml.bench
+	$(BIN)/python -m sbrml.bench --out docs/benchmarks.md
 
 vectors: install
 	$(BIN)/python -m sbrml.vectors tests/vectors
