@@ -40,8 +40,8 @@ class Mean:
         return np.full(n, 1.0 / n)
 
     def __call__(self, x: ArrayLike, *, rng: Any = None) -> F64:
-        arr = np.asarray(x)
-        if arr.ndim == 2 and arr.dtype == np.float64 and arr.size:
+        arr = x if isinstance(x, np.ndarray) else None  # a list: check_matrix reads it (D6.1)
+        if arr is not None and arr.ndim == 2 and arr.dtype == np.float64 and arr.size:
             # One pass: NaN and infinity make a column sum non-finite, and only then (or on
             # an overflow of finite values) does check_matrix look element by element.
             with np.errstate(over="ignore", invalid="ignore"):

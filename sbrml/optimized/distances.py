@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -68,6 +69,10 @@ def check_matrix(
         raise ShapeError(function, parameter, "at least one row", "D6.1", "0 rows")
     if arr.shape[1] == 0:
         raise ShapeError(function, parameter, "rows of length d >= 1", "D6.1", "d=0")
+    if not isinstance(x, np.ndarray):
+        refuse_non_reals(function, parameter, x)
+        if arr.dtype == object:  # ints beyond int64 (finite, or beyond the float range)
+            arr = _floats(function, parameter, arr)
     if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
         raise ShapeError(function, parameter, "real entries", "D6.1", f"dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
@@ -83,6 +88,45 @@ def check_matrix(
             function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(float(arr[i, k]))
         )
     return arr
+
+
+def _entry(value: object) -> bool:
+    """D6.1's real entry in a sequence, as the reference reads it: an int but not a bool, or
+    a float (NumPy's float64 is one)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def refuse_non_reals(function: str, parameter: str, x: Any) -> None:
+    """D6.1 on rows given as sequences: entries the reference refuses are refused here too
+    (NumPy would have read True as 1.0). One scan of the types per row, not of the values;
+    a row that is an array is taken by its dtype (never bool)."""
+    for i, row in enumerate(x):
+        if isinstance(row, np.ndarray):
+            bad = row.dtype == np.bool_
+        else:
+            bad = not all(_entry(next(v for v in row if type(v) is t)) for t in set(map(type, row)))
+        if bad:
+            k = next(k for k, v in enumerate(row) if not _entry(v))
+            raise ShapeError(
+                function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(row[k])
+            )
+
+
+def _floats(function: str, parameter: str, arr: NDArray[Any]) -> NDArray[np.float64]:
+    """An object array of real entries as floats; an int beyond the float range is no
+    finite real (D6.1), as the reference's math.isfinite says."""
+    try:
+        return np.asarray(arr.astype(np.float64), dtype=np.float64)
+    except OverflowError:
+        i, k = next(
+            (i, k)
+            for i, row in enumerate(arr.tolist())
+            for k, v in enumerate(row)
+            if isinstance(v, int) and abs(v) >= 2**1024
+        )
+        raise ShapeError(
+            function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(arr[i, k])
+        ) from None
 
 
 PUBLIC_ACCURACY = 1e-10  # C5.3: the relative accuracy of sq_distances' entries

@@ -65,7 +65,7 @@ def mask_input(x: ArrayLike, frac_bits: int, n: int, terms: MaskTerms) -> U64:
     extremes decide C1.1, C1.2 and C20.2; a failure re-runs ``encode_input`` for its precise
     error), then each chunk is scaled, rounded and converted where the masks are added.
     """
-    arr = as_real_array("encode_input", "x", x).reshape(-1)
+    arr = as_real_array("encode", "values", x, frac_bits=frac_bits).reshape(-1)
     scale = float(1 << frac_bits)
     limit = sum_limit(n)
     with np.errstate(over="ignore", invalid="ignore"):

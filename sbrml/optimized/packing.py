@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.errors import EncodingError
-from sbrml.optimized.ring import encode, to_signed
+from sbrml.optimized.ring import as_real_array, encode, to_signed
 from sbrml.reference.packing import Packing as ReferencePacking
 
 __all__ = ["Packing"]
@@ -19,7 +19,9 @@ class Packing(ReferencePacking):
 
     def offsets_array(self, values: ArrayLike) -> NDArray[np.int64]:
         """C14.2: u = round(v 2^F) + B, raising on |round(v 2^F)| >= B."""
-        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+        # Element by element for a list, as the reference reads it (C1.6): a bool or a string
+        # is refused, not converted.
+        arr = as_real_array("encode", "values", values, frac_bits=self.frac_bits).reshape(-1)
         signed = to_signed(encode(arr, frac_bits=self.frac_bits))
         bad = np.abs(signed) >= self.bound
         if bad.any():

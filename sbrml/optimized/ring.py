@@ -19,6 +19,7 @@ from sbrml.core.params import (
     check_frac_bits,
     check_ring_bits,
 )
+from sbrml.reference.ring import beyond_floats, is_real_scalar, range_condition
 
 U64 = NDArray[np.uint64]
 F64 = NDArray[np.float64]
@@ -27,10 +28,12 @@ __all__ = [
     "DEFAULT_FRAC_BITS",
     "RING_BITS",
     "WEIGHT_FRAC_BITS",
+    "as_real_array",
     "as_ring",
     "decode",
     "encode",
     "encode_weights",
+    "is_real_scalar",
     "mask_bits",
     "to_signed",
 ]
@@ -43,14 +46,66 @@ def mask_bits(x: U64, bits: int) -> U64:
     return x & np.uint64((1 << bits) - 1)
 
 
-def as_real_array(function: str, parameter: str, values: ArrayLike) -> F64:
-    """A float64 view or copy of ``values``; non-numeric input is a ShapeError (C1.1)."""
-    arr = np.asarray(values)
+def as_real_array(
+    function: str, parameter: str, values: ArrayLike, *, bits: int = RING_BITS, frac_bits: int = 0
+) -> F64:
+    """A float64 view or copy of ``values`` (C1.1, C1.6).
+
+    An array is taken by its dtype: integer or floating, never bool. Anything else (lists,
+    object arrays) is read element by element, as the reference does: an element that is not
+    a real number (``is_real_scalar``: a bool, a string, None, ...) is a ShapeError citing
+    C1.1, an int beyond the float range an EncodingError citing C1.2 (``bits`` and
+    ``frac_bits`` word its condition). Converting the list first would turn True into 1.0
+    and "1.0" into 1.0.
+    """
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        arr = values
+    else:
+        arr = _from_elements(function, parameter, values, bits, frac_bits)
     if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
         raise ShapeError(
             function, parameter, "an array of real numbers", "C1.1", f"dtype {arr.dtype}"
         )
     return arr.astype(np.float64, copy=False)
+
+
+def _from_elements(
+    function: str, parameter: str, values: ArrayLike, bits: int, frac_bits: int
+) -> F64:
+    """C1.6 element by element: every element a real number, as float64, in its shape."""
+    try:
+        obj = np.array(values, dtype=object)
+    except ValueError as err:  # nested sequences of uneven depth
+        raise ShapeError(function, parameter, "an array of real numbers", "C1.1", str(err)) from err
+    flat = obj.reshape(-1).tolist()
+    # One representative per type, and every element of a type whose instances can differ in
+    # kind (0-d arrays): a scan of types, not of values, for lists of a million floats.
+    kinds = set(map(type, flat))
+    if not all(
+        is_real_scalar(next(v for v in flat if type(v) is t))
+        if t is not np.ndarray
+        else all(is_real_scalar(w) for w in flat)
+        for t in kinds
+    ):
+        k = next(k for k, v in enumerate(flat) if not is_real_scalar(v))
+        raise ShapeError(
+            function,
+            f"{parameter}{_index(k, obj.shape)}",
+            "a real number",
+            "C1.1",
+            type(flat[k]).__name__,
+        )
+    try:
+        return np.array(flat, dtype=np.float64).reshape(obj.shape)
+    except OverflowError:  # an int beyond the float range
+        k = next(k for k, v in enumerate(flat) if isinstance(v, int) and abs(v) >= 2**1024)
+        raise EncodingError(
+            function,
+            f"{parameter}{_index(k, obj.shape)}",
+            range_condition(bits, frac_bits),
+            "C1.2",
+            beyond_floats(flat[k]),
+        ) from None
 
 
 def _index(flat: int, shape: tuple[int, ...]) -> str:
@@ -68,7 +123,7 @@ def encode_with_integers(
     """``encode``, also returning the signed integers round(v * 2^F) as exact float64 values."""
     check_ring_bits("encode", bits)
     check_frac_bits("encode", frac_bits, bits)
-    arr = as_real_array("encode", "values", values)
+    arr = as_real_array("encode", "values", values, bits=bits, frac_bits=frac_bits)
     with np.errstate(over="ignore"):  # overflow to infinity is caught as C1.2 below
         scaled = arr * float(1 << frac_bits)
     np.rint(scaled, out=scaled)  # rint rounds half to even, like Python's round().
@@ -81,13 +136,7 @@ def encode_with_integers(
         where = f"values{_index(first, arr.shape)}"
         if not np.isfinite(v):
             raise EncodingError("encode", where, "a finite value", "C1.1", repr(v))
-        raise EncodingError(
-            "encode",
-            where,
-            f"-2^{bits - 1} <= round(v * 2^{frac_bits}) < 2^{bits - 1}",
-            "C1.2",
-            repr(v),
-        )
+        raise EncodingError("encode", where, range_condition(bits, frac_bits), "C1.2", repr(v))
     return scaled, mask_bits(scaled.astype(np.int64).view(np.uint64), bits)
 
 

@@ -41,6 +41,7 @@ from sbrml.optimized.ring import (
     F64,
     U64,
     WEIGHT_FRAC_BITS,
+    as_real_array,
     decode,
     encode_weights,
     encode_with_integers,
@@ -54,7 +55,7 @@ __all__ = ["RoundResult", "encode_update", "secure_aggregate", "worker_messages"
 
 def encode_update(x: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS) -> U64:
     """Implements P8.1 step 1a: encode (C1.1-C1.3) and check the norm bound (C8.2)."""
-    arr = np.asarray(x)
+    arr = as_real_array("encode", "values", x, frac_bits=frac_bits)  # C1.6, as the reference
     if arr.ndim != 1:
         raise ShapeError("encode_update", "x", "a vector", "D8.1", f"shape {arr.shape}")
     integers, encoded = encode_with_integers(arr, frac_bits=frac_bits)

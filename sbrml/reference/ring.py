@@ -23,13 +23,40 @@ def to_signed(element: int, bits: int = RING_BITS) -> int:
     return element - (1 << bits) if element >= 1 << (bits - 1) else element
 
 
+def is_real_scalar(value: object) -> bool:
+    """C1.6: an int other than bool, a float, or a NumPy integer or floating-point scalar.
+
+    NumPy scalars are recognised by their dtype's kind (``i``, ``u``, ``f``), so this tree
+    needs no NumPy: the values an integer or float array holds are real numbers in both
+    trees, a bool (Python's or NumPy's) never is.
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    return kind in ("i", "u", "f") and getattr(value, "ndim", None) == 0
+
+
+def range_condition(bits: int, frac_bits: int) -> str:
+    """C1.2's condition, as both trees word it."""
+    return f"-2^{bits - 1} <= round(v * 2^{frac_bits}) < 2^{bits - 1}"
+
+
+def beyond_floats(value: int) -> str:
+    """What C1.2 reports for an int beyond the float range (its digits could be thousands)."""
+    return f"an int of {abs(value).bit_length()} bits"
+
+
 def encode(
     values: Sequence[float], *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int = RING_BITS
 ) -> list[int]:
-    """Implements D1.3 and C1.1-C1.3: round(v * 2^F) half to even, reduced mod 2^k.
+    """Implements D1.3 and C1.1-C1.3, C1.6: round(v * 2^F) half to even, reduced mod 2^k.
 
-    Raises ``EncodingError`` for NaN or infinity (C1.1) and for a value whose scaled
-    rounding leaves the signed range [-2^(k-1), 2^(k-1)) (C1.2); nothing is clipped.
+    Raises ``ShapeError`` for a value that is not a real number (C1.1, C1.6),
+    ``EncodingError`` for NaN or infinity (C1.1) and for a value whose scaled rounding leaves
+    the signed range [-2^(k-1), 2^(k-1)) (C1.2, an int beyond the float range included);
+    nothing is clipped.
     """
     check_ring_bits("encode", bits)
     check_frac_bits("encode", frac_bits, bits)
@@ -38,24 +65,22 @@ def encode(
     mask = (1 << bits) - 1
     out: list[int] = []
     for index, value in enumerate(values):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ShapeError(
-                "encode", f"values[{index}]", "a real number", "C1.1", type(value).__name__
-            )
-        v = float(value)
+        where = f"values[{index}]"
+        if not is_real_scalar(value):
+            raise ShapeError("encode", where, "a real number", "C1.1", type(value).__name__)
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond the float range: far outside the ring too
+            raise EncodingError(
+                "encode", where, range_condition(bits, frac_bits), "C1.2", beyond_floats(int(value))
+            ) from None
         if not math.isfinite(v):
-            raise EncodingError("encode", f"values[{index}]", "a finite value", "C1.1", repr(v))
+            raise EncodingError("encode", where, "a finite value", "C1.1", repr(v))
         # Scaling by a power of two is exact in binary floating point (below overflow), so
         # Python's round() applies round-half-to-even to the true product v * 2^F.
         scaled = v * scale
         if math.isinf(scaled) or not -half <= round(scaled) < half:
-            raise EncodingError(
-                "encode",
-                f"values[{index}]",
-                f"-2^{bits - 1} <= round(v * 2^{frac_bits}) < 2^{bits - 1}",
-                "C1.2",
-                repr(v),
-            )
+            raise EncodingError("encode", where, range_condition(bits, frac_bits), "C1.2", repr(v))
         out.append(round(scaled) & mask)
     return out
 
