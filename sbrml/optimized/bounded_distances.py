@@ -116,6 +116,7 @@ def _gram_view(arr: NDArray[np.float64], centre: int, shift: int) -> View:
     hi[bad] = np.inf
     np.fill_diagonal(lo, 0.0)
     np.fill_diagonal(hi, 0.0)
+    np.maximum(value, lo, out=value)  # the gap may say more than D^ - E: keep D^ in bounds
     g[over, :] = 0.0
     g[:, over] = 0.0
     return View(shift, centre, g, value, lo, hi, finite)

@@ -262,9 +262,9 @@ class Distances:
         return out
 
     def ensure_relative(self, accuracy: float) -> None:
-        """C5.3: refine every entry whose bounds are wider than ``accuracy`` of the lower one."""
-        with np.errstate(invalid="ignore"):
-            self.refine(self.hi - self.lo > 2.0 * accuracy * self.lo)
+        """C5.3: refine every entry whose value may be further than ``accuracy`` times the
+        lower bound from the exact one."""
+        self.refine(self.bound > accuracy * self.lo)
 
     def refine_rows(self, rows: ArrayLike) -> None:
         """Refine every entry of the given rows (and so of the same columns)."""

@@ -29,7 +29,8 @@ Relevant = Callable[[F64, F64, F64, Mask], Mask]
 CERTAIN = 1e-11  # C6.8: margin over the tolerance before a choice counts as settled
 TINY = 2.0**-900  # scores below this at a view are resolved at a finer view (step 6)
 HUGE = 2.0**900  # and above this at a coarser one
-MAX_VIEWS = 8  # views one choice may move through before deciding on refined values alone
+MAX_VIEWS = 8  # moves to a candidate's scale one choice may make (they save refinement)
+CUT_MOVES = 40  # moves to the cut's scale: more than there are views (multiples of 64)
 WIDEN = (1.0 + FLOAT_TIE_TOLERANCE) * (1.0 + CERTAIN)
 
 
@@ -129,7 +130,7 @@ def settle(
     bounds = rough or score
     slack = 4.0 * len(idx) * UNIT_ROUNDOFF  # the scores' own rounding (sums of <= n terms)
     sub = np.ix_(idx, idx)
-    views = 0
+    moves = {"rep": 0, "cut": 0}
     while True:
         lower, upper = dist.lo[sub], dist.hi[sub]
         with np.errstate(over="ignore", invalid="ignore"):
@@ -138,16 +139,18 @@ def settle(
         pool = np.arange(len(lo)) if live is None else np.flatnonzero(live)
         wide = np.zeros(len(lo), dtype=bool)
         wide[pool[unsettled(lo[pool], hi[pool], m)]] = True
-        if wide.any() and views < MAX_VIEWS:
-            target = _next_view(dist, idx, relevant, (lower, upper, lo, hi), wide, pool, m)
+        if wide.any():
+            state = (lower, upper, lo, hi)
+            kind, target = _next_view(dist, idx, relevant, state, wide, pool, m, moves)
             if target is not None:
                 dist.rescale(target)
-                views += 1
+                moves[kind] += 1
                 continue
         need = relevant(lower, upper, lo, wide) & ~dist.refined[sub]
         np.fill_diagonal(need, False)
         if not need.any():
-            values = np.asarray(score(dist.value[sub]), dtype=np.float64)
+            with np.errstate(over="ignore"):  # scores beyond the range of the view: inf
+                values = np.asarray(score(dist.value[sub]), dtype=np.float64)
             return pool[tolerant_lowest(values[pool], m)]
         full = np.zeros_like(dist.refined)
         full[sub] = need
@@ -162,13 +165,17 @@ def _next_view(
     wide: Mask,
     pool: NDArray[np.intp],
     m: int,
-) -> int | None:
-    """D5.3 step 6 for one choice: the view to move to, or None to refine at this one."""
+    moves: dict[str, int],
+) -> tuple[str, int | None]:
+    """D5.3 step 6 for one choice: ("rep" or "cut", the view to move to), or a view None to
+    refine at this one. Moves to a candidate's scale save refinement (at most MAX_VIEWS of
+    them); moves to the cut's are what settles a choice beyond the range of the view (at
+    most CUT_MOVES, more than there are views)."""
     lower, upper, lo, hi = state
     sure = _sure(lo[pool], hi[pool], m)
     rank = max(m - sure - 1, 0)
     far = wide & ((hi < TINY) | (lo > HUGE))
-    if far.any():
+    if far.any() and moves["rep"] < MAX_VIEWS:
         # The cut lies beyond the view's range: move to the scale of an open candidate near it.
         cands = np.flatnonzero(far)
         order = cands[np.lexsort((cands, lo[cands], hi[cands]))]
@@ -177,11 +184,11 @@ def _next_view(
         which[rep] = True
         top = _largest(dist, idx, relevant(lower, upper, lo, which))
         if top is not None and view_for(top) != dist.shift:
-            return view_for(top)
+            return "rep", view_for(top)
     need = relevant(lower, upper, lo, wide) & ~dist.refined[np.ix_(idx, idx)]
     np.fill_diagonal(need, False)
-    if need.any():
-        return None
+    if need.any() or moves["cut"] >= CUT_MOVES:
+        return "cut", None
     # Every entry the open candidates read is refined and they are still open: their scores
     # are beyond this view's range. Move to the scale of the one at the cut.
     tops = []
@@ -193,8 +200,8 @@ def _next_view(
     tops.sort()
     chosen = tops[min(rank, len(tops) - 1)]
     if chosen == -math.inf or view_for(int(chosen)) == dist.shift:
-        return None
-    return view_for(int(chosen))
+        return "cut", None
+    return "cut", view_for(int(chosen))
 
 
 def row_entries(keep: int | None) -> Relevant:
