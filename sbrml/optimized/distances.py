@@ -205,12 +205,7 @@ class Distances:
         # pair a view cannot tell apart from 0 would cost as much as refining them.
         self.sample = np.ascontiguousarray(arr[:, :: max(1, d // PROBE_COLUMNS)])
         self._views = {view.shift: view}
-        spread = math.sqrt(max(float(np.max(np.diag(view.gram), initial=0.0)), 0.0)) * 1.01
-        try:
-            spread = math.ldexp(spread, view.shift)
-        except OverflowError:
-            spread = math.inf
-        self._magnitude = float(np.abs(arr[view.centre]).max()) + spread
+        self._first = view
         self._use(view)
 
     def _use(self, view: View) -> None:
@@ -242,7 +237,13 @@ class Distances:
     def magnitude(self) -> float:
         """An upper bound on max |x_ik|: |x_c|_inf + max_i |x_i - x_c| (the centre's row is
         one pass over d values; the rest comes from the first view's Gram diagonal)."""
-        return self._magnitude
+        first = self._first
+        spread = math.sqrt(max(float(np.max(np.diag(first.gram), initial=0.0)), 0.0)) * 1.01
+        try:
+            spread = math.ldexp(spread, first.shift)
+        except OverflowError:
+            return math.inf
+        return float(np.abs(self.arr[first.centre]).max()) + spread
 
     def lower(self) -> F64:
         """Entrywise lower bounds of 4^-shift D."""
