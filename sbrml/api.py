@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.backend import implementation
 from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.registry import hyperparameter_owners
 from sbrml.rulespec import RuleSpecError, build_rule
 
 F64 = NDArray[np.float64]
@@ -88,7 +89,42 @@ def _data(impl: str, x: F64) -> Any:
 
 
 def _rng(tree: Any, rng: Any) -> Any:
-    return tree.SystemRandomSource() if rng is None else rng
+    if rng is None:
+        return tree.SystemRandomSource()
+    if not (
+        callable(getattr(rng, "random_bytes", None)) and callable(getattr(rng, "derive", None))
+    ):
+        raise ParameterError(
+            "sbrml",
+            "rng",
+            "a RandomSource (SystemRandomSource, or DeterministicRandomSource for tests; "
+            "never NumPy's or Python's generators)",
+            "C2.8",
+            type(rng).__name__,
+        )
+    return rng
+
+
+def _stage_classes(obj: Any) -> list[type]:
+    # The rule classes of a (possibly composed) rule: Compose itself is shared by both trees.
+    if hasattr(obj, "pre") and hasattr(obj, "rule"):
+        return _stage_classes(obj.pre) + _stage_classes(obj.rule)
+    return [type(obj)]
+
+
+def _check_same_tree(function: str, parameter: str, obj: Any, impl: str) -> None:
+    """D0.1: a rule or provider of one tree is not run by the other (results would mislead)."""
+    classes = _stage_classes(obj) if parameter == "rule" else [type(obj)]
+    other = "reference" if impl == "optimized" else "optimized"
+    wrong = [c.__name__ for c in classes if c.__module__.startswith(f"sbrml.{other}.")]
+    if wrong:
+        raise ParameterError(
+            function,
+            parameter,
+            f"an object of the {impl} tree, as impl={impl!r} (e.g. sbrml.rule(..., impl={impl!r}))",
+            "D0.1",
+            f"{', '.join(wrong)} of the {other} tree",
+        )
 
 
 def _mean_result(
@@ -127,6 +163,18 @@ def rule(name: str, *, f: int, impl: str = "optimized", **hyperparameters: Any) 
     its hyperparameters raise as the rule classes do.
     """
     tree = _tree(impl)
+    owners = hyperparameter_owners()
+    for key in hyperparameters:
+        takes = [s for s in name.split("+") if s in owners.get(key, (None, ()))[1]]
+        if not takes:
+            where = ", ".join(owners[key][1]) if key in owners else "no rule of the library"
+            raise ParameterError(
+                "sbrml.rule",
+                key,
+                f"a hyperparameter of {name!r} (this one is taken by {where})",
+                "D6.7",
+                f"{key}={hyperparameters[key]!r}",
+            )
     try:
         return build_rule(tree, name, f, hyperparameters)
     except RuleSpecError as err:
@@ -154,7 +202,10 @@ def secure_aggregate(
     Invalid rows are excluded and reported (C8.3); too few valid rows raise
     ``InsufficientWorkersError`` (C8.4). ``tamper``, for demonstrations and tests, maps the
     workers' messages to the ones delivered (``sbrml.core.round.Tamper``), e.g. to show a
-    malformed share being excluded.
+    malformed share being excluded. ``rng`` is a ``RandomSource`` (default: a fresh
+    ``SystemRandomSource``, C2.1); ``impl`` is the tree (``"optimized"`` or ``"reference"``),
+    which the rule and the provider must come from (``ParameterError`` citing D0.1 otherwise).
+    Returns an ``AggregationResult`` with ``protocol="two-server"``.
     """
     tree = _tree(impl)
     arr = _matrix("secure_aggregate", x)
@@ -166,6 +217,9 @@ def secure_aggregate(
             "D0.1",
             f"the name {rule!r} (a name does not say how many workers are Byzantine)",
         )
+    _check_same_tree("secure_aggregate", "rule", rule, impl)
+    if provider is not None:
+        _check_same_tree("secure_aggregate", "provider", provider, impl)
     result = tree.secure_aggregate(
         _data(impl, arr),
         rule,
@@ -241,7 +295,8 @@ def encrypted_mean(
     """The mean through packed Paillier averaging (spec P14.3): hidden, not robust.
 
     ``keys`` is ``(public, private)`` from ``generate_keypair``; without it a key pair of
-    ``bits`` bits (2048 or 3072, C13.1) is generated from ``rng``, which takes a few seconds.
+    ``bits`` bits (2048 or 3072, C13.1) is generated from ``rng`` (a fraction of a second
+    here at 2048 bits).
     Values must satisfy ``|x| < 2^int_bits`` (C14.2); other rows are excluded and reported.
     ``processes`` is the most worker processes the optimized tree may use (C0.2; the mean and
     the transcript do not depend on it).
@@ -250,6 +305,16 @@ def encrypted_mean(
     arr = _matrix("encrypted_mean", x)
     source = _rng(tree, rng)
     paillier = importlib.import_module(f"sbrml.{impl}.paillier")
+    if keys is not None and not (
+        type(keys[0]).__name__ == "PublicKey" and type(keys[1]).__name__ == "PrivateKey"
+    ):
+        raise ParameterError(
+            "encrypted_mean",
+            "keys",
+            "(public, private) as generate_keypair returns them",
+            "D13.1",
+            f"({type(keys[0]).__name__}, {type(keys[1]).__name__})",
+        )
     public, private = (
         keys if keys is not None else paillier.generate_keypair(bits, rng=source.derive("paillier"))
     )

@@ -102,3 +102,30 @@ def test_a_rule_needs_f_and_a_round_needs_a_rule_object() -> None:
     with pytest.raises(sbrml.ParameterError) as info:
         sbrml.secure_aggregate(X, "krum")
     assert info.value.clause == "D0.1" and "sbrml.rule" in str(info.value)
+
+
+@pytest.mark.spec("D0.1", "C2.8", "D6.7")
+def test_front_door_misuse_names_the_parameter() -> None:
+    with pytest.raises(sbrml.ParameterError) as info:  # a NumPy generator is not a source
+        sbrml.masked_mean(X, rng=np.random.default_rng(0))
+    assert info.value.clause == "C2.8" and info.value.parameter == "rng"
+    with pytest.raises(sbrml.ParameterError) as info:  # a rule of the other tree
+        sbrml.secure_aggregate(X, sbrml.rule("nnm+krum", f=1), impl="reference")
+    assert info.value.clause == "D0.1" and "optimized tree" in str(info.value)
+    provider = sbrml.PaillierTripleProvider(
+        rng=sbrml.DeterministicRandomSource(1), bits=256, insecure_test=True, sigma=8
+    )
+    with pytest.raises(sbrml.ParameterError) as info:
+        rule = sbrml.rule("krum", f=1, impl="reference")
+        sbrml.secure_aggregate(X, rule, impl="reference", provider=provider)
+    assert info.value.parameter == "provider"
+    keys = sbrml.generate_keypair(256, rng=sbrml.DeterministicRandomSource(1), insecure_test=True)
+    with pytest.raises(sbrml.ParameterError) as info:  # keys swapped
+        sbrml.encrypted_mean(X, keys=(keys[1], keys[0]))
+    assert info.value.parameter == "keys"
+    with pytest.raises(sbrml.ParameterError) as info:  # Krum takes no m; the message says who
+        sbrml.rule("krum", f=2, m=5)
+    assert info.value.parameter == "m" and "multikrum" in str(info.value)
+    assert "--" not in str(info.value)
+    with pytest.raises(sbrml.ParameterError):
+        sbrml.rule("geomed", f=2, **{"max-iter": 10})  # type: ignore[arg-type]
