@@ -299,3 +299,12 @@ def test_describe_excluded_names_each_worker_once() -> None:
         "W1: input rejected: f: need x (C1.1); W3: S0: no share received (C8.3)"
     )
     assert describe_excluded({}) == "none"
+
+
+@pytest.mark.spec("C20.1")
+def test_masks_with_one_worker_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "one.npy"
+    np.save(path, np.ones((1, 3)))
+    assert main(["aggregate", str(path), "--protocol", "masks"]) == 2
+    err = capsys.readouterr().err
+    assert "at least 2 workers" in err and "n=1" in err and "--threshold" not in err

@@ -39,6 +39,11 @@ def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any
     The options were checked by ``sbrml.cli.options`` (no rule, -f or hyperparameters).
     """
     n = int(x.shape[0])
+    if n < 2:
+        # C20.1 needs 2 <= t <= n: say why in terms of the input, not of a default threshold.
+        raise CliError(
+            f"--protocol masks needs at least 2 workers (C20.1: 2 <= t <= n); INPUT has n={n}"
+        )
     t = args.threshold if args.threshold is not None else max(2, n // 2 + 1)
     dropouts = parse_dropouts(args.dropout, n)
     tree = implementation(args.impl)

@@ -182,7 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--out", required=True, metavar="DIR", help="write results.json, results.csv, accuracy.png"
     )
-    sim.add_argument("--grid", metavar="FILE.toml", help="a TOML grid of runs (see the README)")
+    sim.add_argument(
+        "--grid",
+        metavar="FILE.toml",
+        help="a TOML grid of runs (format: docs/cli.md, 'sbrml simulate')",
+    )
     sim.add_argument(
         "--rules", help="comma-separated rules or compositions (a grid; default: the small sweep)"
     )
