@@ -159,7 +159,7 @@ PAIR_TAIL = 2.0**-53
 
 
 def truncation_slack(dim: int, steps: int) -> float:
-    """C17.6: total variation between the noise D16.2 draws and exact Gaussian noise, T steps.
+    """C17.6: tau, the Gaussian mass of the outputs D16.2's sampler never draws, over T steps.
 
     Each step draws ceil(dim / 2) Box-Muller pairs, each missing a tail of mass 2^-53.
     """
@@ -167,10 +167,11 @@ def truncation_slack(dim: int, steps: int) -> float:
 
 
 def check_noise_tails(function: str, eps: float, delta: float, dim: int, steps: int) -> None:
-    """Implements C17.6: refuse an (eps, delta) claim the truncated noise cannot support.
+    """Implements C17.6: refuse an (eps, delta) claim that the noise's cut-off tail contradicts.
 
-    A mechanism within total variation tau of an (eps, delta0)-DP one is (eps, delta0 +
-    (1 + e^eps) tau)-DP; the claim is kept only while that addition is at most delta / 10.
+    tau is the Gaussian mass of the outputs D16.2's sampler never draws; (1 + e^eps) tau is
+    what an observer of that region adds to delta. A necessary condition, not a proof that the
+    discrete sampler is (eps, delta)-DP (spec C17.6 says what it does not cover).
     """
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ParameterError(function, "dim", "an int >= 1", "C17.6", repr(dim))
