@@ -27,7 +27,7 @@ from sbrml.optimized.bounded_distances import (
     refine_error,
 )
 from sbrml.optimized.channel import Channel
-from sbrml.optimized.ring import U64
+from sbrml.optimized.ring import U64, overflows_float
 
 F64 = NDArray[np.float64]
 
@@ -122,7 +122,7 @@ def _floats(function: str, parameter: str, arr: NDArray[Any]) -> NDArray[np.floa
             (i, k)
             for i, row in enumerate(arr.tolist())
             for k, v in enumerate(row)
-            if isinstance(v, int) and abs(v) >= 2**1024
+            if overflows_float(v)
         )
         raise ShapeError(
             function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(arr[i, k])

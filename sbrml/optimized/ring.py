@@ -98,7 +98,7 @@ def _from_elements(
     try:
         return np.array(flat, dtype=np.float64).reshape(obj.shape)
     except OverflowError:  # an int beyond the float range
-        k = next(k for k, v in enumerate(flat) if isinstance(v, int) and abs(v) >= 2**1024)
+        k = next(k for k, v in enumerate(flat) if overflows_float(v))
         raise EncodingError(
             function,
             f"{parameter}{_index(k, obj.shape)}",
@@ -106,6 +106,21 @@ def _from_elements(
             "C1.2",
             beyond_floats(flat[k]),
         ) from None
+
+
+def overflows_float(value: object) -> bool:
+    """Whether float(value) raises OverflowError: an int that rounds beyond the largest double.
+
+    Asks float() itself rather than comparing with 2^1024: ints from 2^1024 - 2^970 up round
+    to 2^1024 and overflow too, and a search for |v| >= 2^1024 then found nothing.
+    """
+    if not isinstance(value, int):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
 
 
 def _index(flat: int, shape: tuple[int, ...]) -> str:

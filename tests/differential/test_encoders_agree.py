@@ -44,6 +44,11 @@ GOOD = [[1.0, -2.0], [0.25, 3.0], [2.0, 2.0], [-1.5, 0.0], [0.0, 1.0], [1.0, 1.0
 VALUES: list[tuple[str, Any, str | None]] = [
     ("int beyond the floats", 10**400, "C1.2"),
     ("negative int beyond the floats", -(10**400), "C1.2"),
+    # float() rounds ints from 2^1024 - 2^970 up to 2^1024 and overflows: a search for
+    # |v| >= 2^1024 found no such int and raised StopIteration (the optimized tree, F10's kind).
+    ("int rounding up to 2^1024", 2**1024 - 2**970, "C1.2"),
+    ("negative int rounding up to 2^1024", -(2**1024 - 2**970), "C1.2"),
+    ("int rounding down to the float maximum", 2**1024 - 2**970 - 1, "C1.2"),
     ("int beyond the ring", 2**70, "C1.2"),
     ("bool", True, "C1.1"),
     ("numpy bool", np.bool_(True), "C1.1"),
@@ -125,7 +130,8 @@ def _calls(tree: ModuleType, he: ModuleType, mp: ModuleType, x: Any) -> dict[str
 @pytest.mark.parametrize(("name", "value", "clause"), VALUES, ids=IDS)
 def test_protocols_exclude_the_same_worker(name: str, value: Any, clause: str | None) -> None:
     """A worker whose list row holds the value is excluded by both trees' protocols, with
-    the same clause in the published reason; the other workers' rounds complete."""
+    the same clause in the published reason; the other workers' rounds complete (an int
+    that rounds up to 2^1024 raised StopIteration in the optimized protocols)."""
     x = [*GOOD[:2], [value, 1.0], *GOOD[2:]]
     ref_calls = _calls(ref, ref_he, ref_mp, x)
     opt_calls = _calls(opt, opt_he, opt_mp, x)
@@ -148,7 +154,8 @@ def _run(tree: ModuleType, spec: str, x: Any) -> Any:
 @pytest.mark.parametrize("spec", ["mean", "median", "krum", "cc", "nnm+krum", "clip+mean"])
 def test_rules_read_list_rows_alike(name: str, value: Any, clause: str | None, spec: str) -> None:
     """D6.1 on rows given as lists: the same class and clause in both trees (a bool was 1.0
-    to the optimized tree; 2**70 was refused by it as non-numeric)."""
+    to the optimized tree; 2**70 was refused by it as non-numeric; 2**1024 - 2**970 gave a
+    StopIteration)."""
     x = [*GOOD[:2], [value, 1.0], *GOOD[2:]]
     got = [outcome(functools.partial(_run, tree, spec, x)) for tree in (ref, opt)]
     assert got[0] == got[1]
