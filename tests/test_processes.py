@@ -27,7 +27,7 @@ from sbrml.optimized import processes
 from sbrml.optimized.randomness import fill_ring_elements
 
 KEY = opt_p.generate_keypair(512, rng=opt.DeterministicRandomSource(7), insecure_test=True)
-BAD_PROCESSES = [0, -1, True, 1.5, "2", None]
+BAD_PROCESSES = [0, -1, True, 1.5, "2", None, 65, 10**6]
 
 # The functions that take ``processes``, with the same parameters in both trees; the
 # reference's encrypted_average also takes the backend the optimized tree plugs in.

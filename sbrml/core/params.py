@@ -36,13 +36,24 @@ def check_frac_bits(function: str, frac_bits: int, bits: int = RING_BITS) -> Non
         )
 
 
+# C0.2: a bound that does not depend on the machine, so both trees refuse the same values and a
+# typo cannot start a million processes at once.
+MAX_PROCESSES = 64
+
+
 def check_processes(function: str, processes: int) -> None:
-    """Implements C0.2: ``processes`` (the most worker processes a call may use) is an int >= 1.
+    """Implements C0.2: ``processes`` (the most worker processes a call may use), in [1, 64].
 
     Both trees check it the same way; the reference then runs in one process whatever it is.
     """
-    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise ParameterError(function, "processes", "an int >= 1", "C0.2", repr(processes))
+    if (
+        isinstance(processes, bool)
+        or not isinstance(processes, int)
+        or not 1 <= processes <= MAX_PROCESSES
+    ):
+        raise ParameterError(
+            function, "processes", f"an int in [1, {MAX_PROCESSES}]", "C0.2", repr(processes)
+        )
 
 
 # C8.2: an honest worker's encoding has sum_k e_k^2 < 2^62.
