@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,7 +13,9 @@ from sbrml.modes import AVERAGING, MODES
 from sbrml.rulespec import RuleSpecError, build_rule, check_workers
 
 MODEL_NAMES = ("logreg", "mlp")
-LABEL_FLIP = "label-flip"  # a data attack (D16.9), handled by the training loop
+LABEL_FLIP = "label-flip"
+# D18.3: scikit-learn's digits (1,797 images), 80% of them for training.
+DIGITS_TRAINING = int(0.8 * 1797)  # a data attack (D16.9), handled by the training loop
 
 
 class ConfigError(ValueError):
@@ -66,9 +69,21 @@ class Config:
                 )
         if self.f >= self.n:
             raise ConfigError(f"simulate: need f < n; got n={self.n}, f={self.f} (C18.1)")
+        training = self.n if self.attack is None or self.attack == LABEL_FLIP else self.n - self.f
+        if training > DIGITS_TRAINING:
+            raise ConfigError(
+                f"simulate: each of the {training} training workers needs at least one of the "
+                f"{DIGITS_TRAINING} training examples (D18.3); got n={self.n}, f={self.f} (C18.1)"
+            )
         for real_name, real in (("alpha", self.alpha), ("lr", self.lr), ("clip", self.clip)):
-            if not isinstance(real, int | float) or isinstance(real, bool) or not real > 0:
-                raise ConfigError(f"simulate: {real_name} must be > 0; got {real!r} (C18.1)")
+            if (
+                not isinstance(real, int | float)
+                or isinstance(real, bool)
+                or not 0 < real < math.inf
+            ):
+                raise ConfigError(
+                    f"simulate: {real_name} must be a finite real > 0; got {real!r} (C18.1)"
+                )
         if not 0 <= self.momentum < 1:
             raise ConfigError(
                 f"simulate: momentum must be in [0, 1); got {self.momentum!r} (C18.1)"

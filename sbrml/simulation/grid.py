@@ -50,6 +50,12 @@ def read_grid(path: str) -> dict[str, Any]:
     for key in GRID_LISTS:
         if key in grid and (not isinstance(grid[key], list) or not grid[key]):
             raise GridError(f"--grid {path!r}: {key} must be a non-empty list (C18.1)")
+        # Names are strings; epsilons are numbers or "none". A wrong type is the file's error.
+        for item in grid.get(key, []):
+            number = isinstance(item, int | float) and not isinstance(item, bool)
+            if not (isinstance(item, str) or (key == "epsilons" and number)):
+                want = 'numbers or "none"' if key == "epsilons" else "names (strings)"
+                raise GridError(f"--grid {path!r}: {key} must hold {want}; got {item!r} (C18.1)")
     return grid
 
 

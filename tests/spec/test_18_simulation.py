@@ -21,6 +21,9 @@ from sbrml.simulation.train import SimulationError, check_secure, dirichlet_spli
     [
         ({"n": 4, "f": 4}, "f < n"),
         ({"alpha": 0.0}, "alpha"),
+        ({"alpha": float("inf")}, "finite real"),
+        ({"lr": float("nan")}, "lr"),
+        ({"n": 5000, "f": 1, "rule": "mean"}, "training examples"),
         ({"mode": "quantum"}, "plaintext, secure, paillier, masks"),
         ({"attack": "nope"}, "sign-flip"),
         ({"rule": "krum", "n": 5, "f": 2}, "n > 2f + 2"),
@@ -218,3 +221,14 @@ def test_sigma_reports_epsilon() -> None:
     with pytest.raises(ConfigError):
         Config(sigma=0.0).validate()
     assert epsilon(2.0, 1e-5, 1.0, 3) >= result.epsilon_spent  # subsampling only lowers it
+
+
+@pytest.mark.spec("C18.1", "D18.6")
+@pytest.mark.parametrize("line", ["rules = [1]", 'rules = [["krum"]]', "epsilons = [true]"])
+def test_grid_values_of_the_wrong_type_are_the_files_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str
+) -> None:
+    grid = tmp_path / "g.toml"
+    grid.write_text(line + "\n", encoding="utf-8")
+    assert main(["simulate", "--out", str(tmp_path / "out"), "--grid", str(grid)]) == 2
+    assert "must hold" in capsys.readouterr().err
