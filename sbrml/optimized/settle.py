@@ -281,8 +281,17 @@ def settle_rows(dist: Distances, m: int) -> NDArray[np.intp]:
 
 
 def _row_view(dist: Distances, r: int, m: int) -> int:
-    """Refine row r whole; the view of its m-th smallest entry (the row's cut)."""
+    """Refine row r whole; the view of its cut: its m-th smallest entry, or its smallest
+    positive entry where the m-th is an exact 0.
+
+    A refined entry is 0 only for rows equal bit for bit (D5.3 step 5), so such a cut is
+    exact, and the exact zeros are chosen, ties by index, before any positive entry. At a
+    coarse view a positive entry may have underflowed to 0 (a near row beside a far one) and
+    would join that tie by its index; at its own view it lies in [1, 2^130).
+    """
     dist.refine_rows([r])
     mags = magnitudes(dist.q[r], dist.e[r])
     cut = float(np.partition(mags, m - 1)[m - 1])
+    if cut == -math.inf:
+        cut = float(np.min(mags, initial=math.inf, where=mags > -math.inf))
     return view_for(math.floor(cut)) if math.isfinite(cut) else dist.shift

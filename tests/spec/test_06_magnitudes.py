@@ -24,6 +24,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import sbrml
 import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.optimized.distances import checked_distances
@@ -155,9 +156,13 @@ def _medoid_exact(dist: list[list[Fraction]]) -> list[int] | None:
         )
         for r in dist
     ]
-    best = min(range(len(roots)), key=lambda i: (roots[i], i))
+    low = min(roots)
+    # Equal rows have equal exact scores (the 80-digit sums may differ in their last digits):
+    # the lower index wins those (C6.4); a score merely near the lowest is a near tie.
+    same = decimal.Decimal(10) ** -60 * low
+    best = min(i for i in range(len(roots)) if roots[i] - low <= same)
     tol = decimal.Decimal(2) / decimal.Decimal(10**9)
-    if any(i != best and roots[i] - roots[best] <= tol * roots[best] for i in range(len(roots))):
+    if any(same < roots[i] - low <= tol * low for i in range(len(roots))):
         return None
     return [best]
 
@@ -349,3 +354,123 @@ def test_a_byzantine_row_cannot_force_slow_work() -> None:
     tiny[5] = -1e-300
     assert seconds(far) < 40 * ordinary + 0.5
     assert seconds(tiny) < 40 * ordinary + 0.5
+
+
+# ---- Identical honest rows: an exact 0 at the cut against an entry that underflowed ----
+
+
+def _review_twins() -> list[tuple[list[list[float]], int]]:
+    """The review's inputs: every honest row equal, a far row and a near one (f = 2)."""
+    wide = [[0.0] * 10 for _ in range(9)]
+    wide[0], wide[6] = [1e308] * 10, [1e140] * 10
+    line = [[1e200], [1.0], [1.0], [1.0], [1.0], [1.0], [0.5], [1.0], [1.0]]
+    # No far row needed: beside a row at 1, a distance of 3e-600 is 0 at the first view.
+    tiny = [[0.0] * 3 for _ in range(9)]
+    tiny[0], tiny[6] = [1.0] * 3, [1e-300] * 3
+    return [(wide, 2), (line, 2), (tiny, 2)]
+
+
+@pytest.mark.spec("C6.8", "C6.9")
+@pytest.mark.parametrize("case", range(3))
+@pytest.mark.parametrize("order", range(4))
+def test_identical_honest_rows_keep_their_twins(impl: ModuleType, case: int, order: int) -> None:
+    """NNM, D11.2: each honest row's n - f nearest are itself and its identical twins (exact
+    0) before the near Byzantine row (a positive distance, however small beside the far
+    row's). The optimized tree decided a row whose cut was an exact 0 at the view of that 0,
+    where the near row's distance had underflowed to 0 too: the lower index won, and every
+    honest row mixed in the near row (nnm+krum gave 1.43e139 for 0, 0.9286 for 1.0)."""
+    x, f = _review_twins()[case]
+    perm = _orders(len(x))[order]
+    y = [x[i] for i in perm]
+    honest = [i for i, row in enumerate(y) if row == x[1]]
+    assert len(honest) == len(x) - f
+    mixed = as_list(impl.NearestNeighborMixing(f).mix(_data(impl, y)))
+    for i in honest:
+        assert mixed[i] == x[1]
+    for spec in ("nnm+krum", "nnm+multikrum", "nnm+medoid", "nnm+mda"):
+        assert as_list(build_rule(impl, spec, f)(_data(impl, y))) == x[1], spec
+
+
+@pytest.mark.spec("C6.8")
+def test_identical_honest_rows_beside_a_far_row_in_many_blocks() -> None:
+    """The same at d = 16385 (two Gram blocks, D5.3 step 3's h)."""
+    x = np.zeros((9, 16385))
+    x[0], x[6] = 1e308, 1e140
+    assert not sbrml.rule("nnm+krum", f=2)(x).any()
+    assert settle_rows(checked_distances("test", x)[1], 7)[1].tolist().count(6) == 0
+
+
+def _near(draw: Any, point: list[float], scale: float) -> list[float]:
+    """A row next to an honest point: a few ulps (subnormals at 0), a tiny step or a small
+    step away."""
+    kind = draw(st.integers(0, 2))
+    if kind == 0:
+        return [v + draw(st.integers(-3, 3)) * (math.ulp(v) if v else 5e-324) for v in point]
+    if kind == 1:
+        return [v + scale * 10.0 ** -draw(st.integers(150, 330)) for v in point]
+    return [v + scale * draw(st.integers(-20, 20)) / 7 for v in point]
+
+
+@st.composite
+def twin_cases(draw: Any) -> tuple[list[list[float]], int]:
+    """(x, f): honest rows that are mostly one point repeated (some a second point), and up
+    to f Byzantine rows far out or near the repeated point, in a random order."""
+    n = draw(st.integers(5, 11))
+    f = draw(st.integers(1, (n - 3) // 2))
+    d = draw(st.integers(1, 3))
+    scale = 10.0 ** draw(st.integers(-160, 150))
+    # Coordinates at 0 half the time: there a near row can differ by a subnormal.
+    first = [scale * draw(st.just(0) | st.integers(-30, 30)) for _ in range(d)]
+    second = [v + scale * draw(st.integers(-20, 20)) / 7 for v in first]
+    b = draw(st.integers(1, f))
+    others = draw(st.just(0) | st.integers(0, max(0, (n - b) // 3)))
+    rows = [list(first) for _ in range(n - b - others)] + [list(second) for _ in range(others)]
+    for k in range(b):
+        if k % 2 == 0 and draw(st.integers(0, 3)):
+            top = draw(st.floats(math.log10(scale) + 20, 308.0))
+            rows.append([draw(st.sampled_from([-1.0, 1.0])) * 10.0**top for _ in range(d)])
+        else:
+            rows.append(_near(draw, first, scale))
+    order = draw(st.permutations(range(n)))
+    return [[float(v) for v in rows[i]] for i in order], f
+
+
+@pytest.mark.spec("C6.8", "C6.4")
+@pytest.mark.parametrize("spec", SPECS)
+@given(twin_cases(), st.randoms(use_true_random=False))
+def test_selections_with_identical_honest_rows(
+    spec: str, case: tuple[list[list[float]], int], rnd: Any
+) -> None:
+    """C6.8 where the cut is an exact 0 (equal rows) against a positive distance that a
+    coarse view holds as 0: both trees select as exact arithmetic, in any row order. For NNM
+    each row whose own cut is no near tie is checked (the far row's rarely is one)."""
+    x, f = case
+    if spec == "nnm":
+        _check_nnm_rows(x, f, rnd)
+        return
+    if spec == "bulyan":
+        f = min(f, (len(x) - 3) // 4)
+        assume(f >= 1)
+    perm = list(range(len(x)))
+    rnd.shuffle(perm)
+    for data in (x, [x[i] for i in perm]):
+        want = _exact_selection(spec, data, f)
+        assume(want is not None)
+        assert _reference_selection(spec, data, f) == want
+        assert _optimized_selection(spec, data, f) == want
+
+
+def _check_nnm_rows(x: list[list[float]], f: int, rnd: Any) -> None:
+    perm = list(range(len(x)))
+    rnd.shuffle(perm)
+    checked = 0
+    for data in (x, [x[i] for i in perm]):
+        dist = ref.sq_distances(data)
+        want = [_lowest_set(row, len(data) - f) for row in dist]
+        got = [_reference_selection("nnm", data, f), _optimized_selection("nnm", data, f)]
+        for i, row in enumerate(want):
+            if row is not None:
+                checked += 1
+                assert got[0][i] == row, ("reference", i)
+                assert got[1][i] == row, ("optimized", i)
+    assume(checked > 0)
