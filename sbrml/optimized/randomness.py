@@ -7,6 +7,7 @@ identical values from identical seeds; key derivation (SHA-256, HMAC) is shared 
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
@@ -81,6 +82,13 @@ class ChaCha20RandomSource:
         for start in range(0, nbytes, len(ZERO_BLOCK)):
             stop = min(nbytes, start + len(ZERO_BLOCK))
             self._stream.update_into(zeros[: stop - start], view[start:stop])
+
+    def __reduce__(self) -> Any:
+        # C2.9: a copy (copy, deepcopy, pickle) would hand out this source's streams twice.
+        raise TypeError(
+            f"{type(self).__name__} cannot be copied or pickled: a copy would repeat every "
+            "secret it draws (spec C2.9); derive a child instead"
+        )
 
     def derive(self, label: str) -> ChaCha20RandomSource:
         """Implements C2.3 and C2.9: child k of ``label``; never the same stream twice."""

@@ -9,6 +9,7 @@ function in sbrml takes such a source as its keyword-only ``rng`` argument.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from sbrml.core.errors import ParameterError, RandomnessError
 from sbrml.core.params import RING_BITS, check_ring_bits
@@ -106,6 +107,13 @@ class ChaCha20RandomSource:
         stream = b"".join(parts)
         self._buffer = stream[count:]
         return stream[:count]
+
+    def __reduce__(self) -> Any:
+        # C2.9: a copy (copy, deepcopy, pickle) would hand out this source's streams twice.
+        raise TypeError(
+            f"{type(self).__name__} cannot be copied or pickled: a copy would repeat every "
+            "secret it draws (spec C2.9); derive a child instead"
+        )
 
     def derive(self, label: str) -> ChaCha20RandomSource:
         """Implements C2.3 and C2.9: child k of ``label``, keyed by HMAC(key, LE64(k) || label).

@@ -223,3 +223,14 @@ def test_keys_are_32_bytes(impl: ModuleType, key: object) -> None:
     with pytest.raises(ParameterError) as info:
         impl.ChaCha20RandomSource(key)
     assert info.value.clause == "D2.2"
+
+
+@pytest.mark.spec("C2.9")
+def test_a_source_cannot_be_copied(impl: ModuleType) -> None:
+    import copy
+    import pickle
+
+    for source in (impl.SystemRandomSource(), impl.DeterministicRandomSource(3)):
+        for duplicate in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(TypeError, match=r"C2\.9"):
+                duplicate(source)
