@@ -96,13 +96,15 @@ class GeometricMedian(NeedsMajority):
             top = c.max()
             g = seen_from(p if c[p] == top else int(np.argmax(c)))
             # beta_i = 1/max(nu, r_i) normalised, as m/max(nu, r_i): no beta overflows.
-            denominators = np.maximum(nu, radii(g, c))
+            r = radii(g, c)
+            denominators = np.maximum(nu, r)
             beta = denominators.min() / denominators
             new = beta / beta.sum()
             delta = new - c
             step = math.sqrt(max(0.0, float(delta @ g @ delta)))
             c = new
-            if step <= self.tol * spread:
+            # C10.2: the lower median of the distances, which one far input cannot move.
+            if step <= self.tol * max(nu, float(np.sort(r)[(n - 1) // 2])):
                 return c, report(t, True, step, spread)
         return c, report(self.max_iter, False, step, spread)
 

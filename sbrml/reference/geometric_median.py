@@ -98,13 +98,22 @@ def smoothed_weights(radii: Sequence[float], nu: float) -> list[float]:
     return [b / total for b in beta]
 
 
+def stopping_scale(radii: Sequence[float], nu: float) -> float:
+    """C10.2: max(nu, the lower median of the iterate's distances to the inputs).
+
+    A scale the honest majority sets: one far input moves the largest distance, not the median.
+    """
+    return max(nu, sorted(radii)[(len(radii) - 1) // 2])
+
+
 class GeometricMedian(NeedsMajority):
     """Geometric median by smoothed Weiszfeld iterations (Pillutla et al., RFA). Implements D10.1.
 
     Start at the mean z_0 = (1/n) sum x_i; repeat
     beta_i = 1 / max(nu, ||x_i - z||), z <- sum beta_i x_i / sum beta_i,
-    until the step ||z_new - z|| <= tol * s, where s = max_i ||x_i - mean|| is the spread
-    (C10.2), or ``max_iter`` iterations. Every iterate is an affine combination of the inputs
+    until the step ||z_new - z|| <= tol * max(nu, the lower median of ||x_i - z||) (C10.2), or
+    ``max_iter`` iterations; the report also gives the spread s = max_i ||x_i - mean||. Every
+    iterate is an affine combination of the inputs
     whose coefficients follow from D alone. ByzFL starts at z = 0 instead, which is not
     translation-equivariant (so not computable from D).
 
@@ -154,13 +163,12 @@ class GeometricMedian(NeedsMajority):
         for t in range(1, self.max_iter + 1):
             if spread == 0.0:
                 return z, WeiszfeldReport(t - 1, True, 0.0, 0.0)
-            w = smoothed_weights(
-                [row_norm([x[i][k] - z[k] for k in range(d)]) for i in range(n)], nu
-            )
+            r = [row_norm([x[i][k] - z[k] for k in range(d)]) for i in range(n)]
+            w = smoothed_weights(r, nu)
             new = [fsum_scaled([w[i] * x[i][k] for i in range(n)]) for k in range(d)]
             step = row_norm([new[k] - z[k] for k in range(d)])
             z = new
-            if step <= self.tol * spread:
+            if step <= self.tol * stopping_scale(r, nu):
                 return z, WeiszfeldReport(t, True, step, spread)
         return z, WeiszfeldReport(self.max_iter, False, step, spread)
 
@@ -216,11 +224,12 @@ class GeometricMedian(NeedsMajority):
                 return c, report(t - 1, True, 0.0, 0.0)
             top = max(c)
             g = seen_from(p if c[p] == top else c.index(top))
-            new = smoothed_weights(radii(g, c), nu)
+            r = radii(g, c)
+            new = smoothed_weights(r, nu)
             delta = [new[i] - c[i] for i in range(n)]
             step = math.sqrt(max(0.0, quad(g, delta)))
             c = new
-            if step <= self.tol * spread:
+            if step <= self.tol * stopping_scale(r, nu):
                 return c, report(t, True, step, spread)
         return c, report(self.max_iter, False, step, spread)
 

@@ -227,3 +227,17 @@ def test_geometric_median_module_keeps_every_old_name(impl: ModuleType) -> None:
     for name in ("is_probable_prime", "random_prime"):
         assert getattr(paillier, name) is getattr(primality, name)
     assert primality.MILLER_RABIN_ROUNDS == 40
+
+
+@pytest.mark.spec("C10.2")
+@pytest.mark.parametrize("far", [1e14, 1e20, 1e30])
+def test_one_far_row_does_not_set_the_stopping_scale(impl: ModuleType, far: float) -> None:
+    # Spec 0.4 stopped at tol * max ||x_i - mean||, a scale the far row sets: the output was
+    # about 1.8e-12 * far. The median distance is the honest majority's scale.
+    x = [[50.0], [0.0], [5.0], [3.0], [3.0], [1.0], [2.0], [4.0], [far]]
+    data = np.asarray(x) if impl.__name__.endswith("optimized") else x
+    rule = impl.GeometricMedian(2)
+    z, report = rule.run(data)
+    assert report.converged and abs(float(z[0]) - 3.0) < 1e-3
+    c, _ = rule.solve(impl.sq_distances(data))
+    assert abs(sum(float(ci) * row[0] for ci, row in zip(c, x, strict=True)) - 3.0) < 1e-3
