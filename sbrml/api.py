@@ -64,7 +64,7 @@ class AggregationResult:
     threshold: int | None = None
 
 
-def _tree(impl: str) -> Any:
+def tree_module(impl: str) -> Any:
     try:
         return implementation(impl)
     except ValueError as err:
@@ -73,7 +73,7 @@ def _tree(impl: str) -> Any:
         ) from err
 
 
-def _matrix(function: str, x: ArrayLike) -> F64:
+def as_matrix(function: str, x: ArrayLike) -> F64:
     arr = np.asarray(x)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ShapeError(
@@ -112,7 +112,7 @@ def _stage_classes(obj: Any) -> list[type]:
     return [type(obj)]
 
 
-def _check_same_tree(function: str, parameter: str, obj: Any, impl: str) -> None:
+def check_same_tree(function: str, parameter: str, obj: Any, impl: str) -> None:
     """D0.1: a rule or provider of one tree is not run by the other (results would mislead)."""
     classes = _stage_classes(obj) if parameter == "rule" else [type(obj)]
     other = "reference" if impl == "optimized" else "optimized"
@@ -162,7 +162,7 @@ def rule(name: str, *, f: int, impl: str = "optimized", **hyperparameters: Any) 
     place, or a hyperparameter the named rule does not take; the rule's own checks on ``f`` and
     its hyperparameters raise as the rule classes do.
     """
-    tree = _tree(impl)
+    tree = tree_module(impl)
     owners = hyperparameter_owners()
     for key in hyperparameters:
         takes = [s for s in name.split("+") if s in owners.get(key, (None, ()))[1]]
@@ -207,8 +207,8 @@ def secure_aggregate(
     which the rule and the provider must come from (``ParameterError`` citing D0.1 otherwise).
     Returns an ``AggregationResult`` with ``protocol="two-server"``.
     """
-    tree = _tree(impl)
-    arr = _matrix("secure_aggregate", x)
+    tree = tree_module(impl)
+    arr = as_matrix("secure_aggregate", x)
     if isinstance(rule, str):
         raise ParameterError(
             "secure_aggregate",
@@ -217,9 +217,9 @@ def secure_aggregate(
             "D0.1",
             f"the name {rule!r} (a name does not say how many workers are Byzantine)",
         )
-    _check_same_tree("secure_aggregate", "rule", rule, impl)
+    check_same_tree("secure_aggregate", "rule", rule, impl)
     if provider is not None:
-        _check_same_tree("secure_aggregate", "provider", provider, impl)
+        check_same_tree("secure_aggregate", "provider", provider, impl)
     result = tree.secure_aggregate(
         _data(impl, arr),
         rule,
@@ -261,8 +261,8 @@ def masked_mean(
     ``"share"``, ``"input"``, ``"unmask"``). Fewer than ``t`` survivors raise
     ``InsufficientWorkersError`` (C20.3) and release nothing.
     """
-    tree = _tree(impl)
-    arr = _matrix("masked_mean", x)
+    tree = tree_module(impl)
+    arr = as_matrix("masked_mean", x)
     n = int(arr.shape[0])
     t = max(2, n // 2 + 1) if threshold is None else threshold
     module = importlib.import_module(f"sbrml.{impl}.mask_protocol")
@@ -301,8 +301,8 @@ def encrypted_mean(
     ``processes`` is the most worker processes the optimized tree may use (C0.2; the mean and
     the transcript do not depend on it).
     """
-    tree = _tree(impl)
-    arr = _matrix("encrypted_mean", x)
+    tree = tree_module(impl)
+    arr = as_matrix("encrypted_mean", x)
     source = _rng(tree, rng)
     paillier = importlib.import_module(f"sbrml.{impl}.paillier")
     if keys is not None and not (

@@ -18,7 +18,6 @@ The last two compute the mean of the workers they count, whatever rule is named.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -26,9 +25,12 @@ from numpy.typing import ArrayLike
 
 from sbrml.api import (
     AggregationResult,
+    as_matrix,
+    check_same_tree,
     encrypted_mean,
     masked_mean,
     secure_aggregate,
+    tree_module,
 )
 from sbrml.core.errors import ParameterError
 
@@ -56,9 +58,9 @@ def plaintext(
     ``seconds = {"plaintext": s}``. ``weights`` is ``None`` and every row counts:
     ``sbrml aggregate --plaintext`` screens the rows as the secure round does (C8.2) and
     reports the weights."""
-    if impl not in ("optimized", "reference"):
-        raise ParameterError("plaintext", "impl", "'optimized' or 'reference'", "D0.1", repr(impl))
-    arr = np.asarray(x, dtype=np.float64)
+    tree_module(impl)
+    arr = as_matrix("plaintext", x)
+    check_same_tree("plaintext", "rule", rule, impl)
     n, d = arr.shape
     start = time.perf_counter()
     z = rule(arr if impl == "optimized" else arr.tolist(), rng=rng)
@@ -78,56 +80,10 @@ def plaintext(
     )
 
 
-def secure(
-    x: ArrayLike,
-    rule: Any,
-    *,
-    rng: Any = None,
-    impl: str = "optimized",
-    variant: str = "gram",
-    provider: Any = None,
-    tamper: Any = None,
-) -> AggregationResult:
-    """The two-server round (P8.1) of ``rule``: ``sbrml.secure_aggregate``."""
-    return secure_aggregate(
-        x, rule, rng=rng, impl=impl, variant=variant, provider=provider, tamper=tamper
-    )
-
-
-def masks(
-    x: ArrayLike,
-    *,
-    rng: Any = None,
-    impl: str = "optimized",
-    threshold: int | None = None,
-    dropouts: Mapping[int, str] | None = None,
-) -> AggregationResult:
-    """The mean through pairwise masks (P20.1): ``sbrml.masked_mean``."""
-    return masked_mean(x, threshold=threshold, dropouts=dropouts, rng=rng, impl=impl)
-
-
-def paillier(
-    x: ArrayLike,
-    *,
-    rng: Any = None,
-    impl: str = "optimized",
-    keys: tuple[Any, Any] | None = None,
-    bits: int = 2048,
-    int_bits: int = 8,
-    frac_bits: int = 16,
-    processes: int = 1,
-) -> AggregationResult:
-    """The mean through packed Paillier averaging (P14.3): ``sbrml.encrypted_mean``."""
-    return encrypted_mean(
-        x,
-        keys=keys,
-        bits=bits,
-        int_bits=int_bits,
-        frac_bits=frac_bits,
-        rng=rng,
-        impl=impl,
-        processes=processes,
-    )
+# The protocol modes are the front door's calls themselves: one definition, same signatures.
+secure = secure_aggregate
+masks = masked_mean
+paillier = encrypted_mean
 
 
 def aggregate(
@@ -147,6 +103,15 @@ def aggregate(
     if mode in ("plaintext", "secure"):
         run = plaintext if mode == "plaintext" else secure
         return run(x, rule, rng=rng, impl=impl, **options)
+    if mode in AVERAGING and rule is not None:
+        # An option that does not apply is an error: these modes average, whatever is named.
+        raise ParameterError(
+            "modes.aggregate",
+            "rule",
+            f"no rule: mode {mode!r} computes the mean",
+            "D18.1",
+            getattr(rule, "name", type(rule).__name__),
+        )
     if mode == "masks":
         return masks(x, rng=rng, impl=impl, **options)
     if mode == "paillier":

@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+import sbrml
 import sbrml.optimized as opt
 import sbrml.optimized.paillier as opt_p
 import sbrml.reference as ref
 from sbrml import modes
 from sbrml.api import AggregationResult
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, ShapeError
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = opt_p.generate_keypair(512, rng=opt.DeterministicRandomSource(7), insecure_test=True)
@@ -116,3 +117,16 @@ def test_the_grid_loader_is_the_simulations(tmp_path: Path) -> None:
     with pytest.raises(GridError, match=r"unknown keys \['colour'\].*\(C18\.1\)") as info:
         read_grid(str(grid_file))
     assert isinstance(info.value, ConfigError)
+
+
+@pytest.mark.spec("D18.1", "D0.1")
+def test_modes_refuse_what_does_not_apply() -> None:
+    x = np.arange(18.0).reshape(6, 3)
+    with pytest.raises(ParameterError) as info:  # the averaging modes take no rule
+        modes.aggregate("masks", x, opt.Krum(1))
+    assert info.value.parameter == "rule"
+    with pytest.raises(ParameterError):  # an optimized rule is not run as the reference
+        modes.plaintext(x, opt.Krum(1), impl="reference")
+    with pytest.raises(ShapeError):  # a vector is not n x d
+        modes.plaintext(np.arange(3.0), opt.Mean(0))
+    assert modes.secure is sbrml.secure_aggregate and modes.masks is sbrml.masked_mean
