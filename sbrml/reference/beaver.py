@@ -14,6 +14,14 @@ from sbrml.core.channel import Channel
 from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.core.params import RING_BITS
 from sbrml.reference.channel import pack_ring
+from sbrml.reference.comparison_dealer import (
+    AndTriples,
+    DaBitShares,
+    MaskShares,
+    deal_and_triples,
+    deal_dabits,
+    deal_masks,
+)
 from sbrml.reference.randomness import RandomSource, ring_elements
 from sbrml.reference.ring import ring_add, ring_sub
 
@@ -148,6 +156,22 @@ class Dealer:
             "offline/gram", (_flatten(a0), _flatten(c0)), (_flatten(a1), _flatten(c1)), channel
         )
         return GramShares(a0, c0), GramShares(a1, c1)
+
+    def and_triples(
+        self, lanes: int, count: int, *, channel: Channel
+    ) -> tuple[AndTriples, AndTriples]:
+        """P21.1 (a): ``count`` AND triples over ``lanes`` lanes."""
+        return deal_and_triples(self._rng, lanes, count, channel=channel)
+
+    def masks(
+        self, lanes: int, bits: int, *, high: bool, channel: Channel
+    ) -> tuple[MaskShares, MaskShares]:
+        """P21.1 (b): a mask of width ``bits`` per lane, with its high part if ``high``."""
+        return deal_masks(self._rng, lanes, bits, high=high, channel=channel)
+
+    def dabits(self, lanes: int, *, channel: Channel) -> tuple[DaBitShares, DaBitShares]:
+        """P21.1 (c): ``lanes`` daBits."""
+        return deal_dabits(self._rng, lanes, channel=channel)
 
 
 def _open(label: str, masked0: Vector, masked1: Vector, channel: Channel) -> Vector:
