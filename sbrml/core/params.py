@@ -60,6 +60,15 @@ def check_processes(function: str, processes: int) -> None:
 NORM_BOUND_LOG2 = 62
 
 
+def coordinate_bound_log2(d: int) -> int:
+    """Implements C8.13: b(d) = floor((62 - ceil(log2 d)) / 2), for an int d >= 1.
+
+    Every coordinate of an in-range encoding lies in [-2^b, 2^b), which keeps every pairwise
+    distance of d coordinates below 2^64.
+    """
+    return (NORM_BOUND_LOG2 - (d - 1).bit_length()) // 2
+
+
 VARIANTS = ("gram", "pairwise")
 
 

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from sbrml.core.channel import Channel, Message
 from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError, SpecError
-from sbrml.core.params import NORM_BOUND_LOG2, RING_BITS, check_variant
+from sbrml.core.params import NORM_BOUND_LOG2, RING_BITS, check_variant, coordinate_bound_log2
 from sbrml.core.randomness import RandomSource
 from sbrml.core.rules import DistanceRule, is_distance_rule
 
@@ -94,6 +94,18 @@ def norm_bound_error(norm: int, frac_bits: int) -> ShapeError:
     )
 
 
+def coordinate_bound_error(outside: int, d: int, frac_bits: int) -> ShapeError:
+    """The C8.13 error for an encoding with ``outside`` of its ``d`` coordinates out of range."""
+    bits = coordinate_bound_log2(d)
+    return ShapeError(
+        "encode_update",
+        "x",
+        f"every round(x_k 2^{frac_bits}) in [-2^{bits}, 2^{bits}) (b(d) for d={d})",
+        "C8.13",
+        f"{outside} of {d} coordinates outside",
+    )
+
+
 Unpack = Callable[[str, str, Any, int], Any]
 
 
@@ -126,7 +138,16 @@ def collect_shares(
     return shares, reasons, ignored
 
 
-PHASES = ("offline_triples", "share", "validate", "distances", "weights", "output")
+PHASES = (
+    "offline_triples",
+    "offline_comparison",
+    "share",
+    "validate",
+    "range",
+    "distances",
+    "weights",
+    "output",
+)
 MakeMessages = Callable[..., list[Message]]
 
 
@@ -247,6 +268,43 @@ def agree_on_valid(
     return parsed, valid, excluded
 
 
+def exclude_out_of_range(
+    outside: Mapping[int, int],
+    valid: Sequence[int],
+    excluded: dict[int, str],
+    n: int,
+    d: int,
+    rule: DistanceRule,
+) -> list[int]:
+    """Implements C8.14's outcome: workers of V with ``outside[i] > 0`` lanes whose t != 0
+    leave V, with the clause's reason added to ``excluded``; returns the new V (sorted).
+
+    Raises InsufficientWorkersError citing C8.4 when too few workers remain for the rule.
+    """
+    bits = coordinate_bound_log2(d)
+    kept = []
+    for i in valid:
+        count = outside.get(i, 0)
+        if count:
+            excluded[i] = (
+                f"range validation: {count} of {d} coordinates outside "
+                f"[-2^{bits}, 2^{bits}) (C8.14)"
+            )
+        else:
+            kept.append(i)
+    try:
+        rule.check_n(len(kept), "secure_aggregate")
+    except InsufficientWorkersError as err:
+        raise InsufficientWorkersError(
+            "secure_aggregate",
+            "n",
+            f"{err.condition} after exclusions",
+            "C8.4",
+            f"{len(kept)} valid of n={n}, f={rule.f}; excluded: {describe_excluded(excluded)}",
+        ) from err
+    return kept
+
+
 def s1_weights(rule: DistanceRule, dist: Any, frac_bits: int, rng: RandomSource) -> Any:
     """Implements P8.1 step 4 at S1: p = rule.weights(D) with D in units of 2^(-2F) (D6.2).
 
@@ -259,16 +317,16 @@ def s1_weights(rule: DistanceRule, dist: Any, frac_bits: int, rng: RandomSource)
         if err.clause != "D6.2":
             raise
         # D itself always passes D6.2 (ring residues are >= 0); a failure comes from the
-        # distances a pre-aggregation derives from it, so D is not Euclidean (C8.9).
+        # distances a pre-aggregation derives from it, so D is not Euclidean. Range
+        # validation (C8.14) makes D exact, so only a rule outside the library gets here.
         raise ShapeError(
             "secure_aggregate",
             "D",
             "a Euclidean distance matrix, so that every distance a pre-aggregation derives "
             "from it is >= 0",
             "C8.12",
-            f"a negative distance derived by {rule.name} ({err.function} refused it): some "
-            "worker's shares reconstruct outside the encodable range (C8.9); the round is "
-            "aborted with nothing released",
+            f"a negative distance derived by {rule.name} ({err.function} refused it); the "
+            "round is aborted with nothing released",
         ) from err
 
 

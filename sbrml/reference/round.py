@@ -16,6 +16,7 @@ from sbrml.core.params import (
     NORM_BOUND_LOG2,
     RING_BITS,
     WEIGHT_FRAC_BITS,
+    coordinate_bound_log2,
     pairs,
 )
 from sbrml.core.round import (
@@ -24,6 +25,8 @@ from sbrml.core.round import (
     Tamper,
     agree_on_valid,
     check_round_inputs,
+    coordinate_bound_error,
+    exclude_out_of_range,
     norm_bound_error,
     run_workers,
     s1_weights,
@@ -33,22 +36,36 @@ from sbrml.core.round import (
 from sbrml.core.rules import DistanceRule
 from sbrml.reference.beaver import Dealer, Matrix, TripleProvider
 from sbrml.reference.channel import pack_ring, unpack_ring
+from sbrml.reference.comparison import range_check
+from sbrml.reference.comparison_dealer import gate_count
 from sbrml.reference.distances import (
     restrict_square_pairs,
     secure_sq_distances_gram,
     secure_sq_distances_pairwise,
 )
 from sbrml.reference.randomness import RandomSource
-from sbrml.reference.ring import decode, encode, encode_weights, ring_add, sq_norm_encoded
+from sbrml.reference.ring import (
+    decode,
+    encode,
+    encode_weights,
+    ring_add,
+    sq_norm_encoded,
+    to_signed,
+)
 from sbrml.reference.sharing import share
 
 
 def encode_update(x: Sequence[float], *, frac_bits: int = DEFAULT_FRAC_BITS) -> list[int]:
-    """Implements P8.1 step 1a: encode (C1.1-C1.3) and check the norm bound (C8.2)."""
+    """Implements P8.1 step 1a: encode (C1.1-C1.3), check the norm bound (C8.2) and the
+    coordinate bound b(d) of C8.13 for d = len(x)."""
     encoded = encode(x, frac_bits=frac_bits)
     norm = sq_norm_encoded(encoded)
     if norm >= 1 << NORM_BOUND_LOG2:
         raise norm_bound_error(norm, frac_bits)
+    bound = 1 << coordinate_bound_log2(len(encoded))
+    outside = sum(1 for v in encoded if not -bound <= to_signed(v) < bound)
+    if outside:
+        raise coordinate_bound_error(outside, len(encoded), frac_bits)
     return encoded
 
 
@@ -79,11 +96,14 @@ def secure_aggregate(
 ) -> RoundResult[list[float], Matrix]:
     """Implements P8.1: one secure two-server round of ``rule`` over the workers' inputs.
 
-    0. (offline) The provider gives S0 and S1 shares of the distance material for n workers.
-    1. Worker i encodes x_i, checks the norm bound, shares it, and sends one share to each
-       server, drawing from ``rng.derive("worker/<i>")``.
+    0. (offline) The provider gives S0 and S1 shares of the distance material for n workers;
+       the dealer gives them the range-validation material for n*d lanes (C8.14).
+    1. Worker i encodes x_i, checks the norm and coordinate bounds, shares it, and sends one
+       share to each server, drawing from ``rng.derive("worker/<i>")``.
     2. Each server keeps the workers with exactly one well-formed share and sends the list
-       to the other; both use the intersection V. Excluded workers are reported.
+       to the other; both use the intersection V. Then every coordinate of every worker in V
+       is range-checked on shares (P21.7); a worker with one outside [-2^b(d), 2^b(d)) leaves
+       V. Excluded workers are reported.
     3. The servers compute shares of D over V (P5.1 or P5.2); S0 sends its share to S1.
     4. S1 reconstructs D, computes p = rule.weights(D), encodes P and sends it to S0.
     5. Each server computes z^s = sum_{i in V} P_i x_i^s; S0 sends z^0 to S1, which
@@ -103,6 +123,15 @@ def secure_aggregate(
     else:
         square_material = source.square_pairs(len(pairs(n)) * d, channel=channel)
     clock.lap("offline_triples")
+    # C8.14: range-validation material, from the dealer (a Paillier provider has none).
+    dealer = source if isinstance(source, Dealer) else Dealer(rng=rng.derive("dealer"))
+    bits, lanes = coordinate_bound_log2(d), n * d
+    range_material = (
+        dealer.masks(lanes, bits + 1, high=True, channel=channel),
+        dealer.dabits(lanes, channel=channel),
+        dealer.and_triples(lanes, gate_count(bits + 1), channel=channel),
+    )
+    clock.lap("offline_comparison")
 
     # Step 1: workers share; a worker whose own input is invalid sends nothing.
     worker_errors = run_workers(
@@ -113,6 +142,17 @@ def secure_aggregate(
     # Step 2: validation and agreement on V.
     parsed, valid, excluded = agree_on_valid(channel, n, d, worker_errors, rule, unpack_ring)
     clock.lap("validate")
+
+    # Step 2, range validation (C8.14): lanes i*d + k, zero shares for workers outside V.
+    zero = [0] * d
+    lane_shares = tuple(
+        [v for i in range(n) for v in (parsed[s][i] if i in valid else zero)] for s in (0, 1)
+    )
+    t = range_check((lane_shares[0], lane_shares[1]), *range_material, bits=bits, channel=channel)
+    outside = {i: sum(1 for k in range(d) if t[i * d + k]) for i in valid}
+    valid = exclude_out_of_range(outside, valid, excluded, n, d, rule)
+    excluded = dict(sorted(excluded.items()))
+    clock.lap("range")
 
     # Step 3: distances over V.
     x_shares = ([parsed[0][i] for i in valid], [parsed[1][i] for i in valid])

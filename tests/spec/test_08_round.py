@@ -51,7 +51,7 @@ def test_randomness_labels(impl: ModuleType) -> None:
 @pytest.mark.spec("C8.2")
 def test_norm_bound_at_the_boundary(impl: ModuleType) -> None:
     limit = 2.0 ** (31 - F)  # a single coordinate with e = 2^31 has e^2 = 2^62
-    impl.encode_update([limit - 2.0**-F, 0.0])
+    impl.encode_update([limit - 2.0**-F])  # d = 1: b(1) = 31 admits e = 2^31 - 1
     with pytest.raises(ShapeError) as info:
         impl.encode_update([limit, 0.0])
     assert info.value.clause == "C8.2"
@@ -60,7 +60,24 @@ def test_norm_bound_at_the_boundary(impl: ModuleType) -> None:
     # 2^62 split over two coordinates: e = 2^30.5 is not an integer, so use 4 coordinates of 2^30.
     with pytest.raises(ShapeError):
         impl.encode_update([2.0 ** (30 - F)] * 4)
-    impl.encode_update([2.0 ** (30 - F)] * 3 + [2.0 ** (30 - F) - 2.0**-F])
+    impl.encode_update([2.0 ** (30 - F) - 2.0**-F] * 4)
+
+
+@pytest.mark.spec("C8.13")
+def test_coordinate_bound_at_the_boundary(impl: ModuleType) -> None:
+    # d = 2: b(2) = 30, so e must lie in [-2^30, 2^30); the norm bound C8.2 holds throughout.
+    top = 2.0 ** (30 - F)
+    impl.encode_update([top - 2.0**-F, -top])
+    for bad in ([top, 0.0], [0.0, -top - 2.0**-F]):
+        with pytest.raises(ShapeError) as info:
+            impl.encode_update(bad)
+        assert info.value.clause == "C8.13"
+        assert "1 of 2 coordinates outside" in str(info.value)
+    # d = 1.25M: b = 20, so |x_k| < 16 at F = 16 (the contract change of spec 0.6).
+    assert impl.encode_update([15.99] + [0.0] * 1_249_999) is not None
+    with pytest.raises(ShapeError) as info:
+        impl.encode_update([16.0] + [0.0] * 1_249_999)
+    assert info.value.clause == "C8.13"
 
 
 @pytest.mark.spec("C8.2", "C8.3")
@@ -240,72 +257,83 @@ def test_a_worker_with_the_wrong_dimension_is_excluded(impl: ModuleType) -> None
     assert 3 in result.excluded and result.valid == [0, 1, 2, 4, 5]
 
 
-@pytest.mark.spec("C8.9")
+@pytest.mark.spec("C8.9", "C8.14")
 @pytest.mark.parametrize("variant", ["gram", "pairwise"])
-def test_ring_wrap_attack_is_invisible_to_distances(impl: ModuleType, variant: str) -> None:
-    n, d = 5, 3
+def test_ring_wrap_attack_is_excluded(impl: ModuleType, variant: str) -> None:
+    # Before range validation, e + 2^63 in one coordinate left D unchanged and moved the
+    # Multi-Krum output by 2^17. Now the worker is excluded and the round equals the round
+    # in which it sent nothing.
+    n, d = 6, 3
     x = inputs(n, d, 0.5)
-    honest = impl.secure_aggregate(
-        x, impl.MultiKrum(1, 3), rng=impl.DeterministicRandomSource(4), variant=variant
-    )
-    # Worker 0 shares encode(x_0) + 2^63 in coordinate 1: decoded, that is about -1.4e14.
     e = ref_encode(x[0])
     e[1] = (e[1] + (1 << 63)) % M
-    attack = replace_worker(0, shares_of(0, e))
+    silent = impl.secure_aggregate(
+        x,
+        impl.MultiKrum(1, 3),
+        rng=impl.DeterministicRandomSource(4),
+        variant=variant,
+        tamper=lambda msgs: [m for m in msgs if m.sender != "W0"],
+    )
     wrapped = impl.secure_aggregate(
         x,
         impl.MultiKrum(1, 3),
         rng=impl.DeterministicRandomSource(4),
         variant=variant,
-        tamper=attack,
+        tamper=replace_worker(0, shares_of(0, e)),
     )
-    assert as_list(wrapped.distances) == as_list(honest.distances)
-    assert as_list(wrapped.weights) == as_list(honest.weights)
-    p0 = round(2**W / 3)
-    if as_list(honest.weights)[0] > 0 and p0 % 2 == 1:
-        shift = [abs(a - b) for a, b in zip(as_list(wrapped.z), as_list(honest.z), strict=True)]
-        assert shift[0] == shift[2] == 0.0
-        assert shift[1] == pytest.approx(2.0 ** (63 - F - W))  # 2^17 = 131072 in coordinate 1
-    else:  # pragma: no cover - the inputs above put worker 0 in the selection
-        pytest.fail("test inputs must select worker 0 with an odd weight")
-    # Krum's weight 2^W is even: the same shift leaves its output untouched.
-    k_honest = impl.secure_aggregate(
-        x, impl.Krum(1), rng=impl.DeterministicRandomSource(4), variant=variant
-    )
-    k_wrapped = impl.secure_aggregate(
-        x, impl.Krum(1), rng=impl.DeterministicRandomSource(4), variant=variant, tamper=attack
-    )
-    assert as_list(k_wrapped.z) == as_list(k_honest.z)
+    assert wrapped.valid == [1, 2, 3, 4, 5]
+    assert "C8.14" in wrapped.excluded[0] and "1 of 3 coordinates" in wrapped.excluded[0]
+    assert as_list(wrapped.z) == as_list(silent.z)
+    assert as_list(wrapped.weights) == as_list(silent.weights)
+    assert as_list(wrapped.distances) == as_list(silent.distances)
 
 
-@pytest.mark.spec("C8.12", "D16.8")
+@pytest.mark.spec("C8.12", "C8.14", "D16.8")
 @pytest.mark.parametrize("spec", ["bucketing+geomed", "bucketing+mean", "bucketing+medoid"])
-def test_non_euclidean_distances_abort_alike(spec: str) -> None:
-    # InconsistentShares makes worker 0 reconstruct to a random ring vector, so D is a matrix
-    # of residues; bucketing's mixed distances then go negative for some seeds. Both trees
-    # must raise the same ShapeError (the optimized tree used to crash with AttributeError),
-    # and S1 must not have sent weights.
-    x = [[(i + k) / 4 for k in range(3)] for i in range(9)]
-    aborted = 0
+def test_inconsistent_shares_no_longer_abort_bucketing(spec: str) -> None:
+    # InconsistentShares makes worker 0 reconstruct to a random ring vector. Before range
+    # validation bucketing's mixed distances could go negative and abort the round for
+    # everyone; now the worker is excluded and the round completes, alike in both trees.
+    x = [[(i + k) / 4 for k in range(3)] for i in range(10)]
     for seed in range(12):
-        outcomes = []
+        results = []
         for tree in (ref, opt):
             attack = InconsistentShares(
                 0, [1e4, -1e4, 1e4], rng=opt.DeterministicRandomSource(seed)
             )
             data = np.asarray(x) if tree is opt else x
-            try:
+            results.append(
                 tree.secure_aggregate(
                     data,
                     build_rule(tree, spec, 2),
                     rng=tree.DeterministicRandomSource(seed),
                     tamper=attack,
                 )
-                outcomes.append("completed")
+            )
+        for result in results:
+            assert result.valid == list(range(1, 10)) and "C8.14" in result.excluded[0]
+        assert results[0].channel.transcript_bytes() == results[1].channel.transcript_bytes()
+
+
+@pytest.mark.spec("C8.12")
+def test_a_non_euclidean_distance_matrix_aborts_alike() -> None:
+    # Unreachable from workers since C8.14; S1's guard still refuses a D that is not
+    # Euclidean (here: one point far from two that coincide, violating the triangle
+    # inequality), naming the pre-aggregation and no entry of D.
+    from sbrml.core.round import s1_weights
+
+    dist = [[0, 1, 10**6, 1], [1, 0, 1, 1], [10**6, 1, 0, 1], [1, 1, 1, 0]]
+    refused = []
+    for tree in (ref, opt):
+        rule = build_rule(tree, "bucketing+mean", 0)
+        matrix = dist if tree is ref else np.asarray(dist, dtype=np.uint64)
+        for seed in range(20):
+            try:
+                s1_weights(rule, matrix, 0, tree.DeterministicRandomSource(seed))
+                refused.append((tree.__name__, seed, False))
             except ShapeError as err:
                 assert err.clause == "C8.12" and err.function == "secure_aggregate"
-                assert not re.search(r"\d{4,}", str(err))  # no entry of D in the message
-                outcomes.append("C8.12")
-        assert outcomes[0] == outcomes[1], (seed, outcomes)
-        aborted += outcomes[0] == "C8.12"
-    assert aborted > 0  # the case is reached
+                assert "1000000" not in str(err)
+                refused.append((tree.__name__, seed, True))
+    by_tree = [[r[2] for r in refused if r[0] == name] for name in (ref.__name__, opt.__name__)]
+    assert by_tree[0] == by_tree[1] and any(by_tree[0])
