@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from types import ModuleType
 
 import numpy as np
