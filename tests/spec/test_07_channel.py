@@ -7,7 +7,9 @@ from types import ModuleType
 
 import pytest
 
+
 from sbrml.core.channel import Channel, Message
+from sbrml.reference.comparison_dealer import gate_count, plane_bytes
 from tests.helpers import replace_worker
 from tests.helpers.cli import parse_transcript
 
@@ -50,10 +52,17 @@ def test_every_message_is_recorded_in_order(impl: ModuleType) -> None:
         (m.sender, m.receiver, m.label) for m in result.channel.messages
     ]
     labels = [lab for _, _, lab, _ in parsed]
+    # d = 2: range validation at b(2) = 30 runs less_than_bits on 31 bits, 5 AND layers.
     assert labels == (
         ["offline/gram"] * 2
+        + ["offline/masks", "offline/masks", "offline/dabits", "offline/dabits"]
+        + ["offline/and"] * 2
         + ["share"] * 14
         + ["valid"] * 2
+        + ["range/open"] * 2
+        + ["cmp/and"] * 10
+        + ["cmp/b2a"] * 2
+        + ["range/high"] * 2
         + ["beaver/open"] * 2
         + ["distances", "weights", "output"]
     )
@@ -72,9 +81,15 @@ def test_byte_counts(impl: ModuleType) -> None:
     links = result.channel.bytes_by_link()
     v = len(result.valid)
     assert v == 5
-    assert links["dealer->S0"] == links["dealer->S1"] == 8 * (n * d + n * n)
+    # Range validation (C8.14, P21.1, P21.7) on n*d lanes at m = b(3) + 1 = 31 bits.
+    lanes, m = n * d, 31
+    plane = plane_bytes(lanes)
+    gates = gate_count(m)
+    comparison_offline = 8 * lanes * 3 + plane * (m + 1) + 3 * gates * plane
+    comparison_online = 8 * lanes * 2 + 2 * gates * plane + plane
+    assert links["dealer->S0"] == links["dealer->S1"] == 8 * (n * d + n * n) + comparison_offline
     assert all(links[f"W{i}->S{s}"] == 8 * d for i in range(5) for s in (0, 1))
     assert "W5->S0" not in links
-    assert links["S0->S1"] == 8 * (v + v * d + v * (v - 1) // 2 + d)
-    assert links["S1->S0"] == 8 * (v + v * d + v)
+    assert links["S0->S1"] == 8 * (v + v * d + v * (v - 1) // 2 + d) + comparison_online
+    assert links["S1->S0"] == 8 * (v + v * d + v) + comparison_online
     assert sum(links.values()) == sum(m.size for m in result.channel.messages)
