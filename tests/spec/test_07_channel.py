@@ -7,7 +7,6 @@ from types import ModuleType
 
 import pytest
 
-
 from sbrml.core.channel import Channel, Message
 from sbrml.reference.comparison_dealer import gate_count, plane_bytes
 from tests.helpers import replace_worker
