@@ -123,8 +123,8 @@ def test_protocol_attacks() -> None:
         (MalformedShare(2), True),
         (MissingShare(2, None), True),
         (MissingShare(2, "S0"), True),
-        (InconsistentShares(2, [5.0, 5.0, 5.0], rng=rng), False),
-        (RingWrap(2, [math.sin(2 + k) for k in range(3)], [1], rng=rng), False),
+        (InconsistentShares(2, [5.0, 5.0, 5.0], rng=rng), True),  # C8.14 since spec 0.6
+        (RingWrap(2, [math.sin(2 + k) for k in range(3)], [1], rng=rng), True),
     ):
         result = _round(attack)
         assert (2 in result.excluded) == excluded and set(result.excluded) <= {2}
@@ -144,6 +144,7 @@ def test_protocol_attacks() -> None:
     with pytest.raises(ParameterError):
         NonFiniteInput(2, 1.0)
     wrapped = _round(RingWrap(2, [math.sin(2 + k) for k in range(3)], [1], rng=rng))
-    assert np.array_equal(wrapped.distances, clean.distances)  # C8.9: invisible to D
+    # C8.9: invisible to D, so range validation on shares (C8.14) is what excludes it.
+    assert list(wrapped.excluded) == [2] and "C8.14" in wrapped.excluded[2]
     with pytest.raises(ParameterError):
         RingWrap(2, [1.0, 2.0], [5], rng=rng)
