@@ -1,0 +1,44 @@
+"""Batcher's odd-even merge sorting network, pruned to v values (spec/22-secure-rules.md, D22.1).
+
+Part of ``sbrml.core``: the network is combinatorics, not arithmetic, and both trees must walk
+the same comparators in the same order for their transcripts to agree (C22.1), so it is
+defined once, here.
+"""
+
+from __future__ import annotations
+
+from sbrml.core.errors import ParameterError
+
+Layer = list[tuple[int, int]]
+
+
+def sorting_layers(v: int) -> list[Layer]:
+    """Implements D22.1: the layers of comparators (i, j), i < j, that sort v values.
+
+    Batcher's odd-even merge sort on P = 2^ceil(log2 v) positions, keeping the comparators
+    whose second position is < v (positions >= v hold +infinity) and the non-empty layers.
+    """
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ParameterError("sorting_layers", "v", "an int >= 1", "D22.1", repr(v))
+    size = 1 << (v - 1).bit_length()
+    layers: list[Layer] = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            layer = [
+                (i + j, i + j + k)
+                for j in range(k % p, size - k, 2 * k)
+                for i in range(min(k, size - j - k))
+                if (i + j) // (2 * p) == (i + j + k) // (2 * p) and i + j + k < v
+            ]
+            if layer:
+                layers.append(layer)
+            k //= 2
+        p *= 2
+    return layers
+
+
+def comparator_count(v: int) -> int:
+    """The number of comparators of D22.1's network for v values."""
+    return sum(len(layer) for layer in sorting_layers(v))
