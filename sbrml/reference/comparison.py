@@ -54,6 +54,23 @@ def _check_triples(
             )
 
 
+def _check_planes(function: str, name: str, planes: Sequence[int], lanes: int) -> None:
+    # A plane of N lanes has no bit at a position >= N (D21.1); a wider one would be sent
+    # unmasked there, since the material's planes are zero at those positions.
+    for p in planes:
+        if isinstance(p, bool) or not isinstance(p, int) or p < 0 or p >> lanes:
+            got = f"a plane of {p.bit_length()} bits" if isinstance(p, int) else type(p).__name__
+            raise _shape(function, name, f"planes of {lanes} lanes", got)
+
+
+def _check_dabits(function: str, dabits: tuple[DaBitShares, DaBitShares], lanes: int) -> None:
+    for d in dabits:
+        if d.lanes != lanes or len(d.q) != lanes:
+            raise _shape(
+                function, "dabits", f"daBits of {lanes} lanes", f"{d.lanes} lanes, {len(d.q)} q"
+            )
+
+
 def _exchange_planes(
     label: str, mine: Sequence[Sequence[int]], lanes: int, channel: Channel
 ) -> list[int]:
@@ -93,6 +110,8 @@ def and_layer(
     if len(y) != count:
         raise _shape("and_layer", "y", f"{count} planes", len(y))
     _check_triples("and_layer", triples, lanes, count)
+    _check_planes("and_layer", "x", [p for pair in x for p in pair], lanes)
+    _check_planes("and_layer", "y", [p for pair in y for p in pair], lanes)
     masked = []
     for s in (0, 1):
         t = triples[s]
@@ -145,6 +164,8 @@ def less_than_bits(
     if bits < 1 or len(rho) != bits:
         raise _shape("less_than_bits", "rho", f"{bits} >= 1 planes", len(rho))
     _check_triples("less_than_bits", triples, lanes, gate_count(bits))
+    _check_planes("less_than_bits", "c", c, lanes)
+    _check_planes("less_than_bits", "rho", [p for pair in rho for p in pair], lanes)
     full = ones(lanes)
     # Leaves: G_j = ~c_j & rho_j (bit j decides "below"), E_j = ~(c_j ^ rho_j) (bit j ties).
     nodes: list[tuple[PlanePair, PlanePair]] = []
@@ -215,6 +236,7 @@ def less_than_zero(
     lanes = len(x[0])
     _check_ring_pair("less_than_zero", "x", x, lanes)
     _check_mask("less_than_zero", masks, lanes, width + 1, high=False)
+    _check_triples("less_than_zero", triples, lanes, gate_count(width))
     offset = [1 << width] * lanes
     y = (ring_add(x[0], offset), x[1])
     c = _exchange_ring(
@@ -236,10 +258,8 @@ def bit_to_ring(b: PlanePair, dabits: tuple[DaBitShares, DaBitShares], *, channe
     2. S_s outputs [s=0] v_i + q^s_i - 2 v_i q^s_i.
     """
     lanes = dabits[0].lanes
-    if dabits[1].lanes != lanes or len(dabits[0].q) != lanes or len(dabits[1].q) != lanes:
-        raise _shape(
-            "bit_to_ring", "dabits", "daBits of one lane count", (dabits[0].lanes, dabits[1].lanes)
-        )
+    _check_dabits("bit_to_ring", dabits, lanes)
+    _check_planes("bit_to_ring", "b", b, lanes)
     (v,) = _exchange_planes(
         "cmp/b2a", [[b[0] ^ dabits[0].beta], [b[1] ^ dabits[1].beta]], lanes, channel
     )
@@ -262,8 +282,10 @@ def select(
 ) -> Pair:
     """Implements P21.6: shares of y + b (x - y), i.e. x where the bit b is 1 and y where 0."""
     lanes = len(b[0])
+    _check_ring_pair("select", "b", b, lanes)
     _check_ring_pair("select", "x", x, lanes)
     _check_ring_pair("select", "y", y, lanes)
+    _check_ring_pair("select", "triples", (triples[0].a, triples[1].a), lanes)
     diff = (ring_sub(x[0], y[0]), ring_sub(x[1], y[1]))
     prod = beaver_mul(b, diff, triples, channel=channel)
     return ring_add(prod[0], y[0]), ring_add(prod[1], y[1])
@@ -287,6 +309,8 @@ def range_check(
     lanes, m = len(x[0]), bits + 1
     _check_ring_pair("range_check", "x", x, lanes)
     _check_mask("range_check", masks, lanes, m, high=True)
+    _check_dabits("range_check", dabits, lanes)
+    _check_triples("range_check", triples, lanes, gate_count(m))
     y = (ring_add(x[0], [1 << bits] * lanes), x[1])
     c = _exchange_ring(
         "range/open", (ring_add(y[0], masks[0].r), ring_add(y[1], masks[1].r)), channel

@@ -1,0 +1,613 @@
+"""Section 21: secure comparison on shares (spec/21-comparison.md).
+
+Every protocol is checked against plaintext on random and edge inputs, the dealer's material is
+reconstructed and checked, and every shape error must be raised before any message is sent.
+Planes of either tree are read through ``plane_int`` (an int in the reference tree, a uint64
+array of ceil(N/64) words in the optimized tree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import sbrml.reference as ref
+import sbrml.reference.comparison as ref_cmp
+from sbrml.core.errors import ParameterError, ShapeError
+from tests.helpers import ScriptedSource, as_list
+
+M = 1 << 64
+MASK = M - 1
+LANES = [1, 63, 64, 65, 130]
+TREES: list[ModuleType] = [ref]
+words = st.integers(0, MASK)
+
+
+@pytest.fixture(params=TREES, ids=lambda t: t.__name__.rsplit(".", 1)[-1])
+def tree(request: pytest.FixtureRequest) -> ModuleType:
+    """Each test runs once per tree that exports section 21."""
+    return request.param  # type: ignore[no-any-return]
+
+
+def api(tree: ModuleType) -> Any:
+    """The section 21 functions of a tree."""
+    return tree if hasattr(tree, "less_than_bits") else ref_cmp
+
+
+def plane_int(plane: object) -> int:
+    """A plane of either tree as an int (bit i = lane i)."""
+    if isinstance(plane, np.ndarray):
+        return int.from_bytes(plane.astype("<u8").tobytes(), "little")
+    assert isinstance(plane, int)
+    return plane
+
+
+def lane_bits(plane: object, lanes: int) -> list[int]:
+    """The lanes of a plane as 0/1 values; no bit may be set at a position >= lanes (D21.1)."""
+    value = plane_int(plane)
+    assert value >> lanes == 0, f"bits set at lane positions >= {lanes}"
+    if isinstance(plane, np.ndarray):
+        assert plane.dtype == np.uint64 and plane.shape == (-(-lanes // 64),)
+    return [value >> i & 1 for i in range(lanes)]
+
+
+def make_plane(tree: ModuleType, value: int, lanes: int) -> Any:
+    """A plane of ``lanes`` lanes in the tree's own representation."""
+    if tree is ref:
+        return value
+    size = 8 * (-(-lanes // 64))
+    return np.frombuffer(value.to_bytes(size, "little"), dtype="<u8").astype(np.uint64)
+
+
+def ring(tree: ModuleType, values: list[int]) -> Any:
+    """A ring vector in the tree's own representation."""
+    return list(values) if tree is ref else np.array(values, dtype=np.uint64)
+
+
+def rec(pair: tuple[Any, Any]) -> list[int]:
+    """Reconstruct additive shares of either tree."""
+    return [(a + b) & MASK for a, b in zip(as_list(pair[0]), as_list(pair[1]), strict=True)]
+
+
+def xor_rec(pair: tuple[Any, Any], lanes: int) -> list[int]:
+    """Reconstruct an XOR-shared plane of either tree as lane bits."""
+    return [
+        a ^ b for a, b in zip(lane_bits(pair[0], lanes), lane_bits(pair[1], lanes), strict=True)
+    ]
+
+
+def plane_of(values: list[int], j: int) -> int:
+    """Plaintext: plane j of a vector of ints."""
+    return sum((v >> j & 1) << i for i, v in enumerate(values))
+
+
+def signed(x: int) -> int:
+    return x - M if x >> 63 else x
+
+
+def xor_shared(
+    tree: ModuleType, values: list[int], masks: list[int], bits: int
+) -> list[tuple[Any, Any]]:
+    """XOR shares of planes 0..bits-1 of ``values``: S0 holds the planes of ``masks``."""
+    lanes = len(values)
+    out = []
+    for j in range(bits):
+        p, q = plane_of(values, j), plane_of(masks, j)
+        out.append((make_plane(tree, q, lanes), make_plane(tree, p ^ q, lanes)))
+    return out
+
+
+def additive(tree: ModuleType, values: list[int], masks: list[int]) -> tuple[Any, Any]:
+    """Additive shares (masks, values - masks) of a ring vector."""
+    return ring(tree, masks), ring(
+        tree, [(v - m) & MASK for v, m in zip(values, masks, strict=True)]
+    )
+
+
+def material(tree: ModuleType, seed: int) -> tuple[Any, Any]:
+    """A dealer and the channel its messages go to (kept apart from the protocol's channel)."""
+    return tree.Dealer(rng=tree.DeterministicRandomSource(seed)), tree.Channel()
+
+
+# ---------------------------------------------------------------------------------------------
+# C21.1: the dealer's material
+
+
+@pytest.mark.spec("C21.1", "P21.1")
+@pytest.mark.parametrize("lanes", LANES)
+def test_dealer_material_is_correct(tree: ModuleType, lanes: int) -> None:
+    dealer, channel = material(tree, lanes)
+    size = 8 * (-(-lanes // 64))
+    t0, t1 = dealer.and_triples(lanes, 3, channel=channel)
+    for k in range(3):
+        a, b, c = (xor_rec((getattr(t0, f)[k], getattr(t1, f)[k]), lanes) for f in "abc")
+        assert c == [x & y for x, y in zip(a, b, strict=True)]
+    assert any(plane_int(p) for p in t0.a) and any(plane_int(p) for p in t1.b)
+    expected_sizes = [3 * 3 * size] * 2
+    for bits, high in [(1, False), (1, True), (7, True), (63, True), (64, False)]:
+        m0, m1 = dealer.masks(lanes, bits, high=high, channel=channel)
+        r = rec((m0.r, m1.r))
+        assert len(r) == lanes and len(m0.planes) == len(m1.planes) == bits
+        for j in range(bits):
+            assert xor_rec((m0.planes[j], m1.planes[j]), lanes) == [v >> j & 1 for v in r]
+        if high:
+            assert rec((m0.high, m1.high)) == [v >> bits for v in r]
+        else:
+            assert m0.high is None and m1.high is None
+        expected_sizes += [8 * lanes + bits * size + (8 * lanes if high else 0)] * 2
+    d0, d1 = dealer.dabits(lanes, channel=channel)
+    assert rec((d0.q, d1.q)) == xor_rec((d0.beta, d1.beta), lanes)
+    expected_sizes += [size + 8 * lanes] * 2
+    assert [m.size for m in channel.messages] == expected_sizes
+    assert [m.label for m in channel.messages] == ["offline/and"] * 2 + ["offline/masks"] * 10 + [
+        "offline/dabits"
+    ] * 2
+    assert [m.receiver for m in channel.messages] == ["S0", "S1"] * 7
+
+
+@pytest.mark.spec("C21.1", "P21.1")
+def test_dealer_clears_lane_bits_beyond_the_batch_in_draw_order(tree: ModuleType) -> None:
+    # Every keystream byte is 0xff, so every plane is read with bits set beyond lane 2: the
+    # dealer must clear them (3 lanes), and take the parts in the order P21.1 lists.
+    source = ScriptedSource(b"\xff" * (5 * 8 + 2 * 3 * 8 + 2 * 8 + 3 * 8 + 2 * 8 + 3 * 8))
+    dealer, channel = tree.Dealer(rng=source), tree.Channel()
+    t0, t1 = dealer.and_triples(3, 1, channel=channel)
+    assert [plane_int(p[0]) for p in (t0.a, t1.a, t0.b, t1.b, t0.c)] == [7] * 5
+    assert plane_int(t1.c[0]) == 7  # c^1 = (7 ^ 7) & (7 ^ 7) ^ 7
+    m0, m1 = dealer.masks(3, 2, high=True, channel=channel)
+    assert as_list(m0.r) == as_list(m1.r) == [MASK] * 3 and plane_int(m0.planes[0]) == 7
+    # r = 2^64 - 2 on every lane: plane 0 is 0, plane 1 is 1, so rho^1 = rho^0 ^ (0, 7).
+    assert [plane_int(p) for p in m1.planes] == [7, 0]
+    assert rec((m0.high, m1.high)) == [(M - 2) >> 2] * 3
+    d0, d1 = dealer.dabits(3, channel=channel)
+    assert plane_int(d0.beta) == plane_int(d1.beta) == 7 and rec((d0.q, d1.q)) == [0] * 3
+    assert source.consumed == 168
+
+
+@pytest.mark.spec("D21.2")
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ("and_triples", (0, 1), {}),
+        ("and_triples", (True, 1), {}),
+        ("and_triples", (3, -1), {}),
+        ("masks", (3, 0), {"high": False}),
+        ("masks", (3, 65), {"high": False}),
+        ("masks", (3, 64), {"high": True}),
+        ("masks", (0, 4), {"high": True}),
+        ("dabits", (0,), {}),
+        ("dabits", (2.0,), {}),
+    ],
+    ids=str,
+)
+def test_dealer_rejects_bad_requests(
+    tree: ModuleType, request_: tuple[str, tuple[Any, ...], dict[str, Any]]
+) -> None:
+    name, args, kwargs = request_
+    dealer, channel = material(tree, 0)
+    with pytest.raises(ParameterError) as info:
+        getattr(dealer, name)(*args, channel=channel, **kwargs)
+    assert info.value.clause == "D21.2" and info.value.function == f"Dealer.{name}"
+    assert channel.messages == []
+
+
+# ---------------------------------------------------------------------------------------------
+# C21.2: outputs against plaintext
+
+
+def run_less_than_bits(
+    tree: ModuleType, c: list[int], rho: list[int], masks: list[int], bits: int, seed: int = 1
+) -> tuple[list[int], Any]:
+    lanes = len(c)
+    dealer, offline = material(tree, seed)
+    triples = dealer.and_triples(lanes, api(tree).gate_count(bits), channel=offline)
+    channel = tree.Channel()
+    c_planes = [make_plane(tree, plane_of(c, j), lanes) for j in range(bits)]
+    out = api(tree).less_than_bits(
+        c_planes,
+        xor_shared(tree, rho, masks, bits),
+        triples,
+        lanes=lanes,
+        channel=channel,
+    )
+    return xor_rec(out, lanes), channel
+
+
+@pytest.mark.spec("C21.2", "P21.3")
+@given(
+    st.integers(1, 64),
+    st.lists(st.tuples(words, words, words, st.booleans()), min_size=1, max_size=70),
+)
+def test_less_than_bits_matches_plaintext(
+    bits: int, lanes: list[tuple[int, int, int, bool]]
+) -> None:
+    top = (1 << bits) - 1
+    c = [v & top for v, _, _, _ in lanes]
+    # A tie on about half the lanes: every bit compares equal and the output must be 0.
+    rho = [ci if tie else w & top for ci, (_, w, _, tie) in zip(c, lanes, strict=True)]
+    masks = [m for _, _, m, _ in lanes]
+    for tree in TREES:
+        got, _ = run_less_than_bits(tree, c, rho, masks, bits)
+        assert got == [int(x < y) for x, y in zip(c, rho, strict=True)]
+
+
+@pytest.mark.spec("C21.2", "P21.3")
+@pytest.mark.parametrize("bits", [1, 2, 3, 4])
+def test_less_than_bits_on_every_pair(tree: ModuleType, bits: int) -> None:
+    # Every (c, rho) pair of `bits`-bit values, one per lane, with two different sharings.
+    pairs = [(x, y) for x in range(1 << bits) for y in range(1 << bits)]
+    c, rho = [x for x, _ in pairs], [y for _, y in pairs]
+    for masks in ([0] * len(pairs), [(7 * i + 3) & MASK for i in range(len(pairs))]):
+        got, channel = run_less_than_bits(tree, c, rho, masks, bits)
+        assert got == [int(x < y) for x, y in pairs]
+        # P21.3: ceil(log2 m) rounds, A(m) gates, 2 A(m) planes per server.
+        sent = [m for m in channel.messages if m.sender == "S0"]
+        assert len(sent) == (bits - 1).bit_length()
+        plane = 8 * (-(-len(pairs) // 64))
+        assert sum(m.size for m in sent) == 2 * api(tree).gate_count(bits) * plane
+        assert {m.label for m in channel.messages} <= {"cmp/and"}
+
+
+@pytest.mark.spec("P21.3")
+def test_gate_count(tree: ModuleType) -> None:
+    counts = [api(tree).gate_count(m) for m in range(1, 9)]
+    assert counts == [0, 1, 3, 5, 7, 9, 11, 13]
+    assert api(tree).gate_count(21) == 39 and api(tree).gate_count(63) == 123
+
+
+@pytest.mark.spec("C21.2", "P21.3")
+@pytest.mark.parametrize("bits", [62, 63, 64])
+def test_less_than_bits_at_full_width(tree: ModuleType, bits: int) -> None:
+    top = (1 << bits) - 1
+    edges = [0, 1, top, top - 1, 1 << (bits - 1), (1 << (bits - 1)) - 1]
+    edges += [1 << k for k in range(bits)] + [top ^ (1 << k) for k in range(bits)]
+    pairs = [(x, y) for x in edges[:6] for y in edges] + [(y, x) for x in edges[:6] for y in edges]
+    c, rho = [x for x, _ in pairs], [y for _, y in pairs]
+    got, _ = run_less_than_bits(
+        tree, c, rho, [(k * 0x9E3779B97F4A7C15) & MASK for k in range(len(c))], bits
+    )
+    assert got == [int(x < y) for x, y in pairs]
+
+
+def run_less_than_zero(tree: ModuleType, x: list[int], width: int, seed: int = 2) -> list[int]:
+    lanes = len(x)
+    dealer, offline = material(tree, seed)
+    masks = dealer.masks(lanes, width + 1, high=False, channel=offline)
+    triples = dealer.and_triples(lanes, api(tree).gate_count(width), channel=offline)
+    shares = additive(tree, x, [(v * 0x2545F4914F6CDD1D + 1) & MASK for v in range(lanes)])
+    channel = tree.Channel()
+    out = api(tree).less_than_zero(shares, masks, triples, width=width, channel=channel)
+    opens = [m for m in channel.messages if m.label == "cmp/open"]
+    assert [(m.sender, m.receiver, m.size) for m in opens] == [
+        ("S0", "S1", 8 * lanes),
+        ("S1", "S0", 8 * lanes),
+    ]
+    return xor_rec(out, lanes)
+
+
+def in_range_edges(width: int) -> list[int]:
+    """Signed values in [-2^w, 2^w): both bounds, zero, and e + 2^k u for every k < w."""
+    low, high = -(1 << width), (1 << width) - 1
+    values = [low, low + 1, -1, 0, 1, high - 1, high]
+    for k in range(width):
+        for e in (0, 1, -1, low, high):
+            for u in (1, -1):
+                v = e + u * (1 << k)
+                if low <= v <= high:
+                    values.append(v)
+    return [v & MASK for v in values]
+
+
+@pytest.mark.spec("C21.2", "P21.4")
+@pytest.mark.parametrize("width", [1, 2, 20, 62, 63])
+def test_less_than_zero_on_edges(tree: ModuleType, width: int) -> None:
+    x = in_range_edges(width)
+    if width == 63:
+        x += [1 << 63, (1 << 63) - 1, MASK] + [
+            (5 + (u << k)) & MASK for k in range(64) for u in (1, 3, -1)
+        ]
+    assert run_less_than_zero(tree, x, width) == [int(signed(v) < 0) for v in x]
+
+
+@pytest.mark.spec("C21.2", "P21.4")
+@given(st.integers(1, 63), st.lists(st.tuples(words, st.booleans()), min_size=1, max_size=70))
+def test_less_than_zero_matches_plaintext(width: int, lanes: list[tuple[int, bool]]) -> None:
+    # In-range lanes beside out-of-range ones (marked False): a lane's output depends on its
+    # own value only, so every in-range lane must be right whatever its neighbours hold.
+    low = -(1 << width)
+    x = [(v % (1 << (width + 1)) + low) & MASK if inside else v for v, inside in lanes]
+    for tree in TREES:
+        got = run_less_than_zero(tree, x, width)
+        for (_, inside), v, g in zip(lanes, x, got, strict=True):
+            if inside or width == 63:
+                assert g == int(signed(v) < 0)
+
+
+@pytest.mark.spec("C21.2", "P21.5")
+@given(st.integers(1, 130), st.integers(0, 2**130), st.integers(0, 2**130), st.integers(0, 99))
+def test_bit_to_ring_matches_plaintext(lanes: int, value: int, mask: int, seed: int) -> None:
+    value, mask = value & ((1 << lanes) - 1), mask & ((1 << lanes) - 1)
+    for tree in TREES:
+        dealer, offline = material(tree, seed)
+        dabits = dealer.dabits(lanes, channel=offline)
+        b = (make_plane(tree, mask, lanes), make_plane(tree, value ^ mask, lanes))
+        channel = tree.Channel()
+        out = api(tree).bit_to_ring(b, dabits, channel=channel)
+        assert rec(out) == [value >> i & 1 for i in range(lanes)]
+        assert [m.label for m in channel.messages] == ["cmp/b2a"] * 2
+
+
+@pytest.mark.spec("C21.2", "P21.6")
+@given(st.lists(st.tuples(st.integers(0, 1), words, words, words), min_size=1, max_size=40))
+def test_select_matches_plaintext(lanes: list[tuple[int, int, int, int]]) -> None:
+    b = [v[0] for v in lanes]
+    x, y, masks = ([v[k] for v in lanes] for k in (1, 2, 3))
+    for tree in TREES:
+        dealer, offline = material(tree, len(lanes))
+        triples = dealer.scalar_triples(len(lanes), channel=offline)
+        out = api(tree).select(
+            additive(tree, b, masks),
+            additive(tree, x, masks[::-1]),
+            additive(tree, y, [m ^ 1 for m in masks]),
+            triples,
+            channel=tree.Channel(),
+        )
+        assert rec(out) == [xi if bi else yi for bi, xi, yi in zip(b, x, y, strict=True)]
+
+
+@pytest.mark.spec("C21.2", "P21.4", "P21.5", "P21.6")
+def test_max_by_composition(tree: ModuleType) -> None:
+    # max(x, y) = select([x - y < 0], y, x): the three protocols chained on shares.
+    x = [0, 5, (-7) & MASK, 1 << 40, (-(1 << 40)) & MASK, 3, 123456789]
+    y = [0, 9, 4, (-(1 << 40)) & MASK, 1 << 40, 3, 123456788]
+    lanes, width = len(x), 42
+    dealer, offline = material(tree, 5)
+    xs, ys = additive(tree, x, [11] * lanes), additive(tree, y, [MASK] * lanes)
+    diff = additive(tree, [(a - b) & MASK for a, b in zip(x, y, strict=True)], [13] * lanes)
+    channel = tree.Channel()
+    masks = dealer.masks(lanes, width + 1, high=False, channel=offline)
+    triples = dealer.and_triples(lanes, api(tree).gate_count(width), channel=offline)
+    below = api(tree).less_than_zero(diff, masks, triples, width=width, channel=channel)
+    bit = api(tree).bit_to_ring(below, dealer.dabits(lanes, channel=offline), channel=channel)
+    out = api(tree).select(
+        bit, ys, xs, dealer.scalar_triples(lanes, channel=offline), channel=channel
+    )
+    assert [signed(v) for v in rec(out)] == [
+        max(signed(a), signed(b)) for a, b in zip(x, y, strict=True)
+    ]
+
+
+def run_range_check(tree: ModuleType, x: list[int], bits: int, seed: int = 3) -> list[int]:
+    lanes, m = len(x), bits + 1
+    dealer, offline = material(tree, seed)
+    masks = dealer.masks(lanes, m, high=True, channel=offline)
+    dabits = dealer.dabits(lanes, channel=offline)
+    triples = dealer.and_triples(lanes, api(tree).gate_count(m), channel=offline)
+    shares = additive(tree, x, [(v * 0x9E3779B97F4A7C15 + 7) & MASK for v in range(lanes)])
+    channel = tree.Channel()
+    out = api(tree).range_check(shares, masks, dabits, triples, bits=bits, channel=channel)
+    labels = [msg.label for msg in channel.messages]
+    assert labels[:2] == ["range/open"] * 2 and labels[-2:] == ["range/high"] * 2
+    return [int(v) for v in as_list(out)]
+
+
+def range_edges(bits: int) -> list[int]:
+    values = [0, 1 << 63, (1 << 63) - 1, MASK, -(1 << bits) - 1, -(1 << bits), (1 << bits) - 1]
+    values += [1 << bits, (1 << bits) + 1, 1 << (bits + 1), -(1 << (bits + 1))]
+    for k in range(64):
+        for e in (0, 1, -1, (1 << bits) - 1, -(1 << bits)):
+            for u in (1, -1, 3):
+                values.append(e + u * (1 << k))
+    return [v & MASK for v in values]
+
+
+@pytest.mark.spec("C21.2", "C21.3", "P21.7")
+@pytest.mark.parametrize("bits", [0, 1, 20, 61, 62])
+def test_range_check_on_edges(tree: ModuleType, bits: int) -> None:
+    x = range_edges(bits)
+    t = run_range_check(tree, x, bits)
+    # A lane passes exactly when it is in range, and t is exactly floor(y / 2^(b+1)) (C21.3).
+    assert [v == 0 for v in t] == [-(1 << bits) <= signed(v) < (1 << bits) for v in x]
+    assert t == [((v + (1 << bits)) & MASK) >> (bits + 1) for v in x]
+
+
+@pytest.mark.spec("C21.2", "P21.7")
+@given(st.integers(0, 62), st.lists(st.tuples(words, st.booleans()), min_size=1, max_size=70))
+def test_range_check_matches_plaintext(bits: int, lanes: list[tuple[int, bool]]) -> None:
+    # Half the lanes are drawn near the range (within 2^(b+2) of 0), the rest anywhere.
+    near = 1 << (bits + 2)
+    x = [(v % (2 * near) - near) & MASK if close else v for v, close in lanes]
+    for tree in TREES:
+        t = run_range_check(tree, x, bits)
+        assert [v == 0 for v in t] == [-(1 << bits) <= signed(v) < (1 << bits) for v in x]
+
+
+@pytest.mark.spec("C21.3")
+@given(st.integers(0, 62), st.lists(words, min_size=1, max_size=70))
+def test_range_check_publishes_zero_on_in_range_lanes(bits: int, values: list[int]) -> None:
+    x = [(v % (1 << (bits + 1)) - (1 << bits)) & MASK for v in values]
+    for tree in TREES:
+        assert run_range_check(tree, x, bits) == [0] * len(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# C21.4: material of exactly the batch, checked before any message is sent
+
+N = 3
+Call = Callable[[Any], object]
+Builder = Callable[[ModuleType, Any, Any], Call]
+
+
+def planes(tree: ModuleType, count: int, lanes: int = N) -> list[tuple[Any, Any]]:
+    # The top lane is set so that a plane of more lanes than N is not a plane of N lanes.
+    top = 1 << (lanes - 1)
+    return [(make_plane(tree, 5 | top, lanes), make_plane(tree, 3 | top, lanes))] * count
+
+
+def shares(tree: ModuleType, lanes0: int = N, lanes1: int = N) -> tuple[Any, Any]:
+    return ring(tree, [1] * lanes0), ring(tree, [2] * lanes1)
+
+
+def and_layer(x: int, y: int, triples: int, lanes: int = N, other: int = N) -> Builder:
+    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
+        t0 = dealer.and_triples(N, triples, channel=offline)
+        t1 = dealer.and_triples(other, triples, channel=offline)
+        xs, ys = planes(tree, x, lanes), planes(tree, y, lanes)
+        return lambda ch: api(tree).and_layer(xs, ys, (t0[0], t1[1]), channel=ch)
+
+    return build
+
+
+def less_than_bits(c: int, rho: int, triples: int, lanes: int = N, wide: str = "") -> Builder:
+    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
+        t = dealer.and_triples(lanes, triples, channel=offline)
+        cs = [make_plane(tree, 6 | 1 << 129, 130) if wide == "c" else make_plane(tree, 6, N)] * c
+        rs = planes(tree, rho, 130 if wide == "rho" else N)
+        return lambda ch: api(tree).less_than_bits(cs, rs, t, lanes=N, channel=ch)
+
+    return build
+
+
+def less_than_zero(
+    width: Any = 4, bits: int = 5, high: bool = False, lanes: int = N, gates: int = 5, x1: int = N
+) -> Builder:
+    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
+        m = dealer.masks(lanes, bits, high=high, channel=offline)
+        t = dealer.and_triples(lanes, gates, channel=offline)
+        x = shares(tree, N, x1)
+        return lambda ch: api(tree).less_than_zero(x, m, t, width=width, channel=ch)
+
+    return build
+
+
+def range_check(
+    b: Any = 4,
+    bits: int = 5,
+    high: bool = True,
+    lanes: int = N,
+    dabits: int = N,
+    gates: int = 7,
+    x1: int = N,
+) -> Builder:
+    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
+        m = dealer.masks(lanes, bits, high=high, channel=offline)
+        d = dealer.dabits(dabits, channel=offline)
+        t = dealer.and_triples(lanes, gates, channel=offline)
+        x = shares(tree, N, x1)
+        return lambda ch: api(tree).range_check(x, m, d, t, bits=b, channel=ch)
+
+    return build
+
+
+def bit_to_ring(lanes: int = N, other: int = N) -> Builder:
+    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
+        d = (dealer.dabits(N, channel=offline)[0], dealer.dabits(other, channel=offline)[1])
+        b = (make_plane(tree, 1, lanes), make_plane(tree, 1 << (lanes - 1), lanes))
+        return lambda ch: api(tree).bit_to_ring(b, d, channel=ch)
+
+    return build
+
+
+def select(b1: int = N, x: int = N, y: int = N, triples: int = N) -> Builder:
+    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
+        t = dealer.scalar_triples(triples, channel=offline)
+        args = shares(tree, N, b1), shares(tree, x, x), shares(tree, y, y)
+        return lambda ch: api(tree).select(*args, t, channel=ch)
+
+    return build
+
+
+SHAPE_CASES: dict[str, tuple[str, Builder]] = {
+    "and_layer: one triple too many": ("and_layer", and_layer(2, 2, 3)),
+    "and_layer: one triple too few": ("and_layer", and_layer(2, 2, 1)),
+    "and_layer: y shorter than x": ("and_layer", and_layer(2, 1, 2)),
+    "and_layer: triples of two lane counts": ("and_layer", and_layer(2, 2, 2, other=4)),
+    "and_layer: planes of 130 lanes": ("and_layer", and_layer(2, 2, 2, lanes=130)),
+    "less_than_bits: rho shorter than c": ("less_than_bits", less_than_bits(5, 4, 7)),
+    "less_than_bits: no bits": ("less_than_bits", less_than_bits(0, 0, 0)),
+    "less_than_bits: A(m) + 1 triples": ("less_than_bits", less_than_bits(5, 5, 8)),
+    "less_than_bits: A(m) - 1 triples": ("less_than_bits", less_than_bits(5, 5, 6)),
+    "less_than_bits: triples of 4 lanes": ("less_than_bits", less_than_bits(5, 5, 7, lanes=4)),
+    "less_than_bits: c of 130 lanes": ("less_than_bits", less_than_bits(5, 5, 7, wide="c")),
+    "less_than_bits: rho of 130 lanes": ("less_than_bits", less_than_bits(5, 5, 7, wide="rho")),
+    "less_than_zero: x shares of 3 and 4 lanes": ("less_than_zero", less_than_zero(x1=4)),
+    "less_than_zero: mask of width w": ("less_than_zero", less_than_zero(bits=4)),
+    "less_than_zero: mask of width w + 2": ("less_than_zero", less_than_zero(bits=6)),
+    "less_than_zero: mask with high part": ("less_than_zero", less_than_zero(high=True)),
+    "less_than_zero: mask of 4 lanes": ("less_than_zero", less_than_zero(lanes=4)),
+    "less_than_zero: A(w) + 1 triples": ("less_than_zero", less_than_zero(gates=6)),
+    "less_than_zero: no triples": ("less_than_zero", less_than_zero(gates=0)),
+    "bit_to_ring: daBits of two lane counts": ("bit_to_ring", bit_to_ring(other=4)),
+    "bit_to_ring: b of 130 lanes": ("bit_to_ring", bit_to_ring(lanes=130)),
+    "select: b shares of 3 and 4 lanes": ("select", select(b1=4)),
+    "select: x of 4 lanes": ("select", select(x=4)),
+    "select: y of 2 lanes": ("select", select(y=2)),
+    "select: 4 triples for 3 lanes": ("select", select(triples=4)),
+    "select: 2 triples for 3 lanes": ("select", select(triples=2)),
+    "range_check: x shares of 3 and 4 lanes": ("range_check", range_check(x1=4)),
+    "range_check: mask of width b": ("range_check", range_check(bits=4)),
+    "range_check: mask without high part": ("range_check", range_check(high=False)),
+    "range_check: mask of 4 lanes": ("range_check", range_check(lanes=4)),
+    "range_check: daBits of 4 lanes": ("range_check", range_check(dabits=4)),
+    "range_check: A(m) - 1 triples": ("range_check", range_check(gates=6)),
+    "range_check: no triples": ("range_check", range_check(gates=0)),
+}
+
+PARAMETER_CASES: dict[str, tuple[str, Builder]] = {
+    **{
+        f"less_than_zero: width {w!r}": ("less_than_zero", less_than_zero(width=w))
+        for w in (0, 64, -1, True, False, 4.0, "4")
+    },
+    **{
+        f"range_check: bits {b!r}": ("range_check", range_check(b=b))
+        for b in (-1, 63, True, False, 4.0, None)
+    },
+}
+
+
+def check_refused(tree: ModuleType, case: tuple[str, Builder], kind: type[Exception]) -> None:
+    function, build = case
+    dealer, offline = material(tree, 9)
+    call = build(tree, dealer, offline)
+    channel = tree.Channel()
+    with pytest.raises(kind) as info:
+        call(channel)
+    error = info.value
+    assert isinstance(error, ShapeError | ParameterError)
+    assert (error.clause, error.function) == ("C21.4", function)
+    assert channel.messages == [], "an error after a message has been sent"
+
+
+@pytest.mark.spec("C21.4")
+@pytest.mark.parametrize("case", sorted(SHAPE_CASES))
+def test_wrong_material_is_refused_before_sending(tree: ModuleType, case: str) -> None:
+    check_refused(tree, SHAPE_CASES[case], ShapeError)
+
+
+@pytest.mark.spec("C21.4")
+@pytest.mark.parametrize("case", sorted(PARAMETER_CASES))
+def test_bad_widths_are_refused_before_sending(tree: ModuleType, case: str) -> None:
+    check_refused(tree, PARAMETER_CASES[case], ParameterError)
+
+
+@pytest.mark.spec("C21.4")
+def test_material_of_exactly_the_batch_is_accepted(tree: ModuleType) -> None:
+    # The builders above with nothing wrong run to the end: each refusal is the named fault.
+    dealer, offline = material(tree, 9)
+    for build in (
+        and_layer(2, 2, 2),
+        less_than_bits(5, 5, 7),
+        less_than_zero(),
+        range_check(),
+        bit_to_ring(),
+        select(),
+    ):
+        channel = tree.Channel()
+        build(tree, dealer, offline)(channel)
+        assert channel.messages
