@@ -123,7 +123,7 @@ def test_distance_form_and_exactness_are_the_classes(case: tuple[ModuleType, Ent
     rule = registered(tree, e)(1)
     if e.role == "preaggregation":
         rule = tree.compose(rule, tree.Mean(1))
-    assert bool(tree.is_distance_rule(rule)) == e.secure
+    assert bool(tree.is_distance_rule(rule)) == e.distance
     if e.weights == "exact":
         # Exact weights: the two trees give equal weights, not merely close ones (C7.3).
         x = [[float(v), float(v * v % 7)] for v in (0, 1, 3, 4, 6, 9, 13)]

@@ -29,6 +29,7 @@ __all__ = [
     "entry",
     "exact_weights",
     "hyperparameter_owners",
+    "leakages",
     "resolve",
     "secure",
     "stages",
@@ -98,11 +99,18 @@ class Entry:
     min_n: tuple[int, int]
     uses_f: bool = True
     hyperparameters: tuple[Hyperparameter, ...] = ()
+    leakages: tuple[str, ...] = ("distances",)
+
+    @property
+    def distance(self) -> bool:
+        """Whether the entry has a distance form (weights from D, D6.1)."""
+        return self.weights is not None
 
     @property
     def secure(self) -> bool:
-        """Whether the entry has a distance form, i.e. can run in the secure round (C8.11)."""
-        return self.weights is not None
+        """Whether the entry runs in the secure round: by its distance form (P8.1) or on
+        shares coordinate by coordinate (P22.2) (C8.11)."""
+        return self.distance or "output" in self.leakages
 
     def least_n(self, f: int) -> int:
         """The least ``n`` that the first condition of the precondition accepts at ``f``."""
@@ -149,6 +157,7 @@ _RULES = (
         weights=None,
         precondition=(Condition("n > 2f", "C9.1"),),
         min_n=(2, 1),
+        leakages=("output",),
     ),
     _rule(
         "trimmed-mean",
@@ -159,6 +168,7 @@ _RULES = (
         weights=None,
         precondition=(Condition("n > 2f", "C9.1"),),
         min_n=(2, 1),
+        leakages=("output",),
     ),
     _rule(
         "meamed",
@@ -169,6 +179,7 @@ _RULES = (
         weights=None,
         precondition=(Condition("n > 2f", "C9.1"),),
         min_n=(2, 1),
+        leakages=("output",),
     ),
     _rule(
         "krum",
@@ -180,6 +191,7 @@ _RULES = (
         precondition=(Condition("n > 2f + 2", "C6.3"),),
         min_n=(2, 3),
         hyperparameters=(CONVENTION,),
+        leakages=("distances", "index", "output"),
     ),
     _rule(
         "multikrum",
@@ -196,6 +208,7 @@ _RULES = (
             ),
             CONVENTION,
         ),
+        leakages=("distances", "index", "output"),
     ),
     _rule(
         "geomed",
@@ -241,6 +254,7 @@ _RULES = (
         weights=None,
         precondition=(Condition("n >= 4f + 3", "C9.4"),),
         min_n=(4, 3),
+        leakages=(),
     ),
     _rule(
         "cc",
@@ -255,6 +269,7 @@ _RULES = (
             Hyperparameter("tau", float, 1.0, "clipping radius"),
             Hyperparameter("iterations", int, 3, "clipping iterations"),
         ),
+        leakages=(),
     ),
     _rule(
         "smea",
@@ -313,6 +328,7 @@ _PREAGGREGATIONS = (
         min_n=(0, 1),
         uses_f=False,
         hyperparameters=(Hyperparameter("c", float, 1.0, "clipping threshold"),),
+        leakages=(),
     ),
     _pre(
         "arc",
@@ -323,6 +339,7 @@ _PREAGGREGATIONS = (
         weights=None,
         precondition=(Condition("n > 2f", "C11.2"),),
         min_n=(2, 1),
+        leakages=(),
     ),
 )
 
@@ -346,8 +363,18 @@ def stages(spec: str) -> list[Entry]:
 
 
 def secure(spec: str) -> bool:
-    """Whether every stage of ``spec`` has a distance form (it runs securely, C8.11)."""
-    return all(e.secure for e in stages(spec))
+    """Whether ``spec`` runs in the secure round (C8.11): every stage has a distance form, or
+    it is one coordinate-wise rule that runs on shares (P22.2)."""
+    return bool(leakages(spec))
+
+
+def leakages(spec: str) -> tuple[str, ...]:
+    """The leakage modes ``spec`` runs in (C8.15), its default first; empty when it runs only
+    in the clear. A composition of distance stages runs with ``distances`` only."""
+    parts = stages(spec)
+    if len(parts) == 1:
+        return parts[0].leakages
+    return ("distances",) if all(e.distance for e in parts) else ()
 
 
 def exact_weights(spec: str) -> bool:

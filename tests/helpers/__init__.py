@@ -75,7 +75,7 @@ def decoded_inputs(x: Sequence[Sequence[float]], frac_bits: int = 16) -> list[li
 
 # The rule lists of the differential and theorem tests: every rule of the registry (a rule
 # added there is tested here without an edit), then compositions, split by distance form.
-DISTANCE_SPECS = [name for name, e in RULE_ENTRIES.items() if e.secure] + [
+DISTANCE_SPECS = [name for name, e in RULE_ENTRIES.items() if e.distance] + [
     "nnm+krum",
     "nnm+multikrum",
     "nnm+geomed",
@@ -84,7 +84,7 @@ DISTANCE_SPECS = [name for name, e in RULE_ENTRIES.items() if e.secure] + [
     "bucketing+mean",
     "bucketing+nnm+mean",
 ]
-PLAINTEXT_SPECS = [name for name, e in RULE_ENTRIES.items() if not e.secure] + [
+PLAINTEXT_SPECS = [name for name, e in RULE_ENTRIES.items() if not e.distance] + [
     "clip+krum",
     "arc+mean",
     "arc+median",
