@@ -10,6 +10,14 @@ import numpy as np
 
 from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.optimized.channel import Channel, pack_ring
+from sbrml.optimized.comparison_dealer import (
+    AndTriples,
+    DaBitShares,
+    MaskShares,
+    deal_and_triples,
+    deal_dabits,
+    deal_masks,
+)
 from sbrml.optimized.randomness import RandomSource, fill_ring_elements, ring_elements
 from sbrml.optimized.ring import U64
 
@@ -150,6 +158,22 @@ class Dealer:
         for server, buffer in (("S0", buffers[0]), ("S1", buffers[1])):
             channel.send("dealer", server, "offline/gram", pack_ring(buffer))
         return GramShares(a0, c0), GramShares(a1, c1)
+
+    def and_triples(
+        self, lanes: int, count: int, *, channel: Channel
+    ) -> tuple[AndTriples, AndTriples]:
+        """P21.1 (a): ``count`` AND triples over ``lanes`` lanes."""
+        return deal_and_triples(self._rng, lanes, count, channel=channel)
+
+    def masks(
+        self, lanes: int, bits: int, *, high: bool, channel: Channel
+    ) -> tuple[MaskShares, MaskShares]:
+        """P21.1 (b): a mask of width ``bits`` per lane, with its high part if ``high``."""
+        return deal_masks(self._rng, lanes, bits, high=high, channel=channel)
+
+    def dabits(self, lanes: int, *, channel: Channel) -> tuple[DaBitShares, DaBitShares]:
+        """P21.1 (c): ``lanes`` daBits."""
+        return deal_dabits(self._rng, lanes, channel=channel)
 
 
 def _open(label: str, masked0: U64, masked1: U64, channel: Channel) -> U64:

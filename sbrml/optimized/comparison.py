@@ -1,0 +1,412 @@
+"""Secure comparison on additive shares over Z_2^64, on uint64 arrays (spec/21, P21.2-P21.7).
+
+Same API, messages and bytes as ``sbrml.reference.comparison`` (C21.5): every function takes
+the pair ``(share of S0, share of S1)`` and returns the pair of output shares. A plane is a
+uint64 array of ``ceil(N / 64)`` words (``sbrml.optimized.comparison_dealer``); inside, the
+gates of one layer run on stacked ``(T, words)`` arrays, so a layer costs a few NumPy passes
+over ``2T`` planes whatever ``T`` is. Every shape is checked before the first message
+(C21.4); arrays already sent are never written to, since the channel keeps views of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from sbrml.core.channel import Channel
+from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.params import RING_BITS
+from sbrml.optimized.beaver import TripleShares, beaver_mul
+from sbrml.optimized.channel import pack_ring, unpack_ring
+from sbrml.optimized.comparison_dealer import (
+    AndTriples,
+    DaBitShares,
+    MaskShares,
+    gate_count,
+    lane_bits,
+    ones,
+    plane_words,
+    planes_of,
+    top_word,
+    unpack_planes,
+)
+from sbrml.optimized.ring import U64
+
+PlanePair = tuple[U64, U64]
+Pair = tuple[U64, U64]
+Triples = tuple[AndTriples, AndTriples]
+
+
+def _shape(function: str, name: str, need: str, got: object) -> ShapeError:
+    return ShapeError(function, name, need, "C21.4", str(got))
+
+
+def _lanes_of(function: str, name: str, x: tuple[ArrayLike, ArrayLike]) -> int:
+    shape = np.shape(x[0])
+    if len(shape) != 1:
+        raise _shape(function, name, "two shares of one vector of lanes", f"shape {shape}")
+    return int(shape[0])
+
+
+def _ring_pair(function: str, name: str, x: tuple[ArrayLike, ArrayLike], lanes: int) -> Pair:
+    out = (np.asarray(x[0], dtype=np.uint64), np.asarray(x[1], dtype=np.uint64))
+    if out[0].shape != (lanes,) or out[1].shape != (lanes,):
+        raise _shape(function, name, f"two shares of {lanes} lanes", (out[0].shape, out[1].shape))
+    return out
+
+
+def _plane_stack(function: str, name: str, planes: Sequence[U64], lanes: int) -> U64:
+    """Planes of ``lanes`` lanes stacked as ``(count, words)``; a plane of another size, or
+    with a bit set at a lane position >= lanes, raises ShapeError citing C21.4."""
+    words = plane_words(lanes)
+    need = f"planes of {words} words ({lanes} lanes)"
+    if any(np.shape(p) != (words,) for p in planes):
+        raise _shape(function, name, need, sorted({np.shape(p) for p in planes}))
+    if not planes:
+        return np.zeros((0, words), dtype=np.uint64)
+    stack = np.stack([np.asarray(p, dtype=np.uint64) for p in planes])
+    # D21.1: a bit at a position >= N would be sent unmasked, since the material's planes
+    # are zero there.
+    if np.any(stack[:, -1] & ~top_word(lanes)):
+        raise _shape(function, name, need, "a bit set at a lane position >= lanes")
+    return stack
+
+
+def _check_triples(function: str, triples: Triples, lanes: int, count: int) -> None:
+    words = plane_words(lanes)
+    for t in triples:
+        if t.lanes != lanes or not t.a.shape == t.b.shape == t.c.shape == (count, words):
+            raise _shape(
+                function,
+                "triples",
+                f"{count} AND triples of {lanes} lanes",
+                f"{len(t.a)} triples of {t.lanes} lanes",
+            )
+
+
+def _check_mask(
+    function: str, masks: tuple[MaskShares, MaskShares], lanes: int, bits: int, high: bool
+) -> None:
+    planes = (bits, plane_words(lanes))
+    for m in masks:
+        if (
+            m.lanes != lanes
+            or m.bits != bits
+            or m.r.shape != (lanes,)
+            or m.planes.shape != planes
+            or (m.high is not None) != high
+            or (m.high is not None and m.high.shape != (lanes,))
+        ):
+            raise _shape(
+                function,
+                "masks",
+                f"a mask of {lanes} lanes, width {bits}, {'with' if high else 'without'} high part",
+                f"{m.lanes} lanes, width {m.bits}, high part {m.high is not None}",
+            )
+
+
+def _check_dabits(function: str, dabits: tuple[DaBitShares, DaBitShares], lanes: int) -> None:
+    words = plane_words(lanes)
+    for d in dabits:
+        if d.lanes != lanes or d.beta.shape != (words,) or d.q.shape != (lanes,):
+            raise _shape(
+                function,
+                "dabits",
+                f"daBits of {lanes} lanes",
+                (dabits[0].lanes, dabits[1].lanes),
+            )
+
+
+def _check_width(function: str, name: str, value: int, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ParameterError(function, name, f"an int in [{low}, {high}]", "C21.4", repr(value))
+
+
+def _exchange_planes(label: str, mine0: U64, mine1: U64, lanes: int, channel: Channel) -> U64:
+    """S0 sends its planes, then S1 its own; returns their XOR (both servers learn it)."""
+    channel.send("S0", "S1", label, pack_ring(mine0))
+    channel.send("S1", "S0", label, pack_ring(mine1))
+    count = mine0.size // plane_words(lanes) if mine0.size else 0
+    got0 = unpack_planes(channel.receive("S1", label)[-1].payload, lanes, count)
+    got1 = unpack_planes(channel.receive("S0", label)[-1].payload, lanes, count)
+    return got0 ^ got1
+
+
+def _exchange_ring(label: str, mine0: U64, mine1: U64, channel: Channel) -> U64:
+    """S0 sends its ring vector, then S1 its own; returns their sum (both servers learn it)."""
+    channel.send("S0", "S1", label, pack_ring(mine0))
+    channel.send("S1", "S0", label, pack_ring(mine1))
+    count = mine0.shape[0]
+    got0 = unpack_ring("open", "payload", channel.receive("S1", label)[-1].payload, count)
+    got1 = unpack_ring("open", "payload", channel.receive("S0", label)[-1].payload, count)
+    return got0 + got1
+
+
+def _and_stacked(
+    x: PlanePair, y: PlanePair, triples: Triples, lanes: int, channel: Channel
+) -> PlanePair:
+    """P21.2 on stacked planes: x^s, y^s and the triples' planes of shape ``(T, words)``."""
+    count, words = x[0].shape
+    masked = []
+    for s in (0, 1):
+        # Step 1, straight into the message buffer: e_t, f_t interleaved as step 2 sends them.
+        m = np.empty((count, 2, words), dtype=np.uint64)
+        np.bitwise_xor(x[s], triples[s].a, out=m[:, 0])
+        np.bitwise_xor(y[s], triples[s].b, out=m[:, 1])
+        masked.append(m)
+    opened = _exchange_planes("cmp/and", masked[0], masked[1], lanes, channel)
+    opened = opened.reshape(count, 2, words)
+    e, f = opened[:, 0], opened[:, 1]
+    out = []
+    for s in (0, 1):
+        t = triples[s]
+        z = e & t.b
+        z ^= f & t.a
+        z ^= t.c
+        if s == 0:
+            z ^= e & f
+        out.append(z)
+    return out[0], out[1]
+
+
+def and_layer(
+    x: Sequence[PlanePair],
+    y: Sequence[PlanePair],
+    triples: tuple[AndTriples, AndTriples],
+    *,
+    channel: Channel,
+) -> list[PlanePair]:
+    """Implements P21.2: XOR shares of x_t & y_t for T pairs of XOR-shared planes.
+
+    ``x[t]``, ``y[t]`` are pairs of planes of shape ``(words,)``; ``triples`` holds exactly T
+    AND triples of the same lanes (C21.4).
+
+    1. S_s computes e^s_t = x^s_t ^ a^s_t and f^s_t = y^s_t ^ b^s_t.
+    2. S0 sends e^0_0 || f^0_0 || ..., then S1 its own (label ``cmp/and``); both open e, f.
+    3. S_s outputs c^s_t ^ (e_t & b^s_t) ^ (f_t & a^s_t); S0 also XORs e_t & f_t.
+    """
+    count, lanes = len(x), triples[0].lanes
+    if len(y) != count:
+        raise _shape("and_layer", "y", f"{count} planes", len(y))
+    _check_triples("and_layer", triples, lanes, count)
+    xs = tuple(_plane_stack("and_layer", "x", [p[s] for p in x], lanes) for s in (0, 1))
+    ys = tuple(_plane_stack("and_layer", "y", [p[s] for p in y], lanes) for s in (0, 1))
+    z0, z1 = _and_stacked((xs[0], xs[1]), (ys[0], ys[1]), triples, lanes, channel)
+    return list(zip(z0, z1, strict=True))
+
+
+def _rows(triples: Triples, start: int, stop: int) -> Triples:
+    t0, t1 = triples
+    return (
+        AndTriples(t0.lanes, t0.a[start:stop], t0.b[start:stop], t0.c[start:stop]),
+        AndTriples(t1.lanes, t1.a[start:stop], t1.b[start:stop], t1.c[start:stop]),
+    )
+
+
+def _less_than_stacked(
+    c: U64, rho: PlanePair, triples: Triples, lanes: int, channel: Channel
+) -> PlanePair:
+    """P21.3 on stacked planes: c and rho^s of shape ``(m, words)``, checked by the caller."""
+    # Step 1. Leaves: G_j = ~c_j & rho_j (bit j decides "below"), E_j = ~(c_j ^ rho_j) (ties).
+    not_c = c ^ ones(lanes)
+    g = (rho[0] & not_c, rho[1] & not_c)
+    e = (rho[0] ^ not_c, rho[1])
+    used = 0
+    # Step 2. One and_layer per level; node k of the level is (g[s][k], e[s][k]).
+    while g[0].shape[0] > 1:
+        size = g[0].shape[0]
+        pairs, words = size // 2, g[0].shape[1]
+        lo, hi = slice(0, 2 * pairs, 2), slice(1, 2 * pairs, 2)
+        if size == 2:
+            # The last level needs only E_hi & G_lo.
+            left = (e[0][hi], e[1][hi])
+            right = (g[0][lo], g[1][lo])
+        else:
+            # Gate order E_hi & G_lo, E_hi & E_lo for k = 0, 1, ...
+            left = (np.repeat(e[0][hi], 2, axis=0), np.repeat(e[1][hi], 2, axis=0))
+            both = [np.empty((pairs, 2, words), dtype=np.uint64) for _ in range(2)]
+            for s in (0, 1):
+                both[s][:, 0] = g[s][lo]
+                both[s][:, 1] = e[s][lo]
+            right = (both[0].reshape(-1, words), both[1].reshape(-1, words))
+        gates = left[0].shape[0]
+        z = _and_stacked(left, right, _rows(triples, used, used + gates), lanes, channel)
+        used += gates
+        step = 1 if size == 2 else 2
+        new_g = (g[0][hi] ^ z[0][0::step], g[1][hi] ^ z[1][0::step])
+        new_e = (z[0][1::2], z[1][1::2]) if size > 2 else (new_g[0][:0], new_g[1][:0])
+        if size % 2:
+            # An odd level carries its last node unchanged to the end of the new list.
+            new_g = (np.concatenate([new_g[0], g[0][-1:]]), np.concatenate([new_g[1], g[1][-1:]]))
+            new_e = (np.concatenate([new_e[0], e[0][-1:]]), np.concatenate([new_e[1], e[1][-1:]]))
+        g, e = new_g, new_e
+    # Step 3.
+    return g[0][0], g[1][0]
+
+
+def less_than_bits(
+    c: Sequence[U64],
+    rho: Sequence[PlanePair],
+    triples: tuple[AndTriples, AndTriples],
+    *,
+    lanes: int,
+    channel: Channel,
+) -> PlanePair:
+    """Implements P21.3: XOR shares of [c < rho] for public planes c and XOR-shared planes rho.
+
+    ``c`` (a sequence of planes or a ``(m, words)`` array) and ``rho`` (pairs of planes) hold
+    planes 0 .. m-1, least significant first, of m-bit unsigned integers; ``triples`` holds
+    exactly A(m) AND triples (C21.4). Returns a pair of planes of shape ``(words,)``.
+    """
+    bits = len(c)
+    if bits < 1 or len(rho) != bits:
+        raise _shape("less_than_bits", "rho", f"{bits} >= 1 planes", len(rho))
+    _check_triples("less_than_bits", triples, lanes, gate_count(bits))
+    public = _plane_stack("less_than_bits", "c", list(c), lanes)
+    rho0 = _plane_stack("less_than_bits", "rho", [p[0] for p in rho], lanes)
+    rho1 = _plane_stack("less_than_bits", "rho", [p[1] for p in rho], lanes)
+    return _less_than_stacked(public, (rho0, rho1), triples, lanes, channel)
+
+
+def _open_masked(
+    label: str, x: Pair, offset: int, masks: tuple[MaskShares, MaskShares], channel: Channel
+) -> U64:
+    """Steps 1 of P21.4 and P21.7: y^s = x^s + [s=0] offset, c^s = y^s + r^s; open c."""
+    c0 = x[0] + np.uint64(offset)
+    c0 += masks[0].r
+    return _exchange_ring(label, c0, x[1] + masks[1].r, channel)
+
+
+def less_than_zero(
+    x: Pair,
+    masks: tuple[MaskShares, MaskShares],
+    triples: tuple[AndTriples, AndTriples],
+    *,
+    width: int,
+    channel: Channel,
+) -> PlanePair:
+    """Implements P21.4: XOR shares of [x < 0] for x in [-2^width, 2^width), 1 <= width <= 63.
+
+    ``x[s]`` has shape ``(N,)``; returns a pair of planes of shape ``(words,)``.
+
+    1. S_s: y^s = x^s + [s=0] 2^w, c^s = y^s + r^s; open c (label ``cmp/open``).
+    2. borrow = less_than_bits(planes 0..w-1 of c, rho_0..rho_{w-1}).
+    3. S0 outputs c_w ^ rho^0_w ^ borrow^0 ^ ONES; S1 outputs rho^1_w ^ borrow^1.
+    """
+    _check_width("less_than_zero", "width", width, 1, RING_BITS - 1)
+    lanes = _lanes_of("less_than_zero", "x", x)
+    shares = _ring_pair("less_than_zero", "x", x, lanes)
+    _check_mask("less_than_zero", masks, lanes, width + 1, high=False)
+    _check_triples("less_than_zero", triples, lanes, gate_count(width))
+    c = _open_masked("cmp/open", shares, 1 << width, masks, channel)
+    c_planes = planes_of(c, width + 1)
+    rho = (masks[0].planes, masks[1].planes)
+    borrow = _less_than_stacked(
+        c_planes[:width], (rho[0][:width], rho[1][:width]), triples, lanes, channel
+    )
+    out0 = c_planes[width] ^ rho[0][width]
+    out0 ^= borrow[0]
+    out0 ^= ones(lanes)
+    return out0, rho[1][width] ^ borrow[1]
+
+
+def _bit_to_ring(
+    b: PlanePair, dabits: tuple[DaBitShares, DaBitShares], lanes: int, channel: Channel
+) -> Pair:
+    """P21.5 on checked inputs."""
+    v = _exchange_planes("cmp/b2a", b[0] ^ dabits[0].beta, b[1] ^ dabits[1].beta, lanes, channel)
+    # Step 2: [s=0] v + q^s - 2 v q^s is q^s where v = 0 and [s=0] - q^s where v = 1.
+    flip = lane_bits(v.reshape(-1), lanes).view(np.bool_)
+    q0, q1 = dabits[0].q, dabits[1].q
+    out0 = np.negative(q0)
+    out0 += np.uint64(1)
+    np.copyto(out0, q0, where=~flip)
+    out1 = np.negative(q1)
+    np.copyto(out1, q1, where=~flip)
+    return out0, out1
+
+
+def bit_to_ring(b: PlanePair, dabits: tuple[DaBitShares, DaBitShares], *, channel: Channel) -> Pair:
+    """Implements P21.5: additive shares of each lane's bit of the XOR-shared plane b.
+
+    ``b[s]`` has shape ``(words,)``; returns two uint64 arrays of shape ``(N,)``.
+
+    1. S_s: v^s = b^s ^ beta^s; S0 sends v^0, then S1 v^1 (label ``cmp/b2a``); both open v.
+    2. S_s outputs [s=0] v_i + q^s_i - 2 v_i q^s_i.
+    """
+    lanes = dabits[0].lanes
+    _check_dabits("bit_to_ring", dabits, lanes)
+    planes = _plane_stack("bit_to_ring", "b", [b[0], b[1]], lanes)
+    return _bit_to_ring((planes[0], planes[1]), dabits, lanes, channel)
+
+
+def select(
+    b: Pair,
+    x: Pair,
+    y: Pair,
+    triples: tuple[TripleShares, TripleShares],
+    *,
+    channel: Channel,
+) -> Pair:
+    """Implements P21.6: shares of y + b (x - y), i.e. x where the bit b is 1 and y where 0.
+
+    All shares have shape ``(N,)``; ``triples`` holds N scalar triples (D4.4).
+    """
+    lanes = _lanes_of("select", "b", b)
+    bits = _ring_pair("select", "b", b, lanes)
+    xs = _ring_pair("select", "x", x, lanes)
+    ys = _ring_pair("select", "y", y, lanes)
+    if any(t.a.shape != (lanes,) for t in triples):
+        got = (triples[0].a.shape, triples[1].a.shape)
+        raise _shape("select", "triples", f"two shares of {lanes} lanes", got)
+    prod = beaver_mul(bits, (xs[0] - ys[0], xs[1] - ys[1]), triples, channel=channel)
+    return prod[0] + ys[0], prod[1] + ys[1]
+
+
+def range_check(
+    x: Pair,
+    masks: tuple[MaskShares, MaskShares],
+    dabits: tuple[DaBitShares, DaBitShares],
+    triples: tuple[AndTriples, AndTriples],
+    *,
+    bits: int,
+    channel: Channel,
+) -> U64:
+    """Implements P21.7: per lane, t = floor(((x + 2^b) mod 2^64) / 2^(b+1)); 0 means in range.
+
+    A lane's shared value x (any ring element; ``x[s]`` of shape ``(N,)``) is in
+    [-2^b, 2^b) exactly when its t is 0 (C21.2). Returns the public t of every lane, a uint64
+    array of shape ``(N,)`` (C21.3: zero on every in-range lane).
+    """
+    _check_width("range_check", "bits", bits, 0, RING_BITS - 2)
+    lanes, m = _lanes_of("range_check", "x", x), bits + 1
+    shares = _ring_pair("range_check", "x", x, lanes)
+    _check_mask("range_check", masks, lanes, m, high=True)
+    _check_dabits("range_check", dabits, lanes)
+    _check_triples("range_check", triples, lanes, gate_count(m))
+    # Step 1.
+    c = _open_masked("range/open", shares, 1 << bits, masks, channel)
+    # Steps 2 and 3.
+    rho = (masks[0].planes, masks[1].planes)
+    borrow = _less_than_stacked(planes_of(c, m), rho, triples, lanes, channel)
+    k0, k1 = _bit_to_ring(borrow, dabits, lanes, channel)
+    # Step 4, in place on arrays no message refers to: c is the sum of the received shares,
+    # k0 and k1 are fresh. _check_mask has checked that both high parts are there.
+    modulus = np.uint64((1 << (RING_BITS - m)) - 1)
+    high0, high1 = masks[0].high, masks[1].high
+    if high0 is None or high1 is None:  # pragma: no cover - excluded by _check_mask
+        raise _shape("range_check", "masks", "a mask with high part", "none")
+    t0 = c
+    t0 >>= np.uint64(m)
+    t0 -= high0
+    t0 -= k0
+    t0 &= modulus
+    t1 = k1
+    t1 += high1
+    np.negative(t1, out=t1)
+    t1 &= modulus
+    t = _exchange_ring("range/high", t0, t1, channel)
+    t &= modulus
+    return t
