@@ -49,6 +49,18 @@ class SquareShares:
 
 
 @dataclass(frozen=True)
+class RowTriples:
+    """One server's shares of row triples C_i = a_i B_i for ``rows`` x ``cols`` (P22.6).
+
+    ``a`` holds ``rows`` scalars, ``b`` and ``c`` are ``rows`` x ``cols`` matrices.
+    """
+
+    a: Vector
+    b: Matrix
+    c: Matrix
+
+
+@dataclass(frozen=True)
 class GramShares:
     """One server's shares of a matrix triple (A, C = A A^T), A of shape rows x cols (D4.3)."""
 
@@ -172,6 +184,29 @@ class Dealer:
     def dabits(self, lanes: int, *, channel: Channel) -> tuple[DaBitShares, DaBitShares]:
         """P21.1 (c): ``lanes`` daBits."""
         return deal_dabits(self._rng, lanes, channel=channel)
+
+    def row_triples(
+        self, rows: int, cols: int, *, channel: Channel
+    ) -> tuple[RowTriples, RowTriples]:
+        """P22.6: draw a^0, a^1 (rows), B^0, B^1 (rows x cols, row-major), C^0; set
+        C^1 = (a^0 + a^1)(B^0 + B^1) - C^0; label ``offline/rows``, parts in order a, B, C."""
+        _check_count("Dealer.row_triples", "rows", rows)
+        _check_count("Dealer.row_triples", "cols", cols)
+        a0, a1 = ring_elements(self._rng, rows), ring_elements(self._rng, rows)
+        b0 = _rows(ring_elements(self._rng, rows * cols), cols)
+        b1 = _rows(ring_elements(self._rng, rows * cols), cols)
+        c0 = _rows(ring_elements(self._rng, rows * cols), cols)
+        c1 = [
+            [((x0 + x1) * (y0 + y1) - z0) & MASK for y0, y1, z0 in zip(r0, r1, t0, strict=True)]
+            for x0, x1, r0, r1, t0 in zip(a0, a1, b0, b1, c0, strict=True)
+        ]
+        self._send(
+            "offline/rows",
+            (a0, _flatten(b0), _flatten(c0)),
+            (a1, _flatten(b1), _flatten(c1)),
+            channel,
+        )
+        return RowTriples(a0, b0, c0), RowTriples(a1, b1, c1)
 
 
 def _open(label: str, masked0: Vector, masked1: Vector, channel: Channel) -> Vector:
