@@ -69,6 +69,12 @@ def coordinate_bound_log2(d: int) -> int:
     return (NORM_BOUND_LOG2 - (d - 1).bit_length()) // 2
 
 
+def hidden_bound_log2(n: int, d: int) -> int:
+    """Implements C8.15: b_h(n, d) = floor((60 - ceil(log2 d) - ceil(log2 n)) / 2), the bound
+    under which every Krum score of n workers over d coordinates stays below 2^62 (P22.5)."""
+    return (NORM_BOUND_LOG2 - 2 - (d - 1).bit_length() - (n - 1).bit_length()) // 2
+
+
 VARIANTS = ("gram", "pairwise")
 
 

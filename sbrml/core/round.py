@@ -16,8 +16,15 @@ from typing import Any, Generic, TypeVar
 
 from sbrml.core.channel import Channel, Message
 from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError, SpecError
-from sbrml.core.params import NORM_BOUND_LOG2, RING_BITS, check_variant, coordinate_bound_log2
+from sbrml.core.params import (
+    NORM_BOUND_LOG2,
+    RING_BITS,
+    check_variant,
+    coordinate_bound_log2,
+    hidden_bound_log2,
+)
 from sbrml.core.randomness import RandomSource
+from sbrml.core.registry import leakages
 from sbrml.core.rules import DistanceRule, is_distance_rule
 
 Tamper = Callable[[list[Message]], list[Message]]
@@ -29,13 +36,17 @@ MatT = TypeVar("MatT")
 
 @dataclass
 class RoundResult(Generic[VecT, MatT]):
-    """What a round publishes (z, p), the exclusions, and S1's declared leakage D (C8.7)."""
+    """What a round publishes (z, p), the exclusions, and S1's declared leakage D (C8.7).
+
+    ``leakage`` names the mode (C8.15): ``distances`` (``distances`` holds S1's D),
+    ``index`` (weights public, no D) or ``output`` (neither weights nor D: both None).
+    """
 
     z: VecT
-    weights: VecT
+    weights: VecT | None
     valid: list[int]
     excluded: dict[int, str]
-    distances: MatT
+    distances: MatT | None
     channel: Channel
     n: int
     d: int
@@ -43,6 +54,7 @@ class RoundResult(Generic[VecT, MatT]):
     rule: str
     variant: str
     seconds: dict[str, float] = field(default_factory=dict)
+    leakage: str = "distances"
 
 
 def worker_name(index: int) -> str:
@@ -94,13 +106,13 @@ def norm_bound_error(norm: int, frac_bits: int) -> ShapeError:
     )
 
 
-def coordinate_bound_error(outside: int, d: int, frac_bits: int) -> ShapeError:
-    """The C8.13 error for an encoding with ``outside`` of its ``d`` coordinates out of range."""
-    bits = coordinate_bound_log2(d)
+def coordinate_bound_error(outside: int, d: int, frac_bits: int, bits: int) -> ShapeError:
+    """The C8.13 error for an encoding with ``outside`` of its ``d`` coordinates outside
+    [-2^bits, 2^bits) (bits = b(d), or b_h(n, d) in a round that compares scores, C8.15)."""
     return ShapeError(
         "encode_update",
         "x",
-        f"every round(x_k 2^{frac_bits}) in [-2^{bits}, 2^{bits}) (b(d) for d={d})",
+        f"every round(x_k 2^{frac_bits}) in [-2^{bits}, 2^{bits}) (the round's bound for d={d})",
         "C8.13",
         f"{outside} of {d} coordinates outside",
     )
@@ -159,17 +171,23 @@ def run_workers(
     frac_bits: int,
     tamper: Tamper | None,
     channel: Channel,
+    bound_log2: int | None = None,
 ) -> dict[int, str]:
     """Implements P8.1 step 1 for every worker, then delivers (possibly tampered) messages.
 
     Worker i draws from ``rng.derive("worker/<i>")`` (C8.1). A worker whose own input fails
-    C1.1, C1.2 or C8.2 sends nothing; the returned dict says why, by worker index.
+    C1.1, C1.2, C8.2 or the round's coordinate bound ``bound_log2`` (C8.13, C8.15; None: b(d))
+    sends nothing; the returned dict says why, by worker index.
     """
     worker_errors: dict[int, str] = {}
     outgoing: list[Message] = []
     for i, x in enumerate(inputs):
         try:
-            outgoing.extend(make_messages(i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits))
+            outgoing.extend(
+                make_messages(
+                    i, x, rng=rng.derive(f"worker/{i}"), frac_bits=frac_bits, bound_log2=bound_log2
+                )
+            )
         except SpecError as err:
             worker_errors[i] = (
                 f"{worker_name(i)}: input rejected before sharing: {err.public_reason()}"
@@ -197,15 +215,32 @@ def pack_indices(indices: Sequence[int]) -> bytes:
     return b"".join(i.to_bytes(8, "little") for i in indices)
 
 
+LEAKAGES = ("distances", "index", "output")
+
+
+def rule_leakages(rule: Any) -> tuple[str, ...]:
+    """The leakage modes ``rule`` runs in (C8.15): the registry's for a rule of the library,
+    ``("distances",)`` for any other rule with a distance form, else none."""
+    try:
+        return leakages(rule.name)
+    except (KeyError, AttributeError):
+        return ("distances",) if is_distance_rule(rule) else ()
+
+
 def check_round_inputs(
     inputs: Any,
-    rule: DistanceRule,
+    rule: Any,
     variant: str,
     dim: int | None,
     frac_bits: int,
     weight_frac_bits: int,
-) -> tuple[int, int]:
-    """Implements D8.1 and C8.6 at the round's boundary; returns (n, d)."""
+    leakage: str | None = None,
+) -> tuple[int, int, str]:
+    """Implements D8.1, C8.6, C8.11 and C8.15 at the round's boundary; returns (n, d, leakage).
+
+    The leakage is the mode the round runs in: ``distances`` (P8.1), ``index`` or ``output``
+    (Krum and Multi-Krum on shares, P22.5; ``output`` for the coordinate-wise rules, P22.2).
+    """
     check_variant("secure_aggregate", variant)
     check_round_params(frac_bits, weight_frac_bits)
     n = len(inputs)
@@ -214,17 +249,36 @@ def check_round_inputs(
     d = dim if dim is not None else len(inputs[0])
     if isinstance(d, bool) or not isinstance(d, int) or d < 1:
         raise ShapeError("secure_aggregate", "dim", "an int d >= 1", "D8.1", repr(d))
-    if not is_distance_rule(rule):
+    modes = rule_leakages(rule)
+    if not modes:
         raise ParameterError(
             "secure_aggregate",
             "rule",
-            "a rule with a distance form (weights(D))",
+            "a rule with a distance form (weights(D)) or a coordinate-wise rule that runs on "
+            "shares (median, trimmed-mean, meamed)",
             "C8.11",
-            f"{rule.name!r}, which looks at single coordinates or norms and needs secure "
-            "comparison, not yet available",
+            f"{rule.name!r}, which does not run on shares",
+        )
+    if leakage is None:
+        leakage = modes[0]
+    if leakage not in modes:
+        raise ParameterError(
+            "secure_aggregate",
+            "leakage",
+            f"one of {', '.join(repr(m) for m in modes)} for {rule.name!r}",
+            "C8.15",
+            repr(leakage),
         )
     rule.check_n(n, "secure_aggregate")
-    return n, d
+    return n, d, leakage
+
+
+def round_bound_log2(leakage: str, rule: Any, n: int, d: int) -> int:
+    """The coordinate bound of the round (C8.13, C8.15): b_h(n, d) when Krum's scores are
+    compared on shares (leakage ``index`` or ``output`` of a distance rule), else b(d)."""
+    if leakage != "distances" and is_distance_rule(rule):
+        return hidden_bound_log2(n, d)
+    return coordinate_bound_log2(d)
 
 
 def agree_on_valid(
@@ -274,14 +328,14 @@ def exclude_out_of_range(
     excluded: dict[int, str],
     n: int,
     d: int,
-    rule: DistanceRule,
+    rule: Any,
+    bits: int,
 ) -> list[int]:
     """Implements C8.14's outcome: workers of V with ``outside[i] > 0`` lanes whose t != 0
     leave V, with the clause's reason added to ``excluded``; returns the new V (sorted).
 
     Raises InsufficientWorkersError citing C8.4 when too few workers remain for the rule.
     """
-    bits = coordinate_bound_log2(d)
     kept = []
     for i in valid:
         count = outside.get(i, 0)

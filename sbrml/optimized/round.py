@@ -53,8 +53,12 @@ from sbrml.optimized.sharing import share
 __all__ = ["RoundResult", "encode_update", "secure_aggregate", "worker_messages"]
 
 
-def encode_update(x: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS) -> U64:
-    """Implements P8.1 step 1a: encode (C1.1-C1.3) and check the norm bound (C8.2)."""
+def encode_update(
+    x: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS, bound_log2: int | None = None
+) -> U64:
+    """Implements P8.1 step 1a: encode (C1.1-C1.3), check the norm bound (C8.2) and the
+    coordinate bound (C8.13): every coordinate in [-2^b, 2^b), b = ``bound_log2``, by default
+    b(d) for d = len(x) (a round that compares Krum scores on shares passes b_h, C8.15)."""
     arr = as_real_array("encode", "values", x, frac_bits=frac_bits)  # C1.6, as the reference
     if arr.ndim != 1:
         raise ShapeError("encode_update", "x", "a vector", "D8.1", f"shape {arr.shape}")
@@ -65,10 +69,15 @@ def encode_update(x: ArrayLike, *, frac_bits: int = DEFAULT_FRAC_BITS) -> U64:
 
 
 def worker_messages(
-    index: int, x: ArrayLike, *, rng: RandomSource, frac_bits: int = DEFAULT_FRAC_BITS
+    index: int,
+    x: ArrayLike,
+    *,
+    rng: RandomSource,
+    frac_bits: int = DEFAULT_FRAC_BITS,
+    bound_log2: int | None = None,
 ) -> list[Message]:
     """Implements P8.1 step 1: an honest worker's two share messages."""
-    share0, share1 = share(encode_update(x, frac_bits=frac_bits), rng=rng)
+    share0, share1 = share(encode_update(x, frac_bits=frac_bits, bound_log2=bound_log2), rng=rng)
     sender = worker_name(index)
     return [
         Message(sender, "S0", "share", pack_ring(share0)),
@@ -105,9 +114,12 @@ def secure_aggregate(
     frac_bits: int = DEFAULT_FRAC_BITS,
     weight_frac_bits: int = WEIGHT_FRAC_BITS,
     tamper: Tamper | None = None,
+    leakage: str | None = None,
 ) -> RoundResult[F64, U64]:
     """Implements P8.1; see ``sbrml.reference.round.secure_aggregate`` for the steps."""
-    n, d = check_round_inputs(inputs, rule, variant, dim, frac_bits, weight_frac_bits)
+    n, d, leakage = check_round_inputs(
+        inputs, rule, variant, dim, frac_bits, weight_frac_bits, leakage
+    )
     channel = Channel()
     clock = PhaseClock()
 

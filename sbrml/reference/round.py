@@ -28,6 +28,7 @@ from sbrml.core.round import (
     coordinate_bound_error,
     exclude_out_of_range,
     norm_bound_error,
+    round_bound_log2,
     run_workers,
     s1_weights,
     spread_weights,
@@ -55,25 +56,34 @@ from sbrml.reference.ring import (
 from sbrml.reference.sharing import share
 
 
-def encode_update(x: Sequence[float], *, frac_bits: int = DEFAULT_FRAC_BITS) -> list[int]:
+def encode_update(
+    x: Sequence[float], *, frac_bits: int = DEFAULT_FRAC_BITS, bound_log2: int | None = None
+) -> list[int]:
     """Implements P8.1 step 1a: encode (C1.1-C1.3), check the norm bound (C8.2) and the
-    coordinate bound b(d) of C8.13 for d = len(x)."""
+    coordinate bound (C8.13): every coordinate in [-2^b, 2^b), b = ``bound_log2``, by default
+    b(d) for d = len(x) (a round that compares Krum scores on shares passes b_h, C8.15)."""
     encoded = encode(x, frac_bits=frac_bits)
     norm = sq_norm_encoded(encoded)
     if norm >= 1 << NORM_BOUND_LOG2:
         raise norm_bound_error(norm, frac_bits)
-    bound = 1 << coordinate_bound_log2(len(encoded))
+    bits = coordinate_bound_log2(len(encoded)) if bound_log2 is None else bound_log2
+    bound = 1 << bits
     outside = sum(1 for v in encoded if not -bound <= to_signed(v) < bound)
     if outside:
-        raise coordinate_bound_error(outside, len(encoded), frac_bits)
+        raise coordinate_bound_error(outside, len(encoded), frac_bits, bits)
     return encoded
 
 
 def worker_messages(
-    index: int, x: Sequence[float], *, rng: RandomSource, frac_bits: int = DEFAULT_FRAC_BITS
+    index: int,
+    x: Sequence[float],
+    *,
+    rng: RandomSource,
+    frac_bits: int = DEFAULT_FRAC_BITS,
+    bound_log2: int | None = None,
 ) -> list[Message]:
     """Implements P8.1 step 1: an honest worker's two share messages."""
-    encoded = encode_update(x, frac_bits=frac_bits)
+    encoded = encode_update(x, frac_bits=frac_bits, bound_log2=bound_log2)
     share0, share1 = share(encoded, rng=rng)
     sender = worker_name(index)
     return [
@@ -93,6 +103,7 @@ def secure_aggregate(
     frac_bits: int = DEFAULT_FRAC_BITS,
     weight_frac_bits: int = WEIGHT_FRAC_BITS,
     tamper: Tamper | None = None,
+    leakage: str | None = None,
 ) -> RoundResult[list[float], Matrix]:
     """Implements P8.1: one secure two-server round of ``rule`` over the workers' inputs.
 
@@ -112,7 +123,9 @@ def secure_aggregate(
     ``tamper`` rewrites the workers' messages before delivery: it is how tests and attacks
     play Byzantine workers that send malformed, duplicated or missing shares.
     """
-    n, d = check_round_inputs(inputs, rule, variant, dim, frac_bits, weight_frac_bits)
+    n, d, leakage = check_round_inputs(
+        inputs, rule, variant, dim, frac_bits, weight_frac_bits, leakage
+    )
     channel = Channel()
     clock = PhaseClock()
 
@@ -125,7 +138,7 @@ def secure_aggregate(
     clock.lap("offline_triples")
     # C8.14: range-validation material, from the dealer (a Paillier provider has none).
     dealer = source if isinstance(source, Dealer) else Dealer(rng=rng.derive("dealer"))
-    bits, lanes = coordinate_bound_log2(d), n * d
+    bits, lanes = round_bound_log2(leakage, rule, n, d), n * d
     range_material = (
         dealer.masks(lanes, bits + 1, high=True, channel=channel),
         dealer.dabits(lanes, channel=channel),
@@ -135,7 +148,13 @@ def secure_aggregate(
 
     # Step 1: workers share; a worker whose own input is invalid sends nothing.
     worker_errors = run_workers(
-        inputs, worker_messages, rng=rng, frac_bits=frac_bits, tamper=tamper, channel=channel
+        inputs,
+        worker_messages,
+        rng=rng,
+        frac_bits=frac_bits,
+        tamper=tamper,
+        channel=channel,
+        bound_log2=bits,
     )
     clock.lap("share")
 
@@ -150,7 +169,7 @@ def secure_aggregate(
     )
     t = range_check((lane_shares[0], lane_shares[1]), *range_material, bits=bits, channel=channel)
     outside = {i: sum(1 for k in range(d) if t[i * d + k]) for i in valid}
-    valid = exclude_out_of_range(outside, valid, excluded, n, d, rule)
+    valid = exclude_out_of_range(outside, valid, excluded, n, d, rule, bits)
     excluded = dict(sorted(excluded.items()))
     clock.lap("range")
 
