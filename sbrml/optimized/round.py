@@ -13,14 +13,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.errors import ShapeError
-from sbrml.core.params import NORM_BOUND_LOG2
+from sbrml.core.params import NORM_BOUND_LOG2, coordinate_bound_log2
 from sbrml.core.round import (
     PhaseClock,
     RoundResult,
     Tamper,
     agree_on_valid,
     check_round_inputs,
+    coordinate_bound_error,
+    exclude_out_of_range,
     norm_bound_error,
+    round_bound_log2,
     run_workers,
     s1_weights,
     spread_weights,
@@ -29,6 +32,8 @@ from sbrml.core.round import (
 from sbrml.core.rules import DistanceRule
 from sbrml.optimized.beaver import CHUNK, Dealer, TripleProvider, column_blocks
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
+from sbrml.optimized.comparison import range_check
+from sbrml.optimized.comparison_dealer import gate_count
 from sbrml.optimized.distances import (
     pairs,
     restrict_square_pairs,
@@ -65,6 +70,11 @@ def encode_update(
     integers, encoded = encode_with_integers(arr, frac_bits=frac_bits)
     if not sq_norm_below(integers, encoded, NORM_BOUND_LOG2):
         raise norm_bound_error(sq_norm_encoded(encoded), frac_bits)
+    bits = coordinate_bound_log2(encoded.size) if bound_log2 is None else bound_log2
+    bound = float(1 << bits)  # a power of two: exact in float64
+    outside = int(np.count_nonzero((integers < -bound) | (integers >= bound)))
+    if outside:
+        raise coordinate_bound_error(outside, encoded.size, frac_bits, bits)
     return encoded
 
 
@@ -131,16 +141,44 @@ def secure_aggregate(
     else:
         square_material = source.square_pairs(len(pairs(n)) * d, channel=channel)
     clock.lap("offline_triples")
+    # C8.14: range-validation material, from the dealer (a Paillier provider has none).
+    dealer = source if isinstance(source, Dealer) else Dealer(rng=rng.derive("dealer"))
+    bits, lanes = round_bound_log2(leakage, rule, n, d), n * d
+    range_material = (
+        dealer.masks(lanes, bits + 1, high=True, channel=channel),
+        dealer.dabits(lanes, channel=channel),
+        dealer.and_triples(lanes, gate_count(bits + 1), channel=channel),
+    )
+    clock.lap("offline_comparison")
 
     # Step 1: workers share; a worker whose own input is invalid sends nothing.
     worker_errors = run_workers(
-        inputs, worker_messages, rng=rng, frac_bits=frac_bits, tamper=tamper, channel=channel
+        inputs,
+        worker_messages,
+        rng=rng,
+        frac_bits=frac_bits,
+        tamper=tamper,
+        channel=channel,
+        bound_log2=bits,
     )
     clock.lap("share")
 
     # Step 2: validation and agreement on V.
     parsed, valid, excluded = agree_on_valid(channel, n, d, worker_errors, rule, unpack_ring)
     clock.lap("validate")
+
+    # Step 2, range validation (C8.14): lanes i*d + k, zero shares for workers outside V.
+    lane_shares = (np.zeros(lanes, dtype=np.uint64), np.zeros(lanes, dtype=np.uint64))
+    for s in (0, 1):
+        for i in valid:
+            lane_shares[s][i * d : (i + 1) * d] = parsed[s][i]
+    t = range_check(lane_shares, *range_material, bits=bits, channel=channel)
+    del lane_shares
+    outside_lanes = np.count_nonzero(t.reshape(n, d), axis=1)
+    outside = {i: int(outside_lanes[i]) for i in valid}
+    valid = exclude_out_of_range(outside, valid, excluded, n, d, rule, bits)
+    excluded = dict(sorted(excluded.items()))
+    clock.lap("range")
 
     # Step 3: distances over V.
     # Each server keeps the received share payloads as rows; nothing is copied.
