@@ -40,6 +40,16 @@ class SquareShares:
 
 
 @dataclass(frozen=True)
+class RowTriples:
+    """One server's shares of row triples C_i = a_i B_i (P22.6): ``a`` of shape ``(rows,)``,
+    ``b`` and ``c`` of shape ``(rows, cols)``."""
+
+    a: U64
+    b: U64
+    c: U64
+
+
+@dataclass(frozen=True)
 class GramShares:
     """One server's shares of a matrix triple (A, C = A A^T), A of shape rows x cols (D4.3).
 
@@ -174,6 +184,35 @@ class Dealer:
     def dabits(self, lanes: int, *, channel: Channel) -> tuple[DaBitShares, DaBitShares]:
         """P21.1 (c): ``lanes`` daBits."""
         return deal_dabits(self._rng, lanes, channel=channel)
+
+    def row_triples(
+        self, rows: int, cols: int, *, channel: Channel
+    ) -> tuple[RowTriples, RowTriples]:
+        """P22.6: draw a^0, a^1 (rows), B^0, B^1 (rows x cols, row-major), C^0; set
+        C^1 = (a^0 + a^1)(B^0 + B^1) - C^0; label ``offline/rows``, parts in order a, B, C."""
+        _check_count("Dealer.row_triples", "rows", rows)
+        _check_count("Dealer.row_triples", "cols", cols)
+        # As in gram_triple, each server's message is one buffer [a^s | B^s | C^s] and the
+        # shares are views into it; the draw order is still a^0, a^1, B^0, B^1, C^0.
+        size = rows * cols
+        buffers = [np.empty(rows + 2 * size, dtype=np.uint64) for _ in range(2)]
+        fill_ring_elements(self._rng, buffers[0][:rows])
+        fill_ring_elements(self._rng, buffers[1][:rows])
+        fill_ring_elements(self._rng, buffers[0][rows : rows + size])
+        fill_ring_elements(self._rng, buffers[1][rows : rows + size])
+        fill_ring_elements(self._rng, buffers[0][rows + size :])
+        a0, a1 = (b[:rows] for b in buffers)
+        b0, b1 = (b[rows : rows + size].reshape(rows, cols) for b in buffers)
+        c0, c1 = (b[rows + size :].reshape(rows, cols) for b in buffers)
+        a = a0 + a1
+        for i in range(rows):
+            # Row by row, so that the only temporary is one row.
+            np.add(b0[i], b1[i], out=c1[i])
+            c1[i] *= a[i]
+            c1[i] -= c0[i]
+        for server, buffer in (("S0", buffers[0]), ("S1", buffers[1])):
+            channel.send("dealer", server, "offline/rows", pack_ring(buffer))
+        return RowTriples(a0, b0, c0), RowTriples(a1, b1, c1)
 
 
 def _open(label: str, masked0: U64, masked1: U64, channel: Channel) -> U64:

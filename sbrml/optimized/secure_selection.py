@@ -1,0 +1,271 @@
+"""Ranks, Krum selection and row products on shares, on uint64 arrays (spec/22, P22.4-P22.6).
+
+Same API, messages and bytes as ``sbrml.reference.secure_selection`` (C22.2): every function
+takes the pair ``(share of S0, share of S1)`` and returns the pair of output shares. The pairs
+of a rank are compared in one batch of lanes (one ``less_than_zero`` for every group), ranks
+are row and column sums of the dense matrix of comparison bits, and ``row_mul`` sums the rows
+with one fused pass per row. Every shape is checked before the first message (C22.3); arrays
+already sent are never written to, since the channel keeps views of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from sbrml.core.channel import Channel
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.optimized.beaver import RowTriples, TripleShares, beaver_mul
+from sbrml.optimized.channel import pack_ring
+from sbrml.optimized.comparison import bit_to_ring, less_than_zero
+from sbrml.optimized.comparison_dealer import (
+    AndTriples,
+    DaBitShares,
+    MaskShares,
+    gate_count,
+)
+from sbrml.optimized.ring import U64
+
+RANK_WIDTH = 62
+Pair = tuple[U64, U64]
+
+__all__ = ["RANK_WIDTH", "krum_selection", "ranks", "row_mul"]
+
+
+class SelectionDealer(Protocol):
+    """The material P22.4-P22.5 request: section 21's comparison material and D4.1's triples."""
+
+    def masks(
+        self, lanes: int, bits: int, *, high: bool, channel: Channel
+    ) -> tuple[MaskShares, MaskShares]: ...
+
+    def and_triples(
+        self, lanes: int, count: int, *, channel: Channel
+    ) -> tuple[AndTriples, AndTriples]: ...
+
+    def dabits(self, lanes: int, *, channel: Channel) -> tuple[DaBitShares, DaBitShares]: ...
+
+    def scalar_triples(
+        self, count: int, *, channel: Channel
+    ) -> tuple[TripleShares, TripleShares]: ...
+
+
+def _shape(function: str, name: str, need: str, got: object) -> ShapeError:
+    return ShapeError(function, name, need, "C22.3", str(got))
+
+
+def _check_int(function: str, name: str, value: object, low: int, clause: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ParameterError(function, name, f"an int {name} >= {low}", clause, repr(value))
+    return value
+
+
+def _pair_of(
+    function: str, name: str, x: Sequence[ArrayLike], shape: tuple[int, ...], need: str
+) -> Pair:
+    """Both shares as uint64 arrays of ``shape``, else ShapeError citing C22.3."""
+    if len(x) != 2:
+        raise _shape(function, name, need, f"{len(x)} shares")
+    got = [np.shape(share) for share in x]
+    if any(g != shape for g in got):
+        raise _shape(function, name, need, got)
+    return np.asarray(x[0], dtype=np.uint64), np.asarray(x[1], dtype=np.uint64)
+
+
+def _is_negative(x: Pair, width: int, dealer: SelectionDealer, channel: Channel) -> Pair:
+    """Shares of [x < 0] per lane: P21.4 then P21.5, material requested as in P22.1."""
+    lanes = int(x[0].shape[0])
+    masks = dealer.masks(lanes, width + 1, high=False, channel=channel)
+    triples = dealer.and_triples(lanes, gate_count(width), channel=channel)
+    dabits = dealer.dabits(lanes, channel=channel)
+    bits = less_than_zero(x, masks, triples, width=width, channel=channel)
+    return bit_to_ring(bits, dabits, channel=channel)
+
+
+def _below(rho: Pair, bound: int, width: int, dealer: SelectionDealer, channel: Channel) -> Pair:
+    """Shares of [rho < bound] for a public bound, |rho - bound| < 2^width (P22.5 steps 1, 3)."""
+    return _is_negative((rho[0] - np.uint64(bound), rho[1]), width, dealer, channel)
+
+
+def ranks(
+    values: tuple[ArrayLike, ArrayLike],
+    *,
+    groups: int,
+    size: int,
+    dealer: SelectionDealer,
+    channel: Channel,
+) -> Pair:
+    """Implements P22.4: shares of each value's rank within its group, ties by index.
+
+    ``values[s]`` has shape ``(groups * size,)``, group-major, each value in [0, 2^62); the
+    result holds shares of rho_i = #{j : (u_j, j) < (u_i, i)} in the same layout (uint64).
+    Shapes that do not match raise ShapeError citing C22.3 before any message.
+
+    1. For every pair i < j of a group (lexicographic, groups in order), one lane:
+       lt_ij = less_than_zero(u_j - u_i, width = 62) = [u_j < u_i], then bit_to_ring.
+    2. rho_i = sum_{j<i} (1 - lt_ji) + sum_{j>i} lt_ij (local; S0 adds the constants).
+    """
+    _check_int("ranks", "groups", groups, 1, "C22.3")
+    _check_int("ranks", "size", size, 1, "C22.3")
+    count = groups * size
+    u = _pair_of("ranks", "values", values, (count,), f"two shares of {count} elements")
+    if size == 1:
+        # One value per group ranks 0: there is nothing to compare and nothing to send.
+        return np.zeros(groups, dtype=np.uint64), np.zeros(groups, dtype=np.uint64)
+    left, right = np.triu_indices(size, k=1)  # the pairs (i, j), i < j, in lexicographic order
+    diffs = []
+    for s in (0, 1):
+        grid = u[s].reshape(groups, size)
+        diffs.append((grid[:, right] - grid[:, left]).reshape(-1))
+    lt = _is_negative((diffs[0], diffs[1]), RANK_WIDTH, dealer, channel)
+    out = []
+    for s in (0, 1):
+        # Step 2 as sums of the matrix L_ij = lt_ij (i < j): rho_i = row sum - column sum + i.
+        dense = np.zeros((groups, size, size), dtype=np.uint64)
+        dense[:, left, right] = lt[s].reshape(groups, -1)
+        rank = dense.sum(axis=2, dtype=np.uint64)
+        rank -= dense.sum(axis=1, dtype=np.uint64)
+        if s == 0:
+            rank += np.arange(size, dtype=np.uint64)
+        out.append(rank.reshape(-1))
+    return out[0], out[1]
+
+
+def _check_krum(v: int, f: int, offset: int, m: int) -> None:
+    _check_int("krum_selection", "f", f, 0, "C6.2")
+    if isinstance(offset, bool) or offset not in (1, 2):
+        raise ParameterError(
+            "krum_selection", "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", repr(offset)
+        )
+    if v <= 2 * f + offset:
+        condition, clause = ("n > 2f + 2", "C6.3") if offset == 2 else ("n > 2f", "C6.6")
+        raise InsufficientWorkersError("krum_selection", "n", condition, clause, f"n={v}, f={f}")
+    if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= v:
+        raise ParameterError("krum_selection", "m", "an int 1 <= m <= n", "C6.5", f"m={m}, n={v}")
+
+
+def krum_selection(
+    dist: tuple[ArrayLike, ArrayLike],
+    *,
+    f: int,
+    offset: int,
+    m: int,
+    dealer: SelectionDealer,
+    channel: Channel,
+) -> Pair:
+    """Implements P22.5 steps 1-3: shares of sel_i = 1 for the m lowest Krum scores, else 0.
+
+    ``dist[s]`` has shape ``(v, v)``: shares of D over V (every entry in [0, 2^62), which
+    range validation with b_h guarantees, C8.15); ``offset`` is 2 (D6.3) or 1 (C6.6), so each
+    score sums the q = v - f - offset smallest D_ij, j != i; ``m`` is 1 for Krum. Returns two
+    uint64 arrays of shape ``(v,)``; the selection equals C6.4's on the exact D (C22.2).
+    Raises ShapeError citing C22.3 for a non-square or mismatched ``dist``, ParameterError
+    (C6.2, C6.6, C6.5) for f, offset, m, InsufficientWorkersError (C6.3, C6.6) for
+    v <= 2f + offset; all before any message.
+
+    1. Neighbours: P22.4 on the v groups {D_ij : j != i}; near_ij = [rho_ij < q] by
+       less_than_zero(rho_ij - q, width = bit length of v) and bit_to_ring.
+    2. Scores: score_i = sum_{j != i} beaver_mul(near_ij, D_ij), v(v-1) lanes row-major.
+    3. Selection: P22.4 on the one group of scores; sel_i = [rho_i < m] as in step 1.
+    """
+    need = "two shares of a v x v matrix, v >= 1"
+    shape = np.shape(dist[0]) if len(dist) == 2 else ()
+    if len(shape) != 2 or shape[0] < 1:
+        raise _shape("krum_selection", "dist", need, shape)
+    v = int(shape[0])
+    d = _pair_of("krum_selection", "dist", dist, (v, v), need)
+    _check_krum(v, f, offset, m)
+    q, width = v - f - offset, v.bit_length()
+    scores: Pair = (np.zeros(v, dtype=np.uint64), np.zeros(v, dtype=np.uint64))
+    if v > 1:
+        # Step 1: row i's group lists D_ij for j != i in ascending j (row-major, diagonal out).
+        off_diagonal = ~np.eye(v, dtype=np.bool_)
+        flat = (d[0][off_diagonal], d[1][off_diagonal])
+        rho = ranks(flat, groups=v, size=v - 1, dealer=dealer, channel=channel)
+        near = _below(rho, q, width, dealer, channel)
+        # Step 2: one Beaver product per off-diagonal entry, summed per row.
+        triples = dealer.scalar_triples(v * (v - 1), channel=channel)
+        terms = beaver_mul(near, flat, triples, channel=channel)
+        scores = (
+            terms[0].reshape(v, v - 1).sum(axis=1, dtype=np.uint64),
+            terms[1].reshape(v, v - 1).sum(axis=1, dtype=np.uint64),
+        )
+    # Step 3: the m lowest scores, ties to the lower index (C6.4).
+    rank = ranks(scores, groups=1, size=v, dealer=dealer, channel=channel)
+    return _below(rank, m, width, dealer, channel)
+
+
+def _check_row_triples(triples: tuple[RowTriples, RowTriples]) -> tuple[int, int]:
+    need = "row triples: a of shape (v,), b and c of shape (v, d), v, d >= 1"
+    shape = np.shape(triples[0].b)
+    if len(shape) != 2 or shape[0] < 1 or shape[1] < 1:
+        raise _shape("row_mul", "triples", need, shape)
+    rows, cols = int(shape[0]), int(shape[1])
+    for t in triples:
+        got = (np.shape(t.a), np.shape(t.b), np.shape(t.c))
+        if got != ((rows,), (rows, cols), (rows, cols)):
+            raise _shape("row_mul", "triples", need, got)
+    return rows, cols
+
+
+def row_mul(
+    p: tuple[ArrayLike, ArrayLike],
+    x: tuple[U64 | Sequence[U64], U64 | Sequence[U64]],
+    triples: tuple[RowTriples, RowTriples],
+    *,
+    channel: Channel,
+) -> Pair:
+    """Implements P22.6: shares of sum_i p_i x_i (shape ``(d,)``) from shared weights and rows.
+
+    ``p[s]`` has shape ``(v,)``; ``x[s]`` is a ``(v, d)`` array or a sequence of v rows of
+    shape ``(d,)`` (the received share messages, never copied into a matrix); ``triples`` are
+    row triples for v rows of d columns (``Dealer.row_triples``). Shapes that do not match
+    raise ShapeError citing C22.3 before any message.
+
+    1. S_s computes e^s_i = p^s_i - a^s_i and F^s_i = x^s_i - B^s_i; S0 sends e^0 || F^0,
+       then S1 sends e^1 || F^1 (label ``beaver/open``); both open e and F.
+    2. S_s outputs sum_i (C^s_i + e_i B^s_i + F_i a^s_i), and S0 adds sum_i e_i F_i.
+    """
+    rows, cols = _check_row_triples(triples)
+    weights = _pair_of("row_mul", "p", p, (rows,), f"two shares of {rows} weights")
+    for s in (0, 1):
+        if len(x[s]) != rows or any(np.shape(r) != (cols,) for r in x[s]):
+            got = [np.shape(r) for r in x[s]]
+            raise _shape("row_mul", "x", f"two shares of {rows} rows of length {cols}", got)
+    # Step 1: each server masks its shares straight into the one buffer it sends.
+    masked = [np.empty(rows + rows * cols, dtype=np.uint64) for _ in range(2)]
+    for s in (0, 1):
+        t = triples[s]
+        np.subtract(weights[s], t.a, out=masked[s][:rows])
+        body = masked[s][rows:].reshape(rows, cols)
+        for i in range(rows):
+            np.subtract(x[s][i], t.b[i], out=body[i])
+    channel.send("S0", "S1", "beaver/open", pack_ring(masked[0]))
+    channel.send("S1", "S0", "beaver/open", pack_ring(masked[1]))
+    e = masked[0][:rows] + masked[1][:rows]
+    # Step 2, one row at a time: S0 folds e_i F_i into F_i (a^0_i + e_i), S1 takes F_i a^1_i.
+    t0, t1 = triples
+    out0 = t0.c.sum(axis=0, dtype=np.uint64)
+    out1 = t1.c.sum(axis=0, dtype=np.uint64)
+    # Array, not scalar, additions: they wrap mod 2^64 silently, as the ring requires.
+    a0_plus_e = t0.a + e
+    row = np.empty(cols, dtype=np.uint64)
+    scaled = np.empty(cols, dtype=np.uint64)
+    for i in range(rows):
+        np.add(
+            masked[0][rows + i * cols : rows + (i + 1) * cols],
+            masked[1][rows + i * cols : rows + (i + 1) * cols],
+            out=row,
+        )
+        np.multiply(row, a0_plus_e[i], out=scaled)
+        out0 += scaled
+        np.multiply(row, t1.a[i], out=scaled)
+        out1 += scaled
+        np.multiply(t0.b[i], e[i], out=scaled)
+        out0 += scaled
+        np.multiply(t1.b[i], e[i], out=scaled)
+        out1 += scaled
+    return out0, out1
