@@ -17,27 +17,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import sbrml.optimized as opt
 import sbrml.reference as ref
-import sbrml.reference.comparison as ref_cmp
 from sbrml.core.errors import ParameterError, ShapeError
 from tests.helpers import ScriptedSource, as_list
 
 M = 1 << 64
 MASK = M - 1
 LANES = [1, 63, 64, 65, 130]
-TREES: list[ModuleType] = [ref]
+TREES: list[ModuleType] = [ref, opt]
 words = st.integers(0, MASK)
-
-
-@pytest.fixture(params=TREES, ids=lambda t: t.__name__.rsplit(".", 1)[-1])
-def tree(request: pytest.FixtureRequest) -> ModuleType:
-    """Each test runs once per tree that exports section 21."""
-    return request.param  # type: ignore[no-any-return]
-
-
-def api(tree: ModuleType) -> Any:
-    """The section 21 functions of a tree."""
-    return tree if hasattr(tree, "less_than_bits") else ref_cmp
 
 
 def plane_int(plane: object) -> int:
@@ -121,8 +110,8 @@ def material(tree: ModuleType, seed: int) -> tuple[Any, Any]:
 
 @pytest.mark.spec("C21.1", "P21.1")
 @pytest.mark.parametrize("lanes", LANES)
-def test_dealer_material_is_correct(tree: ModuleType, lanes: int) -> None:
-    dealer, channel = material(tree, lanes)
+def test_dealer_material_is_correct(impl: ModuleType, lanes: int) -> None:
+    dealer, channel = material(impl, lanes)
     size = 8 * (-(-lanes // 64))
     t0, t1 = dealer.and_triples(lanes, 3, channel=channel)
     for k in range(3):
@@ -152,11 +141,11 @@ def test_dealer_material_is_correct(tree: ModuleType, lanes: int) -> None:
 
 
 @pytest.mark.spec("C21.1", "P21.1")
-def test_dealer_clears_lane_bits_beyond_the_batch_in_draw_order(tree: ModuleType) -> None:
+def test_dealer_clears_lane_bits_beyond_the_batch_in_draw_order(impl: ModuleType) -> None:
     # Every keystream byte is 0xff, so every plane is read with bits set beyond lane 2: the
     # dealer must clear them (3 lanes), and take the parts in the order P21.1 lists.
     source = ScriptedSource(b"\xff" * (5 * 8 + 2 * 3 * 8 + 2 * 8 + 3 * 8 + 2 * 8 + 3 * 8))
-    dealer, channel = tree.Dealer(rng=source), tree.Channel()
+    dealer, channel = impl.Dealer(rng=source), impl.Channel()
     t0, t1 = dealer.and_triples(3, 1, channel=channel)
     assert [plane_int(p[0]) for p in (t0.a, t1.a, t0.b, t1.b, t0.c)] == [7] * 5
     assert plane_int(t1.c[0]) == 7  # c^1 = (7 ^ 7) & (7 ^ 7) ^ 7
@@ -187,10 +176,10 @@ def test_dealer_clears_lane_bits_beyond_the_batch_in_draw_order(tree: ModuleType
     ids=str,
 )
 def test_dealer_rejects_bad_requests(
-    tree: ModuleType, request_: tuple[str, tuple[Any, ...], dict[str, Any]]
+    impl: ModuleType, request_: tuple[str, tuple[Any, ...], dict[str, Any]]
 ) -> None:
     name, args, kwargs = request_
-    dealer, channel = material(tree, 0)
+    dealer, channel = material(impl, 0)
     with pytest.raises(ParameterError) as info:
         getattr(dealer, name)(*args, channel=channel, **kwargs)
     assert info.value.clause == "D21.2" and info.value.function == f"Dealer.{name}"
@@ -206,10 +195,10 @@ def run_less_than_bits(
 ) -> tuple[list[int], Any]:
     lanes = len(c)
     dealer, offline = material(tree, seed)
-    triples = dealer.and_triples(lanes, api(tree).gate_count(bits), channel=offline)
+    triples = dealer.and_triples(lanes, tree.gate_count(bits), channel=offline)
     channel = tree.Channel()
     c_planes = [make_plane(tree, plane_of(c, j), lanes) for j in range(bits)]
-    out = api(tree).less_than_bits(
+    out = tree.less_than_bits(
         c_planes,
         xor_shared(tree, rho, masks, bits),
         triples,
@@ -239,38 +228,38 @@ def test_less_than_bits_matches_plaintext(
 
 @pytest.mark.spec("C21.2", "P21.3")
 @pytest.mark.parametrize("bits", [1, 2, 3, 4])
-def test_less_than_bits_on_every_pair(tree: ModuleType, bits: int) -> None:
+def test_less_than_bits_on_every_pair(impl: ModuleType, bits: int) -> None:
     # Every (c, rho) pair of `bits`-bit values, one per lane, with two different sharings.
     pairs = [(x, y) for x in range(1 << bits) for y in range(1 << bits)]
     c, rho = [x for x, _ in pairs], [y for _, y in pairs]
     for masks in ([0] * len(pairs), [(7 * i + 3) & MASK for i in range(len(pairs))]):
-        got, channel = run_less_than_bits(tree, c, rho, masks, bits)
+        got, channel = run_less_than_bits(impl, c, rho, masks, bits)
         assert got == [int(x < y) for x, y in pairs]
         # P21.3: ceil(log2 m) rounds, A(m) gates, 2 A(m) planes per server.
         sent = [m for m in channel.messages if m.sender == "S0"]
         assert len(sent) == (bits - 1).bit_length()
         plane = 8 * (-(-len(pairs) // 64))
-        assert sum(m.size for m in sent) == 2 * api(tree).gate_count(bits) * plane
+        assert sum(m.size for m in sent) == 2 * impl.gate_count(bits) * plane
         assert {m.label for m in channel.messages} <= {"cmp/and"}
 
 
 @pytest.mark.spec("P21.3")
-def test_gate_count(tree: ModuleType) -> None:
-    counts = [api(tree).gate_count(m) for m in range(1, 9)]
+def test_gate_count(impl: ModuleType) -> None:
+    counts = [impl.gate_count(m) for m in range(1, 9)]
     assert counts == [0, 1, 3, 5, 7, 9, 11, 13]
-    assert api(tree).gate_count(21) == 39 and api(tree).gate_count(63) == 123
+    assert impl.gate_count(21) == 39 and impl.gate_count(63) == 123
 
 
 @pytest.mark.spec("C21.2", "P21.3")
 @pytest.mark.parametrize("bits", [62, 63, 64])
-def test_less_than_bits_at_full_width(tree: ModuleType, bits: int) -> None:
+def test_less_than_bits_at_full_width(impl: ModuleType, bits: int) -> None:
     top = (1 << bits) - 1
     edges = [0, 1, top, top - 1, 1 << (bits - 1), (1 << (bits - 1)) - 1]
     edges += [1 << k for k in range(bits)] + [top ^ (1 << k) for k in range(bits)]
     pairs = [(x, y) for x in edges[:6] for y in edges] + [(y, x) for x in edges[:6] for y in edges]
     c, rho = [x for x, _ in pairs], [y for _, y in pairs]
     got, _ = run_less_than_bits(
-        tree, c, rho, [(k * 0x9E3779B97F4A7C15) & MASK for k in range(len(c))], bits
+        impl, c, rho, [(k * 0x9E3779B97F4A7C15) & MASK for k in range(len(c))], bits
     )
     assert got == [int(x < y) for x, y in pairs]
 
@@ -279,10 +268,10 @@ def run_less_than_zero(tree: ModuleType, x: list[int], width: int, seed: int = 2
     lanes = len(x)
     dealer, offline = material(tree, seed)
     masks = dealer.masks(lanes, width + 1, high=False, channel=offline)
-    triples = dealer.and_triples(lanes, api(tree).gate_count(width), channel=offline)
+    triples = dealer.and_triples(lanes, tree.gate_count(width), channel=offline)
     shares = additive(tree, x, [(v * 0x2545F4914F6CDD1D + 1) & MASK for v in range(lanes)])
     channel = tree.Channel()
-    out = api(tree).less_than_zero(shares, masks, triples, width=width, channel=channel)
+    out = tree.less_than_zero(shares, masks, triples, width=width, channel=channel)
     opens = [m for m in channel.messages if m.label == "cmp/open"]
     assert [(m.sender, m.receiver, m.size) for m in opens] == [
         ("S0", "S1", 8 * lanes),
@@ -306,13 +295,13 @@ def in_range_edges(width: int) -> list[int]:
 
 @pytest.mark.spec("C21.2", "P21.4")
 @pytest.mark.parametrize("width", [1, 2, 20, 62, 63])
-def test_less_than_zero_on_edges(tree: ModuleType, width: int) -> None:
+def test_less_than_zero_on_edges(impl: ModuleType, width: int) -> None:
     x = in_range_edges(width)
     if width == 63:
         x += [1 << 63, (1 << 63) - 1, MASK] + [
             (5 + (u << k)) & MASK for k in range(64) for u in (1, 3, -1)
         ]
-    assert run_less_than_zero(tree, x, width) == [int(signed(v) < 0) for v in x]
+    assert run_less_than_zero(impl, x, width) == [int(signed(v) < 0) for v in x]
 
 
 @pytest.mark.spec("C21.2", "P21.4")
@@ -338,7 +327,7 @@ def test_bit_to_ring_matches_plaintext(lanes: int, value: int, mask: int, seed: 
         dabits = dealer.dabits(lanes, channel=offline)
         b = (make_plane(tree, mask, lanes), make_plane(tree, value ^ mask, lanes))
         channel = tree.Channel()
-        out = api(tree).bit_to_ring(b, dabits, channel=channel)
+        out = tree.bit_to_ring(b, dabits, channel=channel)
         assert rec(out) == [value >> i & 1 for i in range(lanes)]
         assert [m.label for m in channel.messages] == ["cmp/b2a"] * 2
 
@@ -351,7 +340,7 @@ def test_select_matches_plaintext(lanes: list[tuple[int, int, int, int]]) -> Non
     for tree in TREES:
         dealer, offline = material(tree, len(lanes))
         triples = dealer.scalar_triples(len(lanes), channel=offline)
-        out = api(tree).select(
+        out = tree.select(
             additive(tree, b, masks),
             additive(tree, x, masks[::-1]),
             additive(tree, y, [m ^ 1 for m in masks]),
@@ -362,22 +351,20 @@ def test_select_matches_plaintext(lanes: list[tuple[int, int, int, int]]) -> Non
 
 
 @pytest.mark.spec("C21.2", "P21.4", "P21.5", "P21.6")
-def test_max_by_composition(tree: ModuleType) -> None:
+def test_max_by_composition(impl: ModuleType) -> None:
     # max(x, y) = select([x - y < 0], y, x): the three protocols chained on shares.
     x = [0, 5, (-7) & MASK, 1 << 40, (-(1 << 40)) & MASK, 3, 123456789]
     y = [0, 9, 4, (-(1 << 40)) & MASK, 1 << 40, 3, 123456788]
     lanes, width = len(x), 42
-    dealer, offline = material(tree, 5)
-    xs, ys = additive(tree, x, [11] * lanes), additive(tree, y, [MASK] * lanes)
-    diff = additive(tree, [(a - b) & MASK for a, b in zip(x, y, strict=True)], [13] * lanes)
-    channel = tree.Channel()
+    dealer, offline = material(impl, 5)
+    xs, ys = additive(impl, x, [11] * lanes), additive(impl, y, [MASK] * lanes)
+    diff = additive(impl, [(a - b) & MASK for a, b in zip(x, y, strict=True)], [13] * lanes)
+    channel = impl.Channel()
     masks = dealer.masks(lanes, width + 1, high=False, channel=offline)
-    triples = dealer.and_triples(lanes, api(tree).gate_count(width), channel=offline)
-    below = api(tree).less_than_zero(diff, masks, triples, width=width, channel=channel)
-    bit = api(tree).bit_to_ring(below, dealer.dabits(lanes, channel=offline), channel=channel)
-    out = api(tree).select(
-        bit, ys, xs, dealer.scalar_triples(lanes, channel=offline), channel=channel
-    )
+    triples = dealer.and_triples(lanes, impl.gate_count(width), channel=offline)
+    below = impl.less_than_zero(diff, masks, triples, width=width, channel=channel)
+    bit = impl.bit_to_ring(below, dealer.dabits(lanes, channel=offline), channel=channel)
+    out = impl.select(bit, ys, xs, dealer.scalar_triples(lanes, channel=offline), channel=channel)
     assert [signed(v) for v in rec(out)] == [
         max(signed(a), signed(b)) for a, b in zip(x, y, strict=True)
     ]
@@ -388,10 +375,10 @@ def run_range_check(tree: ModuleType, x: list[int], bits: int, seed: int = 3) ->
     dealer, offline = material(tree, seed)
     masks = dealer.masks(lanes, m, high=True, channel=offline)
     dabits = dealer.dabits(lanes, channel=offline)
-    triples = dealer.and_triples(lanes, api(tree).gate_count(m), channel=offline)
+    triples = dealer.and_triples(lanes, tree.gate_count(m), channel=offline)
     shares = additive(tree, x, [(v * 0x9E3779B97F4A7C15 + 7) & MASK for v in range(lanes)])
     channel = tree.Channel()
-    out = api(tree).range_check(shares, masks, dabits, triples, bits=bits, channel=channel)
+    out = tree.range_check(shares, masks, dabits, triples, bits=bits, channel=channel)
     labels = [msg.label for msg in channel.messages]
     assert labels[:2] == ["range/open"] * 2 and labels[-2:] == ["range/high"] * 2
     return [int(v) for v in as_list(out)]
@@ -409,9 +396,9 @@ def range_edges(bits: int) -> list[int]:
 
 @pytest.mark.spec("C21.2", "C21.3", "P21.7")
 @pytest.mark.parametrize("bits", [0, 1, 20, 61, 62])
-def test_range_check_on_edges(tree: ModuleType, bits: int) -> None:
+def test_range_check_on_edges(impl: ModuleType, bits: int) -> None:
     x = range_edges(bits)
-    t = run_range_check(tree, x, bits)
+    t = run_range_check(impl, x, bits)
     # A lane passes exactly when it is in range, and t is exactly floor(y / 2^(b+1)) (C21.3).
     assert [v == 0 for v in t] == [-(1 << bits) <= signed(v) < (1 << bits) for v in x]
     assert t == [((v + (1 << bits)) & MASK) >> (bits + 1) for v in x]
@@ -459,7 +446,7 @@ def and_layer(x: int, y: int, triples: int, lanes: int = N, other: int = N) -> B
         t0 = dealer.and_triples(N, triples, channel=offline)
         t1 = dealer.and_triples(other, triples, channel=offline)
         xs, ys = planes(tree, x, lanes), planes(tree, y, lanes)
-        return lambda ch: api(tree).and_layer(xs, ys, (t0[0], t1[1]), channel=ch)
+        return lambda ch: tree.and_layer(xs, ys, (t0[0], t1[1]), channel=ch)
 
     return build
 
@@ -469,7 +456,7 @@ def less_than_bits(c: int, rho: int, triples: int, lanes: int = N, wide: str = "
         t = dealer.and_triples(lanes, triples, channel=offline)
         cs = [make_plane(tree, 6 | 1 << 129, 130) if wide == "c" else make_plane(tree, 6, N)] * c
         rs = planes(tree, rho, 130 if wide == "rho" else N)
-        return lambda ch: api(tree).less_than_bits(cs, rs, t, lanes=N, channel=ch)
+        return lambda ch: tree.less_than_bits(cs, rs, t, lanes=N, channel=ch)
 
     return build
 
@@ -481,7 +468,7 @@ def less_than_zero(
         m = dealer.masks(lanes, bits, high=high, channel=offline)
         t = dealer.and_triples(lanes, gates, channel=offline)
         x = shares(tree, N, x1)
-        return lambda ch: api(tree).less_than_zero(x, m, t, width=width, channel=ch)
+        return lambda ch: tree.less_than_zero(x, m, t, width=width, channel=ch)
 
     return build
 
@@ -500,7 +487,7 @@ def range_check(
         d = dealer.dabits(dabits, channel=offline)
         t = dealer.and_triples(lanes, gates, channel=offline)
         x = shares(tree, N, x1)
-        return lambda ch: api(tree).range_check(x, m, d, t, bits=b, channel=ch)
+        return lambda ch: tree.range_check(x, m, d, t, bits=b, channel=ch)
 
     return build
 
@@ -509,7 +496,7 @@ def bit_to_ring(lanes: int = N, other: int = N) -> Builder:
     def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
         d = (dealer.dabits(N, channel=offline)[0], dealer.dabits(other, channel=offline)[1])
         b = (make_plane(tree, 1, lanes), make_plane(tree, 1 << (lanes - 1), lanes))
-        return lambda ch: api(tree).bit_to_ring(b, d, channel=ch)
+        return lambda ch: tree.bit_to_ring(b, d, channel=ch)
 
     return build
 
@@ -518,7 +505,7 @@ def select(b1: int = N, x: int = N, y: int = N, triples: int = N) -> Builder:
     def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
         t = dealer.scalar_triples(triples, channel=offline)
         args = shares(tree, N, b1), shares(tree, x, x), shares(tree, y, y)
-        return lambda ch: api(tree).select(*args, t, channel=ch)
+        return lambda ch: tree.select(*args, t, channel=ch)
 
     return build
 
@@ -586,20 +573,20 @@ def check_refused(tree: ModuleType, case: tuple[str, Builder], kind: type[Except
 
 @pytest.mark.spec("C21.4")
 @pytest.mark.parametrize("case", sorted(SHAPE_CASES))
-def test_wrong_material_is_refused_before_sending(tree: ModuleType, case: str) -> None:
-    check_refused(tree, SHAPE_CASES[case], ShapeError)
+def test_wrong_material_is_refused_before_sending(impl: ModuleType, case: str) -> None:
+    check_refused(impl, SHAPE_CASES[case], ShapeError)
 
 
 @pytest.mark.spec("C21.4")
 @pytest.mark.parametrize("case", sorted(PARAMETER_CASES))
-def test_bad_widths_are_refused_before_sending(tree: ModuleType, case: str) -> None:
-    check_refused(tree, PARAMETER_CASES[case], ParameterError)
+def test_bad_widths_are_refused_before_sending(impl: ModuleType, case: str) -> None:
+    check_refused(impl, PARAMETER_CASES[case], ParameterError)
 
 
 @pytest.mark.spec("C21.4")
-def test_material_of_exactly_the_batch_is_accepted(tree: ModuleType) -> None:
+def test_material_of_exactly_the_batch_is_accepted(impl: ModuleType) -> None:
     # The builders above with nothing wrong run to the end: each refusal is the named fault.
-    dealer, offline = material(tree, 9)
+    dealer, offline = material(impl, 9)
     for build in (
         and_layer(2, 2, 2),
         less_than_bits(5, 5, 7),
@@ -608,6 +595,6 @@ def test_material_of_exactly_the_batch_is_accepted(tree: ModuleType) -> None:
         bit_to_ring(),
         select(),
     ):
-        channel = tree.Channel()
-        build(tree, dealer, offline)(channel)
+        channel = impl.Channel()
+        build(impl, dealer, offline)(channel)
         assert channel.messages

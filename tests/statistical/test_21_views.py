@@ -20,25 +20,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+import sbrml.optimized as opt
 import sbrml.reference as ref
-import sbrml.reference.comparison as ref_cmp
 from tests.helpers import ScriptedSource, as_list
 from tests.statistical.test_uniformity import assert_uniform_u64, chi2_critical, chi2_uniform
 
 M = 1 << 64
 MASK = M - 1
-TREES: list[ModuleType] = [ref]
-
-
-@pytest.fixture(params=TREES, ids=lambda t: t.__name__.rsplit(".", 1)[-1])
-def tree(request: pytest.FixtureRequest) -> ModuleType:
-    """Each test runs once per tree that exports section 21."""
-    return request.param  # type: ignore[no-any-return]
-
-
-def api(tree: ModuleType) -> Any:
-    """The section 21 functions of a tree."""
-    return tree if hasattr(tree, "less_than_bits") else ref_cmp
 
 
 def plane_int(plane: object) -> int:
@@ -110,10 +98,14 @@ Run = Callable[[ModuleType, Any, Any], None]
 
 
 def views(tree: ModuleType, run: Run, runs: int, seed: int) -> Any:
-    """One channel holding ``runs`` protocol runs, each with a fresh dealer of its own seed."""
+    """One channel holding ``runs`` protocol runs, each with a fresh dealer of its own seed.
+
+    Every dealer reads the optimized tree's source, which yields the same keystream as the
+    reference's (D2.2) in a fraction of the time; the protocols under test are the tree's own.
+    """
     channel = tree.Channel()
     for k in range(runs):
-        dealer = tree.Dealer(rng=tree.DeterministicRandomSource(seed * 100_003 + k))
+        dealer = tree.Dealer(rng=opt.DeterministicRandomSource(seed * 100_003 + k))
         run(tree, dealer, channel)
     return channel
 
@@ -121,14 +113,14 @@ def views(tree: ModuleType, run: Run, runs: int, seed: int) -> Any:
 def less_than_bits_run(c: list[int], rho: list[int], share0: list[int], bits: int) -> Run:
     def run(tree: ModuleType, dealer: Any, channel: Any) -> None:
         lanes = len(c)
-        triples = dealer.and_triples(lanes, api(tree).gate_count(bits), channel=tree.Channel())
+        triples = dealer.and_triples(lanes, tree.gate_count(bits), channel=tree.Channel())
         planes = [plane_of(v, j) for v in (c, rho, share0) for j in range(bits)]
         c_pl, r_pl, s_pl = planes[:bits], planes[bits : 2 * bits], planes[2 * bits :]
         shared = [
             (make_plane(tree, s, lanes), make_plane(tree, s ^ r, lanes))
             for s, r in zip(s_pl, r_pl, strict=True)
         ]
-        api(tree).less_than_bits(
+        tree.less_than_bits(
             [make_plane(tree, p, lanes) for p in c_pl],
             shared,
             triples,
@@ -159,22 +151,22 @@ RUNS = 24
 
 @pytest.mark.spec("C21.3", "P21.2", "P21.3")
 @pytest.mark.parametrize("inputs", sorted(LTB_INPUTS))
-def test_and_openings_are_uniform(tree: ModuleType, inputs: str) -> None:
+def test_and_openings_are_uniform(impl: ModuleType, inputs: str) -> None:
     c, rho, share0 = LTB_INPUTS[inputs]
-    channel = views(tree, less_than_bits_run(c, rho, share0, 20), RUNS, seed=1)
+    channel = views(impl, less_than_bits_run(c, rho, share0, 20), RUNS, seed=1)
     for server in SERVERS:
         got = per_run(received(channel, server, "cmp/and"), RUNS)
         assert_uniform_planes(got, 32, f"{server} e, f ({inputs})")
 
 
-def test_the_view_test_rejects_reused_material(tree: ModuleType) -> None:
+def test_the_view_test_rejects_reused_material(impl: ModuleType) -> None:
     # The check is not vacuous: with one dealer seed for every run the openings repeat, and
     # with the input's planes themselves as the "openings" the bits are not fair coins.
     c, rho, share0 = LTB_INPUTS["ties"]
     run = less_than_bits_run(c, rho, share0, 20)
-    channel = tree.Channel()
+    channel = impl.Channel()
     for _ in range(RUNS):
-        run(tree, tree.Dealer(rng=tree.DeterministicRandomSource(5)), channel)
+        run(impl, impl.Dealer(rng=opt.DeterministicRandomSource(5)), channel)
     with pytest.raises(AssertionError):
         assert_uniform_planes(per_run(received(channel, "S1", "cmp/and"), RUNS), 32, "reused")
     structured = [b"".join(plane_of(RAMP, j).to_bytes(32, "little") for j in range(20))] * 12
@@ -186,9 +178,9 @@ def less_than_zero_run(x: list[int], width: int) -> Run:
     def run(tree: ModuleType, dealer: Any, channel: Any) -> None:
         lanes, offline = len(x), tree.Channel()
         masks = dealer.masks(lanes, width + 1, high=False, channel=offline)
-        triples = dealer.and_triples(lanes, api(tree).gate_count(width), channel=offline)
+        triples = dealer.and_triples(lanes, tree.gate_count(width), channel=offline)
         shares = (ring(tree, x), ring(tree, [0] * lanes))
-        api(tree).less_than_zero(shares, masks, triples, width=width, channel=channel)
+        tree.less_than_zero(shares, masks, triples, width=width, channel=channel)
 
     return run
 
@@ -196,14 +188,14 @@ def less_than_zero_run(x: list[int], width: int) -> Run:
 @pytest.mark.spec("C21.3", "P21.4")
 @pytest.mark.parametrize("width", [20, 63])
 @pytest.mark.parametrize("inputs", ["zeros", "edges"])
-def test_sign_openings_are_uniform(tree: ModuleType, width: int, inputs: str) -> None:
+def test_sign_openings_are_uniform(impl: ModuleType, width: int, inputs: str) -> None:
     low, high = -(1 << width), (1 << width) - 1
     x = (
         [0] * LANES
         if inputs == "zeros"
         else [(low, high, -1, 0)[i % 4] & MASK for i in range(LANES)]
     )
-    channel = views(tree, less_than_zero_run(x, width), RUNS, seed=2 + width)
+    channel = views(impl, less_than_zero_run(x, width), RUNS, seed=2 + width)
     for server in SERVERS:
         assert_uniform_u64(ring_values(received(channel, server, "cmp/open")), f"{server} c")
         got = per_run(received(channel, server, "cmp/and"), RUNS)
@@ -212,33 +204,33 @@ def test_sign_openings_are_uniform(tree: ModuleType, width: int, inputs: str) ->
 
 @pytest.mark.spec("C21.3", "P21.5")
 @pytest.mark.parametrize("bit", [0, 1])
-def test_b2a_openings_are_uniform(tree: ModuleType, bit: int) -> None:
+def test_b2a_openings_are_uniform(impl: ModuleType, bit: int) -> None:
     lanes = 2048
     value = (1 << lanes) - 1 if bit else 0
 
-    def run(tree: ModuleType, dealer: Any, channel: Any) -> None:
-        dabits = dealer.dabits(lanes, channel=tree.Channel())
-        b = (make_plane(tree, value, lanes), make_plane(tree, 0, lanes))
-        api(tree).bit_to_ring(b, dabits, channel=channel)
+    def run(impl: ModuleType, dealer: Any, channel: Any) -> None:
+        dabits = dealer.dabits(lanes, channel=impl.Channel())
+        b = (make_plane(impl, value, lanes), make_plane(impl, 0, lanes))
+        impl.bit_to_ring(b, dabits, channel=channel)
 
-    channel = views(tree, run, RUNS, seed=3)
+    channel = views(impl, run, RUNS, seed=3)
     for server in SERVERS:
         assert_uniform_planes(received(channel, server, "cmp/b2a"), lanes // 8, f"{server} v")
 
 
 @pytest.mark.spec("C21.3", "P21.6")
 @pytest.mark.parametrize("bit", [0, 1])
-def test_select_openings_are_uniform(tree: ModuleType, bit: int) -> None:
+def test_select_openings_are_uniform(impl: ModuleType, bit: int) -> None:
     lanes = 1024
 
-    def run(tree: ModuleType, dealer: Any, channel: Any) -> None:
-        triples = dealer.scalar_triples(lanes, channel=tree.Channel())
-        b = (ring(tree, [bit] * lanes), ring(tree, [0] * lanes))
-        x = (ring(tree, [12345] * lanes), ring(tree, [0] * lanes))
-        y = (ring(tree, [0] * lanes), ring(tree, [(-7) & MASK] * lanes))
-        api(tree).select(b, x, y, triples, channel=channel)
+    def run(impl: ModuleType, dealer: Any, channel: Any) -> None:
+        triples = dealer.scalar_triples(lanes, channel=impl.Channel())
+        b = (ring(impl, [bit] * lanes), ring(impl, [0] * lanes))
+        x = (ring(impl, [12345] * lanes), ring(impl, [0] * lanes))
+        y = (ring(impl, [0] * lanes), ring(impl, [(-7) & MASK] * lanes))
+        impl.select(b, x, y, triples, channel=channel)
 
-    channel = views(tree, run, 6, seed=4)
+    channel = views(impl, run, 6, seed=4)
     for server in SERVERS:
         got = received(channel, server, "beaver/open")
         assert_uniform_u64(ring_values([p[: 8 * lanes] for p in got]), f"{server} e (b={bit})")
@@ -250,18 +242,16 @@ def range_check_run(x: list[int], bits: int, sent: list[Any]) -> Run:
         lanes, offline, m = len(x), tree.Channel(), bits + 1
         masks = dealer.masks(lanes, m, high=True, channel=offline)
         dabits = dealer.dabits(lanes, channel=offline)
-        triples = dealer.and_triples(lanes, api(tree).gate_count(m), channel=offline)
+        triples = dealer.and_triples(lanes, tree.gate_count(m), channel=offline)
         shares = (ring(tree, x), ring(tree, [0] * lanes))
-        sent.append(
-            api(tree).range_check(shares, masks, dabits, triples, bits=bits, channel=channel)
-        )
+        sent.append(tree.range_check(shares, masks, dabits, triples, bits=bits, channel=channel))
 
     return run
 
 
 @pytest.mark.spec("C21.3", "P21.7")
 @pytest.mark.parametrize("inputs", ["zeros", "bounds"])
-def test_range_check_view_is_simulated_from_the_pass_bits(tree: ModuleType, inputs: str) -> None:
+def test_range_check_view_is_simulated_from_the_pass_bits(impl: ModuleType, inputs: str) -> None:
     bits, m = 20, 21
     x = (
         [0] * LANES
@@ -269,7 +259,7 @@ def test_range_check_view_is_simulated_from_the_pass_bits(tree: ModuleType, inpu
         else [(-(1 << bits), (1 << bits) - 1)[i % 2] & MASK for i in range(LANES)]
     )
     outputs: list[Any] = []
-    channel = views(tree, range_check_run(x, bits, outputs), RUNS, seed=6)
+    channel = views(impl, range_check_run(x, bits, outputs), RUNS, seed=6)
     assert all(as_list(t) == [0] * LANES for t in outputs)
     for server in SERVERS:
         assert_uniform_u64(ring_values(received(channel, server, "range/open")), f"{server} c")
@@ -311,58 +301,62 @@ def lane_array(plane: int, lanes: int) -> np.ndarray:
     return np.unpackbits(raw, bitorder="little")[:lanes].astype(np.int64)
 
 
-@pytest.mark.spec("C21.3", "P21.2", "P21.3")
-@pytest.mark.parametrize("bits", [2, 3])
-def test_less_than_bits_view_is_exactly_uniform(tree: ModuleType, bits: int) -> None:
-    # For every (c, rho) and every XOR sharing of rho, over all 2^(5 A(m)) values of the
-    # material, (own a, b, c shares; received e, f) takes every value exactly once: the view
-    # is the simulator's (uniform received bits beside the own material) for every input.
-    gates = api(tree).gate_count(bits)
+def check_exact_view(impl: ModuleType, bits: int, sharings: list[int]) -> None:
+    """For every (c, rho) and the given XOR sharings of rho, over all 2^(5 A(m)) values of the
+    material (one per lane), a server's own a, b, c shares beside the e, f it receives take
+    every value exactly once: its view is the simulator's for every input."""
+    gates = impl.gate_count(bits)
     width = 5 * gates
-    lanes = 1 << width
+    lanes, full = 1 << width, (1 << (1 << width)) - 1
     data = enumerate_and_material(width, gates)
-    for c in range(1 << bits):
-        for rho in range(1 << bits):
-            for share0 in range(1 << bits):
-                dealer = tree.Dealer(rng=ScriptedSource(data))
-                triples = dealer.and_triples(lanes, gates, channel=tree.Channel())
-                channel = tree.Channel()
-                out = api(tree).less_than_bits(
-                    [
-                        make_plane(tree, ((1 << lanes) - 1) * (c >> j & 1), lanes)
-                        for j in range(bits)
-                    ],
-                    [
-                        (
-                            make_plane(tree, ((1 << lanes) - 1) * (share0 >> j & 1), lanes),
-                            make_plane(tree, ((1 << lanes) - 1) * ((share0 ^ rho) >> j & 1), lanes),
-                        )
-                        for j in range(bits)
-                    ],
-                    triples,
-                    lanes=lanes,
-                    channel=channel,
+    size = 8 * (-(-lanes // 64))
+    for c, rho, share0 in (
+        (c, rho, s) for c in range(1 << bits) for rho in range(1 << bits) for s in sharings
+    ):
+        triples = impl.Dealer(rng=ScriptedSource(data)).and_triples(
+            lanes, gates, channel=impl.Channel()
+        )
+        channel = impl.Channel()
+        out = impl.less_than_bits(
+            [make_plane(impl, full * (c >> j & 1), lanes) for j in range(bits)],
+            [
+                (
+                    make_plane(impl, full * (share0 >> j & 1), lanes),
+                    make_plane(impl, full * ((share0 ^ rho) >> j & 1), lanes),
                 )
-                below = lane_array(plane_int(out[0]) ^ plane_int(out[1]), lanes)
-                assert set(below.tolist()) == {int(c < rho)}
-                for s, server in enumerate(("S0", "S1")):
-                    own = [getattr(triples[s], f)[t] for t in range(gates) for f in "abc"]
-                    got = b"".join(received(channel, server, "cmp/and"))
-                    size = 8 * (-(-lanes // 64))
-                    opened = [
-                        int.from_bytes(got[k * size : (k + 1) * size], "little")
-                        for k in range(2 * gates)
-                    ]
-                    code = np.zeros(lanes, dtype=np.int64)
-                    for k, plane in enumerate([plane_int(p) for p in own] + opened):
-                        code |= lane_array(plane, lanes) << k
-                    assert np.array_equal(np.sort(code), np.arange(lanes)), (
-                        f"{server}: view not a bijection of the material at c={c}, rho={rho}"
-                    )
+                for j in range(bits)
+            ],
+            triples,
+            lanes=lanes,
+            channel=channel,
+        )
+        below = lane_array(plane_int(out[0]) ^ plane_int(out[1]), lanes)
+        assert set(below.tolist()) == {int(c < rho)}
+        for s, server in enumerate(SERVERS):
+            own = [plane_int(getattr(triples[s], f)[t]) for t in range(gates) for f in "abc"]
+            got = b"".join(received(channel, server, "cmp/and"))
+            opened = [
+                int.from_bytes(got[k * size : (k + 1) * size], "little") for k in range(2 * gates)
+            ]
+            code = np.zeros(lanes, dtype=np.int64)
+            for k, plane in enumerate(own + opened):
+                code |= lane_array(plane, lanes) << k
+            assert np.array_equal(np.sort(code), np.arange(lanes)), (
+                f"{server}: view not a bijection of the material at c={c}, rho={rho}"
+            )
+
+
+@pytest.mark.spec("C21.3", "P21.2", "P21.3")
+@pytest.mark.parametrize(("bits", "sharings"), [(1, [0, 1]), (2, [0, 1, 2, 3]), (3, [0, 5])])
+def test_less_than_bits_view_is_exactly_uniform(
+    impl: ModuleType, bits: int, sharings: list[int]
+) -> None:
+    # m = 1 runs no gate (its view is empty); m = 2 one gate, m = 3 three gates on two levels.
+    check_exact_view(impl, bits, sharings)
 
 
 @pytest.mark.spec("C21.3", "P21.5")
-def test_bit_to_ring_view_is_exactly_uniform(tree: ModuleType) -> None:
+def test_bit_to_ring_view_is_exactly_uniform(impl: ModuleType) -> None:
     # Lanes 0..3 enumerate (beta^0, beta^1); for every bit and every XOR sharing of it, a
     # server's own beta share beside the received v takes each of the 4 values once.
     lanes = 4
@@ -370,14 +364,14 @@ def test_bit_to_ring_view_is_exactly_uniform(tree: ModuleType) -> None:
     data = (0b1010).to_bytes(8, "little") + (0b1100).to_bytes(8, "little") + q0
     for b in (0, 1):
         for share0 in (0, 1):
-            dealer = tree.Dealer(rng=ScriptedSource(data))
-            dabits = dealer.dabits(lanes, channel=tree.Channel())
-            channel = tree.Channel()
+            dealer = impl.Dealer(rng=ScriptedSource(data))
+            dabits = dealer.dabits(lanes, channel=impl.Channel())
+            channel = impl.Channel()
             plane = (
-                make_plane(tree, 15 * share0, lanes),
-                make_plane(tree, 15 * (share0 ^ b), lanes),
+                make_plane(impl, 15 * share0, lanes),
+                make_plane(impl, 15 * (share0 ^ b), lanes),
             )
-            out = api(tree).bit_to_ring(plane, dabits, channel=channel)
+            out = impl.bit_to_ring(plane, dabits, channel=channel)
             assert [
                 (u + v) & MASK for u, v in zip(as_list(out[0]), as_list(out[1]), strict=True)
             ] == [b] * 4
@@ -397,19 +391,25 @@ def test_bit_to_ring_view_is_exactly_uniform(tree: ModuleType) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.spec("C21.3", "P21.2", "P21.3")
+def test_less_than_bits_view_is_exactly_uniform_for_every_sharing(impl: ModuleType) -> None:
+    check_exact_view(impl, 3, list(range(8)))
+
+
+@pytest.mark.slow
 @pytest.mark.spec("C21.3", "P21.3", "P21.4", "P21.7")
-def test_views_are_uniform_large(tree: ModuleType) -> None:
+def test_views_are_uniform_large(impl: ModuleType) -> None:
     runs = 200
     for width in (2, 7, 33, 64):
         c, rho, share0 = LTB_INPUTS["ties"]
-        channel = views(tree, less_than_bits_run(c, rho, share0, width), runs, seed=width)
+        channel = views(impl, less_than_bits_run(c, rho, share0, width), runs, seed=width)
         for server in SERVERS:
             got = per_run(received(channel, server, "cmp/and"), runs)
             assert_uniform_planes(got, 32, f"{server} m={width}")
     x = [(-(1 << 62), (1 << 62) - 1, 1 << 61)[i % 3] & MASK for i in range(LANES)]
-    channel = views(tree, less_than_zero_run(x, 62), runs, seed=11)
+    channel = views(impl, less_than_zero_run(x, 62), runs, seed=11)
     outputs: list[Any] = []
-    checks = views(tree, range_check_run(x, 62, outputs), runs, seed=12)
+    checks = views(impl, range_check_run(x, 62, outputs), runs, seed=12)
     for server in SERVERS:
         assert_uniform_u64(ring_values(received(channel, server, "cmp/open")), f"{server} c")
         got = per_run(received(channel, server, "cmp/and"), runs)
