@@ -111,8 +111,3 @@ def check_view(args: argparse.Namespace, mode: str) -> None:
             f"--transcript-view {view}: not a party of {MODE_NAMES[mode]}; "
             f"choose one of {', '.join(parties)}"
         )
-    if view == "dealer" and args.triples == "paillier":
-        raise CliError(
-            "--transcript-view dealer: with --triples paillier there is no dealer "
-            "(S0 and S1 make the Beaver material); choose full, S0 or S1"
-        )

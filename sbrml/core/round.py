@@ -25,7 +25,7 @@ from sbrml.core.params import (
 )
 from sbrml.core.randomness import RandomSource
 from sbrml.core.registry import leakages
-from sbrml.core.rules import DistanceRule, is_distance_rule
+from sbrml.core.rules import DistanceRule, Rule, is_distance_rule
 
 Tamper = Callable[[list[Message]], list[Message]]
 
@@ -286,7 +286,7 @@ def agree_on_valid(
     n: int,
     d: int,
     worker_errors: dict[int, str],
-    rule: DistanceRule,
+    rule: Rule,
     unpack: Unpack,
 ) -> tuple[list[dict[int, Any]], list[int], dict[int, str]]:
     """Implements P8.1 step 2 and C8.3-C8.4: parse, exchange valid lists, intersect.
@@ -382,6 +382,12 @@ def s1_weights(rule: DistanceRule, dist: Any, frac_bits: int, rng: RandomSource)
             f"a negative distance derived by {rule.name} ({err.function} refused it); the "
             "round is aborted with nothing released",
         ) from err
+
+
+def selected_count(rule: Any, v: int) -> int:
+    """How many workers the rule selects among v (P22.5): Multi-Krum's m (C6.5), else 1."""
+    count = getattr(rule, "selected_count", None)
+    return int(count(v)) if callable(count) else 1
 
 
 def spread_weights(n: int, valid: Sequence[int], p: Sequence[float]) -> list[float]:

@@ -9,6 +9,7 @@ agreement on V, S1's weights, the result type) is ``sbrml.core.round``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from sbrml.core.channel import Channel, Message
 from sbrml.core.params import (
@@ -31,10 +32,11 @@ from sbrml.core.round import (
     round_bound_log2,
     run_workers,
     s1_weights,
+    selected_count,
     spread_weights,
     worker_name,
 )
-from sbrml.core.rules import DistanceRule
+from sbrml.core.rules import DistanceRule, Rule, is_distance_rule
 from sbrml.reference.beaver import Dealer, Matrix, TripleProvider
 from sbrml.reference.channel import pack_ring, unpack_ring
 from sbrml.reference.comparison import range_check
@@ -53,7 +55,11 @@ from sbrml.reference.ring import (
     sq_norm_encoded,
     to_signed,
 )
+from sbrml.reference.secure_coordinatewise import coordinatewise_numerator, publish
+from sbrml.reference.secure_selection import krum_selection, row_mul
 from sbrml.reference.sharing import share
+
+MASK = (1 << RING_BITS) - 1
 
 
 def encode_update(
@@ -94,7 +100,7 @@ def worker_messages(
 
 def secure_aggregate(
     inputs: Sequence[Sequence[float]],
-    rule: DistanceRule,
+    rule: Rule,
     *,
     rng: RandomSource,
     provider: TripleProvider | None = None,
@@ -126,14 +132,15 @@ def secure_aggregate(
     n, d, leakage = check_round_inputs(
         inputs, rule, variant, dim, frac_bits, weight_frac_bits, leakage
     )
+    distance = is_distance_rule(rule)
     channel = Channel()
     clock = PhaseClock()
 
     # Step 0 (offline).
     source = provider if provider is not None else Dealer(rng=rng.derive("dealer"))
-    if variant == "gram":
+    if distance and variant == "gram":
         gram_material = source.gram_triple(n, d, channel=channel)
-    else:
+    elif distance:
         square_material = source.square_pairs(len(pairs(n)) * d, channel=channel)
     clock.lap("offline_triples")
     # C8.14: range-validation material, from the dealer (a Paillier provider has none).
@@ -172,44 +179,81 @@ def secure_aggregate(
     valid = exclude_out_of_range(outside, valid, excluded, n, d, rule, bits)
     excluded = dict(sorted(excluded.items()))
     clock.lap("range")
-
-    # Step 3: distances over V.
     x_shares = ([parsed[0][i] for i in valid], [parsed[1][i] for i in valid])
-    if variant == "gram":
-        restricted = (gram_material[0].restrict(valid), gram_material[1].restrict(valid))
-        d0, d1 = secure_sq_distances_gram(x_shares, restricted, channel=channel)
+
+    p: list[float] | None = None
+    dist: Matrix | None = None
+    if not distance:
+        # P22.2: the coordinate-wise rule on shares; only z is opened.
+        numerator, q = coordinatewise_numerator(
+            rule.name, rule.f, x_shares, bits=bits, dealer=dealer, channel=channel
+        )
+        clock.lap("compare")
+        channel.send("S0", "S1", "output", pack_ring(numerator[0]))
+        z = publish(ring_add(numerator[0], numerator[1]), q, frac_bits)
+        clock.lap("output")
     else:
-        squares = restrict_square_pairs(square_material, n, d, valid)
-        d0, d1 = secure_sq_distances_pairwise(x_shares, squares, channel=channel)
-    upper = [d0[i][j] for i, j in pairs(len(valid))]
-    channel.send("S0", "S1", "distances", pack_ring(upper))
-    clock.lap("distances")
+        # Step 3: distances over V.
+        if variant == "gram":
+            restricted = (gram_material[0].restrict(valid), gram_material[1].restrict(valid))
+            d0, d1 = secure_sq_distances_gram(x_shares, restricted, channel=channel)
+        else:
+            squares = restrict_square_pairs(square_material, n, d, valid)
+            d0, d1 = secure_sq_distances_pairwise(x_shares, squares, channel=channel)
+        if leakage == "distances":
+            upper = [d0[i][j] for i, j in pairs(len(valid))]
+            channel.send("S0", "S1", "distances", pack_ring(upper))
+            clock.lap("distances")
+            # Step 4: S1 reconstructs D and runs the rule's weight function.
+            dist = [[0] * len(valid) for _ in valid]
+            for (i, j), v0 in zip(pairs(len(valid)), upper, strict=True):
+                dist[i][j] = dist[j][i] = ring_add([v0], [d1[i][j]])[0]
+            p = s1_weights(cast(DistanceRule, rule), dist, frac_bits, rng)
+            big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+            channel.send("S1", "S0", "weights", pack_ring(big_p))
+            clock.lap("weights")
+        else:
+            clock.lap("distances")
+            # P22.5: Krum's selection on shares of D.
+            m = selected_count(rule, len(valid))
+            sel = krum_selection(
+                (d0, d1),
+                f=rule.f,
+                offset=getattr(rule, "offset", 2),
+                m=m,
+                dealer=dealer,
+                channel=channel,
+            )
+            clock.lap("compare")
+            unit = encode_weights([1.0 / m], weight_frac_bits=weight_frac_bits)[0]
+            if leakage == "index":
+                channel.send("S0", "S1", "selection", pack_ring(sel[0]))
+                channel.send("S1", "S0", "selection", pack_ring(sel[1]))
+                chosen = ring_add(sel[0], sel[1])
+                p = [1.0 / m if c else 0.0 for c in chosen]
+                big_p = [unit * c for c in chosen]
+            clock.lap("weights")
 
-    # Step 4: S1 reconstructs D and runs the rule's weight function.
-    dist = [[0] * len(valid) for _ in valid]
-    for (i, j), v0 in zip(pairs(len(valid)), upper, strict=True):
-        dist[i][j] = dist[j][i] = ring_add([v0], [d1[i][j]])[0]
-    p = s1_weights(rule, dist, frac_bits, rng)
-    big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
-    channel.send("S1", "S0", "weights", pack_ring(big_p))
-    clock.lap("weights")
-
-    # Step 5: output on shares, opened at S1.
-    mask = (1 << RING_BITS) - 1
-    z_shares = [
-        [
-            sum(pi * row[k] for pi, row in zip(big_p, x_shares[s], strict=True)) & mask
-            for k in range(d)
-        ]
-        for s in (0, 1)
-    ]
-    channel.send("S0", "S1", "output", pack_ring(z_shares[0]))
-    z = decode(ring_add(z_shares[0], z_shares[1]), frac_bits=frac_bits + weight_frac_bits)
-    clock.lap("output")
+        # Step 5: output on shares, opened at S1.
+        if leakage == "output":
+            weighted = tuple([(unit * c) & MASK for c in sel[s]] for s in (0, 1))
+            triples = dealer.row_triples(len(valid), d, channel=channel)
+            z0, z1 = row_mul((weighted[0], weighted[1]), x_shares, triples, channel=channel)
+        else:
+            z0, z1 = (
+                [
+                    sum(pi * row[k] for pi, row in zip(big_p, x_shares[s], strict=True)) & MASK
+                    for k in range(d)
+                ]
+                for s in (0, 1)
+            )
+        channel.send("S0", "S1", "output", pack_ring(z0))
+        z = decode(ring_add(z0, z1), frac_bits=frac_bits + weight_frac_bits)
+        clock.lap("output")
 
     return RoundResult(
         z=z,
-        weights=spread_weights(n, valid, p),
+        weights=None if p is None else spread_weights(n, valid, p),
         valid=valid,
         excluded=excluded,
         distances=dist,
@@ -220,4 +264,5 @@ def secure_aggregate(
         rule=rule.name,
         variant=variant,
         seconds=clock.seconds,
+        leakage=leakage,
     )

@@ -128,13 +128,18 @@ def test_the_command_line_view_of_the_masks_server(
     )
 
 
-def test_no_dealer_view_without_a_dealer(
+def test_the_dealer_view_with_paillier_triples_holds_only_comparison_material(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # S0 and S1 make the Beaver material; range validation's material still comes from the
+    # dealer (C8.14), so the dealer is a party of the round and has a view.
     x = write_input(tmp_path / "x.npy")
+    t = tmp_path / "t.bin"
     args = ["aggregate", str(x), "--rule", "krum", "-f", "2", "--triples", "paillier"]
-    args += ["--transcript", str(tmp_path / "t.bin"), "--transcript-view", "dealer"]
-    assert "there is no dealer" in run_error(args, capsys)
+    args += ["--paillier-bits", "2048", "--transcript", str(t), "--transcript-view", "dealer"]
+    assert main(args) == 0
+    labels = {m[2] for m in parse_transcript(t.read_bytes())}
+    assert labels == {"offline/masks", "offline/dabits", "offline/and"}
 
 
 def test_the_help_says_what_the_full_transcript_holds(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+import sbrml.reference as ref
 from sbrml.core.errors import InsufficientWorkersError
 from tests.helpers import as_list
 
@@ -63,18 +64,27 @@ def test_bulyan_needs_4f_plus_3(impl: ModuleType) -> None:
     impl.Bulyan(1)([[float(i)] for i in range(7)])
 
 
-@pytest.mark.spec("C9.6", "C8.11")
+@pytest.mark.spec("C9.6", "C8.11", "C8.15")
 @pytest.mark.parametrize("name", ["median", "trimmed-mean", "meamed", "bulyan"])
 def test_coordinatewise_rules_have_no_distance_form(impl: ModuleType, name: str) -> None:
     from sbrml.core.errors import ParameterError
 
     rule = impl.RULES[name](0)
     assert not impl.is_distance_rule(rule)
-    with pytest.raises(ParameterError) as info:
-        impl.secure_aggregate(
-            [[float(i)] for i in range(5)], rule, rng=impl.DeterministicRandomSource(0)
-        )
-    assert info.value.clause == "C8.11" and "secure comparison" in str(info.value)
+    x = [[float(i)] for i in range(5)]
+    if name == "bulyan":
+        with pytest.raises(ParameterError) as info:
+            impl.secure_aggregate(x, rule, rng=impl.DeterministicRandomSource(0))
+        assert info.value.clause == "C8.11" and "does not run on shares" in str(info.value)
+        return
+    # Since spec 0.6 they run on shares (P22.2): no D, no weights, leakage "output" only.
+    result = impl.secure_aggregate(x, rule, rng=impl.DeterministicRandomSource(0))
+    assert result.leakage == "output" and result.weights is None and result.distances is None
+    assert as_list(result.z) == as_list(rule(x if impl is ref else np.asarray(x)))
+    for leakage in ("distances", "index", "nonsense"):
+        with pytest.raises(ParameterError) as info:
+            impl.secure_aggregate(x, rule, rng=impl.DeterministicRandomSource(0), leakage=leakage)
+        assert info.value.clause == "C8.15"
 
 
 @pytest.mark.spec("D9.2", "D9.3")
