@@ -124,49 +124,65 @@ def _check_width(function: str, name: str, value: int, low: int, high: int) -> N
         raise ParameterError(function, name, f"an int in [{low}, {high}]", "C21.4", repr(value))
 
 
-def _exchange_planes(label: str, mine0: U64, mine1: U64, lanes: int, channel: Channel) -> U64:
-    """S0 sends its planes, then S1 its own; returns their XOR (both servers learn it)."""
+def _exchange_planes(
+    label: str, mine0: U64, mine1: U64, lanes: int, count: int, channel: Channel
+) -> U64:
+    """S0 sends its ``count`` planes, then S1 its own; returns their XOR, ``(count, words)``
+    (both servers learn it)."""
     channel.send("S0", "S1", label, pack_ring(mine0))
     channel.send("S1", "S0", label, pack_ring(mine1))
-    count = mine0.size // plane_words(lanes) if mine0.size else 0
     got0 = unpack_planes(channel.receive("S1", label)[-1].payload, lanes, count)
     got1 = unpack_planes(channel.receive("S0", label)[-1].payload, lanes, count)
     return got0 ^ got1
 
 
-def _exchange_ring(label: str, mine0: U64, mine1: U64, channel: Channel) -> U64:
-    """S0 sends its ring vector, then S1 its own; returns their sum (both servers learn it)."""
+def _exchange_ring(
+    label: str, mine0: U64, mine1: U64, channel: Channel, out: U64 | None = None
+) -> U64:
+    """S0 sends its ring vector, then S1 its own; returns their sum (both servers learn it),
+    written to ``out`` when given."""
     channel.send("S0", "S1", label, pack_ring(mine0))
     channel.send("S1", "S0", label, pack_ring(mine1))
     count = mine0.shape[0]
     got0 = unpack_ring("open", "payload", channel.receive("S1", label)[-1].payload, count)
     got1 = unpack_ring("open", "payload", channel.receive("S0", label)[-1].payload, count)
-    return got0 + got1
+    return np.add(got0, got1, out=out)
 
 
-def _and_stacked(
+def _and_gates(
     x: PlanePair, y: PlanePair, triples: Triples, lanes: int, channel: Channel
 ) -> PlanePair:
-    """P21.2 on stacked planes: x^s, y^s and the triples' planes of shape ``(T, words)``."""
-    count, words = x[0].shape
+    """P21.2 on arrays of gates: the T gates have a shape ``G`` (``(T,)``, or ``(T/2, 2)`` for
+    a level of P21.3), gate t being the t-th in row-major order; ``y^s`` has shape
+    ``G + (words,)`` and ``x^s`` broadcasts to it; returns z^s of shape ``G + (words,)``.
+
+    Every NumPy call here runs once per layer, not once per gate, and writes into a buffer
+    made for it: fresh memory is what costs most at 11M lanes (first touch of its pages).
+    """
+    shape = y[0].shape
+    count, words = int(np.prod(shape[:-1])), shape[-1]
     masked = []
     for s in (0, 1):
-        # Step 1, straight into the message buffer: e_t, f_t interleaved as step 2 sends them.
-        m = np.empty((count, 2, words), dtype=np.uint64)
-        np.bitwise_xor(x[s], triples[s].a, out=m[:, 0])
-        np.bitwise_xor(y[s], triples[s].b, out=m[:, 1])
+        a, b = triples[s].a.reshape(shape), triples[s].b.reshape(shape)
+        # Step 1, straight into the message buffer: e_t, f_t, gate by gate, as step 2 sends.
+        m = np.empty((*shape[:-1], 2, words), dtype=np.uint64)
+        np.bitwise_xor(x[s], a, out=m[..., 0, :])
+        np.bitwise_xor(y[s], b, out=m[..., 1, :])
         masked.append(m)
-    opened = _exchange_planes("cmp/and", masked[0], masked[1], lanes, channel)
-    opened = opened.reshape(count, 2, words)
-    e, f = opened[:, 0], opened[:, 1]
+    # Step 2.
+    opened = _exchange_planes("cmp/and", masked[0], masked[1], lanes, 2 * count, channel)
+    opened = opened.reshape(masked[0].shape)
+    e, f = opened[..., 0, :], opened[..., 1, :]
+    # Step 3.
+    scratch = np.empty(shape, dtype=np.uint64)
     out = []
     for s in (0, 1):
-        t = triples[s]
-        z = e & t.b
-        z ^= f & t.a
-        z ^= t.c
+        a, b, c = (getattr(triples[s], k).reshape(shape) for k in "abc")
+        z = np.bitwise_and(e, b)
+        z ^= np.bitwise_and(f, a, out=scratch)
+        z ^= c
         if s == 0:
-            z ^= e & f
+            z ^= np.bitwise_and(e, f, out=scratch)
         out.append(z)
     return out[0], out[1]
 
@@ -181,7 +197,7 @@ def and_layer(
     """Implements P21.2: XOR shares of x_t & y_t for T pairs of XOR-shared planes.
 
     ``x[t]``, ``y[t]`` are pairs of planes of shape ``(words,)``; ``triples`` holds exactly T
-    AND triples of the same lanes (C21.4).
+    AND triples of the same lanes (C21.4). Returns T pairs of planes.
 
     1. S_s computes e^s_t = x^s_t ^ a^s_t and f^s_t = y^s_t ^ b^s_t.
     2. S0 sends e^0_0 || f^0_0 || ..., then S1 its own (label ``cmp/and``); both open e, f.
@@ -193,7 +209,7 @@ def and_layer(
     _check_triples("and_layer", triples, lanes, count)
     xs = tuple(_plane_stack("and_layer", "x", [p[s] for p in x], lanes) for s in (0, 1))
     ys = tuple(_plane_stack("and_layer", "y", [p[s] for p in y], lanes) for s in (0, 1))
-    z0, z1 = _and_stacked((xs[0], xs[1]), (ys[0], ys[1]), triples, lanes, channel)
+    z0, z1 = _and_gates((xs[0], xs[1]), (ys[0], ys[1]), triples, lanes, channel)
     return list(zip(z0, z1, strict=True))
 
 
@@ -208,42 +224,52 @@ def _rows(triples: Triples, start: int, stop: int) -> Triples:
 def _less_than_stacked(
     c: U64, rho: PlanePair, triples: Triples, lanes: int, channel: Channel
 ) -> PlanePair:
-    """P21.3 on stacked planes: c and rho^s of shape ``(m, words)``, checked by the caller."""
+    """P21.3 on stacked planes: c and rho^s of shape ``(m, words)``, checked by the caller.
+
+    Server s keeps the list L as one array ``(|L|, 2, words)``, node k being
+    ``(G^s_k, E^s_k)``. Then the level's gates E_hi & G_lo, E_hi & E_lo are the AND of
+    ``E_hi`` (broadcast over the pair) with the node ``lo`` itself, in gate order, and the
+    products are the new node once G_hi is XORed into their first half: no copies.
+    """
     # Step 1. Leaves: G_j = ~c_j & rho_j (bit j decides "below"), E_j = ~(c_j ^ rho_j) (ties).
+    count, words = c.shape
     not_c = c ^ ones(lanes)
-    g = (rho[0] & not_c, rho[1] & not_c)
-    e = (rho[0] ^ not_c, rho[1])
+    nodes = []
+    for s in (0, 1):
+        leaves = np.empty((count, 2, words), dtype=np.uint64)
+        np.bitwise_and(rho[s], not_c, out=leaves[:, 0])
+        if s == 0:
+            np.bitwise_xor(rho[s], not_c, out=leaves[:, 1])
+        else:
+            leaves[:, 1] = rho[s]
+        nodes.append(leaves)
     used = 0
-    # Step 2. One and_layer per level; node k of the level is (g[s][k], e[s][k]).
-    while g[0].shape[0] > 1:
-        size = g[0].shape[0]
-        pairs, words = size // 2, g[0].shape[1]
+    # Step 2. One and_layer per level.
+    while nodes[0].shape[0] > 1:
+        size = nodes[0].shape[0]
+        pairs = size // 2
         lo, hi = slice(0, 2 * pairs, 2), slice(1, 2 * pairs, 2)
         if size == 2:
-            # The last level needs only E_hi & G_lo.
-            left = (e[0][hi], e[1][hi])
-            right = (g[0][lo], g[1][lo])
+            # The last level needs only E_hi & G_lo, one gate.
+            x = (nodes[0][1:2, 1], nodes[1][1:2, 1])
+            y = (nodes[0][0:1, 0], nodes[1][0:1, 0])
         else:
-            # Gate order E_hi & G_lo, E_hi & E_lo for k = 0, 1, ...
-            left = (np.repeat(e[0][hi], 2, axis=0), np.repeat(e[1][hi], 2, axis=0))
-            both = [np.empty((pairs, 2, words), dtype=np.uint64) for _ in range(2)]
-            for s in (0, 1):
-                both[s][:, 0] = g[s][lo]
-                both[s][:, 1] = e[s][lo]
-            right = (both[0].reshape(-1, words), both[1].reshape(-1, words))
-        gates = left[0].shape[0]
-        z = _and_stacked(left, right, _rows(triples, used, used + gates), lanes, channel)
+            x = (nodes[0][hi, 1:2], nodes[1][hi, 1:2])
+            y = (nodes[0][lo], nodes[1][lo])
+        gates = y[0].size // words
+        z = _and_gates(x, y, _rows(triples, used, used + gates), lanes, channel)
         used += gates
-        step = 1 if size == 2 else 2
-        new_g = (g[0][hi] ^ z[0][0::step], g[1][hi] ^ z[1][0::step])
-        new_e = (z[0][1::2], z[1][1::2]) if size > 2 else (new_g[0][:0], new_g[1][:0])
-        if size % 2:
-            # An odd level carries its last node unchanged to the end of the new list.
-            new_g = (np.concatenate([new_g[0], g[0][-1:]]), np.concatenate([new_g[1], g[1][-1:]]))
-            new_e = (np.concatenate([new_e[0], e[0][-1:]]), np.concatenate([new_e[1], e[1][-1:]]))
-        g, e = new_g, new_e
+        merged = []
+        for s in (0, 1):
+            new = z[s].reshape(-1, 2, words) if size > 2 else z[s][:, None]
+            new[:, 0] ^= nodes[s][hi, 0]
+            if size % 2:
+                # An odd level carries its last node unchanged to the end of the new list.
+                new = np.concatenate([new, nodes[s][-1:]])
+            merged.append(new)
+        nodes = merged
     # Step 3.
-    return g[0][0], g[1][0]
+    return nodes[0][0, 0], nodes[1][0, 0]
 
 
 def less_than_bits(
@@ -316,15 +342,18 @@ def _bit_to_ring(
     b: PlanePair, dabits: tuple[DaBitShares, DaBitShares], lanes: int, channel: Channel
 ) -> Pair:
     """P21.5 on checked inputs."""
-    v = _exchange_planes("cmp/b2a", b[0] ^ dabits[0].beta, b[1] ^ dabits[1].beta, lanes, channel)
-    # Step 2: [s=0] v + q^s - 2 v q^s is q^s where v = 0 and [s=0] - q^s where v = 1.
-    flip = lane_bits(v.reshape(-1), lanes).view(np.bool_)
-    q0, q1 = dabits[0].q, dabits[1].q
-    out0 = np.negative(q0)
-    out0 += np.uint64(1)
-    np.copyto(out0, q0, where=~flip)
-    out1 = np.negative(q1)
-    np.copyto(out1, q1, where=~flip)
+    # Step 1.
+    v = _exchange_planes("cmp/b2a", b[0] ^ dabits[0].beta, b[1] ^ dabits[1].beta, lanes, 1, channel)
+    # Step 2, without branches: with mask = -v_i (all ones where v_i = 1, else 0), since
+    # (q ^ mask) - mask = -q where v_i = 1 and q where v_i = 0, and -mask = v_i,
+    # [s=0] v_i + q^s_i - 2 v_i q^s_i = (q^s_i ^ mask) + (1 + [s=0]) v_i.
+    bits = lane_bits(v[0], lanes)
+    mask = np.negative(bits, dtype=np.uint64)
+    out0 = np.bitwise_xor(dabits[0].q, mask)
+    out0 += bits
+    out0 += bits
+    out1 = np.bitwise_xor(dabits[1].q, mask, out=mask)
+    out1 += bits
     return out0, out1
 
 
@@ -407,6 +436,7 @@ def range_check(
     t1 += high1
     np.negative(t1, out=t1)
     t1 &= modulus
-    t = _exchange_ring("range/high", t0, t1, channel)
+    # Step 5's t goes into k0's memory, which nothing needs any more.
+    t = _exchange_ring("range/high", t0, t1, channel, out=k0)
     t &= modulus
     return t
