@@ -11,7 +11,7 @@ already sent are never written to, since the channel keeps views of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -63,13 +63,21 @@ def _check_int(function: str, name: str, value: object, low: int, clause: str) -
     return value
 
 
+def _shape_of(x: Any) -> tuple[int, ...] | None:
+    """The array shape of ``x``, or None for a ragged nesting NumPy cannot shape."""
+    try:
+        return tuple(int(n) for n in np.shape(x))
+    except ValueError:
+        return None
+
+
 def _pair_of(
     function: str, name: str, x: Sequence[ArrayLike], shape: tuple[int, ...], need: str
 ) -> Pair:
     """Both shares as uint64 arrays of ``shape``, else ShapeError citing C22.3."""
     if len(x) != 2:
         raise _shape(function, name, need, f"{len(x)} shares")
-    got = [np.shape(share) for share in x]
+    got = [_shape_of(share) for share in x]
     if any(g != shape for g in got):
         raise _shape(function, name, need, got)
     return np.asarray(x[0], dtype=np.uint64), np.asarray(x[1], dtype=np.uint64)
@@ -140,7 +148,8 @@ def _check_krum(v: int, f: int, offset: int, m: int) -> None:
         raise ParameterError(
             "krum_selection", "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", repr(offset)
         )
-    if v <= 2 * f + offset:
+    # Blanchard's convention needs n > 2f + 2 (C6.3), ByzFL's only n > 2f (C6.6).
+    if v <= (2 * f + 2 if offset == 2 else 2 * f):
         condition, clause = ("n > 2f + 2", "C6.3") if offset == 2 else ("n > 2f", "C6.6")
         raise InsufficientWorkersError("krum_selection", "n", condition, clause, f"n={v}, f={f}")
     if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= v:
@@ -163,8 +172,8 @@ def krum_selection(
     score sums the q = v - f - offset smallest D_ij, j != i; ``m`` is 1 for Krum. Returns two
     uint64 arrays of shape ``(v,)``; the selection equals C6.4's on the exact D (C22.2).
     Raises ShapeError citing C22.3 for a non-square or mismatched ``dist``, ParameterError
-    (C6.2, C6.6, C6.5) for f, offset, m, InsufficientWorkersError (C6.3, C6.6) for
-    v <= 2f + offset; all before any message.
+    (C6.2, C6.6, C6.5) for f, offset, m, InsufficientWorkersError (C6.3, C6.6) below
+    the convention's precondition; all before any message.
 
     1. Neighbours: P22.4 on the v groups {D_ij : j != i}; near_ij = [rho_ij < q] by
        less_than_zero(rho_ij - q, width = bit length of v) and bit_to_ring.
@@ -172,8 +181,8 @@ def krum_selection(
     3. Selection: P22.4 on the one group of scores; sel_i = [rho_i < m] as in step 1.
     """
     need = "two shares of a v x v matrix, v >= 1"
-    shape = np.shape(dist[0]) if len(dist) == 2 else ()
-    if len(shape) != 2 or shape[0] < 1:
+    shape = _shape_of(dist[0]) if len(dist) == 2 else ()
+    if shape is None or len(shape) != 2 or shape[0] < 1:
         raise _shape("krum_selection", "dist", need, shape)
     v = int(shape[0])
     d = _pair_of("krum_selection", "dist", dist, (v, v), need)
@@ -232,8 +241,8 @@ def row_mul(
     rows, cols = _check_row_triples(triples)
     weights = _pair_of("row_mul", "p", p, (rows,), f"two shares of {rows} weights")
     for s in (0, 1):
-        if len(x[s]) != rows or any(np.shape(r) != (cols,) for r in x[s]):
-            got = [np.shape(r) for r in x[s]]
+        if len(x[s]) != rows or any(_shape_of(r) != (cols,) for r in x[s]):
+            got = [_shape_of(r) for r in x[s]]
             raise _shape("row_mul", "x", f"two shares of {rows} rows of length {cols}", got)
     # Step 1: each server masks its shares straight into the one buffer it sends.
     masked = [np.empty(rows + rows * cols, dtype=np.uint64) for _ in range(2)]

@@ -151,7 +151,8 @@ def _check_krum(v: int, f: int, offset: int, m: int) -> None:
         raise ParameterError(
             "krum_selection", "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", repr(offset)
         )
-    if v <= 2 * f + offset:
+    # Blanchard's convention needs n > 2f + 2 (C6.3), ByzFL's only n > 2f (C6.6).
+    if v <= (2 * f + 2 if offset == 2 else 2 * f):
         condition, clause = ("n > 2f + 2", "C6.3") if offset == 2 else ("n > 2f", "C6.6")
         raise InsufficientWorkersError("krum_selection", "n", condition, clause, f"n={v}, f={f}")
     if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= v:
@@ -174,7 +175,8 @@ def krum_selection(
     1 (C6.6), so each score sums the q = v - f - offset smallest D_ij, j != i; ``m`` is 1 for
     Krum. The selection equals C6.4's on the exact D (C22.2). Raises ShapeError citing C22.3
     for a non-square or mismatched ``dist``, ParameterError (C6.2, C6.6, C6.5) for f, offset,
-    m, InsufficientWorkersError (C6.3, C6.6) for v <= 2f + offset; all before any message.
+    m, InsufficientWorkersError (C6.3, C6.6) below the convention's precondition; all before
+    any message.
 
     1. Neighbours: P22.4 on the v groups {D_ij : j != i}; near_ij = [rho_ij < q] by
        less_than_zero(rho_ij - q, width = bit length of v) and bit_to_ring.
