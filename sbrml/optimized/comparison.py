@@ -2,10 +2,10 @@
 
 Same API, messages and bytes as ``sbrml.reference.comparison`` (C21.5): every function takes
 the pair ``(share of S0, share of S1)`` and returns the pair of output shares. A plane is a
-uint64 array of ``ceil(N / 64)`` words (``sbrml.optimized.comparison_dealer``); inside, the
-gates of one layer run on stacked ``(T, words)`` arrays, so a layer costs a few NumPy passes
-over ``2T`` planes whatever ``T`` is. Every shape is checked before the first message
-(C21.4); arrays already sent are never written to, since the channel keeps views of them.
+uint64 array of ``ceil(N / 64)`` words (``sbrml.optimized.comparison_dealer``); the gates of
+one layer are one array of planes, so a layer costs a few NumPy passes whatever its number of
+gates. Every shape is checked before the first message (C21.4); arrays already sent are never
+written to, since the channel keeps views of them.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ from sbrml.optimized.comparison_dealer import (
     AndTriples,
     DaBitShares,
     MaskShares,
+    check_dabits,
+    check_mask,
+    check_triples,
     gate_count,
     lane_bits,
     ones,
-    plane_words,
+    plane_stack,
     planes_of,
-    top_word,
     unpack_planes,
 )
 from sbrml.optimized.ring import U64
@@ -55,68 +57,6 @@ def _ring_pair(function: str, name: str, x: tuple[ArrayLike, ArrayLike], lanes: 
     if out[0].shape != (lanes,) or out[1].shape != (lanes,):
         raise _shape(function, name, f"two shares of {lanes} lanes", (out[0].shape, out[1].shape))
     return out
-
-
-def _plane_stack(function: str, name: str, planes: Sequence[U64], lanes: int) -> U64:
-    """Planes of ``lanes`` lanes stacked as ``(count, words)``; a plane of another size, or
-    with a bit set at a lane position >= lanes, raises ShapeError citing C21.4."""
-    words = plane_words(lanes)
-    need = f"planes of {words} words ({lanes} lanes)"
-    if any(np.shape(p) != (words,) for p in planes):
-        raise _shape(function, name, need, sorted({np.shape(p) for p in planes}))
-    if not planes:
-        return np.zeros((0, words), dtype=np.uint64)
-    stack = np.stack([np.asarray(p, dtype=np.uint64) for p in planes])
-    # D21.1: a bit at a position >= N would be sent unmasked, since the material's planes
-    # are zero there.
-    if np.any(stack[:, -1] & ~top_word(lanes)):
-        raise _shape(function, name, need, "a bit set at a lane position >= lanes")
-    return stack
-
-
-def _check_triples(function: str, triples: Triples, lanes: int, count: int) -> None:
-    words = plane_words(lanes)
-    for t in triples:
-        if t.lanes != lanes or not t.a.shape == t.b.shape == t.c.shape == (count, words):
-            raise _shape(
-                function,
-                "triples",
-                f"{count} AND triples of {lanes} lanes",
-                f"{len(t.a)} triples of {t.lanes} lanes",
-            )
-
-
-def _check_mask(
-    function: str, masks: tuple[MaskShares, MaskShares], lanes: int, bits: int, high: bool
-) -> None:
-    planes = (bits, plane_words(lanes))
-    for m in masks:
-        if (
-            m.lanes != lanes
-            or m.bits != bits
-            or m.r.shape != (lanes,)
-            or m.planes.shape != planes
-            or (m.high is not None) != high
-            or (m.high is not None and m.high.shape != (lanes,))
-        ):
-            raise _shape(
-                function,
-                "masks",
-                f"a mask of {lanes} lanes, width {bits}, {'with' if high else 'without'} high part",
-                f"{m.lanes} lanes, width {m.bits}, high part {m.high is not None}",
-            )
-
-
-def _check_dabits(function: str, dabits: tuple[DaBitShares, DaBitShares], lanes: int) -> None:
-    words = plane_words(lanes)
-    for d in dabits:
-        if d.lanes != lanes or d.beta.shape != (words,) or d.q.shape != (lanes,):
-            raise _shape(
-                function,
-                "dabits",
-                f"daBits of {lanes} lanes",
-                (dabits[0].lanes, dabits[1].lanes),
-            )
 
 
 def _check_width(function: str, name: str, value: int, low: int, high: int) -> None:
@@ -206,9 +146,9 @@ def and_layer(
     count, lanes = len(x), triples[0].lanes
     if len(y) != count:
         raise _shape("and_layer", "y", f"{count} planes", len(y))
-    _check_triples("and_layer", triples, lanes, count)
-    xs = tuple(_plane_stack("and_layer", "x", [p[s] for p in x], lanes) for s in (0, 1))
-    ys = tuple(_plane_stack("and_layer", "y", [p[s] for p in y], lanes) for s in (0, 1))
+    check_triples("and_layer", triples, lanes, count)
+    xs = tuple(plane_stack("and_layer", "x", [p[s] for p in x], lanes) for s in (0, 1))
+    ys = tuple(plane_stack("and_layer", "y", [p[s] for p in y], lanes) for s in (0, 1))
     z0, z1 = _and_gates((xs[0], xs[1]), (ys[0], ys[1]), triples, lanes, channel)
     return list(zip(z0, z1, strict=True))
 
@@ -289,10 +229,10 @@ def less_than_bits(
     bits = len(c)
     if bits < 1 or len(rho) != bits:
         raise _shape("less_than_bits", "rho", f"{bits} >= 1 planes", len(rho))
-    _check_triples("less_than_bits", triples, lanes, gate_count(bits))
-    public = _plane_stack("less_than_bits", "c", list(c), lanes)
-    rho0 = _plane_stack("less_than_bits", "rho", [p[0] for p in rho], lanes)
-    rho1 = _plane_stack("less_than_bits", "rho", [p[1] for p in rho], lanes)
+    check_triples("less_than_bits", triples, lanes, gate_count(bits))
+    public = plane_stack("less_than_bits", "c", list(c), lanes)
+    rho0 = plane_stack("less_than_bits", "rho", [p[0] for p in rho], lanes)
+    rho1 = plane_stack("less_than_bits", "rho", [p[1] for p in rho], lanes)
     return _less_than_stacked(public, (rho0, rho1), triples, lanes, channel)
 
 
@@ -324,8 +264,8 @@ def less_than_zero(
     _check_width("less_than_zero", "width", width, 1, RING_BITS - 1)
     lanes = _lanes_of("less_than_zero", "x", x)
     shares = _ring_pair("less_than_zero", "x", x, lanes)
-    _check_mask("less_than_zero", masks, lanes, width + 1, high=False)
-    _check_triples("less_than_zero", triples, lanes, gate_count(width))
+    check_mask("less_than_zero", masks, lanes, width + 1, high=False)
+    check_triples("less_than_zero", triples, lanes, gate_count(width))
     c = _open_masked("cmp/open", shares, 1 << width, masks, channel)
     c_planes = planes_of(c, width + 1)
     rho = (masks[0].planes, masks[1].planes)
@@ -366,8 +306,8 @@ def bit_to_ring(b: PlanePair, dabits: tuple[DaBitShares, DaBitShares], *, channe
     2. S_s outputs [s=0] v_i + q^s_i - 2 v_i q^s_i.
     """
     lanes = dabits[0].lanes
-    _check_dabits("bit_to_ring", dabits, lanes)
-    planes = _plane_stack("bit_to_ring", "b", [b[0], b[1]], lanes)
+    check_dabits("bit_to_ring", dabits, lanes)
+    planes = plane_stack("bit_to_ring", "b", [b[0], b[1]], lanes)
     return _bit_to_ring((planes[0], planes[1]), dabits, lanes, channel)
 
 
@@ -412,9 +352,9 @@ def range_check(
     _check_width("range_check", "bits", bits, 0, RING_BITS - 2)
     lanes, m = _lanes_of("range_check", "x", x), bits + 1
     shares = _ring_pair("range_check", "x", x, lanes)
-    _check_mask("range_check", masks, lanes, m, high=True)
-    _check_dabits("range_check", dabits, lanes)
-    _check_triples("range_check", triples, lanes, gate_count(m))
+    check_mask("range_check", masks, lanes, m, high=True)
+    check_dabits("range_check", dabits, lanes)
+    check_triples("range_check", triples, lanes, gate_count(m))
     # Step 1.
     c = _open_masked("range/open", shares, 1 << bits, masks, channel)
     # Steps 2 and 3.

@@ -1,4 +1,4 @@
-"""Bit-planes and the dealer's comparison material on uint64 arrays (spec/21, D21.1-D21.2, P21.1).
+"""Bit-planes, the dealer's comparison material and its shape checks (spec/21, D21.1-P21.1).
 
 A bit-plane of ``N`` lanes is a uint64 array of ``ceil(N / 64)`` words whose bit ``i`` (bit
 ``i % 64`` of word ``i // 64``) is lane ``i``'s bit; on a little-endian host its bytes are the
@@ -11,6 +11,7 @@ every lane of every plane. The dealer functions are called by ``Dealer``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,6 +145,80 @@ def check_lanes(
     if not ok or (high is not None and value > high):
         bound = f"an int in [{low}, {high}]" if high is not None else f"an int >= {low}"
         raise ParameterError(function, name, bound, "D21.2", repr(value))
+
+
+def _shape_error(function: str, name: str, need: str, got: object) -> ShapeError:
+    return ShapeError(function, name, need, "C21.4", str(got))
+
+
+# The checks below are C21.4's: a protocol runs them all before its first message.
+
+
+def plane_stack(function: str, name: str, planes: Sequence[U64], lanes: int) -> U64:
+    """Planes of ``lanes`` lanes stacked as ``(count, words)``; a plane of another size, or
+    with a bit set at a lane position >= lanes, raises ShapeError citing C21.4."""
+    words = plane_words(lanes)
+    need = f"planes of {words} words ({lanes} lanes)"
+    if any(np.shape(p) != (words,) for p in planes):
+        raise _shape_error(function, name, need, sorted({np.shape(p) for p in planes}))
+    if not planes:
+        return np.zeros((0, words), dtype=np.uint64)
+    stack = np.stack([np.asarray(p, dtype=np.uint64) for p in planes])
+    # D21.1: a bit at a position >= N would be sent unmasked, since the material's planes
+    # are zero there.
+    if np.any(stack[:, -1] & ~top_word(lanes)):
+        raise _shape_error(function, name, need, "a bit set at a lane position >= lanes")
+    return stack
+
+
+def check_triples(
+    function: str, triples: tuple[AndTriples, AndTriples], lanes: int, count: int
+) -> None:
+    """C21.4: exactly ``count`` AND triples of ``lanes`` lanes, planes ``(count, words)``."""
+    words = plane_words(lanes)
+    for t in triples:
+        if t.lanes != lanes or not t.a.shape == t.b.shape == t.c.shape == (count, words):
+            raise _shape_error(
+                function,
+                "triples",
+                f"{count} AND triples of {lanes} lanes",
+                f"{t.lanes} lanes, planes {t.a.shape}, {t.b.shape}, {t.c.shape}",
+            )
+
+
+def check_mask(
+    function: str, masks: tuple[MaskShares, MaskShares], lanes: int, bits: int, high: bool
+) -> None:
+    """C21.4: a mask of ``lanes`` lanes and width ``bits``, with a high part iff ``high``."""
+    planes = (bits, plane_words(lanes))
+    for m in masks:
+        if (
+            m.lanes != lanes
+            or m.bits != bits
+            or m.r.shape != (lanes,)
+            or m.planes.shape != planes
+            or (m.high is not None) != high
+            or (m.high is not None and m.high.shape != (lanes,))
+        ):
+            raise _shape_error(
+                function,
+                "masks",
+                f"a mask of {lanes} lanes, width {bits}, {'with' if high else 'without'} high part",
+                f"{m.lanes} lanes, width {m.bits}, high part {m.high is not None}",
+            )
+
+
+def check_dabits(function: str, dabits: tuple[DaBitShares, DaBitShares], lanes: int) -> None:
+    """C21.4: daBits of ``lanes`` lanes, a plane beta and q of shape ``(lanes,)``."""
+    words = plane_words(lanes)
+    for d in dabits:
+        if d.lanes != lanes or d.beta.shape != (words,) or d.q.shape != (lanes,):
+            raise _shape_error(
+                function,
+                "dabits",
+                f"daBits of {lanes} lanes",
+                f"{d.lanes} lanes, beta {d.beta.shape}, q {d.q.shape}",
+            )
 
 
 def draw_planes(rng: RandomSource, out: U64, lanes: int) -> None:
