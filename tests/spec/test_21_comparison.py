@@ -1,14 +1,13 @@
 """Section 21: secure comparison on shares (spec/21-comparison.md).
 
-Every protocol is checked against plaintext on random and edge inputs, the dealer's material is
-reconstructed and checked, and every shape error must be raised before any message is sent.
-Planes of either tree are read through ``plane_int`` (an int in the reference tree, a uint64
+Every protocol is checked against plaintext on random and edge inputs, and the dealer's
+material is reconstructed and checked; test_21_errors.py checks C21.4's refusals. Planes of
+either tree are read through ``plane_int`` (an int in the reference tree, a uint64
 array of ceil(N/64) words in the optimized tree).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -19,7 +18,7 @@ from hypothesis import strategies as st
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError
 from tests.helpers import ScriptedSource, as_list
 
 M = 1 << 64
@@ -421,180 +420,3 @@ def test_range_check_publishes_zero_on_in_range_lanes(bits: int, values: list[in
     x = [(v % (1 << (bits + 1)) - (1 << bits)) & MASK for v in values]
     for tree in TREES:
         assert run_range_check(tree, x, bits) == [0] * len(x)
-
-
-# ---------------------------------------------------------------------------------------------
-# C21.4: material of exactly the batch, checked before any message is sent
-
-N = 3
-Call = Callable[[Any], object]
-Builder = Callable[[ModuleType, Any, Any], Call]
-
-
-def planes(tree: ModuleType, count: int, lanes: int = N) -> list[tuple[Any, Any]]:
-    # The top lane is set so that a plane of more lanes than N is not a plane of N lanes.
-    top = 1 << (lanes - 1)
-    return [(make_plane(tree, 5 | top, lanes), make_plane(tree, 3 | top, lanes))] * count
-
-
-def shares(tree: ModuleType, lanes0: int = N, lanes1: int = N) -> tuple[Any, Any]:
-    return ring(tree, [1] * lanes0), ring(tree, [2] * lanes1)
-
-
-def and_layer(x: int, y: int, triples: int, lanes: int = N, other: int = N) -> Builder:
-    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
-        t0 = dealer.and_triples(N, triples, channel=offline)
-        t1 = dealer.and_triples(other, triples, channel=offline)
-        xs, ys = planes(tree, x, lanes), planes(tree, y, lanes)
-        return lambda ch: tree.and_layer(xs, ys, (t0[0], t1[1]), channel=ch)
-
-    return build
-
-
-def less_than_bits(c: int, rho: int, triples: int, lanes: int = N, wide: str = "") -> Builder:
-    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
-        t = dealer.and_triples(lanes, triples, channel=offline)
-        cs = [make_plane(tree, 6 | 1 << 129, 130) if wide == "c" else make_plane(tree, 6, N)] * c
-        rs = planes(tree, rho, 130 if wide == "rho" else N)
-        return lambda ch: tree.less_than_bits(cs, rs, t, lanes=N, channel=ch)
-
-    return build
-
-
-def less_than_zero(
-    width: Any = 4, bits: int = 5, high: bool = False, lanes: int = N, gates: int = 5, x1: int = N
-) -> Builder:
-    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
-        m = dealer.masks(lanes, bits, high=high, channel=offline)
-        t = dealer.and_triples(lanes, gates, channel=offline)
-        x = shares(tree, N, x1)
-        return lambda ch: tree.less_than_zero(x, m, t, width=width, channel=ch)
-
-    return build
-
-
-def range_check(
-    b: Any = 4,
-    bits: int = 5,
-    high: bool = True,
-    lanes: int = N,
-    dabits: int = N,
-    gates: int = 7,
-    x1: int = N,
-) -> Builder:
-    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
-        m = dealer.masks(lanes, bits, high=high, channel=offline)
-        d = dealer.dabits(dabits, channel=offline)
-        t = dealer.and_triples(lanes, gates, channel=offline)
-        x = shares(tree, N, x1)
-        return lambda ch: tree.range_check(x, m, d, t, bits=b, channel=ch)
-
-    return build
-
-
-def bit_to_ring(lanes: int = N, other: int = N) -> Builder:
-    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
-        d = (dealer.dabits(N, channel=offline)[0], dealer.dabits(other, channel=offline)[1])
-        b = (make_plane(tree, 1, lanes), make_plane(tree, 1 << (lanes - 1), lanes))
-        return lambda ch: tree.bit_to_ring(b, d, channel=ch)
-
-    return build
-
-
-def select(b1: int = N, x: int = N, y: int = N, triples: int = N) -> Builder:
-    def build(tree: ModuleType, dealer: Any, offline: Any) -> Call:
-        t = dealer.scalar_triples(triples, channel=offline)
-        args = shares(tree, N, b1), shares(tree, x, x), shares(tree, y, y)
-        return lambda ch: tree.select(*args, t, channel=ch)
-
-    return build
-
-
-SHAPE_CASES: dict[str, tuple[str, Builder]] = {
-    "and_layer: one triple too many": ("and_layer", and_layer(2, 2, 3)),
-    "and_layer: one triple too few": ("and_layer", and_layer(2, 2, 1)),
-    "and_layer: y shorter than x": ("and_layer", and_layer(2, 1, 2)),
-    "and_layer: triples of two lane counts": ("and_layer", and_layer(2, 2, 2, other=4)),
-    "and_layer: planes of 130 lanes": ("and_layer", and_layer(2, 2, 2, lanes=130)),
-    "less_than_bits: rho shorter than c": ("less_than_bits", less_than_bits(5, 4, 7)),
-    "less_than_bits: no bits": ("less_than_bits", less_than_bits(0, 0, 0)),
-    "less_than_bits: A(m) + 1 triples": ("less_than_bits", less_than_bits(5, 5, 8)),
-    "less_than_bits: A(m) - 1 triples": ("less_than_bits", less_than_bits(5, 5, 6)),
-    "less_than_bits: triples of 4 lanes": ("less_than_bits", less_than_bits(5, 5, 7, lanes=4)),
-    "less_than_bits: c of 130 lanes": ("less_than_bits", less_than_bits(5, 5, 7, wide="c")),
-    "less_than_bits: rho of 130 lanes": ("less_than_bits", less_than_bits(5, 5, 7, wide="rho")),
-    "less_than_zero: x shares of 3 and 4 lanes": ("less_than_zero", less_than_zero(x1=4)),
-    "less_than_zero: mask of width w": ("less_than_zero", less_than_zero(bits=4)),
-    "less_than_zero: mask of width w + 2": ("less_than_zero", less_than_zero(bits=6)),
-    "less_than_zero: mask with high part": ("less_than_zero", less_than_zero(high=True)),
-    "less_than_zero: mask of 4 lanes": ("less_than_zero", less_than_zero(lanes=4)),
-    "less_than_zero: A(w) + 1 triples": ("less_than_zero", less_than_zero(gates=6)),
-    "less_than_zero: no triples": ("less_than_zero", less_than_zero(gates=0)),
-    "bit_to_ring: daBits of two lane counts": ("bit_to_ring", bit_to_ring(other=4)),
-    "bit_to_ring: b of 130 lanes": ("bit_to_ring", bit_to_ring(lanes=130)),
-    "select: b shares of 3 and 4 lanes": ("select", select(b1=4)),
-    "select: x of 4 lanes": ("select", select(x=4)),
-    "select: y of 2 lanes": ("select", select(y=2)),
-    "select: 4 triples for 3 lanes": ("select", select(triples=4)),
-    "select: 2 triples for 3 lanes": ("select", select(triples=2)),
-    "range_check: x shares of 3 and 4 lanes": ("range_check", range_check(x1=4)),
-    "range_check: mask of width b": ("range_check", range_check(bits=4)),
-    "range_check: mask without high part": ("range_check", range_check(high=False)),
-    "range_check: mask of 4 lanes": ("range_check", range_check(lanes=4)),
-    "range_check: daBits of 4 lanes": ("range_check", range_check(dabits=4)),
-    "range_check: A(m) - 1 triples": ("range_check", range_check(gates=6)),
-    "range_check: no triples": ("range_check", range_check(gates=0)),
-}
-
-PARAMETER_CASES: dict[str, tuple[str, Builder]] = {
-    **{
-        f"less_than_zero: width {w!r}": ("less_than_zero", less_than_zero(width=w))
-        for w in (0, 64, -1, True, False, 4.0, "4")
-    },
-    **{
-        f"range_check: bits {b!r}": ("range_check", range_check(b=b))
-        for b in (-1, 63, True, False, 4.0, None)
-    },
-}
-
-
-def check_refused(tree: ModuleType, case: tuple[str, Builder], kind: type[Exception]) -> None:
-    function, build = case
-    dealer, offline = material(tree, 9)
-    call = build(tree, dealer, offline)
-    channel = tree.Channel()
-    with pytest.raises(kind) as info:
-        call(channel)
-    error = info.value
-    assert isinstance(error, ShapeError | ParameterError)
-    assert (error.clause, error.function) == ("C21.4", function)
-    assert channel.messages == [], "an error after a message has been sent"
-
-
-@pytest.mark.spec("C21.4")
-@pytest.mark.parametrize("case", sorted(SHAPE_CASES))
-def test_wrong_material_is_refused_before_sending(impl: ModuleType, case: str) -> None:
-    check_refused(impl, SHAPE_CASES[case], ShapeError)
-
-
-@pytest.mark.spec("C21.4")
-@pytest.mark.parametrize("case", sorted(PARAMETER_CASES))
-def test_bad_widths_are_refused_before_sending(impl: ModuleType, case: str) -> None:
-    check_refused(impl, PARAMETER_CASES[case], ParameterError)
-
-
-@pytest.mark.spec("C21.4")
-def test_material_of_exactly_the_batch_is_accepted(impl: ModuleType) -> None:
-    # The builders above with nothing wrong run to the end: each refusal is the named fault.
-    dealer, offline = material(impl, 9)
-    for build in (
-        and_layer(2, 2, 2),
-        less_than_bits(5, 5, 7),
-        less_than_zero(),
-        range_check(),
-        bit_to_ring(),
-        select(),
-    ):
-        channel = impl.Channel()
-        build(impl, dealer, offline)(channel)
-        assert channel.messages
