@@ -321,7 +321,8 @@ def select(
 ) -> Pair:
     """Implements P21.6: shares of y + b (x - y), i.e. x where the bit b is 1 and y where 0.
 
-    All shares have shape ``(N,)``; ``triples`` holds N scalar triples (D4.4).
+    All shares have shape ``(N,)``; ``triples`` holds N scalar triples, else ShapeError
+    citing C21.4 before any message.
     """
     lanes = _lanes_of("select", "b", b)
     bits = _ring_pair("select", "b", b, lanes)
@@ -362,10 +363,10 @@ def range_check(
     borrow = _less_than_stacked(planes_of(c, m), rho, triples, lanes, channel)
     k0, k1 = _bit_to_ring(borrow, dabits, lanes, channel)
     # Step 4, in place on arrays no message refers to: c is the sum of the received shares,
-    # k0 and k1 are fresh. _check_mask has checked that both high parts are there.
+    # k0 and k1 are fresh. check_mask has checked that both high parts are there.
     modulus = np.uint64((1 << (RING_BITS - m)) - 1)
     high0, high1 = masks[0].high, masks[1].high
-    if high0 is None or high1 is None:  # pragma: no cover - excluded by _check_mask
+    if high0 is None or high1 is None:  # pragma: no cover - excluded by check_mask
         raise _shape("range_check", "masks", "a mask with high part", "none")
     t0 = c
     t0 >>= np.uint64(m)
@@ -376,7 +377,7 @@ def range_check(
     t1 += high1
     np.negative(t1, out=t1)
     t1 &= modulus
-    # Step 5's t goes into k0's memory, which nothing needs any more.
+    # The opened t goes into k0's memory, which nothing needs any more.
     t = _exchange_ring("range/high", t0, t1, channel, out=k0)
     t &= modulus
     return t
