@@ -7,7 +7,7 @@ validation and agreement logic is the reference's, fed with a zero-copy array pa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -26,10 +26,11 @@ from sbrml.core.round import (
     round_bound_log2,
     run_workers,
     s1_weights,
+    selected_count,
     spread_weights,
     worker_name,
 )
-from sbrml.core.rules import DistanceRule
+from sbrml.core.rules import DistanceRule, Rule, is_distance_rule
 from sbrml.optimized.beaver import CHUNK, Dealer, TripleProvider, column_blocks
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
 from sbrml.optimized.comparison import range_check
@@ -53,6 +54,8 @@ from sbrml.optimized.ring import (
     sq_norm_below,
     sq_norm_encoded,
 )
+from sbrml.optimized.secure_coordinatewise import coordinatewise_numerator, publish
+from sbrml.optimized.secure_selection import krum_selection, row_mul
 from sbrml.optimized.sharing import share
 
 __all__ = ["RoundResult", "encode_update", "secure_aggregate", "worker_messages"]
@@ -115,7 +118,7 @@ def weighted_sum(weights: U64, rows: Sequence[U64], d: int) -> U64:
 
 def secure_aggregate(
     inputs: Sequence[ArrayLike] | NDArray[Any],
-    rule: DistanceRule,
+    rule: Rule,
     *,
     rng: RandomSource,
     provider: TripleProvider | None = None,
@@ -130,15 +133,16 @@ def secure_aggregate(
     n, d, leakage = check_round_inputs(
         inputs, rule, variant, dim, frac_bits, weight_frac_bits, leakage
     )
+    distance = is_distance_rule(rule)
     channel = Channel()
     clock = PhaseClock()
 
     # Step 0 (offline).
     source = provider if provider is not None else Dealer(rng=rng.derive("dealer"))
-    if variant == "gram":
+    if distance and variant == "gram":
         g0, g1 = source.gram_triple(n, d, channel=channel)
         gram_material = (g0.with_aat(), g1)  # C4.6: S0 precomputes A0 A0^T offline.
-    else:
+    elif distance:
         square_material = source.square_pairs(len(pairs(n)) * d, channel=channel)
     clock.lap("offline_triples")
     # C8.14: range-validation material, from the dealer (a Paillier provider has none).
@@ -173,48 +177,88 @@ def secure_aggregate(
         for i in valid:
             lane_shares[s][i * d : (i + 1) * d] = parsed[s][i]
     t = range_check(lane_shares, *range_material, bits=bits, channel=channel)
-    del lane_shares
+    del lane_shares, range_material
     outside_lanes = np.count_nonzero(t.reshape(n, d), axis=1)
     outside = {i: int(outside_lanes[i]) for i in valid}
     valid = exclude_out_of_range(outside, valid, excluded, n, d, rule, bits)
     excluded = dict(sorted(excluded.items()))
     clock.lap("range")
-
-    # Step 3: distances over V.
     # Each server keeps the received share payloads as rows; nothing is copied.
     x_rows = ([parsed[0][i] for i in valid], [parsed[1][i] for i in valid])
-    if variant == "gram":
-        restricted = (gram_material[0].restrict(valid), gram_material[1].restrict(valid))
-        d0, d1 = secure_sq_distances_gram(x_rows, restricted, channel=channel)
-    else:
-        squares = restrict_square_pairs(square_material, n, d, valid)
+
+    p: F64 | None = None
+    dist: U64 | None = None
+    if not distance:
+        # P22.2: the coordinate-wise rule on shares; only z is opened.
         stacked = (np.stack(x_rows[0]), np.stack(x_rows[1]))
-        d0, d1 = secure_sq_distances_pairwise(stacked, squares, channel=channel)
-    size = len(valid)
-    left, right = np.triu_indices(size, k=1)
-    upper = d0[left, right]
-    channel.send("S0", "S1", "distances", pack_ring(upper))
-    clock.lap("distances")
+        numerator, q = coordinatewise_numerator(
+            rule.name, rule.f, stacked, bits=bits, dealer=dealer, channel=channel
+        )
+        clock.lap("compare")
+        channel.send("S0", "S1", "output", pack_ring(numerator[0]))
+        z = publish(numerator[0] + numerator[1], q, frac_bits)
+        clock.lap("output")
+    else:
+        # Step 3: distances over V.
+        if variant == "gram":
+            restricted = (gram_material[0].restrict(valid), gram_material[1].restrict(valid))
+            d0, d1 = secure_sq_distances_gram(x_rows, restricted, channel=channel)
+        else:
+            squares = restrict_square_pairs(square_material, n, d, valid)
+            stacked = (np.stack(x_rows[0]), np.stack(x_rows[1]))
+            d0, d1 = secure_sq_distances_pairwise(stacked, squares, channel=channel)
+        size = len(valid)
+        if leakage == "distances":
+            left, right = np.triu_indices(size, k=1)
+            upper = d0[left, right]
+            channel.send("S0", "S1", "distances", pack_ring(upper))
+            clock.lap("distances")
+            # Step 4: S1 reconstructs D and runs the rule's weight function.
+            dist = np.zeros((size, size), dtype=np.uint64)
+            dist[left, right] = upper + d1[left, right]
+            dist[right, left] = dist[left, right]
+            p = np.asarray(
+                s1_weights(cast(DistanceRule, rule), dist, frac_bits, rng), dtype=np.float64
+            )
+            big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+            channel.send("S1", "S0", "weights", pack_ring(big_p))
+            clock.lap("weights")
+        else:
+            clock.lap("distances")
+            # P22.5: Krum's selection on shares of D.
+            m = selected_count(rule, size)
+            sel = krum_selection(
+                (d0, d1),
+                f=rule.f,
+                offset=getattr(rule, "offset", 2),
+                m=m,
+                dealer=dealer,
+                channel=channel,
+            )
+            clock.lap("compare")
+            unit = encode_weights(np.array([1.0 / m]), weight_frac_bits=weight_frac_bits)[0]
+            if leakage == "index":
+                channel.send("S0", "S1", "selection", pack_ring(sel[0]))
+                channel.send("S1", "S0", "selection", pack_ring(sel[1]))
+                chosen = sel[0] + sel[1]
+                p = np.where(chosen != 0, 1.0 / m, 0.0)
+                big_p = chosen * unit
+            clock.lap("weights")
 
-    # Step 4: S1 reconstructs D and runs the rule's weight function.
-    dist = np.zeros((size, size), dtype=np.uint64)
-    dist[left, right] = upper + d1[left, right]
-    dist[right, left] = dist[left, right]
-    p = np.asarray(s1_weights(rule, dist, frac_bits, rng), dtype=np.float64)
-    big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
-    channel.send("S1", "S0", "weights", pack_ring(big_p))
-    clock.lap("weights")
-
-    # Step 5: output on shares, opened at S1.
-    z0 = weighted_sum(big_p, x_rows[0], d)
-    z1 = weighted_sum(big_p, x_rows[1], d)
-    channel.send("S0", "S1", "output", pack_ring(z0))
-    z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
-    clock.lap("output")
+        # Step 5: output on shares, opened at S1.
+        if leakage == "output":
+            triples = dealer.row_triples(size, d, channel=channel)
+            z0, z1 = row_mul((sel[0] * unit, sel[1] * unit), x_rows, triples, channel=channel)
+        else:
+            z0 = weighted_sum(big_p, x_rows[0], d)
+            z1 = weighted_sum(big_p, x_rows[1], d)
+        channel.send("S0", "S1", "output", pack_ring(z0))
+        z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
+        clock.lap("output")
 
     return RoundResult(
         z=z,
-        weights=np.asarray(spread_weights(n, valid, p.tolist())),
+        weights=None if p is None else np.asarray(spread_weights(n, valid, p.tolist())),
         valid=valid,
         excluded=excluded,
         distances=dist,
@@ -225,4 +269,5 @@ def secure_aggregate(
         rule=rule.name,
         variant=variant,
         seconds=clock.seconds,
+        leakage=leakage,
     )
