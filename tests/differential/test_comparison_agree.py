@@ -80,7 +80,7 @@ def add_share(rand: random.Random, values: list[int]) -> tuple[list[int], list[i
 
 def lanes_from(rand: random.Random, edges: list[int], lanes: int) -> list[int]:
     """``lanes`` values: every edge value when there is room (in a random rotation), then
-    random values from ``extra``-style draws below 2^64."""
+    edge values drawn at random."""
     start = rand.randrange(len(edges))
     rotated = edges[start:] + edges[:start]
     return [rotated[i] if i < len(rotated) else rand.choice(edges) for i in range(lanes)]
