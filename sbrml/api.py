@@ -39,10 +39,13 @@ class AggregationResult:
     ``transcript``: the ``Channel`` with every message (``None`` in plaintext); its
     ``view(party)`` is one party's view (spec D7.5).
 
-    Protocol-specific extras: ``distances`` (two-server: the matrix ``D`` that ``S1``
-    reconstructed, in units of ``2^-2F``; its declared leakage, C8.7), ``survivors``,
-    ``notes`` and ``threshold`` (masks: who the server accepted in each round, late dropouts,
-    the Shamir threshold ``t``). Extras of other protocols are ``None``.
+    Protocol-specific extras: ``leakage`` (two-server: what the servers learn besides ``z``
+    and ``V``, spec C8.15: ``"distances"`` — ``S1`` learns ``D``; ``"index"`` — the
+    selection and weights; ``"output"`` — nothing more, and ``weights`` is ``None``),
+    ``distances`` (two-server with leakage ``"distances"``: the matrix ``D`` that ``S1``
+    reconstructed, in units of ``2^-2F``, C8.7), ``survivors``, ``notes`` and ``threshold``
+    (masks: who the server accepted in each round, late dropouts, the Shamir threshold
+    ``t``). Extras of other protocols are ``None``.
     """
 
     protocol: str
@@ -62,6 +65,7 @@ class AggregationResult:
     survivors: dict[str, list[int]] | None = None
     notes: list[str] | None = None
     threshold: int | None = None
+    leakage: str | None = None
 
 
 def tree_module(impl: str) -> Any:
@@ -192,11 +196,18 @@ def secure_aggregate(
     variant: str = "gram",
     provider: Any = None,
     tamper: Any = None,
+    leakage: str | None = None,
 ) -> AggregationResult:
     """The two-server round (spec P8.1) of ``rule`` over the rows of ``x`` (``n x d`` floats).
 
     ``rule`` is a rule object of the same tree (``sbrml.rule(...)`` or a class such as
-    ``sbrml.Krum(2)``) with a distance form (C8.11). ``variant`` is ``"gram"`` (P5.2) or
+    ``sbrml.Krum(2)``): one with a distance form, or the coordinate-wise ``median``,
+    ``trimmed-mean`` or ``meamed``, which run on shares (C8.11, P22.2). ``leakage`` (C8.15):
+    ``"distances"`` (the default for distance rules: ``S1`` learns ``D``), ``"index"`` or
+    ``"output"`` (Krum and Multi-Krum with ``D`` kept shared, P22.5; ``"output"`` is the
+    coordinate-wise rules' only mode); these modes tighten the coordinate bound to
+    ``b_h(n, d)``. Every coordinate of every row is range-checked on shares (C8.14): a row
+    outside the bound is excluded and reported. ``variant`` is ``"gram"`` (P5.2) or
     ``"pairwise"`` (P5.1); ``provider`` gives the Beaver material (default: the dealer of P4.1;
     ``sbrml.optimized.paillier_triples.PaillierTripleProvider`` for the dealer-free one).
     Invalid rows are excluded and reported (C8.3); too few valid rows raise
@@ -227,6 +238,7 @@ def secure_aggregate(
         variant=variant,
         provider=provider,
         tamper=tamper,
+        leakage=leakage,
     )
     return AggregationResult(
         protocol="two-server",
@@ -236,13 +248,14 @@ def secure_aggregate(
         d=result.d,
         f=result.f,
         aggregate=np.asarray(result.z, dtype=np.float64),
-        weights=np.asarray(result.weights, dtype=np.float64),
+        weights=None if result.weights is None else np.asarray(result.weights, dtype=np.float64),
         valid=list(result.valid),
         excluded=dict(result.excluded),
         bytes=result.channel.bytes_by_link(),
         seconds=dict(result.seconds),
         transcript=result.channel,
         distances=result.distances,
+        leakage=result.leakage,
     )
 
 

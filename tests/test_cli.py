@@ -48,14 +48,20 @@ def test_aggregate_json_fields(
     assert isinstance(seconds, dict)
     assert set(seconds) == {
         "offline_triples",
+        "offline_comparison",
         "share",
         "validate",
+        "range",
         "distances",
         "weights",
         "output",
         "total_online",
     }
-    assert [k for k in seconds if k.startswith("offline")] == ["offline_triples"]
+    assert {k for k in seconds if k.startswith("offline")} == {
+        "offline_triples",
+        "offline_comparison",
+    }
+    assert report["leakage"] == "distances"
     links = report["bytes"]
     assert isinstance(links, dict) and links["W0->S0"] == 8 * D and links["S1->S0"] > 0
     assert report["excluded"] == []
@@ -178,7 +184,8 @@ def test_bad_rows_are_excluded_and_reported(
     [
         (["--rule", "krum", "-f", "4"], "need n > 2f + 2 (C6.3); got n=9, f=4"),
         (["--rule", "krum", "-f", "1", "--m", "3"], "--m applies to multikrum only"),
-        (["--rule", "median", "-f", "1"], "has no distance form"),
+        (["--rule", "bulyan", "-f", "1"], "does not run on shares (spec C8.11"),
+        (["--rule", "geomed", "-f", "1", "--leakage", "output"], "does not apply to --rule"),
         (["--rule", "krum+nnm", "-f", "1"], "a pre-aggregation must come before a rule"),
         (["--rule", "krumm", "-f", "1"], "unknown rule 'krumm'; choose one of mean, median"),
         (["--rule", "geomed", "-f", "1", "--nu", "0"], "(C10.2)"),
@@ -320,7 +327,8 @@ def test_paillier_triples_from_the_command_line(
     links = report["bytes"]
     assert report["triples"] == "paillier" and isinstance(links, dict)
     assert report["paillier_obfuscators"] == "key-holder"
-    assert "dealer->S0" not in links and links["S1->S0"] > 0
+    # S0 and S1 make the Beaver material; the dealer still supplies range validation's (C8.14).
+    assert links["dealer->S0"] == links["dealer->S1"] > 0 and links["S1->S0"] > 0
     plain = run_json(
         ["aggregate", str(small), "--rule", "krum", "-f", "1", "--plaintext", "--json"], capsys
     )

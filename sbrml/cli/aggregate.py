@@ -42,7 +42,7 @@ from sbrml.cli.options import aggregate_mode, check_options
 from sbrml.cli.resources import aggregate_needs, check_memory, weights_need_distances
 from sbrml.core.errors import InsufficientWorkersError, SpecError
 from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES
-from sbrml.core.round import describe_excluded, excluded_entry
+from sbrml.core.round import describe_excluded, excluded_entry, rule_leakages
 from sbrml.rulespec import check_workers
 
 FULL_TRANSCRIPT_WARNING = (
@@ -118,14 +118,8 @@ def run_two_server_or_plain(args: argparse.Namespace, mode: str, info: Any) -> d
     f = effective_f(tree, args)
     rule = make_rule(tree, args, f, n)
     distance = bool(tree.is_distance_rule(rule))
-    if mode == "secure" and not distance:
-        secure = ", ".join(k for k, e in RULE_ENTRIES.items() if e.secure)
-        pres = " or ".join(k for k, e in PREAGGREGATION_ENTRIES.items() if e.secure)
-        raise CliError(
-            f"--rule {args.rule} has no distance form: coordinate-wise and norm-based rules need "
-            f"secure comparison, which is not available yet (spec C8.11). Run it with --plaintext, "
-            f"or choose a secure-capable rule: {secure}, optionally after {pres}"
-        )
+    if mode == "secure":
+        check_leakage(args, rule)
     through_distances = distance and weights_need_distances(rule)
     need, detail = aggregate_needs(
         mode=mode,
@@ -154,11 +148,32 @@ def run_two_server_or_plain(args: argparse.Namespace, mode: str, info: Any) -> d
         "seed": args.seed,
     }
     if mode == "plaintext":
+        report["leakage"] = None
         report.update(run_plaintext(tree, rule, data, args, n, distance, through_distances))
     else:
         report.update(run_secure(tree, rule, data, args, n, d))
     report["m"] = effective_m(rule, len(report["valid"]))
     return report
+
+
+def check_leakage(args: argparse.Namespace, rule: Any) -> None:
+    """The rule runs in the secure round (C8.11) in the --leakage mode asked for (C8.15)."""
+    modes_here = rule_leakages(rule)
+    if not modes_here:
+        secure = ", ".join(k for k, e in RULE_ENTRIES.items() if e.secure)
+        pres = " or ".join(k for k, e in PREAGGREGATION_ENTRIES.items() if e.distance)
+        raise CliError(
+            f"--rule {args.rule} does not run on shares (spec C8.11: Bulyan, the norm-based "
+            f"clip, arc and cc, and pre-aggregations before a coordinate-wise rule run only in "
+            f"the clear). Run it with --plaintext, "
+            f"or choose a rule of the secure round: {secure} (the distance rules optionally "
+            f"after {pres})"
+        )
+    if args.leakage is not None and args.leakage not in modes_here:
+        raise CliError(
+            f"--leakage {args.leakage} does not apply to --rule {args.rule} (spec C8.15); "
+            f"it runs with: {', '.join(modes_here)}"
+        )
 
 
 def run_plaintext(
@@ -271,11 +286,15 @@ def run_secure(
             impl=args.impl,
             variant=args.variant,
             provider=provider,
+            leakage=args.leakage,
         )
     seconds = dict(result.seconds)
     seconds["total_online"] = modes.online_seconds(result)
     return {
-        "weights": [float(w) for w in np.asarray(result.weights)],
+        "weights": None
+        if result.weights is None
+        else [float(w) for w in np.asarray(result.weights)],
+        "leakage": result.leakage,
         "valid": result.valid,
         "excluded": [{"worker": i, "reason": r} for i, r in sorted(result.excluded.items())],
         "bytes": result.bytes,
@@ -285,6 +304,13 @@ def run_secure(
         "_z": result.aggregate,
         "_channel": result.transcript,
     }
+
+
+LEAKAGE_TEXT = {
+    "distances": "S1 learned the distance matrix D of the valid workers",
+    "index": "both servers learned the selection and the weights, not D",
+    "output": "the servers learned only z and which workers were valid",
+}
 
 
 def format_summary(report: dict[str, Any]) -> str:
@@ -307,6 +333,8 @@ def format_summary(report: dict[str, Any]) -> str:
             f"{report['mode']} {report['rule']} (impl={report['impl']}{variant}): "
             f"n={report['n']}, d={report['d']}, f={report['f']}{m}"
         )
+        if report.get("leakage"):
+            lines.append(f"leakage: {LEAKAGE_TEXT[report['leakage']]} (spec C8.15)")
     if report["weights"] is not None and report["mode"] != "masks":
         chosen = [i for i, w in enumerate(report["weights"]) if w > 0]
         lines.append(f"workers with positive weight: {chosen}")

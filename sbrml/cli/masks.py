@@ -71,6 +71,7 @@ def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any
         "rng": "system" if args.seed is None else "deterministic",
         "seed": args.seed,
         "weights": [float(w) for w in np.asarray(result.weights)],
+        "leakage": None,
         "valid": result.valid,
         "excluded": [{"worker": i, "reason": r} for i, r in sorted(result.excluded.items())],
         "bytes": result.bytes,

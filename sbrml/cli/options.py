@@ -23,6 +23,7 @@ SCOPES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "threshold": ("--threshold", ("masks",), "--protocol masks"),
     "dropout": ("--dropout", ("masks",), "--protocol masks"),
     "variant": ("--variant", ("secure",), TWO_SERVER),
+    "leakage": ("--leakage", ("secure",), TWO_SERVER),
     "triples": ("--triples", ("secure",), TWO_SERVER),
     "paillier_bits": ("--paillier-bits", ("secure",), "--triples paillier"),
     "paillier_obfuscators": ("--paillier-obfuscators", ("secure",), "--triples paillier"),

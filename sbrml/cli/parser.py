@@ -103,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
         "or short-exponent (faster, stronger assumption, spec D13.5)",
     )
     agg.add_argument(
+        "--leakage",
+        choices=("distances", "index", "output"),
+        default=None,
+        help="secure round: what the servers learn besides z (spec C8.15): distances (S1 "
+        "learns D; the default for distance rules), index (krum, multikrum: D stays shared, "
+        "the selection is opened) or output (krum, multikrum, and the only mode of median, "
+        "trimmed-mean and meamed: nothing but z)",
+    )
+    agg.add_argument(
         "--variant",
         choices=VARIANTS,
         default=None,

@@ -140,6 +140,10 @@ def aggregate_needs(
         else:
             parts["both servers' Gram triples"] = 2 * (n * d + n * n) * ring
         parts[f"the {n} x {n} distance shares"] = 2 * n * n * ring
+        # Range validation (C8.14): per lane and server, r, h and q as ring elements, m + 1
+        # planes and 3 A(m) AND-triple planes (m = b(d) + 1 <= 32, A(m) = 2m - 3): under
+        # 3 ring elements + 24 bytes; the round holds it with the inputs.
+        parts["both servers' range-validation material"] = 2 * n * d * (3 * ring + 24)
     return total_and_largest(parts)
 
 

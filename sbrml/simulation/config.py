@@ -9,6 +9,7 @@ from typing import Any
 import sbrml.optimized as opt
 from sbrml.attacks import ATTACKS
 from sbrml.core.errors import SpecError
+from sbrml.core.round import rule_leakages
 from sbrml.modes import AVERAGING, MODES
 from sbrml.rulespec import RuleSpecError, build_rule, check_workers
 
@@ -124,9 +125,9 @@ class Config:
             raise ConfigError(
                 f"simulate: rule {self.rule!r} at n={self.n}, f={self.f}: {err} (C18.1)"
             ) from err
-        if self.mode == "secure" and not opt.is_distance_rule(rule):
+        if self.mode == "secure" and not rule_leakages(rule):
             raise ConfigError(
-                f"simulate: rule {self.rule!r} has no distance form, so no secure mode (C8.11)"
+                f"simulate: rule {self.rule!r} does not run on shares, so no secure mode (C8.11)"
             )
 
 

@@ -110,8 +110,12 @@ def evaluate(model: Any, theta: F64, x: F64, y: NDArray[np.int64]) -> tuple[floa
 
 
 def check_secure(result: AggregationResult, x: F64, rule_spec: str, f: int, rng: Any) -> None:
-    """C18.3: the secure aggregate equals the plaintext rule on the decoded inputs within C8.5."""
+    """C18.3: the secure aggregate equals the plaintext rule on the decoded inputs within C8.5
+    (a distance rule), or exactly as C22.1 says (a coordinate-wise rule on shares)."""
     decoded = [ref.decode(ref.encode(row.tolist())) for row in x]
+    if result.weights is None:
+        check_coordinatewise(result, np.asarray(decoded), rule_spec, f)
+        return
     p = np.asarray(result.weights)
     if exact_weights(rule_spec):  # float weights agree to rounding only (C10.3)
         exact = build_rule(ref, rule_spec, f).weights(ref.sq_distances(decoded), rng=rng)
@@ -125,6 +129,26 @@ def check_secure(result: AggregationResult, x: F64, rule_spec: str, f: int, rng:
     if np.any(np.abs(z - p @ xd) > bound * (1 + 1e-9) + 1e-15):
         raise SimulationError(
             "the secure aggregate left the fixed-point bound of spec C8.5 (C18.3)"
+        )
+
+
+def check_coordinatewise(result: AggregationResult, xd: F64, rule_spec: str, f: int) -> None:
+    """C18.3 for P22.2: the plaintext rule's output exactly; for Meamed, a coordinate may
+    differ only where the k-th and (k+1)-th nearest values to the median tie (C22.1)."""
+    rows = xd[result.valid]
+    plain = np.asarray(build_rule(opt, rule_spec, f)(rows), dtype=np.float64)
+    differ = result.aggregate != plain
+    if rule_spec == "meamed" and differ.any():
+        keep = len(rows) - f
+        cols = np.sort(rows[:, differ], axis=0)
+        mid = len(rows) // 2
+        centre = cols[mid] if len(rows) % 2 else (cols[mid - 1] + cols[mid]) / 2
+        gaps = np.sort(np.abs(cols - centre), axis=0)
+        differ[differ] = gaps[keep - 1] != gaps[keep] if keep < len(rows) else True
+    if differ.any():
+        raise SimulationError(
+            f"the secure {rule_spec} differs from the plaintext rule in "
+            f"{int(differ.sum())} coordinates (C18.3, C22.1)"
         )
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import sbrml.optimized as opt
 from sbrml import modes
 from sbrml.cli import main
+from sbrml.rulespec import build_rule
 from sbrml.simulation import Config, ConfigError, run
 from sbrml.simulation.train import SimulationError, check_secure, dirichlet_split
 
@@ -27,7 +29,7 @@ from sbrml.simulation.train import SimulationError, check_secure, dirichlet_spli
         ({"mode": "quantum"}, "plaintext, secure, paillier, masks"),
         ({"attack": "nope"}, "sign-flip"),
         ({"rule": "krum", "n": 5, "f": 2}, "n > 2f + 2"),
-        ({"rule": "median", "mode": "secure"}, "no distance form"),
+        ({"rule": "nnm+median", "mode": "secure"}, "does not run on shares"),
         ({"rule": "krum", "mode": "paillier"}, "mean"),
         ({"epsilon": -1.0}, "epsilon"),
         ({"momentum": 1.0}, "momentum"),
@@ -232,3 +234,20 @@ def test_grid_values_of_the_wrong_type_are_the_files_error(
     grid.write_text(line + "\n", encoding="utf-8")
     assert main(["simulate", "--out", str(tmp_path / "out"), "--grid", str(grid)]) == 2
     assert "must hold" in capsys.readouterr().err
+
+
+@pytest.mark.spec("C18.3", "C22.1")
+def test_secure_coordinatewise_rules_are_checked_every_round() -> None:
+    # Since spec 0.6 the coordinate-wise rules run securely (P22.2); each round's output is
+    # compared with the plaintext rule on the decoded inputs (C18.3), which a wrong output
+    # fails.
+    for rule in ("median", "meamed"):
+        result = run(Config(rule=rule, attack="alie", mode="secure", rounds=2, seed=3))
+        assert len(result.accuracy) == 2
+    x = np.random.default_rng(0).normal(size=(7, 5))
+    for rule in ("median", "trimmed-mean", "meamed"):
+        good = modes.secure(x, build_rule(opt, rule, 2), rng=opt.DeterministicRandomSource(1))
+        check_secure(good, x, rule, 2, None)
+        good.aggregate[3] += 2.0**-16
+        with pytest.raises(SimulationError, match=r"C22\.1"):
+            check_secure(good, x, rule, 2, None)
