@@ -79,18 +79,19 @@ def library_table() -> str:
         needs = ", ".join(
             f"`{c.text.replace('>=', '≥').replace('<=', '≤')}` ({c.clause})" for c in e.precondition
         )
-        if e.weights is None:
+        if not e.secure:
             secure = "no"
+        elif not rule:
+            secure = "if the rule has a distance form"
+        elif not e.distance:
+            secure = "yes, on shares (C8.15 leakage `output`)"
         else:
-            secure = f"yes, {e.weights} weights" if rule else "if the rule is"
+            secure = f"yes, {e.weights} weights"
+            if "output" in e.leakages:
+                secure += "; `D` kept shared with `--leakage index/output`"
         cells = (name, e.summary, e.definition, options, needs, secure, e.source)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def secure_capable(tree: ModuleType, spec: str) -> bool:
-    """Whether ``spec`` has a distance form (runs in the secure round, C8.11)."""
-    return bool(tree.is_distance_rule(build_rule(tree, spec, 0)))
 
 
 def check_workers(rule: Any, n: int) -> None:

@@ -1,0 +1,118 @@
+"""Leakage modes of the secure round (spec/08-round.md C8.15, spec/22-secure-rules.md P22.5)."""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+import sbrml.reference as ref
+from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.params import coordinate_bound_log2, hidden_bound_log2
+from sbrml.rulespec import build_rule
+from tests.helpers import as_list
+
+N, D, F = 8, 3, 1
+
+
+def rows(scale: float = 1.0) -> list[list[float]]:
+    return [[scale * math.sin(1.7 * i + k) for k in range(D)] for i in range(N)]
+
+
+def data(impl: ModuleType, x: list[list[float]]) -> object:
+    return x if impl is ref else np.asarray(x)
+
+
+@pytest.mark.spec("C8.15", "C22.2")
+@pytest.mark.parametrize("name", ["krum", "multikrum"])
+@pytest.mark.parametrize("variant", ["gram", "pairwise"])
+def test_hidden_modes_select_what_the_distance_mode_selects(
+    impl: ModuleType, name: str, variant: str
+) -> None:
+    x = data(impl, rows())
+    results = {
+        leakage: impl.secure_aggregate(
+            x,
+            build_rule(impl, name, F),
+            rng=impl.DeterministicRandomSource(7),
+            variant=variant,
+            leakage=leakage,
+        )
+        for leakage in ("distances", "index", "output")
+    }
+    base = results["distances"]
+    assert base.leakage == "distances" and base.distances is not None
+    for leakage in ("index", "output"):
+        r = results[leakage]
+        assert r.leakage == leakage and r.distances is None
+        assert as_list(r.z) == as_list(base.z)
+        labels = {m.label for m in r.channel.messages}
+        assert "distances" not in labels and "weights" not in labels
+        assert ("selection" in labels) == (leakage == "index")
+    assert as_list(results["index"].weights) == as_list(base.weights)
+    assert results["output"].weights is None
+
+
+@pytest.mark.spec("C8.15", "C8.13")
+def test_hidden_modes_tighten_the_coordinate_bound(impl: ModuleType) -> None:
+    # b(3) = 30 but b_h(8, 3) = 27: a coordinate of 2^27 / 2^16 = 2048 passes in the
+    # distance mode and is refused by the honest worker in the hidden ones.
+    assert (coordinate_bound_log2(D), hidden_bound_log2(N, D)) == (30, 27)
+    x = rows()
+    x[2][1] = 2.0 ** (27 - 16)
+    kept = impl.secure_aggregate(data(impl, x), impl.Krum(F), rng=impl.DeterministicRandomSource(1))
+    assert 2 in kept.valid
+    for leakage in ("index", "output"):
+        hidden = impl.secure_aggregate(
+            data(impl, x), impl.Krum(F), rng=impl.DeterministicRandomSource(1), leakage=leakage
+        )
+        assert 2 not in hidden.valid and "C8.13" in hidden.excluded[2]
+    with pytest.raises(ShapeError) as info:
+        impl.encode_update(x[2], bound_log2=hidden_bound_log2(N, D))
+    assert info.value.clause == "C8.13" and "2^27" in str(info.value)
+
+
+@pytest.mark.spec("C8.15")
+@pytest.mark.parametrize(
+    ("name", "leakage"),
+    [
+        ("geomed", "index"),
+        ("nnm+krum", "output"),
+        ("mean", "output"),
+        ("median", "distances"),
+        ("krum", "everything"),
+        ("krum", ""),
+    ],
+)
+def test_a_leakage_the_rule_does_not_run_in_is_refused(
+    impl: ModuleType, name: str, leakage: str
+) -> None:
+    f = 2 if name == "median" else F
+    with pytest.raises(ParameterError) as info:
+        impl.secure_aggregate(
+            data(impl, rows()),
+            build_rule(impl, name, f),
+            rng=impl.DeterministicRandomSource(0),
+            leakage=leakage,
+        )
+    assert info.value.clause == "C8.15" and repr(leakage) in str(info.value)
+
+
+@pytest.mark.spec("C8.15", "C22.2")
+def test_hidden_modes_are_byte_identical_across_trees() -> None:
+    import sbrml.optimized as opt
+
+    for leakage in ("index", "output"):
+        r = ref.secure_aggregate(
+            rows(), ref.MultiKrum(F, 3), rng=ref.DeterministicRandomSource(4), leakage=leakage
+        )
+        o = opt.secure_aggregate(
+            np.asarray(rows()),
+            opt.MultiKrum(F, 3),
+            rng=opt.DeterministicRandomSource(4),
+            leakage=leakage,
+        )
+        assert r.channel.transcript_bytes() == o.channel.transcript_bytes()
+        assert r.z == o.z.tolist()
