@@ -15,7 +15,7 @@ from sbrml.bench.common import bench_f, elapsed, median_time, updates
 from sbrml.core.round import PHASES
 from sbrml.tables import format_table, human_bytes
 
-ONLINE = PHASES[1:]  # every phase but offline_triples
+ONLINE = tuple(p for p in PHASES if not p.startswith("offline"))
 
 __all__ = ["bench_reference", "bench_round", "bench_variants", "lean_krum", "round_phases"]
 
@@ -27,7 +27,7 @@ def round_phases(x: NDArray[np.float64], variant: str, repeat: int) -> dict[str,
     cold = None
     for i in range(repeat + 1):
         result = opt.secure_aggregate(x, opt.Krum(f), rng=opt.SystemRandomSource(), variant=variant)
-        online = sum(result.seconds[p] for p in ONLINE)
+        online = sum(result.seconds.get(p, 0.0) for p in ONLINE)
         if i == 0:
             cold = online
         else:

@@ -157,6 +157,7 @@ PHASES = (
     "validate",
     "range",
     "distances",
+    "compare",
     "weights",
     "output",
 )
