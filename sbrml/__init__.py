@@ -23,7 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-SPEC_VERSION = "0.5"
+SPEC_VERSION = "0.6"
 
 if TYPE_CHECKING:
     from sbrml.api import (
