@@ -42,6 +42,15 @@ Material = tuple[
     tuple[TripleShares, TripleShares],
 ]
 
+__all__ = [
+    "MAX_BITS",
+    "RULES",
+    "compare_exchange",
+    "coordinatewise_numerator",
+    "publish",
+    "secure_sort",
+]
+
 # P22.2: the rules this module runs, by their registry names, and the class whose check_n
 # states each one's precondition (C9.1).
 RULES: dict[str, type[NeedsMajority]] = {
@@ -52,14 +61,14 @@ RULES: dict[str, type[NeedsMajority]] = {
 # P22.3 compares at width b + 3 <= 63 (P21.4), so b is at most 60.
 MAX_BITS = RING_BITS - 4
 # Integers up to 2^53 in magnitude convert to float64 exactly.
-EXACT_FLOAT = 1 << 53
+_EXACT_FLOAT = 1 << 53
 
 
 def _shape(function: str, name: str, need: str, got: object) -> ShapeError:
     return ShapeError(function, name, need, "C22.3", str(got))
 
 
-def check_rows(function: str, rows: tuple[ArrayLike, ArrayLike]) -> tuple[RowPair, int, int]:
+def _check_rows(function: str, rows: tuple[ArrayLike, ArrayLike]) -> tuple[RowPair, int, int]:
     """C22.3: two shares of the same v >= 1 rows of d >= 1 ring elements; returns them as
     uint64 arrays (no copy when they already are) with (v, d)."""
     if not isinstance(rows, tuple | list) or len(rows) != 2:
@@ -79,7 +88,7 @@ def check_rows(function: str, rows: tuple[ArrayLike, ArrayLike]) -> tuple[RowPai
     return (out[0], out[1]), int(v), int(d)
 
 
-def check_layer(function: str, layer: Sequence[tuple[int, int]], v: int) -> None:
+def _check_layer(function: str, layer: Sequence[tuple[int, int]], v: int) -> None:
     """C22.3: a layer is L >= 1 comparators (i, j), 0 <= i < j < v, on disjoint positions."""
     if not isinstance(layer, Sequence) or not layer:
         raise _shape(function, "layer", "L >= 1 comparators (i, j)", repr(layer))
@@ -93,13 +102,13 @@ def check_layer(function: str, layer: Sequence[tuple[int, int]], v: int) -> None
         seen.update(pair)
 
 
-def check_width(function: str, name: str, value: int, low: int, high: int, clause: str) -> None:
+def _check_width(function: str, name: str, value: int, low: int, high: int, clause: str) -> None:
     """A comparison width or coordinate bound: an int in [low, high], else ParameterError."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ParameterError(function, name, f"an int in [{low}, {high}]", clause, repr(value))
 
 
-def layer_material(dealer: Dealer, lanes: int, width: int, channel: Channel) -> Material:
+def _layer_material(dealer: Dealer, lanes: int, width: int, channel: Channel) -> Material:
     """P22.1's material for ``lanes`` lanes at width w, requested in the spec's order: a mask
     of width w + 1 without high part, A(w) AND triples, N daBits, N scalar triples."""
     masks = dealer.masks(lanes, width + 1, high=False, channel=channel)
@@ -109,7 +118,7 @@ def layer_material(dealer: Dealer, lanes: int, width: int, channel: Channel) -> 
     return masks, ands, dabits, triples
 
 
-def check_material(function: str, material: Material, lanes: int, width: int) -> None:
+def _check_material(function: str, material: Material, lanes: int, width: int) -> None:
     """C22.3: every part of the material has ``lanes`` lanes and width ``width``, checked
     before the layer's first message (the primitives would check some parts only later)."""
     masks, ands, dabits, triples = material
@@ -135,13 +144,13 @@ def check_material(function: str, material: Material, lanes: int, width: int) ->
 
 
 def _sign(
-    x: Pair, width: int, dealer: Dealer, channel: Channel
+    function: str, x: Pair, width: int, dealer: Dealer, channel: Channel
 ) -> tuple[Pair, tuple[TripleShares, TripleShares]]:
     """Shares of [x < 0] as ring elements, for x in [-2^w, 2^w) on N lanes, and the N scalar
     triples of the product that follows (P22.1 steps 2-3, P22.3 step 1)."""
     lanes = x[0].shape[0]
-    masks, ands, dabits, triples = material = layer_material(dealer, lanes, width, channel)
-    check_material("compare_exchange", material, lanes, width)
+    masks, ands, dabits, triples = material = _layer_material(dealer, lanes, width, channel)
+    _check_material(function, material, lanes, width)
     bit = less_than_zero(x, masks, ands, width=width, channel=channel)
     return bit_to_ring(bit, dabits, channel=channel), triples
 
@@ -163,7 +172,7 @@ def _layer_in_place(
     b = [work[s][second].reshape(-1) for s in (0, 1)]
     # Step 1: delta = b - a; steps 2-3: [swap] = [b < a] as a ring element.
     delta = (b[0] - a[0], b[1] - a[1])
-    swap, triples = _sign(delta, width, dealer, channel)
+    swap, triples = _sign("compare_exchange", delta, width, dealer, channel)
     # Step 4: select([swap], b, a) is a + [swap](b - a): one beaver_mul of [swap] and delta
     # (P21.6, the same message); then low = a + prod and high = a + b - low = b - prod.
     prod = beaver_mul(swap, delta, triples, channel=channel)
@@ -199,9 +208,9 @@ def compare_exchange(
     C22.3 for malformed rows or layer and ParameterError citing C21.4 for a width outside
     [1, 63], before any message.
     """
-    shares, v, _ = check_rows("compare_exchange", rows)
-    check_layer("compare_exchange", layer, v)
-    check_width("compare_exchange", "width", width, 1, RING_BITS - 1, "C21.4")
+    shares, v, _ = _check_rows("compare_exchange", rows)
+    _check_layer("compare_exchange", layer, v)
+    _check_width("compare_exchange", "width", width, 1, RING_BITS - 1, "C21.4")
     work = (shares[0].copy(), shares[1].copy())
     _layer_in_place(work, layer, width=width, dealer=dealer, channel=channel)
     return work
@@ -216,8 +225,8 @@ def secure_sort(
     [-2^width, 2^width). Runs the layers of ``sorting_layers(v)`` in order (none for v = 1)
     on one copy of the rows, and returns it (uint64 arrays ``(v, d)``).
     """
-    shares, v, _ = check_rows("secure_sort", rows)
-    check_width("secure_sort", "width", width, 1, RING_BITS - 1, "C21.4")
+    shares, v, _ = _check_rows("secure_sort", rows)
+    _check_width("secure_sort", "width", width, 1, RING_BITS - 1, "C21.4")
     work = (shares[0].copy(), shares[1].copy())
     for layer in sorting_layers(v):
         _layer_in_place(work, layer, width=width, dealer=dealer, channel=channel)
@@ -249,7 +258,9 @@ def _meamed(y: RowPair, f: int, bits: int, dealer: Dealer, channel: Channel) -> 
         lanes.append(lane.reshape(-1))
         gaps.append((y[s][k:] - y[s][:f]).reshape(-1))
     # Step 1: move_t = [y_{t+k} - m < m - y_t], as a ring element.
-    move, triples = _sign((lanes[0], lanes[1]), bits + 3, dealer, channel)
+    move, triples = _sign(
+        "coordinatewise_numerator", (lanes[0], lanes[1]), bits + 3, dealer, channel
+    )
     # Step 2: S = sum_{r<k} y_r + sum_t [move_t] (y_{t+k} - y_t).
     shifts = beaver_mul(move, (gaps[0], gaps[1]), triples, channel=channel)
     for s in (0, 1):
@@ -286,8 +297,8 @@ def coordinatewise_numerator(
             "coordinatewise_numerator", "name", f"one of {', '.join(RULES)}", "P22.2", repr(name)
         )
     rule = RULES[name](f)
-    check_width("coordinatewise_numerator", "bits", bits, 0, MAX_BITS, "P22.2")
-    shares, v, _ = check_rows("coordinatewise_numerator", rows)
+    _check_width("coordinatewise_numerator", "bits", bits, 0, MAX_BITS, "P22.2")
+    shares, v, _ = _check_rows("coordinatewise_numerator", rows)
     rule.check_n(v, "coordinatewise_numerator")
     y = secure_sort(shares, width=bits + 1, dealer=dealer, channel=channel)
     mid = v // 2
@@ -314,7 +325,7 @@ def publish(numerator: ArrayLike, q: int, frac_bits: int) -> F64:
     check_frac_bits("publish", frac_bits)
     signed = to_signed(ring.reshape(-1))
     quotient = signed.astype(np.float64) / float(q)
-    wide = np.flatnonzero(np.abs(signed) > EXACT_FLOAT)
+    wide = np.flatnonzero(np.abs(signed) > _EXACT_FLOAT)
     for i in wide.tolist():
         quotient[i] = int(signed[i]) / q
     return np.ldexp(quotient, -frac_bits).reshape(ring.shape)

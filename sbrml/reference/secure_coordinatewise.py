@@ -39,6 +39,15 @@ Material = tuple[
     tuple[TripleShares, TripleShares],
 ]
 
+__all__ = [
+    "MAX_BITS",
+    "RULES",
+    "compare_exchange",
+    "coordinatewise_numerator",
+    "publish",
+    "secure_sort",
+]
+
 # P22.2: the rules this module runs, by their registry names, and the class whose check_n
 # states each one's precondition (C9.1).
 RULES: dict[str, type[NeedsMajority]] = {
@@ -48,14 +57,14 @@ RULES: dict[str, type[NeedsMajority]] = {
 }
 # P22.3 compares at width b + 3 <= 63 (P21.4), so b is at most 60.
 MAX_BITS = RING_BITS - 4
-MASK = (1 << RING_BITS) - 1
+_MASK = (1 << RING_BITS) - 1
 
 
 def _shape(function: str, name: str, need: str, got: object) -> ShapeError:
     return ShapeError(function, name, need, "C22.3", str(got))
 
 
-def check_rows(function: str, rows: RowPair) -> tuple[int, int]:
+def _check_rows(function: str, rows: RowPair) -> tuple[int, int]:
     """C22.3: two shares of the same v >= 1 rows of d >= 1 ring elements; returns (v, d)."""
     if not isinstance(rows, tuple | list) or len(rows) != 2:
         raise _shape(function, "rows", "a pair (share of S0, share of S1)", type(rows).__name__)
@@ -79,7 +88,7 @@ def check_rows(function: str, rows: RowPair) -> tuple[int, int]:
     return shape
 
 
-def check_layer(function: str, layer: Sequence[tuple[int, int]], v: int) -> None:
+def _check_layer(function: str, layer: Sequence[tuple[int, int]], v: int) -> None:
     """C22.3: a layer is L >= 1 comparators (i, j), 0 <= i < j < v, on disjoint positions."""
     if not isinstance(layer, Sequence) or not layer:
         raise _shape(function, "layer", "L >= 1 comparators (i, j)", repr(layer))
@@ -93,13 +102,13 @@ def check_layer(function: str, layer: Sequence[tuple[int, int]], v: int) -> None
         seen.update(pair)
 
 
-def check_width(function: str, name: str, value: int, low: int, high: int, clause: str) -> None:
+def _check_width(function: str, name: str, value: int, low: int, high: int, clause: str) -> None:
     """A comparison width or coordinate bound: an int in [low, high], else ParameterError."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ParameterError(function, name, f"an int in [{low}, {high}]", clause, repr(value))
 
 
-def layer_material(dealer: Dealer, lanes: int, width: int, channel: Channel) -> Material:
+def _layer_material(dealer: Dealer, lanes: int, width: int, channel: Channel) -> Material:
     """P22.1's material for ``lanes`` lanes at width w, requested in the spec's order: a mask
     of width w + 1 without high part, A(w) AND triples, N daBits, N scalar triples."""
     masks = dealer.masks(lanes, width + 1, high=False, channel=channel)
@@ -109,7 +118,7 @@ def layer_material(dealer: Dealer, lanes: int, width: int, channel: Channel) -> 
     return masks, ands, dabits, triples
 
 
-def check_material(function: str, material: Material, lanes: int, width: int) -> None:
+def _check_material(function: str, material: Material, lanes: int, width: int) -> None:
     """C22.3: every part of the material has ``lanes`` lanes and width ``width``, checked
     before the layer's first message (the primitives would check some parts only later)."""
     masks, ands, dabits, triples = material
@@ -128,13 +137,13 @@ def check_material(function: str, material: Material, lanes: int, width: int) ->
 
 
 def _sign(
-    x: Pair, width: int, dealer: Dealer, channel: Channel
+    function: str, x: Pair, width: int, dealer: Dealer, channel: Channel
 ) -> tuple[Pair, tuple[TripleShares, TripleShares]]:
     """Shares of [x < 0] as ring elements, for x in [-2^w, 2^w) on N lanes, and the N scalar
     triples of the product that follows (P22.1 steps 2-3, P22.3 step 1)."""
     lanes = len(x[0])
-    masks, ands, dabits, triples = material = layer_material(dealer, lanes, width, channel)
-    check_material("compare_exchange", material, lanes, width)
+    masks, ands, dabits, triples = material = _layer_material(dealer, lanes, width, channel)
+    _check_material(function, material, lanes, width)
     bit = less_than_zero(x, masks, ands, width=width, channel=channel)
     return bit_to_ring(bit, dabits, channel=channel), triples
 
@@ -153,7 +162,9 @@ def _layer(
     a = [[v for i, _ in layer for v in rows[s][i]] for s in (0, 1)]
     b = [[v for _, j in layer for v in rows[s][j]] for s in (0, 1)]
     # Step 1: delta = b - a; steps 2-3: [swap] = [b < a] as a ring element.
-    swap, triples = _sign((ring_sub(b[0], a[0]), ring_sub(b[1], a[1])), width, dealer, channel)
+    swap, triples = _sign(
+        "compare_exchange", (ring_sub(b[0], a[0]), ring_sub(b[1], a[1])), width, dealer, channel
+    )
     # Step 4: low = b where b < a, else a; high = a + b - low.
     low = select(swap, (b[0], b[1]), (a[0], a[1]), triples, channel=channel)
     out: RowPair = (list(rows[0]), list(rows[1]))
@@ -190,9 +201,9 @@ def compare_exchange(
     the input). Raises ShapeError citing C22.3 for malformed rows or layer and
     ParameterError citing C21.4 for a width outside [1, 63], before any message.
     """
-    v, _ = check_rows("compare_exchange", rows)
-    check_layer("compare_exchange", layer, v)
-    check_width("compare_exchange", "width", width, 1, RING_BITS - 1, "C21.4")
+    v, _ = _check_rows("compare_exchange", rows)
+    _check_layer("compare_exchange", layer, v)
+    _check_width("compare_exchange", "width", width, 1, RING_BITS - 1, "C21.4")
     return _layer(rows, layer, width=width, dealer=dealer, channel=channel)
 
 
@@ -202,15 +213,15 @@ def secure_sort(rows: RowPair, *, width: int, dealer: Dealer, channel: Channel) 
     ``rows`` as in ``compare_exchange``; every value's difference to another must lie in
     [-2^width, 2^width). Runs the layers of ``sorting_layers(v)`` in order (none for v = 1).
     """
-    v, _ = check_rows("secure_sort", rows)
-    check_width("secure_sort", "width", width, 1, RING_BITS - 1, "C21.4")
+    v, _ = _check_rows("secure_sort", rows)
+    _check_width("secure_sort", "width", width, 1, RING_BITS - 1, "C21.4")
     for layer in sorting_layers(v):
         rows = _layer(rows, layer, width=width, dealer=dealer, channel=channel)
     return rows
 
 
 def _sum_rows(rows: Rows, d: int) -> Vec:
-    return [sum(col) & MASK for col in zip(*rows, strict=True)] if rows else [0] * d
+    return [sum(col) & _MASK for col in zip(*rows, strict=True)] if rows else [0] * d
 
 
 def _meamed(
@@ -222,23 +233,25 @@ def _meamed(
     total = [_sum_rows(y[s][:k], d) for s in (0, 1)]
     if f == 0:
         return total[0], total[1]
-    # 2m = 2 y_mid (odd v) or y_{mid-1} + y_mid (even v); the lanes hold
-    # 2 y_{s+k} + 2 y_s - 2 (2m) for s = 0 .. f-1, lane s*d + j.
+    # 2m = 2 y_mid (odd v) or y_{mid-1} + y_mid (even v); lane t*d + j holds
+    # 2 y_{t+k} + 2 y_t - 2 (2m) for t = 0 .. f-1 (the spec's s; s here is the server).
     lanes = []
     gaps = []
     for s in (0, 1):
         two_m = ring_add(y[s][mid - 1], y[s][mid]) if v % 2 == 0 else ring_add(y[s][mid], y[s][mid])
         lanes.append(
             [
-                (2 * (hi + lo) - 2 * m) & MASK
+                (2 * (hi + lo) - 2 * m) & _MASK
                 for t in range(f)
                 for hi, lo, m in zip(y[s][t + k], y[s][t], two_m, strict=True)
             ]
         )
-        gaps.append([v for t in range(f) for v in ring_sub(y[s][t + k], y[s][t])])
-    # Step 1: move_s = [y_{s+k} - m < m - y_s], as a ring element.
-    move, triples = _sign((lanes[0], lanes[1]), bits + 3, dealer, channel)
-    # Step 2: S = sum_{r<k} y_r + sum_s [move_s] (y_{s+k} - y_s).
+        gaps.append([g for t in range(f) for g in ring_sub(y[s][t + k], y[s][t])])
+    # Step 1: move_t = [y_{t+k} - m < m - y_t], as a ring element.
+    move, triples = _sign(
+        "coordinatewise_numerator", (lanes[0], lanes[1]), bits + 3, dealer, channel
+    )
+    # Step 2: S = sum_{r<k} y_r + sum_t [move_t] (y_{t+k} - y_t).
     shifts = beaver_mul(move, (gaps[0], gaps[1]), triples, channel=channel)
     for s in (0, 1):
         total[s] = ring_add(
@@ -276,8 +289,8 @@ def coordinatewise_numerator(
             "coordinatewise_numerator", "name", f"one of {', '.join(RULES)}", "P22.2", repr(name)
         )
     rule = RULES[name](f)
-    check_width("coordinatewise_numerator", "bits", bits, 0, MAX_BITS, "P22.2")
-    v, d = check_rows("coordinatewise_numerator", rows)
+    _check_width("coordinatewise_numerator", "bits", bits, 0, MAX_BITS, "P22.2")
+    v, d = _check_rows("coordinatewise_numerator", rows)
     rule.check_n(v, "coordinatewise_numerator")
     y = secure_sort(rows, width=bits + 1, dealer=dealer, channel=channel)
     mid = v // 2
