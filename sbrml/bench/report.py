@@ -15,6 +15,12 @@ from pathlib import Path
 import numpy as np
 
 import sbrml
+from sbrml.bench.comparison import (
+    bench_hidden_krum,
+    bench_range_validation,
+    bench_reference_median,
+    bench_secure_median,
+)
 from sbrml.bench.kernels import bench_kernels, bench_keystream, peak_memory
 from sbrml.bench.masks import bench_masks
 from sbrml.bench.paillier import (
@@ -32,7 +38,7 @@ from sbrml.tables import human_bytes
 __all__ = ["machine_header", "main", "run_tables", "write_report"]
 
 # The packages whose versions the figures depend on, as pip names them.
-PACKAGES = ("numpy", "gmpy2", "cryptography", "scipy", "phe", "torch", "byzfl")
+PACKAGES = ("numpy", "gmpy2", "cryptography", "scipy", "phe", "torch", "byzfl", "mpyc")
 
 
 def run_tables(quick: bool, repeat: int, processes: int) -> list[str]:
@@ -41,6 +47,14 @@ def run_tables(quick: bool, repeat: int, processes: int) -> list[str]:
     mid = (9, 5_000) if quick else (9, 100_000)
     sections = [
         bench_round(*big, repeat),
+        bench_range_validation(*big, repeat),
+        bench_secure_median(
+            big[0], [20_000] if quick else [713_000, 1_250_000], repeat, 20 if quick else 200
+        ),
+        bench_hidden_krum(
+            [(9, 5_000), (20, 5_000)] if quick else [(9, 100_000), (100, 100_000)], repeat
+        ),
+        bench_reference_median(9, 20 if quick else 100),
         bench_variants(*mid, repeat),
         bench_reference(9, 100 if quick else 1000),
         bench_keystream(big[0] * big[1], repeat),
