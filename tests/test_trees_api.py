@@ -9,6 +9,7 @@ import pytest
 
 import sbrml.core.channel
 import sbrml.core.errors
+import sbrml.core.network
 import sbrml.core.randomness
 import sbrml.core.round
 import sbrml.core.rules
@@ -32,6 +33,7 @@ SHARED = {
     "uniform_below": sbrml.core.randomness,
     "RoundResult": sbrml.core.round,
     "is_distance_rule": sbrml.core.rules,
+    "gate_count": sbrml.core.network,
     "Compose": ref,
 }
 # Signatures that differ on purpose, with the reason.

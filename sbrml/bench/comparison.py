@@ -19,10 +19,9 @@ from numpy.typing import NDArray
 import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.bench.common import bench_f, elapsed, median_time, updates
-from sbrml.core.network import sorting_layers
+from sbrml.core.network import gate_count, sorting_layers
 from sbrml.core.params import coordinate_bound_log2
 from sbrml.optimized.comparison import range_check
-from sbrml.optimized.comparison_dealer import gate_count
 from sbrml.optimized.secure_coordinatewise import coordinatewise_numerator, publish
 from sbrml.tables import format_table, human_bytes
 

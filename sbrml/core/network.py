@@ -1,8 +1,10 @@
-"""Batcher's odd-even merge sorting network, pruned to v values (spec/22-secure-rules.md, D22.1).
+"""The shapes of the comparison networks: the carry tree of ``less_than_bits`` (its gate count,
+spec/21-comparison.md P21.3) and Batcher's odd-even merge sorting network pruned to v values
+(spec/22-secure-rules.md, D22.1).
 
-Part of ``sbrml.core``: the network is combinatorics, not arithmetic, and both trees must walk
-the same comparators in the same order for their transcripts to agree (C22.1), so it is
-defined once, here.
+Part of ``sbrml.core``: these are combinatorics, not arithmetic, and both trees must walk the
+same gates and comparators in the same order for their transcripts to agree (C21.5, C22.1),
+so they are defined once, here; the plaintext coordinate-wise rules sort with the same network.
 """
 
 from __future__ import annotations
@@ -10,6 +12,16 @@ from __future__ import annotations
 from sbrml.core.errors import ParameterError
 
 Layer = list[tuple[int, int]]
+
+
+def gate_count(bits: int) -> int:
+    """P21.3: A(m), the AND gates of ``less_than_bits`` on m-bit operands: 2m - 3 for m >= 2,
+    0 for m = 1 (each level pairs its nodes at two gates a pair, one on the last level)."""
+    total, size = 0, bits
+    while size > 1:
+        total += 2 * (size // 2)
+        size = size // 2 + size % 2
+    return max(total - 1, 0)
 
 
 def sorting_layers(v: int) -> list[Layer]:
@@ -37,6 +49,11 @@ def sorting_layers(v: int) -> list[Layer]:
             k //= 2
         p *= 2
     return layers
+
+
+def sorting_pairs(v: int) -> tuple[tuple[int, int], ...]:
+    """D22.1's comparators for v values in order, the layers flattened."""
+    return tuple(pair for layer in sorting_layers(v) for pair in layer)
 
 
 def comparator_count(v: int) -> int:

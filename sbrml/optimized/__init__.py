@@ -13,6 +13,7 @@ from sbrml.core.errors import (
     ShapeError,
     SpecError,
 )
+from sbrml.core.network import gate_count
 from sbrml.core.rules import is_distance_rule
 from sbrml.optimized.beaver import (
     Dealer,
@@ -37,7 +38,6 @@ from sbrml.optimized.comparison_dealer import (
     AndTriples,
     DaBitShares,
     MaskShares,
-    gate_count,
     plane_bytes,
 )
 from sbrml.optimized.coordinatewise import Bulyan, CoordinateMedian, Meamed, Mean, TrimmedMean

@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 
 from sbrml.core.channel import Channel
 from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.network import gate_count
 from sbrml.core.params import RING_BITS
 from sbrml.optimized.beaver import TripleShares, beaver_mul
 from sbrml.optimized.channel import pack_ring, unpack_ring
@@ -27,7 +28,6 @@ from sbrml.optimized.comparison_dealer import (
     check_dabits,
     check_mask,
     check_triples,
-    gate_count,
     lane_bits,
     ones,
     plane_stack,

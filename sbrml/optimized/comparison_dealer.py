@@ -94,15 +94,6 @@ def lane_bits(plane: U64, lanes: int) -> U8:
     return np.unpackbits(np.ascontiguousarray(plane).view(np.uint8), count=lanes, bitorder="little")
 
 
-def gate_count(bits: int) -> int:
-    """P21.3: A(m), the AND gates of ``less_than_bits`` on m-bit operands."""
-    total, size = 0, bits
-    while size > 1:
-        total += 2 * (size // 2)
-        size = size // 2 + size % 2
-    return max(total - 1, 0)
-
-
 @dataclass(frozen=True)
 class AndTriples:
     """One server's XOR shares of T AND triples over ``lanes`` lanes (D21.2 (a)); ``a``,

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sbrml.core.network import sorting_pairs
 from sbrml.optimized.distances import check_matrix, checked_distances
 from sbrml.optimized.rules import (
     F64,
@@ -78,26 +79,9 @@ SORT_BLOCK = 1024
 
 @functools.cache
 def sorting_network(n: int) -> tuple[tuple[int, int], ...]:
-    """Batcher's odd-even merge sort for n wires: compare-exchange pairs (i < j), in order.
-
-    Built for the next power of two N; a pair touching a wire >= n only ever meets the +inf
-    padding and is dropped. Checked on every 0/1 input (the 0-1 principle) in the tests.
-    """
-    size = 1
-    while size < n:
-        size *= 2
-    pairs = []
-    p = 1
-    while p < size:
-        k = p
-        while k >= 1:
-            for j in range(k % p, size - k, 2 * k):
-                for i in range(min(k, size - j - k)):
-                    if (i + j) // (2 * p) == (i + j + k) // (2 * p) and i + j + k < n:
-                        pairs.append((i + j, i + j + k))
-            k //= 2
-        p *= 2
-    return tuple(pairs)
+    """Batcher's odd-even merge sort for n wires (D22.1, ``sbrml.core.network``): the
+    compare-exchange pairs (i < j) in order, the same network the secure median runs."""
+    return sorting_pairs(n)
 
 
 def sort_columns(block: NDArray[np.float64]) -> NDArray[np.float64]:

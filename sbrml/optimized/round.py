@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.errors import ShapeError
+from sbrml.core.network import gate_count
 from sbrml.core.params import NORM_BOUND_LOG2, coordinate_bound_log2
 from sbrml.core.round import (
     PhaseClock,
@@ -34,7 +35,6 @@ from sbrml.core.rules import DistanceRule, Rule, is_distance_rule
 from sbrml.optimized.beaver import CHUNK, Dealer, TripleProvider, column_blocks
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
 from sbrml.optimized.comparison import range_check
-from sbrml.optimized.comparison_dealer import gate_count
 from sbrml.optimized.distances import (
     pairs,
     restrict_square_pairs,

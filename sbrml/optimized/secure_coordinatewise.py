@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.channel import Channel
 from sbrml.core.errors import ParameterError, ShapeError
-from sbrml.core.network import sorting_layers
+from sbrml.core.network import gate_count, sorting_layers
 from sbrml.core.params import RING_BITS, check_frac_bits
 from sbrml.optimized.beaver import Dealer, TripleShares, beaver_mul
 from sbrml.optimized.comparison import bit_to_ring, less_than_zero
@@ -25,7 +25,6 @@ from sbrml.optimized.comparison_dealer import (
     AndTriples,
     DaBitShares,
     MaskShares,
-    gate_count,
     plane_words,
 )
 from sbrml.optimized.coordinatewise import CoordinateMedian, Meamed, TrimmedMean

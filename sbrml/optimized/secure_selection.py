@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 
 from sbrml.core.channel import Channel
 from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.core.network import gate_count
 from sbrml.optimized.beaver import RowTriples, TripleShares, beaver_mul
 from sbrml.optimized.channel import pack_ring
 from sbrml.optimized.comparison import bit_to_ring, less_than_zero
@@ -25,7 +26,6 @@ from sbrml.optimized.comparison_dealer import (
     AndTriples,
     DaBitShares,
     MaskShares,
-    gate_count,
 )
 from sbrml.optimized.ring import U64
 

@@ -13,6 +13,7 @@ from sbrml.core.errors import (
     ShapeError,
     SpecError,
 )
+from sbrml.core.network import gate_count
 from sbrml.core.round import RoundResult
 from sbrml.core.rules import is_distance_rule
 from sbrml.reference.beaver import (
@@ -38,7 +39,6 @@ from sbrml.reference.comparison_dealer import (
     AndTriples,
     DaBitShares,
     MaskShares,
-    gate_count,
     plane_bytes,
 )
 from sbrml.reference.coordinatewise import Bulyan, CoordinateMedian, Meamed, Mean, TrimmedMean

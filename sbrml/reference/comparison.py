@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from sbrml.core.channel import Channel
 from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.network import gate_count
 from sbrml.core.params import RING_BITS
 from sbrml.reference.beaver import TripleShares, beaver_mul
 from sbrml.reference.channel import pack_ring, unpack_ring
@@ -19,7 +20,6 @@ from sbrml.reference.comparison_dealer import (
     AndTriples,
     DaBitShares,
     MaskShares,
-    gate_count,
     ones,
     pack_planes,
     planes_of,

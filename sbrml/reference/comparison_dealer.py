@@ -68,15 +68,6 @@ def lane_bits(plane: int, lanes: int) -> list[int]:
     return [plane >> i & 1 for i in range(lanes)]
 
 
-def gate_count(bits: int) -> int:
-    """P21.3: A(m), the AND gates of ``less_than_bits`` on m-bit operands."""
-    total, size = 0, bits
-    while size > 1:
-        total += 2 * (size // 2)
-        size = size // 2 + size % 2
-    return max(total - 1, 0)
-
-
 @dataclass(frozen=True)
 class AndTriples:
     """One server's XOR shares of T AND triples over ``lanes`` lanes (D21.2 (a))."""

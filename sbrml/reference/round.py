@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from sbrml.core.channel import Channel, Message
+from sbrml.core.network import gate_count
 from sbrml.core.params import (
     DEFAULT_FRAC_BITS,
     NORM_BOUND_LOG2,
@@ -40,7 +41,6 @@ from sbrml.core.rules import DistanceRule, Rule, is_distance_rule
 from sbrml.reference.beaver import Dealer, Matrix, TripleProvider
 from sbrml.reference.channel import pack_ring, unpack_ring
 from sbrml.reference.comparison import range_check
-from sbrml.reference.comparison_dealer import gate_count
 from sbrml.reference.distances import (
     restrict_square_pairs,
     secure_sq_distances_gram,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sbrml.core.channel import Channel
 from sbrml.core.errors import ParameterError, ShapeError
-from sbrml.core.network import sorting_layers
+from sbrml.core.network import gate_count, sorting_layers
 from sbrml.core.params import RING_BITS, check_frac_bits
 from sbrml.reference.beaver import Dealer, TripleShares, beaver_mul
 from sbrml.reference.comparison import bit_to_ring, less_than_zero, select
@@ -22,7 +22,6 @@ from sbrml.reference.comparison_dealer import (
     AndTriples,
     DaBitShares,
     MaskShares,
-    gate_count,
 )
 from sbrml.reference.coordinatewise import CoordinateMedian, Meamed, TrimmedMean
 from sbrml.reference.ring import check_ring_vector, ring_add, ring_sub, to_signed

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from sbrml.core.channel import Channel
 from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.core.network import gate_count
 from sbrml.core.params import RING_BITS
 from sbrml.reference.beaver import RowTriples, TripleShares, beaver_mul
 from sbrml.reference.channel import pack_ring
@@ -24,7 +25,6 @@ from sbrml.reference.comparison_dealer import (
     AndTriples,
     DaBitShares,
     MaskShares,
-    gate_count,
 )
 from sbrml.reference.ring import ring_add, ring_sub
 

@@ -8,7 +8,8 @@ from types import ModuleType
 import pytest
 
 from sbrml.core.channel import Channel, Message
-from sbrml.reference.comparison_dealer import gate_count, plane_bytes
+from sbrml.core.network import gate_count
+from sbrml.reference.comparison_dealer import plane_bytes
 from tests.helpers import replace_worker
 from tests.helpers.cli import parse_transcript
 
