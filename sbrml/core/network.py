@@ -9,7 +9,9 @@ so they are defined once, here; the plaintext coordinate-wise rules sort with th
 
 from __future__ import annotations
 
-from sbrml.core.errors import ParameterError
+from collections.abc import Sequence
+
+from sbrml.core.errors import ParameterError, ShapeError
 
 Layer = list[tuple[int, int]]
 
@@ -59,3 +61,23 @@ def sorting_pairs(v: int) -> tuple[tuple[int, int], ...]:
 def comparator_count(v: int) -> int:
     """The number of comparators of D22.1's network for v values."""
     return sum(len(layer) for layer in sorting_layers(v))
+
+
+def check_layer(function: str, layer: Sequence[tuple[int, int]], v: int) -> None:
+    """C22.3: a layer is L >= 1 comparators (i, j), 0 <= i < j < v, on disjoint positions."""
+    if not isinstance(layer, Sequence) or not layer:
+        raise ShapeError(function, "layer", "L >= 1 comparators (i, j)", "C22.3", repr(layer))
+    seen: set[int] = set()
+    for c, pair in enumerate(layer):
+        ok = isinstance(pair, tuple | list) and len(pair) == 2
+        ok = ok and all(isinstance(p, int) and not isinstance(p, bool) for p in pair)
+        if not ok or not 0 <= pair[0] < pair[1] < v or {pair[0], pair[1]} & seen:
+            need = f"disjoint comparators (i, j) with 0 <= i < j < v = {v}"
+            raise ShapeError(function, f"layer[{c}]", need, "C22.3", repr(pair))
+        seen.update(pair)
+
+
+def check_width(function: str, name: str, value: int, low: int, high: int, clause: str) -> None:
+    """A comparison width or coordinate bound: an int in [low, high], else ParameterError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ParameterError(function, name, f"an int in [{low}, {high}]", clause, repr(value))

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.channel import Channel
 from sbrml.core.errors import ParameterError, ShapeError
-from sbrml.core.network import gate_count, sorting_layers
+from sbrml.core.network import check_layer, check_width, gate_count, sorting_layers
 from sbrml.core.params import RING_BITS, check_frac_bits
 from sbrml.optimized.beaver import Dealer, TripleShares, beaver_mul
 from sbrml.optimized.comparison import bit_to_ring, less_than_zero
@@ -85,26 +85,6 @@ def _check_rows(function: str, rows: tuple[ArrayLike, ArrayLike]) -> tuple[RowPa
         raise _shape(function, "rows[1]", f"shape {out[0].shape}", out[1].shape)
     v, d = out[0].shape
     return (out[0], out[1]), int(v), int(d)
-
-
-def _check_layer(function: str, layer: Sequence[tuple[int, int]], v: int) -> None:
-    """C22.3: a layer is L >= 1 comparators (i, j), 0 <= i < j < v, on disjoint positions."""
-    if not isinstance(layer, Sequence) or not layer:
-        raise _shape(function, "layer", "L >= 1 comparators (i, j)", repr(layer))
-    seen: set[int] = set()
-    for c, pair in enumerate(layer):
-        ok = isinstance(pair, tuple | list) and len(pair) == 2
-        ok = ok and all(isinstance(p, int) and not isinstance(p, bool) for p in pair)
-        if not ok or not 0 <= pair[0] < pair[1] < v or {pair[0], pair[1]} & seen:
-            need = f"disjoint comparators (i, j) with 0 <= i < j < v = {v}"
-            raise _shape(function, f"layer[{c}]", need, repr(pair))
-        seen.update(pair)
-
-
-def _check_width(function: str, name: str, value: int, low: int, high: int, clause: str) -> None:
-    """A comparison width or coordinate bound: an int in [low, high], else ParameterError."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ParameterError(function, name, f"an int in [{low}, {high}]", clause, repr(value))
 
 
 def _layer_material(dealer: Dealer, lanes: int, width: int, channel: Channel) -> Material:
@@ -208,8 +188,8 @@ def compare_exchange(
     [1, 63], before any message.
     """
     shares, v, _ = _check_rows("compare_exchange", rows)
-    _check_layer("compare_exchange", layer, v)
-    _check_width("compare_exchange", "width", width, 1, RING_BITS - 1, "C21.4")
+    check_layer("compare_exchange", layer, v)
+    check_width("compare_exchange", "width", width, 1, RING_BITS - 1, "C21.4")
     work = (shares[0].copy(), shares[1].copy())
     _layer_in_place(work, layer, width=width, dealer=dealer, channel=channel)
     return work
@@ -225,7 +205,7 @@ def secure_sort(
     on one copy of the rows, and returns it (uint64 arrays ``(v, d)``).
     """
     shares, v, _ = _check_rows("secure_sort", rows)
-    _check_width("secure_sort", "width", width, 1, RING_BITS - 1, "C21.4")
+    check_width("secure_sort", "width", width, 1, RING_BITS - 1, "C21.4")
     work = (shares[0].copy(), shares[1].copy())
     for layer in sorting_layers(v):
         _layer_in_place(work, layer, width=width, dealer=dealer, channel=channel)
@@ -296,7 +276,7 @@ def coordinatewise_numerator(
             "coordinatewise_numerator", "name", f"one of {', '.join(RULES)}", "P22.2", repr(name)
         )
     rule = RULES[name](f)
-    _check_width("coordinatewise_numerator", "bits", bits, 0, MAX_BITS, "P22.2")
+    check_width("coordinatewise_numerator", "bits", bits, 0, MAX_BITS, "P22.2")
     shares, v, _ = _check_rows("coordinatewise_numerator", rows)
     rule.check_n(v, "coordinatewise_numerator")
     y = secure_sort(shares, width=bits + 1, dealer=dealer, channel=channel)

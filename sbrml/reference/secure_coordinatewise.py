@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sbrml.core.channel import Channel
 from sbrml.core.errors import ParameterError, ShapeError
-from sbrml.core.network import gate_count, sorting_layers
+from sbrml.core.network import check_layer, check_width, gate_count, sorting_layers
 from sbrml.core.params import RING_BITS, check_frac_bits
 from sbrml.reference.beaver import Dealer, TripleShares, beaver_mul
 from sbrml.reference.comparison import bit_to_ring, less_than_zero, select
@@ -85,26 +85,6 @@ def _check_rows(function: str, rows: RowPair) -> tuple[int, int]:
     if shape is None:  # pragma: no cover - the loop above runs twice
         raise _shape(function, "rows", "two shares", "none")
     return shape
-
-
-def _check_layer(function: str, layer: Sequence[tuple[int, int]], v: int) -> None:
-    """C22.3: a layer is L >= 1 comparators (i, j), 0 <= i < j < v, on disjoint positions."""
-    if not isinstance(layer, Sequence) or not layer:
-        raise _shape(function, "layer", "L >= 1 comparators (i, j)", repr(layer))
-    seen: set[int] = set()
-    for c, pair in enumerate(layer):
-        ok = isinstance(pair, tuple | list) and len(pair) == 2
-        ok = ok and all(isinstance(p, int) and not isinstance(p, bool) for p in pair)
-        if not ok or not 0 <= pair[0] < pair[1] < v or {pair[0], pair[1]} & seen:
-            need = f"disjoint comparators (i, j) with 0 <= i < j < v = {v}"
-            raise _shape(function, f"layer[{c}]", need, repr(pair))
-        seen.update(pair)
-
-
-def _check_width(function: str, name: str, value: int, low: int, high: int, clause: str) -> None:
-    """A comparison width or coordinate bound: an int in [low, high], else ParameterError."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ParameterError(function, name, f"an int in [{low}, {high}]", clause, repr(value))
 
 
 def _layer_material(dealer: Dealer, lanes: int, width: int, channel: Channel) -> Material:
@@ -201,8 +181,8 @@ def compare_exchange(
     ParameterError citing C21.4 for a width outside [1, 63], before any message.
     """
     v, _ = _check_rows("compare_exchange", rows)
-    _check_layer("compare_exchange", layer, v)
-    _check_width("compare_exchange", "width", width, 1, RING_BITS - 1, "C21.4")
+    check_layer("compare_exchange", layer, v)
+    check_width("compare_exchange", "width", width, 1, RING_BITS - 1, "C21.4")
     return _layer(rows, layer, width=width, dealer=dealer, channel=channel)
 
 
@@ -213,7 +193,7 @@ def secure_sort(rows: RowPair, *, width: int, dealer: Dealer, channel: Channel) 
     [-2^width, 2^width). Runs the layers of ``sorting_layers(v)`` in order (none for v = 1).
     """
     v, _ = _check_rows("secure_sort", rows)
-    _check_width("secure_sort", "width", width, 1, RING_BITS - 1, "C21.4")
+    check_width("secure_sort", "width", width, 1, RING_BITS - 1, "C21.4")
     for layer in sorting_layers(v):
         rows = _layer(rows, layer, width=width, dealer=dealer, channel=channel)
     return rows
@@ -288,7 +268,7 @@ def coordinatewise_numerator(
             "coordinatewise_numerator", "name", f"one of {', '.join(RULES)}", "P22.2", repr(name)
         )
     rule = RULES[name](f)
-    _check_width("coordinatewise_numerator", "bits", bits, 0, MAX_BITS, "P22.2")
+    check_width("coordinatewise_numerator", "bits", bits, 0, MAX_BITS, "P22.2")
     v, d = _check_rows("coordinatewise_numerator", rows)
     rule.check_n(v, "coordinatewise_numerator")
     y = secure_sort(rows, width=bits + 1, dealer=dealer, channel=channel)
