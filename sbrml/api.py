@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.backend import implementation
 from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.core.registry import hyperparameter_owners
 from sbrml.rulespec import RuleSpecError, build_rule
 
@@ -197,6 +198,7 @@ def secure_aggregate(
     provider: Any = None,
     tamper: Any = None,
     leakage: str | None = None,
+    frac_bits: int = DEFAULT_FRAC_BITS,
 ) -> AggregationResult:
     """The two-server round (spec P8.1) of ``rule`` over the rows of ``x`` (``n x d`` floats).
 
@@ -207,7 +209,9 @@ def secure_aggregate(
     ``"output"`` (Krum and Multi-Krum with ``D`` kept shared, P22.5; ``"output"`` is the
     coordinate-wise rules' only mode); these modes tighten the coordinate bound to
     ``b_h(n, d)``. Every coordinate of every row is range-checked on shares (C8.14): a row
-    outside the bound is excluded and reported. ``variant`` is ``"gram"`` (P5.2) or
+    outside the bound ``|round(x_k 2^F)| < 2^b`` is excluded and reported; ``frac_bits``
+    (``F``, default 16, C8.6) trades precision for range: each bit less doubles the largest
+    coordinate a row may have. ``variant`` is ``"gram"`` (P5.2) or
     ``"pairwise"`` (P5.1); ``provider`` gives the Beaver material (default: the dealer of P4.1;
     ``sbrml.optimized.paillier_triples.PaillierTripleProvider`` for the dealer-free one).
     Invalid rows are excluded and reported (C8.3); too few valid rows raise
@@ -239,6 +243,7 @@ def secure_aggregate(
         provider=provider,
         tamper=tamper,
         leakage=leakage,
+        frac_bits=frac_bits,
     )
     return AggregationResult(
         protocol="two-server",

@@ -267,3 +267,21 @@ def test_simulate_options_given_once_still_apply(tmp_path: Path) -> None:
         ("mean", 12, 2, 4),
         ("krum", 12, 2, 4),
     ]
+
+
+@pytest.mark.spec("C8.13", "C8.6")
+def test_frac_bits_trades_precision_for_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # d = 1000: b(d) = 26, so a coordinate of 2048 needs F <= 14 (C8.13).
+    x = np.random.default_rng(0).normal(size=(9, 1000))
+    x[3, 0] = 2048.0
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    base = ["aggregate", str(path), "--rule", "median", "-f", "2", "--json", "--seed", "1"]
+    report = run_json(base, capsys)
+    assert report["frac_bits"] == 16 and 3 not in report["valid"]
+    assert "C8.13" in report["excluded"][0]["reason"]
+    report = run_json([*base, "--frac-bits", "14"], capsys)
+    assert report["frac_bits"] == 14 and report["valid"] == list(range(9))
+    assert run_json([*base, "--plaintext", "--frac-bits", "14"], capsys)["valid"] == list(range(9))

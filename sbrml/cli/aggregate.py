@@ -139,6 +139,7 @@ def run_two_server_or_plain(args: argparse.Namespace, mode: str, info: Any) -> d
         "protocol": None if mode == "plaintext" else "two-server",
         "impl": args.impl,
         "variant": args.variant,
+        "frac_bits": args.frac_bits,
         "triples": args.triples,
         "paillier_obfuscators": args.paillier_obfuscators if args.triples == "paillier" else None,
         "n": n,
@@ -196,7 +197,7 @@ def run_plaintext(
     excluded: dict[int, str] = {}
     for i in range(n):
         try:
-            tree.encode_update(data[i])
+            tree.encode_update(data[i], frac_bits=args.frac_bits)
         except SpecError as err:
             excluded[i] = rejected_reason(i, err)
     valid = [i for i in range(n) if i not in excluded]
@@ -287,6 +288,7 @@ def run_secure(
             variant=args.variant,
             provider=provider,
             leakage=args.leakage,
+            frac_bits=args.frac_bits,
         )
     seconds = dict(result.seconds)
     seconds["total_online"] = modes.online_seconds(result)

@@ -58,6 +58,7 @@ def run_masks(args: argparse.Namespace, x: NDArray[np.float64]) -> dict[str, Any
         "output": "mean",
         "impl": args.impl,
         "variant": None,
+        "frac_bits": None,
         "triples": None,
         "paillier_obfuscators": None,
         "n": n,

@@ -24,11 +24,13 @@ SCOPES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "dropout": ("--dropout", ("masks",), "--protocol masks"),
     "variant": ("--variant", ("secure",), TWO_SERVER),
     "leakage": ("--leakage", ("secure",), TWO_SERVER),
+    "frac_bits": ("--frac-bits", ("secure", "plaintext"), "the two-server round and --plaintext"),
     "triples": ("--triples", ("secure",), TWO_SERVER),
     "paillier_bits": ("--paillier-bits", ("secure",), "--triples paillier"),
     "paillier_obfuscators": ("--paillier-obfuscators", ("secure",), "--triples paillier"),
 }
 DEFAULTS = {
+    "frac_bits": 16,
     "variant": "gram",
     "triples": "dealer",
     "paillier_bits": 2048,
@@ -77,6 +79,8 @@ def check_options(args: argparse.Namespace, mode: str) -> None:
         for dest, default in DEFAULTS.items():
             if not given(args, dest):
                 setattr(args, dest, default)
+    elif mode == "plaintext" and not given(args, "frac_bits"):
+        args.frac_bits = DEFAULTS["frac_bits"]
 
 
 def check_masks_options(args: argparse.Namespace) -> None:

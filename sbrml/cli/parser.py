@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         "or short-exponent (faster, stronger assumption, spec D13.5)",
     )
     agg.add_argument(
+        "--frac-bits",
+        type=int,
+        default=None,
+        help="fixed-point fractional bits F of the encoding (default 16, spec C8.6): each bit "
+        "less doubles the largest coordinate a row may have (spec C8.13)",
+    )
+    agg.add_argument(
         "--leakage",
         choices=("distances", "index", "output"),
         default=None,
