@@ -42,7 +42,7 @@ from sbrml.cli.options import aggregate_mode, check_options
 from sbrml.cli.resources import aggregate_needs, check_memory, weights_need_distances
 from sbrml.core.errors import InsufficientWorkersError, SpecError
 from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES
-from sbrml.core.round import describe_excluded, excluded_entry, rule_leakages
+from sbrml.core.round import describe_excluded, excluded_entry, needs_distances, rule_leakages
 from sbrml.rulespec import check_workers
 
 FULL_TRANSCRIPT_WARNING = (
@@ -120,6 +120,8 @@ def run_two_server_or_plain(args: argparse.Namespace, mode: str, info: Any) -> d
     distance = bool(tree.is_distance_rule(rule))
     if mode == "secure":
         check_leakage(args, rule)
+        if not needs_distances(rule, args.leakage or rule_leakages(rule)[0]):
+            args.variant = None  # no distances: no variant to report
     through_distances = distance and weights_need_distances(rule)
     need, detail = aggregate_needs(
         mode=mode,
@@ -175,6 +177,13 @@ def check_leakage(args: argparse.Namespace, rule: Any) -> None:
             f"--leakage {args.leakage} does not apply to --rule {args.rule} (spec C8.15); "
             f"it runs with: {', '.join(modes_here)}"
         )
+    if not needs_distances(rule, args.leakage or modes_here[0]):
+        for flag, dest in (("--variant", "variant"), ("--triples", "triples")):
+            if dest in args.given_options:
+                raise CliError(
+                    f"{flag} applies only to rounds that compute distances; --rule {args.rule} "
+                    f"with leakage {args.leakage or modes_here[0]} computes none (spec C8.15)"
+                )
 
 
 def run_plaintext(
@@ -285,7 +294,7 @@ def run_secure(
             rule,
             rng=rng,
             impl=args.impl,
-            variant=args.variant,
+            variant=args.variant or "gram",  # None: the round computes no distances
             provider=provider,
             leakage=args.leakage,
             frac_bits=args.frac_bits,

@@ -75,6 +75,9 @@ def check_options(args: argparse.Namespace, mode: str) -> None:
             "drop --plaintext or --transcript"
         )
     check_view(args, mode)
+    # Which options were given, before the defaults fill them in: some apply only to rounds
+    # that compute distances, which the rule decides later (C8.15).
+    args.given_options = {dest for dest in DEFAULTS if given(args, dest)}
     if mode == "secure":
         for dest, default in DEFAULTS.items():
             if not given(args, dest):

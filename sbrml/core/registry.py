@@ -147,6 +147,7 @@ _RULES = (
         precondition=(Condition("n > f", "D9.1"),),
         min_n=(1, 1),
         uses_f=False,
+        leakages=("output", "distances"),
     ),
     _rule(
         "median",

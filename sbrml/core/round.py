@@ -112,7 +112,9 @@ def coordinate_bound_error(outside: int, d: int, frac_bits: int, bits: int) -> S
     return ShapeError(
         "encode_update",
         "x",
-        f"every round(x_k 2^{frac_bits}) in [-2^{bits}, 2^{bits}) (the round's bound for d={d})",
+        f"every round(x_k 2^{frac_bits}) in [-2^{bits}, 2^{bits}), i.e. |x_k| < "
+        f"{2.0 ** (bits - frac_bits):g} (the round's bound at d={d}; a smaller frac_bits or a "
+        "scaled update admits larger values)",
         "C8.13",
         f"{outside} of {d} coordinates outside",
     )
@@ -199,16 +201,68 @@ def run_workers(
 
 
 class PhaseClock:
-    """Wall-clock seconds per protocol phase (PHASES), in the order the phases ran (C8.8)."""
+    """Wall-clock seconds per protocol phase (PHASES), in the order the phases ran (C8.8).
+
+    ``offline`` seconds spent inside a phase on the dealer's material (requested just before
+    the layer that uses it, P22.1) are moved from that phase to ``offline_comparison``.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self._last = time.perf_counter()
 
-    def lap(self, phase: str) -> None:
+    def lap(self, phase: str, offline: float = 0.0) -> None:
         now = time.perf_counter()
-        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last - offline
+        if offline:
+            key = "offline_comparison"
+            self.seconds[key] = self.seconds.get(key, 0.0) + offline
         self._last = now
+
+
+class TimedDealer:
+    """Forwards every call to a dealer and counts the seconds they take, so that material
+    drawn during an online phase is reported as offline work (C8.8)."""
+
+    def __init__(self, dealer: Any):
+        self._dealer = dealer
+        self._seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._dealer, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self._seconds += time.perf_counter() - start
+
+        return timed
+
+    def take(self) -> float:
+        """The seconds counted since the last call, and start again from zero."""
+        seconds, self._seconds = self._seconds, 0.0
+        return seconds
+
+
+def check_provider(provider: Any, distance: bool, rule: str, leakage: str) -> None:
+    """Implements C8.15's last rule: a provider of distance material (D4.4) given to a round
+    that computes no distances is an error, not silently unused."""
+    if provider is not None and not distance:
+        raise ParameterError(
+            "secure_aggregate",
+            "provider",
+            "no provider: the round computes no distances for this rule and leakage",
+            "C8.15",
+            f"a {type(provider).__name__} for {rule!r} with leakage {leakage!r}",
+        )
+
+
+def needs_distances(rule: Any, leakage: str) -> bool:
+    """Whether the round computes D (P8.1 step 3): every distance rule, except the mean with
+    leakage ``output``, whose weights 1/|V| need no D (D9.1, C8.15)."""
+    return is_distance_rule(rule) and not (leakage == "output" and rule.name == "mean")
 
 
 def pack_indices(indices: Sequence[int]) -> bytes:

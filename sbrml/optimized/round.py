@@ -19,10 +19,13 @@ from sbrml.core.round import (
     PhaseClock,
     RoundResult,
     Tamper,
+    TimedDealer,
     agree_on_valid,
+    check_provider,
     check_round_inputs,
     coordinate_bound_error,
     exclude_out_of_range,
+    needs_distances,
     norm_bound_error,
     round_bound_log2,
     run_workers,
@@ -133,7 +136,8 @@ def secure_aggregate(
     n, d, leakage = check_round_inputs(
         inputs, rule, variant, dim, frac_bits, weight_frac_bits, leakage
     )
-    distance = is_distance_rule(rule)
+    distance = needs_distances(rule, leakage)
+    check_provider(provider, distance, rule.name, leakage)
     channel = Channel()
     clock = PhaseClock()
 
@@ -147,6 +151,7 @@ def secure_aggregate(
     clock.lap("offline_triples")
     # C8.14: range-validation material, from the dealer (a Paillier provider has none).
     dealer = source if isinstance(source, Dealer) else Dealer(rng=rng.derive("dealer"))
+    timed = TimedDealer(dealer)  # material drawn online is counted as offline (C8.8)
     bits, lanes = round_bound_log2(leakage, rule, n, d), n * d
     range_material = (
         dealer.masks(lanes, bits + 1, high=True, channel=channel),
@@ -188,15 +193,24 @@ def secure_aggregate(
 
     p: F64 | None = None
     dist: U64 | None = None
-    if not distance:
+    if not is_distance_rule(rule):
         # P22.2: the coordinate-wise rule on shares; only z is opened.
         stacked = (np.stack(x_rows[0]), np.stack(x_rows[1]))
         numerator, q = coordinatewise_numerator(
-            rule.name, rule.f, stacked, bits=bits, dealer=dealer, channel=channel
+            rule.name, rule.f, stacked, bits=bits, dealer=cast(Dealer, timed), channel=channel
         )
-        clock.lap("compare")
+        clock.lap("compare", offline=timed.take())
         channel.send("S0", "S1", "output", pack_ring(numerator[0]))
         z = publish(numerator[0] + numerator[1], q, frac_bits)
+        clock.lap("output")
+    elif not distance:
+        # The mean with leakage "output": its weights 1/|V| need no D (D9.1, C8.15).
+        p = np.full(len(valid), 1.0 / len(valid))
+        big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+        z0 = weighted_sum(big_p, x_rows[0], d)
+        z1 = weighted_sum(big_p, x_rows[1], d)
+        channel.send("S0", "S1", "output", pack_ring(z0))
+        z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
         clock.lap("output")
     else:
         # Step 3: distances over V.
@@ -232,10 +246,10 @@ def secure_aggregate(
                 f=rule.f,
                 offset=getattr(rule, "offset", 2),
                 m=m,
-                dealer=dealer,
+                dealer=cast(Dealer, timed),
                 channel=channel,
             )
-            clock.lap("compare")
+            clock.lap("compare", offline=timed.take())
             unit = encode_weights(np.array([1.0 / m]), weight_frac_bits=weight_frac_bits)[0]
             if leakage == "index":
                 channel.send("S0", "S1", "selection", pack_ring(sel[0]))
@@ -247,14 +261,14 @@ def secure_aggregate(
 
         # Step 5: output on shares, opened at S1.
         if leakage == "output":
-            triples = dealer.row_triples(size, d, channel=channel)
+            triples = timed.row_triples(size, d, channel=channel)
             z0, z1 = row_mul((sel[0] * unit, sel[1] * unit), x_rows, triples, channel=channel)
         else:
             z0 = weighted_sum(big_p, x_rows[0], d)
             z1 = weighted_sum(big_p, x_rows[1], d)
         channel.send("S0", "S1", "output", pack_ring(z0))
         z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
-        clock.lap("output")
+        clock.lap("output", offline=timed.take())
 
     return RoundResult(
         z=z,

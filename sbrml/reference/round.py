@@ -25,10 +25,13 @@ from sbrml.core.round import (
     PhaseClock,
     RoundResult,
     Tamper,
+    TimedDealer,
     agree_on_valid,
+    check_provider,
     check_round_inputs,
     coordinate_bound_error,
     exclude_out_of_range,
+    needs_distances,
     norm_bound_error,
     round_bound_log2,
     run_workers,
@@ -98,6 +101,13 @@ def worker_messages(
     ]
 
 
+def public_weighted_sum(weights: Sequence[int], rows: Sequence[Sequence[int]], d: int) -> list[int]:
+    """P8.1 step 5 at one server: sum_i P_i x_i^s in Z_2^64 for public weights P."""
+    return [
+        sum(pi * row[k] for pi, row in zip(weights, rows, strict=True)) & MASK for k in range(d)
+    ]
+
+
 def secure_aggregate(
     inputs: Sequence[Sequence[float]],
     rule: Rule,
@@ -132,7 +142,8 @@ def secure_aggregate(
     n, d, leakage = check_round_inputs(
         inputs, rule, variant, dim, frac_bits, weight_frac_bits, leakage
     )
-    distance = is_distance_rule(rule)
+    distance = needs_distances(rule, leakage)
+    check_provider(provider, distance, rule.name, leakage)
     channel = Channel()
     clock = PhaseClock()
 
@@ -145,6 +156,7 @@ def secure_aggregate(
     clock.lap("offline_triples")
     # C8.14: range-validation material, from the dealer (a Paillier provider has none).
     dealer = source if isinstance(source, Dealer) else Dealer(rng=rng.derive("dealer"))
+    timed = TimedDealer(dealer)  # material drawn online is counted as offline (C8.8)
     bits, lanes = round_bound_log2(leakage, rule, n, d), n * d
     range_material = (
         dealer.masks(lanes, bits + 1, high=True, channel=channel),
@@ -183,14 +195,22 @@ def secure_aggregate(
 
     p: list[float] | None = None
     dist: Matrix | None = None
-    if not distance:
+    if not is_distance_rule(rule):
         # P22.2: the coordinate-wise rule on shares; only z is opened.
         numerator, q = coordinatewise_numerator(
-            rule.name, rule.f, x_shares, bits=bits, dealer=dealer, channel=channel
+            rule.name, rule.f, x_shares, bits=bits, dealer=cast(Dealer, timed), channel=channel
         )
-        clock.lap("compare")
+        clock.lap("compare", offline=timed.take())
         channel.send("S0", "S1", "output", pack_ring(numerator[0]))
         z = publish(ring_add(numerator[0], numerator[1]), q, frac_bits)
+        clock.lap("output")
+    elif not distance:
+        # The mean with leakage "output": its weights 1/|V| need no D (D9.1, C8.15).
+        p = [1.0 / len(valid)] * len(valid)
+        big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+        z0, z1 = (public_weighted_sum(big_p, x_shares[s], d) for s in (0, 1))
+        channel.send("S0", "S1", "output", pack_ring(z0))
+        z = decode(ring_add(z0, z1), frac_bits=frac_bits + weight_frac_bits)
         clock.lap("output")
     else:
         # Step 3: distances over V.
@@ -221,10 +241,10 @@ def secure_aggregate(
                 f=rule.f,
                 offset=getattr(rule, "offset", 2),
                 m=m,
-                dealer=dealer,
+                dealer=cast(Dealer, timed),
                 channel=channel,
             )
-            clock.lap("compare")
+            clock.lap("compare", offline=timed.take())
             unit = encode_weights([1.0 / m], weight_frac_bits=weight_frac_bits)[0]
             if leakage == "index":
                 channel.send("S0", "S1", "selection", pack_ring(sel[0]))
@@ -237,19 +257,13 @@ def secure_aggregate(
         # Step 5: output on shares, opened at S1.
         if leakage == "output":
             weighted = tuple([(unit * c) & MASK for c in sel[s]] for s in (0, 1))
-            triples = dealer.row_triples(len(valid), d, channel=channel)
+            triples = timed.row_triples(len(valid), d, channel=channel)
             z0, z1 = row_mul((weighted[0], weighted[1]), x_shares, triples, channel=channel)
         else:
-            z0, z1 = (
-                [
-                    sum(pi * row[k] for pi, row in zip(big_p, x_shares[s], strict=True)) & MASK
-                    for k in range(d)
-                ]
-                for s in (0, 1)
-            )
+            z0, z1 = (public_weighted_sum(big_p, x_shares[s], d) for s in (0, 1))
         channel.send("S0", "S1", "output", pack_ring(z0))
         z = decode(ring_add(z0, z1), frac_bits=frac_bits + weight_frac_bits)
-        clock.lap("output")
+        clock.lap("output", offline=timed.take())
 
     return RoundResult(
         z=z,

@@ -80,7 +80,7 @@ def test_hidden_modes_tighten_the_coordinate_bound(impl: ModuleType) -> None:
     [
         ("geomed", "index"),
         ("nnm+krum", "output"),
-        ("mean", "output"),
+        ("mean", "index"),
         ("median", "distances"),
         ("krum", "everything"),
         ("krum", ""),
@@ -116,3 +116,53 @@ def test_hidden_modes_are_byte_identical_across_trees() -> None:
         )
         assert r.channel.transcript_bytes() == o.channel.transcript_bytes()
         assert r.z == o.z.tolist()
+
+
+@pytest.mark.spec("C8.15")
+def test_the_mean_needs_no_distances(impl: ModuleType) -> None:
+    x = data(impl, rows())
+    quiet = impl.secure_aggregate(x, impl.Mean(0), rng=impl.DeterministicRandomSource(3))
+    assert quiet.leakage == "output" and quiet.distances is None
+    labels = {m.label for m in quiet.channel.messages}
+    assert not labels & {"offline/gram", "beaver/open", "distances", "weights"}
+    with_d = impl.secure_aggregate(
+        x, impl.Mean(0), rng=impl.DeterministicRandomSource(3), leakage="distances"
+    )
+    assert with_d.distances is not None
+    assert as_list(quiet.z) == as_list(with_d.z)
+    assert as_list(quiet.weights) == as_list(with_d.weights) == [1 / N] * N
+
+
+@pytest.mark.spec("C8.15")
+@pytest.mark.parametrize(("name", "leakage"), [("median", None), ("mean", "output")])
+def test_a_provider_for_a_round_without_distances_is_refused(
+    impl: ModuleType, name: str, leakage: str | None
+) -> None:
+    provider = impl.Dealer(rng=impl.DeterministicRandomSource(1))
+    with pytest.raises(ParameterError) as info:
+        impl.secure_aggregate(
+            data(impl, rows()),
+            build_rule(impl, name, 2 if name == "median" else 0),
+            rng=impl.DeterministicRandomSource(0),
+            provider=provider,
+            leakage=leakage,
+        )
+    assert info.value.clause == "C8.15" and info.value.parameter == "provider"
+
+
+@pytest.mark.spec("C8.8")
+def test_material_drawn_online_is_timed_as_offline() -> None:
+    import time
+
+    from sbrml.core.round import PhaseClock, TimedDealer
+
+    class Slow:
+        def masks(self) -> str:
+            time.sleep(0.05)
+            return "material"
+
+    clock, dealer = PhaseClock(), TimedDealer(Slow())
+    assert dealer.masks() == "material"
+    clock.lap("compare", offline=dealer.take())
+    assert clock.seconds["offline_comparison"] >= 0.05 > clock.seconds["compare"]
+    assert dealer.take() == 0.0
