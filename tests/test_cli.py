@@ -186,6 +186,8 @@ def test_bad_rows_are_excluded_and_reported(
         (["--rule", "krum", "-f", "1", "--m", "3"], "--m applies to multikrum only"),
         (["--rule", "bulyan", "-f", "1"], "does not run on shares (spec C8.11"),
         (["--rule", "geomed", "-f", "1", "--leakage", "output"], "does not apply to --rule"),
+        (["--rule", "median", "-f", "1", "--triples", "paillier"], "compute distances"),
+        (["--rule", "mean", "--variant", "pairwise"], "computes none (spec C8.15)"),
         (["--rule", "krum+nnm", "-f", "1"], "a pre-aggregation must come before a rule"),
         (["--rule", "krumm", "-f", "1"], "unknown rule 'krumm'; choose one of mean, median"),
         (["--rule", "geomed", "-f", "1", "--nu", "0"], "(C10.2)"),
