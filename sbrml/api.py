@@ -20,6 +20,7 @@ from sbrml.backend import implementation
 from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.core.registry import hyperparameter_owners
+from sbrml.core.round import needs_distances, rule_leakages
 from sbrml.rulespec import RuleSpecError, build_rule
 
 F64 = NDArray[np.float64]
@@ -79,7 +80,12 @@ def tree_module(impl: str) -> Any:
 
 
 def as_matrix(function: str, x: ArrayLike) -> F64:
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError as err:  # ragged rows: NumPy refuses to build the array
+        raise ShapeError(
+            function, "x", "an n x d array with n, d >= 1", "D8.1", "rows of different lengths"
+        ) from err
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ShapeError(
             function, "x", "an n x d array with n, d >= 1", "D8.1", f"shape {arr.shape}"
@@ -194,7 +200,7 @@ def secure_aggregate(
     *,
     rng: Any = None,
     impl: str = "optimized",
-    variant: str = "gram",
+    variant: str | None = None,
     provider: Any = None,
     tamper: Any = None,
     leakage: str | None = None,
@@ -235,11 +241,20 @@ def secure_aggregate(
     check_same_tree("secure_aggregate", "rule", rule, impl)
     if provider is not None:
         check_same_tree("secure_aggregate", "provider", provider, impl)
+    modes = rule_leakages(rule)
+    if variant is not None and modes and not needs_distances(rule, leakage or modes[0]):
+        raise ParameterError(
+            "secure_aggregate",
+            "variant",
+            "no variant: the round computes no distances for this rule and leakage",
+            "C8.15",
+            f"variant={variant!r} for {rule.name!r}",
+        )
     result = tree.secure_aggregate(
         _data(impl, arr),
         rule,
         rng=_rng(tree, rng),
-        variant=variant,
+        variant="gram" if variant is None else variant,
         provider=provider,
         tamper=tamper,
         leakage=leakage,

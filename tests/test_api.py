@@ -11,6 +11,7 @@ import pytest
 
 import sbrml
 from sbrml.api import AggregationResult
+from sbrml.core.errors import ParameterError, ShapeError
 
 X = np.array([[1.0, 2.0], [1.5, 2.5], [0.5, 1.5], [1.0, 2.5], [1.25, 2.0], [90.0, -90.0]])
 
@@ -129,3 +130,15 @@ def test_front_door_misuse_names_the_parameter() -> None:
     assert "--" not in str(info.value)
     with pytest.raises(sbrml.ParameterError):
         sbrml.rule("geomed", f=2, **{"max-iter": 10})  # type: ignore[arg-type]
+
+
+@pytest.mark.spec("C8.15", "D8.1")
+def test_front_door_refuses_a_variant_without_distances_and_ragged_rows() -> None:
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    with pytest.raises(ParameterError) as info:
+        sbrml.secure_aggregate(x, sbrml.rule("median", f=2), variant="pairwise")
+    assert info.value.clause == "C8.15"
+    assert sbrml.secure_aggregate(x, sbrml.rule("median", f=2)).leakage == "output"
+    with pytest.raises(ShapeError) as shape:
+        sbrml.secure_aggregate([[1.0, 2.0], [3.0]], sbrml.rule("mean", f=0))
+    assert shape.value.clause == "D8.1" and "different lengths" in str(shape.value)

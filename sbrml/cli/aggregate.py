@@ -294,7 +294,7 @@ def run_secure(
             rule,
             rng=rng,
             impl=args.impl,
-            variant=args.variant or "gram",  # None: the round computes no distances
+            variant=args.variant,  # None: the round computes no distances
             provider=provider,
             leakage=args.leakage,
             frac_bits=args.frac_bits,

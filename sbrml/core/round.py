@@ -144,9 +144,15 @@ def collect_shares(
             reasons[i] = f"{server}: no share received (C8.3)"
         elif len(got) > 1:
             reasons[i] = f"{server}: {len(got)} share messages, need exactly one (C8.3)"
+        elif not isinstance(got[0].payload, bytes | bytearray | memoryview):
+            kind = type(got[0].payload).__name__
+            reasons[i] = f"{server}: malformed share: a payload of type {kind}, not bytes (C8.3)"
         else:
+            payload = got[0].payload
+            if isinstance(payload, memoryview) and not payload.c_contiguous:
+                payload = payload.tobytes()  # both trees parse the same bytes (D7.1)
             try:
-                shares[i] = unpack("collect_shares", f"{name} share", got[0].payload, d)
+                shares[i] = unpack("collect_shares", f"{name} share", payload, d)
             except SpecError as err:
                 reasons[i] = f"{server}: malformed share: {err}"
     return shares, reasons, ignored
@@ -330,8 +336,8 @@ def check_round_inputs(
 
 def round_bound_log2(leakage: str, rule: Any, n: int, d: int) -> int:
     """The coordinate bound of the round (C8.13, C8.15): b_h(n, d) when Krum's scores are
-    compared on shares (leakage ``index`` or ``output`` of a distance rule), else b(d)."""
-    if leakage != "distances" and is_distance_rule(rule):
+    compared on shares (leakage ``index`` or ``output`` of a rule that needs D), else b(d)."""
+    if leakage != "distances" and needs_distances(rule, leakage):
         return hidden_bound_log2(n, d)
     return coordinate_bound_log2(d)
 
@@ -364,17 +370,25 @@ def agree_on_valid(
     excluded = {
         i: worker_errors.get(i, "; ".join(reasons.get(i, []))) for i in range(n) if i not in valid
     }
+    check_after_exclusions(rule, len(valid), n, excluded)
+    return parsed, valid, excluded
+
+
+def check_after_exclusions(rule: Any, v: int, n: int, excluded: Mapping[int, str]) -> None:
+    """Implements C8.4: the rule's precondition (C6.3, ...) and Multi-Krum's m <= |V| (C6.5)
+    on the workers left; InsufficientWorkersError citing C8.4 otherwise, naming the
+    exclusions."""
     try:
-        rule.check_n(len(valid), "secure_aggregate")
-    except InsufficientWorkersError as err:
+        rule.check_n(v, "secure_aggregate")
+        selected_count(rule, v)
+    except (InsufficientWorkersError, ParameterError) as err:
         raise InsufficientWorkersError(
             "secure_aggregate",
             "n",
             f"{err.condition} after exclusions",
             "C8.4",
-            f"{len(valid)} valid of n={n}, f={rule.f}; excluded: {describe_excluded(excluded)}",
+            f"{v} valid of n={n}, f={rule.f}; excluded: {describe_excluded(excluded)}",
         ) from err
-    return parsed, valid, excluded
 
 
 def exclude_out_of_range(
@@ -401,16 +415,7 @@ def exclude_out_of_range(
             )
         else:
             kept.append(i)
-    try:
-        rule.check_n(len(kept), "secure_aggregate")
-    except InsufficientWorkersError as err:
-        raise InsufficientWorkersError(
-            "secure_aggregate",
-            "n",
-            f"{err.condition} after exclusions",
-            "C8.4",
-            f"{len(kept)} valid of n={n}, f={rule.f}; excluded: {describe_excluded(excluded)}",
-        ) from err
+    check_after_exclusions(rule, len(kept), n, excluded)
     return kept
 
 

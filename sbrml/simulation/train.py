@@ -20,6 +20,7 @@ import sbrml.reference as ref
 from sbrml import modes
 from sbrml.api import AggregationResult
 from sbrml.attacks import ATTACKS
+from sbrml.core.errors import SpecError
 from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.core.registry import exact_weights
 from sbrml.optimized import paillier
@@ -109,6 +110,15 @@ def evaluate(model: Any, theta: F64, x: F64, y: NDArray[np.int64]) -> tuple[floa
     return float((p.argmax(axis=1) == y).mean()), loss
 
 
+def encodable(row: F64) -> bool:
+    """Whether an honest worker would share ``row`` (P8.1 step 1: C1.1, C1.2, C8.2, C8.13)."""
+    try:
+        opt.encode_update(row)
+    except SpecError:
+        return False
+    return True
+
+
 def check_secure(result: AggregationResult, x: F64, rule_spec: str, f: int, rng: Any) -> None:
     """C18.3: the secure aggregate equals the plaintext rule on the decoded inputs within C8.5
     (a distance rule), or exactly as C22.1 says (a coordinate-wise rule on shares)."""
@@ -118,7 +128,12 @@ def check_secure(result: AggregationResult, x: F64, rule_spec: str, f: int, rng:
         return
     p = np.asarray(result.weights)
     if exact_weights(rule_spec):  # float weights agree to rounding only (C10.3)
-        exact = build_rule(ref, rule_spec, f).weights(ref.sq_distances(decoded), rng=rng)
+        # The oracle runs on the workers the round kept (C8.5: on V).
+        kept = [decoded[i] for i in result.valid]
+        on_v = build_rule(ref, rule_spec, f).weights(ref.sq_distances(kept), rng=rng)
+        exact = [0.0] * len(decoded)
+        for i, w in zip(result.valid, on_v, strict=True):
+            exact[i] = w
         if exact != p.tolist():
             raise SimulationError(
                 f"secure weights {p.tolist()} differ from the plaintext rule's {exact} (C18.3)"
@@ -250,7 +265,10 @@ def aggregate_round(
     """Round t's aggregation in the configured mode (``sbrml.modes``), checked as spec section
     18 says (C18.3, C18.5); each mode draws from its own stream of ``rng``."""
     if config.mode == "plaintext":
-        return modes.plaintext(sent, rule, rng=rng.derive(f"rule/{t}"))
+        # The rows an honest encoder refuses (C1.1, C1.2, C8.2, C8.13) are dropped, as the
+        # secure round excludes them, so that both modes run the same experiment (D18.2).
+        kept = [i for i, row in enumerate(sent) if encodable(row)]
+        return modes.plaintext(sent[kept], rule, rng=rng.derive(f"rule/{t}"))
     if config.mode == "secure":
         # C18.3's check replays S1's stream of this round (bucketing draws from it): the
         # simulation keys the round's source itself, then re-keys a copy for the oracle,

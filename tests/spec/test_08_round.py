@@ -336,3 +336,45 @@ def test_a_non_euclidean_distance_matrix_aborts_alike() -> None:
                 refused.append((tree.__name__, seed, True))
     by_tree = [[r[2] for r in refused if r[0] == name] for name in (ref.__name__, opt.__name__)]
     assert by_tree[0] == by_tree[1] and any(by_tree[0])
+
+
+@pytest.mark.spec("C8.4", "C6.5")
+def test_multikrum_m_beyond_the_workers_left_is_c8_4(impl: ModuleType) -> None:
+    # n = 9, m = 8: two workers excluded leave 7 < m; the round stops with C8.4 before S1
+    # learns anything (it used to raise C6.5 after S1 had received D).
+    x = inputs(9, 3)
+    tamper = replace_worker(0, shares_of(0, [1 << 63] * 3))
+    tamper2 = replace_worker(1, shares_of(1, [1 << 62] * 3))
+    with pytest.raises(InsufficientWorkersError) as info:
+        impl.secure_aggregate(
+            x,
+            impl.MultiKrum(2, 8),
+            rng=impl.DeterministicRandomSource(1),
+            tamper=lambda m: tamper2(tamper(m)),
+        )
+    assert info.value.clause == "C8.4" and "m <= n" in str(info.value)
+
+
+@pytest.mark.spec("C8.3")
+@pytest.mark.parametrize("payload", [None, "text", 7, memoryview(bytes(48))[::2]])
+def test_a_payload_that_is_not_bytes_excludes_its_sender(impl: ModuleType, payload: object) -> None:
+    # A strided memoryview of the right length is bytes all the same (D7.1): both trees parse
+    # it (zeros here, so the pair reconstructs out of range and C8.14 excludes it); anything
+    # else that is not bytes excludes the sender under C8.3 instead of raising.
+    x = inputs(6, 3)
+
+    def tamper(messages: list[Message]) -> list[Message]:
+        return [
+            Message(m.sender, m.receiver, m.label, payload)  # type: ignore[arg-type]
+            if m.sender == "W2" and m.receiver == "S1"
+            else m
+            for m in messages
+        ]
+
+    result = impl.secure_aggregate(
+        x, impl.MultiKrum(1), rng=impl.DeterministicRandomSource(3), tamper=tamper
+    )
+    if isinstance(payload, memoryview):
+        assert 2 not in result.valid and "C8.14" in result.excluded[2]
+    else:
+        assert 2 not in result.valid and "C8.3" in result.excluded[2]

@@ -251,3 +251,18 @@ def test_secure_coordinatewise_rules_are_checked_every_round() -> None:
         good.aggregate[3] += 2.0**-16
         with pytest.raises(SimulationError, match=r"C22\.1"):
             check_secure(good, x, rule, 2, None)
+
+
+@pytest.mark.spec("C18.3", "C8.5")
+def test_secure_mode_checks_weights_on_the_workers_kept() -> None:
+    # The Gaussian attack (sigma 200) leaves the coordinate bound at the MLP's d = 2410
+    # (C8.13), so its workers are refused; the oracle runs on V (it used to run on all n rows
+    # and stop the run). Plaintext mode drops the same rows (D18.2), so both run one experiment.
+    secure = run(
+        Config(rule="multikrum", attack="gaussian", mode="secure", model="mlp", rounds=1, seed=2)
+    )
+    plain = run(
+        Config(rule="multikrum", attack="gaussian", mode="plaintext", model="mlp", rounds=1, seed=2)
+    )
+    assert len(secure.accuracy) == len(plain.accuracy) == 1
+    assert abs(secure.accuracy[0] - plain.accuracy[0]) < 0.05

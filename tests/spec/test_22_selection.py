@@ -138,7 +138,7 @@ def test_selection_equals_plaintext_krum(impl: ModuleType, case: Any) -> None:
         ([[5]] * 6, 1, 2, 4, [1, 1, 1, 1, 0, 0]),
         # Two equal clusters: rows 0-2 and 3-5 score alike; index order decides.
         ([[0], [0], [0], [9], [9], [9]], 1, 1, 3, [1, 1, 1, 0, 0, 0]),
-        # Both range bounds at b_h(5, 1) = 14, far from three close honest rows.
+        # Far values (2^14, well inside b_h(5, 1) = 28), beside three close honest rows.
         ([[-(1 << 14)], [1], [2], [3], [(1 << 14) - 1]], 1, 1, 3, [0, 1, 1, 1, 0]),
         # m = v selects every row.
         ([[1], [4], [9], [16], [25]], 1, 2, 5, [1] * 5),
