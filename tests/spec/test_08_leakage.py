@@ -69,6 +69,9 @@ def test_hidden_modes_tighten_the_coordinate_bound(impl: ModuleType) -> None:
             data(impl, x), impl.Krum(F), rng=impl.DeterministicRandomSource(1), leakage=leakage
         )
         assert 2 not in hidden.valid and "C8.13" in hidden.excluded[2]
+    # The mean's default leakage, output, compares no scores: it keeps b(d).
+    mean = impl.secure_aggregate(data(impl, x), impl.Mean(0), rng=impl.DeterministicRandomSource(1))
+    assert mean.leakage == "output" and 2 in mean.valid
     with pytest.raises(ShapeError) as info:
         impl.encode_update(x[2], bound_log2=hidden_bound_log2(N, D))
     assert info.value.clause == "C8.13" and "2^27" in str(info.value)
