@@ -1,6 +1,6 @@
-"""Ranks, Krum selection and row products on shares, on uint64 arrays (spec/22, P22.4-P22.6).
+"""Ranks, Krum selection and row products on shares, on uint64 arrays (spec/22, P22.4-P22.7).
 
-Same API, messages and bytes as ``sbrml.reference.secure_selection`` (C22.2): every function
+Same API, messages and bytes as ``sbrml.reference.secure_selection`` (C22.2, C22.4): every function
 takes the pair ``(share of S0, share of S1)`` and returns the pair of output shares. The pairs
 of a rank are compared in one batch of lanes (one ``less_than_zero`` for every group), ranks
 are row and column sums of the dense matrix of comparison bits, and ``row_mul`` sums the rows
@@ -10,7 +10,7 @@ already sent are never written to, since the channel keeps views of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -32,11 +32,12 @@ from sbrml.optimized.ring import U64
 RANK_WIDTH = 62
 Pair = tuple[U64, U64]
 
-__all__ = ["RANK_WIDTH", "krum_selection", "ranks", "row_mul"]
+__all__ = ["RANK_WIDTH", "krum_selection", "nnm_krum_selection", "ranks", "row_mul"]
 
 
 class SelectionDealer(Protocol):
-    """The material P22.4-P22.5 request: section 21's comparison material and D4.1's triples."""
+    """The material P22.4, P22.5 and P22.7 request: section 21's comparison material and
+    D4.1's scalar triples."""
 
     def masks(
         self, lanes: int, bits: int, *, high: bool, channel: Channel
@@ -142,18 +143,19 @@ def ranks(
     return out[0], out[1]
 
 
-def _check_krum(v: int, f: int, offset: int, m: int) -> None:
-    _check_int("krum_selection", "f", f, 0, "C6.2")
+def _check_krum(v: int, f: int, offset: int, m: int, function: str = "krum_selection") -> None:
+    _check_int(function, "f", f, 0, "C6.2")
     if isinstance(offset, bool) or offset not in (1, 2):
-        raise ParameterError(
-            "krum_selection", "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", repr(offset)
-        )
+        raise ParameterError(function, "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", repr(offset))
+    if function == "nnm_krum_selection" and v <= 2 * f:
+        # NNM's own precondition comes first, as Compose.check_n checks the stages (D11.6).
+        raise InsufficientWorkersError(function, "n", "n > 2f", "C11.2", f"n={v}, f={f}")
     # Blanchard's convention needs n > 2f + 2 (C6.3), ByzFL's only n > 2f (C6.6).
     if v <= (2 * f + 2 if offset == 2 else 2 * f):
         condition, clause = ("n > 2f + 2", "C6.3") if offset == 2 else ("n > 2f", "C6.6")
-        raise InsufficientWorkersError("krum_selection", "n", condition, clause, f"n={v}, f={f}")
+        raise InsufficientWorkersError(function, "n", condition, clause, f"n={v}, f={f}")
     if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= v:
-        raise ParameterError("krum_selection", "m", "an int 1 <= m <= n", "C6.5", f"m={m}, n={v}")
+        raise ParameterError(function, "m", "an int 1 <= m <= n", "C6.5", f"m={m}, n={v}")
 
 
 def krum_selection(
@@ -205,6 +207,100 @@ def krum_selection(
     # Step 3: the m lowest scores, ties to the lower index (C6.4).
     rank = ranks(scores, groups=1, size=v, dealer=dealer, channel=channel)
     return _below(rank, m, width, dealer, channel)
+
+
+def _both(part: Callable[[int], U64]) -> Pair:
+    """The pair (S0's array, S1's array), each computed by ``part(s)`` from its own shares."""
+    return part(0), part(1)
+
+
+def _summed_products(
+    left: Pair, right: Pair, size: int, dealer: SelectionDealer, channel: Channel
+) -> Pair:
+    """Shares of the sums of consecutive runs of ``size`` lane products: one beaver_mul, its
+    scalar triples requested just before (P22.7 steps 2 and 4)."""
+    triples = dealer.scalar_triples(int(left[0].size), channel=channel)
+    terms = beaver_mul(left, right, triples, channel=channel)
+    return (
+        terms[0].reshape(-1, size).sum(axis=1, dtype=np.uint64),
+        terms[1].reshape(-1, size).sum(axis=1, dtype=np.uint64),
+    )
+
+
+def nnm_krum_selection(
+    dist: tuple[ArrayLike, ArrayLike],
+    *,
+    f: int,
+    offset: int,
+    m: int,
+    dealer: SelectionDealer,
+    channel: Channel,
+) -> Pair:
+    """Implements P22.7 steps 1-4: shares of the integer weights w_a = sum_b sel_b N_ba.
+
+    ``dist[s]`` has shape ``(v, v)``: shares of D over V (D_ii = 0, every entry exact, which
+    range validation with b_nnm guarantees, C8.15); NNM keeps the k = v - f nearest rows
+    (D11.2), and Krum (m = 1) or Multi-Krum selects among the mixed points with ``offset`` 2
+    (D6.3) or 1 (C6.6). Returns two uint64 arrays of shape ``(v,)``: shares of integers w_a in
+    [0, m]; the composition's weights are p_a = w_a / (m k) (C11.6, C22.4). Raises ShapeError
+    citing C22.3 for a non-square or mismatched ``dist``, ParameterError (C6.2, C6.6, C6.5) for
+    f, offset, m, InsufficientWorkersError (C11.2, then C6.3 or C6.6) below the preconditions;
+    all before any message.
+
+    1. Neighbours: P22.4 on the v groups {D_ij : j = 0 .. v-1}; N_ij = [rho_ij < k] by
+       less_than_zero(rho_ij - k, width = bit length of v) and bit_to_ring.
+    2. Mixed distances: T_ba = sum_c N_bc D_ca (beaver_mul on v^3 lanes, lane (b v + a) v + c),
+       Q_bc = sum_a T_ba N_ca (lane (b v + c) v + a), D''_bc = 2 Q_bc - Q_bb - Q_cc (local).
+    3. Selection: P22.5 steps 1-3 on D'' (``krum_selection``).
+    4. Weights: w_a = sum_b sel_b N_ba (beaver_mul on v^2 lanes, lane a v + b).
+    """
+    need = "two shares of a v x v matrix, v >= 1"
+    shape = _shape_of(dist[0]) if len(dist) == 2 else ()
+    if shape is None or len(shape) != 2 or shape[0] < 1:
+        raise _shape("nnm_krum_selection", "dist", need, shape)
+    v = int(shape[0])
+    d = _pair_of("nnm_krum_selection", "dist", dist, (v, v), need)
+    _check_krum(v, f, offset, m, "nnm_krum_selection")
+    k, width, cube = v - f, v.bit_length(), (v, v, v)
+    # Step 1: row i's group lists D_ij for every j, x_i itself included (D11.2).
+    rho = ranks(
+        (d[0].reshape(-1), d[1].reshape(-1)), groups=v, size=v, dealer=dealer, channel=channel
+    )
+    near = _below(rho, k, width, dealer, channel)
+    n_mat = (near[0].reshape(v, v), near[1].reshape(v, v))
+    # Step 2: T = N D (lane (b, a, c): N_bc D_ca), then Q = T N^T (lane (b, c, a): T_ba N_ca).
+    t = _summed_products(
+        _both(lambda s: np.broadcast_to(n_mat[s][:, None, :], cube).reshape(-1)),
+        _both(lambda s: np.broadcast_to(d[s].T[None, :, :], cube).reshape(-1)),
+        v,
+        dealer,
+        channel,
+    )
+    q = _summed_products(
+        _both(lambda s: np.broadcast_to(t[s].reshape(v, v)[:, None, :], cube).reshape(-1)),
+        _both(lambda s: np.broadcast_to(n_mat[s][None, :, :], cube).reshape(-1)),
+        v,
+        dealer,
+        channel,
+    )
+    # C11.5 with L = k: D''_bc = 2 k^2 ||y_b - y_c||^2, exact in the ring under b_nnm.
+    mixed = []
+    for s in (0, 1):
+        qs = q[s].reshape(v, v)
+        diagonal = np.diagonal(qs)
+        mixed.append(np.uint64(2) * qs - diagonal[:, None] - diagonal[None, :])
+    # Step 3: Krum's selection among the mixed points, ties to the lower index (C6.4).
+    sel = krum_selection(
+        (mixed[0], mixed[1]), f=f, offset=offset, m=m, dealer=dealer, channel=channel
+    )
+    # Step 4: w = sel^T N (lane (a, b): sel_b N_ba), one run of v products per input a.
+    return _summed_products(
+        _both(lambda s: np.broadcast_to(sel[s][None, :], (v, v)).reshape(-1)),
+        _both(lambda s: np.ascontiguousarray(n_mat[s].T).reshape(-1)),
+        v,
+        dealer,
+        channel,
+    )
 
 
 def _check_row_triples(triples: tuple[RowTriples, RowTriples]) -> tuple[int, int]:

@@ -1,17 +1,19 @@
-"""Ranks, Krum selection and row products on shares (spec/22-secure-rules.md, P22.4-P22.6).
+"""Ranks, Krum selection and row products on shares (spec/22-secure-rules.md, P22.4-P22.7).
 
 Krum and Multi-Krum without revealing ``D``: the servers rank each row's distances (P22.4),
 keep the ``q`` nearest as shared bits, sum them into shared scores, rank the scores and turn
 the ``m`` lowest into a shared selection (P22.5); ``row_mul`` (P22.6) then forms the weighted
-sum of the shared rows. Both servers run in this process, as in ``sbrml.reference.beaver``:
-every function takes the pair ``(share of S0, share of S1)`` and every value one server learns
-from the other crosses the channel. Material is requested from ``dealer`` just before the step
-that uses it, in the order the spec lists (C22.2: both trees send identical transcripts).
+sum of the shared rows. After NNM (P22.7) the neighbour bits N mix D into the mixed points'
+distances on shares, Krum selects among those, and N turns the selection into integer
+weights. Both servers run in this process, as in ``sbrml.reference.beaver``: every function
+takes the pair ``(share of S0, share of S1)`` and every value one server learns from the other
+crosses the channel. Material is requested from ``dealer`` just before the step that uses it,
+in the order the spec lists (C22.2, C22.4: both trees send identical transcripts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from sbrml.core.channel import Channel
@@ -34,11 +36,12 @@ Vector = list[int]
 Matrix = list[list[int]]
 Pair = tuple[Vector, Vector]
 
-__all__ = ["RANK_WIDTH", "krum_selection", "ranks", "row_mul"]
+__all__ = ["RANK_WIDTH", "krum_selection", "nnm_krum_selection", "ranks", "row_mul"]
 
 
 class SelectionDealer(Protocol):
-    """The material P22.4-P22.5 request: section 21's comparison material and D4.1's triples."""
+    """The material P22.4, P22.5 and P22.7 request: section 21's comparison material and
+    D4.1's scalar triples."""
 
     def masks(
         self, lanes: int, bits: int, *, high: bool, channel: Channel
@@ -145,18 +148,19 @@ def ranks(
     return out[0], out[1]
 
 
-def _check_krum(v: int, f: int, offset: int, m: int) -> None:
-    _check_int("krum_selection", "f", f, 0, "C6.2")
+def _check_krum(v: int, f: int, offset: int, m: int, function: str = "krum_selection") -> None:
+    _check_int(function, "f", f, 0, "C6.2")
     if isinstance(offset, bool) or offset not in (1, 2):
-        raise ParameterError(
-            "krum_selection", "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", repr(offset)
-        )
+        raise ParameterError(function, "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", repr(offset))
+    if function == "nnm_krum_selection" and v <= 2 * f:
+        # NNM's own precondition comes first, as Compose.check_n checks the stages (D11.6).
+        raise InsufficientWorkersError(function, "n", "n > 2f", "C11.2", f"n={v}, f={f}")
     # Blanchard's convention needs n > 2f + 2 (C6.3), ByzFL's only n > 2f (C6.6).
     if v <= (2 * f + 2 if offset == 2 else 2 * f):
         condition, clause = ("n > 2f + 2", "C6.3") if offset == 2 else ("n > 2f", "C6.6")
-        raise InsufficientWorkersError("krum_selection", "n", condition, clause, f"n={v}, f={f}")
+        raise InsufficientWorkersError(function, "n", condition, clause, f"n={v}, f={f}")
     if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= v:
-        raise ParameterError("krum_selection", "m", "an int 1 <= m <= n", "C6.5", f"m={m}, n={v}")
+        raise ParameterError(function, "m", "an int 1 <= m <= n", "C6.5", f"m={m}, n={v}")
 
 
 def krum_selection(
@@ -206,6 +210,96 @@ def krum_selection(
     # Step 3: the m lowest scores, ties to the lower index (C6.4).
     rank = ranks(scores, groups=1, size=v, dealer=dealer, channel=channel)
     return _below(rank, m, width, dealer, channel)
+
+
+def _both(part: Callable[[int], Vector]) -> Pair:
+    """The pair (S0's vector, S1's vector), each computed by ``part(s)`` from its own shares."""
+    return part(0), part(1)
+
+
+def _summed_products(
+    left: Pair, right: Pair, size: int, dealer: SelectionDealer, channel: Channel
+) -> Pair:
+    """Shares of the sums of consecutive runs of ``size`` lane products: one beaver_mul, its
+    scalar triples requested just before (P22.7 steps 2 and 4)."""
+    triples = dealer.scalar_triples(len(left[0]), channel=channel)
+    terms = beaver_mul(left, right, triples, channel=channel)
+    runs = range(len(left[0]) // size)
+    return _both(lambda s: [sum(terms[s][r * size : (r + 1) * size]) & MASK for r in runs])
+
+
+def nnm_krum_selection(
+    dist: tuple[Matrix, Matrix],
+    *,
+    f: int,
+    offset: int,
+    m: int,
+    dealer: SelectionDealer,
+    channel: Channel,
+) -> Pair:
+    """Implements P22.7 steps 1-4: shares of the integer weights w_a = sum_b sel_b N_ba.
+
+    ``dist`` holds both servers' shares of the v x v distance matrix D over V (D_ii = 0, every
+    entry exact, which range validation with b_nnm guarantees, C8.15); NNM keeps the
+    k = v - f nearest rows (D11.2), and Krum (m = 1) or Multi-Krum selects among the mixed
+    points with ``offset`` 2 (D6.3) or 1 (C6.6). Returns shares of v integers w_a in [0, m];
+    the composition's weights are p_a = w_a / (m k) (C11.6, C22.4). Raises ShapeError citing
+    C22.3 for a non-square or mismatched ``dist``, ParameterError (C6.2, C6.6, C6.5) for f,
+    offset, m, InsufficientWorkersError (C11.2, then C6.3 or C6.6) below the preconditions;
+    all before any message.
+
+    1. Neighbours: P22.4 on the v groups {D_ij : j = 0 .. v-1}; N_ij = [rho_ij < k] by
+       less_than_zero(rho_ij - k, width = bit length of v) and bit_to_ring.
+    2. Mixed distances: T_ba = sum_c N_bc D_ca (beaver_mul on v^3 lanes, lane (b v + a) v + c),
+       Q_bc = sum_a T_ba N_ca (lane (b v + c) v + a), D''_bc = 2 Q_bc - Q_bb - Q_cc (local).
+    3. Selection: P22.5 steps 1-3 on D'' (``krum_selection``).
+    4. Weights: w_a = sum_b sel_b N_ba (beaver_mul on v^2 lanes, lane a v + b).
+    """
+    v = len(dist[0]) if len(dist) == 2 else 0
+    if v < 1:
+        raise _shape("nnm_krum_selection", "dist", "two shares of a v x v matrix, v >= 1", v)
+    _check_matrix_pair("nnm_krum_selection", "dist", dist, v, v)
+    _check_krum(v, f, offset, m, "nnm_krum_selection")
+    k, width, cube = v - f, v.bit_length(), range(v)
+    # Step 1: row i's group lists D_ij for every j, x_i itself included (D11.2).
+    flat = _both(lambda s: [x for row in dist[s] for x in row])
+    rho = ranks(flat, groups=v, size=v, dealer=dealer, channel=channel)
+    near = _below(rho, k, width, dealer, channel)
+    # Step 2: T = N D, then Q = T N^T, each entry one run of v products.
+    t = _summed_products(
+        _both(lambda s: [near[s][b * v + c] for b in cube for a in cube for c in cube]),
+        _both(lambda s: [dist[s][c][a] for b in cube for a in cube for c in cube]),
+        v,
+        dealer,
+        channel,
+    )
+    q = _summed_products(
+        _both(lambda s: [t[s][b * v + a] for b in cube for c in cube for a in cube]),
+        _both(lambda s: [near[s][c * v + a] for b in cube for c in cube for a in cube]),
+        v,
+        dealer,
+        channel,
+    )
+    # C11.5 with L = k: D''_bc = 2 k^2 ||y_b - y_c||^2, exact in the ring under b_nnm.
+    mixed = tuple(
+        [
+            [(2 * q[s][b * v + c] - q[s][b * v + b] - q[s][c * v + c]) & MASK for c in cube]
+            for b in cube
+        ]
+        for s in (0, 1)
+    )
+    # Step 3: Krum's selection among the mixed points, ties to the lower index (C6.4).
+    sel = krum_selection(
+        (mixed[0], mixed[1]), f=f, offset=offset, m=m, dealer=dealer, channel=channel
+    )
+    # Step 4: w = sel^T N, one run of v products per input a.
+    return _summed_products(
+        _both(lambda s: [sel[s][b] for a in cube for b in cube]),
+        _both(lambda s: [near[s][b * v + a] for a in cube for b in cube]),
+        v,
+        dealer,
+        channel,
+    )
 
 
 def row_mul(
