@@ -75,6 +75,13 @@ def hidden_bound_log2(n: int, d: int) -> int:
     return (NORM_BOUND_LOG2 - 2 - (d - 1).bit_length() - (n - 1).bit_length()) // 2
 
 
+def nnm_bound_log2(n: int, d: int) -> int:
+    """Implements P22.7's bound: b_nnm(n, d) = floor((59 - ceil(log2 d) - 3 ceil(log2 n)) / 2),
+    under which every mixed distance 2k^2 ||y_b - y_c||^2 after NNM, and every Krum score of
+    them, stays below 2^62 (C8.15)."""
+    return (NORM_BOUND_LOG2 - 3 - (d - 1).bit_length() - 3 * (n - 1).bit_length()) // 2
+
+
 VARIANTS = ("gram", "pairwise")
 
 

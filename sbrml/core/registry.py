@@ -369,12 +369,19 @@ def secure(spec: str) -> bool:
     return bool(leakages(spec))
 
 
+# P22.7: the compositions that also run with D kept shared (C8.15).
+HIDDEN_COMPOSITIONS = ("nnm+krum", "nnm+multikrum")
+
+
 def leakages(spec: str) -> tuple[str, ...]:
     """The leakage modes ``spec`` runs in (C8.15), its default first; empty when it runs only
-    in the clear. A composition of distance stages runs with ``distances`` only."""
+    in the clear. A composition of distance stages runs with ``distances`` only, except Krum
+    and Multi-Krum after NNM, which also run with ``index`` and ``output`` (P22.7)."""
     parts = stages(spec)
     if len(parts) == 1:
         return parts[0].leakages
+    if spec in HIDDEN_COMPOSITIONS:
+        return ("distances", "index", "output")
     return ("distances",) if all(e.distance for e in parts) else ()
 
 

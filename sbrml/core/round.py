@@ -22,6 +22,7 @@ from sbrml.core.params import (
     check_variant,
     coordinate_bound_log2,
     hidden_bound_log2,
+    nnm_bound_log2,
 )
 from sbrml.core.randomness import RandomSource
 from sbrml.core.registry import leakages
@@ -336,9 +337,10 @@ def check_round_inputs(
 
 def round_bound_log2(leakage: str, rule: Any, n: int, d: int) -> int:
     """The coordinate bound of the round (C8.13, C8.15): b_h(n, d) when Krum's scores are
-    compared on shares (leakage ``index`` or ``output`` of a rule that needs D), else b(d)."""
+    compared on shares (leakage ``index`` or ``output`` of a rule that needs D), b_nnm(n, d)
+    when they are after NNM (P22.7), else b(d)."""
     if leakage != "distances" and needs_distances(rule, leakage):
-        return hidden_bound_log2(n, d)
+        return nnm_bound_log2(n, d) if hasattr(rule, "pre") else hidden_bound_log2(n, d)
     return coordinate_bound_log2(d)
 
 
@@ -445,7 +447,11 @@ def s1_weights(rule: DistanceRule, dist: Any, frac_bits: int, rng: RandomSource)
 
 
 def selected_count(rule: Any, v: int) -> int:
-    """How many workers the rule selects among v (P22.5): Multi-Krum's m (C6.5), else 1."""
+    """How many workers the rule selects among v (P22.5): Multi-Krum's m (C6.5), else 1; for
+    a composition, its rule's among the points its pre-aggregation leaves (D11.6, P22.7)."""
+    pre = getattr(rule, "pre", None)
+    if pre is not None:
+        return selected_count(rule.rule, pre.output_count(v))
     count = getattr(rule, "selected_count", None)
     return int(count(v)) if callable(count) else 1
 

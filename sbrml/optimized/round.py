@@ -58,7 +58,7 @@ from sbrml.optimized.ring import (
     sq_norm_encoded,
 )
 from sbrml.optimized.secure_coordinatewise import coordinatewise_numerator, publish
-from sbrml.optimized.secure_selection import krum_selection, row_mul
+from sbrml.optimized.secure_selection import krum_selection, nnm_krum_selection, row_mul
 from sbrml.optimized.sharing import share
 
 __all__ = ["RoundResult", "encode_update", "secure_aggregate", "worker_messages"]
@@ -239,23 +239,34 @@ def secure_aggregate(
             clock.lap("weights")
         else:
             clock.lap("distances")
-            # P22.5: Krum's selection on shares of D.
-            m = selected_count(rule, size)
-            sel = krum_selection(
+            # P22.5: Krum's selection on shares of D; after NNM, P22.7's integer weights w.
+            m, inner = selected_count(rule, size), getattr(rule, "rule", rule)
+            mixed = inner is not rule  # Krum or Multi-Krum after NNM (P22.7)
+            select = nnm_krum_selection if mixed else krum_selection
+            sel = select(
                 (d0, d1),
                 f=rule.f,
-                offset=getattr(rule, "offset", 2),
+                offset=getattr(inner, "offset", 2),
                 m=m,
                 dealer=cast(Dealer, timed),
                 channel=channel,
             )
             clock.lap("compare", offline=timed.take())
-            unit = encode_weights(np.array([1.0 / m]), weight_frac_bits=weight_frac_bits)[0]
+            # Krum's weights are sel_i / m in W fractional bits (C8.6); P22.7's are w_a / (m k)
+            # and its sum is published once by that divisor (step 5), so its unit is 1.
+            k = size - rule.f if mixed else 1
+            unit = (
+                np.uint64(1)
+                if mixed
+                else encode_weights(np.array([1.0 / m]), weight_frac_bits=weight_frac_bits)[0]
+            )
             if leakage == "index":
                 channel.send("S0", "S1", "selection", pack_ring(sel[0]))
                 channel.send("S1", "S0", "selection", pack_ring(sel[1]))
                 chosen = sel[0] + sel[1]
-                p = np.where(chosen != 0, 1.0 / m, 0.0)
+                # Krum: 1/m or 0. After NNM, C11.6's doubles: the fsum of w_a copies of 1/m
+                # is one correctly rounded product, then divided by k.
+                p = chosen.astype(np.float64) * (1.0 / m) / k
                 big_p = chosen * unit
             clock.lap("weights")
 
@@ -267,7 +278,10 @@ def secure_aggregate(
             z0 = weighted_sum(big_p, x_rows[0], d)
             z1 = weighted_sum(big_p, x_rows[1], d)
         channel.send("S0", "S1", "output", pack_ring(z0))
-        z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
+        if leakage != "distances" and hasattr(rule, "pre"):
+            z = publish(z0 + z1, m * k, frac_bits)  # P22.7 step 5
+        else:
+            z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
         clock.lap("output", offline=timed.take())
 
     return RoundResult(

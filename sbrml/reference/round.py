@@ -59,7 +59,7 @@ from sbrml.reference.ring import (
     to_signed,
 )
 from sbrml.reference.secure_coordinatewise import coordinatewise_numerator, publish
-from sbrml.reference.secure_selection import krum_selection, row_mul
+from sbrml.reference.secure_selection import krum_selection, nnm_krum_selection, row_mul
 from sbrml.reference.sharing import share
 
 MASK = (1 << RING_BITS) - 1
@@ -234,23 +234,30 @@ def secure_aggregate(
             clock.lap("weights")
         else:
             clock.lap("distances")
-            # P22.5: Krum's selection on shares of D.
-            m = selected_count(rule, len(valid))
-            sel = krum_selection(
+            # P22.5: Krum's selection on shares of D; after NNM, P22.7's integer weights w.
+            m, inner = selected_count(rule, len(valid)), getattr(rule, "rule", rule)
+            mixed = inner is not rule  # Krum or Multi-Krum after NNM (P22.7)
+            select = nnm_krum_selection if mixed else krum_selection
+            sel = select(
                 (d0, d1),
                 f=rule.f,
-                offset=getattr(rule, "offset", 2),
+                offset=getattr(inner, "offset", 2),
                 m=m,
                 dealer=cast(Dealer, timed),
                 channel=channel,
             )
             clock.lap("compare", offline=timed.take())
-            unit = encode_weights([1.0 / m], weight_frac_bits=weight_frac_bits)[0]
+            # Krum's weights are sel_i / m in W fractional bits (C8.6); P22.7's are w_a / (m k)
+            # and its sum is published once by that divisor (step 5), so its unit is 1.
+            k = len(valid) - rule.f if mixed else 1
+            unit = 1 if mixed else encode_weights([1.0 / m], weight_frac_bits=weight_frac_bits)[0]
             if leakage == "index":
                 channel.send("S0", "S1", "selection", pack_ring(sel[0]))
                 channel.send("S1", "S0", "selection", pack_ring(sel[1]))
                 chosen = ring_add(sel[0], sel[1])
-                p = [1.0 / m if c else 0.0 for c in chosen]
+                # Krum: 1/m or 0. After NNM, C11.6's doubles: the fsum of w_a copies of 1/m
+                # is one correctly rounded product, then divided by k.
+                p = [c * (1.0 / m) / k for c in chosen]
                 big_p = [unit * c for c in chosen]
             clock.lap("weights")
 
@@ -262,7 +269,10 @@ def secure_aggregate(
         else:
             z0, z1 = (public_weighted_sum(big_p, x_shares[s], d) for s in (0, 1))
         channel.send("S0", "S1", "output", pack_ring(z0))
-        z = decode(ring_add(z0, z1), frac_bits=frac_bits + weight_frac_bits)
+        if leakage != "distances" and hasattr(rule, "pre"):
+            z = publish(ring_add(z0, z1), m * k, frac_bits)  # P22.7 step 5
+        else:
+            z = decode(ring_add(z0, z1), frac_bits=frac_bits + weight_frac_bits)
         clock.lap("output", offline=timed.take())
 
     return RoundResult(
