@@ -82,7 +82,7 @@ def test_hidden_modes_tighten_the_coordinate_bound(impl: ModuleType) -> None:
     ("name", "leakage"),
     [
         ("geomed", "index"),
-        ("nnm+krum", "output"),
+        ("bucketing+krum", "output"),
         ("mean", "index"),
         ("median", "distances"),
         ("krum", "everything"),
