@@ -18,9 +18,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.backend import implementation
 from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.leakage import needs_distances, rule_leakages
 from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.core.registry import hyperparameter_owners
-from sbrml.core.round import needs_distances, rule_leakages
 from sbrml.rulespec import RuleSpecError, build_rule
 
 F64 = NDArray[np.float64]

@@ -41,8 +41,9 @@ from sbrml.cli.files import (
 from sbrml.cli.options import aggregate_mode, check_options
 from sbrml.cli.resources import aggregate_needs, check_memory, weights_need_distances
 from sbrml.core.errors import InsufficientWorkersError, SpecError
+from sbrml.core.leakage import needs_distances, rule_leakages
 from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES
-from sbrml.core.round import describe_excluded, excluded_entry, needs_distances, rule_leakages
+from sbrml.core.round import describe_excluded, excluded_entry
 from sbrml.rulespec import check_workers
 
 FULL_TRANSCRIPT_WARNING = (

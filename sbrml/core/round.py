@@ -16,17 +16,14 @@ from typing import Any, Generic, TypeVar
 
 from sbrml.core.channel import Channel, Message
 from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError, SpecError
+from sbrml.core.leakage import rule_leakages
 from sbrml.core.params import (
     NORM_BOUND_LOG2,
     RING_BITS,
     check_variant,
-    coordinate_bound_log2,
-    hidden_bound_log2,
-    nnm_bound_log2,
 )
 from sbrml.core.randomness import RandomSource
-from sbrml.core.registry import leakages
-from sbrml.core.rules import DistanceRule, Rule, is_distance_rule
+from sbrml.core.rules import DistanceRule, Rule
 
 Tamper = Callable[[list[Message]], list[Message]]
 
@@ -253,40 +250,9 @@ class TimedDealer:
         return seconds
 
 
-def check_provider(provider: Any, distance: bool, rule: str, leakage: str) -> None:
-    """Implements C8.15's last rule: a provider of distance material (D4.4) given to a round
-    that computes no distances is an error, not silently unused."""
-    if provider is not None and not distance:
-        raise ParameterError(
-            "secure_aggregate",
-            "provider",
-            "no provider: the round computes no distances for this rule and leakage",
-            "C8.15",
-            f"a {type(provider).__name__} for {rule!r} with leakage {leakage!r}",
-        )
-
-
-def needs_distances(rule: Any, leakage: str) -> bool:
-    """Whether the round computes D (P8.1 step 3): every distance rule, except the mean with
-    leakage ``output``, whose weights 1/|V| need no D (D9.1, C8.15)."""
-    return is_distance_rule(rule) and not (leakage == "output" and rule.name == "mean")
-
-
 def pack_indices(indices: Sequence[int]) -> bytes:
     """P8.1 step 2: the valid list as ring elements, 8 bytes LE each (D7.4)."""
     return b"".join(i.to_bytes(8, "little") for i in indices)
-
-
-LEAKAGES = ("distances", "index", "output")
-
-
-def rule_leakages(rule: Any) -> tuple[str, ...]:
-    """The leakage modes ``rule`` runs in (C8.15): the registry's for a rule of the library,
-    ``("distances",)`` for any other rule with a distance form, else none."""
-    try:
-        return leakages(rule.name)
-    except (KeyError, AttributeError):
-        return ("distances",) if is_distance_rule(rule) else ()
 
 
 def check_round_inputs(
@@ -333,15 +299,6 @@ def check_round_inputs(
         )
     rule.check_n(n, "secure_aggregate")
     return n, d, leakage
-
-
-def round_bound_log2(leakage: str, rule: Any, n: int, d: int) -> int:
-    """The coordinate bound of the round (C8.13, C8.15): b_h(n, d) when Krum's scores are
-    compared on shares (leakage ``index`` or ``output`` of a rule that needs D), b_nnm(n, d)
-    when they are after NNM (P22.7), else b(d)."""
-    if leakage != "distances" and needs_distances(rule, leakage):
-        return nnm_bound_log2(n, d) if hasattr(rule, "pre") else hidden_bound_log2(n, d)
-    return coordinate_bound_log2(d)
 
 
 def agree_on_valid(

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.errors import ShapeError
+from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.network import gate_count
 from sbrml.core.params import NORM_BOUND_LOG2, coordinate_bound_log2
 from sbrml.core.round import (
@@ -21,13 +22,10 @@ from sbrml.core.round import (
     Tamper,
     TimedDealer,
     agree_on_valid,
-    check_provider,
     check_round_inputs,
     coordinate_bound_error,
     exclude_out_of_range,
-    needs_distances,
     norm_bound_error,
-    round_bound_log2,
     run_workers,
     s1_weights,
     selected_count,

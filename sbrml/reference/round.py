@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from sbrml.core.channel import Channel, Message
+from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.network import gate_count
 from sbrml.core.params import (
     DEFAULT_FRAC_BITS,
@@ -27,13 +28,10 @@ from sbrml.core.round import (
     Tamper,
     TimedDealer,
     agree_on_valid,
-    check_provider,
     check_round_inputs,
     coordinate_bound_error,
     exclude_out_of_range,
-    needs_distances,
     norm_bound_error,
-    round_bound_log2,
     run_workers,
     s1_weights,
     selected_count,

@@ -9,7 +9,7 @@ from typing import Any
 import sbrml.optimized as opt
 from sbrml.attacks import ATTACKS
 from sbrml.core.errors import SpecError
-from sbrml.core.round import rule_leakages
+from sbrml.core.leakage import rule_leakages
 from sbrml.modes import AVERAGING, MODES
 from sbrml.rulespec import RuleSpecError, build_rule, check_workers
 

@@ -169,3 +169,20 @@ def test_material_drawn_online_is_timed_as_offline() -> None:
     clock.lap("compare", offline=dealer.take())
     assert clock.seconds["offline_comparison"] >= 0.05 > clock.seconds["compare"]
     assert dealer.take() == 0.0
+
+
+@pytest.mark.spec("C8.15")
+def test_a_negative_coordinate_bound_is_refused_before_any_work() -> None:
+    from sbrml.core.leakage import round_bound_log2
+
+    assert round_bound_log2("output", opt_rule("nnm+krum"), 9, 100) >= 0
+    with pytest.raises(ParameterError) as info:
+        round_bound_log2("output", opt_rule("nnm+krum"), 1 << 14, 1 << 20)
+    assert info.value.clause == "C8.15" and "b = -" in str(info.value)
+    assert round_bound_log2("distances", opt_rule("nnm+krum"), 1 << 14, 1 << 20) == 21
+
+
+def opt_rule(name: str) -> object:
+    import sbrml.optimized as opt
+
+    return build_rule(opt, name, 1)

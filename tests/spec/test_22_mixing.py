@@ -26,9 +26,9 @@ import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.cli import main
 from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.core.leakage import round_bound_log2
 from sbrml.core.params import coordinate_bound_log2, hidden_bound_log2, nnm_bound_log2
 from sbrml.core.registry import leakages
-from sbrml.core.round import round_bound_log2
 from sbrml.reference.preaggregation import NearestNeighborMixing, mixed_distances
 from sbrml.reference.rules import krum_scores
 from sbrml.rulespec import build_rule
