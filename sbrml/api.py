@@ -211,10 +211,12 @@ def secure_aggregate(
     ``rule`` is a rule object of the same tree (``sbrml.rule(...)`` or a class such as
     ``sbrml.Krum(2)``): one with a distance form, or the coordinate-wise ``median``,
     ``trimmed-mean`` or ``meamed``, which run on shares (C8.11, P22.2). ``leakage`` (C8.15):
-    ``"distances"`` (the default for distance rules: ``S1`` learns ``D``), ``"index"`` or
-    ``"output"`` (Krum and Multi-Krum with ``D`` kept shared, P22.5; ``"output"`` is the
-    coordinate-wise rules' only mode); these modes tighten the coordinate bound to
-    ``b_h(n, d)``. Every coordinate of every row is range-checked on shares (C8.14): a row
+    ``"distances"`` (the default for distance rules but the mean: ``S1`` learns ``D``),
+    ``"index"`` or ``"output"`` (Krum and Multi-Krum, alone or after NNM, with ``D`` kept
+    shared, P22.5, P22.7; ``"output"`` is also the mean's default, which computes no ``D``,
+    and the coordinate-wise rules' only mode); for Krum these modes tighten the coordinate
+    bound to ``b_h(n, d)`` (after NNM ``b_nnm(n, d)``). Every coordinate of every row is
+    range-checked on shares (C8.14): a row
     outside the bound ``|round(x_k 2^F)| < 2^b`` is excluded and reported; ``frac_bits``
     (``F``, default 16, C8.6) trades precision for range: each bit less doubles the largest
     coordinate a row may have. ``variant`` is ``"gram"`` (P5.2) or

@@ -83,12 +83,16 @@ def library_table() -> str:
             secure = "no"
         elif not rule:
             secure = "if the rule has a distance form"
+            if e.name == "nnm":
+                secure += " (`nnm+krum`, `nnm+multikrum`: also `--leakage index/output`)"
         elif not e.distance:
             secure = "yes, on shares (C8.15 leakage `output`)"
         else:
             secure = f"yes, {e.weights} weights"
-            if "output" in e.leakages:
+            if "index" in e.leakages:
                 secure += "; `D` kept shared with `--leakage index/output`"
+            elif e.leakages[:1] == ("output",):
+                secure += "; no `D` computed by default (`--leakage output`)"
         cells = (name, e.summary, e.definition, options, needs, secure, e.source)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -40,10 +40,10 @@ from sbrml.cli.files import (
 )
 from sbrml.cli.options import aggregate_mode, check_options
 from sbrml.cli.resources import aggregate_needs, check_memory, weights_need_distances
-from sbrml.core.errors import InsufficientWorkersError, SpecError
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, SpecError
 from sbrml.core.leakage import needs_distances, rule_leakages
 from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES
-from sbrml.core.round import describe_excluded, excluded_entry
+from sbrml.core.round import describe_excluded, excluded_entry, selected_count
 from sbrml.rulespec import check_workers
 
 FULL_TRANSCRIPT_WARNING = (
@@ -215,7 +215,8 @@ def run_plaintext(
         rows = x_rows(data, valid)
         try:
             check_workers(rule, len(valid))
-        except InsufficientWorkersError as err:
+            selected_count(rule, len(valid))  # Multi-Krum's m (C6.5), as the round does (C8.4)
+        except (InsufficientWorkersError, ParameterError) as err:
             raise InsufficientWorkersError(
                 "aggregate",
                 "n",

@@ -114,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("distances", "index", "output"),
         default=None,
         help="secure round: what the servers learn besides z (spec C8.15): distances (S1 "
-        "learns D; the default for distance rules), index (krum, multikrum: D stays shared, "
-        "the selection is opened) or output (krum, multikrum, and the only mode of median, "
-        "trimmed-mean and meamed: nothing but z)",
+        "learns D; the default for distance rules but the mean), index (krum, multikrum, "
+        "nnm+krum, nnm+multikrum: D stays shared, the selection and weights are opened) or "
+        "output (those four, the mean's default, and the only mode of median, trimmed-mean "
+        "and meamed: nothing but z)",
     )
     agg.add_argument(
         "--variant",

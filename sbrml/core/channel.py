@@ -34,6 +34,22 @@ class Message:
         return self.payload.nbytes if isinstance(self.payload, memoryview) else len(self.payload)
 
 
+def wire_payload(payload: object) -> Payload:
+    """D7.1: ``payload`` as the bytes that cross a wire: bytes as they are, a contiguous
+    byte-addressable buffer (a memoryview, as the optimized tree sends) as it is, any other
+    buffer (bytearray, strided view, array) copied to bytes, and anything without a readable
+    buffer (None, a number, a str, a released view) as an empty payload."""
+    if isinstance(payload, bytes):
+        return payload
+    try:
+        view = memoryview(payload)  # type: ignore[arg-type]
+        if isinstance(payload, memoryview) and view.c_contiguous and view.itemsize == 1:
+            return payload
+        return view.tobytes()
+    except (TypeError, ValueError):
+        return b""
+
+
 class Channel:
     """Implements D7.2: delivers messages to per-party inboxes and records every one in order."""
 
@@ -46,7 +62,15 @@ class Channel:
         self.deliver(Message(sender, receiver, label, payload))
 
     def deliver(self, message: Message) -> None:
-        """Record and deliver an already-built message (C7.1), e.g. a Byzantine worker's."""
+        """Record and deliver an already-built message (C7.1), e.g. a Byzantine worker's.
+
+        A payload that is not a byte string (only a tamper hook can hand one over) is recorded
+        and delivered as the bytes of its buffer, or as an empty payload when it has none
+        (D7.1), so that byte counts and transcripts stay well-defined.
+        """
+        wire = wire_payload(message.payload)
+        if wire is not message.payload:
+            message = Message(message.sender, message.receiver, message.label, wire)
         self.messages.append(message)
         self._inbox.setdefault(message.receiver, []).append(message)
 

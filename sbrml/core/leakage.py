@@ -11,7 +11,7 @@ from typing import Any
 
 from sbrml.core.errors import ParameterError
 from sbrml.core.params import coordinate_bound_log2, hidden_bound_log2, nnm_bound_log2
-from sbrml.core.registry import leakages
+from sbrml.core.registry import leakages, stages
 from sbrml.core.rules import is_distance_rule
 
 LEAKAGES = ("distances", "index", "output")
@@ -19,11 +19,16 @@ LEAKAGES = ("distances", "index", "output")
 
 def rule_leakages(rule: Any) -> tuple[str, ...]:
     """The leakage modes ``rule`` runs in (C8.15): the registry's for a rule of the library,
-    ``("distances",)`` for any other rule with a distance form, else none."""
+    ``("distances",)`` for any other rule with a distance form, else none. An object named like
+    a distance rule of the library that has no distance form (a bare ``Compose`` of two
+    distance stages) runs in none: the name alone does not make it one."""
     try:
-        return leakages(rule.name)
+        modes = leakages(rule.name)
     except (KeyError, AttributeError):
         return ("distances",) if is_distance_rule(rule) else ()
+    if not is_distance_rule(rule) and all(e.distance for e in stages(rule.name)):
+        return ()
+    return modes
 
 
 def needs_distances(rule: Any, leakage: str) -> bool:
@@ -57,7 +62,7 @@ def round_bound_log2(leakage: str, rule: Any, n: int, d: int) -> int:
         raise ParameterError(
             "secure_aggregate",
             "n, d",
-            "a coordinate bound b >= 0 for this rule and leakage (C8.13, C8.15)",
+            "a coordinate bound b >= 0 for this rule and leakage (C8.13)",
             "C8.15",
             f"b = {bits} at n={n}, d={d} with leakage {leakage!r}: use leakage 'distances' or "
             "fewer workers or coordinates",

@@ -37,7 +37,8 @@ class RoundResult(Generic[VecT, MatT]):
     """What a round publishes (z, p), the exclusions, and S1's declared leakage D (C8.7).
 
     ``leakage`` names the mode (C8.15): ``distances`` (``distances`` holds S1's D),
-    ``index`` (weights public, no D) or ``output`` (neither weights nor D: both None).
+    ``index`` (weights public, no D) or ``output`` (no D; weights None, except the mean's
+    1/|V|, which V already determines).
     """
 
     z: VecT
@@ -142,15 +143,9 @@ def collect_shares(
             reasons[i] = f"{server}: no share received (C8.3)"
         elif len(got) > 1:
             reasons[i] = f"{server}: {len(got)} share messages, need exactly one (C8.3)"
-        elif not isinstance(got[0].payload, bytes | bytearray | memoryview):
-            kind = type(got[0].payload).__name__
-            reasons[i] = f"{server}: malformed share: a payload of type {kind}, not bytes (C8.3)"
         else:
-            payload = got[0].payload
-            if isinstance(payload, memoryview) and not payload.c_contiguous:
-                payload = payload.tobytes()  # both trees parse the same bytes (D7.1)
             try:
-                shares[i] = unpack("collect_shares", f"{name} share", payload, d)
+                shares[i] = unpack("collect_shares", f"{name} share", got[0].payload, d)
             except SpecError as err:
                 reasons[i] = f"{server}: malformed share: {err}"
     return shares, reasons, ignored
@@ -298,6 +293,7 @@ def check_round_inputs(
             repr(leakage),
         )
     rule.check_n(n, "secure_aggregate")
+    selected_count(rule, n)  # Multi-Krum's m <= n (C6.5), before any work
     return n, d, leakage
 
 

@@ -147,9 +147,6 @@ def _check_krum(v: int, f: int, offset: int, m: int, function: str = "krum_selec
     _check_int(function, "f", f, 0, "C6.2")
     if isinstance(offset, bool) or offset not in (1, 2):
         raise ParameterError(function, "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", repr(offset))
-    if function == "nnm_krum_selection" and v <= 2 * f:
-        # NNM's own precondition comes first, as Compose.check_n checks the stages (D11.6).
-        raise InsufficientWorkersError(function, "n", "n > 2f", "C11.2", f"n={v}, f={f}")
     # Blanchard's convention needs n > 2f + 2 (C6.3), ByzFL's only n > 2f (C6.6).
     if v <= (2 * f + 2 if offset == 2 else 2 * f):
         condition, clause = ("n > 2f + 2", "C6.3") if offset == 2 else ("n > 2f", "C6.6")
@@ -233,6 +230,7 @@ def nnm_krum_selection(
     f: int,
     offset: int,
     m: int,
+    nnm_f: int | None = None,
     dealer: SelectionDealer,
     channel: Channel,
 ) -> Pair:
@@ -260,8 +258,14 @@ def nnm_krum_selection(
         raise _shape("nnm_krum_selection", "dist", need, shape)
     v = int(shape[0])
     d = _pair_of("nnm_krum_selection", "dist", dist, (v, v), need)
+    mix_f = f if nnm_f is None else nnm_f
+    _check_int("nnm_krum_selection", "nnm_f", mix_f, 0, "C6.2")
+    if v <= 2 * mix_f:  # NNM's own precondition comes first (D11.6)
+        raise InsufficientWorkersError(
+            "nnm_krum_selection", "n", "n > 2f", "C11.2", f"n={v}, f={mix_f}"
+        )
     _check_krum(v, f, offset, m, "nnm_krum_selection")
-    k, width, cube = v - f, v.bit_length(), (v, v, v)
+    k, width, cube = v - mix_f, v.bit_length(), (v, v, v)
     # Step 1: row i's group lists D_ij for every j, x_i itself included (D11.2).
     rho = ranks(
         (d[0].reshape(-1), d[1].reshape(-1)), groups=v, size=v, dealer=dealer, channel=channel

@@ -9,7 +9,7 @@ agreement on V, S1's weights, the result type) is ``sbrml.core.round``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from sbrml.core.channel import Channel, Message
 from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
@@ -142,6 +142,7 @@ def secure_aggregate(
     )
     distance = needs_distances(rule, leakage)
     check_provider(provider, distance, rule.name, leakage)
+    bits, lanes = round_bound_log2(leakage, rule, n, d), n * d  # C8.15: refused before work
     channel = Channel()
     clock = PhaseClock()
 
@@ -155,7 +156,6 @@ def secure_aggregate(
     # C8.14: range-validation material, from the dealer (a Paillier provider has none).
     dealer = source if isinstance(source, Dealer) else Dealer(rng=rng.derive("dealer"))
     timed = TimedDealer(dealer)  # material drawn online is counted as offline (C8.8)
-    bits, lanes = round_bound_log2(leakage, rule, n, d), n * d
     range_material = (
         dealer.masks(lanes, bits + 1, high=True, channel=channel),
         dealer.dabits(lanes, channel=channel),
@@ -235,19 +235,29 @@ def secure_aggregate(
             # P22.5: Krum's selection on shares of D; after NNM, P22.7's integer weights w.
             m, inner = selected_count(rule, len(valid)), getattr(rule, "rule", rule)
             mixed = inner is not rule  # Krum or Multi-Krum after NNM (P22.7)
-            select = nnm_krum_selection if mixed else krum_selection
-            sel = select(
-                (d0, d1),
-                f=rule.f,
-                offset=getattr(inner, "offset", 2),
-                m=m,
-                dealer=cast(Dealer, timed),
-                channel=channel,
-            )
+            if mixed:  # NNM keeps |V| - (NNM's f) neighbours; the inner rule has its own f
+                sel = nnm_krum_selection(
+                    (d0, d1),
+                    f=inner.f,
+                    offset=getattr(inner, "offset", 2),
+                    m=m,
+                    nnm_f=cast(Any, rule).pre.f,
+                    dealer=cast(Dealer, timed),
+                    channel=channel,
+                )
+            else:
+                sel = krum_selection(
+                    (d0, d1),
+                    f=rule.f,
+                    offset=getattr(inner, "offset", 2),
+                    m=m,
+                    dealer=cast(Dealer, timed),
+                    channel=channel,
+                )
             clock.lap("compare", offline=timed.take())
             # Krum's weights are sel_i / m in W fractional bits (C8.6); P22.7's are w_a / (m k)
             # and its sum is published once by that divisor (step 5), so its unit is 1.
-            k = len(valid) - rule.f if mixed else 1
+            k = len(valid) - cast(Any, rule).pre.f if mixed else 1
             unit = 1 if mixed else encode_weights([1.0 / m], weight_frac_bits=weight_frac_bits)[0]
             if leakage == "index":
                 channel.send("S0", "S1", "selection", pack_ring(sel[0]))

@@ -152,9 +152,6 @@ def _check_krum(v: int, f: int, offset: int, m: int, function: str = "krum_selec
     _check_int(function, "f", f, 0, "C6.2")
     if isinstance(offset, bool) or offset not in (1, 2):
         raise ParameterError(function, "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", repr(offset))
-    if function == "nnm_krum_selection" and v <= 2 * f:
-        # NNM's own precondition comes first, as Compose.check_n checks the stages (D11.6).
-        raise InsufficientWorkersError(function, "n", "n > 2f", "C11.2", f"n={v}, f={f}")
     # Blanchard's convention needs n > 2f + 2 (C6.3), ByzFL's only n > 2f (C6.6).
     if v <= (2 * f + 2 if offset == 2 else 2 * f):
         condition, clause = ("n > 2f + 2", "C6.3") if offset == 2 else ("n > 2f", "C6.6")
@@ -234,6 +231,7 @@ def nnm_krum_selection(
     f: int,
     offset: int,
     m: int,
+    nnm_f: int | None = None,
     dealer: SelectionDealer,
     channel: Channel,
 ) -> Pair:
@@ -243,7 +241,9 @@ def nnm_krum_selection(
     entry exact, which range validation with b_nnm guarantees, C8.15); NNM keeps the
     k = v - f nearest rows (D11.2), and Krum (m = 1) or Multi-Krum selects among the mixed
     points with ``offset`` 2 (D6.3) or 1 (C6.6). Returns shares of v integers w_a in [0, m];
-    the composition's weights are p_a = w_a / (m k) (C11.6, C22.4). Raises ShapeError citing
+    the composition's weights are p_a = w_a / (m k) (C11.6, C22.4). ``nnm_f`` is NNM's own f
+    when it differs from the inner rule's ``f`` (``Compose`` keeps both; default: ``f``).
+    Raises ShapeError citing
     C22.3 for a non-square or mismatched ``dist``, ParameterError (C6.2, C6.6, C6.5) for f,
     offset, m, InsufficientWorkersError (C11.2, then C6.3 or C6.6) below the preconditions;
     all before any message.
@@ -259,8 +259,14 @@ def nnm_krum_selection(
     if v < 1:
         raise _shape("nnm_krum_selection", "dist", "two shares of a v x v matrix, v >= 1", v)
     _check_matrix_pair("nnm_krum_selection", "dist", dist, v, v)
+    mix_f = f if nnm_f is None else nnm_f
+    _check_int("nnm_krum_selection", "nnm_f", mix_f, 0, "C6.2")
+    if v <= 2 * mix_f:  # NNM's own precondition comes first (D11.6)
+        raise InsufficientWorkersError(
+            "nnm_krum_selection", "n", "n > 2f", "C11.2", f"n={v}, f={mix_f}"
+        )
     _check_krum(v, f, offset, m, "nnm_krum_selection")
-    k, width, cube = v - f, v.bit_length(), range(v)
+    k, width, cube = v - mix_f, v.bit_length(), range(v)
     # Step 1: row i's group lists D_ij for every j, x_i itself included (D11.2).
     flat = _both(lambda s: [x for row in dist[s] for x in row])
     rho = ranks(flat, groups=v, size=v, dealer=dealer, channel=channel)

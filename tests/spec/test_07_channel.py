@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 
-from sbrml.core.channel import Channel, Message
+from sbrml.core.channel import TRANSCRIPT_MAGIC, Channel, Message
 from sbrml.core.network import gate_count
 from sbrml.reference.comparison_dealer import plane_bytes
 from tests.helpers import replace_worker
@@ -93,3 +93,17 @@ def test_byte_counts(impl: ModuleType) -> None:
     assert links["S0->S1"] == 8 * (v + v * d + v * (v - 1) // 2 + d) + comparison_online
     assert links["S1->S0"] == 8 * (v + v * d + v) + comparison_online
     assert sum(links.values()) == sum(m.size for m in result.channel.messages)
+
+
+@pytest.mark.spec("C7.1", "C7.2", "D7.1")
+def test_payloads_that_are_not_bytes_cross_as_bytes() -> None:
+    import numpy as np
+
+    ch = Channel()
+    for payload in (None, "text", 7, np.arange(2, dtype=np.uint64), memoryview(bytes(8))[::2]):
+        ch.deliver(Message("W0", "S0", "share", payload))  # type: ignore[arg-type]
+    sizes = [m.size for m in ch.messages]
+    assert sizes == [0, 0, 0, 16, 4]
+    assert ch.bytes_by_link() == {"W0->S0": 20}
+    raw = ch.transcript_bytes()
+    assert len(raw) == len(TRANSCRIPT_MAGIC) + 4 + 5 * (2 + 2 + 2 + 2 + 2 + 5 + 8) + 20

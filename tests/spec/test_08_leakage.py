@@ -186,3 +186,50 @@ def opt_rule(name: str) -> object:
     import sbrml.optimized as opt
 
     return build_rule(opt, name, 1)
+
+
+@pytest.mark.spec("C22.4", "C11.6")
+@pytest.mark.parametrize(("nnm_f", "krum_f"), [(3, 1), (1, 3)])
+def test_nnm_and_krum_may_tolerate_different_f(impl: ModuleType, nnm_f: int, krum_f: int) -> None:
+    # Compose keeps each stage's own f; P22.7 must use NNM's for k and Krum's for its scores.
+    x = [[0.0], [0.1], [0.2], [0.3], [5.0], [5.1], [9.0], [9.2], [20.0]]
+    rule = impl.compose(impl.NearestNeighborMixing(nnm_f), impl.Krum(krum_f))
+    data_x = data(impl, x)
+    with_d = impl.secure_aggregate(data_x, rule, rng=impl.DeterministicRandomSource(2))
+    for leakage in ("index", "output"):
+        hidden = impl.secure_aggregate(
+            data_x, rule, rng=impl.DeterministicRandomSource(2), leakage=leakage
+        )
+        assert abs(as_list(hidden.z)[0] - as_list(with_d.z)[0]) < 1e-6
+        if leakage == "index":
+            assert as_list(hidden.weights) == as_list(with_d.weights)
+
+
+@pytest.mark.spec("C8.11", "C8.15")
+def test_a_composition_without_distance_form_is_refused_before_any_work(impl: ModuleType) -> None:
+    rule = impl.Compose(impl.NearestNeighborMixing(1), impl.Krum(1))
+    assert not impl.is_distance_rule(rule)
+    for leakage in (None, "output"):
+        with pytest.raises(ParameterError) as info:
+            impl.secure_aggregate(
+                data(impl, rows()), rule, rng=impl.DeterministicRandomSource(0), leakage=leakage
+            )
+        assert info.value.clause == "C8.11"
+
+
+@pytest.mark.spec("C8.15", "C6.5")
+def test_bound_and_m_are_refused_before_any_work(impl: ModuleType) -> None:
+    with pytest.raises(ParameterError) as info:
+        impl.secure_aggregate(
+            data(impl, rows()),
+            build_rule(impl, "nnm+krum", 1),
+            rng=impl.DeterministicRandomSource(0),
+            leakage="output",
+            dim=1 << 52,
+        )
+    assert info.value.clause == "C8.15"
+    with pytest.raises(ParameterError) as m_info:
+        impl.secure_aggregate(
+            data(impl, rows()), impl.MultiKrum(1, N + 1), rng=impl.DeterministicRandomSource(0)
+        )
+    assert m_info.value.clause == "C6.5"
