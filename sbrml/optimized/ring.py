@@ -160,8 +160,9 @@ def to_signed(x: U64, bits: int = RING_BITS) -> NDArray[np.int64]:
     signed = x.view(np.int64) if x.dtype == np.uint64 else x.astype(np.uint64).view(np.int64)
     if bits == RING_BITS:
         return signed
+    # 2^bits itself does not fit an int64 at bits = 63: subtract it as two halves.
     half = np.int64(1 << (bits - 1))
-    return np.where(signed >= half, signed - np.int64(1 << bits), signed)
+    return np.where(signed >= half, (signed - half) - half, signed)
 
 
 def as_ring(function: str, parameter: str, x: Any, bits: int = RING_BITS) -> U64:

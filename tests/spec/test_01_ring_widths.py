@@ -98,12 +98,6 @@ def test_reference_decode_at_width_63() -> None:
 
 
 @pytest.mark.spec("C1.4", "D1.2")
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="optimized to_signed computes np.int64(1 << bits), which overflows at bits = 63: "
-    "every optimized decode at width 63 raises a raw OverflowError (reported to the lead)",
-)
 def test_optimized_decode_at_width_63() -> None:
     import sbrml.optimized as opt
 
