@@ -127,12 +127,16 @@ def test_distances_on_shares_across_blocks(variant: str) -> None:
 def test_plaintext_distances_across_blocks() -> None:
     # The optimized tree's float distances (D5.3) sum Gram blocks and, for entries it refines,
     # blocks of direct differences; both must cover every column once.
-    n, d = 4, 2 * ONE_BLOCK + 5
+    n, d = 6, 2 * ONE_BLOCK + 5
     gen = np.random.default_rng(13)
     x = gen.standard_normal((n, d))
     x[1] = x[0]  # an exact zero distance
-    x[2] = x[0] + 1e-9 * gen.standard_normal(d)  # a tiny one among large norms: refined
-    x[3, -3:] += 1e3  # a difference only in the last, partial block
+    x[2, -3:] += 1e3  # a difference only in the last, partial block
+    # Rows 3 and 4 are far from the centre (one of rows 0-2) and 1e-9 apart in every block: the
+    # Gram pass cannot resolve their distance, so it is refined from direct differences.
+    x[3] = x[0] + 5.0
+    x[4] = x[3] + 1e-9 * gen.standard_normal(d)
+    x[5] = x[3] + 1e-9 * gen.standard_normal(d)
     exact = ref.sq_distances(x.tolist())
     got = opt.sq_distances(x)
     for i in range(n):

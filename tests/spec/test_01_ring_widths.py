@@ -181,6 +181,20 @@ def test_optimized_arrays_outside_a_narrow_ring_are_refused(kind: str, function:
 
 
 @pytest.mark.spec("D1.1")
+def test_optimized_negative_integer_arrays_are_refused_at_width_64() -> None:
+    # At width 64 every uint64 is an element, so a negative int64 must be refused by its
+    # sign, not left to wrap to 2^64 - 1.
+    import sbrml.optimized as opt
+
+    for bad in (np.array([3, -1], dtype=np.int64), np.array([-(2**63)], dtype=np.int64)):
+        with pytest.raises(ShapeError) as info:
+            opt.decode(bad, frac_bits=0)
+        assert info.value.clause == "D1.1" and info.value.got == f"min {bad.min()}"
+        with pytest.raises(ShapeError):
+            opt.share(bad, rng=opt.DeterministicRandomSource(0))
+
+
+@pytest.mark.spec("D1.1")
 def test_optimized_integer_arrays_inside_a_narrow_ring_are_accepted() -> None:
     import sbrml.optimized as opt
 
