@@ -192,18 +192,20 @@ def test_batch_check_finds_a_factor_of_n_through_the_product(mod: ModuleType) ->
 
 
 @pytest.mark.spec("C13.2", "D13.1")
-def test_key_search_redraws_q_while_it_equals_p() -> None:
-    # Seed 9's first two 8-bit primes are both 229 (shown here from the same stream); the
-    # key must take the third draw as q, in both trees.
-    rng = ref.DeterministicRandomSource(9)
-    draws = [random_prime(8, rng=rng) for _ in range(3)]
-    assert draws[0] == draws[1] != draws[2]
+@pytest.mark.parametrize(("seed", "repeats"), [(9, 1), (89, 2)])
+def test_key_search_redraws_q_while_it_equals_p(seed: int, repeats: int) -> None:
+    # Seed 9's first two 8-bit primes are both 229, seed 89's first three all 199 (shown here
+    # from the same stream): the key must take the first draw that differs from p as q, in
+    # both trees, however many draws repeat p.
+    rng = ref.DeterministicRandomSource(seed)
+    draws = [random_prime(8, rng=rng) for _ in range(repeats + 2)]
+    assert draws[: repeats + 1] == [draws[0]] * (repeats + 1) and draws[-1] != draws[0]
     for mod, source in (
         (ref_p, ref.DeterministicRandomSource),
         (opt_p, opt.DeterministicRandomSource),
     ):
-        pk, sk = mod.generate_keypair(16, rng=source(9), insecure_test=True)
-        assert (sk.p, sk.q) == (draws[0], draws[2]) and pk.n == draws[0] * draws[2]
+        pk, sk = mod.generate_keypair(16, rng=source(seed), insecure_test=True)
+        assert (sk.p, sk.q) == (draws[0], draws[-1]) and pk.n == draws[0] * draws[-1]
 
 
 # --- Encrypted averaging and packing (section 14) -------------------------------------------
