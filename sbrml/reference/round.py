@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sbrml.core.channel import Channel, Message
+from sbrml.core.errors import ShapeError
 from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.network import gate_count
 from sbrml.core.params import (
@@ -69,6 +70,10 @@ def encode_update(
     """Implements P8.1 step 1a: encode (C1.1-C1.3), check the norm bound (C8.2) and the
     coordinate bound (C8.13): every coordinate in [-2^b, 2^b), b = ``bound_log2``, by default
     b(d) for d = len(x) (a round that compares Krum scores on shares passes b_h, C8.15)."""
+    rows = [v for v in x if isinstance(v, list | tuple)] if isinstance(x, list | tuple) else []
+    if rows:  # a matrix, not a vector: the shape, as the optimized tree reports it (D8.1)
+        shape = (len(x), len(rows[0]))
+        raise ShapeError("encode_update", "x", "a vector", "D8.1", f"shape {shape}")
     encoded = encode(x, frac_bits=frac_bits)
     norm = sq_norm_encoded(encoded)
     if norm >= 1 << NORM_BOUND_LOG2:
