@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BYZFL_STAMP := $(VENV)/.byzfl
 
-.PHONY: install check test coverage wheel-smoke thorough demo bench vectors crosscheck crosscheck-install clean
+.PHONY: install check test coverage mutation wheel-smoke thorough demo bench vectors crosscheck crosscheck-install clean
 
 install: $(STAMP)
 
@@ -56,6 +56,17 @@ coverage: install
 	$(BIN)/coverage report --omit="$(COVERAGE_APP_OMIT)" \
 		--fail-under=$(COVERAGE_APP_FLOOR) || status=1; \
 	exit $$status
+
+# Mutation testing (docs/assurance.md) with mutmut, by its own target only: never part of
+# make test. MODULES picks some of the protocol modules (tools/mutation.py lists them), e.g.
+# make mutation MODULES="reference/ring optimized/ring"; empty means all. Each module is run
+# against its own tests only; the run, in build/mutation/, prints the score per module and
+# every surviving mutant, and fails if a module scores below MUTATION_FLOOR.
+MODULES ?=
+MUTATION_FLOOR := 90
+
+mutation: install
+	$(BIN)/python tools/mutation.py --floor $(MUTATION_FLOOR) $(MODULES)
 
 thorough: install
 	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -m "not byzfl"

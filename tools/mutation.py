@@ -1,0 +1,328 @@
+"""Mutation testing of the protocol modules with mutmut 3 (docs/assurance.md): ``make mutation``.
+
+Usage: ``python tools/mutation.py [MODULE ...]``, each MODULE a key of ``TESTS`` such as
+``reference/ring`` (default: all of them). Steps:
+
+1. Copy ``sbrml/``, ``tests/`` and ``pyproject.toml`` to ``build/mutation/`` and run mutmut
+   there, so that nothing is written into the work tree (``build/`` is ignored by git).
+2. Mutate only the chosen modules (mutmut's ``only_mutate``, appended to the copy of
+   ``pyproject.toml``); every other file of ``sbrml/`` is copied unchanged. mutmut runs the
+   union of the chosen modules' tests (``TESTS``) once to see which test calls which function.
+3. Of the tests that call each mutated function, keep only those that ``TESTS`` maps the
+   function's module to: each module is judged by its own tests, not by
+   a test of another module that happens to call it.
+4. Classify every mutant: killed (a test failed, or it ran out of time), a message-only mutant
+   (``is_message_only``: it changes only what an error says, never its class, its clause or
+   when it is raised),
+   judged equivalent (``EQUIVALENT``, with the reason), or surviving. Print one line per module
+   with the score, killed / (mutants - message-only - equivalent), list each survivor with its
+   diff, write the same to ``build/mutation/report.md``, and exit 1 if a module scores below
+   ``--floor`` (default 90 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "mutation"
+
+# The tests that exercise each module: its spec section's tests (the file numbers follow
+# spec/), the narrow-width, validation-path and across-block tests of issue 18, the
+# differential tests of the same functions, and the known-answer vectors.
+_RING = [
+    "tests/spec/test_01_ring.py",
+    "tests/spec/test_01_ring_helpers.py",
+    "tests/spec/test_01_ring_widths.py",
+    "tests/differential/test_encoders_agree.py",
+    "tests/vectors/test_vectors.py",
+]
+_SHARING = [
+    "tests/spec/test_03_sharing.py",
+    "tests/spec/test_01_ring_widths.py",
+    "tests/vectors/test_vectors.py",
+]
+_BEAVER = [
+    "tests/spec/test_04_beaver.py",
+    "tests/spec/test_validation_paths.py",
+    "tests/differential/test_blocks_and_parameters.py",
+    "tests/vectors/test_vectors.py",
+]
+_DISTANCES = [
+    "tests/spec/test_05_distances.py",
+    "tests/spec/test_validation_paths.py",
+    "tests/differential/test_blocks_and_parameters.py",
+    "tests/vectors/test_vectors.py",
+]
+_ROUND = [
+    "tests/spec/test_08_round.py",
+    "tests/spec/test_08_round_fields.py",
+    "tests/spec/test_08_range_validation.py",
+    "tests/spec/test_08_leakage.py",
+    "tests/differential/test_trees_agree.py",
+    "tests/differential/test_blocks_and_parameters.py",
+    "tests/vectors/test_vectors.py",
+]
+TESTS: dict[str, list[str]] = {
+    "reference/sharing": _SHARING,
+    "optimized/sharing": _SHARING,
+    "reference/ring": _RING,
+    "optimized/ring": _RING,
+    "reference/beaver": _BEAVER,
+    "optimized/beaver": _BEAVER,
+    "reference/distances": _DISTANCES,
+    "optimized/distances": _DISTANCES,
+    "reference/round": _ROUND,
+    "optimized/round": _ROUND,
+    "core/round": _ROUND,
+}
+
+# Surviving mutants judged equivalent: mutmut's name -> why no test can tell it from the code.
+# The names hold while the function is unchanged (mutmut numbers a function's mutants in
+# order); docs/assurance.md lists the same mutants.
+EQUIVALENT: dict[str, str] = {}
+
+# Functions that only build the text of an error message: each of their mutants is
+# message-only, like a changed argument of an ``...Error(...)`` call. Function -> its callers.
+MESSAGE_FUNCTIONS: dict[str, str] = {
+    "sbrml.reference.ring.x_range_condition": "the condition text of C1.2's EncodingError",
+    "sbrml.optimized.ring.x__index": "the `[i][j]` suffix of the parameter an error names",
+}
+
+# mutmut's exit codes (mutmut.__main__.status_by_exit_code): a failing test run, pytest's
+# internal error and the CPU-time limit (SIGXCPU) all count as killed.
+KILLED_CODES = {1, 3, -24, 24, 36, 152, 255}
+CLAUSE = re.compile(r"^[CDP]\d+\.\d+$")
+
+
+def _module_path(module: str) -> str:
+    return f"sbrml/{module}.py"
+
+
+def _module_of(mangled: str) -> str:
+    """``sbrml.reference.ring.x_encode`` or ``sbrml.core.round.xǁCǁm`` -> ``reference/ring``."""
+    dotted = mangled.rsplit(".", 1)[0]
+    return dotted.removeprefix("sbrml.").replace(".", "/")
+
+
+def _is_clause(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and bool(CLAUSE.match(node.value))
+    )
+
+
+class _BlankMessages(ast.NodeTransformer):
+    """Replace each argument of an ``...Error(...)`` call by a placeholder, except clause IDs."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        if name.endswith("Error"):
+            node.args = [a if _is_clause(a) else ast.Constant(value="") for a in node.args]
+            for keyword in node.keywords:
+                if not _is_clause(keyword.value):
+                    keyword.value = ast.Constant(value="")
+        return node
+
+
+def _normalized(code: str) -> str:
+    return ast.dump(_BlankMessages().visit(ast.parse(code)))
+
+
+def is_message_only(original: str, mutant: str) -> bool:
+    """True if the mutant differs from the original only in the text of an error message.
+
+    The pattern (docs/assurance.md): in both functions, replace each argument of a call to a
+    name ending in ``Error`` (the ``SpecError`` classes and Python's own) by a placeholder,
+    keeping clause IDs such as ``"C1.2"`` and the number and names of the arguments; if the
+    two are then the same, the mutant changes only what an error says (the function,
+    parameter, condition or values it names), not which error is raised, when, or for which
+    clause. Arguments of helpers that build an error (``norm_bound_error(...)``) are kept.
+    """
+    return original != mutant and _normalized(original) == _normalized(mutant)
+
+
+@dataclass
+class ModuleResult:
+    """The mutants of one module, by outcome."""
+
+    module: str
+    killed: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    equivalent: list[str] = field(default_factory=list)
+    survived: list[tuple[str, str, str]] = field(default_factory=list)  # name, status, diff
+
+    @property
+    def total(self) -> int:
+        return len(self.killed) + len(self.messages) + len(self.equivalent) + len(self.survived)
+
+    @property
+    def behavioural(self) -> int:
+        return self.total - len(self.messages) - len(self.equivalent)
+
+    @property
+    def score(self) -> float:
+        return 100.0 * len(self.killed) / self.behavioural if self.behavioural else 100.0
+
+
+def _stage(modules: Sequence[str]) -> None:
+    """Steps 1 and 2: a fresh copy of the package, the tests and the configuration under build/,
+    with mutmut's settings appended to the copy of pyproject.toml."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
+    shutil.copytree(ROOT / "sbrml", WORK / "sbrml", ignore=skip)
+    shutil.copytree(ROOT / "tests", WORK / "tests", ignore=skip)
+    tests = sorted({t for m in modules for t in TESTS[m]})
+    settings = {
+        "source_paths": ["sbrml"],
+        "only_mutate": [_module_path(m) for m in modules],
+        "pytest_add_cli_args_test_selection": tests,
+        # The staging copy is not a git work tree; every run starts from nothing.
+        "use_git_change_detection": False,
+    }
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    text += "\n[tool.mutmut]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    (WORK / "pyproject.toml").write_text(text, encoding="utf-8")
+
+
+def _run_mutmut(children: int) -> None:
+    """Step 3: mutmut's own run, each function's tests cut down to its module's (``TESTS``)."""
+    os.chdir(WORK)
+    import mutmut.__main__ as mm
+    from mutmut.state import state
+
+    collect = mm.collect_or_load_stats
+
+    def collect_then_restrict(runner: Any, **kwargs: Any) -> None:
+        collect(runner, **kwargs)
+        by_function: dict[str, set[str]] = state().tests_by_mangled_function_name
+        for name, hits in by_function.items():
+            allowed = set(TESTS.get(_module_of(name), []))
+            by_function[name] = {t for t in hits if t.split("::")[0] in allowed}
+
+    mm.collect_or_load_stats = collect_then_restrict
+    mm._run([], children)
+
+
+def _classify(modules: Sequence[str]) -> list[ModuleResult]:
+    """Step 4."""
+    import libcst as cst
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.mutation.diff_apply import (
+        read_functions_from_index,
+        read_mutant_function,
+        read_mutants_module,
+        read_original_function,
+    )
+    from mutmut.stats import status_by_exit_code
+
+    results = []
+    for module in modules:
+        path = Path(_module_path(module))
+        data = SourceFileMutationData(path=path)
+        data.load()
+        source: cst.Module | None = None
+        result = ModuleResult(module)
+        for name, code in sorted(data.exit_code_by_key.items(), key=_natural):
+            if code in KILLED_CODES:
+                result.killed.append(name)
+                continue
+            # mutmut's index of line spans reads the two functions without parsing the whole
+            # mutated file, which holds every mutant of the module.
+            pair = read_functions_from_index(name, path)
+            if pair is None:
+                if source is None:
+                    source = read_mutants_module(path)
+                pair = (read_original_function(source, name), read_mutant_function(source, name))
+            original, mutated = (cst.Module([f]).code.strip() for f in pair)
+            if name.partition("__mutmut_")[0] in MESSAGE_FUNCTIONS or is_message_only(
+                original, mutated
+            ):
+                result.messages.append(name)
+            elif name in EQUIVALENT:
+                result.equivalent.append(name)
+            else:
+                lines = difflib.unified_diff(
+                    original.splitlines(), mutated.splitlines(), str(path), str(path), lineterm=""
+                )
+                result.survived.append((name, status_by_exit_code[code], "\n".join(lines)))
+        results.append(result)
+    return results
+
+
+def _natural(item: tuple[str, Any]) -> tuple[str, int]:
+    base, _, number = item[0].rpartition("__mutmut_")
+    return base, int(number) if number.isdigit() else 0
+
+
+def _report(results: Sequence[ModuleResult], floor: float) -> tuple[str, bool]:
+    lines = [
+        "| module | mutants | message-only | equivalent | behavioural | killed | survived "
+        "| score |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    ok = True
+    for r in results:
+        lines.append(
+            f"| `sbrml/{r.module}.py` | {r.total} | {len(r.messages)} | {len(r.equivalent)} "
+            f"| {r.behavioural} | {len(r.killed)} | {len(r.survived)} | {r.score:.1f} % |"
+        )
+        ok = ok and r.score >= floor
+    killed = sum(len(r.killed) for r in results)
+    behavioural = sum(r.behavioural for r in results)
+    overall = 100.0 * killed / behavioural if behavioural else 100.0
+    lines.append(f"\nAll: {killed} of {behavioural} behavioural mutants killed, {overall:.1f} %.")
+    for r in results:
+        for name, status, diff in r.survived:
+            lines += ["", f"### {name} ({status})", "", "```diff", diff, "```"]
+        for name in r.equivalent:
+            lines += ["", f"### {name} (judged equivalent)", "", EQUIVALENT[name]]
+    return "\n".join(lines) + "\n", ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("modules", nargs="*", help=f"any of {', '.join(TESTS)} (default: all)")
+    parser.add_argument("--floor", type=float, default=90.0, help="per-module score floor (%%)")
+    parser.add_argument("--children", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--report-only", action="store_true", help="classify the last run's results again"
+    )
+    args = parser.parse_args(argv)
+    modules: list[str] = args.modules or list(TESTS)
+    unknown = [m for m in modules if m not in TESTS]
+    if unknown:
+        parser.error(f"unknown modules {unknown}; choose from {', '.join(TESTS)}")
+    if args.report_only:
+        os.chdir(WORK)
+    else:
+        _stage(modules)
+        _run_mutmut(args.children)
+    results = _classify(modules)
+    text, ok = _report(results, args.floor)
+    (WORK / "report.md").write_text(text, encoding="utf-8")
+    print("\n" + text)
+    print(
+        f"Report: {WORK / 'report.md'}; "
+        f"floor {args.floor:g} % per module: {'met' if ok else 'NOT met'}."
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
