@@ -68,6 +68,7 @@ _DISTANCES = [
 _ROUND = [
     "tests/spec/test_08_round.py",
     "tests/spec/test_08_round_fields.py",
+    "tests/spec/test_08_round_params.py",
     "tests/spec/test_08_range_validation.py",
     "tests/spec/test_08_leakage.py",
     "tests/differential/test_trees_agree.py",

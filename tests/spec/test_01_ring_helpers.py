@@ -16,6 +16,7 @@ import pytest
 
 import sbrml.optimized.ring as opt_ring
 import sbrml.reference.ring as ref_ring
+from sbrml.core.errors import ShapeError
 
 # sum e_k^2 = 2^62 - 1: (2^31 - 1)^2 + 65535^2 + 362^2 + 5^2. The float64 dot product of
 # these rounds to 2^62 exactly, inside the fast path's band, so only exact integers decide.
@@ -93,3 +94,30 @@ def test_sq_norm_below_at_the_exact_boundary(values: list[int], below: bool) -> 
     encoded = np.array(_ring(values), dtype=np.uint64)
     assert opt_ring.sq_norm_below(integers, encoded, 62) is below
     assert (sum(v * v for v in values) < 1 << 62) is below
+
+
+@pytest.mark.spec("D1.1")
+def test_optimized_as_ring_returns_uint64_in_the_input_shape() -> None:
+    empty = opt_ring.as_ring("f", "x", [])
+    assert empty.dtype == np.uint64
+    assert empty.shape == (0,)
+    nested = opt_ring.as_ring("f", "x", [[1, 2], [3, 4]])
+    assert nested.dtype == np.uint64
+    assert nested.shape == (2, 2)
+    signed = opt_ring.as_ring("f", "x", np.array([1, 2], dtype=np.int64))
+    assert signed.dtype == np.uint64
+    assert signed.tolist() == [1, 2]
+
+
+@pytest.mark.spec("C1.2")
+@pytest.mark.parametrize("tree", [ref_ring, opt_ring], ids=["reference", "optimized"])
+def test_encode_accepts_the_lowest_value_at_full_width(tree: ModuleType) -> None:
+    # round(v * 2^16) = -2^63, the least signed representative at width 64: inside C1.2's range.
+    assert [int(e) for e in tree.encode([-(2.0**47)], frac_bits=16)] == [1 << 63]
+
+
+@pytest.mark.spec("C1.1")
+def test_optimized_encode_refuses_a_boolean_array() -> None:
+    with pytest.raises(ShapeError) as err:
+        opt_ring.encode(np.array([True, False]))
+    assert err.value.clause == "C1.1"
