@@ -92,7 +92,25 @@ TESTS: dict[str, list[str]] = {
 # Surviving mutants judged equivalent: mutmut's name -> why no test can tell it from the code.
 # The names hold while the function is unchanged (mutmut numbers a function's mutants in
 # order); docs/assurance.md lists the same mutants.
-EQUIVALENT: dict[str, str] = {}
+_NO_KIND_X = (
+    "no NumPy dtype kind is the letter X, so adding X's to the set of kinds changes nothing"
+)
+_FLOAT64 = "NumPy's astype(None) is astype(float64)"
+EQUIVALENT: dict[str, str] = {
+    "sbrml.optimized.ring.x_as_ring__mutmut_47": _NO_KIND_X,
+    "sbrml.optimized.ring.x_as_ring__mutmut_82": (
+        "at bits = 64 the test int(arr.max()) >= 2^64 is false for every uint64 array"
+    ),
+    "sbrml.optimized.ring.x_as_real_array__mutmut_16": (
+        "a bool array's kind is 'b', not in 'iuf', so the kind test alone refuses it"
+    ),
+    "sbrml.optimized.ring.x_as_real_array__mutmut_19": _NO_KIND_X,
+    "sbrml.optimized.ring.x_as_real_array__mutmut_35": _FLOAT64,
+    "sbrml.optimized.ring.x_decode__mutmut_29": _FLOAT64,
+    "sbrml.core.round.x_check_round_params__mutmut_4": (
+        "F <= 67 instead of F <= 61: with W >= 1, the bound F + W <= 62 still refuses every F > 61"
+    ),
+}
 
 # Functions that only build the text of an error message: each of their mutants is
 # message-only, like a changed argument of an ``...Error(...)`` call. Function -> its callers.
@@ -142,6 +160,63 @@ class _BlankMessages(ast.NodeTransformer):
 
 def _normalized(code: str) -> str:
     return ast.dump(_BlankMessages().visit(ast.parse(code)))
+
+
+def _differences(a: ast.AST, b: ast.AST, parent: ast.AST | None) -> list[tuple[Any, Any, Any]]:
+    """The (original, mutant, parent) nodes or values where two trees first differ."""
+    if type(a) is not type(b):
+        return [(a, b, parent)]
+    if not isinstance(a, ast.AST):
+        if isinstance(a, list):
+            if len(a) != len(b):
+                return [(a, b, parent)]
+            return [d for x, y in zip(a, b, strict=True) for d in _differences(x, y, parent)]
+        return [] if a == b else [(a, b, parent)]
+    if isinstance(a, ast.Constant) and isinstance(b, ast.Constant):
+        same = type(a.value) is type(b.value) and a.value == b.value
+        return [] if same else [(a, b, parent)]
+    found = []
+    for name, value in ast.iter_fields(a):
+        if name in ("ctx", "type_comment"):
+            continue
+        found += _differences(value, getattr(b, name), a)
+    return found
+
+
+def is_label_only(original: str, mutant: str, labels: set[str]) -> bool:
+    """True if the mutant changes only a label passed to a call: the pattern's second half.
+
+    A label is the name of a function of the module or of a parameter of the function being
+    mutated, passed as a string argument to a call (``check_frac_bits("decode", ...)``,
+    ``as_ring("decode", "elements", ...)``); the callee uses it only to name the function and
+    parameter in the error it may raise. The mutant must change that one string (to another
+    string or to ``None``) and nothing else.
+    """
+    a, b = ast.parse(original), ast.parse(mutant)
+    diffs = _differences(a, b, None)
+    if len(diffs) != 1:
+        return False
+    old, new, parent = diffs[0]
+    return (
+        isinstance(old, ast.Constant)
+        and old.value in labels
+        and isinstance(new, ast.Constant)
+        and (new.value is None or isinstance(new.value, str))
+        and isinstance(parent, (ast.Call, ast.keyword))
+    )
+
+
+def _labels(module_source: str, function_code: str) -> set[str]:
+    names = {
+        node.name
+        for node in ast.walk(ast.parse(module_source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    function = ast.parse(function_code).body[0]
+    if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+        args = function.args
+        names |= {x.arg for x in args.posonlyargs + args.args + args.kwonlyargs}
+    return names
 
 
 def is_message_only(original: str, mutant: str) -> bool:
@@ -238,6 +313,7 @@ def _classify(modules: Sequence[str]) -> list[ModuleResult]:
         data = SourceFileMutationData(path=path)
         data.load()
         source: cst.Module | None = None
+        module_source = (ROOT / path).read_text(encoding="utf-8")
         result = ModuleResult(module)
         for name, code in sorted(data.exit_code_by_key.items(), key=_natural):
             if code in KILLED_CODES:
@@ -251,8 +327,10 @@ def _classify(modules: Sequence[str]) -> list[ModuleResult]:
                     source = read_mutants_module(path)
                 pair = (read_original_function(source, name), read_mutant_function(source, name))
             original, mutated = (cst.Module([f]).code.strip() for f in pair)
-            if name.partition("__mutmut_")[0] in MESSAGE_FUNCTIONS or is_message_only(
-                original, mutated
+            if (
+                name.partition("__mutmut_")[0] in MESSAGE_FUNCTIONS
+                or is_message_only(original, mutated)
+                or is_label_only(original, mutated, _labels(module_source, original))
             ):
                 result.messages.append(name)
             elif name in EQUIVALENT:
