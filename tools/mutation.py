@@ -12,8 +12,8 @@ Usage: ``python tools/mutation.py [MODULE ...]``, each MODULE a key of ``TESTS``
    function's module to: each module is judged by its own tests, not by
    a test of another module that happens to call it.
 4. Classify every mutant: killed (a test failed, or it ran out of time), a message-only mutant
-   (``is_message_only``: it changes only what an error says, never its class, its clause or
-   when it is raised),
+   (``is_message_only``, ``is_label_only`` and ``MESSAGE_FUNCTIONS``: it changes only what
+   an error says, never its class, its clause or when it is raised),
    judged equivalent (``EQUIVALENT``, with the reason), or surviving. Print one line per module
    with the score, killed / (mutants - message-only - equivalent), list each survivor with its
    diff, write the same to ``build/mutation/report.md``, and exit 1 if a module scores below
