@@ -15,9 +15,10 @@ both trees' classes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+from sbrml.core.rule_entry import Condition, Entry, Hyperparameter
 
 __all__ = [
     "ENTRIES",
@@ -26,97 +27,12 @@ __all__ = [
     "Condition",
     "Entry",
     "Hyperparameter",
-    "entry",
     "exact_weights",
     "hyperparameter_owners",
     "leakages",
     "resolve",
-    "secure",
     "stages",
 ]
-
-Value = int | float | str | None
-
-
-@dataclass(frozen=True)
-class Hyperparameter:
-    """One constructor keyword of a rule besides ``f``, as the command line offers it.
-
-    ``kind`` is the type the command line parses (int, float or str); ``default`` is the
-    class's own default (tests/test_registry.py checks that); ``default_text`` says what a
-    default of None means (Multi-Krum's ``m``: ``n - f``).
-    """
-
-    name: str
-    kind: type
-    default: Value
-    help: str
-    default_text: str = ""
-
-    @property
-    def flag(self) -> str:
-        """The command-line option: ``--max-iter`` for ``max_iter``."""
-        return "--" + self.name.replace("_", "-")
-
-    def shown_default(self) -> str:
-        """The default as help and tables print it: ``1e-6``, ``1.0``, ``n - f``."""
-        if self.default is None:
-            return self.default_text
-        text = repr(self.default) if isinstance(self.default, float) else str(self.default)
-        # repr(1e-06) is '1e-06'; the spec and help write 1e-6.
-        return text.replace("e-0", "e-").replace("e+0", "e+")
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A precondition on ``n`` as the rule's error states it, and the clause it cites."""
-
-    text: str
-    clause: str
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One rule or pre-aggregation of the library.
-
-    ``weights``: ``"exact"`` when the distance form's weights are computed exactly from an
-    exact ``D`` (both trees agree bit for bit, C7.3); ``"float"`` when they come from a
-    floating-point iteration or eigenvalues (the trees agree to rounding, C10.3); None when
-    there is no distance form (the rule runs only in the clear, C8.11; a pre-aggregation
-    without one makes every composition plaintext-only). ``min_n = (a, b)``: the least ``n``
-    the first condition accepts is ``a*f + b``. ``uses_f``: False when ``f`` plays no part
-    (the mean, bucketing, clipping), so a composition of such stages needs no ``f``.
-    """
-
-    name: str
-    class_name: str
-    role: str  # "rule" or "preaggregation"
-    summary: str
-    definition: str
-    source: str
-    weights: str | None
-    precondition: tuple[Condition, ...]
-    min_n: tuple[int, int]
-    uses_f: bool = True
-    hyperparameters: tuple[Hyperparameter, ...] = ()
-    leakages: tuple[str, ...] = ("distances",)
-
-    @property
-    def distance(self) -> bool:
-        """Whether the entry has a distance form (weights from D, D6.1)."""
-        return self.weights is not None
-
-    @property
-    def secure(self) -> bool:
-        """Whether the entry runs in the secure round: by its distance form (P8.1) or on
-        shares coordinate by coordinate (P22.2) (C8.11)."""
-        return self.distance or "output" in self.leakages
-
-    def least_n(self, f: int) -> int:
-        """The least ``n`` that the first condition of the precondition accepts at ``f``."""
-        a, b = self.min_n
-        return a * f + b
-
 
 CONVENTION = Hyperparameter(
     "convention",
@@ -349,11 +265,6 @@ PREAGGREGATION_ENTRIES: Mapping[str, Entry] = {e.name: e for e in _PREAGGREGATIO
 ENTRIES: Mapping[str, Entry] = {**RULE_ENTRIES, **PREAGGREGATION_ENTRIES}
 
 
-def entry(name: str) -> Entry:
-    """The entry named ``name`` (a rule or a pre-aggregation); KeyError if there is none."""
-    return ENTRIES[name]
-
-
 def stages(spec: str) -> list[Entry]:
     """The entries of a composition ``pre+...+rule`` in order; KeyError for an unknown name.
 
@@ -361,12 +272,6 @@ def stages(spec: str) -> list[Entry]:
     ``sbrml.rulespec.build_rule``, which says what is wrong.
     """
     return [ENTRIES[name] for name in spec.split("+")]
-
-
-def secure(spec: str) -> bool:
-    """Whether ``spec`` runs in the secure round (C8.11): every stage has a distance form, or
-    it is one coordinate-wise rule that runs on shares (P22.2)."""
-    return bool(leakages(spec))
 
 
 # P22.7: the compositions that also run with D kept shared (C8.15).

@@ -105,20 +105,6 @@ def norm_bound_error(norm: int, frac_bits: int) -> ShapeError:
     )
 
 
-def coordinate_bound_error(outside: int, d: int, frac_bits: int, bits: int) -> ShapeError:
-    """The C8.13 error for an encoding with ``outside`` of its ``d`` coordinates outside
-    [-2^bits, 2^bits) (bits = b(d), or b_h(n, d) in a round that compares scores, C8.15)."""
-    return ShapeError(
-        "encode_update",
-        "x",
-        f"every round(x_k 2^{frac_bits}) in [-2^{bits}, 2^{bits}), i.e. |x_k| < "
-        f"{2.0 ** (bits - frac_bits):g} (the round's bound at d={d}; a smaller frac_bits or a "
-        "scaled update admits larger values)",
-        "C8.13",
-        f"{outside} of {d} coordinates outside",
-    )
-
-
 Unpack = Callable[[str, str, Any, int], Any]
 
 
@@ -344,34 +330,6 @@ def check_after_exclusions(rule: Any, v: int, n: int, excluded: Mapping[int, str
             "C8.4",
             f"{v} valid of n={n}, f={rule.f}; excluded: {describe_excluded(excluded)}",
         ) from err
-
-
-def exclude_out_of_range(
-    outside: Mapping[int, int],
-    valid: Sequence[int],
-    excluded: dict[int, str],
-    n: int,
-    d: int,
-    rule: Any,
-    bits: int,
-) -> list[int]:
-    """Implements C8.14's outcome: workers of V with ``outside[i] > 0`` lanes whose t != 0
-    leave V, with the clause's reason added to ``excluded``; returns the new V (sorted).
-
-    Raises InsufficientWorkersError citing C8.4 when too few workers remain for the rule.
-    """
-    kept = []
-    for i in valid:
-        count = outside.get(i, 0)
-        if count:
-            excluded[i] = (
-                f"range validation: {count} of {d} coordinates outside "
-                f"[-2^{bits}, 2^{bits}) (C8.14)"
-            )
-        else:
-            kept.append(i)
-    check_after_exclusions(rule, len(kept), n, excluded)
-    return kept
 
 
 def s1_weights(rule: DistanceRule, dist: Any, frac_bits: int, rng: RandomSource) -> Any:

@@ -16,6 +16,7 @@ from sbrml.core.errors import ShapeError
 from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.network import gate_count
 from sbrml.core.params import NORM_BOUND_LOG2, coordinate_bound_log2
+from sbrml.core.range_validation import coordinate_bound_error, exclude_out_of_range
 from sbrml.core.round import (
     PhaseClock,
     RoundResult,
@@ -23,8 +24,6 @@ from sbrml.core.round import (
     TimedDealer,
     agree_on_valid,
     check_round_inputs,
-    coordinate_bound_error,
-    exclude_out_of_range,
     norm_bound_error,
     run_workers,
     s1_weights,

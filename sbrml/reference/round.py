@@ -23,6 +23,7 @@ from sbrml.core.params import (
     coordinate_bound_log2,
     pairs,
 )
+from sbrml.core.range_validation import coordinate_bound_error, exclude_out_of_range
 from sbrml.core.round import (
     PhaseClock,
     RoundResult,
@@ -30,8 +31,6 @@ from sbrml.core.round import (
     TimedDealer,
     agree_on_valid,
     check_round_inputs,
-    coordinate_bound_error,
-    exclude_out_of_range,
     norm_bound_error,
     run_workers,
     s1_weights,
