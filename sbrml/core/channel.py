@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from sbrml.core.errors import ParameterError
 
@@ -50,16 +50,40 @@ def wire_payload(payload: object) -> Payload:
         return b""
 
 
-class Channel:
-    """Implements D7.2: delivers messages to per-party inboxes and records every one in order."""
+SERVERS = ("S0", "S1")
 
-    def __init__(self) -> None:
+
+class Channel:
+    """Implements D7.2: delivers messages to per-party inboxes and records every one in order.
+
+    ``record=False`` keeps byte counts (C7.2) but drops each payload once it is received, so
+    a round holds no copy of what it sent; such a channel has no transcript. The in-memory
+    channel plays every party (spec section 23); a network channel (``sbrml.net``) plays one.
+    """
+
+    def __init__(self, *, record: bool = True) -> None:
+        self.record = record
         self.messages: list[Message] = []
         self._inbox: dict[str, list[Message]] = {}
+        self._bytes: dict[str, int] = {}
+        self._count = 0
+
+    def plays(self, party: str) -> bool:
+        """Whether this channel runs ``party``'s steps (the in-memory one runs all)."""
+        return True
+
+    def servers(self) -> tuple[int, ...]:
+        """The indices s of the servers S<s> this channel plays, ascending."""
+        return tuple(s for s, name in enumerate(SERVERS) if self.plays(name))
 
     def send(self, sender: str, receiver: str, label: str, payload: Payload) -> None:
         """Record and deliver one message (C7.1)."""
         self.deliver(Message(sender, receiver, label, payload))
+
+    def _count_bytes(self, message: Message) -> None:
+        link = f"{message.sender}->{message.receiver}"
+        self._bytes[link] = self._bytes.get(link, 0) + message.size
+        self._count += 1
 
     def deliver(self, message: Message) -> None:
         """Record and deliver an already-built message (C7.1), e.g. a Byzantine worker's.
@@ -71,27 +95,54 @@ class Channel:
         wire = wire_payload(message.payload)
         if wire is not message.payload:
             message = Message(message.sender, message.receiver, message.label, wire)
-        self.messages.append(message)
+        self._count_bytes(message)
+        if self.record:
+            self.messages.append(message)
         self._inbox.setdefault(message.receiver, []).append(message)
 
-    def receive(self, receiver: str, label: str) -> list[Message]:
-        """Remove and return, in arrival order, the messages for ``receiver`` with ``label``."""
+    def receive(
+        self, receiver: str, label: str, *, senders: Sequence[str] | None = None
+    ) -> list[Message]:
+        """Remove and return, in arrival order, the messages for ``receiver`` with ``label``.
+
+        ``senders`` names whom the receiver waits for; in memory every message has already
+        arrived, so it only matters to a network channel (spec section 23).
+        """
         inbox = self._inbox.get(receiver, [])
         taken = [m for m in inbox if m.label == label]
         self._inbox[receiver] = [m for m in inbox if m.label != label]
         return taken
 
+    def exchange(
+        self, label: str, payload0: Payload | None, payload1: Payload | None
+    ) -> tuple[Payload | None, Payload | None]:
+        """Implements D7.6: S0 sends ``payload0`` to S1 and S1 ``payload1`` to S0, S0's
+        recorded first; returns (what S0 received, what S1 received)."""
+        self.send("S0", "S1", label, cast(Payload, payload0))
+        self.send("S1", "S0", label, cast(Payload, payload1))
+        got0 = self.receive("S0", label)[-1].payload
+        got1 = self.receive("S1", label)[-1].payload
+        return got0, got1
+
+    def message_count(self) -> int:
+        """How many messages were sent over this channel, recorded or not."""
+        return self._count
+
     def bytes_by_link(self) -> dict[str, int]:
         """Implements C7.2: payload bytes per ``sender->receiver`` link, in first-use order."""
-        totals: dict[str, int] = {}
-        for m in self.messages:
-            link = f"{m.sender}->{m.receiver}"
-            totals[link] = totals.get(link, 0) + m.size
-        return totals
+        return dict(self._bytes)
 
     def view(self, party: str | None = None) -> list[Message]:
         """Implements D7.5: the recorded messages ``party`` sent or received, in recording
         order; every message when ``party`` is None (the full transcript)."""
+        if not self.record:
+            raise ParameterError(
+                "Channel.view",
+                "record",
+                "a channel that records payloads (record=True, transcript=True)",
+                "D7.2",
+                "record=False",
+            )
         if party is None:
             return self.messages
         if not isinstance(party, str) or not party:

@@ -107,3 +107,33 @@ def test_payloads_that_are_not_bytes_cross_as_bytes() -> None:
     assert ch.bytes_by_link() == {"W0->S0": 20}
     raw = ch.transcript_bytes()
     assert len(raw) == len(TRANSCRIPT_MAGIC) + 4 + 5 * (2 + 2 + 2 + 2 + 2 + 5 + 8) + 20
+
+
+@pytest.mark.spec("C7.2", "D7.2")
+def test_a_channel_without_record_counts_bytes_and_keeps_no_payload() -> None:
+    from sbrml.core.errors import ParameterError
+
+    ch = Channel(record=False)
+    ch.send("W0", "S0", "share", b"\x01" * 24)
+    ch.send("W0", "S1", "share", b"\x02" * 24)
+    ch.send("S0", "S1", "valid", b"\x00" * 8)
+    assert ch.bytes_by_link() == {"W0->S0": 24, "W0->S1": 24, "S0->S1": 8}
+    assert ch.message_count() == 3 and ch.messages == []
+    # Delivered until received, then gone: the channel holds nothing of the round.
+    assert [m.payload for m in ch.receive("S0", "share")] == [b"\x01" * 24]
+    assert ch.receive("S0", "share") == []
+    for ask in (ch.transcript_bytes, ch.transcript_digest, lambda: ch.view("S0")):
+        with pytest.raises(ParameterError, match=r"D7\.2"):
+            ask()
+
+
+@pytest.mark.spec("D7.6")
+def test_exchange_records_s0_first_and_returns_what_each_received() -> None:
+    ch = Channel()
+    assert ch.plays("S0") and ch.plays("dealer") and ch.servers() == (0, 1)
+    got = ch.exchange("open", b"zero", b"one")
+    assert got == (b"one", b"zero")
+    assert [(m.sender, m.receiver, m.label, m.payload) for m in ch.messages] == [
+        ("S0", "S1", "open", b"zero"),
+        ("S1", "S0", "open", b"one"),
+    ]
