@@ -3,7 +3,8 @@
 ``pip install sbrml`` brings what the protocols need (NumPy, gmpy2, cryptography, SciPy).
 Differential-privacy accounting is the ``dp`` extra; the training simulation, its figure and
 its progress bars are the ``sim`` extra (which includes ``dp``: the simulation runs DP);
-``all`` is both. A module that needs an extra calls ``require`` before importing it, so a
+the network transport of a deployment (``sbrml.net``) is the ``net`` extra; ``all`` is the
+three. A module that needs an extra calls ``require`` before importing it, so a
 missing package is reported as the extra to install, not as a bare ModuleNotFoundError.
 A test checks this table against pyproject.toml.
 """
@@ -23,6 +24,7 @@ EXTRAS: dict[str, dict[str, str]] = {
         "tqdm": "tqdm",
         "dp_accounting": "dp-accounting",
     },
+    "net": {"grpc": "grpcio"},
 }
 
 

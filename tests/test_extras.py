@@ -23,7 +23,7 @@ from sbrml.extras import EXTRAS, MissingExtraError, missing, require
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-OPTIONAL = ("dp_accounting", "sklearn", "matplotlib", "tqdm")
+OPTIONAL = ("dp_accounting", "sklearn", "matplotlib", "tqdm", "grpc")
 
 
 def names(requirements: list[str]) -> list[str]:
@@ -49,7 +49,7 @@ def test_extras_table_matches_pyproject() -> None:
     extras = PROJECT["optional-dependencies"]
     for extra, packages in EXTRAS.items():
         assert names(extras[extra]) == list(packages.values())
-    assert extras["all"] == ["sbrml[dp,sim]"]
+    assert extras["all"] == ["sbrml[dp,sim,net]"]
     assert set(EXTRAS["dp"].values()) <= set(EXTRAS["sim"].values())  # the simulation runs DP
 
 

@@ -1,0 +1,390 @@
+"""The gRPC endpoint of one party (D23.3): mutual TLS, one client-streaming call per message.
+
+Only ``S0`` and ``S1`` listen; every party sends to them. A call ``/sbrml.v1.Party/Deliver``
+carries the frames of one message (D23.2) and is answered by an empty acknowledgement, or by
+``PERMISSION_DENIED`` (C23.2) or ``INVALID_ARGUMENT`` (D23.2, C23.3) with the reason. The
+listening endpoint serves one round at a time (C23.3): it refuses frames of earlier rounds,
+holds those of later ones until ``start_round`` reaches them, and lists every refused message
+per round with its certified sender so that the round can exclude and report it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
+
+from sbrml.core.channel import Message
+from sbrml.core.errors import ParameterError, SpecError
+from sbrml.extras import require
+from sbrml.net.frames import DEFAULT_MAX_PAYLOAD, MAX_FRAME, FrameError, Reassembler, encode_frames
+from sbrml.net.tls import Credentials, cert_name, channel_credentials, party_of, server_credentials
+
+require("net", "sbrml.net.transport")
+import grpc  # noqa: E402  (after the extra's check, so a missing grpcio names the extra)
+
+__all__ = [
+    "DELIVER",
+    "GRPC_OPTIONS",
+    "DeliveryFailed",
+    "DeliveryRefused",
+    "Endpoint",
+    "Refusal",
+]
+
+DELIVER = "/sbrml.v1.Party/Deliver"
+LISTENERS = ("S0", "S1")
+# A frame with the longest legal header must pass gRPC's message size limits (4 MiB receive
+# by default would do for 1 MiB frames, but the limit is stated, not left to a default).
+GRPC_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.max_receive_message_length", MAX_FRAME),
+    ("grpc.max_send_message_length", MAX_FRAME),
+]
+_CLAUSE = re.compile(r"\(([CD]\d+\.\d+)\); got")
+
+
+class DeliveryFailed(SpecError):
+    """A message could not be delivered before its deadline, or the connection failed (C23.4)."""
+
+
+class DeliveryRefused(SpecError):
+    """The receiving server refused a message; ``clause`` is the clause it cited (C23.2,
+    C23.3 or D23.2) and the text its reason."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A message a listening endpoint refused (C23.2, C23.3): its certified sender, the
+    reason, and the round and label when its first frame said them."""
+
+    sender: str
+    reason: str
+    round_id: int | None = None
+    label: str | None = None
+
+
+class _Refuse(Exception):
+    # Carries a refusal from the checks to the handler, which answers it with a status.
+    def __init__(self, code: Any, error: SpecError) -> None:
+        super().__init__(str(error))
+        self.code = code
+
+
+class Endpoint:
+    """Implements D23.3: one party's gRPC endpoint, listening when it is ``S0`` or ``S1``.
+
+    ``credentials`` name the party (``me``). ``listen`` (``host:port``; port 0 picks a free
+    one, read back from ``port``) makes ``S0``/``S1`` serve ``/sbrml.v1.Party/Deliver`` with
+    client certificates required. ``peers`` maps ``S0``/``S1`` to the address to send to;
+    one gRPC channel per peer is opened on first use and kept. ``round_id`` is the round the
+    listener serves first; ``max_payload`` bounds a message's claimed length before it is
+    allocated; ``max_workers`` is the number of concurrent incoming calls.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        listen: str | None = None,
+        peers: Mapping[str, str] | None = None,
+        round_id: int = 1,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        max_workers: int = 16,
+    ) -> None:
+        self.me = credentials.party
+        self.credentials = credentials
+        self.max_payload = max_payload
+        self.peers = dict(peers or {})
+        for party in self.peers:
+            if party not in LISTENERS or party == self.me:
+                raise ParameterError(
+                    "Endpoint",
+                    "peers",
+                    "addresses of S0 or S1, not of itself (D23.3)",
+                    "D23.3",
+                    repr(sorted(self.peers)),
+                )
+        self._round = round_id
+        self._cond = threading.Condition()
+        self._inbox: dict[int, list[Message]] = {}
+        self._refused: dict[int, list[Refusal]] = {}
+        self._channels: dict[str, Any] = {}
+        self._open: list[Any] = []
+        self._lock = threading.Lock()
+        self._server: Any = None
+        self.port: int | None = None
+        if listen is not None:
+            if self.me not in LISTENERS:
+                raise ParameterError(
+                    "Endpoint", "listen", "only S0 and S1 listen", "D23.3", f"{self.me} at {listen}"
+                )
+            self._listen(listen, max_workers)
+
+    def _listen(self, address: str, max_workers: int) -> None:
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sbrml-rx"),
+            options=GRPC_OPTIONS,
+        )
+        handler = grpc.stream_unary_rpc_method_handler(self._deliver)
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("sbrml.v1.Party", {"Deliver": handler}),)
+        )
+        port = server.add_secure_port(address, server_credentials(self.credentials))
+        if not port:
+            raise ParameterError(
+                "Endpoint", "listen", "an address this host can bind", "D23.4", repr(address)
+            )
+        server.start()
+        self._server, self.port = server, int(port)
+
+    # -- receiving (S0, S1) ------------------------------------------------------------
+
+    @property
+    def round_id(self) -> int:
+        """The round the listener serves (C23.3)."""
+        return self._round
+
+    def start_round(self, round_id: int) -> None:
+        """C23.3: serve ``round_id`` from now on; held messages of that round become
+        available, and what is left of earlier rounds is dropped. ParameterError (C23.3)
+        for a round below the current one."""
+        with self._cond:
+            if (
+                isinstance(round_id, bool)
+                or not isinstance(round_id, int)
+                or round_id < self._round
+            ):
+                raise ParameterError(
+                    "Endpoint.start_round",
+                    "round_id",
+                    f"an int >= the current round {self._round}",
+                    "C23.3",
+                    repr(round_id),
+                )
+            self._round = round_id
+            for table in (self._inbox, self._refused):
+                for old in [r for r in table if r < round_id]:
+                    del table[old]
+            self._cond.notify_all()
+
+    def refused(self, round_id: int | None = None) -> list[Refusal]:
+        """C23.3: the messages refused in ``round_id`` (default: the current round), in order."""
+        with self._cond:
+            return list(self._refused.get(self._round if round_id is None else round_id, []))
+
+    def take(self, label: str, senders: Sequence[str] | None, deadline: float) -> list[Message]:
+        """Remove and return the current round's messages with ``label``, waiting until the
+        monotonic ``deadline`` for them.
+
+        With ``senders``, waits until each has delivered a message with that label or had
+        one refused in this round; returns the listed senders' messages in the order of
+        ``senders`` (arrival order for one sender), then any other sender's in arrival
+        order. Without, waits for the first such message and returns all there are.
+        A sender with nothing by the deadline is simply absent.
+        """
+        if self._server is None:
+            raise ParameterError(
+                "Endpoint.take", "me", "a listening party (S0 or S1)", "D23.3", repr(self.me)
+            )
+        with self._cond:
+            while True:
+                box = self._inbox.get(self._round, [])
+                mine = [m for m in box if m.label == label]
+                if self._complete(mine, label, senders):
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            self._inbox[self._round] = [m for m in box if m.label != label]
+        if senders is None:
+            return mine
+        order = {s: k for k, s in enumerate(senders)}
+        return sorted(mine, key=lambda m: order.get(m.sender, len(order)))
+
+    def _complete(self, mine: list[Message], label: str, senders: Sequence[str] | None) -> bool:
+        if senders is None:
+            return bool(mine)
+        done = {m.sender for m in mine}
+        done.update(
+            r.sender
+            for r in self._refused.get(self._round, [])
+            if r.round_id in (None, self._round) and r.label in (None, label)
+        )
+        return all(s in done for s in senders)
+
+    def _deliver(self, frames: Iterator[bytes], context: Any) -> bytes:
+        # D23.3: the handler of one call. Failures become an error status; context.abort
+        # raises, so it is called outside the try blocks.
+        names = context.auth_context().get("x509_common_name") or [b""]
+        peer = party_of(names[0].decode("utf-8", "replace"))
+        if peer is None:
+            error = SpecError(
+                "Deliver", "certificate", "a certificate naming a party", "C23.2", repr(names[0])
+            )
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
+        assembler = Reassembler(max_payload=self.max_payload)
+        failure: _Refuse | None = None
+        try:
+            for data in frames:
+                fresh = assembler.first is None
+                assembler.add(data)
+                if fresh:
+                    self._check(assembler, str(peer))
+            message = assembler.finish()
+            self._accept(assembler, message)
+        except FrameError as error:
+            failure = _Refuse(grpc.StatusCode.INVALID_ARGUMENT, error)
+        except _Refuse as refusal:
+            failure = refusal
+        except grpc.RpcError:  # the client went away in the middle of the message
+            failure = _Refuse(
+                grpc.StatusCode.CANCELLED,
+                SpecError("Deliver", "call", "every frame of the message", "C23.4", "cancelled"),
+            )
+        if failure is None:
+            return b""
+        first = assembler.first
+        self._report(
+            Refusal(
+                str(peer),
+                str(failure),
+                None if first is None else first.round_id,
+                None if first is None else first.label,
+            )
+        )
+        context.abort(failure.code, str(failure))
+        return b""  # pragma: no cover - abort raises
+
+    def _check(self, assembler: Reassembler, peer: str) -> None:
+        # C23.2 and C23.3 on the first frame, before the rest of the message is read.
+        first = assembler.first
+        if first is None:  # pragma: no cover - called after a frame was added
+            return
+        if first.sender != peer:
+            raise _Refuse(
+                grpc.StatusCode.PERMISSION_DENIED,
+                SpecError(
+                    "Deliver", "sender", f"the certified party {peer}", "C23.2", repr(first.sender)
+                ),
+            )
+        if first.receiver != self.me:
+            raise _Refuse(
+                grpc.StatusCode.PERMISSION_DENIED,
+                SpecError(
+                    "Deliver", "receiver", f"this party {self.me}", "C23.2", repr(first.receiver)
+                ),
+            )
+        self._check_round(first.round_id)
+
+    def _check_round(self, round_id: int) -> None:
+        if round_id < self._round:
+            raise _Refuse(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                SpecError(
+                    "Deliver",
+                    "round",
+                    f"the current round {self._round} or a later one (a replay or late message)",
+                    "C23.3",
+                    str(round_id),
+                ),
+            )
+
+    def _accept(self, assembler: Reassembler, message: Message) -> None:
+        round_id = assembler.round_id
+        if round_id is None:  # pragma: no cover - finish() returned a message
+            return
+        with self._cond:
+            # The round may have moved on while the frames arrived.
+            self._check_round(round_id)
+            self._inbox.setdefault(round_id, []).append(message)
+            self._cond.notify_all()
+
+    def _report(self, refusal: Refusal) -> None:
+        with self._cond:
+            at = self._round
+            if refusal.round_id is not None and refusal.round_id > at:
+                at = refusal.round_id
+            self._refused.setdefault(at, []).append(refusal)
+            self._cond.notify_all()
+
+    # -- sending (every party) ---------------------------------------------------------
+
+    def _call(self, receiver: str) -> Any:
+        with self._lock:
+            return self._call_locked(receiver)
+
+    def _call_locked(self, receiver: str) -> Any:
+        call = self._channels.get(receiver)
+        if call is None:
+            address = self.peers.get(receiver)
+            if address is None:
+                raise ParameterError(
+                    "Endpoint.send",
+                    "receiver",
+                    f"one of {sorted(self.peers)} (D23.3)",
+                    "D23.3",
+                    repr(receiver),
+                )
+            options = [*GRPC_OPTIONS, ("grpc.ssl_target_name_override", cert_name(receiver))]
+            channel = grpc.secure_channel(
+                address, channel_credentials(self.credentials), options=options
+            )
+            call = channel.stream_unary(DELIVER)
+            self._channels[receiver] = call
+            self._open.append(channel)
+        return call
+
+    def send(self, message: Message, round_id: int, timeout: float) -> None:
+        """D23.3: deliver ``message`` (sender: this party) to its receiver in frames of round
+        ``round_id``, blocking until acknowledged or ``timeout`` seconds have passed.
+
+        Raises DeliveryFailed (C23.4) on a timeout or a failed connection, DeliveryRefused
+        with the receiver's reason and clause when it refuses the message.
+        """
+        if message.sender != self.me:
+            raise ParameterError(
+                "Endpoint.send",
+                "sender",
+                f"this party {self.me} (C23.2)",
+                "C23.2",
+                repr(message.sender),
+            )
+        call = self._call(message.receiver)
+        try:
+            call(encode_frames(round_id, message), timeout=timeout, wait_for_ready=True)
+        except grpc.RpcError as error:
+            code, details = error.code(), str(error.details() or "")
+            where = f"{self.me}->{message.receiver} {message.label!r} round {round_id}"
+            if code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT):
+                found = _CLAUSE.search(details)
+                clause = found.group(1) if found else "D23.3"
+                raise DeliveryRefused(
+                    "Endpoint.send", where, "the receiver's acceptance", clause, details
+                ) from None
+            raise DeliveryFailed(
+                "Endpoint.send",
+                where,
+                f"an acknowledgement within {timeout:g} s",
+                "C23.4",
+                f"{code.name}: {details}" if details else code.name,
+            ) from None
+
+    def close(self) -> None:
+        """Stop listening (calls in progress are cut) and close the channels to peers."""
+        if self._server is not None:
+            self._server.stop(grace=None).wait(5.0)
+        for channel in self._open:
+            channel.close()
+        self._open.clear()
+        self._channels.clear()
+
+    def __enter__(self) -> Endpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
