@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import BinaryIO, TypeVar, cast
 
 from sbrml.core.errors import ParameterError
 
@@ -51,6 +51,22 @@ def wire_payload(payload: object) -> Payload:
 
 
 SERVERS = ("S0", "S1")
+T = TypeVar("T")
+
+
+def present(pair: tuple[T, T]) -> list[T]:
+    """The shares of a pair that are there (spec section 23): both in one process, one in a
+    server's process."""
+    return [x for x in pair if x is not None]
+
+
+def each(channel: Channel, step: Callable[[int], T]) -> tuple[T, T]:
+    """Per-party execution (spec section 23): ``(step(0), step(1))`` for the servers the
+    channel plays; a server it does not play gets ``None``, its absent share, which no step
+    reads (typed as present so that protocol code keeps one pair type)."""
+    played = channel.servers()
+    out = [step(s) if s in played else None for s in (0, 1)]
+    return cast(T, out[0]), cast(T, out[1])
 
 
 class Channel:
@@ -113,6 +129,17 @@ class Channel:
         self._inbox[receiver] = [m for m in inbox if m.label != label]
         return taken
 
+    def receive_one(self, receiver: str, label: str, sender: str) -> Message | None:
+        """Remove and return the earliest message ``sender`` sent ``receiver`` with ``label``
+        (None if there is none): a step that expects exactly one message takes that one,
+        and a later message with the same label waits for the next step."""
+        inbox = self._inbox.get(receiver, [])
+        for k, m in enumerate(inbox):
+            if m.label == label and m.sender == sender:
+                del inbox[k]
+                return m
+        return None
+
     def exchange(
         self, label: str, payload0: Payload | None, payload1: Payload | None
     ) -> tuple[Payload | None, Payload | None]:
@@ -120,9 +147,9 @@ class Channel:
         recorded first; returns (what S0 received, what S1 received)."""
         self.send("S0", "S1", label, cast(Payload, payload0))
         self.send("S1", "S0", label, cast(Payload, payload1))
-        got0 = self.receive("S0", label)[-1].payload
-        got1 = self.receive("S1", label)[-1].payload
-        return got0, got1
+        got0 = cast(Message, self.receive_one("S0", label, "S1"))
+        got1 = cast(Message, self.receive_one("S1", label, "S0"))
+        return got0.payload, got1.payload
 
     def message_count(self) -> int:
         """How many messages were sent over this channel, recorded or not."""

@@ -56,3 +56,8 @@ class RandomnessError(SpecError):
 
 class MalformedShareError(SpecError):
     """A share message is malformed; the round excludes its sender (C8.3)."""
+
+
+class RoundAborted(SpecError):
+    """A server stopped the round because the other server or the dealer failed (C23.4);
+    nothing of the round is published."""

@@ -14,8 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sbrml.core.channel import Channel, Message
-from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError, SpecError
+from sbrml.core.channel import SERVERS, Channel, Message
+from sbrml.core.errors import (
+    InsufficientWorkersError,
+    ParameterError,
+    RoundAborted,
+    ShapeError,
+    SpecError,
+)
 from sbrml.core.leakage import rule_leakages
 from sbrml.core.params import (
     NORM_BOUND_LOG2,
@@ -283,6 +289,22 @@ def check_round_inputs(
     return n, d, leakage
 
 
+def parse_indices(payload: Any, n: int, sender: str) -> set[int]:
+    """P8.1 step 2: the other server's valid list, strictly ascending indices below n; any
+    other payload means the other server deviated, and the round stops (C23.4)."""
+    raw = bytes(payload)
+    values = [int.from_bytes(raw[k : k + 8], "little") for k in range(0, len(raw), 8)]
+    if len(raw) % 8 or any(v >= n for v in values) or values != sorted(set(values)):
+        raise RoundAborted(
+            "agree_on_valid",
+            f"{sender} valid",
+            f"ascending worker indices below n = {n}, 8 bytes each (P8.1 step 2)",
+            "C23.4",
+            f"{len(raw)} bytes",
+        )
+    return set(values)
+
+
 def agree_on_valid(
     channel: Channel,
     n: int,
@@ -293,26 +315,49 @@ def agree_on_valid(
 ) -> tuple[list[dict[int, Any]], list[int], dict[int, str]]:
     """Implements P8.1 step 2 and C8.3-C8.4: parse, exchange valid lists, intersect.
 
-    Returns each server's parsed shares, the agreed valid set V (sorted) and the excluded
-    workers with their reasons; raises if too few workers remain for the rule.
+    Returns each played server's parsed shares (an empty dict for a server the channel does
+    not play, spec section 23), the agreed valid set V (sorted) and the excluded workers
+    with their reasons; raises if too few workers remain for the rule.
     """
-    parsed: list[dict[int, Any]] = []
+    parsed: list[dict[int, Any]] = [{}, {}]
     reasons: dict[int, list[str]] = {}
-    for server in ("S0", "S1"):
-        shares, why, _ignored = collect_shares(
-            server, channel.receive(server, "share"), n, d, unpack
-        )
-        parsed.append(shares)
+    played = channel.servers()
+    workers = [worker_name(i) for i in range(n)]
+    for s in played:
+        server = SERVERS[s]
+        messages = channel.receive(server, "share", senders=workers)
+        parsed[s], why, _ignored = collect_shares(server, messages, n, d, unpack)
         for i, text in why.items():
             reasons.setdefault(i, []).append(text)
-    for s, server in enumerate(("S0", "S1")):
-        channel.send(server, "S1" if s == 0 else "S0", "valid", pack_indices(sorted(parsed[s])))
-    valid = sorted(set(parsed[0]) & set(parsed[1]))
+    lists = [pack_indices(sorted(parsed[s])) if s in played else None for s in (0, 1)]
+    got = channel.exchange("valid", lists[0], lists[1])
+    me = played[0]
+    other = SERVERS[1 - me]
+    theirs = parse_indices(got[me], n, other)
+    valid = sorted(set(parsed[me]) & theirs)
+    for i in range(n):
+        if i in parsed[me] and i not in theirs and len(played) == 1:
+            reasons.setdefault(i, []).append(f"{other}: not in its valid list (C8.3)")
     excluded = {
         i: worker_errors.get(i, "; ".join(reasons.get(i, []))) for i in range(n) if i not in valid
     }
     check_after_exclusions(rule, len(valid), n, excluded)
     return parsed, valid, excluded
+
+
+def peer_payload(channel: Channel, receiver: str, label: str, sender: str) -> Any:
+    """The one message ``sender`` owes ``receiver`` at this step; when it does not arrive
+    (a network channel's deadline passed), the round stops and publishes nothing (C23.4)."""
+    message = channel.receive_one(receiver, label, sender)
+    if message is None:
+        raise RoundAborted(
+            "secure_aggregate",
+            label,
+            f"the message {label!r} from {sender} (P8.1)",
+            "C23.4",
+            "nothing before the deadline",
+        )
+    return message.payload
 
 
 def check_after_exclusions(rule: Any, v: int, n: int, excluded: Mapping[int, str]) -> None:

@@ -8,8 +8,9 @@ from typing import Protocol
 
 import numpy as np
 
+from sbrml.core.channel import each
 from sbrml.core.errors import ParameterError, ShapeError
-from sbrml.optimized.channel import Channel, pack_ring
+from sbrml.optimized.channel import Channel, exchange_ring, open_ring, pack_ring
 from sbrml.optimized.comparison_dealer import (
     AndTriples,
     DaBitShares,
@@ -217,19 +218,21 @@ class Dealer:
 
 def _open(label: str, masked0: U64, masked1: U64, channel: Channel) -> U64:
     # Each server sends its masked share to the other; both add them (one batch, one round).
-    channel.send("S0", "S1", label, pack_ring(masked0))
-    channel.send("S1", "S0", label, pack_ring(masked1))
-    return masked0 + masked1
+    return open_ring(label, masked0, masked1, channel)
 
 
-def _check_pair(function: str, name: str, pair: tuple[U64, U64], shape: tuple[int, ...]) -> None:
-    if pair[0].shape != shape or pair[1].shape != shape:
+def _check_pair(
+    function: str, name: str, pair: tuple[U64, U64], shape: tuple[int, ...], channel: Channel
+) -> None:
+    # Only the played servers' shares are there (D23.1).
+    got = [pair[s].shape for s in channel.servers()]
+    if any(g != shape for g in got):
         raise ShapeError(
             function,
             name,
             f"two shares of shape {shape}",
             "D4.4",
-            f"shapes {pair[0].shape}, {pair[1].shape}",
+            f"shapes {', '.join(map(str, got))}",
         )
 
 
@@ -241,28 +244,39 @@ def beaver_mul(
     channel: Channel,
 ) -> tuple[U64, U64]:
     """Implements P4.2: shares of x * y (element-wise) from shares of x, y and a triple."""
-    count = triples[0].a.shape
-    _check_pair("beaver_mul", "x", x, count)
-    _check_pair("beaver_mul", "y", y, count)
-    masked = [np.concatenate([x[s] - triples[s].a, y[s] - triples[s].b]) for s in (0, 1)]
+    count = triples[channel.servers()[0]].a.shape
+    _check_pair("beaver_mul", "x", x, count, channel)
+    _check_pair("beaver_mul", "y", y, count, channel)
+    masked = each(channel, lambda s: np.concatenate([x[s] - triples[s].a, y[s] - triples[s].b]))
     opened = _open("beaver/open", masked[0], masked[1], channel)
     e, f = opened[: count[0]], opened[count[0] :]
-    t0, t1 = triples
-    z0 = t0.c + e * t0.b + f * t0.a + e * f
-    z1 = t1.c + e * t1.b + f * t1.a
-    return z0, z1
+
+    def output(s: int) -> U64:
+        t = triples[s]
+        z: U64 = t.c + e * t.b + f * t.a
+        if s == 0:
+            z += e * f
+        return z
+
+    return each(channel, output)
 
 
 def beaver_square(
     x: tuple[U64, U64], pairs: tuple[SquareShares, SquareShares], *, channel: Channel
 ) -> tuple[U64, U64]:
     """Implements P4.3: shares of x^2 (element-wise) from a square pair (a, b = a^2)."""
-    _check_pair("beaver_square", "x", x, pairs[0].a.shape)
-    e = _open("beaver/open", x[0] - pairs[0].a, x[1] - pairs[1].a, channel)
+    _check_pair("beaver_square", "x", x, pairs[channel.servers()[0]].a.shape, channel)
+    masked = each(channel, lambda s: x[s] - pairs[s].a)
+    e = _open("beaver/open", masked[0], masked[1], channel)
     two = np.uint64(2)
-    z0 = pairs[0].b + two * e * pairs[0].a + e * e
-    z1 = pairs[1].b + two * e * pairs[1].a
-    return z0, z1
+
+    def output(s: int) -> U64:
+        z: U64 = pairs[s].b + two * e * pairs[s].a
+        if s == 0:
+            z += e * e
+        return z
+
+    return each(channel, output)
 
 
 def beaver_gram(
@@ -278,9 +292,9 @@ def beaver_gram(
     S0 uses the identity E E^T + E A0^T + A0 E^T = (E + A0)(E + A0)^T - A0 A0^T (C4.6), with
     A0 A0^T precomputed offline when available: the same ring values as P4.4 step 3.
     """
-    t0, t1 = triple
-    rows, cols = t0.a.shape
-    for s in (0, 1):
+    played = channel.servers()
+    rows, cols = triple[played[0]].a.shape
+    for s in played:
         if len(x[s]) != rows or any(np.shape(r) != (cols,) for r in x[s]):
             raise ShapeError(
                 "beaver_gram",
@@ -289,24 +303,34 @@ def beaver_gram(
                 "P4.4",
                 f"{len(x[s])} rows",
             )
+
     # Step 1: each server masks its share straight into the buffer it sends.
-    masked = [np.empty(t0.a.shape, dtype=np.uint64) for _ in range(2)]
-    for s in (0, 1):
+    def mask(s: int) -> U64:
+        out = np.empty((rows, cols), dtype=np.uint64)
         for i in range(rows):
-            np.subtract(x[s][i], triple[s].a[i], out=masked[s][i])
-    # Step 2: open E = E^0 + E^1.
-    channel.send("S0", "S1", "beaver/open", pack_ring(masked[0]))
-    channel.send("S1", "S0", "beaver/open", pack_ring(masked[1]))
+            np.subtract(x[s][i], triple[s].a[i], out=out[i])
+        return out
+
+    masked = each(channel, mask)
+    # Step 2: open E = E^0 + E^1, block by block below (mine + theirs).
+    _, mine, theirs = exchange_ring("beaver/open", masked[0], masked[1], channel)
     blocks = column_blocks(cols)
-    # Step 3. S0: G^0 = C^0 + (E + A^0)(E + A^0)^T - A^0 (A^0)^T.
-    aat0 = t0.aat if t0.aat is not None else gram_sum(t0.a, None, t0.a, None)
-    g0 = t0.c - aat0
-    for block in blocks:
-        shifted = masked[0][:, block] + masked[1][:, block]
-        shifted += t0.a[:, block]
-        g0 += shifted @ shifted.T
-    # Step 3. S1: G^1 = C^1 + M + M^T with M = E (A^1)^T.
-    m1 = np.zeros_like(t1.c)
-    for block in blocks:
-        m1 += (masked[0][:, block] + masked[1][:, block]) @ t1.a[:, block].T
-    return g0, t1.c + m1 + m1.T
+
+    def output(s: int) -> U64:
+        t = triple[s]
+        if s == 0:
+            # Step 3. S0: G^0 = C^0 + (E + A^0)(E + A^0)^T - A^0 (A^0)^T.
+            aat0 = t.aat if t.aat is not None else gram_sum(t.a, None, t.a, None)
+            g0 = t.c - aat0
+            for block in blocks:
+                shifted = mine[:, block] + theirs[:, block]
+                shifted += t.a[:, block]
+                g0 += shifted @ shifted.T
+            return g0
+        # Step 3. S1: G^1 = C^1 + M + M^T with M = E (A^1)^T.
+        m1 = np.zeros_like(t.c)
+        for block in blocks:
+            m1 += (mine[:, block] + theirs[:, block]) @ t.a[:, block].T
+        return t.c + m1 + m1.T
+
+    return each(channel, output)

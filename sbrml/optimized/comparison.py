@@ -10,17 +10,18 @@ written to, since the channel keeps views of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sbrml.core.channel import Channel
+from sbrml.core.channel import Channel, Payload, each, present
 from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.core.network import gate_count
 from sbrml.core.params import RING_BITS
 from sbrml.optimized.beaver import TripleShares, beaver_mul
-from sbrml.optimized.channel import pack_ring, unpack_ring
+from sbrml.optimized.channel import open_ring, pack_ring
 from sbrml.optimized.comparison_dealer import (
     AndTriples,
     DaBitShares,
@@ -46,17 +47,19 @@ def _shape(function: str, name: str, need: str, got: object) -> ShapeError:
 
 
 def _lanes_of(function: str, name: str, x: tuple[ArrayLike, ArrayLike]) -> int:
-    shape = np.shape(x[0])
+    shape = np.shape(present(x)[0])
     if len(shape) != 1:
         raise _shape(function, name, "two shares of one vector of lanes", f"shape {shape}")
     return int(shape[0])
 
 
 def _ring_pair(function: str, name: str, x: tuple[ArrayLike, ArrayLike], lanes: int) -> Pair:
-    out = (np.asarray(x[0], dtype=np.uint64), np.asarray(x[1], dtype=np.uint64))
-    if out[0].shape != (lanes,) or out[1].shape != (lanes,):
-        raise _shape(function, name, f"two shares of {lanes} lanes", (out[0].shape, out[1].shape))
-    return out
+    # A share the channel does not play is None (spec section 23) and stays None.
+    out = [None if v is None else np.asarray(v, dtype=np.uint64) for v in x]
+    shapes = [v.shape for v in out if v is not None]
+    if any(shape != (lanes,) for shape in shapes):
+        raise _shape(function, name, f"two shares of {lanes} lanes", tuple(shapes))
+    return out[0], out[1]
 
 
 def _check_width(function: str, name: str, value: int, low: int, high: int) -> None:
@@ -67,26 +70,22 @@ def _check_width(function: str, name: str, value: int, low: int, high: int) -> N
 def _exchange_planes(
     label: str, mine0: U64, mine1: U64, lanes: int, count: int, channel: Channel
 ) -> U64:
-    """S0 sends its ``count`` planes, then S1 its own; returns their XOR, ``(count, words)``
-    (both servers learn it)."""
-    channel.send("S0", "S1", label, pack_ring(mine0))
-    channel.send("S1", "S0", label, pack_ring(mine1))
-    got0 = unpack_planes(channel.receive("S1", label)[-1].payload, lanes, count)
-    got1 = unpack_planes(channel.receive("S0", label)[-1].payload, lanes, count)
-    return got0 ^ got1
+    """S0 sends its ``count`` planes, then S1 its own (D7.6); returns their XOR,
+    ``(count, words)`` (both servers learn it)."""
+    played = channel.servers()
+    mine = (mine0, mine1)
+    got = channel.exchange(label, *(pack_ring(mine[s]) if s in played else None for s in (0, 1)))
+    s = played[0]
+    theirs = unpack_planes(cast(Payload, got[s]), lanes, count)
+    return np.bitwise_xor(mine[s].reshape(theirs.shape), theirs)
 
 
 def _exchange_ring(
     label: str, mine0: U64, mine1: U64, channel: Channel, out: U64 | None = None
 ) -> U64:
-    """S0 sends its ring vector, then S1 its own; returns their sum (both servers learn it),
-    written to ``out`` when given."""
-    channel.send("S0", "S1", label, pack_ring(mine0))
-    channel.send("S1", "S0", label, pack_ring(mine1))
-    count = mine0.shape[0]
-    got0 = unpack_ring("open", "payload", channel.receive("S1", label)[-1].payload, count)
-    got1 = unpack_ring("open", "payload", channel.receive("S0", label)[-1].payload, count)
-    return np.add(got0, got1, out=out)
+    """S0 sends its ring vector, then S1 its own (D7.6); returns their sum (both servers
+    learn it), written to ``out`` when given."""
+    return open_ring(label, mine0, mine1, channel, out=out)
 
 
 def _and_gates(
@@ -99,32 +98,35 @@ def _and_gates(
     Every NumPy call here runs once per layer, not once per gate, and writes into a buffer
     made for it: fresh memory is what costs most at 11M lanes (first touch of its pages).
     """
-    shape = y[0].shape
+    shape = present(y)[0].shape
     count, words = int(np.prod(shape[:-1])), shape[-1]
-    masked = []
-    for s in (0, 1):
+
+    def mask(s: int) -> U64:
         a, b = triples[s].a.reshape(shape), triples[s].b.reshape(shape)
         # Step 1, straight into the message buffer: e_t, f_t, gate by gate, as step 2 sends.
         m = np.empty((*shape[:-1], 2, words), dtype=np.uint64)
         np.bitwise_xor(x[s], a, out=m[..., 0, :])
         np.bitwise_xor(y[s], b, out=m[..., 1, :])
-        masked.append(m)
+        return m
+
+    masked = each(channel, mask)
     # Step 2.
     opened = _exchange_planes("cmp/and", masked[0], masked[1], lanes, 2 * count, channel)
-    opened = opened.reshape(masked[0].shape)
+    opened = opened.reshape((*shape[:-1], 2, words))
     e, f = opened[..., 0, :], opened[..., 1, :]
     # Step 3.
     scratch = np.empty(shape, dtype=np.uint64)
-    out = []
-    for s in (0, 1):
+
+    def output(s: int) -> U64:
         a, b, c = (getattr(triples[s], k).reshape(shape) for k in "abc")
-        z = np.bitwise_and(e, b)
+        z: U64 = np.bitwise_and(e, b)
         z ^= np.bitwise_and(f, a, out=scratch)
         z ^= c
         if s == 0:
             z ^= np.bitwise_and(e, f, out=scratch)
-        out.append(z)
-    return out[0], out[1]
+        return z
+
+    return each(channel, output)
 
 
 def and_layer(
@@ -143,22 +145,24 @@ def and_layer(
     2. S0 sends e^0_0 || f^0_0 || ..., then S1 its own (label ``cmp/and``); both open e, f.
     3. S_s outputs c^s_t ^ (e_t & b^s_t) ^ (f_t & a^s_t); S0 also XORs e_t & f_t.
     """
-    count, lanes = len(x), triples[0].lanes
+    count, lanes = len(x), present(triples)[0].lanes
     if len(y) != count:
         raise _shape("and_layer", "y", f"{count} planes", len(y))
     check_triples("and_layer", triples, lanes, count)
-    xs = tuple(plane_stack("and_layer", "x", [p[s] for p in x], lanes) for s in (0, 1))
-    ys = tuple(plane_stack("and_layer", "y", [p[s] for p in y], lanes) for s in (0, 1))
-    z0, z1 = _and_gates((xs[0], xs[1]), (ys[0], ys[1]), triples, lanes, channel)
-    return list(zip(z0, z1, strict=True))
+    xs = each(channel, lambda s: plane_stack("and_layer", "x", [p[s] for p in x], lanes))
+    ys = each(channel, lambda s: plane_stack("and_layer", "y", [p[s] for p in y], lanes))
+    z = _and_gates(xs, ys, triples, lanes, channel)
+    rows = [list(v) if v is not None else [None] * count for v in z]
+    return cast(list[PlanePair], list(zip(rows[0], rows[1], strict=True)))
 
 
 def _rows(triples: Triples, start: int, stop: int) -> Triples:
-    t0, t1 = triples
-    return (
-        AndTriples(t0.lanes, t0.a[start:stop], t0.b[start:stop], t0.c[start:stop]),
-        AndTriples(t1.lanes, t1.a[start:stop], t1.b[start:stop], t1.c[start:stop]),
-    )
+    def rows(t: AndTriples) -> AndTriples:
+        if t is None:  # a server this process does not play (spec section 23)
+            return t
+        return AndTriples(t.lanes, t.a[start:stop], t.b[start:stop], t.c[start:stop])
+
+    return rows(triples[0]), rows(triples[1])
 
 
 def _less_than_stacked(
@@ -174,42 +178,57 @@ def _less_than_stacked(
     # Step 1. Leaves: G_j = ~c_j & rho_j (bit j decides "below"), E_j = ~(c_j ^ rho_j) (ties).
     count, words = c.shape
     not_c = c ^ ones(lanes)
-    nodes = []
-    for s in (0, 1):
-        leaves = np.empty((count, 2, words), dtype=np.uint64)
-        np.bitwise_and(rho[s], not_c, out=leaves[:, 0])
+
+    def leaves(s: int) -> U64:
+        out = np.empty((count, 2, words), dtype=np.uint64)
+        np.bitwise_and(rho[s], not_c, out=out[:, 0])
         if s == 0:
-            np.bitwise_xor(rho[s], not_c, out=leaves[:, 1])
+            np.bitwise_xor(rho[s], not_c, out=out[:, 1])
         else:
-            leaves[:, 1] = rho[s]
-        nodes.append(leaves)
+            out[:, 1] = rho[s]
+        return out
+
+    nodes = each(channel, leaves)
+    played = channel.servers()
     used = 0
     # Step 2. One and_layer per level.
-    while nodes[0].shape[0] > 1:
-        size = nodes[0].shape[0]
-        pairs = size // 2
-        lo, hi = slice(0, 2 * pairs, 2), slice(1, 2 * pairs, 2)
-        if size == 2:
-            # The last level needs only E_hi & G_lo, one gate.
-            x = (nodes[0][1:2, 1], nodes[1][1:2, 1])
-            y = (nodes[0][0:1, 0], nodes[1][0:1, 0])
-        else:
-            x = (nodes[0][hi, 1:2], nodes[1][hi, 1:2])
-            y = (nodes[0][lo], nodes[1][lo])
-        gates = y[0].size // words
-        z = _and_gates(x, y, _rows(triples, used, used + gates), lanes, channel)
-        used += gates
-        merged = []
-        for s in (0, 1):
-            new = z[s].reshape(-1, 2, words) if size > 2 else z[s][:, None]
-            new[:, 0] ^= nodes[s][hi, 0]
-            if size % 2:
-                # An odd level carries its last node unchanged to the end of the new list.
-                new = np.concatenate([new, nodes[s][-1:]])
-            merged.append(new)
-        nodes = merged
+    while nodes[played[0]].shape[0] > 1:
+        nodes, used = _tree_level(nodes, triples, used, lanes, channel)
     # Step 3.
-    return nodes[0][0, 0], nodes[1][0, 0]
+    return _map(channel, nodes, lambda node: node[0, 0])
+
+
+def _map(channel: Channel, pair: PlanePair, step: Callable[[U64], U64]) -> PlanePair:
+    """``step`` on each played server's value of ``pair``."""
+    return each(channel, lambda s: step(pair[s]))
+
+
+def _tree_level(
+    level: PlanePair, triples: Triples, used: int, lanes: int, channel: Channel
+) -> tuple[PlanePair, int]:
+    """One level of P21.3 step 2: returns the next level's nodes and the triples used."""
+    size, words = present(level)[0].shape[0], present(level)[0].shape[-1]
+    pairs = size // 2
+    lo, hi = slice(0, 2 * pairs, 2), slice(1, 2 * pairs, 2)
+    if size == 2:
+        # The last level needs only E_hi & G_lo, one gate.
+        x = _map(channel, level, lambda node: node[1:2, 1])
+        y = _map(channel, level, lambda node: node[0:1, 0])
+    else:
+        x = _map(channel, level, lambda node: node[hi, 1:2])
+        y = _map(channel, level, lambda node: node[lo])
+    gates = present(y)[0].size // words
+    z = _and_gates(x, y, _rows(triples, used, used + gates), lanes, channel)
+
+    def merge(s: int) -> U64:
+        new = z[s].reshape(-1, 2, words) if size > 2 else z[s][:, None]
+        new[:, 0] ^= level[s][hi, 0]
+        if size % 2:
+            # An odd level carries its last node unchanged to the end of the new list.
+            new = np.concatenate([new, level[s][-1:]])
+        return new
+
+    return each(channel, merge), used + gates
 
 
 def less_than_bits(
@@ -231,18 +250,24 @@ def less_than_bits(
         raise _shape("less_than_bits", "rho", f"{bits} >= 1 planes", len(rho))
     check_triples("less_than_bits", triples, lanes, gate_count(bits))
     public = plane_stack("less_than_bits", "c", list(c), lanes)
-    rho0 = plane_stack("less_than_bits", "rho", [p[0] for p in rho], lanes)
-    rho1 = plane_stack("less_than_bits", "rho", [p[1] for p in rho], lanes)
-    return _less_than_stacked(public, (rho0, rho1), triples, lanes, channel)
+    stacked = each(
+        channel, lambda s: plane_stack("less_than_bits", "rho", [p[s] for p in rho], lanes)
+    )
+    return _less_than_stacked(public, stacked, triples, lanes, channel)
 
 
 def _open_masked(
     label: str, x: Pair, offset: int, masks: tuple[MaskShares, MaskShares], channel: Channel
 ) -> U64:
     """Steps 1 of P21.4 and P21.7: y^s = x^s + [s=0] offset, c^s = y^s + r^s; open c."""
-    c0 = x[0] + np.uint64(offset)
-    c0 += masks[0].r
-    return _exchange_ring(label, c0, x[1] + masks[1].r, channel)
+
+    def masked(s: int) -> U64:
+        c: U64 = x[s] + masks[s].r
+        if s == 0:
+            c += np.uint64(offset)
+        return c
+
+    return _exchange_ring(label, *each(channel, masked), channel)
 
 
 def less_than_zero(
@@ -268,14 +293,18 @@ def less_than_zero(
     check_triples("less_than_zero", triples, lanes, gate_count(width))
     c = _open_masked("cmp/open", shares, 1 << width, masks, channel)
     c_planes = planes_of(c, width + 1)
-    rho = (masks[0].planes, masks[1].planes)
-    borrow = _less_than_stacked(
-        c_planes[:width], (rho[0][:width], rho[1][:width]), triples, lanes, channel
-    )
-    out0 = c_planes[width] ^ rho[0][width]
-    out0 ^= borrow[0]
-    out0 ^= ones(lanes)
-    return out0, rho[1][width] ^ borrow[1]
+    rho = each(channel, lambda s: masks[s].planes)
+    low = each(channel, lambda s: rho[s][:width])
+    borrow = _less_than_stacked(c_planes[:width], low, triples, lanes, channel)
+
+    def output(s: int) -> U64:
+        out: U64 = rho[s][width] ^ borrow[s]
+        if s == 0:
+            out ^= c_planes[width]
+            out ^= ones(lanes)
+        return out
+
+    return each(channel, output)
 
 
 def _bit_to_ring(
@@ -283,18 +312,22 @@ def _bit_to_ring(
 ) -> Pair:
     """P21.5 on checked inputs."""
     # Step 1.
-    v = _exchange_planes("cmp/b2a", b[0] ^ dabits[0].beta, b[1] ^ dabits[1].beta, lanes, 1, channel)
+    masked = each(channel, lambda s: b[s] ^ dabits[s].beta)
+    v = _exchange_planes("cmp/b2a", masked[0], masked[1], lanes, 1, channel)
     # Step 2, without branches: with mask = -v_i (all ones where v_i = 1, else 0), since
     # (q ^ mask) - mask = -q where v_i = 1 and q where v_i = 0, and -mask = v_i,
     # [s=0] v_i + q^s_i - 2 v_i q^s_i = (q^s_i ^ mask) + (1 + [s=0]) v_i.
     bits = lane_bits(v[0], lanes)
     mask = np.negative(bits, dtype=np.uint64)
-    out0 = np.bitwise_xor(dabits[0].q, mask)
-    out0 += bits
-    out0 += bits
-    out1 = np.bitwise_xor(dabits[1].q, mask, out=mask)
-    out1 += bits
-    return out0, out1
+
+    def output(s: int) -> U64:
+        out = np.bitwise_xor(dabits[s].q, mask)
+        out += bits
+        if s == 0:
+            out += bits
+        return out
+
+    return each(channel, output)
 
 
 def bit_to_ring(b: PlanePair, dabits: tuple[DaBitShares, DaBitShares], *, channel: Channel) -> Pair:
@@ -305,10 +338,11 @@ def bit_to_ring(b: PlanePair, dabits: tuple[DaBitShares, DaBitShares], *, channe
     1. S_s: v^s = b^s ^ beta^s; S0 sends v^0, then S1 v^1 (label ``cmp/b2a``); both open v.
     2. S_s outputs [s=0] v_i + q^s_i - 2 v_i q^s_i.
     """
-    lanes = dabits[0].lanes
+    lanes = present(dabits)[0].lanes
     check_dabits("bit_to_ring", dabits, lanes)
-    planes = plane_stack("bit_to_ring", "b", [b[0], b[1]], lanes)
-    return _bit_to_ring((planes[0], planes[1]), dabits, lanes, channel)
+    planes = plane_stack("bit_to_ring", "b", present(b), lanes)
+    stacked = iter(planes)
+    return _bit_to_ring(each(channel, lambda s: next(stacked)), dabits, lanes, channel)
 
 
 def select(
@@ -328,11 +362,12 @@ def select(
     bits = _ring_pair("select", "b", b, lanes)
     xs = _ring_pair("select", "x", x, lanes)
     ys = _ring_pair("select", "y", y, lanes)
-    if any(t.a.shape != (lanes,) for t in triples):
-        got = (triples[0].a.shape, triples[1].a.shape)
+    if any(t.a.shape != (lanes,) for t in present(triples)):
+        got = tuple(t.a.shape for t in present(triples))
         raise _shape("select", "triples", f"two shares of {lanes} lanes", got)
-    prod = beaver_mul(bits, (xs[0] - ys[0], xs[1] - ys[1]), triples, channel=channel)
-    return prod[0] + ys[0], prod[1] + ys[1]
+    diff = each(channel, lambda s: xs[s] - ys[s])
+    prod = beaver_mul(bits, diff, triples, channel=channel)
+    return each(channel, lambda s: prod[s] + ys[s])
 
 
 def range_check(
@@ -359,25 +394,34 @@ def range_check(
     # Step 1.
     c = _open_masked("range/open", shares, 1 << bits, masks, channel)
     # Steps 2 and 3.
-    rho = (masks[0].planes, masks[1].planes)
+    rho = each(channel, lambda s: masks[s].planes)
     borrow = _less_than_stacked(planes_of(c, m), rho, triples, lanes, channel)
-    k0, k1 = _bit_to_ring(borrow, dabits, lanes, channel)
+    k = _bit_to_ring(borrow, dabits, lanes, channel)
     # Step 4, in place on arrays no message refers to: c is the sum of the received shares,
     # k0 and k1 are fresh. check_mask has checked that both high parts are there.
     modulus = np.uint64((1 << (RING_BITS - m)) - 1)
-    high0, high1 = masks[0].high, masks[1].high
-    if high0 is None or high1 is None:  # pragma: no cover - excluded by check_mask
-        raise _shape("range_check", "masks", "a mask with high part", "none")
-    t0 = c
-    t0 >>= np.uint64(m)
-    t0 -= high0
-    t0 -= k0
-    t0 &= modulus
-    t1 = k1
-    t1 += high1
-    np.negative(t1, out=t1)
-    t1 &= modulus
-    # The opened t goes into k0's memory, which nothing needs any more.
-    t = _exchange_ring("range/high", t0, t1, channel, out=k0)
+
+    def high_share(s: int) -> U64:
+        high = masks[s].high
+        if high is None:  # pragma: no cover - excluded by check_mask
+            raise _shape("range_check", "masks", "a mask with high part", "none")
+        if s == 0:
+            t0 = c
+            t0 >>= np.uint64(m)
+            t0 -= high
+            t0 -= k[0]
+            t0 &= modulus
+            return t0
+        t1 = k[1]
+        t1 += high
+        np.negative(t1, out=t1)
+        t1 &= modulus
+        return t1
+
+    t_shares = each(channel, high_share)
+    # The opened t goes into the memory of a k no message refers to any more.
+    t = _exchange_ring(
+        "range/high", *t_shares, channel, out=k[0] if 0 in channel.servers() else None
+    )
     t &= modulus
     return t

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from sbrml.core.channel import Channel, Payload
+from sbrml.core.channel import Channel, Payload, present
 from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.core.params import RING_BITS
 from sbrml.optimized.channel import pack_ring
@@ -167,7 +167,7 @@ def check_triples(
 ) -> None:
     """C21.4: exactly ``count`` AND triples of ``lanes`` lanes, planes ``(count, words)``."""
     words = plane_words(lanes)
-    for t in triples:
+    for t in present(triples):
         if t.lanes != lanes or not t.a.shape == t.b.shape == t.c.shape == (count, words):
             raise _shape_error(
                 function,
@@ -182,7 +182,7 @@ def check_mask(
 ) -> None:
     """C21.4: a mask of ``lanes`` lanes and width ``bits``, with a high part iff ``high``."""
     planes = (bits, plane_words(lanes))
-    for m in masks:
+    for m in present(masks):
         if (
             m.lanes != lanes
             or m.bits != bits
@@ -202,7 +202,7 @@ def check_mask(
 def check_dabits(function: str, dabits: tuple[DaBitShares, DaBitShares], lanes: int) -> None:
     """C21.4: daBits of ``lanes`` lanes, a plane beta and q of shape ``(lanes,)``."""
     words = plane_words(lanes)
-    for d in dabits:
+    for d in present(dabits):
         if d.lanes != lanes or d.beta.shape != (words,) or d.q.shape != (lanes,):
             raise _shape_error(
                 function,

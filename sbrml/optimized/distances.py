@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sbrml.core.channel import each
 from sbrml.core.errors import ShapeError
 from sbrml.core.params import VARIANTS, check_variant, pairs
 from sbrml.optimized.beaver import GramShares, SquareShares, beaver_gram, beaver_square
@@ -358,12 +359,15 @@ def restrict_square_pairs(
         return material
     offset = {pair: k for k, pair in enumerate(pairs(n))}
     keep = np.asarray([offset[(rows[a], rows[b])] for a, b in pairs(len(rows))], dtype=np.intp)
-    out = []
-    for m in material:
-        out.append(
-            SquareShares(m.a.reshape(-1, d)[keep].reshape(-1), m.b.reshape(-1, d)[keep].reshape(-1))
+
+    def restrict(m: SquareShares) -> SquareShares:
+        if m is None:  # a server this process does not play (spec section 23)
+            return m
+        return SquareShares(
+            m.a.reshape(-1, d)[keep].reshape(-1), m.b.reshape(-1, d)[keep].reshape(-1)
         )
-    return out[0], out[1]
+
+    return restrict(material[0]), restrict(material[1])
 
 
 def secure_sq_distances_gram(
@@ -373,25 +377,26 @@ def secure_sq_distances_gram(
     channel: Channel,
 ) -> tuple[U64, U64]:
     """Implements P5.1: D from one Beaver Gram product G = X X^T (P4.4)."""
-    g0, g1 = beaver_gram(x, triple, channel=channel)
-    return distances_from_gram(g0), distances_from_gram(g1)
+    g = beaver_gram(x, triple, channel=channel)
+    return each(channel, lambda s: distances_from_gram(g[s]))
 
 
 def secure_sq_distances_pairwise(
     x: tuple[U64, U64], squares: tuple[SquareShares, SquareShares], *, channel: Channel
 ) -> tuple[U64, U64]:
     """Implements P5.2: D from one Beaver square per coordinate and pair, as in He et al."""
-    n, d = x[0].shape
+    n, d = x[channel.servers()[0]].shape
     plist = pairs(n)
     left = np.asarray([i for i, _ in plist], dtype=np.intp)
     right = np.asarray([j for _, j in plist], dtype=np.intp)
-    deltas = tuple((xs[left] - xs[right]).reshape(-1) for xs in x)
-    squared = beaver_square((deltas[0], deltas[1]), squares, channel=channel)
-    out = []
-    for sq in squared:
-        sums = sq.reshape(len(plist), d).sum(axis=1, dtype=np.uint64)
+    deltas = each(channel, lambda s: (x[s][left] - x[s][right]).reshape(-1))
+    squared = beaver_square(deltas, squares, channel=channel)
+
+    def matrix(s: int) -> U64:
+        sums = squared[s].reshape(len(plist), d).sum(axis=1, dtype=np.uint64)
         dmat = np.zeros((n, n), dtype=np.uint64)
         dmat[left, right] = sums
         dmat[right, left] = sums
-        out.append(dmat)
-    return out[0], out[1]
+        return dmat
+
+    return each(channel, matrix)

@@ -12,9 +12,9 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.core.errors import ShapeError
+from sbrml.core.channel import each
+from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
-from sbrml.core.network import gate_count
 from sbrml.core.params import NORM_BOUND_LOG2, coordinate_bound_log2
 from sbrml.core.range_validation import coordinate_bound_error, exclude_out_of_range
 from sbrml.core.round import (
@@ -25,6 +25,7 @@ from sbrml.core.round import (
     agree_on_valid,
     check_round_inputs,
     norm_bound_error,
+    peer_payload,
     run_workers,
     s1_weights,
     selected_count,
@@ -36,7 +37,6 @@ from sbrml.optimized.beaver import CHUNK, Dealer, TripleProvider, column_blocks
 from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
 from sbrml.optimized.comparison import range_check
 from sbrml.optimized.distances import (
-    pairs,
     restrict_square_pairs,
     secure_sq_distances_gram,
     secure_sq_distances_pairwise,
@@ -54,11 +54,27 @@ from sbrml.optimized.ring import (
     sq_norm_below,
     sq_norm_encoded,
 )
+from sbrml.optimized.round_offline import (
+    Material,
+    RoundSetup,
+    offline_material,
+    round_setup,
+)
 from sbrml.optimized.secure_coordinatewise import coordinatewise_numerator, publish
 from sbrml.optimized.secure_selection import krum_selection, nnm_krum_selection, row_mul
 from sbrml.optimized.sharing import share
 
-__all__ = ["RoundResult", "encode_update", "secure_aggregate", "worker_messages"]
+__all__ = [
+    "Material",
+    "RoundResult",
+    "RoundSetup",
+    "encode_update",
+    "offline_material",
+    "round_setup",
+    "secure_aggregate",
+    "server_round",
+    "worker_messages",
+]
 
 
 def encode_update(
@@ -128,34 +144,26 @@ def secure_aggregate(
     weight_frac_bits: int = WEIGHT_FRAC_BITS,
     tamper: Tamper | None = None,
     leakage: str | None = None,
+    transcript: bool = True,
 ) -> RoundResult[F64, U64]:
-    """Implements P8.1; see ``sbrml.reference.round.secure_aggregate`` for the steps."""
+    """Implements P8.1; see ``sbrml.reference.round.secure_aggregate`` for the steps.
+
+    ``transcript=False`` keeps no payload (D7.2): byte counts only, no transcript.
+    """
     n, d, leakage = check_round_inputs(
         inputs, rule, variant, dim, frac_bits, weight_frac_bits, leakage
     )
     distance = needs_distances(rule, leakage)
     check_provider(provider, distance, rule.name, leakage)
-    bits, lanes = round_bound_log2(leakage, rule, n, d), n * d  # C8.15: refused before work
-    channel = Channel()
+    bits = round_bound_log2(leakage, rule, n, d)  # C8.15: refused before work
+    setup = RoundSetup(n, d, rule, variant, leakage, frac_bits, weight_frac_bits, bits, distance)
+    channel = Channel(record=transcript)
     clock = PhaseClock()
 
-    # Step 0 (offline).
+    # Step 0 (offline); range-validation material from the dealer (a Paillier provider has none).
     source = provider if provider is not None else Dealer(rng=rng.derive("dealer"))
-    if distance and variant == "gram":
-        g0, g1 = source.gram_triple(n, d, channel=channel)
-        gram_material = (g0.with_aat(), g1)  # C4.6: S0 precomputes A0 A0^T offline.
-    elif distance:
-        square_material = source.square_pairs(len(pairs(n)) * d, channel=channel)
-    clock.lap("offline_triples")
-    # C8.14: range-validation material, from the dealer (a Paillier provider has none).
     dealer = source if isinstance(source, Dealer) else Dealer(rng=rng.derive("dealer"))
-    timed = TimedDealer(dealer)  # material drawn online is counted as offline (C8.8)
-    range_material = (
-        dealer.masks(lanes, bits + 1, high=True, channel=channel),
-        dealer.dabits(lanes, channel=channel),
-        dealer.and_triples(lanes, gate_count(bits + 1), channel=channel),
-    )
-    clock.lap("offline_comparison")
+    material = offline_material(setup, source, dealer, channel=channel, clock=clock)
 
     # Step 1: workers share; a worker whose own input is invalid sends nothing.
     worker_errors = run_workers(
@@ -168,28 +176,73 @@ def secure_aggregate(
         bound_log2=bits,
     )
     clock.lap("share")
+    return server_round(
+        setup,
+        material,
+        channel=channel,
+        clock=clock,
+        dealer=dealer,
+        s1_rng=rng,
+        worker_errors=worker_errors,
+    )
+
+
+def server_round(
+    setup: RoundSetup,
+    material: Material,
+    *,
+    channel: Channel,
+    clock: PhaseClock,
+    dealer: Dealer,
+    s1_rng: RandomSource,
+    worker_errors: dict[int, str] | None = None,
+) -> RoundResult[F64, U64]:
+    """Implements P8.1 steps 2-5 for the servers ``channel`` plays (section 23): both in one
+    process, or one in a deployment. ``s1_rng`` is the source S1 derives its label from
+    (C8.1). In S0's process of a deployment the result's ``z`` is None (S0 does not learn
+    it) and its ``weights`` are the received P_i / 2^W."""
+    n, d, rule, bits = setup.n, setup.d, setup.rule, setup.bits
+    leakage, variant = setup.leakage, setup.variant
+    frac_bits, weight_frac_bits = setup.frac_bits, setup.weight_frac_bits
+    both = channel.servers() == (0, 1)
+    across = is_distance_rule(rule) and (leakage == "distances" or not setup.distance)
+    if not both and not across:
+        raise ParameterError(
+            "server_round",
+            "rule",
+            "a round that runs across processes: a distance rule with leakage 'distances', or "
+            "the mean (section 23)",
+            "D23.1",
+            f"{rule.name} with leakage {leakage!r}",
+        )
+    timed = TimedDealer(dealer)  # material drawn online is counted as offline (C8.8)
 
     # Step 2: validation and agreement on V.
-    parsed, valid, excluded = agree_on_valid(channel, n, d, worker_errors, rule, unpack_ring)
+    parsed, valid, excluded = agree_on_valid(channel, n, d, worker_errors or {}, rule, unpack_ring)
     clock.lap("validate")
 
     # Step 2, range validation (C8.14): lanes i*d + k, zero shares for workers outside V.
-    lane_shares = (np.zeros(lanes, dtype=np.uint64), np.zeros(lanes, dtype=np.uint64))
-    for s in (0, 1):
+    lanes = n * d
+
+    def lane_shares(s: int) -> U64:
+        out = np.zeros(lanes, dtype=np.uint64)
         for i in valid:
-            lane_shares[s][i * d : (i + 1) * d] = parsed[s][i]
-    t = range_check(lane_shares, *range_material, bits=bits, channel=channel)
-    del lane_shares, range_material
+            out[i * d : (i + 1) * d] = parsed[s][i]
+        return out
+
+    t = range_check(each(channel, lane_shares), *material.range_check, bits=bits, channel=channel)
+    material.range_check = (None, None, None)
     outside_lanes = np.count_nonzero(t.reshape(n, d), axis=1)
     outside = {i: int(outside_lanes[i]) for i in valid}
     valid = exclude_out_of_range(outside, valid, excluded, n, d, rule, bits)
     excluded = dict(sorted(excluded.items()))
     clock.lap("range")
     # Each server keeps the received share payloads as rows; nothing is copied.
-    x_rows = ([parsed[0][i] for i in valid], [parsed[1][i] for i in valid])
+    x_rows = each(channel, lambda s: [parsed[s][i] for i in valid])
 
     p: F64 | None = None
     dist: U64 | None = None
+    z: F64 | None = None
     if not is_distance_rule(rule):
         # P22.2: the coordinate-wise rule on shares; only z is opened.
         stacked = (np.stack(x_rows[0]), np.stack(x_rows[1]))
@@ -200,39 +253,47 @@ def secure_aggregate(
         channel.send("S0", "S1", "output", pack_ring(numerator[0]))
         z = publish(numerator[0] + numerator[1], q, frac_bits)
         clock.lap("output")
-    elif not distance:
+    elif not setup.distance:
         # The mean with leakage "output": its weights 1/|V| need no D (D9.1, C8.15).
         p = np.full(len(valid), 1.0 / len(valid))
         big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
-        z0 = weighted_sum(big_p, x_rows[0], d)
-        z1 = weighted_sum(big_p, x_rows[1], d)
-        channel.send("S0", "S1", "output", pack_ring(z0))
-        z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
+        z = _output(channel, big_p, x_rows, d, frac_bits + weight_frac_bits)
         clock.lap("output")
     else:
         # Step 3: distances over V.
         if variant == "gram":
-            restricted = (gram_material[0].restrict(valid), gram_material[1].restrict(valid))
-            d0, d1 = secure_sq_distances_gram(x_rows, restricted, channel=channel)
+            gram = cast(tuple[Any, Any], material.gram)
+            restricted = each(channel, lambda s: gram[s].restrict(valid))
+            d_shares = secure_sq_distances_gram(x_rows, restricted, channel=channel)
         else:
-            squares = restrict_square_pairs(square_material, n, d, valid)
-            stacked = (np.stack(x_rows[0]), np.stack(x_rows[1]))
-            d0, d1 = secure_sq_distances_pairwise(stacked, squares, channel=channel)
+            squares = restrict_square_pairs(cast(Any, material.squares), n, d, valid)
+            stacked = each(channel, lambda s: np.stack(x_rows[s]))
+            d_shares = secure_sq_distances_pairwise(stacked, squares, channel=channel)
+        d0, d1 = d_shares
         size = len(valid)
         if leakage == "distances":
             left, right = np.triu_indices(size, k=1)
-            upper = d0[left, right]
-            channel.send("S0", "S1", "distances", pack_ring(upper))
+            if channel.plays("S0"):
+                channel.send("S0", "S1", "distances", pack_ring(d0[left, right]))
             clock.lap("distances")
-            # Step 4: S1 reconstructs D and runs the rule's weight function.
-            dist = np.zeros((size, size), dtype=np.uint64)
-            dist[left, right] = upper + d1[left, right]
-            dist[right, left] = dist[left, right]
-            p = np.asarray(
-                s1_weights(cast(DistanceRule, rule), dist, frac_bits, rng), dtype=np.float64
-            )
-            big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
-            channel.send("S1", "S0", "weights", pack_ring(big_p))
+            if channel.plays("S1"):
+                # Step 4: S1 reconstructs D and runs the rule's weight function.
+                payload = peer_payload(channel, "S1", "distances", "S0")
+                upper = unpack_ring("secure_aggregate", "distances", payload, left.size)
+                dist = np.zeros((size, size), dtype=np.uint64)
+                dist[left, right] = upper + d1[left, right]
+                dist[right, left] = dist[left, right]
+                p = np.asarray(
+                    s1_weights(cast(DistanceRule, rule), dist, frac_bits, s1_rng),
+                    dtype=np.float64,
+                )
+                big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+                channel.send("S1", "S0", "weights", pack_ring(big_p))
+            if channel.plays("S0"):
+                payload = peer_payload(channel, "S0", "weights", "S1")
+                big_p = unpack_ring("secure_aggregate", "weights", payload, size)
+                if p is None:  # S0's own record: the weights as it received them
+                    p = big_p.astype(np.float64) / float(1 << weight_frac_bits)
             clock.lap("weights")
         else:
             clock.lap("distances")
@@ -281,18 +342,23 @@ def secure_aggregate(
         if leakage == "output":
             triples = timed.row_triples(size, d, channel=channel)
             z0, z1 = row_mul((sel[0] * unit, sel[1] * unit), x_rows, triples, channel=channel)
-        else:
+            channel.send("S0", "S1", "output", pack_ring(z0))
+            z = (
+                publish(z0 + z1, m * k, frac_bits)
+                if hasattr(rule, "pre")
+                else decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
+            )
+        elif leakage == "index" and hasattr(rule, "pre"):
             z0 = weighted_sum(big_p, x_rows[0], d)
             z1 = weighted_sum(big_p, x_rows[1], d)
-        channel.send("S0", "S1", "output", pack_ring(z0))
-        if leakage != "distances" and hasattr(rule, "pre"):
+            channel.send("S0", "S1", "output", pack_ring(z0))
             z = publish(z0 + z1, m * k, frac_bits)  # P22.7 step 5
         else:
-            z = decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
+            z = _output(channel, big_p, x_rows, d, frac_bits + weight_frac_bits)
         clock.lap("output", offline=timed.take())
 
     return RoundResult(
-        z=z,
+        z=cast(F64, z),
         weights=None if p is None else np.asarray(spread_weights(n, valid, p.tolist())),
         valid=valid,
         excluded=excluded,
@@ -306,3 +372,18 @@ def secure_aggregate(
         seconds=clock.seconds,
         leakage=leakage,
     )
+
+
+def _output(
+    channel: Channel, big_p: U64, x_rows: tuple[Sequence[U64], Sequence[U64]], d: int, bits: int
+) -> F64 | None:
+    """P8.1 step 5 with public weights: z^s = sum_i P_i x_i^s; S0 sends z^0 to S1, which
+    publishes z = decode(z^0 + z^1) with ``bits`` fractional bits (None where S1 is not
+    played)."""
+    z_shares = each(channel, lambda s: weighted_sum(big_p, x_rows[s], d))
+    if channel.plays("S0"):
+        channel.send("S0", "S1", "output", pack_ring(z_shares[0]))
+    if not channel.plays("S1"):
+        return None
+    z0 = unpack_ring("secure_aggregate", "output", peer_payload(channel, "S1", "output", "S0"), d)
+    return decode(z0 + z_shares[1], frac_bits=bits)

@@ -122,6 +122,7 @@ def secure_aggregate(
     weight_frac_bits: int = WEIGHT_FRAC_BITS,
     tamper: Tamper | None = None,
     leakage: str | None = None,
+    transcript: bool = True,
 ) -> RoundResult[list[float], Matrix]:
     """Implements P8.1: one secure two-server round of ``rule`` over the workers' inputs.
 
@@ -140,6 +141,7 @@ def secure_aggregate(
 
     ``tamper`` rewrites the workers' messages before delivery: it is how tests and attacks
     play Byzantine workers that send malformed, duplicated or missing shares.
+    ``transcript=False`` keeps byte counts and no payload (D7.2).
     """
     n, d, leakage = check_round_inputs(
         inputs, rule, variant, dim, frac_bits, weight_frac_bits, leakage
@@ -147,7 +149,7 @@ def secure_aggregate(
     distance = needs_distances(rule, leakage)
     check_provider(provider, distance, rule.name, leakage)
     bits, lanes = round_bound_log2(leakage, rule, n, d), n * d  # C8.15: refused before work
-    channel = Channel()
+    channel = Channel(record=transcript)
     clock = PhaseClock()
 
     # Step 0 (offline).

@@ -1,0 +1,109 @@
+"""A thread-backed channel that plays one party (spec section 23, D23.1), for testing
+per-party execution without a network: every party runs in its own thread and sees only the
+messages sent to it, as copies (so no party reads another's memory)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from sbrml.core.channel import Channel, Message, Payload, wire_payload
+from sbrml.core.errors import ParameterError, RoundAborted
+
+
+class Hub:
+    """The shared wire: per receiver, the messages sent to it, in arrival order."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.inbox: dict[str, list[Message]] = {}
+
+    def post(self, message: Message) -> None:
+        with self.cond:
+            self.inbox.setdefault(message.receiver, []).append(message)
+            self.cond.notify_all()
+
+
+class ThreadChannel(Channel):
+    """Plays ``me``; records its own view (sent and received messages) like a network
+    channel: received messages ordered by the ``senders`` list, an exchange S0's first."""
+
+    def __init__(self, me: str, hub: Hub, *, timeout: float = 20.0) -> None:
+        super().__init__()
+        self.me, self.hub, self.timeout = me, hub, timeout
+
+    def plays(self, party: str) -> bool:
+        return party == self.me
+
+    def _record(self, message: Message) -> None:
+        self._count_bytes(message)
+        self.messages.append(message)
+
+    def _post(self, sender: str, receiver: str, label: str, payload: Payload) -> Message:
+        if sender != self.me:
+            raise ParameterError("ThreadChannel.send", "sender", self.me, "D23.1", sender)
+        message = Message(sender, receiver, label, bytes(wire_payload(payload)))
+        self.hub.post(message)
+        return message
+
+    def send(self, sender: str, receiver: str, label: str, payload: Payload) -> None:
+        self._record(self._post(sender, receiver, label, payload))
+
+    def deliver(self, message: Message) -> None:
+        self.send(message.sender, message.receiver, message.label, message.payload)
+
+    def receive(
+        self, receiver: str, label: str, *, senders: Sequence[str] | None = None
+    ) -> list[Message]:
+        taken = self._wait(receiver, label, senders)
+        for m in taken:
+            self._record(m)
+        return taken
+
+    def receive_one(self, receiver: str, label: str, sender: str) -> Message | None:
+        got = self._wait(receiver, label, [sender], first=True)
+        for m in got:
+            self._record(m)
+        return got[0] if got else None
+
+    def _wait(
+        self, receiver: str, label: str, senders: Sequence[str] | None, first: bool = False
+    ) -> list[Message]:
+        if receiver != self.me:
+            raise ParameterError("ThreadChannel.receive", "receiver", self.me, "D23.1", receiver)
+        deadline = time.monotonic() + self.timeout
+        wanted = set(senders or [])
+        with self.hub.cond:
+            while True:
+                box = self.hub.inbox.get(receiver, [])
+                have = {m.sender for m in box if m.label == label}
+                left = deadline - time.monotonic()
+                if wanted <= have or left <= 0 or (not wanted and have):
+                    break
+                self.hub.cond.wait(left)
+            taken = [m for m in box if m.label == label and (not wanted or m.sender in wanted)]
+            if first:
+                taken = taken[:1]
+            self.hub.inbox[receiver] = [m for m in box if not any(m is t for t in taken)]
+        order = {name: k for k, name in enumerate(senders or [])}
+        taken.sort(key=lambda m: order.get(m.sender, len(order)))
+        return taken
+
+    def exchange(
+        self, label: str, payload0: Payload | None, payload1: Payload | None
+    ) -> tuple[Payload | None, Payload | None]:
+        s = 0 if self.me == "S0" else 1
+        other = "S1" if s == 0 else "S0"
+        mine = self._post(self.me, other, label, payload0 if s == 0 else payload1)  # type: ignore[arg-type]
+        got = self._wait(self.me, label, [other], first=True)
+        if not got:
+            raise RoundAborted(
+                "ThreadChannel.exchange", label, f"the message from {other}", "C23.4", "none"
+            )
+        # Recorded in canonical order, S0's message first (D7.6).
+        for m in [mine, got[-1]] if s == 0 else [got[-1], mine]:
+            self._record(m)
+        out: list[Payload | None] = [None, None]
+        out[s] = got[-1].payload
+        return out[0], out[1]

@@ -1,0 +1,146 @@
+"""Per-party execution (spec section 23, D23.1, C23.1) without a network: S0, S1, the dealer
+and every worker run in their own thread over a channel that plays only that party."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sbrml.optimized as tree
+from sbrml.net.parties import run_dealer, run_server, run_worker
+from sbrml.optimized import DeterministicRandomSource
+from sbrml.optimized.round import secure_aggregate
+from sbrml.optimized.round_offline import round_setup
+from sbrml.rulespec import build_rule
+from tests.helpers.parties import Hub, ThreadChannel
+
+
+def run_parties(
+    inputs: np.ndarray[Any, Any], rule_name: str, f: int, seed: int, **options: Any
+) -> dict[str, Any]:
+    """One round with every party in its own thread; returns each party's channel and the
+    servers' results (or the exception a party raised)."""
+    n, d = inputs.shape
+    rule = build_rule(tree, rule_name, f)
+    setup = round_setup(n, d, rule, **options)
+    hub = Hub()
+    channels = {
+        p: ThreadChannel(p, hub) for p in ["S0", "S1", "dealer"] + [f"W{i}" for i in range(n)]
+    }
+    out: dict[str, Any] = {}
+
+    def play(party: str) -> None:
+        rng = DeterministicRandomSource(seed)  # each party holds its own copy of the root
+        try:
+            if party == "dealer":
+                run_dealer(setup, rng=rng, channel=channels[party])
+            elif party.startswith("W"):
+                i = int(party[1:])
+                run_worker(setup, i, inputs[i], rng=rng, channel=channels[party])
+            else:
+                out[party] = run_server(setup, party, rng=rng, channel=channels[party])
+        except Exception as err:  # reported to the test, which fails on it
+            out[party] = err
+
+    threads = [threading.Thread(target=play, args=(p,)) for p in channels]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    out["channels"] = channels
+    return out
+
+
+CASES = [
+    ("krum", 2, 9, 20, "gram"),
+    ("multikrum", 1, 6, 3, "pairwise"),
+    ("nnm+krum", 1, 6, 5, "gram"),
+    ("mean", 0, 5, 7, "gram"),
+    ("medoid", 1, 5, 4, "gram"),
+]
+
+
+@pytest.mark.spec("C23.1", "D23.1")
+@pytest.mark.parametrize(("rule_name", "f", "n", "d", "variant"), CASES)
+def test_every_party_in_its_own_thread_gives_the_in_process_views(
+    rule_name: str, f: int, n: int, d: int, variant: str
+) -> None:
+    gen = np.random.default_rng(n * d)
+    inputs = gen.normal(size=(n, d))
+    inputs[0] += 50.0  # one far-away worker, so that the rule has something to do
+    options: dict[str, Any] = {} if rule_name == "mean" else {"variant": variant}
+    ref = secure_aggregate(
+        inputs, build_rule(tree, rule_name, f), rng=DeterministicRandomSource(11), **options
+    )
+    got = run_parties(inputs, rule_name, f, 11, **options)
+    s0, s1 = got["S0"], got["S1"]
+    assert not isinstance(s0, Exception), s0
+    assert not isinstance(s1, Exception), s1
+    np.testing.assert_array_equal(s1.z, ref.z)
+    assert s0.z is None
+    assert s0.valid == s1.valid == ref.valid
+    for party, channel in got["channels"].items():
+        assert channel.transcript_bytes() == ref.channel.transcript_bytes(party), party
+    assert got["channels"]["S1"].bytes_by_link() == {
+        link: size for link, size in ref.channel.bytes_by_link().items() if "S1" in link.split("->")
+    }
+
+
+def _round_with(inputs: np.ndarray[Any, Any], silent: set[str], timeout: float) -> dict[str, Any]:
+    """run_parties with the parties in ``silent`` never taking part, and short deadlines."""
+    n, d = inputs.shape
+    setup = round_setup(n, d, build_rule(tree, "krum", 1))
+    hub = Hub()
+    names = ["S0", "S1", "dealer"] + [f"W{i}" for i in range(n)]
+    channels = {p: ThreadChannel(p, hub, timeout=timeout) for p in names}
+    out: dict[str, Any] = {}
+
+    def play(party: str) -> None:
+        rng = DeterministicRandomSource(3)
+        try:
+            if party == "dealer":
+                run_dealer(setup, rng=rng, channel=channels[party])
+            elif party.startswith("W"):
+                i = int(party[1:])
+                run_worker(setup, i, inputs[i], rng=rng, channel=channels[party])
+            else:
+                out[party] = run_server(setup, party, rng=rng, channel=channels[party])
+        except Exception as err:
+            out[party] = err
+
+    threads = [threading.Thread(target=play, args=(p,)) for p in names if p not in silent]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return out
+
+
+@pytest.mark.spec("C23.4")
+def test_a_worker_that_never_sends_is_excluded_when_the_deadline_passes() -> None:
+    inputs = np.random.default_rng(1).normal(size=(6, 4))
+    got = _round_with(inputs, {"W2"}, timeout=1.0)
+    assert got["S1"].valid == got["S0"].valid == [0, 1, 3, 4, 5]
+    assert "no share received (C8.3)" in got["S1"].excluded[2]
+    ref = secure_aggregate(
+        np.delete(inputs, 2, axis=0), build_rule(tree, "krum", 1), rng=DeterministicRandomSource(0)
+    )
+    # Krum picks one worker's update: the same one as a round without W2.
+    chosen = [i for i in [0, 1, 3, 4, 5] if np.allclose(got["S1"].z, inputs[i], atol=1e-4)]
+    assert chosen and np.allclose(ref.z, got["S1"].z, atol=1e-4)
+
+
+@pytest.mark.spec("C23.4")
+@pytest.mark.parametrize("gone", ["S1", "dealer"])
+def test_a_server_aborts_with_nothing_published_when_its_peer_or_the_dealer_is_gone(
+    gone: str,
+) -> None:
+    from sbrml.core.errors import RoundAborted
+
+    inputs = np.random.default_rng(2).normal(size=(6, 4))
+    got = _round_with(inputs, {gone}, timeout=0.5)
+    assert isinstance(got["S0"], RoundAborted), got["S0"]
+    assert got["S0"].clause == "C23.4" and gone in str(got["S0"])
