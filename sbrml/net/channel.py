@@ -143,21 +143,36 @@ class NetworkChannel(Channel):
         two shares from one worker both come back), then any other sender's; a sender with
         nothing by the deadline is absent. Each is counted and recorded in that order.
         """
+        self._check_receiver("NetworkChannel.receive", receiver)
+        taken = self.endpoint.take(label, senders, self._receive_deadline())
+        for message in taken:
+            self._note(message)
+        return taken
+
+    def receive_one(self, receiver: str, label: str, sender: str) -> Message | None:
+        """The earliest message ``sender`` sent ``me`` with ``label`` in this round, waiting
+        until the deadline (as ``receive``); None if it did not come. A later message with
+        the same label stays for the next step. It is counted and recorded."""
+        self._check_receiver("NetworkChannel.receive_one", receiver)
+        message = self.endpoint.take_one(label, sender, self._receive_deadline())
+        if message is not None:
+            self._note(message)
+        return message
+
+    def _check_receiver(self, function: str, receiver: str) -> None:
         if receiver != self.me:
             raise ParameterError(
-                "NetworkChannel.receive",
+                function,
                 "receiver",
                 f"the party this channel plays, {self.me}",
                 "D23.1",
                 repr(receiver),
             )
-        deadline = self._deadline
-        if deadline is None:
-            deadline = time.monotonic() + self.timeouts.peer
-        taken = self.endpoint.take(label, senders, deadline)
-        for message in taken:
-            self._note(message)
-        return taken
+
+    def _receive_deadline(self) -> float:
+        if self._deadline is not None:
+            return self._deadline
+        return time.monotonic() + self.timeouts.peer
 
     def exchange(
         self, label: str, payload0: Payload | None, payload1: Payload | None
@@ -176,13 +191,13 @@ class NetworkChannel(Channel):
         other = SERVERS[1 - s]
         mine = payload0 if s == 0 else payload1
         sent = self._transmit(Message(self.me, other, label, mine if mine is not None else b""))
-        got = self.endpoint.take(label, [other], time.monotonic() + self.timeouts.peer)
-        if not got:
+        # The earliest message only: the other server may already have sent its next
+        # opening with the same label (one label per layer of a circuit).
+        first = self.endpoint.take_one(label, other, time.monotonic() + self.timeouts.peer)
+        if first is None:
             reasons = [r.reason for r in self.endpoint.refused(self.round_id) if r.sender == other]
             cause = f"refused: {reasons[-1]}" if reasons else f"nothing from {other}"
             raise self._aborted(label, f"{other}'s message", cause)
-        ordered = [sent, *got] if s == 0 else [*got, sent]
-        for message in ordered:
+        for message in (sent, first) if s == 0 else (first, sent):
             self._note(message)
-        theirs = got[-1].payload
-        return (theirs, None) if s == 0 else (None, theirs)
+        return (first.payload, None) if s == 0 else (None, first.payload)

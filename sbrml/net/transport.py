@@ -112,8 +112,7 @@ class Endpoint:
         self._cond = threading.Condition()
         self._inbox: dict[int, list[Message]] = {}
         self._refused: dict[int, list[Refusal]] = {}
-        self._channels: dict[str, Any] = {}
-        self._open: list[Any] = []
+        self._links: dict[str, tuple[Any, Any, str]] = {}
         self._lock = threading.Lock()
         self._server: Any = None
         self.port: int | None = None
@@ -186,25 +185,48 @@ class Endpoint:
         order. Without, waits for the first such message and returns all there are.
         A sender with nothing by the deadline is simply absent.
         """
-        if self._server is None:
-            raise ParameterError(
-                "Endpoint.take", "me", "a listening party (S0 or S1)", "D23.3", repr(self.me)
-            )
+        self._check_listening("Endpoint.take")
         with self._cond:
             while True:
                 box = self._inbox.get(self._round, [])
                 mine = [m for m in box if m.label == label]
-                if self._complete(mine, label, senders):
+                if self._complete(mine, label, senders) or not self._wait(deadline):
                     break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
             self._inbox[self._round] = [m for m in box if m.label != label]
         if senders is None:
             return mine
         order = {s: k for k, s in enumerate(senders)}
         return sorted(mine, key=lambda m: order.get(m.sender, len(order)))
+
+    def take_one(self, label: str, sender: str, deadline: float) -> Message | None:
+        """Remove and return the earliest message of the current round that ``sender`` sent
+        with ``label``, waiting until the monotonic ``deadline``; None if none came (or the
+        sender's message with that label was refused). A later message with the same label
+        stays for the next step."""
+        self._check_listening("Endpoint.take_one")
+        with self._cond:
+            while True:
+                box = self._inbox.get(self._round, [])
+                for k, m in enumerate(box):
+                    if m.label == label and m.sender == sender:
+                        del box[k]
+                        return m
+                if self._complete([], label, [sender]) or not self._wait(deadline):
+                    return None
+
+    def _check_listening(self, function: str) -> None:
+        if self._server is None:
+            raise ParameterError(
+                function, "me", "a listening party (S0 or S1)", "D23.3", repr(self.me)
+            )
+
+    def _wait(self, deadline: float) -> bool:
+        # Under self._cond: wait for news until the deadline; False once it has passed.
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        self._cond.wait(left)
+        return True
 
     def _complete(self, mine: list[Message], label: str, senders: Sequence[str] | None) -> bool:
         if senders is None:
@@ -314,37 +336,38 @@ class Endpoint:
 
     # -- sending (every party) ---------------------------------------------------------
 
-    def _call(self, receiver: str) -> Any:
+    def _link(self, receiver: str) -> tuple[Any, Any, str]:
+        # One gRPC channel per peer, opened on first use and kept (D23.3).
         with self._lock:
-            return self._call_locked(receiver)
-
-    def _call_locked(self, receiver: str) -> Any:
-        call = self._channels.get(receiver)
-        if call is None:
-            address = self.peers.get(receiver)
-            if address is None:
-                raise ParameterError(
-                    "Endpoint.send",
-                    "receiver",
-                    f"one of {sorted(self.peers)} (D23.3)",
-                    "D23.3",
-                    repr(receiver),
+            link = self._links.get(receiver)
+            if link is None:
+                address = self.peers.get(receiver)
+                if address is None:
+                    raise ParameterError(
+                        "Endpoint.send",
+                        "receiver",
+                        f"one of {sorted(self.peers)} (D23.3)",
+                        "D23.3",
+                        repr(receiver),
+                    )
+                # The client checks that the server presents the name of the party it meant.
+                options = [*GRPC_OPTIONS, ("grpc.ssl_target_name_override", cert_name(receiver))]
+                channel = grpc.secure_channel(
+                    address, channel_credentials(self.credentials), options=options
                 )
-            options = [*GRPC_OPTIONS, ("grpc.ssl_target_name_override", cert_name(receiver))]
-            channel = grpc.secure_channel(
-                address, channel_credentials(self.credentials), options=options
-            )
-            call = channel.stream_unary(DELIVER)
-            self._channels[receiver] = call
-            self._open.append(channel)
-        return call
+                link = self._links[receiver] = (channel, channel.stream_unary(DELIVER), address)
+            return link
 
     def send(self, message: Message, round_id: int, timeout: float) -> None:
         """D23.3: deliver ``message`` (sender: this party) to its receiver in frames of round
         ``round_id``, blocking until acknowledged or ``timeout`` seconds have passed.
 
-        Raises DeliveryFailed (C23.4) on a timeout or a failed connection, DeliveryRefused
-        with the receiver's reason and clause when it refuses the message.
+        Waits for the connection (the receiver may not listen yet), then sends once: a
+        message is never sent twice, so a lost acknowledgement cannot make a duplicate.
+        Raises DeliveryFailed (C23.4) when no acknowledgement comes in time (nothing
+        listens, the TLS handshake fails on a certificate one side does not accept, or the
+        receiver does not answer) or the connection fails; DeliveryRefused with the
+        receiver's reason and clause when it refuses the message.
         """
         if message.sender != self.me:
             raise ParameterError(
@@ -354,18 +377,21 @@ class Endpoint:
                 "C23.2",
                 repr(message.sender),
             )
-        call = self._call(message.receiver)
+        _, call, address = self._link(message.receiver)
+        where = f"{self.me}->{message.receiver} at {address} {message.label!r} round {round_id}"
         try:
             call(encode_frames(round_id, message), timeout=timeout, wait_for_ready=True)
         except grpc.RpcError as error:
             code, details = error.code(), str(error.details() or "")
-            where = f"{self.me}->{message.receiver} {message.label!r} round {round_id}"
             if code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT):
                 found = _CLAUSE.search(details)
                 clause = found.group(1) if found else "D23.3"
                 raise DeliveryRefused(
                     "Endpoint.send", where, "the receiver's acceptance", clause, details
                 ) from None
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                details = "no acknowledgement (no connection: nothing listens or the TLS "
+                details += "handshake failed; or the receiver did not answer)"
             raise DeliveryFailed(
                 "Endpoint.send",
                 where,
@@ -378,10 +404,10 @@ class Endpoint:
         """Stop listening (calls in progress are cut) and close the channels to peers."""
         if self._server is not None:
             self._server.stop(grace=None).wait(5.0)
-        for channel in self._open:
-            channel.close()
-        self._open.clear()
-        self._channels.clear()
+        with self._lock:
+            for channel, _, _ in self._links.values():
+                channel.close()
+            self._links.clear()
 
     def __enter__(self) -> Endpoint:
         return self
