@@ -21,7 +21,15 @@ from typing import Any
 from sbrml.core.channel import Message
 from sbrml.core.errors import ParameterError, SpecError
 from sbrml.extras import require
-from sbrml.net.frames import DEFAULT_MAX_PAYLOAD, MAX_FRAME, FrameError, Reassembler, encode_frames
+from sbrml.net.frames import (
+    DEFAULT_MAX_PAYLOAD,
+    MAX_FRAME,
+    Frame,
+    FrameError,
+    Reassembler,
+    decode_frame,
+    encode_frames,
+)
 from sbrml.net.tls import Credentials, cert_name, channel_credentials, party_of, server_credentials
 
 require("net", "sbrml.net.transport")
@@ -251,12 +259,14 @@ class Endpoint:
             context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
         assembler = Reassembler(max_payload=self.max_payload)
         failure: _Refuse | None = None
+        head: Frame | None = None
         try:
             for data in frames:
-                fresh = assembler.first is None
+                if head is None:
+                    # C23.2 and C23.3 on the first frame's header, before any allocation.
+                    head = decode_frame(data)
+                    self._check(head, str(peer))
                 assembler.add(data)
-                if fresh:
-                    self._check(assembler, str(peer))
             message = assembler.finish()
             self._accept(assembler, message)
         except FrameError as error:
@@ -270,23 +280,18 @@ class Endpoint:
             )
         if failure is None:
             return b""
-        first = assembler.first
         self._report(
             Refusal(
                 str(peer),
                 str(failure),
-                None if first is None else first.round_id,
-                None if first is None else first.label,
+                None if head is None else head.round_id,
+                None if head is None else head.label,
             )
         )
         context.abort(failure.code, str(failure))
         return b""  # pragma: no cover - abort raises
 
-    def _check(self, assembler: Reassembler, peer: str) -> None:
-        # C23.2 and C23.3 on the first frame, before the rest of the message is read.
-        first = assembler.first
-        if first is None:  # pragma: no cover - called after a frame was added
-            return
+    def _check(self, first: Frame, peer: str) -> None:
         if first.sender != peer:
             raise _Refuse(
                 grpc.StatusCode.PERMISSION_DENIED,
