@@ -1,5 +1,5 @@
-"""The ``sbrml`` command line (README, "Command line"): ``aggregate``, ``kappa``, ``simulate``
-and ``demo``, one module per job.
+"""The ``sbrml`` command line (README, "Command line"): ``aggregate``, ``kappa``, ``simulate``,
+``demo`` and the deployment's ``certs``, ``serve``, ``worker``, ``launch``, one module per job.
 
 The options, output files and JSON fields documented in the README are a public contract.
 Exit status: 0 done, 2 a usage, file or spec error (the message names it) or a standard
@@ -38,6 +38,10 @@ def run_command(args: argparse.Namespace) -> str:
         from sbrml.cli.simulate import run_simulate
 
         return run_simulate(args)
+    if args.command in ("certs", "serve", "worker", "launch"):
+        from sbrml.cli.net import run_net
+
+        return run_net(args)
     from sbrml.cli.demo import run_demo_command
 
     return run_demo_command(args)

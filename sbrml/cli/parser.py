@@ -239,4 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--seed", type=int, default=1, help="seed of the synthetic updates (default 1)"
     )
+    from sbrml.cli.net import add_parsers
+
+    add_parsers(sub)
     return parser

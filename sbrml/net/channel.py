@@ -144,7 +144,7 @@ class NetworkChannel(Channel):
         nothing by the deadline is absent. Each is counted and recorded in that order.
         """
         self._check_receiver("NetworkChannel.receive", receiver)
-        taken = self.endpoint.take(label, senders, self._receive_deadline())
+        taken = self.endpoint.take(label, senders, self._receive_deadline(label))
         for message in taken:
             self._note(message)
         return taken
@@ -154,7 +154,7 @@ class NetworkChannel(Channel):
         until the deadline (as ``receive``); None if it did not come. A later message with
         the same label stays for the next step. It is counted and recorded."""
         self._check_receiver("NetworkChannel.receive_one", receiver)
-        message = self.endpoint.take_one(label, sender, self._receive_deadline())
+        message = self.endpoint.take_one(label, sender, self._receive_deadline(label))
         if message is not None:
             self._note(message)
         return message
@@ -169,9 +169,15 @@ class NetworkChannel(Channel):
                 repr(receiver),
             )
 
-    def _receive_deadline(self) -> float:
+    def _receive_deadline(self, label: str) -> float:
+        # D23.4: the phase's timeout, from the moment the party starts waiting: the workers'
+        # shares ("share"), the dealer's material ("offline/..."), else the other server.
         if self._deadline is not None:
             return self._deadline
+        if label == "share":
+            return time.monotonic() + self.timeouts.share
+        if label.startswith("offline/"):
+            return time.monotonic() + self.timeouts.offline
         return time.monotonic() + self.timeouts.peer
 
     def exchange(

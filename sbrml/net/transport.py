@@ -405,10 +405,12 @@ class Endpoint:
                 f"{code.name}: {details}" if details else code.name,
             ) from None
 
-    def close(self) -> None:
-        """Stop listening (calls in progress are cut) and close the channels to peers."""
+    def close(self, grace: float = 5.0) -> None:
+        """Stop listening and close the channels to peers. Calls in progress get ``grace``
+        seconds to finish: the last message of a round (S0's ``output``) is acknowledged
+        after S1 has used it, and S0 must not see that acknowledgement lost (C23.4)."""
         if self._server is not None:
-            self._server.stop(grace=None).wait(5.0)
+            self._server.stop(grace=grace).wait(grace + 1.0)
         with self._lock:
             for channel, _, _ in self._links.values():
                 channel.close()

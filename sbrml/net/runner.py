@@ -1,0 +1,238 @@
+"""The processes of a deployment (spec/23-deployment.md P23.1): a server serving its rounds,
+the dealer, a worker, and ``launch``, which starts a whole deployment on one machine.
+
+Each party reads the deployment file (D23.4), loads its own certificate (C23.2) and runs its
+part of the optimized round (``sbrml.net.parties``) over a ``NetworkChannel``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, RoundAborted, SpecError
+from sbrml.net.channel import NetworkChannel, Timeouts
+from sbrml.net.config import Deployment, round_setup_of
+from sbrml.net.parties import run_dealer, run_server, run_worker
+from sbrml.net.tls import load_credentials
+from sbrml.net.transport import Endpoint
+from sbrml.optimized.randomness import DeterministicRandomSource, SystemRandomSource
+
+__all__ = ["launch", "result_path", "serve", "serve_dealer", "worker"]
+
+SERVER_NAMES = {"s0": "S0", "s1": "S1"}
+
+
+def _rng(seed: int | None) -> Any:
+    # C2.1: the OS CSPRNG unless a seed is given (tests compare with the in-process round).
+    return SystemRandomSource() if seed is None else DeterministicRandomSource(seed)
+
+
+def _credentials(deployment: Deployment, party: str) -> Any:
+    files = deployment.party(party)
+    return load_credentials(deployment.ca, files.cert, files.key, party=party)
+
+
+def _timeouts(deployment: Deployment) -> Timeouts:
+    return Timeouts(**deployment.timeouts)
+
+
+def result_path(deployment: Deployment, round_id: int, party: str) -> Path:
+    """P23.1 step 5: ``<output>/round-<r>.<party>.json`` (party ``s0`` or ``s1``)."""
+    return deployment.output / f"round-{round_id}.{party.lower()}.json"
+
+
+def _write_record(
+    deployment: Deployment, round_id: int, party: str, record: dict[str, Any]
+) -> None:
+    deployment.output.mkdir(parents=True, exist_ok=True)
+    path = result_path(deployment, round_id, party)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)  # a reader never sees half a record
+
+
+def serve(deployment: Deployment, server: str, *, seed: int | None = None) -> list[dict[str, Any]]:
+    """P23.1 for ``S0`` or ``S1``: listen, then serve the file's rounds in order, writing one
+    record per round (P23.1 step 5). A round that stops (C8.4, C23.4) is recorded with its
+    reason and publishes nothing; the next round is served. Returns the records."""
+    name = SERVER_NAMES.get(server.lower())
+    if name is None:
+        raise ParameterError("serve", "party", "s0, s1 or dealer", "D23.3", repr(server))
+    setup = round_setup_of(deployment)
+    other = "S1" if name == "S0" else "S0"
+    records = []
+    listen = deployment.parties[name.lower()].listen or deployment.address(name)
+    with Endpoint(
+        _credentials(deployment, name),
+        listen=listen,
+        peers={other: deployment.address(other)},
+        round_id=deployment.first_round,
+    ) as endpoint:
+        for r in range(deployment.first_round, deployment.first_round + deployment.rounds):
+            channel = NetworkChannel(
+                endpoint, round_id=r, record=False, timeouts=_timeouts(deployment)
+            )
+            started = time.perf_counter()
+            record: dict[str, Any] = {"round": r, "party": name, "rule": deployment.round["rule"]}
+            try:
+                result = run_server(setup, name, rng=_rng(seed), channel=channel)
+            except (RoundAborted, InsufficientWorkersError) as error:
+                # Both messages hold only public facts: phases, parties, |V|, n, f and the
+                # exclusions' published reasons (C0.1).
+                record["stopped"] = str(error)
+            else:
+                record.update(
+                    n=result.n,
+                    d=result.d,
+                    f=result.f,
+                    leakage=result.leakage,
+                    valid=result.valid,
+                    excluded={f"W{i}": reason for i, reason in result.excluded.items()},
+                    seconds=result.seconds,
+                )
+                if result.z is not None:
+                    z_path = deployment.output / f"round-{r}.z.npy"
+                    deployment.output.mkdir(parents=True, exist_ok=True)
+                    np.save(z_path, result.z)
+                    record["z"] = z_path.name
+            record["bytes"] = channel.bytes_by_link()
+            record["refused"] = [list(item) for item in channel.refused()]
+            record["wall_seconds"] = time.perf_counter() - started
+            _write_record(deployment, r, name, record)
+            records.append(record)
+    return records
+
+
+def serve_dealer(deployment: Deployment, *, seed: int | None = None) -> None:
+    """P23.1 step 2: send each round's offline material to both servers (they hold a later
+    round's frames until they reach it, C23.3)."""
+    setup = round_setup_of(deployment)
+    peers = {s: deployment.address(s) for s in ("S0", "S1")}
+    with Endpoint(_credentials(deployment, "dealer"), peers=peers) as endpoint:
+        for r in range(deployment.first_round, deployment.first_round + deployment.rounds):
+            channel = NetworkChannel(
+                endpoint, round_id=r, record=False, timeouts=_timeouts(deployment)
+            )
+            run_dealer(setup, rng=_rng(seed), channel=channel)
+
+
+def worker(
+    deployment: Deployment,
+    index: int,
+    x: NDArray[Any],
+    *,
+    round_id: int | None = None,
+    seed: int | None = None,
+) -> None:
+    """P23.1 step 3: worker ``index`` shares ``x`` (length d) and sends one share to each
+    server in round ``round_id`` (default: the file's first round). Its own invalid input
+    raises the SpecError of C8.2/C8.13 before anything is sent."""
+    setup = round_setup_of(deployment)
+    n = setup.n
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+        raise ParameterError("worker", "index", f"an int in [0, {n - 1}]", "D8.1", repr(index))
+    r = deployment.first_round if round_id is None else round_id
+    if np.shape(x) != (setup.d,):
+        raise ParameterError(
+            "worker", "input", f"a vector of length d = {setup.d}", "D8.1", f"shape {np.shape(x)}"
+        )
+    peers = {s: deployment.address(s) for s in ("S0", "S1")}
+    with Endpoint(_credentials(deployment, f"W{index}"), peers=peers) as endpoint:
+        channel = NetworkChannel(endpoint, round_id=r, record=False, timeouts=_timeouts(deployment))
+        run_worker(setup, index, x, rng=_rng(seed), channel=channel)
+
+
+def _party_command(config: Path, party: str, seed: int | None) -> list[str]:
+    command = [sys.executable, "-m", "sbrml.cli", "serve", party, "--config", str(config)]
+    return command + ([] if seed is None else ["--seed", str(seed)])
+
+
+def launch(
+    deployment: Deployment,
+    inputs: NDArray[Any],
+    *,
+    seed: int | None = None,
+    wait: float | None = None,
+) -> list[dict[str, Any]]:
+    """Start a whole deployment on this machine (P23.1): S0, S1 and the dealer as separate
+    processes (``sbrml serve``), and the workers as tasks of this process, each with its own
+    certificate, sending ``inputs[i]`` in every round. Returns S1's record of each round.
+
+    A worker whose input it refuses itself is reported on standard error and sends nothing.
+    Raises RoundAborted when a server process fails or does not finish within ``wait``
+    seconds (default: the sum of the file's timeouts per round, plus 60).
+    """
+    setup = round_setup_of(deployment)
+    if inputs.shape != (setup.n, setup.d):
+        raise ParameterError(
+            "launch",
+            "input",
+            f"an n x d = {setup.n} x {setup.d} array (the deployment file's n and d)",
+            "D23.4",
+            f"shape {inputs.shape}",
+        )
+    rounds = range(deployment.first_round, deployment.first_round + deployment.rounds)
+    for r in rounds:
+        for party in ("s0", "s1"):
+            result_path(deployment, r, party).unlink(missing_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    processes = {
+        party: subprocess.Popen(_party_command(deployment.path, party, seed), env=env)
+        for party in ("s0", "s1", "dealer")
+    }
+    errors: list[str] = []
+
+    def play(i: int, r: int) -> None:
+        try:
+            worker(deployment, i, inputs[i], round_id=r, seed=seed)
+        except SpecError as error:
+            errors.append(f"W{i} round {r}: {error.public_reason()}")
+
+    budget = wait if wait is not None else 60 + len(rounds) * sum(deployment.timeouts.values())
+    deadline = time.monotonic() + budget
+    try:
+        for r in rounds:
+            tasks = [threading.Thread(target=play, args=(i, r)) for i in range(setup.n)]
+            for t in tasks:
+                t.start()
+            for t in tasks:
+                t.join(max(deadline - time.monotonic(), 0.0))
+        for party, process in processes.items():
+            try:
+                code = process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                raise RoundAborted(
+                    "launch", party, f"the {party} process to finish", "C23.4", f"> {budget:g} s"
+                ) from None
+            if code != 0:
+                raise RoundAborted(
+                    "launch", party, f"the {party} process to succeed", "C23.4", f"exit {code}"
+                )
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    for line in errors:
+        print(f"sbrml: launch: {line}", file=sys.stderr)
+    records = []
+    for r in rounds:
+        path = result_path(deployment, r, "s1")
+        records.append(json.loads(path.read_text(encoding="utf-8")))
+    if records and any("stopped" in rec for rec in records):
+        stopped = [rec for rec in records if "stopped" in rec]
+        print(
+            f"sbrml: launch: {len(stopped)} round(s) stopped: {stopped[0]['stopped']}",
+            file=sys.stderr,
+        )
+    return records
