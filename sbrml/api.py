@@ -38,8 +38,9 @@ class AggregationResult:
     ``valid``: the workers counted, ascending. ``excluded``: worker -> published reason (spec
     C0.1: clause and condition, never the value). ``bytes``: payload bytes per link
     ``"sender->receiver"`` (spec C7.2). ``seconds``: wall-clock seconds per phase.
-    ``transcript``: the ``Channel`` with every message (``None`` in plaintext); its
-    ``view(party)`` is one party's view (spec D7.5).
+    ``transcript``: the ``Channel`` with every message (``None`` in plaintext, and in the
+    two-server round unless asked for with ``transcript=True``); its ``view(party)`` is one
+    party's view (spec D7.5).
 
     Protocol-specific extras: ``leakage`` (two-server: what the servers learn besides ``z``
     and ``V``, spec C8.15: ``"distances"`` — ``S1`` learns ``D``; ``"index"`` — the
@@ -205,6 +206,7 @@ def secure_aggregate(
     tamper: Any = None,
     leakage: str | None = None,
     frac_bits: int = DEFAULT_FRAC_BITS,
+    transcript: bool = False,
 ) -> AggregationResult:
     """The two-server round (spec P8.1) of ``rule`` over the rows of ``x`` (``n x d`` floats).
 
@@ -228,6 +230,9 @@ def secure_aggregate(
     malformed share being excluded. ``rng`` is a ``RandomSource`` (default: a fresh
     ``SystemRandomSource``, C2.1); ``impl`` is the tree (``"optimized"`` or ``"reference"``),
     which the rule and the provider must come from (``ParameterError`` citing D0.1 otherwise).
+    ``transcript=True`` keeps every message, so that ``result.transcript`` holds the channel
+    (D7.2, D7.3); by default the round keeps byte counts only and ``transcript`` is None,
+    so no copy of a share outlives the step that used it.
     Returns an ``AggregationResult`` with ``protocol="two-server"``.
     """
     tree = tree_module(impl)
@@ -261,6 +266,7 @@ def secure_aggregate(
         tamper=tamper,
         leakage=leakage,
         frac_bits=frac_bits,
+        transcript=transcript,
     )
     return AggregationResult(
         protocol="two-server",
@@ -275,7 +281,7 @@ def secure_aggregate(
         excluded=dict(result.excluded),
         bytes=result.channel.bytes_by_link(),
         seconds=dict(result.seconds),
-        transcript=result.channel,
+        transcript=result.channel if transcript else None,
         distances=result.distances,
         leakage=result.leakage,
     )

@@ -44,7 +44,7 @@ def test_both_trees_agree_through_the_front_door(call: str) -> None:
         rng = sbrml.DeterministicRandomSource(7)
         if call == "secure":
             rule = sbrml.rule("nnm+krum", f=1, impl=impl)
-            results.append(sbrml.secure_aggregate(X, rule, rng=rng, impl=impl))
+            results.append(sbrml.secure_aggregate(X, rule, rng=rng, impl=impl, transcript=True))
         elif call == "masks":
             results.append(sbrml.masked_mean(X, rng=rng, impl=impl))
         else:
@@ -60,7 +60,7 @@ def test_both_trees_agree_through_the_front_door(call: str) -> None:
 @pytest.mark.spec("D0.1", "C2.1")
 def test_default_randomness_is_fresh_per_call() -> None:
     rule = sbrml.rule("krum", f=1)
-    a, b = sbrml.secure_aggregate(X, rule), sbrml.secure_aggregate(X, rule)
+    a, b = (sbrml.secure_aggregate(X, rule, transcript=True) for _ in range(2))
     assert np.array_equal(a.aggregate, b.aggregate)
     assert a.transcript.transcript_digest() != b.transcript.transcript_digest()
 
@@ -142,3 +142,13 @@ def test_front_door_refuses_a_variant_without_distances_and_ragged_rows() -> Non
     with pytest.raises(ShapeError) as shape:
         sbrml.secure_aggregate([[1.0, 2.0], [3.0]], sbrml.rule("mean", f=0))
     assert shape.value.clause == "D8.1" and "different lengths" in str(shape.value)
+
+
+@pytest.mark.spec("D7.2")
+def test_the_front_door_keeps_no_transcript_unless_asked() -> None:
+    rule = sbrml.rule("krum", f=1)
+    quiet = sbrml.secure_aggregate(X, rule, rng=sbrml.DeterministicRandomSource(3))
+    kept = sbrml.secure_aggregate(X, rule, rng=sbrml.DeterministicRandomSource(3), transcript=True)
+    assert quiet.transcript is None and kept.transcript is not None
+    assert quiet.bytes == kept.bytes == kept.transcript.bytes_by_link()
+    assert np.array_equal(quiet.aggregate, kept.aggregate)

@@ -300,6 +300,7 @@ def run_secure(
             provider=provider,
             leakage=args.leakage,
             frac_bits=args.frac_bits,
+            transcript=True,  # the report's transcript_sha256 (and --transcript)
         )
     seconds = dict(result.seconds)
     seconds["total_online"] = modes.online_seconds(result)

@@ -16,6 +16,7 @@ import numpy as np
 
 from sbrml.cli.errors import CliError
 from sbrml.cli.files import inspect_npy, load_matrix
+from sbrml.extras import MissingExtraError, require
 
 __all__ = ["add_parsers", "run_net"]
 
@@ -80,6 +81,11 @@ def _load_vector(path: str) -> Any:
 
 def run_net(args: argparse.Namespace) -> str:
     """Run one of the four subcommands; returns what it prints."""
+    if args.command != "certs":
+        try:
+            require("net", f"sbrml {args.command}")
+        except MissingExtraError as err:  # the user's install, not a bug: exit 2 with the fix
+            raise CliError(str(err)) from err
     if args.command == "certs":
         from sbrml.net.tls import make_certificates
 

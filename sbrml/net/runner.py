@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,34 @@ def _party_command(config: Path, party: str, seed: int | None) -> list[str]:
     return command + ([] if seed is None else ["--seed", str(seed)])
 
 
+def _finished(tasks: list[threading.Thread]) -> bool:
+    return not any(t.is_alive() for t in tasks)
+
+
+def _wait(
+    done: Any, processes: dict[str, subprocess.Popen[bytes]], deadline: float, budget: float
+) -> None:
+    """Wait until ``done()``, stopping at once when a party process fails (C23.4)."""
+    while not done():
+        for party, process in processes.items():
+            code = process.poll()
+            if code not in (None, 0):
+                raise RoundAborted(
+                    "launch", party, f"the {party} process to succeed", "C23.4", f"exit {code}"
+                )
+        if time.monotonic() > deadline:
+            raise RoundAborted(
+                "launch", "parties", "the round's parties to finish", "C23.4", f"> {budget:g} s"
+            )
+        time.sleep(0.02)
+    for party, process in processes.items():
+        code = process.poll()
+        if code not in (None, 0):
+            raise RoundAborted(
+                "launch", party, f"the {party} process to succeed", "C23.4", f"exit {code}"
+            )
+
+
 def launch(
     deployment: Deployment,
     inputs: NDArray[Any],
@@ -202,22 +231,18 @@ def launch(
     deadline = time.monotonic() + budget
     try:
         for r in rounds:
-            tasks = [threading.Thread(target=play, args=(i, r)) for i in range(setup.n)]
+            tasks = [
+                threading.Thread(target=play, args=(i, r), daemon=True) for i in range(setup.n)
+            ]
             for t in tasks:
                 t.start()
-            for t in tasks:
-                t.join(max(deadline - time.monotonic(), 0.0))
-        for party, process in processes.items():
-            try:
-                code = process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                raise RoundAborted(
-                    "launch", party, f"the {party} process to finish", "C23.4", f"> {budget:g} s"
-                ) from None
-            if code != 0:
-                raise RoundAborted(
-                    "launch", party, f"the {party} process to succeed", "C23.4", f"exit {code}"
-                )
+            _wait(partial(_finished, tasks), processes, deadline, budget)
+        _wait(
+            lambda: all(p.poll() is not None for p in processes.values()),
+            processes,
+            deadline,
+            budget,
+        )
     finally:
         for process in processes.values():
             if process.poll() is None:
