@@ -216,7 +216,9 @@ def launch(
             result_path(deployment, r, party).unlink(missing_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     processes = {
-        party: subprocess.Popen(_party_command(deployment.path, party, seed), env=env)
+        party: subprocess.Popen(
+            _party_command(deployment.path, party, seed), env=env, stdout=subprocess.DEVNULL
+        )
         for party in ("s0", "s1", "dealer")
     }
     errors: list[str] = []
