@@ -211,32 +211,6 @@ class PhaseClock:
         self._last = now
 
 
-class TimedDealer:
-    """Forwards every call to a dealer and counts the seconds they take, so that material
-    drawn during an online phase is reported as offline work (C8.8)."""
-
-    def __init__(self, dealer: Any):
-        self._dealer = dealer
-        self._seconds = 0.0
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._dealer, name)
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                self._seconds += time.perf_counter() - start
-
-        return timed
-
-    def take(self) -> float:
-        """The seconds counted since the last call, and start again from zero."""
-        seconds, self._seconds = self._seconds, 0.0
-        return seconds
-
-
 def pack_indices(indices: Sequence[int]) -> bytes:
     """P8.1 step 2: the valid list as ring elements, 8 bytes LE each (D7.4)."""
     return b"".join(i.to_bytes(8, "little") for i in indices)

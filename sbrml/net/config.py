@@ -41,7 +41,7 @@ class ConfigError(ParameterError):
 
 @dataclass(frozen=True)
 class PartyConfig:
-    """One party's certificate, key and (S0, S1 only) address; paths already resolved."""
+    """One party's certificate, key, address and listening address; paths resolved."""
 
     cert: Path
     key: Path
@@ -82,9 +82,14 @@ class Deployment:
             )
         return self.parties[key]
 
-    def address(self, server: str) -> str:
-        """``host:port`` of ``S0`` or ``S1``."""
-        return str(self.parties[server.lower()].address)
+    def address(self, party: str) -> str:
+        """``host:port`` where the others reach ``S0``, ``S1`` or the dealer."""
+        return str(self.parties[party.lower()].address)
+
+    def listen(self, party: str) -> str:
+        """``host:port`` that ``S0``, ``S1`` or the dealer binds (default: its address)."""
+        entry = self.parties[party.lower()]
+        return str(entry.listen or entry.address)
 
     def _resolve(self, text: str) -> Path:
         path = Path(text)
@@ -170,13 +175,12 @@ def load_deployment(path: str | Path) -> Deployment:
         entry = parties_table.get(name)
         if not isinstance(entry, dict):
             raise _error(file, f"[parties.{name}]", "a table", entry)
-        allowed = ("cert", "key", "address", "listen") if name in SERVERS else ("cert", "key")
-        _check_keys(file, f"parties.{name}", entry, allowed)
-        address = listen = None
-        if name in SERVERS:
-            address = _address(file, f"parties.{name}.address", entry.get("address"))
-            if "listen" in entry:
-                listen = _address(file, f"parties.{name}.listen", entry["listen"])
+        _check_keys(file, f"parties.{name}", entry, ("cert", "key", "address", "listen"))
+        # D23.3: S0, S1 and the dealer listen (the dealer for S0's requests, P23.2).
+        address = _address(file, f"parties.{name}.address", entry.get("address"))
+        listen = None
+        if "listen" in entry:
+            listen = _address(file, f"parties.{name}.listen", entry["listen"])
         parties[name] = PartyConfig(
             resolve(_string(file, f"parties.{name}.cert", entry.get("cert"))),
             resolve(_string(file, f"parties.{name}.key", entry.get("key"))),

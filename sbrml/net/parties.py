@@ -9,14 +9,15 @@ from typing import cast
 from numpy.typing import ArrayLike
 
 from sbrml.core.channel import Channel
-from sbrml.core.errors import ParameterError
+from sbrml.core.dealer_requests import REQUEST_LABEL, decode_request
+from sbrml.core.errors import ParameterError, RoundAborted
 from sbrml.core.randomness import RandomSource
 from sbrml.core.round import PhaseClock, RoundResult
 from sbrml.optimized.beaver import Dealer
 from sbrml.optimized.remote_dealer import RemoteDealer
 from sbrml.optimized.ring import F64, U64
 from sbrml.optimized.round import server_round, worker_messages
-from sbrml.optimized.round_offline import RoundSetup, offline_material
+from sbrml.optimized.round_offline import RoundSetup, draws_online, offline_material
 
 __all__ = ["run_dealer", "run_server", "run_worker"]
 
@@ -28,10 +29,27 @@ def _check_plays(function: str, channel: Channel, party: str) -> None:
 
 def run_dealer(setup: RoundSetup, *, rng: RandomSource, channel: Channel) -> None:
     """P23.1 step 2: draw the round's offline material from ``rng.derive("dealer")`` (C8.1)
-    and send each server its part, in P8.1 step 0's order."""
+    and send each server its part, in P8.1 step 0's order; then, in a round that compares on
+    shares, answer S0's requests until it says ``end`` (P23.2)."""
     _check_plays("run_dealer", channel, "dealer")
     dealer = Dealer(rng=rng.derive("dealer"))
     offline_material(setup, dealer, dealer, channel=channel, clock=PhaseClock())
+    if not draws_online(setup):
+        return
+    # P23.2: S0 asks for each draw of the round's comparisons, then says "end".
+    while True:
+        message = channel.receive_one("dealer", REQUEST_LABEL, "S0")
+        if message is None:
+            raise RoundAborted(
+                "run_dealer", REQUEST_LABEL, "S0's next request (P23.2)", "C23.4", "none"
+            )
+        name, args = decode_request(message.payload)
+        if name == "end":
+            return
+        if name == "masks":
+            dealer.masks(args[0], args[1], high=bool(args[2]), channel=channel)
+        else:
+            getattr(dealer, name)(*args, channel=channel)
 
 
 def run_worker(

@@ -72,11 +72,13 @@ def serve(deployment: Deployment, server: str, *, seed: int | None = None) -> li
     setup = round_setup_of(deployment)
     other = "S1" if name == "S0" else "S0"
     records = []
-    listen = deployment.parties[name.lower()].listen or deployment.address(name)
+    peers = {other: deployment.address(other)}
+    if name == "S0":
+        peers["dealer"] = deployment.address("dealer")  # requests of P23.2
     with Endpoint(
         _credentials(deployment, name),
-        listen=listen,
-        peers={other: deployment.address(other)},
+        listen=deployment.listen(name),
+        peers=peers,
         round_id=deployment.first_round,
     ) as endpoint:
         for r in range(deployment.first_round, deployment.first_round + deployment.rounds):
@@ -116,15 +118,25 @@ def serve(deployment: Deployment, server: str, *, seed: int | None = None) -> li
 
 def serve_dealer(deployment: Deployment, *, seed: int | None = None) -> None:
     """P23.1 step 2: send each round's offline material to both servers (they hold a later
-    round's frames until they reach it, C23.3)."""
+    round's frames until they reach it, C23.3), then answer S0's requests (P23.2). A round
+    the dealer cannot finish (S0 gone, C23.4) is reported on standard error; the dealer
+    goes on to the next."""
     setup = round_setup_of(deployment)
     peers = {s: deployment.address(s) for s in ("S0", "S1")}
-    with Endpoint(_credentials(deployment, "dealer"), peers=peers) as endpoint:
+    with Endpoint(
+        _credentials(deployment, "dealer"),
+        listen=deployment.listen("dealer"),
+        peers=peers,
+        round_id=deployment.first_round,
+    ) as endpoint:
         for r in range(deployment.first_round, deployment.first_round + deployment.rounds):
             channel = NetworkChannel(
                 endpoint, round_id=r, record=False, timeouts=_timeouts(deployment)
             )
-            run_dealer(setup, rng=_rng(seed), channel=channel)
+            try:
+                run_dealer(setup, rng=_rng(seed), channel=channel)
+            except RoundAborted as error:
+                print(f"sbrml serve dealer: round {r}: {error}", file=sys.stderr)
 
 
 def worker(

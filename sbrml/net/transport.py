@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 DELIVER = "/sbrml.v1.Party/Deliver"
-LISTENERS = ("S0", "S1")
+LISTENERS = ("S0", "S1", "dealer")  # D23.3; the dealer listens for S0's requests (P23.2)
 # A frame with the longest legal header must pass gRPC's message size limits (4 MiB receive
 # by default would do for 1 MiB frames, but the limit is stated, not left to a default).
 GRPC_OPTIONS: list[tuple[str, Any]] = [
@@ -112,7 +112,7 @@ class Endpoint:
                 raise ParameterError(
                     "Endpoint",
                     "peers",
-                    "addresses of S0 or S1, not of itself (D23.3)",
+                    "addresses of S0, S1 or the dealer, not of itself (D23.3)",
                     "D23.3",
                     repr(sorted(self.peers)),
                 )
@@ -127,7 +127,11 @@ class Endpoint:
         if listen is not None:
             if self.me not in LISTENERS:
                 raise ParameterError(
-                    "Endpoint", "listen", "only S0 and S1 listen", "D23.3", f"{self.me} at {listen}"
+                    "Endpoint",
+                    "listen",
+                    "only S0, S1 and the dealer listen",
+                    "D23.3",
+                    f"{self.me} at {listen}",
                 )
             self._listen(listen, max_workers)
 
@@ -225,7 +229,7 @@ class Endpoint:
     def _check_listening(self, function: str) -> None:
         if self._server is None:
             raise ParameterError(
-                function, "me", "a listening party (S0 or S1)", "D23.3", repr(self.me)
+                function, "me", "a listening party (S0, S1 or the dealer)", "D23.3", repr(self.me)
             )
 
     def _wait(self, deadline: float) -> bool:

@@ -6,14 +6,15 @@ validation and agreement logic is the reference's, fed with a zero-copy array pa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.channel import each
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.dealer_requests import TimedDealer
+from sbrml.core.errors import ShapeError
 from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.params import NORM_BOUND_LOG2, coordinate_bound_log2
 from sbrml.core.range_validation import coordinate_bound_error, exclude_out_of_range
@@ -21,7 +22,6 @@ from sbrml.core.round import (
     PhaseClock,
     RoundResult,
     Tamper,
-    TimedDealer,
     agree_on_valid,
     check_round_inputs,
     norm_bound_error,
@@ -34,7 +34,7 @@ from sbrml.core.round import (
 )
 from sbrml.core.rules import DistanceRule, Rule, is_distance_rule
 from sbrml.optimized.beaver import CHUNK, Dealer, TripleProvider, column_blocks
-from sbrml.optimized.channel import Channel, Message, pack_ring, unpack_ring
+from sbrml.optimized.channel import Channel, Message, open_ring, pack_ring, unpack_ring
 from sbrml.optimized.comparison import range_check
 from sbrml.optimized.distances import (
     restrict_square_pairs,
@@ -204,17 +204,6 @@ def server_round(
     n, d, rule, bits = setup.n, setup.d, setup.rule, setup.bits
     leakage, variant = setup.leakage, setup.variant
     frac_bits, weight_frac_bits = setup.frac_bits, setup.weight_frac_bits
-    both = channel.servers() == (0, 1)
-    across = is_distance_rule(rule) and (leakage == "distances" or not setup.distance)
-    if not both and not across:
-        raise ParameterError(
-            "server_round",
-            "rule",
-            "a round that runs across processes: a distance rule with leakage 'distances', or "
-            "the mean (section 23)",
-            "D23.1",
-            f"{rule.name} with leakage {leakage!r}",
-        )
     timed = TimedDealer(dealer)  # material drawn online is counted as offline (C8.8)
 
     # Step 2: validation and agreement on V.
@@ -245,19 +234,21 @@ def server_round(
     z: F64 | None = None
     if not is_distance_rule(rule):
         # P22.2: the coordinate-wise rule on shares; only z is opened.
-        stacked = (np.stack(x_rows[0]), np.stack(x_rows[1]))
+        stacked = each(channel, lambda s: np.stack(x_rows[s]))
         numerator, q = coordinatewise_numerator(
             rule.name, rule.f, stacked, bits=bits, dealer=cast(Dealer, timed), channel=channel
         )
         clock.lap("compare", offline=timed.take())
-        channel.send("S0", "S1", "output", pack_ring(numerator[0]))
-        z = publish(numerator[0] + numerator[1], q, frac_bits)
+        timed.finish(channel)  # P23.2: the round draws nothing more
+        z = _open_output(channel, numerator, d, lambda total: publish(total, q, frac_bits))
         clock.lap("output")
     elif not setup.distance:
         # The mean with leakage "output": its weights 1/|V| need no D (D9.1, C8.15).
         p = np.full(len(valid), 1.0 / len(valid))
         big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
-        z = _output(channel, big_p, x_rows, d, frac_bits + weight_frac_bits)
+        z = _open_output(
+            channel, _weighted(channel, big_p, x_rows, d), d, _decoder(frac_bits + weight_frac_bits)
+        )
         clock.lap("output")
     else:
         # Step 3: distances over V.
@@ -329,9 +320,7 @@ def server_round(
                 else encode_weights(np.array([1.0 / m]), weight_frac_bits=weight_frac_bits)[0]
             )
             if leakage == "index":
-                channel.send("S0", "S1", "selection", pack_ring(sel[0]))
-                channel.send("S1", "S0", "selection", pack_ring(sel[1]))
-                chosen = sel[0] + sel[1]
+                chosen = open_ring("selection", sel[0], sel[1], channel)
                 # Krum: 1/m or 0. After NNM, C11.6's doubles: the fsum of w_a copies of 1/m
                 # is one correctly rounded product, then divided by k.
                 p = chosen.astype(np.float64) * (1.0 / m) / k
@@ -341,20 +330,19 @@ def server_round(
         # Step 5: output on shares, opened at S1.
         if leakage == "output":
             triples = timed.row_triples(size, d, channel=channel)
-            z0, z1 = row_mul((sel[0] * unit, sel[1] * unit), x_rows, triples, channel=channel)
-            channel.send("S0", "S1", "output", pack_ring(z0))
-            z = (
-                publish(z0 + z1, m * k, frac_bits)
-                if hasattr(rule, "pre")
-                else decode(z0 + z1, frac_bits=frac_bits + weight_frac_bits)
-            )
-        elif leakage == "index" and hasattr(rule, "pre"):
-            z0 = weighted_sum(big_p, x_rows[0], d)
-            z1 = weighted_sum(big_p, x_rows[1], d)
-            channel.send("S0", "S1", "output", pack_ring(z0))
-            z = publish(z0 + z1, m * k, frac_bits)  # P22.7 step 5
+            weighted = each(channel, lambda s: sel[s] * unit)
+            z_shares = row_mul(weighted, x_rows, triples, channel=channel)
         else:
-            z = _output(channel, big_p, x_rows, d, frac_bits + weight_frac_bits)
+            z_shares = _weighted(channel, big_p, x_rows, d)
+        if leakage != "distances":
+            timed.finish(channel)  # P23.2: the round draws nothing more
+        if leakage != "distances" and hasattr(rule, "pre"):
+            divisor = m * k
+            z = _open_output(  # P22.7 step 5
+                channel, z_shares, d, lambda total: publish(total, divisor, frac_bits)
+            )
+        else:
+            z = _open_output(channel, z_shares, d, _decoder(frac_bits + weight_frac_bits))
         clock.lap("output", offline=timed.take())
 
     return RoundResult(
@@ -374,16 +362,26 @@ def server_round(
     )
 
 
-def _output(
-    channel: Channel, big_p: U64, x_rows: tuple[Sequence[U64], Sequence[U64]], d: int, bits: int
+def _weighted(
+    channel: Channel, big_p: U64, x_rows: tuple[Sequence[U64], Sequence[U64]], d: int
+) -> tuple[U64, U64]:
+    """P8.1 step 5 (local) with public weights: z^s = sum_i P_i x_i^s per played server."""
+    return each(channel, lambda s: weighted_sum(big_p, x_rows[s], d))
+
+
+def _decoder(bits: int) -> Callable[[U64], F64]:
+    return lambda total: decode(total, frac_bits=bits)
+
+
+def _open_output(
+    channel: Channel, z_shares: tuple[U64, U64], d: int, finish: Callable[[U64], F64]
 ) -> F64 | None:
-    """P8.1 step 5 with public weights: z^s = sum_i P_i x_i^s; S0 sends z^0 to S1, which
-    publishes z = decode(z^0 + z^1) with ``bits`` fractional bits (None where S1 is not
-    played)."""
-    z_shares = each(channel, lambda s: weighted_sum(big_p, x_rows[s], d))
+    """P8.1 step 5: S0 sends z^0 to S1 (label ``output``), which publishes
+    ``finish(z^0 + z^1)``; None where S1 is not played (S0 does not learn z)."""
     if channel.plays("S0"):
         channel.send("S0", "S1", "output", pack_ring(z_shares[0]))
     if not channel.plays("S1"):
         return None
-    z0 = unpack_ring("secure_aggregate", "output", peer_payload(channel, "S1", "output", "S0"), d)
-    return decode(z0 + z_shares[1], frac_bits=bits)
+    payload = peer_payload(channel, "S1", "output", "S0")
+    z0 = unpack_ring("secure_aggregate", "output", payload, d)
+    return finish(z0 + z_shares[1])

@@ -12,12 +12,12 @@ from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.network import gate_count
 from sbrml.core.params import pairs
 from sbrml.core.round import PhaseClock, check_round_inputs
-from sbrml.core.rules import Rule
+from sbrml.core.rules import Rule, is_distance_rule
 from sbrml.optimized.beaver import Dealer, TripleProvider
 from sbrml.optimized.channel import Channel
 from sbrml.optimized.ring import DEFAULT_FRAC_BITS, WEIGHT_FRAC_BITS
 
-__all__ = ["Material", "RoundSetup", "offline_material", "round_setup"]
+__all__ = ["Material", "RoundSetup", "draws_online", "offline_material", "round_setup"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +103,9 @@ def offline_material(
     )
     clock.lap("offline_comparison")
     return Material(gram, squares, range_material)
+
+
+def draws_online(setup: RoundSetup) -> bool:
+    """P23.2: whether the round draws dealer material while it runs (the coordinate-wise
+    rules on shares and Krum's hidden modes), so that S0 sends the dealer requests."""
+    return not is_distance_rule(setup.rule) or (setup.distance and setup.leakage != "distances")

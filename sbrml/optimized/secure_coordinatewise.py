@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.core.channel import Channel
+from sbrml.core.channel import Channel, each, present
 from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.core.network import check_layer, check_width, gate_count, sorting_layers
 from sbrml.core.params import RING_BITS, check_frac_bits
@@ -74,6 +74,9 @@ def _check_rows(function: str, rows: tuple[ArrayLike, ArrayLike]) -> tuple[RowPa
         raise _shape(function, "rows", "a pair (share of S0, share of S1)", type(rows).__name__)
     out = []
     for s, share in enumerate(rows):
+        if share is None:  # a server this process does not play (spec section 23)
+            out.append(share)
+            continue
         try:
             arr = as_ring(function, f"rows[{s}]", share)
         except ShapeError as err:
@@ -81,9 +84,10 @@ def _check_rows(function: str, rows: tuple[ArrayLike, ArrayLike]) -> tuple[RowPa
         if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
             raise _shape(function, f"rows[{s}]", "a (v, d) array, v, d >= 1", arr.shape)
         out.append(arr)
-    if out[0].shape != out[1].shape:
-        raise _shape(function, "rows[1]", f"shape {out[0].shape}", out[1].shape)
-    v, d = out[0].shape
+    shapes = [a.shape for a in out if a is not None]
+    if shapes[0] != shapes[-1]:
+        raise _shape(function, "rows[1]", f"shape {shapes[0]}", shapes[-1])
+    v, d = shapes[0]
     return (out[0], out[1]), int(v), int(d)
 
 
@@ -103,6 +107,8 @@ def _check_material(function: str, material: Material, lanes: int, width: int) -
     masks, ands, dabits, triples = material
     words, gates = plane_words(lanes), gate_count(width)
     for s in (0, 1):
+        if masks[s] is None:  # a server this process does not play (spec section 23)
+            continue
         m, a, q, t = masks[s], ands[s], dabits[s], triples[s]
         if (
             m.lanes != lanes
@@ -127,7 +133,7 @@ def _sign(
 ) -> tuple[Pair, tuple[TripleShares, TripleShares]]:
     """Shares of [x < 0] as ring elements, for x in [-2^w, 2^w) on N lanes, and the N scalar
     triples of the product that follows (P22.1 steps 2-3, P22.3 step 1)."""
-    lanes = x[0].shape[0]
+    lanes = present(x)[0].shape[0]
     masks, ands, dabits, triples = material = _layer_material(dealer, lanes, width, channel)
     _check_material(function, material, lanes, width)
     bit = less_than_zero(x, masks, ands, width=width, channel=channel)
@@ -145,22 +151,23 @@ def _layer_in_place(
     """P22.1 on checked rows and layer, writing the result into ``work`` (never sent)."""
     first = np.array([i for i, _ in layer], dtype=np.intp)
     second = np.array([j for _, j in layer], dtype=np.intp)
-    d = work[0].shape[1]
+    d = present(work)[0].shape[1]
     # Lanes comparator-major: row c of the (L, d) gather is comparator c, so lane c*d + k.
-    a = [work[s][first].reshape(-1) for s in (0, 1)]
-    b = [work[s][second].reshape(-1) for s in (0, 1)]
+    a = each(channel, lambda s: work[s][first].reshape(-1))
+    b = each(channel, lambda s: work[s][second].reshape(-1))
     # Step 1: delta = b - a; steps 2-3: [swap] = [b < a] as a ring element.
-    delta = (b[0] - a[0], b[1] - a[1])
+    delta = each(channel, lambda s: b[s] - a[s])
     swap, triples = _sign("compare_exchange", delta, width, dealer, channel)
     # Step 4: select([swap], b, a) is a + [swap](b - a): one beaver_mul of [swap] and delta
     # (P21.6, the same message); then low = a + prod and high = a + b - low = b - prod.
     prod = beaver_mul(swap, delta, triples, channel=channel)
-    for s in (0, 1):
-        a[s] += prod[s]
-        b[s] -= prod[s]
+    for s in channel.servers():
+        low, high = a[s], b[s]
+        low += prod[s]
+        high -= prod[s]
         # Step 5: position i_c receives low, j_c receives high.
-        work[s][first] = a[s].reshape(-1, d)
-        work[s][second] = b[s].reshape(-1, d)
+        work[s][first] = low.reshape(-1, d)
+        work[s][second] = high.reshape(-1, d)
 
 
 def compare_exchange(
@@ -190,7 +197,7 @@ def compare_exchange(
     shares, v, _ = _check_rows("compare_exchange", rows)
     check_layer("compare_exchange", layer, v)
     check_width("compare_exchange", "width", width, 1, RING_BITS - 1, "C21.4")
-    work = (shares[0].copy(), shares[1].copy())
+    work = each(channel, lambda s: shares[s].copy())
     _layer_in_place(work, layer, width=width, dealer=dealer, channel=channel)
     return work
 
@@ -206,7 +213,7 @@ def secure_sort(
     """
     shares, v, _ = _check_rows("secure_sort", rows)
     check_width("secure_sort", "width", width, 1, RING_BITS - 1, "C21.4")
-    work = (shares[0].copy(), shares[1].copy())
+    work = each(channel, lambda s: shares[s].copy())
     for layer in sorting_layers(v):
         _layer_in_place(work, layer, width=width, dealer=dealer, channel=channel)
     return work
@@ -220,31 +227,32 @@ def _sum_rows(rows: U64) -> U64:
 
 def _meamed(y: RowPair, f: int, bits: int, dealer: Dealer, channel: Channel) -> Pair:
     """P22.3 on sorted shares: shares of the sum of the k = v - f values nearest the median."""
-    v, d = y[0].shape
+    v, d = present(y)[0].shape
     k, mid = v - f, v // 2
-    total = [_sum_rows(y[s][:k]) for s in (0, 1)]
+    total = each(channel, lambda s: _sum_rows(y[s][:k]))
     if f == 0:
-        return total[0], total[1]
+        return total
     two = np.uint64(2)
-    lanes, gaps = [], []
-    for s in (0, 1):
+
+    def lane(s: int) -> U64:
         # 2m = 2 y_mid (odd v) or y_{mid-1} + y_mid (even v); lane t*d + j holds
         # 2 y_{t+k} + 2 y_t - 2 (2m) for t = 0 .. f-1.
         two_m = y[s][mid - 1] + y[s][mid] if v % 2 == 0 else y[s][mid] * two
-        lane = y[s][k:] + y[s][:f]
-        lane -= two_m
-        lane *= two
-        lanes.append(lane.reshape(-1))
-        gaps.append((y[s][k:] - y[s][:f]).reshape(-1))
+        out = y[s][k:] + y[s][:f]
+        out -= two_m
+        out *= two
+        return out.reshape(-1)
+
+    lanes = each(channel, lane)
+    gaps = each(channel, lambda s: (y[s][k:] - y[s][:f]).reshape(-1))
     # Step 1: move_t = [y_{t+k} - m < m - y_t], as a ring element.
-    move, triples = _sign(
-        "coordinatewise_numerator", (lanes[0], lanes[1]), bits + 3, dealer, channel
-    )
+    move, triples = _sign("coordinatewise_numerator", lanes, bits + 3, dealer, channel)
     # Step 2: S = sum_{r<k} y_r + sum_t [move_t] (y_{t+k} - y_t).
-    shifts = beaver_mul(move, (gaps[0], gaps[1]), triples, channel=channel)
-    for s in (0, 1):
-        total[s] += _sum_rows(shifts[s].reshape(f, d))
-    return total[0], total[1]
+    shifts = beaver_mul(move, gaps, triples, channel=channel)
+    for s in channel.servers():
+        subtotal = total[s]
+        subtotal += _sum_rows(shifts[s].reshape(f, d))
+    return total
 
 
 def coordinatewise_numerator(
@@ -283,10 +291,10 @@ def coordinatewise_numerator(
     mid = v // 2
     if name == "median":
         if v % 2:
-            return (y[0][mid].copy(), y[1][mid].copy()), 1
-        return (y[0][mid - 1] + y[0][mid], y[1][mid - 1] + y[1][mid]), 2
+            return each(channel, lambda s: y[s][mid].copy()), 1
+        return each(channel, lambda s: y[s][mid - 1] + y[s][mid]), 2
     if name == "trimmed-mean":
-        return (_sum_rows(y[0][f : v - f]), _sum_rows(y[1][f : v - f])), v - 2 * f
+        return each(channel, lambda s: _sum_rows(y[s][f : v - f])), v - 2 * f
     return _meamed(y, f, bits, dealer, channel), v - f
 
 

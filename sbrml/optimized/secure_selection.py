@@ -10,17 +10,18 @@ already sent are never written to, since the channel keeps views of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sbrml.core.channel import Channel
+from sbrml.core.channel import Channel, each, present
 from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
 from sbrml.core.network import gate_count
 from sbrml.optimized.beaver import RowTriples, TripleShares, beaver_mul
-from sbrml.optimized.channel import pack_ring
+from sbrml.optimized.channel import exchange_ring
 from sbrml.optimized.comparison import bit_to_ring, less_than_zero
 from sbrml.optimized.comparison_dealer import (
     AndTriples,
@@ -78,15 +79,17 @@ def _pair_of(
     """Both shares as uint64 arrays of ``shape``, else ShapeError citing C22.3."""
     if len(x) != 2:
         raise _shape(function, name, need, f"{len(x)} shares")
-    got = [_shape_of(share) for share in x]
-    if any(g != shape for g in got):
+    # A server this process does not play has None (spec section 23) and keeps it.
+    got = [_shape_of(share) for share in x if share is not None]
+    if not got or any(g != shape for g in got):
         raise _shape(function, name, need, got)
-    return np.asarray(x[0], dtype=np.uint64), np.asarray(x[1], dtype=np.uint64)
+    out = [None if share is None else np.asarray(share, dtype=np.uint64) for share in x]
+    return out[0], out[1]
 
 
 def _is_negative(x: Pair, width: int, dealer: SelectionDealer, channel: Channel) -> Pair:
     """Shares of [x < 0] per lane: P21.4 then P21.5, material requested as in P22.1."""
-    lanes = int(x[0].shape[0])
+    lanes = int(present(x)[0].shape[0])
     masks = dealer.masks(lanes, width + 1, high=False, channel=channel)
     triples = dealer.and_triples(lanes, gate_count(width), channel=channel)
     dabits = dealer.dabits(lanes, channel=channel)
@@ -96,7 +99,8 @@ def _is_negative(x: Pair, width: int, dealer: SelectionDealer, channel: Channel)
 
 def _below(rho: Pair, bound: int, width: int, dealer: SelectionDealer, channel: Channel) -> Pair:
     """Shares of [rho < bound] for a public bound, |rho - bound| < 2^width (P22.5 steps 1, 3)."""
-    return _is_negative((rho[0] - np.uint64(bound), rho[1]), width, dealer, channel)
+    shifted = each(channel, lambda s: rho[s] - np.uint64(bound) if s == 0 else rho[s])
+    return _is_negative(shifted, width, dealer, channel)
 
 
 def ranks(
@@ -123,24 +127,26 @@ def ranks(
     u = _pair_of("ranks", "values", values, (count,), f"two shares of {count} elements")
     if size == 1:
         # One value per group ranks 0: there is nothing to compare and nothing to send.
-        return np.zeros(groups, dtype=np.uint64), np.zeros(groups, dtype=np.uint64)
+        return each(channel, lambda s: np.zeros(groups, dtype=np.uint64))
     left, right = np.triu_indices(size, k=1)  # the pairs (i, j), i < j, in lexicographic order
-    diffs = []
-    for s in (0, 1):
+
+    def diff(s: int) -> U64:
         grid = u[s].reshape(groups, size)
-        diffs.append((grid[:, right] - grid[:, left]).reshape(-1))
-    lt = _is_negative((diffs[0], diffs[1]), RANK_WIDTH, dealer, channel)
-    out = []
-    for s in (0, 1):
+        return (grid[:, right] - grid[:, left]).reshape(-1)
+
+    lt = _is_negative(each(channel, diff), RANK_WIDTH, dealer, channel)
+
+    def rank_of(s: int) -> U64:
         # Step 2 as sums of the matrix L_ij = lt_ij (i < j): rho_i = row sum - column sum + i.
         dense = np.zeros((groups, size, size), dtype=np.uint64)
         dense[:, left, right] = lt[s].reshape(groups, -1)
-        rank = dense.sum(axis=2, dtype=np.uint64)
+        rank: U64 = dense.sum(axis=2, dtype=np.uint64)
         rank -= dense.sum(axis=1, dtype=np.uint64)
         if s == 0:
             rank += np.arange(size, dtype=np.uint64)
-        out.append(rank.reshape(-1))
-    return out[0], out[1]
+        return rank.reshape(-1)
+
+    return each(channel, rank_of)
 
 
 def _check_krum(v: int, f: int, offset: int, m: int, function: str = "krum_selection") -> None:
@@ -180,35 +186,27 @@ def krum_selection(
     3. Selection: P22.4 on the one group of scores; sel_i = [rho_i < m] as in step 1.
     """
     need = "two shares of a v x v matrix, v >= 1"
-    shape = _shape_of(dist[0]) if len(dist) == 2 else ()
+    shape = _shape_of(present(dist)[0]) if len(dist) == 2 and present(dist) else ()
     if shape is None or len(shape) != 2 or shape[0] < 1:
         raise _shape("krum_selection", "dist", need, shape)
     v = int(shape[0])
     d = _pair_of("krum_selection", "dist", dist, (v, v), need)
     _check_krum(v, f, offset, m)
     q, width = v - f - offset, v.bit_length()
-    scores: Pair = (np.zeros(v, dtype=np.uint64), np.zeros(v, dtype=np.uint64))
+    scores: Pair = each(channel, lambda s: np.zeros(v, dtype=np.uint64))
     if v > 1:
         # Step 1: row i's group lists D_ij for j != i in ascending j (row-major, diagonal out).
         off_diagonal = ~np.eye(v, dtype=np.bool_)
-        flat = (d[0][off_diagonal], d[1][off_diagonal])
+        flat = each(channel, lambda s: d[s][off_diagonal])
         rho = ranks(flat, groups=v, size=v - 1, dealer=dealer, channel=channel)
         near = _below(rho, q, width, dealer, channel)
         # Step 2: one Beaver product per off-diagonal entry, summed per row.
         triples = dealer.scalar_triples(v * (v - 1), channel=channel)
         terms = beaver_mul(near, flat, triples, channel=channel)
-        scores = (
-            terms[0].reshape(v, v - 1).sum(axis=1, dtype=np.uint64),
-            terms[1].reshape(v, v - 1).sum(axis=1, dtype=np.uint64),
-        )
+        scores = each(channel, lambda s: terms[s].reshape(v, v - 1).sum(axis=1, dtype=np.uint64))
     # Step 3: the m lowest scores, ties to the lower index (C6.4).
     rank = ranks(scores, groups=1, size=v, dealer=dealer, channel=channel)
     return _below(rank, m, width, dealer, channel)
-
-
-def _both(part: Callable[[int], U64]) -> Pair:
-    """The pair (S0's array, S1's array), each computed by ``part(s)`` from its own shares."""
-    return part(0), part(1)
 
 
 def _summed_products(
@@ -216,12 +214,9 @@ def _summed_products(
 ) -> Pair:
     """Shares of the sums of consecutive runs of ``size`` lane products: one beaver_mul, its
     scalar triples requested just before (P22.7 steps 2 and 4)."""
-    triples = dealer.scalar_triples(int(left[0].size), channel=channel)
+    triples = dealer.scalar_triples(int(present(left)[0].size), channel=channel)
     terms = beaver_mul(left, right, triples, channel=channel)
-    return (
-        terms[0].reshape(-1, size).sum(axis=1, dtype=np.uint64),
-        terms[1].reshape(-1, size).sum(axis=1, dtype=np.uint64),
-    )
+    return each(channel, lambda s: terms[s].reshape(-1, size).sum(axis=1, dtype=np.uint64))
 
 
 def nnm_krum_selection(
@@ -253,7 +248,7 @@ def nnm_krum_selection(
     4. Weights: w_a = sum_b sel_b N_ba (beaver_mul on v^2 lanes, lane a v + b).
     """
     need = "two shares of a v x v matrix, v >= 1"
-    shape = _shape_of(dist[0]) if len(dist) == 2 else ()
+    shape = _shape_of(present(dist)[0]) if len(dist) == 2 and present(dist) else ()
     if shape is None or len(shape) != 2 or shape[0] < 1:
         raise _shape("nnm_krum_selection", "dist", need, shape)
     v = int(shape[0])
@@ -268,10 +263,11 @@ def nnm_krum_selection(
     k, width, cube = v - mix_f, v.bit_length(), (v, v, v)
     # Step 1: row i's group lists D_ij for every j, x_i itself included (D11.2).
     rho = ranks(
-        (d[0].reshape(-1), d[1].reshape(-1)), groups=v, size=v, dealer=dealer, channel=channel
+        each(channel, lambda s: d[s].reshape(-1)), groups=v, size=v, dealer=dealer, channel=channel
     )
     near = _below(rho, k, width, dealer, channel)
-    n_mat = (near[0].reshape(v, v), near[1].reshape(v, v))
+    n_mat = each(channel, lambda s: near[s].reshape(v, v))
+    _both = partial(each, channel)
     # Step 2: T = N D (lane (b, a, c): N_bc D_ca), then Q = T N^T (lane (b, c, a): T_ba N_ca).
     t = _summed_products(
         _both(lambda s: np.broadcast_to(n_mat[s][:, None, :], cube).reshape(-1)),
@@ -287,16 +283,17 @@ def nnm_krum_selection(
         dealer,
         channel,
     )
+
     # C11.5 with L = k: D''_bc = 2 k^2 ||y_b - y_c||^2, exact in the ring under b_nnm.
-    mixed = []
-    for s in (0, 1):
+    def mix(s: int) -> U64:
         qs = q[s].reshape(v, v)
         diagonal = np.diagonal(qs)
-        mixed.append(np.uint64(2) * qs - diagonal[:, None] - diagonal[None, :])
+        out: U64 = np.uint64(2) * qs - diagonal[:, None] - diagonal[None, :]
+        return out
+
+    mixed = each(channel, mix)
     # Step 3: Krum's selection among the mixed points, ties to the lower index (C6.4).
-    sel = krum_selection(
-        (mixed[0], mixed[1]), f=f, offset=offset, m=m, dealer=dealer, channel=channel
-    )
+    sel = krum_selection(mixed, f=f, offset=offset, m=m, dealer=dealer, channel=channel)
     # Step 4: w = sel^T N (lane (a, b): sel_b N_ba), one run of v products per input a.
     return _summed_products(
         _both(lambda s: np.broadcast_to(sel[s][None, :], (v, v)).reshape(-1)),
@@ -309,11 +306,11 @@ def nnm_krum_selection(
 
 def _check_row_triples(triples: tuple[RowTriples, RowTriples]) -> tuple[int, int]:
     need = "row triples: a of shape (v,), b and c of shape (v, d), v, d >= 1"
-    shape = np.shape(triples[0].b)
+    shape = np.shape(present(triples)[0].b)
     if len(shape) != 2 or shape[0] < 1 or shape[1] < 1:
         raise _shape("row_mul", "triples", need, shape)
     rows, cols = int(shape[0]), int(shape[1])
-    for t in triples:
+    for t in present(triples):
         got = (np.shape(t.a), np.shape(t.b), np.shape(t.c))
         if got != ((rows,), (rows, cols), (rows, cols)):
             raise _shape("row_mul", "triples", need, got)
@@ -340,41 +337,43 @@ def row_mul(
     """
     rows, cols = _check_row_triples(triples)
     weights = _pair_of("row_mul", "p", p, (rows,), f"two shares of {rows} weights")
-    for s in (0, 1):
+    for s in channel.servers():
         if len(x[s]) != rows or any(_shape_of(r) != (cols,) for r in x[s]):
             got = [_shape_of(r) for r in x[s]]
             raise _shape("row_mul", "x", f"two shares of {rows} rows of length {cols}", got)
+
     # Step 1: each server masks its shares straight into the one buffer it sends.
-    masked = [np.empty(rows + rows * cols, dtype=np.uint64) for _ in range(2)]
-    for s in (0, 1):
+    def mask(s: int) -> U64:
         t = triples[s]
-        np.subtract(weights[s], t.a, out=masked[s][:rows])
-        body = masked[s][rows:].reshape(rows, cols)
+        out = np.empty(rows + rows * cols, dtype=np.uint64)
+        np.subtract(weights[s], t.a, out=out[:rows])
+        body = out[rows:].reshape(rows, cols)
         for i in range(rows):
             np.subtract(x[s][i], t.b[i], out=body[i])
-    channel.send("S0", "S1", "beaver/open", pack_ring(masked[0]))
-    channel.send("S1", "S0", "beaver/open", pack_ring(masked[1]))
-    e = masked[0][:rows] + masked[1][:rows]
+        return out
+
+    masked = each(channel, mask)
+    _, mine, theirs = exchange_ring("beaver/open", masked[0], masked[1], channel)
+    e = mine[:rows] + theirs[:rows]
     # Step 2, one row at a time: S0 folds e_i F_i into F_i (a^0_i + e_i), S1 takes F_i a^1_i.
-    t0, t1 = triples
-    out0 = t0.c.sum(axis=0, dtype=np.uint64)
-    out1 = t1.c.sum(axis=0, dtype=np.uint64)
-    # Array, not scalar, additions: they wrap mod 2^64 silently, as the ring requires.
-    a0_plus_e = t0.a + e
     row = np.empty(cols, dtype=np.uint64)
     scaled = np.empty(cols, dtype=np.uint64)
-    for i in range(rows):
-        np.add(
-            masked[0][rows + i * cols : rows + (i + 1) * cols],
-            masked[1][rows + i * cols : rows + (i + 1) * cols],
-            out=row,
-        )
-        np.multiply(row, a0_plus_e[i], out=scaled)
-        out0 += scaled
-        np.multiply(row, t1.a[i], out=scaled)
-        out1 += scaled
-        np.multiply(t0.b[i], e[i], out=scaled)
-        out0 += scaled
-        np.multiply(t1.b[i], e[i], out=scaled)
-        out1 += scaled
-    return out0, out1
+
+    def output(s: int) -> U64:
+        t = triples[s]
+        out: U64 = t.c.sum(axis=0, dtype=np.uint64)
+        # Array, not scalar, additions: they wrap mod 2^64 silently, as the ring requires.
+        factor = t.a + e if s == 0 else t.a
+        for i in range(rows):
+            np.add(
+                mine[rows + i * cols : rows + (i + 1) * cols],
+                theirs[rows + i * cols : rows + (i + 1) * cols],
+                out=row,
+            )
+            np.multiply(row, factor[i], out=scaled)
+            out += scaled
+            np.multiply(t.b[i], e[i], out=scaled)
+            out += scaled
+        return out
+
+    return each(channel, output)

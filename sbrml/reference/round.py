@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sbrml.core.channel import Channel, Message
+from sbrml.core.dealer_requests import TimedDealer
 from sbrml.core.errors import ShapeError
 from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.network import gate_count
@@ -28,7 +29,6 @@ from sbrml.core.round import (
     PhaseClock,
     RoundResult,
     Tamper,
-    TimedDealer,
     agree_on_valid,
     check_round_inputs,
     norm_bound_error,
@@ -205,6 +205,7 @@ def secure_aggregate(
             rule.name, rule.f, x_shares, bits=bits, dealer=cast(Dealer, timed), channel=channel
         )
         clock.lap("compare", offline=timed.take())
+        timed.finish(channel)  # P23.2: the round draws nothing more
         channel.send("S0", "S1", "output", pack_ring(numerator[0]))
         z = publish(ring_add(numerator[0], numerator[1]), q, frac_bits)
         clock.lap("output")
@@ -282,6 +283,8 @@ def secure_aggregate(
             z0, z1 = row_mul((weighted[0], weighted[1]), x_shares, triples, channel=channel)
         else:
             z0, z1 = (public_weighted_sum(big_p, x_shares[s], d) for s in (0, 1))
+        if leakage != "distances":
+            timed.finish(channel)  # P23.2: the round draws nothing more
         channel.send("S0", "S1", "output", pack_ring(z0))
         if leakage != "distances" and hasattr(rule, "pre"):
             z = publish(ring_add(z0, z1), m * k, frac_bits)  # P22.7 step 5

@@ -52,6 +52,7 @@ cert = "certs/s1.pem"
 key = "certs/s1.key"
 
 [parties.dealer]
+address = "127.0.0.1:{free_port()}"
 cert = "certs/dealer.pem"
 key = "certs/dealer.key"
 

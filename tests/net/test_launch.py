@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -47,3 +48,21 @@ def test_the_cli_launch_prints_each_round(
     assert "round 1 S1: V = [0, 1, 2, 3]" in out and "round 2 S1" in out
     z = np.load(tmp_path / "results" / "round-2.z.npy")
     np.testing.assert_allclose(z, np.arange(20.0).reshape(4, 5).mean(axis=0), atol=1e-4)
+
+
+@pytest.mark.spec("C23.1", "P23.2")
+@pytest.mark.parametrize(("rule", "options"), [("median", ""), ("krum", 'leakage = "output"')])
+def test_rounds_that_draw_material_online_run_across_processes(
+    tmp_path: Path, rule: str, options: str
+) -> None:
+    config = write_deployment(tmp_path, rule=rule, n=7, f=2, d=6, extra_round=options)
+    inputs = np.random.default_rng(8).normal(size=(7, 6))
+    (record,) = launch(load_deployment(config), inputs, seed=4)
+    kwargs: dict[str, Any] = {"leakage": "output"} if options else {}
+    ref = secure_aggregate(
+        inputs, build_rule(tree, rule, 2), rng=DeterministicRandomSource(4), **kwargs
+    )
+    np.testing.assert_array_equal(np.load(tmp_path / "results" / record["z"]), ref.z)
+    links = ref.channel.bytes_by_link()
+    assert record["bytes"] == {k: v for k, v in links.items() if "S1" in k.split("->")}
+    assert links["S0->dealer"] > 0  # the requests of P23.2

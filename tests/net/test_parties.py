@@ -55,23 +55,30 @@ def run_parties(
 
 
 CASES = [
-    ("krum", 2, 9, 20, "gram"),
-    ("multikrum", 1, 6, 3, "pairwise"),
-    ("nnm+krum", 1, 6, 5, "gram"),
-    ("mean", 0, 5, 7, "gram"),
-    ("medoid", 1, 5, 4, "gram"),
+    ("krum", 2, 9, 20, {"variant": "gram"}),
+    ("multikrum", 1, 6, 3, {"variant": "pairwise"}),
+    ("nnm+krum", 1, 6, 5, {"variant": "gram"}),
+    ("mean", 0, 5, 7, {}),
+    ("medoid", 1, 5, 4, {"variant": "gram"}),
+    # P23.2: rounds that draw dealer material while they compare on shares.
+    ("median", 2, 9, 6, {}),
+    ("trimmed-mean", 1, 6, 5, {}),
+    ("meamed", 1, 5, 4, {}),
+    ("krum", 1, 6, 4, {"leakage": "index"}),
+    ("multikrum", 1, 6, 4, {"leakage": "output"}),
+    ("nnm+krum", 1, 6, 3, {"leakage": "output"}),
+    ("nnm+multikrum", 1, 7, 3, {"leakage": "index"}),
 ]
 
 
-@pytest.mark.spec("C23.1", "D23.1")
-@pytest.mark.parametrize(("rule_name", "f", "n", "d", "variant"), CASES)
+@pytest.mark.spec("C23.1", "D23.1", "P23.2")
+@pytest.mark.parametrize(("rule_name", "f", "n", "d", "options"), CASES)
 def test_every_party_in_its_own_thread_gives_the_in_process_views(
-    rule_name: str, f: int, n: int, d: int, variant: str
+    rule_name: str, f: int, n: int, d: int, options: dict[str, Any]
 ) -> None:
     gen = np.random.default_rng(n * d)
     inputs = gen.normal(size=(n, d))
     inputs[0] += 50.0  # one far-away worker, so that the rule has something to do
-    options: dict[str, Any] = {} if rule_name == "mean" else {"variant": variant}
     ref = secure_aggregate(
         inputs, build_rule(tree, rule_name, f), rng=DeterministicRandomSource(11), **options
     )

@@ -157,15 +157,20 @@ def test_a_provider_for_a_round_without_distances_is_refused(
 def test_material_drawn_online_is_timed_as_offline() -> None:
     import time
 
-    from sbrml.core.round import PhaseClock, TimedDealer
+    from sbrml.core.channel import Channel
+    from sbrml.core.dealer_requests import TimedDealer
+    from sbrml.core.round import PhaseClock
 
     class Slow:
-        def masks(self) -> str:
+        def dabits(self, lanes: int, *, channel: Channel) -> str:
             time.sleep(0.05)
             return "material"
 
-    clock, dealer = PhaseClock(), TimedDealer(Slow())
-    assert dealer.masks() == "material"
+    clock, dealer, channel = PhaseClock(), TimedDealer(Slow()), Channel()
+    assert dealer.dabits(4, channel=channel) == "material"
+    # P23.2: S0 asked the dealer for it first.
+    (request,) = channel.receive("dealer", "offline/request")
+    assert request.payload == (5).to_bytes(8, "little") + (4).to_bytes(8, "little")
     clock.lap("compare", offline=dealer.take())
     assert clock.seconds["offline_comparison"] >= 0.05 > clock.seconds["compare"]
     assert dealer.take() == 0.0
