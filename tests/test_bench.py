@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sbrml.bench import main
+from sbrml.bench.network import measure_network
 from sbrml.bench.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,8 @@ def test_out_writes_the_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str
     printed = capsys.readouterr().out
     text = out.read_text(encoding="utf-8")
     assert f"--quick --repeat 1 --out {out}" in text
-    for title in ("Secure Krum round", "Gram vs pairwise", "Peak memory", "Pairwise-mask"):
+    titles = ("Secure Krum round", "Gram vs pairwise", "Peak memory", "Pairwise-mask")
+    for title in (*titles, "Secure Krum round across processes", "Transport floor"):
         assert title in text and title in printed
     assert printed.rstrip().endswith(f"wrote {out}")
 
@@ -64,3 +66,16 @@ def test_out_is_checked_before_the_tables_run(
     assert info.value.code == 2
     captured = capsys.readouterr()
     assert "--out" in captured.err and captured.out == ""
+
+
+def test_the_network_table_measures_a_round_across_processes(tmp_path: Path) -> None:
+    """Issue 16 item 5: the loopback round moves the in-process round's bytes on every link
+    (C23.1), each party process reports its peak memory, and each floor moved its bytes."""
+    run = measure_network(4, 200, 1, tmp_path)
+    assert len(run.rounds) == 2 and all(t.s1["valid"] == [0, 1, 2, 3] for t in run.rounds)
+    assert run.loopback_bytes == run.in_process_bytes
+    assert len(run.loopback_bytes) == 6 and all(v > 0 for v in run.loopback_bytes.values())
+    assert sorted(run.peaks) == ["dealer", "s0", "s1"]
+    assert all(p["peak_kib"] >= p["base_kib"] > 0 for p in run.peaks.values())
+    assert len(run.floors) == 3 and all(s > 0 for s in run.floors.values())
+    assert run.fresh_online > 0 and run.in_process["online"] > 0

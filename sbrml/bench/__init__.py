@@ -10,13 +10,15 @@ date and the commit (``docs/benchmarks.md``).
 One module per table: ``round`` (the secure round, Gram against pairwise, the reference
 tree), ``kernels`` (ring Gram kernel, keystream, peak memory), ``rules`` (the rule library
 and ByzFL), ``paillier`` (per operation, packed averaging, dealer-free triples), ``training``
-(one training round per mode of ``sbrml.modes``) and ``masks`` (pairwise masks); ``common``
+(one training round per mode of ``sbrml.modes``), ``masks`` (pairwise masks) and ``network``
+(the round across processes over loopback, with ``loopback`` starting them); ``common``
 holds the one timing helper, ``report`` the command line and the page.
 """
 
 from sbrml.bench.common import median_time, updates
 from sbrml.bench.kernels import bench_kernels, bench_keystream, peak_memory
 from sbrml.bench.masks import bench_masks
+from sbrml.bench.network import bench_network
 from sbrml.bench.paillier import (
     bench_packed_averaging,
     bench_paillier,
@@ -33,6 +35,7 @@ __all__ = [
     "bench_kernels",
     "bench_keystream",
     "bench_masks",
+    "bench_network",
     "bench_packed_averaging",
     "bench_paillier",
     "bench_paillier_square_pairs",

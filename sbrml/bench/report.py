@@ -23,6 +23,7 @@ from sbrml.bench.comparison import (
 )
 from sbrml.bench.kernels import bench_kernels, bench_keystream, peak_memory
 from sbrml.bench.masks import bench_masks
+from sbrml.bench.network import bench_network
 from sbrml.bench.paillier import (
     bench_packed_averaging,
     bench_paillier,
@@ -64,6 +65,7 @@ def run_tables(quick: bool, repeat: int, processes: int) -> list[str]:
             (0.0, 0.1),
             repeat if quick else max(repeat, 5),
         ),
+        bench_network([(9, 20_000)] if quick else [(9, 1_250_000), (100, 100_000)], repeat),
     ]
     if not quick:
         shapes = [(9, 1_250_000, 2), (100, 100_000, 10)]
