@@ -82,6 +82,13 @@ class _Refuse(Exception):
         self.code = code
 
 
+def _cancelled() -> _Refuse:
+    return _Refuse(
+        grpc.StatusCode.CANCELLED,
+        SpecError("Deliver", "call", "every frame of the message", "C23.4", "cancelled"),
+    )
+
+
 class Endpoint:
     """Implements D23.3: one party's gRPC endpoint, listening when it is ``S0`` or ``S1``.
 
@@ -275,13 +282,14 @@ class Endpoint:
             self._accept(assembler, message)
         except FrameError as error:
             failure = _Refuse(grpc.StatusCode.INVALID_ARGUMENT, error)
+            if not context.is_active():
+                # The stream ended because the client went away, not because it sent a short
+                # message: gRPC ends the iterator or raises, whichever comes first.
+                failure = _cancelled()
         except _Refuse as refusal:
             failure = refusal
         except grpc.RpcError:  # the client went away in the middle of the message
-            failure = _Refuse(
-                grpc.StatusCode.CANCELLED,
-                SpecError("Deliver", "call", "every frame of the message", "C23.4", "cancelled"),
-            )
+            failure = _cancelled()
         if failure is None:
             return b""
         self._report(

@@ -270,7 +270,10 @@ def test_sender_gone_mid_message_counts_as_not_received(
     channel0.set_deadline(5)
     assert channel0.receive("S0", "share", senders=["W0"]) == []
     ((sender, reason),) = channel0.refused()
-    assert sender == "W0" and "(C23.4); got cancelled" in reason
+    # gRPC either raises in the handler or ends its stream early, whichever comes first: the
+    # message is reported as cancelled or as short, and is not delivered either way.
+    assert sender == "W0"
+    assert "(C23.4); got cancelled" in reason or "total length (D23.2); got 3 of 8" in reason
 
 
 @pytest.mark.spec("C23.4")
