@@ -23,7 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-SPEC_VERSION = "0.6"
+SPEC_VERSION = "0.7"
 
 if TYPE_CHECKING:
     from sbrml.api import (
