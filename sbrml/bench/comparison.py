@@ -10,7 +10,6 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np
@@ -19,6 +18,7 @@ from numpy.typing import NDArray
 import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.bench.common import bench_f, elapsed, median_time, updates
+from sbrml.core.dealer_requests import TimedDealer
 from sbrml.core.network import gate_count, sorting_layers
 from sbrml.core.params import coordinate_bound_log2
 from sbrml.optimized.comparison import range_check
@@ -32,24 +32,6 @@ __all__ = [
     "bench_reference_median",
     "bench_secure_median",
 ]
-
-
-class TimedDealer:
-    """A dealer whose calls are timed: the material is offline work (C8.8)."""
-
-    def __init__(self, dealer: Any):
-        self._dealer = dealer
-        self.seconds = 0.0
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._dealer, name)
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            seconds, out = elapsed(lambda: method(*args, **kwargs))
-            self.seconds += seconds
-            return out
-
-        return timed
 
 
 def _shares(x: NDArray[np.float64]) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
@@ -164,7 +146,8 @@ def _secure_median(x: NDArray[np.float64], f: int) -> tuple[float, float, int]:
     z = publish(num[0] + num[1], q, 16)
     if not np.array_equal(z, opt.CoordinateMedian(f)(np.array([opt.decode(r) for r in s0 + s1]))):
         raise RuntimeError("the secure median differs from the plaintext median")
-    return total - dealer.seconds, dealer.seconds, _sent(channel)
+    offline = dealer.take()
+    return total - offline, offline, _sent(channel)
 
 
 def bench_secure_median(n: int, dims: list[int], repeat: int, mpyc_d: int) -> str:
