@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sbrml.core.channel import SERVERS, Channel, Message, Payload, wire_payload
 from sbrml.core.errors import ParameterError, RoundAborted, SpecError
+from sbrml.net.config import TIMEOUT_MAX
 from sbrml.net.transport import Endpoint
 
 __all__ = ["NetworkChannel", "Timeouts"]
@@ -25,7 +26,8 @@ __all__ = ["NetworkChannel", "Timeouts"]
 class Timeouts:
     """D23.4: seconds per phase. ``share``: until the workers' shares are due at a server;
     ``offline``: until the dealer's material is; ``peer``: for each message from the other
-    server, and for any send to be acknowledged."""
+    server, and for any send to be acknowledged. Each in (0, TIMEOUT_MAX]: every wait ends
+    (C23.4)."""
 
     share: float = 30.0
     offline: float = 60.0
@@ -34,8 +36,14 @@ class Timeouts:
     def __post_init__(self) -> None:
         for name in ("share", "offline", "peer"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ParameterError("Timeouts", name, "seconds > 0", "D23.4", repr(value))
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value <= TIMEOUT_MAX
+            ):
+                raise ParameterError(
+                    "Timeouts", name, f"seconds in (0, {TIMEOUT_MAX:g}]", "D23.4", repr(value)
+                )
 
 
 class NetworkChannel(Channel):
@@ -71,14 +79,17 @@ class NetworkChannel(Channel):
 
     def set_deadline(self, seconds: float | None) -> None:
         """C23.4: receives wait at most until ``seconds`` from now (a phase deadline, shared
-        by the phase's receives); None: each receive waits ``timeouts.peer`` from its call."""
+        by the phase's receives; finite, at most TIMEOUT_MAX); None: each receive waits
+        ``timeouts.peer`` from its call. ParameterError (C23.4) for any other value."""
         if seconds is not None and (
-            isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 <= seconds <= TIMEOUT_MAX
         ):
             raise ParameterError(
                 "NetworkChannel.set_deadline",
                 "seconds",
-                "seconds >= 0 or None",
+                f"seconds in [0, {TIMEOUT_MAX:g}] or None",
                 "C23.4",
                 repr(seconds),
             )

@@ -15,7 +15,7 @@ from typing import Any
 
 from sbrml.core.errors import ParameterError, SpecError
 
-__all__ = ["ConfigError", "Deployment", "load_deployment"]
+__all__ = ["TIMEOUT_MAX", "ConfigError", "Deployment", "load_deployment"]
 
 ROUND_KEYS = {
     "rule": str,
@@ -33,6 +33,11 @@ ROUND_REQUIRED = ("rule", "n", "f", "d")
 SECTIONS = ("round", "tls", "parties", "workers", "timeouts", "output")
 TIMEOUT_KEYS = ("share", "offline", "peer")
 SERVERS = ("s0", "s1")
+# D23.4: every timeout is finite, so that every wait ends (C23.4), and at most 10^6 s: far
+# larger values overflow the deadlines of gRPC (a send then fails at once) and of Python's
+# waits (OverflowError).
+TIMEOUT_MAX = 1e6
+KIND_NAMES = {int: "an int", str: "a string"}
 
 
 class ConfigError(ParameterError):
@@ -129,6 +134,15 @@ def _address(path: Path, key: str, value: object) -> str:
     return text
 
 
+def _per_index(template: str) -> bool:
+    # A template that formats with i alone and names a different file for each worker
+    # ("{{i}}" is the text "{i}" for every worker; "{j}" fails when a worker is loaded).
+    try:
+        return template.format(i=0) != template.format(i=1)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+        return False
+
+
 def _check_round(path: Path, table: dict[str, Any]) -> dict[str, Any]:
     _check_keys(path, "round", table, tuple(ROUND_KEYS))
     for key in ROUND_REQUIRED:
@@ -137,7 +151,7 @@ def _check_round(path: Path, table: dict[str, Any]) -> dict[str, Any]:
     for key, value in table.items():
         kind = ROUND_KEYS[key]
         if isinstance(value, bool) or not isinstance(value, kind):
-            raise _error(path, f"round.{key}", f"a {kind.__name__}", value)
+            raise _error(path, f"round.{key}", KIND_NAMES[kind], value)
     for key in ("n", "d", "first_round", "rounds"):
         if key in table and table[key] < 1:
             raise _error(path, f"round.{key}", "an int >= 1", table[key])
@@ -156,7 +170,7 @@ def load_deployment(path: str | Path) -> Deployment:
     except OSError as error:
         raise _error(file, "file", "a readable file", f"{error}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise _error(file, "file", "TOML (D23.4)", f"{error}") from None
+        raise _error(file, "file", "TOML", f"{error}") from None
     _check_keys(file, "the file", data, SECTIONS)
     round_table = _check_round(file, _table(file, data, "round"))
     tls = _table(file, data, "tls")
@@ -192,7 +206,7 @@ def load_deployment(path: str | Path) -> Deployment:
     templates = {}
     for key in ("cert", "key"):
         text = _string(file, f"workers.{key}", workers.get(key))
-        if "{i}" not in text:
+        if "{i}" not in text or not _per_index(text):
             raise _error(file, f"workers.{key}", "a path with {i} for the worker's index", text)
         templates[key] = text
     timeouts_table = data.get("timeouts", {})
@@ -201,14 +215,18 @@ def load_deployment(path: str | Path) -> Deployment:
     _check_keys(file, "timeouts", timeouts_table, TIMEOUT_KEYS)
     timeouts = {"share": 30.0, "offline": 60.0, "peer": 60.0}
     for key, value in timeouts_table.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise _error(file, f"timeouts.{key}", "seconds > 0", value)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value <= TIMEOUT_MAX
+        ):
+            raise _error(file, f"timeouts.{key}", f"seconds in (0, {TIMEOUT_MAX:g}]", value)
         timeouts[key] = float(value)
     output_table = data.get("output", {})
     if not isinstance(output_table, dict):
         raise _error(file, "[output]", "a table", output_table)
     _check_keys(file, "output", output_table, ("directory",))
-    output = resolve(str(output_table.get("directory", "results")))
+    output = resolve(_string(file, "output.directory", output_table.get("directory", "results")))
     return Deployment(
         file, round_table, ca, parties, templates["cert"], templates["key"], timeouts, output
     )
@@ -217,7 +235,8 @@ def load_deployment(path: str | Path) -> Deployment:
 def round_setup_of(deployment: Deployment) -> Any:
     """``round_setup`` for the file's ``[round]``: the rule built from its name (D6.7);
     a rule, ``n``, ``f`` or ``d`` the round refuses raises its SpecError, re-raised as a
-    ConfigError that names the file."""
+    ConfigError that names the file, the key (``round.n`` when the refusal names ``n``)
+    and the round's own message with the values."""
     import sbrml.optimized as tree
     from sbrml.optimized.round_offline import round_setup
     from sbrml.rulespec import RuleSpecError, build_rule
@@ -234,4 +253,6 @@ def round_setup_of(deployment: Deployment) -> Any:
             deployment.path, "round.rule", "a rule name (D6.7)", f"{r['rule']}: {error}"
         ) from None
     except SpecError as error:
-        raise _error(deployment.path, "round", "a round the protocol accepts", str(error)) from None
+        # The key the round refused (round.n, round.f, round.variant, ...) when it names one.
+        key = f"round.{error.parameter}" if error.parameter in ROUND_KEYS else "round"
+        raise _error(deployment.path, key, "a round the protocol accepts", str(error)) from None
