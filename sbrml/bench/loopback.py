@@ -28,11 +28,11 @@ from sbrml.bench.common import elapsed
 from sbrml.core.errors import RoundAborted
 from sbrml.net.channel import NetworkChannel, Timeouts
 from sbrml.net.config import Deployment, load_deployment, round_setup_of
-from sbrml.net.parties import run_worker
 from sbrml.net.runner import result_path
 from sbrml.net.tls import load_credentials, make_certificates
 from sbrml.net.transport import Endpoint
 from sbrml.optimized.randomness import SystemRandomSource
+from sbrml.optimized.round import worker_messages
 
 __all__ = ["HIGH_WATER", "Loopback", "RoundTiming", "free_port", "issue_certificates", "workers_of"]
 
@@ -291,10 +291,24 @@ class Loopback:
         timeouts = Timeouts(**self.deployment.timeouts)
         errors: list[str] = []
 
+        compute = threading.Lock()
+
         def play(i: int) -> None:
+            # P23.1 step 3 as run_worker does it, with the worker's own work (encoding, the
+            # norm check's BLAS dot, sharing) done one worker at a time: concurrent OpenBLAS
+            # calls from 100 threads of one process are about 70 times slower than the same
+            # calls in turn (100 encodings at d = 100,000: 3 s against 0.04 s), a cost of
+            # this harness that workers in processes of their own never pay. The sends stay
+            # concurrent.
             channel = NetworkChannel(self._workers[i], round_id=r, record=False, timeouts=timeouts)
+            rng = SystemRandomSource().derive(f"worker/{i}")
             try:
-                run_worker(setup, i, self.inputs[i], rng=SystemRandomSource(), channel=channel)
+                with compute:
+                    messages = worker_messages(
+                        i, self.inputs[i], rng=rng, frac_bits=setup.frac_bits, bound_log2=setup.bits
+                    )
+                for m in messages:
+                    channel.send(m.sender, m.receiver, m.label, m.payload)
             except Exception as error:  # reported below: a lost share loses the round
                 errors.append(f"W{i}: {error}")
 

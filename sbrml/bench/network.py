@@ -83,10 +83,15 @@ class NetworkRun:
     plain_library: float = 0.0
     in_process: dict[str, float] = field(default_factory=dict)
     in_process_bytes: dict[str, int] = field(default_factory=dict)
-    fresh_online: float = 0.0
+    fresh: dict[str, float] = field(default_factory=dict)
     rounds: list[RoundTiming] = field(default_factory=list)
     peaks: dict[str, dict[str, int]] = field(default_factory=dict)
     floors: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fresh_online(self) -> float:
+        """The online seconds of the first round in a fresh process."""
+        return _online(self.fresh)
 
     @property
     def loopback_bytes(self) -> dict[str, int]:
@@ -124,12 +129,13 @@ def _in_process(run: NetworkRun, x: NDArray[np.float64], repeat: int) -> None:
     run.in_process_bytes = workers_of(result.channel.bytes_by_link())
 
 
-def _fresh_online(n: int, d: int, f: int) -> float:
+def _fresh(n: int, d: int, f: int) -> dict[str, float]:
     code = FRESH.format(n=n, d=d, f=f)
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
-    return _online(json.loads(out.splitlines()[-1]))
+    seconds: dict[str, float] = json.loads(out.splitlines()[-1])
+    return seconds
 
 
 def _move(endpoint: Endpoint, sender: str, block: memoryview, sizes: list[int]) -> None:
@@ -176,7 +182,7 @@ def measure_network(n: int, d: int, repeat: int, directory: Path) -> NetworkRun:
     run.plain_lean, _ = median_time(lambda: lean_krum(x, run.f), repeat)
     run.plain_library, _ = median_time(lambda: opt.Krum(run.f)(x), repeat)
     _in_process(run, x, repeat)
-    run.fresh_online = _fresh_online(n, d, run.f)
+    run.fresh = _fresh(n, d, run.f)
     certs = issue_certificates(directory / "certs", n)
     loopback = Loopback(directory / "round", certs, x, rule="krum", f=run.f, rounds=repeat + 1)
     with loopback:
@@ -231,9 +237,11 @@ def _phase_rows(run: NetworkRun) -> list[list[object]]:
     rows: list[list[object]] = []
     for phase in phases:
         s0, s1 = run.server_phase("s0", phase), run.server_phase("s1", phase)
-        rows.append([shape, phase, run.in_process.get(phase, 0.0), s0, s1])
+        rows.append(
+            [shape, phase, run.in_process.get(phase, 0.0), run.fresh.get(phase, 0.0), s0, s1]
+        )
     total = [sum(run.server_phase(s, p) for p in phases) for s in ("s0", "s1")]
-    rows.append([shape, "online total", run.in_process["online"], *total])
+    rows.append([shape, "online total", run.in_process["online"], run.fresh_online, *total])
     return rows
 
 
@@ -285,10 +293,11 @@ def bench_network(shapes: list[tuple[int, int]], repeat: int) -> str:
             f"beside the in-process round, {fs}; median of {repeat} warm rounds",
         ),
         format_table(
-            ["shape", "phase", "in-process s", "S0 s", "S1 s"],
+            ["shape", "phase", "in-process s", "fresh process s", "S0 s", "S1 s"],
             [row for r in runs for row in _phase_rows(r)],
-            title="Online phases: the in-process round and each server's record over loopback "
-            "(a server's validate includes waiting for the shares)",
+            title="Online phases: the in-process round (warm, and the first round in a fresh "
+            "process) and each server's record over loopback (a server's validate includes "
+            "waiting for the shares)",
         ),
         format_table(
             ["shape", "link", "loopback bytes", "in-process bytes"],
