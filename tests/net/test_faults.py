@@ -15,6 +15,7 @@ import contextlib
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -31,8 +32,8 @@ from sbrml.net.channel import NetworkChannel, Timeouts
 from sbrml.net.config import Deployment, load_deployment
 from sbrml.net.frames import encode_frames
 from sbrml.net.runner import launch, result_path, worker
-from sbrml.net.tls import load_credentials, make_certificates
-from sbrml.net.transport import DeliveryRefused, Endpoint
+from sbrml.net.tls import channel_credentials, load_credentials, make_certificates
+from sbrml.net.transport import DELIVER, DeliveryRefused, Endpoint
 from tests.helpers.byzantine import (
     WireWorker,
     anonymous_deliver,
@@ -505,3 +506,39 @@ def test_a_share_after_the_deadline_stays_out_of_its_round_and_the_next(
     timer.join()
     assert [(m.sender, bytes(m.payload)) for m in got] == [("W0", b"W0's own"), ("W1", b"two")]
     assert [sender for sender, _ in round2.refused()] == ["W0"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a listener serves every call from one pool of 16 threads with no per-call "
+    "deadline and no per-party limit: one worker's unfinished calls starve the other "
+    "server's messages (see the report)",
+)
+@pytest.mark.spec("C23.4")
+def test_a_worker_holding_unfinished_calls_does_not_starve_the_other_server(
+    tmp_path: Path,
+) -> None:
+    files = make_certificates(tmp_path, ["S0", "S1", "W0"])
+    creds = {p: load_credentials(f.ca, f.cert, f.key, party=p) for p, f in files.items()}
+    frames = list(encode_frames(1, Message("W0", "S0", "share", bytes(8 * D)), 8))
+    release = threading.Event()
+
+    def stalls() -> Iterator[bytes]:
+        yield frames[0]
+        release.wait(20)  # a call that never finishes on its own
+
+    with Endpoint(creds["S0"], listen="127.0.0.1:0") as s0:
+        address = f"127.0.0.1:{s0.port}"
+        options = [("grpc.ssl_target_name_override", "s0")]
+        stalled = grpc.secure_channel(address, channel_credentials(creds["W0"]), options=options)
+        calls = [stalled.stream_unary(DELIVER).future(stalls(), timeout=20) for _ in range(20)]
+        try:
+            time.sleep(0.5)
+            with Endpoint(creds["S1"], peers={"S0": address}) as s1:
+                s1.send(Message("S1", "S0", "valid", b"v"), 1, 3)
+            assert s0.take_one("valid", "S1", time.monotonic() + 1) is not None
+        finally:
+            release.set()
+            for call in calls:
+                call.cancel()
+            stalled.close()
