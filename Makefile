@@ -92,7 +92,7 @@ bench: crosscheck-install
 	$(BIN)/python -m sbrml.bench --out docs/benchmarks.md
 
 vectors: install
-	$(BIN)/python -m sbrml.vectors tests/vectors
+	$(BIN)/python -m sbrml.vectors sbrml/testing/vectors
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .hypothesis

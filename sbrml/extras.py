@@ -3,9 +3,11 @@
 ``pip install sbrml`` brings what the protocols need (NumPy, gmpy2, cryptography, SciPy).
 Differential-privacy accounting is the ``dp`` extra; the training simulation, its figure and
 its progress bars are the ``sim`` extra (which includes ``dp``: the simulation runs DP);
-the network transport of a deployment (``sbrml.net``) is the ``net`` extra; ``all`` is the
-three. A module that needs an extra calls ``require`` before importing it, so a
-missing package is reported as the extra to install, not as a bare ModuleNotFoundError.
+the network transport of a deployment (``sbrml.net``) is the ``net`` extra; the conformance
+kit's Hypothesis strategies and pytest helpers (``sbrml.testing.strategies``,
+``sbrml.testing.checks``) are the ``testing`` extra; ``all`` is the four. A module that needs
+an extra calls ``require`` before importing it, so a missing package is reported as the extra
+to install, not as a bare ModuleNotFoundError.
 A test checks this table against pyproject.toml.
 """
 
@@ -25,6 +27,7 @@ EXTRAS: dict[str, dict[str, str]] = {
         "dp_accounting": "dp-accounting",
     },
     "net": {"grpc": "grpcio"},
+    "testing": {"hypothesis": "hypothesis", "pytest": "pytest"},
 }
 
 

@@ -1,9 +1,12 @@
 """Conformance vectors: JSON files emitted by the reference tree (spec/00-conventions.md).
 
-``python -m sbrml.vectors DIR`` (``make vectors``) writes one file per spec section. Every
-file opens with a provenance header; ``date`` is the spec version's date, not today's, so
-regenerating changes nothing unless the reference's behaviour changed. Other
-implementations check themselves against these files; ``tests/vectors`` checks ours.
+``python -m sbrml.vectors DIR`` (``make vectors``: DIR is ``sbrml/testing/vectors``, where
+they ship as package data) writes one file per spec section. Every file is ``{"header",
+"cases"}``; the header holds the provenance, the spec and format versions and the format's
+description (``sbrml.testing.vectors.formats``). ``date`` is the spec version's date, not
+today's, so regenerating changes nothing unless the reference's behaviour changed. Other
+implementations check themselves against these files (``sbrml.testing``); ``tests/vectors``
+checks ours.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import sbrml.reference as ref
 from sbrml import SPEC_VERSION
 from sbrml.core.errors import SpecError
 from sbrml.core.params import pairs
+from sbrml.testing.rule_cases import rule_vectors
+from sbrml.testing.vectors.formats import DESCRIPTIONS, FORMAT_VERSION
 
 SPEC_DATE = "2026-11-25"
 SEED = 20261125
@@ -127,8 +132,7 @@ def beaver_vectors() -> dict[str, Any]:
     g = ref.beaver_gram(
         ([s[0] for s in row_shares], [s[1] for s in row_shares]), gram, channel=channel
     )
-    return {
-        "header": header("04-beaver", SEED),
+    case = {
         "labels": {"dealer": "dealer"},
         "x_shares": list(xs),
         "y_shares": list(ys),
@@ -142,13 +146,14 @@ def beaver_vectors() -> dict[str, Any]:
         "gram_shares": list(g),
         "transcript_hex": channel.transcript_bytes().hex(),
     }
+    return {"header": header("04-beaver", SEED), "cases": [case]}
 
 
 def distance_vectors() -> dict[str, Any]:
     """P5.1, P5.2: D on shares, both variants, from a seed."""
     x = [[0.5, -1.0, 2.0], [1.5, 0.0, -2.0], [0.0, 0.0, 0.0], [3.0, 3.0, 3.0]]
     encoded = [ref.encode(r) for r in x]
-    out: dict[str, Any] = {"header": header("05-distances", SEED), "inputs": x, "encoded": encoded}
+    cases = []
     for variant in ("gram", "pairwise"):
         rng = ref.DeterministicRandomSource(SEED)
         shares = [ref.share(r, rng=rng.derive(f"worker/{i}")) for i, r in enumerate(encoded)]
@@ -162,13 +167,23 @@ def distance_vectors() -> dict[str, Any]:
         else:
             squares = dealer.square_pairs(len(pairs(4)) * 3, channel=channel)
             d0, d1 = ref.secure_sq_distances_pairwise(xs, squares, channel=channel)
-        out[variant] = {
-            "shares0": d0,
-            "shares1": d1,
-            "distances": [ref.reconstruct(a, b) for a, b in zip(d0, d1, strict=True)],
-            "transcript_hex": channel.transcript_bytes().hex(),
-        }
-    return out
+        cases.append(
+            {
+                "variant": variant,
+                "inputs": x,
+                "encoded": encoded,
+                "shares0": d0,
+                "shares1": d1,
+                "distances": [ref.reconstruct(a, b) for a, b in zip(d0, d1, strict=True)],
+                "transcript_hex": channel.transcript_bytes().hex(),
+            }
+        )
+    return {"header": header("05-distances", SEED), "cases": cases}
+
+
+def rules_vectors() -> dict[str, Any]:
+    """Sections 6, 9-11: rules in the clear, their distances and weights (rule_cases.py)."""
+    return {"header": header("06-rules", SEED), "cases": rule_vectors(SEED)}
 
 
 ROUND_CASES: list[dict[str, Any]] = [
@@ -234,8 +249,7 @@ def mask_primitive_vectors() -> dict[str, Any]:
     from sbrml.reference import masking_primitives as prim
 
     secret = bytes(range(32))
-    return {
-        "header": header("19-pairwise-masks", SEED),
+    case = {
         "hkdf": [
             {"ikm_hex": ikm.hex(), "info_hex": info.hex(), "length": length, "okm_hex": okm}
             for ikm, info, length in ((secret, b"sbrml", 42), (b"", b"", 32), (secret, b"", 100))
@@ -260,6 +274,7 @@ def mask_primitive_vectors() -> dict[str, Any]:
             ),
         },
     }
+    return {"header": header("19-pairwise-masks", SEED), "cases": [case]}
 
 
 MASK_CASES: list[dict[str, Any]] = [
@@ -300,24 +315,46 @@ GENERATORS = {
     "03-sharing.json": sharing_vectors,
     "04-beaver.json": beaver_vectors,
     "05-distances.json": distance_vectors,
+    "06-rules.json": rules_vectors,
     "08-round.json": round_vectors,
     "19-mask-primitives.json": mask_primitive_vectors,
     "20-mask-protocol.json": mask_protocol_vectors,
 }
 
 
+def generate(name: str) -> dict[str, Any]:
+    """The vector file ``name`` as the reference emits it, its header completed with the
+    format's version and description."""
+    vectors = GENERATORS[name]()
+    vectors["header"]["format_version"] = FORMAT_VERSION
+    vectors["header"]["description"] = DESCRIPTIONS[name]
+    return vectors
+
+
+def _sorted(value: Any) -> Any:
+    """``value`` with the keys of every dict in it sorted."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
 def render(vectors: dict[str, Any]) -> str:
-    """Canonical JSON text: sorted keys, one-space indent, trailing newline."""
-    return json.dumps(vectors, indent=1, sort_keys=True) + "\n"
+    """Canonical JSON text: the header first (a reader meets the description before the
+    cases), then the cases; every other dict's keys sorted; one-space indent, trailing
+    newline."""
+    top = {"header": _sorted(vectors["header"]), "cases": _sorted(vectors["cases"])}
+    return json.dumps(top, indent=1) + "\n"
 
 
 def write_all(directory: Path) -> list[Path]:
     """Write every vector file into ``directory``; returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, generate in GENERATORS.items():
+    for name in GENERATORS:
         path = directory / name
-        path.write_text(render(generate()), encoding="utf-8")
+        path.write_text(render(generate(name)), encoding="utf-8")
         written.append(path)
     return written
 

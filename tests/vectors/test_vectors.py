@@ -1,46 +1,50 @@
-"""Conformance vectors: committed files are current, and the optimized tree reproduces them."""
+"""Conformance vectors (package data of sbrml.testing, read through its loader): the shipped
+files are current, and the optimized tree reproduces them."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 import sbrml.optimized as opt
+from sbrml import SPEC_VERSION
 from sbrml.core.channel import Message
 from sbrml.core.errors import SpecError
+from sbrml.rulespec import build_rule
+from sbrml.testing.vectors import FORMAT_VERSION, cases, header, names, text
 from sbrml.vectors import GENERATORS, SEED, write_all
 from tests.helpers import as_list
 
-HERE = Path(__file__).resolve().parent
 
-
-def load(name: str) -> dict[str, Any]:
-    return json.loads((HERE / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-def test_committed_vectors_are_current(tmp_path: Path) -> None:
+def test_shipped_vectors_are_current(tmp_path: Path) -> None:
     for path in write_all(tmp_path):
-        committed = HERE / path.name
-        assert committed.exists(), f"{path.name} is not committed: run `make vectors`"
-        assert committed.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
+        assert path.name in names(), f"{path.name} is not in sbrml/testing/vectors: make vectors"
+        assert text(path.name) == path.read_text(encoding="utf-8"), (
             f"{path.name} differs from what the reference emits: run `make vectors` and review"
         )
-    assert sorted(p.name for p in HERE.glob("*.json")) == sorted(GENERATORS)
+    assert names() == sorted(GENERATORS)
 
 
-def test_every_file_has_provenance() -> None:
+def test_every_file_has_provenance_and_versions() -> None:
     for name in GENERATORS:
-        head = load(name)["header"]
-        assert set(head) == {"generator", "spec_version", "spec_section", "seed", "date"}
+        head = header(name)
+        assert set(head) == {
+            "generator",
+            "spec_version",
+            "spec_section",
+            "seed",
+            "date",
+            "format_version",
+            "description",
+        }
+        assert (head["spec_version"], head["format_version"]) == (SPEC_VERSION, FORMAT_VERSION)
 
 
 @pytest.mark.spec("C1.1", "C1.2", "C1.3", "C1.4")
 def test_optimized_reproduces_encoding() -> None:
-    for case in load("01-encoding.json")["cases"]:
+    for case in cases("01-encoding.json"):
         if "error" in case:
             values = [float(v) for v in case["values"]]
             with pytest.raises(SpecError) as info:
@@ -57,7 +61,7 @@ def test_optimized_reproduces_encoding() -> None:
 
 @pytest.mark.spec("C2.2", "C2.3", "C2.6", "C2.7")
 def test_optimized_reproduces_randomness() -> None:
-    for case in load("02-randomness.json")["cases"]:
+    for case in cases("02-randomness.json"):
         root = opt.DeterministicRandomSource(case["seed"])
         assert root.random_bytes(96).hex() == case["keystream_hex"]
         for label, hexed in case["derived"].items():
@@ -68,7 +72,7 @@ def test_optimized_reproduces_randomness() -> None:
 
 
 def test_optimized_reproduces_sharing() -> None:
-    for case in load("03-sharing.json")["cases"]:
+    for case in cases("03-sharing.json"):
         s0, s1 = opt.share(
             case["secret"], rng=opt.DeterministicRandomSource(SEED), bits=case["bits"]
         )
@@ -77,7 +81,7 @@ def test_optimized_reproduces_sharing() -> None:
 
 @pytest.mark.spec("C4.2", "C7.3")
 def test_optimized_reproduces_beaver() -> None:
-    v = load("04-beaver.json")
+    (v,) = cases("04-beaver.json")
     rng = opt.DeterministicRandomSource(SEED)
     channel = opt.Channel()
     dealer = opt.Dealer(rng=rng.derive("dealer"))
@@ -103,9 +107,9 @@ def _rec(shares: list[list[int]]) -> np.ndarray:
 
 @pytest.mark.spec("C5.1", "C7.3")
 def test_optimized_reproduces_distances() -> None:
-    v = load("05-distances.json")
-    encoded = np.array(v["encoded"], dtype=np.uint64)
-    for variant in ("gram", "pairwise"):
+    for v in cases("05-distances.json"):
+        variant = v["variant"]
+        encoded = np.array(v["encoded"], dtype=np.uint64)
         rng = opt.DeterministicRandomSource(SEED)
         shares = [opt.share(r, rng=rng.derive(f"worker/{i}")) for i, r in enumerate(encoded)]
         xs = (np.stack([s[0] for s in shares]), np.stack([s[1] for s in shares]))
@@ -119,13 +123,25 @@ def test_optimized_reproduces_distances() -> None:
             d0, d1 = opt.secure_sq_distances_pairwise(
                 xs, dealer.square_pairs(18, channel=channel), channel=channel
             )
-        assert as_list(d0) == v[variant]["shares0"] and as_list(d1) == v[variant]["shares1"]
-        assert channel.transcript_bytes().hex() == v[variant]["transcript_hex"]
+        assert as_list(d0) == v["shares0"] and as_list(d1) == v["shares1"]
+        assert channel.transcript_bytes().hex() == v["transcript_hex"]
+
+
+@pytest.mark.spec("C6.1", "C6.4", "C6.6")
+def test_optimized_reproduces_rules_in_the_clear() -> None:
+    # The weights are exact (equal); outputs are means of the same rows, rounded once in the
+    # reference (fsum) and possibly twice here.
+    for case in cases("06-rules.json"):
+        rule = build_rule(opt, case["rule"], case["f"], case["hyperparameters"])
+        x = np.array(case["inputs"])
+        np.testing.assert_allclose(rule(x), case["output"], rtol=1e-12, atol=1e-15)
+        if case["weights"] is not None:
+            assert as_list(rule.weights(np.array(case["distances"]))) == case["weights"]
 
 
 @pytest.mark.spec("C7.3")
 def test_optimized_reproduces_rounds() -> None:
-    for case in load("08-round.json")["cases"]:
+    for case in cases("08-round.json"):
         rule = opt.RULES[case["rule"]](
             case["f"], **({"m": case["m"]} if case["rule"] == "multikrum" else {})
         )
@@ -155,7 +171,7 @@ def test_optimized_reproduces_mask_primitives() -> None:
     from sbrml.optimized.randomness import ChaCha20RandomSource
     from sbrml.reference import masking_primitives as ref_prim
 
-    v = load("19-mask-primitives.json")
+    (v,) = cases("19-mask-primitives.json")
     for case in v["hkdf"]:
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -185,7 +201,7 @@ def test_optimized_reproduces_mask_primitives() -> None:
 def test_optimized_reproduces_mask_protocol() -> None:
     from sbrml.optimized.mask_protocol import masked_aggregate
 
-    for case in load("20-mask-protocol.json")["cases"]:
+    for case in cases("20-mask-protocol.json"):
         r = masked_aggregate(
             np.array(case["inputs"]),
             t=case["t"],
