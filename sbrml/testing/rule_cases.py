@@ -91,18 +91,18 @@ def _gap(scores: Sequence[Any], m: int) -> float:
 
 
 def selection_margin(
-    spec: str, f: int, options: dict[str, Any], x: Sequence[Sequence[float]]
+    spec: str, f: int, options: dict[str, Any], d: Sequence[Sequence[Any]]
 ) -> float:
-    """How far ``x`` is from a tie at the cut of the rule's selection, relative (C6.8).
+    """How far the distances ``d`` are from a tie at the cut of the rule's selection,
+    relative (C6.8): where float implementations may legitimately choose differently.
 
-    Krum and Multi-Krum: the gap between the m-th and (m+1)-th exact scores; the medoid:
-    between the two lowest. inf for a rule whose selection is not measured here (the
-    coordinate-wise rules have no selection to tie; compositions and MDA are not measured).
+    Krum and Multi-Krum: the gap between the m-th and (m+1)-th scores; the medoid: between
+    the two lowest. inf for a rule whose selection is not measured here (the coordinate-wise
+    rules have no selection to tie; compositions and MDA are not measured).
     """
-    d = ref.sq_distances(x)
     if spec in KRUM_FAMILY:
         offset = CONVENTIONS[options.get("convention", "blanchard")]
-        m = 1 if spec == "krum" else options.get("m") or len(x) - f
+        m = 1 if spec == "krum" else options.get("m") or len(d) - f
         return _gap(krum_scores(d, f, offset), m)
     if spec == "medoid":
         return _gap([math.fsum(math.sqrt(v) for v in row) for row in d], 1)
@@ -142,8 +142,9 @@ def _draw_rows(rng: ref.RandomSource, rows: int, d: int, offset: int) -> list[li
 
 def _clear_of_ties(x: list[list[float]], f: int) -> bool:
     """Whether every Krum-family and medoid selection of the vectors is far from a tie."""
+    d = ref.sq_distances(x)
     return all(
-        selection_margin(spec, f, options, x) > MARGIN
+        selection_margin(spec, f, options, d) > MARGIN
         for spec, options in VECTOR_SPECS
         if spec in (*KRUM_FAMILY, "medoid")
     )

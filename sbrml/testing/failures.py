@@ -1,0 +1,99 @@
+"""How the conformance kit reports a failure: the spec clause, the input and both values.
+
+Standard library only. ``ConformanceError`` is an ``AssertionError``, so pytest reports a
+failed check as a failed test and shows its message whole::
+
+    check_rule('krum', f=1): D6.3 (krum): the output is not the reference's
+      input:    06-rules.json case 32 ('conventions'): x = [[1.84375, ...], ...] (7 x 3)
+      expected: [1.84375, -0.90625, -0.84375]
+      got:      [0.421875, -1.09375, -1.90625]
+      note:     got is what convention='byzfl' gives: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["ConformanceError", "short"]
+
+ITEMS = 6  # entries of a vector shown before "..."
+ROWS = 4  # rows of a matrix shown before "..."
+
+
+def _is_sequence(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def _plain(value: Any) -> Any:
+    """NumPy arrays and scalars (or anything with ``tolist``) as Python lists and numbers."""
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else value
+
+
+def short(value: Any, items: int = ITEMS, rows: int = ROWS) -> str:
+    """``value`` printed short: a vector's first ``items`` entries, a matrix's first ``rows``
+    rows (each shortened), then ``...`` and how many were left out; numbers by ``repr`` (every
+    digit of a double, so two values that print alike are equal)."""
+    value = _plain(value)
+    if not _is_sequence(value):
+        return repr(value)
+    if value and all(_is_sequence(_plain(v)) for v in value):
+        shown = [short(v, items, rows) for v in value[:rows]]
+        more = f", ... ({len(value) - rows} more rows)" if len(value) > rows else ""
+        return "[" + ", ".join(shown) + more + "]"
+    shown = [repr(_plain(v)) for v in value[:items]]
+    more = f", ... ({len(value) - items} more)" if len(value) > items else ""
+    return "[" + ", ".join(shown) + more + "]"
+
+
+def shape(value: Any) -> str:
+    """``"7 x 3"`` for a matrix, ``"length 5"`` for a vector, '' otherwise."""
+    value = _plain(value)
+    if not _is_sequence(value):
+        return ""
+    if value and all(_is_sequence(v) for v in value):
+        return f"{len(value)} x {len(value[0])}"
+    return f"length {len(value)}"
+
+
+class ConformanceError(AssertionError):
+    """A user's implementation disagrees with the specification (or the reference).
+
+    Attributes: ``check`` (the helper and its arguments), ``clause`` (the spec item),
+    ``what`` (the property that failed), ``input`` (a short description of the input),
+    ``expected`` and ``got`` (the two values), ``notes`` (diagnoses, e.g. Krum's neighbour
+    convention).
+    """
+
+    def __init__(
+        self,
+        check: str,
+        clause: str,
+        what: str,
+        input: str,
+        expected: Any,
+        got: Any,
+        notes: Sequence[str] = (),
+    ) -> None:
+        self.check = check
+        self.clause = clause
+        self.what = what
+        self.input = input
+        self.expected = expected
+        self.got = got
+        self.notes = tuple(notes)
+        lines = [
+            f"{check}: {clause}: {what}",
+            f"  input:    {input}",
+            f"  expected: {expected if isinstance(expected, str) else short(expected)}",
+            f"  got:      {got if isinstance(got, str) else short(got)}",
+            *(f"  note:     {note}" for note in self.notes),
+        ]
+        super().__init__("\n".join(lines))
+
+
+def describe_matrix(name: str, value: Any) -> str:
+    """``x = [[...], ...] (7 x 3)``: a named input, short, with its shape."""
+    size = shape(value)
+    return f"{name} = {short(value)}" + (f" ({size})" if size else "")

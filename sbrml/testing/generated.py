@@ -1,0 +1,70 @@
+"""Running a check over generated inputs, and what a check reports when it passes.
+
+Part of the conformance kit's pytest helpers (needs ``sbrml[testing]``). ``for_all`` runs a
+body on values drawn by a Hypothesis strategy, under the current Hypothesis profile (so a
+project's ``derandomize`` or ``max_examples`` settings apply) with at most ``examples``
+examples; a failing example is shrunk and its ``ConformanceError`` raised. A helper that
+passes returns a ``Checked``: what was checked, how many times, and what was skipped and why,
+so that nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sbrml.extras import require
+
+try:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+except ImportError:
+    require("testing", "sbrml.testing.checks")
+    raise
+
+__all__ = ["Checked", "for_all"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class Checked:
+    """What a check helper verified: ``counts`` maps each part (e.g. ``"vectors"``) to how
+    many cases passed; ``skipped`` says what was not checked and why."""
+
+    check: str
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def add(self, part: str, count: int = 1) -> None:
+        """Count ``count`` more passing cases of ``part``."""
+        self.counts[part] = self.counts.get(part, 0) + count
+
+    def __str__(self) -> str:
+        done = ", ".join(f"{count} {part}" for part, count in self.counts.items()) or "nothing"
+        skipped = "".join(f"; skipped {why}" for why in self.skipped)
+        return f"{self.check}: passed {done}{skipped}"
+
+
+def for_all(strategy: st.SearchStrategy[T], body: Callable[[T], None], examples: int) -> None:
+    """Run ``body`` on up to ``examples`` values of ``strategy`` (Hypothesis); the first
+    failure is shrunk and re-raised. Not for use inside another ``@given`` test."""
+
+    # One failure, the simplest Hypothesis finds, rather than a group of distinct ones: the
+    # user reads one ConformanceError.
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        report_multiple_bugs=False,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+    )
+    @given(strategy)
+    def run(value: T) -> None:
+        body(value)
+
+    run()

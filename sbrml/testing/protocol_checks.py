@@ -1,0 +1,332 @@
+"""Checks of a user's sharing, distance protocol and Paillier encryption (``sbrml[testing]``).
+
+``check_sharing``, ``check_distance_protocol`` and ``check_paillier`` are re-exported by
+``sbrml.testing.checks``; see there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from fractions import Fraction
+from functools import cache
+from typing import Any, cast
+
+import numpy as np
+from hypothesis import strategies as st
+from scipy.stats import chi2
+
+import sbrml.reference as ref
+from sbrml.core.errors import SpecError
+from sbrml.reference import paillier
+from sbrml.testing import strategies
+from sbrml.testing.failures import ConformanceError, describe_matrix, short
+from sbrml.testing.generated import Checked, for_all
+
+__all__ = ["check_distance_protocol", "check_paillier", "check_sharing"]
+
+UNIFORMITY_VECTOR = 256  # the length of the secrets shared for the chi-squared test
+
+
+def _ring_vector(value: Any, length: int, bits: int) -> list[int] | None:
+    """``value`` as ``length`` ints in ``[0, 2^bits)``, or None when it is not that."""
+    try:
+        out = [int(v) for v in value]
+    except (TypeError, ValueError):
+        return None
+    ok = len(out) == length and all(0 <= v < 2**bits for v in out)
+    return out if ok else None
+
+
+def _pair(out: Any) -> tuple[Any, Any] | None:
+    try:
+        first, second = out
+    except (TypeError, ValueError):
+        return None
+    return first, second
+
+
+def check_sharing(
+    share: Callable[[Any], Any],
+    *,
+    reconstruct: Callable[[Any, Any], Any] | None = None,
+    bits: int = 64,
+    examples: int = 50,
+    samples: int = 2**14,
+    alpha: float = 1e-6,
+    as_arrays: bool = False,
+) -> Checked:
+    """Check a two-party additive sharing over ``Z_2^bits``, ``share(x) -> (x^0, x^1)``.
+
+    ``x`` is a list of ring elements (a ``uint64`` array with ``as_arrays``); the shares are
+    anything iterable as ints. ``share`` draws its own randomness. Checked:
+
+    1. C3.1: ``x^0 + x^1 = x mod 2^bits`` for Hypothesis vectors (``strategies.ring_vectors``),
+       each share a ring vector of ``x``'s length (P3.1); with ``reconstruct``, also
+       ``reconstruct(x^0, x^1) = x`` for the user's shares and for any pair of shares
+       (``strategies.shared_vectors``, P3.2);
+    2. C3.2: each share alone is uniform: ``samples`` values of each share of the zero vector
+       and of a fixed non-zero one, binned by their top and bottom byte (by value when
+       ``bits < 8``), pass a chi-squared test at significance ``alpha``.
+    """
+    mask = 2**bits - 1
+    label = f"check_sharing(bits={bits})"
+    result = Checked(label)
+
+    def shares_of(secret: list[int], where: str) -> tuple[list[int], list[int]]:
+        out = _pair(share(np.array(secret, dtype=np.uint64) if as_arrays else list(secret)))
+        pair = None if out is None else [_ring_vector(s, len(secret), bits) for s in out]
+        if pair is None or pair[0] is None or pair[1] is None:
+            raise ConformanceError(
+                label,
+                "P3.1",
+                "share(x) returns two ring vectors of x's length",
+                where,
+                f"two vectors of {len(secret)} ints in [0, 2^{bits})",
+                short(out),
+            )
+        return pair[0], pair[1]
+
+    def reconstructs(item: tuple[list[int], tuple[list[int], list[int]] | None]) -> None:
+        secret, given = item
+        where = f"x = {short(secret)} (length {len(secret)})"
+        s0, s1 = shares_of(secret, where) if given is None else given
+        got = [(a + b) & mask for a, b in zip(s0, s1, strict=True)]
+        if got != secret:
+            raise ConformanceError(label, "C3.1", "reconstruct(share(x)) = x", where, secret, got)
+        if reconstruct is not None:
+            out = _ring_vector(reconstruct(s0, s1), len(secret), bits)
+            if out != secret:
+                where += f", shares {short(s0)} and {short(s1)}"
+                clause = "C3.1" if given is None else "P3.2"
+                raise ConformanceError(
+                    label, clause, "your reconstruct(x^0, x^1) = x", where, secret, out
+                )
+        result.add("reconstructions" if given is None else "reconstructions of given shares")
+
+    for_all(strategies.ring_vectors(bits=bits).map(lambda x: (x, None)), reconstructs, examples)
+    if reconstruct is not None:
+        for_all(strategies.shared_vectors(bits=bits), reconstructs, examples)
+    for secret in ([0] * UNIFORMITY_VECTOR, [(2 ** (bits - 1) + 0x5A5A5A5A) & mask] * 256):
+        drawn: list[list[int]] = [[], []]
+        where = f"{samples} values of each share of x = {short(secret)} (length 256)"
+        while len(drawn[0]) < samples:
+            s0, s1 = shares_of(secret, where)
+            drawn[0] += s0
+            drawn[1] += s1
+        for index, values in enumerate(drawn):
+            _uniform(label, f"share{index}", values[:samples], bits, alpha, where)
+            result.add("uniformity tests (C3.2)", 2 if bits >= 8 else 1)
+    return result
+
+
+def _uniform(label: str, name: str, values: list[int], bits: int, alpha: float, where: str) -> None:
+    """C3.2's chi-squared test on the top and bottom byte of ``values`` (the value itself
+    when ``bits < 8``); ConformanceError when one has p-value below ``alpha``."""
+    parts = (
+        [("value", 0, 2**bits)]
+        if bits < 8
+        else [("top byte", bits - 8, 256), ("bottom byte", 0, 256)]
+    )
+    for part, shift, bins in parts:
+        counts = np.bincount([(v >> shift) % bins for v in values], minlength=bins)
+        expected = len(values) / bins
+        stat = float(((counts - expected) ** 2).sum() / expected)
+        p = float(chi2.sf(stat, bins - 1))
+        if p < alpha:
+            high, low = int(np.argmax(counts)), int(np.argmin(counts))
+            raise ConformanceError(
+                label,
+                "C3.2",
+                f"{name} alone is uniform over Z_2^{bits} (its {part})",
+                where,
+                f"each of the {bins} values about {expected:.0f} times "
+                f"(chi-squared p >= {alpha:g})",
+                f"chi2 = {stat:.1f} with {bins - 1} degrees of freedom (p = {p:.3g}); "
+                f"{part} {high:#04x} {counts[high]} times, {low:#04x} {counts[low]} times",
+            )
+
+
+def check_distance_protocol(
+    protocol: Callable[[Any, Any], Any],
+    *,
+    frac_bits: int = 16,
+    examples: int = 25,
+    as_arrays: bool = False,
+) -> Checked:
+    """Check a two-server distance protocol, ``protocol(X^0, X^1) -> (D^0, D^1)``.
+
+    ``X^s`` is server ``s``'s share of the encoded inputs (``n`` rows of ``d`` ring elements
+    of ``Z_2^64``, as lists, or ``uint64`` arrays with ``as_arrays``); the protocol returns
+    each server's ``n x n`` share of ``D`` and runs its own dealer or provider. For up to
+    ``examples`` Hypothesis inputs within the round's bounds (``strategies.inputs``, encoded
+    with ``frac_bits``, shared from a drawn seed) the reconstructed ``D`` MUST be exact:
+    ``D_ij = 2^(2F) ||x_i - x_j||^2`` of the decoded inputs (C5.2; P5.1 and P5.2 both give
+    it, C5.1).
+    """
+    label = f"check_distance_protocol(frac_bits={frac_bits})"
+    result = Checked(label)
+    strategy = st.tuples(strategies.inputs(n=(2, 6), d=(1, 5), f=1), st.integers(0, 2**64 - 1))
+    scale = Fraction(4) ** frac_bits
+
+    def body(item: tuple[np.ndarray, int]) -> None:
+        x, seed = item
+        encoded = [ref.encode(row, frac_bits=frac_bits) for row in x.tolist()]
+        rng = ref.DeterministicRandomSource(seed)
+        pairs = [ref.share(e, rng=rng.derive(f"worker/{i}")) for i, e in enumerate(encoded)]
+        x0, x1 = ([p[s] for p in pairs] for s in (0, 1))
+        where = f"{describe_matrix('x', x)}, encoded with F = {frac_bits}, shared from seed {seed}"
+        args = (
+            (np.array(x0, dtype=np.uint64), np.array(x1, dtype=np.uint64))
+            if as_arrays
+            else (x0, x1)
+        )
+        out = _pair(protocol(*args))
+        n = len(encoded)
+        rows = None if out is None else [[_ring_vector(r, n, 64) for r in m] for m in out]
+        if rows is None or any(len(m) != n or None in m for m in rows):
+            raise ConformanceError(
+                label,
+                "P5.1",
+                "the protocol returns two n x n ring matrices",
+                where,
+                f"two {n} x {n} matrices of ints in [0, 2^64)",
+                short(out),
+            )
+        m0, m1 = cast(list[list[list[int]]], rows)
+        got = [
+            [(a + b) % 2**64 for a, b in zip(r0, r1, strict=True)]
+            for r0, r1 in zip(m0, m1, strict=True)
+        ]
+        plain = ref.sq_distances([ref.decode(e, frac_bits=frac_bits) for e in encoded])
+        expected = [[int(v * scale) for v in row] for row in plain]
+        wrong = [(i, j) for i in range(n) for j in range(n) if got[i][j] != expected[i][j]]
+        if wrong:
+            i, j = wrong[0]
+            diff = (got[i][j] - expected[i][j]) % 2**64
+            raise ConformanceError(
+                label,
+                "C5.2",
+                "the reconstructed D is exactly 2^(2F) ||x_i - x_j||^2 of the decoded inputs",
+                where,
+                f"D[{i}][{j}] = {expected[i][j]}",
+                f"D[{i}][{j}] = {got[i][j]}",
+                [
+                    f"got - expected = {diff - 2**64 if diff >= 2**63 else diff} mod 2^64; "
+                    f"{len(wrong)} of the {n * n} entries differ",
+                    f"expected D = {short(expected)}",
+                ],
+            )
+        result.add("generated inputs")
+
+    for_all(strategy, body, examples)
+    return result
+
+
+@cache
+def paillier_keys() -> tuple[tuple[paillier.PublicKey, paillier.PrivateKey], ...]:
+    """The keys ``check_paillier`` uses: the known-answer key ``n = 293 * 433`` and keys of 64
+    and 256 bits from fixed seeds (C13.2), all test keys (``insecure_test``, C13.1)."""
+    keys = [
+        paillier.keypair_from_primes(
+            293, 433, insecure_test=True, rng=ref.DeterministicRandomSource(0)
+        )
+    ]
+    for bits in (64, 256):
+        keys.append(
+            paillier.generate_keypair(
+                bits, rng=ref.DeterministicRandomSource(bits), insecure_test=True
+            )
+        )
+    return tuple(keys)
+
+
+@st.composite
+def _paillier_case(draw: st.DrawFn) -> tuple[int, int, int, int, int]:
+    k = draw(st.integers(0, len(paillier_keys()) - 1))
+    n = paillier_keys()[k][0].n
+    unit = st.integers(1, n - 1).filter(lambda r: math.gcd(r, n) == 1)
+    return k, draw(st.integers(0, n - 1)), draw(unit), draw(st.integers(0, n - 1)), draw(unit)
+
+
+def check_paillier(
+    encrypt: Callable[..., Any],
+    *,
+    add: Callable[[int, int, int], Any] | None = None,
+    decrypt: Callable[[int, int, int], Any] | None = None,
+    randomized: bool = False,
+    examples: int = 25,
+) -> Checked:
+    """Check a Paillier encryption with ``g = n + 1`` against the reference (section 13).
+
+    ``encrypt(n, m, r) -> c`` takes the randomness ``r`` in ``Z*_n`` (python-paillier's
+    ``raw_encrypt(m, r_value=r)``); with ``randomized`` it is ``encrypt(n, m) -> c`` and draws
+    its own. Optional: ``add(n, c1, c2) -> c`` and ``decrypt(p, q, c) -> m``. On the keys of
+    ``paillier_keys()`` and Hypothesis plaintexts: ``c`` is ``Enc(m; r) = (1 + m n) r^n mod
+    n^2`` exactly (D13.2, given ``r``); the reference decrypts ``c`` to ``m`` (C13.4, C13.6);
+    ``add`` of two ciphertexts (the reference's when not given) decrypts to ``m1 + m2 mod n``
+    (D13.3); ``decrypt`` recovers ``m`` from the reference's ciphertexts (C13.4); two
+    encryptions of one ``m`` differ on keys of 64 bits or more (C13.3, ``randomized``).
+    """
+    label = f"check_paillier(randomized={randomized})"
+    result = Checked(label)
+
+    def enc(public: paillier.PublicKey, m: int, r: int, k: int, where: str) -> int:
+        c = int(encrypt(public.n, m) if randomized else encrypt(public.n, m, r))
+        if not randomized and c != paillier.encrypt_with(public, m, r):
+            raise ConformanceError(
+                label,
+                "D13.2",
+                f"encrypt(n, m{k}, r{k}) = Enc(m{k}; r{k}) = (1 + m{k} n) r{k}^n mod n^2",
+                where,
+                paillier.encrypt_with(public, m, r),
+                c,
+            )
+        return c
+
+    def dec(
+        private: paillier.PrivateKey, c: int, m: int, clause: str, what: str, where: str
+    ) -> None:
+        try:
+            got: Any = paillier.decrypt(private, c)
+        except SpecError as err:
+            raise ConformanceError(label, err.clause, what, where, m, f"{c}: {err}") from None
+        if got != m:
+            raise ConformanceError(label, clause, what, where, m, got)
+
+    def body(item: tuple[int, int, int, int, int]) -> None:
+        k, m1, r1, m2, r2 = item
+        public, private = paillier_keys()[k]
+        n = public.n
+        where = f"n = {n} ({public.bits} bits), m1 = {m1}, r1 = {r1}, m2 = {m2}, r2 = {r2}"
+        c1, c2 = enc(public, m1, r1, 1, where), enc(public, m2, r2, 2, where)
+        dec(private, c1, m1, "C13.4", "the reference decrypts c1 = encrypt(n, m1) to m1", where)
+        total = int(add(n, c1, c2)) if add is not None else paillier.add(public, c1, c2)
+        adder = "your add" if add is not None else "the reference's add"
+        dec(
+            private,
+            total,
+            (m1 + m2) % n,
+            "D13.3",
+            f"{adder} of c1, c2 decrypts to m1 + m2 mod n",
+            where,
+        )
+        if decrypt is not None:
+            got = int(decrypt(private.p, private.q, paillier.encrypt_with(public, m1, r1)))
+            if got != m1:
+                raise ConformanceError(
+                    label, "C13.4", "your decrypt(p, q, Enc(m1; r1)) = m1", where, m1, got
+                )
+        if randomized and public.bits >= 64 and enc(public, m1, r1, 1, where) == c1:
+            raise ConformanceError(
+                label,
+                "C13.3",
+                "two encryptions of m1 draw fresh r",
+                where,
+                "two ciphertexts",
+                f"{c1} twice",
+            )
+        result.add("generated cases")
+
+    for_all(_paillier_case(), body, examples)
+    return result

@@ -1,0 +1,137 @@
+"""Implementations the kit's tests check: the trees wrapped as a user would, python-paillier,
+and deliberately wrong ones (each wrong in one way the kit must name)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from phe import paillier as phe
+
+import sbrml.optimized as opt
+import sbrml.reference as ref
+from sbrml.optimized import paillier as opt_paillier
+from sbrml.reference import paillier as ref_paillier
+
+Matrix = list[list[int]]
+F64 = np.ndarray
+
+
+def krum(f: int, offset: int) -> Callable[[F64], F64]:
+    """Krum in NumPy, each score over the n - f - ``offset`` nearest neighbours (2: D6.3,
+    Blanchard's; 1: ByzFL's, C6.6; 3: plain off by one)."""
+
+    def run(x: F64) -> F64:
+        n = len(x)
+        d = ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=-1)
+        scores = np.sort(d, axis=1)[:, 1 : n - f - offset + 1].sum(axis=1)
+        return np.asarray(x[int(np.argmin(scores))])
+
+    return run
+
+
+def krum_weights(f: int, offset: int) -> Callable[[Any], list[float]]:
+    """Krum's weights on D, scores over n - f - ``offset`` neighbours."""
+
+    def run(d: Any) -> list[float]:
+        arr = np.asarray(d, dtype=np.float64)
+        n = len(arr)
+        scores = np.sort(arr, axis=1)[:, 1 : n - f - offset + 1].sum(axis=1)
+        best = int(np.argmin(scores))
+        return [1.0 if i == best else 0.0 for i in range(n)]
+
+    return run
+
+
+def system_share(tree: ModuleType) -> Callable[[Any], Any]:
+    """The tree's P3.1 with fresh OS randomness, as a user's sharing draws its own."""
+    return lambda x: tree.share(x, rng=tree.SystemRandomSource())
+
+
+def biased_share(x: list[int]) -> tuple[list[int], list[int]]:
+    """Correct reconstruction, but r below 2^62: share0's top byte is never above 0x3f."""
+    r = [int.from_bytes(os.urandom(8), "little") >> 2 for _ in x]
+    return r, [(v - a) % 2**64 for v, a in zip(x, r, strict=True)]
+
+
+def lossy_share(x: list[int]) -> tuple[list[int], list[int]]:
+    """Uniform shares that reconstruct x + 1 wherever x is odd."""
+    r = [int.from_bytes(os.urandom(8), "little") for _ in x]
+    return r, [(v - a + (v & 1)) % 2**64 for v, a in zip(x, r, strict=True)]
+
+
+def gram_protocol(tree: ModuleType, variant: str = "gram") -> Callable[[Any, Any], Any]:
+    """The tree's P5.1 (or P5.2) with its dealer, as a two-server distance protocol."""
+
+    def run(x0: Any, x1: Any) -> Any:
+        dealer = tree.Dealer(rng=tree.SystemRandomSource())
+        channel = tree.Channel()
+        n, d = len(x0), len(x0[0])
+        if variant == "gram":
+            material = dealer.gram_triple(n, d, channel=channel)
+            return tree.secure_sq_distances_gram((x0, x1), material, channel=channel)
+        squares = dealer.square_pairs(n * (n - 1) // 2 * d, channel=channel)
+        return tree.secure_sq_distances_pairwise((x0, x1), squares, channel=channel)
+
+    return run
+
+
+def distances_off_by_one(x0: Matrix, x1: Matrix) -> tuple[Matrix, Matrix]:
+    """P5.1, then D_01 (and D_10) one too large in S0's share."""
+    d0, d1 = gram_protocol(ref)(x0, x1)
+    if len(d0) > 1:
+        d0[0][1] = (d0[0][1] + 1) % 2**64
+        d0[1][0] = (d0[1][0] + 1) % 2**64
+    return d0, d1
+
+
+def phe_encrypt(n: int, m: int, r: int) -> int:
+    """python-paillier's raw layer with the given r (g = n + 1, as D13.2)."""
+    return int(phe.PaillierPublicKey(n).raw_encrypt(m, r_value=r))
+
+
+def phe_decrypt(p: int, q: int, c: int) -> int:
+    key = phe.PaillierPrivateKey(phe.PaillierPublicKey(p * q), p, q)
+    return int(key.raw_decrypt(c))
+
+
+def tree_encrypt(module: ModuleType) -> Callable[[int, int, int], int]:
+    """A tree's D13.2 with the given r (its ``paillier`` module)."""
+
+    def run(n: int, m: int, r: int) -> int:
+        return int(module.encrypt_with(module.PublicKey(n, n.bit_length()), m, r))
+
+    return run
+
+
+def wrong_encrypt(n: int, m: int, r: int) -> int:
+    """r^(n-1) where D13.2 has r^n: not an n-th residue, so it decrypts to garbage."""
+    return (1 + m * n) * pow(r, n - 1, n * n) % (n * n)
+
+
+def wrong_add(n: int, c1: int, c2: int) -> int:
+    """c1 + c2 where D13.3 multiplies."""
+    return (c1 + c2) % (n * n)
+
+
+def wrong_decrypt(p: int, q: int, c: int) -> int:
+    """Off by one."""
+    return (phe_decrypt(p, q, c) + 1) % (p * q)
+
+
+def fixed_r_encrypt(n: int, m: int) -> int:
+    """Deterministic: always r = 1 (C13.3 asks for fresh r)."""
+    return (1 + m * n) % (n * n)
+
+
+def fresh_encrypt(n: int, m: int) -> int:
+    """The reference's encryption with r drawn from the OS (C13.3)."""
+    public = ref_paillier.PublicKey(n, n.bit_length())
+    return ref_paillier.encrypt(public, m, rng=ref.SystemRandomSource())
+
+
+TREES = {"reference": ref, "optimized": opt}
+PAILLIER = {"reference": ref_paillier, "optimized": opt_paillier}

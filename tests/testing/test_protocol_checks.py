@@ -1,0 +1,165 @@
+"""check_sharing, check_distance_protocol and check_paillier pass on the trees (and on
+python-paillier) and fail, naming the clause, the input and both values, on wrong ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from sbrml.testing.checks import (
+    ConformanceError,
+    check_distance_protocol,
+    check_paillier,
+    check_sharing,
+)
+from tests.testing.implementations import (
+    PAILLIER,
+    TREES,
+    biased_share,
+    distances_off_by_one,
+    fixed_r_encrypt,
+    fresh_encrypt,
+    gram_protocol,
+    lossy_share,
+    phe_decrypt,
+    phe_encrypt,
+    system_share,
+    tree_encrypt,
+    wrong_add,
+    wrong_decrypt,
+    wrong_encrypt,
+)
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_check_sharing_passes_on_the_trees(tree: str) -> None:
+    module = TREES[tree]
+    checked = check_sharing(
+        system_share(module),
+        reconstruct=module.reconstruct,
+        examples=20,
+        samples=2**12,
+        as_arrays=tree == "optimized",
+    )
+    assert checked.counts == {
+        "reconstructions": 20,
+        "reconstructions of given shares": 20,
+        "uniformity tests (C3.2)": 8,
+    }
+
+
+def test_check_sharing_on_a_narrow_ring() -> None:
+    share = TREES["reference"].share
+    rng = TREES["reference"].SystemRandomSource()
+    checked = check_sharing(lambda x: share(x, rng=rng, bits=4), bits=4, samples=2**10)
+    assert checked.counts["uniformity tests (C3.2)"] == 4
+
+
+def test_a_biased_sharing_fails_the_chi_squared_test() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_sharing(biased_share, samples=2**12)
+    message = str(info.value)
+    assert message.startswith(
+        "check_sharing(bits=64): C3.2: share0 alone is uniform over Z_2^64 (its top byte)\n"
+        "  input:    4096 values of each share of x = [0, 0, 0, 0, 0, 0, ... (250 more)]"
+    )
+    assert "expected: each of the 256 values about 16 times (chi-squared p >= 1e-06)" in message
+    assert "got:      chi2 = " in message and "0x40 0 times" in message
+
+
+def test_a_sharing_that_loses_the_secret_fails_reconstruction() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_sharing(lossy_share)
+    assert info.value.clause == "C3.1"
+    assert "C3.1: reconstruct(share(x)) = x\n  input:    x = [1] (length 1)" in str(info.value)
+    assert (info.value.expected, info.value.got) == ([1], [2])
+
+
+def test_a_wrong_reconstruct_fails() -> None:
+    def add_one(s0: list[int], s1: list[int]) -> list[int]:
+        return [(a + b + 1) % 2**64 for a, b in zip(s0, s1, strict=True)]
+
+    with pytest.raises(ConformanceError) as info:
+        check_sharing(system_share(TREES["optimized"]), reconstruct=add_one)
+    assert "your reconstruct(x^0, x^1) = x" in str(info.value)
+
+
+@pytest.mark.parametrize("variant", ["gram", "pairwise"])
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_check_distance_protocol_passes_on_the_trees(tree: str, variant: str) -> None:
+    protocol = gram_protocol(TREES[tree], variant)
+    checked = check_distance_protocol(protocol, examples=10, as_arrays=tree == "optimized")
+    assert checked.counts == {"generated inputs": 10}
+
+
+def test_a_distance_off_by_one_fails() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_distance_protocol(distances_off_by_one)
+    assert str(info.value) == (
+        "check_distance_protocol(frac_bits=16): C5.2: the reconstructed D is exactly "
+        "2^(2F) ||x_i - x_j||^2 of the decoded inputs\n"
+        "  input:    x = [[0.0], [0.0]] (2 x 1), encoded with F = 16, shared from seed 0\n"
+        "  expected: D[0][1] = 0\n"
+        "  got:      D[0][1] = 1\n"
+        "  note:     got - expected = 1 mod 2^64; 2 of the 4 entries differ\n"
+        "  note:     expected D = [[0, 0], [0, 0]]"
+    )
+
+
+def test_a_protocol_returning_the_wrong_shape_fails() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_distance_protocol(lambda x0, x1: (x0, x1))
+    assert info.value.clause == "P5.1"
+
+
+@pytest.mark.parametrize("tree", sorted(PAILLIER))
+def test_check_paillier_passes_on_the_trees(tree: str) -> None:
+    checked = check_paillier(tree_encrypt(PAILLIER[tree]), examples=15)
+    assert checked.counts == {"generated cases": 15}
+
+
+def test_check_paillier_passes_on_python_paillier() -> None:
+    checked = check_paillier(phe_encrypt, decrypt=phe_decrypt, examples=15)
+    assert checked.counts == {"generated cases": 15}
+
+
+def test_check_paillier_with_internal_randomness() -> None:
+    checked = check_paillier(fresh_encrypt, randomized=True, examples=15)
+    assert checked.counts == {"generated cases": 15}
+
+
+def test_a_wrong_encryption_fails_the_known_answer() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_paillier(wrong_encrypt)
+    message = str(info.value)
+    assert message.startswith(
+        "check_paillier(randomized=False): D13.2: encrypt(n, m2, r2) = Enc(m2; r2) = "
+        "(1 + m2 n) r2^n mod n^2\n  input:    n = 126869 (17 bits), m1 = 0, r1 = 1, m2 = 0, r2 = 2"
+    )
+    assert info.value.expected != info.value.got
+
+
+def test_a_wrong_encryption_without_r_fails_decryption() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_paillier(lambda n, m: wrong_encrypt(n, m, 2), randomized=True)
+    assert info.value.clause == "C13.4"
+    assert "the reference decrypts c1 = encrypt(n, m1) to m1" in str(info.value)
+
+
+def test_a_wrong_add_fails_the_homomorphism() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_paillier(phe_encrypt, add=wrong_add)
+    assert info.value.clause == "D13.3"
+    assert "your add of c1, c2 decrypts to m1 + m2 mod n" in str(info.value)
+
+
+def test_a_wrong_decrypt_fails() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_paillier(phe_encrypt, decrypt=wrong_decrypt)
+    assert info.value.clause == "C13.4"
+    assert "your decrypt(p, q, Enc(m1; r1)) = m1" in str(info.value)
+
+
+def test_an_encryption_without_fresh_randomness_fails() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_paillier(fixed_r_encrypt, randomized=True)
+    assert info.value.clause == "C13.3"

@@ -1,0 +1,129 @@
+"""check_rule and check_weights pass on the trees' rules and fail, naming the clause, the input
+and both values, on deliberately wrong ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sbrml.rulespec import build_rule
+from sbrml.testing.checks import Checked, ConformanceError, check_rule, check_weights
+from tests.testing.implementations import TREES, krum, krum_weights
+
+RULES = [
+    ("krum", 1, {}),
+    ("krum", 2, {"convention": "byzfl"}),
+    ("multikrum", 1, {"m": 3}),
+    ("multikrum", 2, {}),
+    ("median", 1, {}),
+    ("trimmed-mean", 2, {}),
+    ("medoid", 1, {}),
+    ("nnm+krum", 1, {}),
+    ("geomed", 1, {}),
+]
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+@pytest.mark.parametrize(("name", "f", "options"), RULES, ids=[r[0] for r in RULES])
+def test_check_rule_passes_on_the_trees(
+    tree: str, name: str, f: int, options: dict[str, Any]
+) -> None:
+    rule = build_rule(TREES[tree], name, f, options)
+    checked = check_rule(rule, name, f=f, examples=10, as_lists=tree == "reference", **options)
+    assert checked.counts["generated inputs"] == 10
+    assert checked.counts.get("vectors", 0) == (0 if name == "geomed" else 3)
+
+
+def test_what_passed_and_what_was_skipped_is_said() -> None:
+    checked = check_rule(TREES["optimized"].Meamed(1), "meamed", f=1, examples=5)
+    assert str(checked) == (
+        "check_rule('meamed', f=1): passed 3 vectors, 5 generated inputs; "
+        "skipped robustness: spec section 12 records no bound for meamed"
+    )
+
+
+def failure(info: pytest.ExceptionInfo[ConformanceError]) -> str:
+    return str(info.value)
+
+
+def test_byzfl_convention_fails_blanchard_krum_and_says_why() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_rule(krum(1, offset=1), "krum", f=1)
+    message = failure(info)
+    assert message.startswith(
+        "check_rule('krum', f=1): D6.3: the output differs from the reference's krum\n"
+        "  input:    06-rules.json case "
+    )
+    assert "\n  expected: [" in message and "\n  got:      [" in message
+    assert (
+        "got is what convention='byzfl' gives: scores over n - f - 1 = 5 neighbours "
+        "(C6.6, ByzFL), where convention='blanchard' sums n - f - 2 = 4"
+    ) in message
+    assert info.value.clause == "D6.3" and info.value.expected != info.value.got
+
+
+def test_the_knob_accepts_the_byzfl_convention() -> None:
+    checked = check_rule(krum(2, offset=1), "krum", f=2, convention="byzfl", examples=20)
+    assert isinstance(checked, Checked) and checked.counts["vectors"] == 3
+
+
+def test_off_by_one_krum_fails_on_generated_inputs_too() -> None:
+    # Without the vectors the differential part finds it; n - f - 3 is no known convention.
+    with pytest.raises(ConformanceError) as info:
+        check_rule(krum(1, offset=3), "krum", f=1, vectors=False)
+    message = failure(info)
+    assert "D6.3: the output differs" in message and "generated (Hypothesis" in message
+    assert "convention=" not in message and "got is x[" in message
+
+
+def test_a_non_robust_rule_fails_the_published_bound() -> None:
+    # The mean, checked against the median's bound (C12.1) alone: far outliers break it.
+    with pytest.raises(ConformanceError) as info:
+        check_rule(lambda x: x.mean(axis=0), "median", f=1, vectors=False, generated=False)
+    assert info.value.clause == "C12.1"
+    assert "the published (f, kappa)-robustness bound 4(1 + f/(n-2f))^2" in failure(info)
+    assert str(info.value.expected).startswith("kappa <= ")
+
+
+def test_a_matrix_for_a_vector_fails_the_interface() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_rule(lambda x: x, "mean", f=1)
+    assert info.value.clause == "D6.1"
+    assert "expected: a vector of length 3" in failure(info)
+
+
+def test_randomized_rules_are_refused() -> None:
+    with pytest.raises(ValueError, match="randomized"):
+        check_rule(lambda x: x[0], "bucketing+krum", f=1)
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+@pytest.mark.parametrize(("name", "f"), [("krum", 1), ("multikrum", 1), ("medoid", 2)])
+def test_check_weights_passes_on_the_trees(tree: str, name: str, f: int) -> None:
+    rule = build_rule(TREES[tree], name, f)
+    checked = check_weights(rule.weights, name, f=f, examples=20, as_lists=tree == "reference")
+    assert checked.counts["generated matrices"] == 20 and checked.counts["vectors"] >= 3
+
+
+def test_wrong_weights_fail_with_the_convention() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_weights(krum_weights(1, offset=1), "krum", f=1)
+    message = failure(info)
+    assert message.startswith("check_weights('krum', f=1): D6.3: weights(D) differ")
+    assert "got is what convention='byzfl' gives" in message
+
+
+def test_weights_that_do_not_sum_to_one_fail() -> None:
+    def halves(d: np.ndarray) -> list[float]:
+        return [0.5 * w for w in krum_weights(1, offset=2)(d)]
+
+    with pytest.raises(ConformanceError) as info:
+        check_weights(halves, "krum", f=1)
+    assert "expected: [" in failure(info) and "0.5" in str(info.value.got)
+
+
+def test_weights_of_a_rule_without_a_distance_form_are_refused() -> None:
+    with pytest.raises(ValueError, match="no deterministic distance form"):
+        check_weights(lambda d: d[0], "median", f=1)
