@@ -120,12 +120,18 @@ class NetworkChannel(Channel):
         if wire is not message.payload:
             message = Message(message.sender, message.receiver, message.label, wire)
         try:
-            self.endpoint.send(message, self.round_id, self.timeouts.peer)
+            self.endpoint.send(message, self.round_id, self._send_timeout())
         except SpecError as error:
             if isinstance(error, ParameterError):
                 raise
             raise self._aborted(message.label, f"delivery to {message.receiver}", error) from None
         return message
+
+    def _send_timeout(self) -> float:
+        # C23.3: a receiver that has not reached the round makes the sender wait. The other
+        # server is at most a step behind; a worker or the dealer may be a whole round early.
+        t = self.timeouts
+        return t.peer if self.me in SERVERS else t.share + t.offline + t.peer
 
     def _aborted(self, label: str, wanted: str, cause: SpecError | str) -> RoundAborted:
         got = cause if isinstance(cause, str) else str(cause)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,35 @@ def _timeouts(deployment: Deployment) -> Timeouts:
     return Timeouts(**deployment.timeouts)
 
 
+def payload_limit(setup: Any) -> Callable[[str], int]:
+    """The largest message a listener accepts from each sender (D23.2, C23.4): a worker's
+    share is 8 d bytes; the dealer's and the other server's messages are bounded by what a
+    round can send, 64 n d + 128 n^3 + 8 n^2 bytes plus a frame. No honest message is
+    larger: per lane of n d, the largest are range validation's AND triples, 3 A(b + 1) / 8
+    <= 24 bytes; per lane of the n^3 of P22.4 and P22.7, comparison material of at most
+    3 A(62) / 8 + 26 < 72 bytes and Beaver openings of 16."""
+    n, d = int(setup.n), int(setup.d)
+    others = 64 * n * d + 128 * n**3 + 8 * n * n + (1 << 20)
+
+    def limit(sender: str) -> int:
+        return 8 * d if sender.startswith("W") else others
+
+    return limit
+
+
+def _endpoint(deployment: Deployment, setup: Any, party: str, peers: dict[str, str]) -> Endpoint:
+    # C23.4: a thread per worker and party, and no call outlives the peer timeout.
+    return Endpoint(
+        _credentials(deployment, party),
+        listen=deployment.listen(party),
+        peers=peers,
+        round_id=deployment.first_round,
+        max_payload=payload_limit(setup),
+        max_workers=setup.n + 8,
+        call_timeout=deployment.timeouts["peer"],
+    )
+
+
 def result_path(deployment: Deployment, round_id: int, party: str) -> Path:
     """P23.1 step 5: ``<output>/round-<r>.<party>.json`` (party ``s0`` or ``s1``)."""
     return deployment.output / f"round-{round_id}.{party.lower()}.json"
@@ -75,12 +105,7 @@ def serve(deployment: Deployment, server: str, *, seed: int | None = None) -> li
     peers = {other: deployment.address(other)}
     if name == "S0":
         peers["dealer"] = deployment.address("dealer")  # requests of P23.2
-    with Endpoint(
-        _credentials(deployment, name),
-        listen=deployment.listen(name),
-        peers=peers,
-        round_id=deployment.first_round,
-    ) as endpoint:
+    with _endpoint(deployment, setup, name, peers) as endpoint:
         for r in range(deployment.first_round, deployment.first_round + deployment.rounds):
             channel = NetworkChannel(
                 endpoint, round_id=r, record=False, timeouts=_timeouts(deployment)
@@ -93,6 +118,11 @@ def serve(deployment: Deployment, server: str, *, seed: int | None = None) -> li
                 # Both messages hold only public facts: phases, parties, |V|, n, f and the
                 # exclusions' published reasons (C0.1).
                 record["stopped"] = str(error)
+            except SpecError as error:
+                # Only the other server or the dealer can cause one here (a worker's bad
+                # message excludes the worker): outside the threat model, but the round is
+                # still recorded as stopped and the next one served.
+                record["stopped"] = error.public_reason()
             else:
                 record.update(
                     n=result.n,
@@ -123,12 +153,7 @@ def serve_dealer(deployment: Deployment, *, seed: int | None = None) -> None:
     goes on to the next."""
     setup = round_setup_of(deployment)
     peers = {s: deployment.address(s) for s in ("S0", "S1")}
-    with Endpoint(
-        _credentials(deployment, "dealer"),
-        listen=deployment.listen("dealer"),
-        peers=peers,
-        round_id=deployment.first_round,
-    ) as endpoint:
+    with _endpoint(deployment, setup, "dealer", peers) as endpoint:
         for r in range(deployment.first_round, deployment.first_round + deployment.rounds):
             channel = NetworkChannel(
                 endpoint, round_id=r, record=False, timeouts=_timeouts(deployment)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +75,13 @@ class Refusal:
     label: str | None = None
 
 
+class _NotYet(Exception):
+    # A message of a round this party has not reached: refused without a report (C23.3).
+    def __init__(self, error: SpecError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Refuse(Exception):
     # Carries a refusal from the checks to the handler, which answers it with a status.
     def __init__(self, code: Any, error: SpecError) -> None:
@@ -97,7 +104,11 @@ class Endpoint:
     client certificates required. ``peers`` maps ``S0``/``S1`` to the address to send to;
     one gRPC channel per peer is opened on first use and kept. ``round_id`` is the round the
     listener serves first; ``max_payload`` bounds a message's claimed length before it is
-    allocated; ``max_workers`` is the number of concurrent incoming calls.
+    allocated (an int, or a function of the certified sender, so that a worker's bound is
+    its share's size); ``max_workers`` is the number of concurrent incoming calls; a call
+    that has not delivered its message within ``call_timeout`` seconds is cancelled, and a
+    party has at most one call in progress, so that no party can hold the listener's
+    threads (C23.4).
     """
 
     def __init__(
@@ -107,12 +118,15 @@ class Endpoint:
         listen: str | None = None,
         peers: Mapping[str, str] | None = None,
         round_id: int = 1,
-        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        max_payload: int | Callable[[str], int] = DEFAULT_MAX_PAYLOAD,
         max_workers: int = 16,
+        call_timeout: float = 60.0,
     ) -> None:
         self.me = credentials.party
         self.credentials = credentials
         self.max_payload = max_payload
+        self.call_timeout = call_timeout
+        self._active: dict[str, int] = {}
         self.peers = dict(peers or {})
         for party in self.peers:
             if party not in LISTENERS or party == self.me:
@@ -167,8 +181,8 @@ class Endpoint:
         return self._round
 
     def start_round(self, round_id: int) -> None:
-        """C23.3: serve ``round_id`` from now on; held messages of that round become
-        available, and what is left of earlier rounds is dropped. ParameterError (C23.3)
+        """C23.3: serve ``round_id`` from now on (senders waiting for it are answered on
+        their next try), and what is left of earlier rounds is dropped. ParameterError (C23.3)
         for a round below the current one."""
         with self._cond:
             if (
@@ -268,7 +282,32 @@ class Endpoint:
                 "Deliver", "certificate", "a certificate naming a party", "C23.2", repr(names[0])
             )
             context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
-        assembler = Reassembler(max_payload=self.max_payload)
+        party = str(peer)
+        with self._lock:
+            busy = self._active.get(party, 0) > 0
+            if not busy:
+                self._active[party] = 1
+        if busy:
+            # C23.4: every party sends one message at a time; a second call in progress would
+            # only hold a listener thread.
+            error = SpecError(
+                "Deliver", "call", "one message at a time per party", "C23.4", "a second call"
+            )
+            self._report(Refusal(party, str(error)))
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+        watchdog = threading.Timer(self.call_timeout, context.cancel)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self._receive_call(frames, context, party)
+        finally:
+            watchdog.cancel()
+            with self._lock:
+                self._active.pop(party, None)
+
+    def _receive_call(self, frames: Iterator[bytes], context: Any, peer: str) -> bytes:
+        limit = self.max_payload(peer) if callable(self.max_payload) else self.max_payload
+        assembler = Reassembler(max_payload=limit)
         failure: _Refuse | None = None
         head: Frame | None = None
         try:
@@ -286,6 +325,9 @@ class Endpoint:
                 # The stream ended because the client went away, not because it sent a short
                 # message: gRPC ends the iterator or raises, whichever comes first.
                 failure = _cancelled()
+        except _NotYet as not_yet:
+            # C23.3: not a fault; the sender retries until this party reaches the round.
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(not_yet.error))
         except _Refuse as refusal:
             failure = refusal
         except grpc.RpcError:  # the client went away in the middle of the message
@@ -332,6 +374,17 @@ class Endpoint:
                     str(round_id),
                 ),
             )
+        if round_id > self._round:
+            raise _NotYet(
+                SpecError(
+                    "Deliver",
+                    "round",
+                    f"the current round {self._round}; round {round_id} has not started "
+                    "(the sender retries)",
+                    "C23.3",
+                    str(round_id),
+                )
+            )
 
     def _accept(self, assembler: Reassembler, message: Message) -> None:
         round_id = assembler.round_id
@@ -344,11 +397,10 @@ class Endpoint:
             self._cond.notify_all()
 
     def _report(self, refusal: Refusal) -> None:
+        # Reported in the round being served: a frame of a later round is never taken (C23.3),
+        # so a refusal cannot be filed under a round that may never come.
         with self._cond:
-            at = self._round
-            if refusal.round_id is not None and refusal.round_id > at:
-                at = refusal.round_id
-            self._refused.setdefault(at, []).append(refusal)
+            self._refused.setdefault(self._round, []).append(refusal)
             self._cond.notify_all()
 
     # -- sending (every party) ---------------------------------------------------------
@@ -396,26 +448,48 @@ class Endpoint:
             )
         _, call, address = self._link(message.receiver)
         where = f"{self.me}->{message.receiver} at {address} {message.label!r} round {round_id}"
-        try:
-            call(encode_frames(round_id, message), timeout=timeout, wait_for_ready=True)
-        except grpc.RpcError as error:
-            code, details = error.code(), str(error.details() or "")
-            if code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT):
-                found = _CLAUSE.search(details)
-                clause = found.group(1) if found else "D23.3"
-                raise DeliveryRefused(
-                    "Endpoint.send", where, "the receiver's acceptance", clause, details
-                ) from None
-            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                details = "no acknowledgement (no connection: nothing listens or the TLS "
-                details += "handshake failed; or the receiver did not answer)"
-            raise DeliveryFailed(
-                "Endpoint.send",
-                where,
-                f"an acknowledgement within {timeout:g} s",
-                "C23.4",
-                f"{code.name}: {details}" if details else code.name,
+        deadline = time.monotonic() + timeout
+        pause, not_started = 0.005, False
+        while True:
+            try:
+                left = max(deadline - time.monotonic(), 0.001)
+                call(encode_frames(round_id, message), timeout=left, wait_for_ready=True)
+                return
+            except grpc.RpcError as error:
+                code, details = error.code(), str(error.details() or "")
+                # C23.3: the receiver has not reached this round: it took nothing, so sending
+                # again cannot make a duplicate.
+                not_started = not_started or code == grpc.StatusCode.FAILED_PRECONDITION
+                if code != grpc.StatusCode.FAILED_PRECONDITION or time.monotonic() > deadline:
+                    break
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, 0.1)
+        refused = (
+            grpc.StatusCode.PERMISSION_DENIED,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+        )
+        if code in refused:
+            found = _CLAUSE.search(details)
+            clause = found.group(1) if found else "D23.3"
+            raise DeliveryRefused(
+                "Endpoint.send", where, "the receiver's acceptance", clause, details
             ) from None
+        if not_started and code in (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+        ):
+            details = f"the receiver did not reach round {round_id}"
+        elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            details = "no acknowledgement (no connection: nothing listens or the TLS "
+            details += "handshake failed; or the receiver did not answer)"
+        raise DeliveryFailed(
+            "Endpoint.send",
+            where,
+            f"an acknowledgement within {timeout:g} s",
+            "C23.4",
+            f"{code.name}: {details}" if details else code.name,
+        ) from None
 
     def close(self, grace: float = 5.0) -> None:
         """Stop listening and close the channels to peers. Calls in progress get ``grace``

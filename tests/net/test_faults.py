@@ -100,16 +100,15 @@ def krum_pick(z: NDArray[Any], inputs: NDArray[Any], valid: list[int]) -> int:
 
 
 def inject_round_one(scene: Scene) -> dict[str, list[bytes]]:
-    """Every share and fault of round 1, and the round-2 shares sent early (held by the
-    servers until round 2, C23.3). Returns W0's round-1 frames per server, for the replay."""
+    """Every share and fault of round 1. Returns W0's round-1 frames per server, for the
+    replay."""
     deployment, inputs, outcomes = scene.deployment, scene.inputs, scene.outcomes
     wires = {i: WireWorker(deployment, i) for i in (0, MALFORMED, DUPLICATE, OVERSIZE)}
     impostor = WireWorker(deployment, 0, certificate=IMPOSTOR)
     try:
-        # W1-W4 as `sbrml worker` runs them, both rounds.
+        # W1-W4 as `sbrml worker` runs them.
         def play(i: int) -> None:
-            for r in (1, 2):
-                worker(deployment, i, inputs[i], round_id=r)
+            worker(deployment, i, inputs[i], round_id=1)
 
         threads = [threading.Thread(target=play, args=(i,), daemon=True) for i in HONEST[1:]]
         for t in threads:
@@ -119,8 +118,6 @@ def inject_round_one(scene: Scene) -> dict[str, list[bytes]]:
         for message in share_messages(deployment, 0, inputs[0], seed=1):
             wires[0].send(message, 1)
             replay[message.receiver] = wires[0].frames(message, 1)
-        for message in share_messages(deployment, 0, inputs[0], seed=2):
-            wires[0].send(message, 2)
         # Case 3: a share of the wrong length to S1 (a well-formed one to S0).
         good, _ = share_messages(deployment, MALFORMED, inputs[MALFORMED], seed=7)
         attempt(outcomes, "malformed S0", partial(wires[MALFORMED].send, good, 1))
@@ -165,14 +162,31 @@ def run_scene(directory: Path) -> Scene:
     late = WireWorker(deployment, LATE)
     try:
         replay = inject_round_one(scene)
-        for message in share_messages(deployment, LATE, scene.inputs[LATE], seed=3):
-            late.send(message, 2)  # W9 misses round 1 but sends its round-2 shares now
         for index, process in clients.items():
             _, err = process.communicate(timeout=30)
             scene.cli[index] = (process.returncode, err.decode("utf-8", "replace"))
         processes["dealer"] = start_server(config, "dealer")
         for party in ("s0", "s1"):
             scene.records[1, party] = wait_for_records(deployment, 1, [party], processes, 40)[party]
+        # Round 2's honest shares: W1-W4 as `sbrml worker` runs them, W0 through the wire
+        # helper, and W9, which missed round 1. A sender early for a round waits for it
+        # (C23.3: a listener holds nothing of a round it has not reached).
+        round_two = [
+            threading.Thread(
+                target=worker, args=(deployment, i, scene.inputs[i]), kwargs={"round_id": 2}
+            )
+            for i in HONEST[1:]
+        ]
+        for t in round_two:
+            t.start()
+        w0 = WireWorker(deployment, 0)
+        for message in share_messages(deployment, 0, scene.inputs[0], seed=2):
+            w0.send(message, 2)
+        w0.close()
+        for message in share_messages(deployment, LATE, scene.inputs[LATE], seed=3):
+            late.send(message, 2)
+        for t in round_two:
+            t.join(30)
         # Cases 5 and 6 in round 2, whose share deadline the stalled W5 holds open: W0's
         # round-1 frames replayed byte for byte, and W9's round-1 share, late.
         for server in ("S0", "S1"):
@@ -320,11 +334,6 @@ def test_every_refusal_of_round_one_is_reported_once(scene: Scene) -> None:
     assert scene.refused(1, "s0") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner.serve passes no max_payload: a worker's share may claim 4 GiB, allocated "
-    "at its first frame (see the report)",
-)
 @pytest.mark.spec("D23.2", "C8.3")
 def test_a_share_claiming_more_than_a_share_is_refused_before_allocation(scene: Scene) -> None:
     error = scene.outcome("oversize")
@@ -399,11 +408,6 @@ def test_a_server_killed_mid_round_makes_the_other_abort_it_publishing_nothing(
     assert processes["s0"].returncode == 0, errors["s0"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="serve_dealer sends round 2's material as soon as round 1's is sent; the killed "
-    "S1 held it, so the restarted S1 never gets its material (see the report)",
-)
 @pytest.mark.spec("C23.4", "P23.1")
 def test_a_restarted_server_serves_the_next_round(tmp_path: Path) -> None:
     # Today the dealer ends within a second or two, having sent both rounds' material; S1 is
@@ -512,12 +516,6 @@ def test_a_share_after_the_deadline_stays_out_of_its_round_and_the_next(
     assert [sender for sender, _ in round2.refused()] == ["W0"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a listener serves every call from one pool of 16 threads with no per-call "
-    "deadline and no per-party limit: one worker's unfinished calls starve the other "
-    "server's messages (see the report)",
-)
 @pytest.mark.spec("C23.4")
 def test_a_worker_holding_unfinished_calls_does_not_starve_the_other_server(
     tmp_path: Path,

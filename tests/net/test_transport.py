@@ -205,14 +205,36 @@ def test_frame_of_a_past_round_is_refused_and_reported(
 
 
 @pytest.mark.spec("C23.3")
-def test_frame_of_a_future_round_is_held_until_it_starts(
+def test_a_message_of_a_later_round_waits_at_its_sender_until_the_round_starts(
     servers: Servers, client: Callable[[str], Endpoint]
 ) -> None:
     s0, _, _ = servers
-    client("W0").send(Message("W0", "S0", "share", b"next"), 2, 5)
+    sent: list[float] = []
+
+    def send() -> None:
+        client("W0").send(Message("W0", "S0", "share", b"next"), 2, 10)
+        sent.append(time.monotonic())
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    # The listener holds nothing of round 2 (C23.3: no memory for rounds not reached) ...
     assert s0.take("share", ["W0"], soon()) == []
+    assert not sent and s0.refused() == []
+    started = time.monotonic()
     s0.start_round(2)
+    sender.join(10)
+    # ... and the sender's retry delivers it once the round starts, exactly once.
+    assert sent and sent[0] >= started
     assert s0.take("share", ["W0"], soon()) == [Message("W0", "S0", "share", b"next")]
+    assert s0.take("share", ["W0"], soon()) == []
+
+
+@pytest.mark.spec("C23.3")
+def test_a_sender_whose_round_never_starts_fails_at_its_deadline(
+    servers: Servers, client: Callable[[str], Endpoint]
+) -> None:
+    with pytest.raises(DeliveryFailed, match=r"did not reach round 7"):
+        client("W0").send(Message("W0", "S0", "share", b"x"), 7, 0.5)
 
 
 @pytest.mark.spec("C23.4", "C23.3")
