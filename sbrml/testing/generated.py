@@ -50,6 +50,7 @@ class Checked:
 def for_all(strategy: st.SearchStrategy[T], body: Callable[[T], None], examples: int) -> None:
     """Run ``body`` on up to ``examples`` values of ``strategy`` (Hypothesis); the first
     failure is shrunk and re-raised. Not for use inside another ``@given`` test."""
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
 
     # One failure, the simplest Hypothesis finds, rather than a group of distinct ones: the
     # user reads one ConformanceError.
@@ -65,6 +66,7 @@ def for_all(strategy: st.SearchStrategy[T], body: Callable[[T], None], examples:
     )
     @given(strategy)
     def run(value: T) -> None:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         body(value)
 
     run()

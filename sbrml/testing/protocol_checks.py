@@ -69,11 +69,13 @@ def check_sharing(
        and of a fixed non-zero one, binned by their top and bottom byte (by value when
        ``bits < 8``), pass a chi-squared test at significance ``alpha``.
     """
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
     mask = 2**bits - 1
     label = f"check_sharing(bits={bits})"
     result = Checked(label)
 
     def shares_of(secret: list[int], where: str) -> tuple[list[int], list[int]]:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         out = _pair(share(np.array(secret, dtype=np.uint64) if as_arrays else list(secret)))
         pair = None if out is None else [_ring_vector(s, len(secret), bits) for s in out]
         if pair is None or pair[0] is None or pair[1] is None:
@@ -88,6 +90,7 @@ def check_sharing(
         return pair[0], pair[1]
 
     def reconstructs(item: tuple[list[int], tuple[list[int], list[int]] | None]) -> None:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         secret, given = item
         where = f"x = {short(secret)} (length {len(secret)})"
         s0, s1 = shares_of(secret, where) if given is None else given
@@ -123,6 +126,7 @@ def check_sharing(
 def _uniform(label: str, name: str, values: list[int], bits: int, alpha: float, where: str) -> None:
     """C3.2's chi-squared test on the top and bottom byte of ``values`` (the value itself
     when ``bits < 8``); ConformanceError when one has p-value below ``alpha``."""
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
     parts = (
         [("value", 0, 2**bits)]
         if bits < 8
@@ -164,12 +168,14 @@ def check_distance_protocol(
     ``D_ij = 2^(2F) ||x_i - x_j||^2`` of the decoded inputs (C5.2; P5.1 and P5.2 both give
     it, C5.1).
     """
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
     label = f"check_distance_protocol(frac_bits={frac_bits})"
     result = Checked(label)
     strategy = st.tuples(strategies.inputs(n=(2, 6), d=(1, 5), f=1), st.integers(0, 2**64 - 1))
     scale = Fraction(4) ** frac_bits
 
     def body(item: tuple[np.ndarray, int]) -> None:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         x, seed = item
         encoded = [ref.encode(row, frac_bits=frac_bits) for row in x.tolist()]
         rng = ref.DeterministicRandomSource(seed)
@@ -268,10 +274,12 @@ def check_paillier(
     (D13.3); ``decrypt`` recovers ``m`` from the reference's ciphertexts (C13.4); two
     encryptions of one ``m`` differ on keys of 64 bits or more (C13.3, ``randomized``).
     """
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
     label = f"check_paillier(randomized={randomized})"
     result = Checked(label)
 
     def enc(public: paillier.PublicKey, m: int, r: int, k: int, where: str) -> int:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         c = int(encrypt(public.n, m) if randomized else encrypt(public.n, m, r))
         if not randomized and c != paillier.encrypt_with(public, m, r):
             raise ConformanceError(
@@ -287,6 +295,7 @@ def check_paillier(
     def dec(
         private: paillier.PrivateKey, c: int, m: int, clause: str, what: str, where: str
     ) -> None:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         try:
             got: Any = paillier.decrypt(private, c)
         except SpecError as err:
@@ -295,6 +304,7 @@ def check_paillier(
             raise ConformanceError(label, clause, what, where, m, got)
 
     def body(item: tuple[int, int, int, int, int]) -> None:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         k, m1, r1, m2, r2 = item
         public, private = paillier_keys()[k]
         n = public.n

@@ -97,6 +97,7 @@ class RuleCheck:
 
     def call(self, x: np.ndarray, where: str) -> list[float]:
         """The user's output on ``x`` (a copy: some implementations modify their input)."""
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         out = self.fn(x.tolist() if self.as_lists else x.copy())
         got = _vector_out(out, x.shape[1])
         if got is None:
@@ -112,6 +113,7 @@ class RuleCheck:
 
     def compare(self, x: np.ndarray, expected: Sequence[float], where: str) -> list[float]:
         """The user's output, raising ConformanceError unless it is ``expected``."""
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         got = self.call(x, where)
         tolerance = self.rtol * max(1.0, float(np.max(np.abs(x))))
         if _close(expected, got, tolerance):
@@ -141,6 +143,7 @@ class RuleCheck:
     def robust(self, x: np.ndarray, got: Sequence[float], where: str) -> bool:
         """C12.1: the output satisfies the rule's published (f, kappa) bound, if it has one;
         False when it has none."""
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         n = x.shape[0]
         if 2 * self.f >= n:
             return False
@@ -198,6 +201,7 @@ def check_rule(
     1e-5 for those that iterate. Returns a ``Checked`` saying what passed and what was
     skipped. Randomized rules (bucketing) cannot be compared and raise ValueError.
     """
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
     options = normalized(name, hyperparameters)
     if any(e.name == "bucketing" for e in stages(name)):
         raise ValueError(f"check_rule: {name!r} is randomized (D11.3): no output to compare")
@@ -224,6 +228,7 @@ def check_rule(
     strategy = strategies.inputs(n=(least, least + GENERATED_EXTRA_N), d=(low_d, 5), f=f)
 
     def body(x: np.ndarray) -> None:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         d = ref.sq_distances(x.tolist())
         assume(selection_margin(name, f, options, d) > TIE_MARGIN)
         where = f"{describe_matrix('x', x)}, generated (Hypothesis prints it whole)"
@@ -262,6 +267,7 @@ def check_weights(
     are skipped, C6.8), each compared with the reference's weights within ``1e-12`` (``1e-5``
     for the float-weight rules). Exact ties follow C6.4 (lower index first).
     """
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
     options = normalized(name, hyperparameters)
     if not all(e.distance for e in stages(name)) or "bucketing" in name:
         raise ValueError(f"check_weights: {name!r} has no deterministic distance form (D6.1)")
@@ -271,6 +277,7 @@ def check_weights(
     result = Checked(label)
 
     def compare(d: Sequence[Sequence[Any]], expected: Sequence[float], where: str) -> None:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
         out = fn([list(r) for r in d] if as_lists else np.array(d))
         got = _vector_out(out, len(d))
         if got is not None and _close(expected, got, tolerance):
@@ -313,6 +320,7 @@ def check_weights(
         )
 
         def body(d: list[list[float]]) -> None:
+            __tracebackhide__ = True  # pytest shows the caller, not the kit
             floats = any(isinstance(v, float) for row in d for v in row)
             if floats:
                 assume(selection_margin(name, f, options, d) > TIE_MARGIN)
