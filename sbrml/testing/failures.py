@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ConformanceError", "short"]
+__all__ = ["ConformanceError", "describe_matrix", "short", "short_int"]
 
 ITEMS = 6  # entries of a vector shown before "..."
 ROWS = 4  # rows of a matrix shown before "..."
+DIGITS = 40  # an int with more digits is shown by its ends and bit length
 
 
 def _is_sequence(value: object) -> bool:
@@ -31,18 +32,29 @@ def _plain(value: Any) -> Any:
     return tolist() if callable(tolist) else value
 
 
+def short_int(value: int) -> str:
+    """An int in decimal, or, beyond DIGITS digits, its first and last digits and bit length
+    (a Paillier ciphertext of a 256-bit key has 154 digits)."""
+    text = str(value)
+    if len(text) <= DIGITS:
+        return text
+    return f"{text[:12]}...{text[-6:]} ({value.bit_length()} bits)"
+
+
 def short(value: Any, items: int = ITEMS, rows: int = ROWS) -> str:
     """``value`` printed short: a vector's first ``items`` entries, a matrix's first ``rows``
-    rows (each shortened), then ``...`` and how many were left out; numbers by ``repr`` (every
-    digit of a double, so two values that print alike are equal)."""
+    rows (each shortened), then ``...`` and how many were left out; floats by ``repr`` (every
+    digit of a double, so two values that print alike are equal), long ints by ``short_int``."""
     value = _plain(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return short_int(value)
     if not _is_sequence(value):
         return repr(value)
     if value and all(_is_sequence(_plain(v)) for v in value):
         shown = [short(v, items, rows) for v in value[:rows]]
         more = f", ... ({len(value) - rows} more rows)" if len(value) > rows else ""
         return "[" + ", ".join(shown) + more + "]"
-    shown = [repr(_plain(v)) for v in value[:items]]
+    shown = [short(v) for v in value[:items]]
     more = f", ... ({len(value) - items} more)" if len(value) > items else ""
     return "[" + ", ".join(shown) + more + "]"
 

@@ -20,7 +20,7 @@ import sbrml.reference as ref
 from sbrml.core.errors import SpecError
 from sbrml.reference import paillier
 from sbrml.testing import strategies
-from sbrml.testing.failures import ConformanceError, describe_matrix, short
+from sbrml.testing.failures import ConformanceError, describe_matrix, short, short_int
 from sbrml.testing.generated import Checked, for_all
 
 __all__ = ["check_distance_protocol", "check_paillier", "check_sharing"]
@@ -98,7 +98,8 @@ def check_sharing(
         if got != secret:
             raise ConformanceError(label, "C3.1", "reconstruct(share(x)) = x", where, secret, got)
         if reconstruct is not None:
-            out = _ring_vector(reconstruct(s0, s1), len(secret), bits)
+            args = [np.array(v, dtype=np.uint64) if as_arrays else v for v in (s0, s1)]
+            out = _ring_vector(reconstruct(*args), len(secret), bits)
             if out != secret:
                 where += f", shares {short(s0)} and {short(s1)}"
                 clause = "C3.1" if given is None else "P3.2"
@@ -110,9 +111,10 @@ def check_sharing(
     for_all(strategies.ring_vectors(bits=bits).map(lambda x: (x, None)), reconstructs, examples)
     if reconstruct is not None:
         for_all(strategies.shared_vectors(bits=bits), reconstructs, examples)
-    for secret in ([0] * UNIFORMITY_VECTOR, [(2 ** (bits - 1) + 0x5A5A5A5A) & mask] * 256):
+    fixed = (2 ** (bits - 1) + 0x5A5A5A5A) & mask
+    for secret in ([0] * UNIFORMITY_VECTOR, [fixed] * UNIFORMITY_VECTOR):
         drawn: list[list[int]] = [[], []]
-        where = f"{samples} values of each share of x = {short(secret)} (length 256)"
+        where = f"{samples} values of each share of x = {short(secret)} (length {len(secret)})"
         while len(drawn[0]) < samples:
             s0, s1 = shares_of(secret, where)
             drawn[0] += s0
@@ -299,7 +301,9 @@ def check_paillier(
         try:
             got: Any = paillier.decrypt(private, c)
         except SpecError as err:
-            raise ConformanceError(label, err.clause, what, where, m, f"{c}: {err}") from None
+            raise ConformanceError(
+                label, err.clause, what, where, m, f"{short_int(c)}, refused: {err}"
+            ) from None
         if got != m:
             raise ConformanceError(label, clause, what, where, m, got)
 
@@ -308,7 +312,10 @@ def check_paillier(
         k, m1, r1, m2, r2 = item
         public, private = paillier_keys()[k]
         n = public.n
-        where = f"n = {n} ({public.bits} bits), m1 = {m1}, r1 = {r1}, m2 = {m2}, r2 = {r2}"
+        where = f"n = {short_int(n)} ({public.bits} bits), " + ", ".join(
+            f"{name} = {short_int(v)}"
+            for name, v in (("m1", m1), ("r1", r1), ("m2", m2), ("r2", r2))
+        )
         c1, c2 = enc(public, m1, r1, 1, where), enc(public, m2, r2, 2, where)
         dec(private, c1, m1, "C13.4", "the reference decrypts c1 = encrypt(n, m1) to m1", where)
         total = int(add(n, c1, c2)) if add is not None else paillier.add(public, c1, c2)
@@ -334,7 +341,7 @@ def check_paillier(
                 "two encryptions of m1 draw fresh r",
                 where,
                 "two ciphertexts",
-                f"{c1} twice",
+                f"{short_int(c1)} twice",
             )
         result.add("generated cases")
 
