@@ -91,8 +91,13 @@ def inputs(
     (drawn when None) the last ``f`` rows are Byzantine, one of three shapes: far rows
     (each ``10`` to ``1000`` times the scale away, in its own direction), one far point
     repeated, or copies of an honest row; otherwise they are honest too. Every entry stays
-    below ``round_bound(d, frac_bits)``, so the matrix is a valid input of P8.1.
+    below ``round_bound(d, frac_bits)``, so the matrix is a valid input of P8.1 (``scale`` is
+    capped at a thousandth of that bound, so that the farthest outlier fits too). ValueError
+    unless ``0 <= f < n``: at least one row is honest.
     """
+    fewest = n if isinstance(n, int) else n[0]
+    if not 0 <= f < fewest:
+        raise ValueError(f"inputs: need 0 <= f < n; got f={f}, n={n}")
     rows = draw(_sizes(n))
     width = draw(_sizes(d))
     bound = round_bound(width, frac_bits)

@@ -102,3 +102,12 @@ def test_the_strategies_name_the_testing_extra(monkeypatch: pytest.MonkeyPatch) 
             f"{module} needs the 'testing' extra: pip install 'sbrml[testing]' "
             "(missing: hypothesis)"
         )
+
+
+def test_inputs_need_an_honest_row() -> None:
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        data.draw(strategies.inputs(n=(3, 9), f=3))
+
+    with pytest.raises(ValueError, match=r"inputs: need 0 <= f < n; got f=3, n=\(3, 9\)"):
+        run()
