@@ -4,7 +4,8 @@ thread-backed one in tests. The protocol steps are the optimized tree's own (D23
 
 from __future__ import annotations
 
-from typing import cast
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, cast
 
 from numpy.typing import ArrayLike
 
@@ -53,20 +54,29 @@ def run_dealer(setup: RoundSetup, *, rng: RandomSource, channel: Channel) -> Non
 
 
 def run_worker(
-    setup: RoundSetup, index: int, x: ArrayLike, *, rng: RandomSource, channel: Channel
+    setup: RoundSetup,
+    index: int,
+    x: ArrayLike,
+    *,
+    rng: RandomSource,
+    channel: Channel,
+    compute_lock: AbstractContextManager[Any] | None = None,
 ) -> None:
     """P23.1 step 3 (P8.1 step 1): worker ``index`` encodes ``x``, checks its bounds (raising
     the SpecError of C8.2 or C8.13 for its own bad input, before anything is sent), shares it
     from ``rng.derive("worker/<index>")`` and sends share s to S<s>."""
     name = f"W{index}"
     _check_plays("run_worker", channel, name)
-    messages = worker_messages(
-        index,
-        x,
-        rng=rng.derive(f"worker/{index}"),
-        frac_bits=setup.frac_bits,
-        bound_log2=setup.bits,
-    )
+    # Many workers as threads of one process (launch) encode one at a time: concurrent
+    # BLAS calls from 100 threads ran about 70 times slower than the same calls in turn.
+    with compute_lock or nullcontext():
+        messages = worker_messages(
+            index,
+            x,
+            rng=rng.derive(f"worker/{index}"),
+            frac_bits=setup.frac_bits,
+            bound_log2=setup.bits,
+        )
     for m in messages:
         channel.send(m.sender, m.receiver, m.label, m.payload)
 

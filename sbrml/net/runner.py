@@ -171,6 +171,7 @@ def worker(
     *,
     round_id: int | None = None,
     seed: int | None = None,
+    compute_lock: Any = None,
 ) -> None:
     """P23.1 step 3: worker ``index`` shares ``x`` (length d) and sends one share to each
     server in round ``round_id`` (default: the file's first round). Its own invalid input
@@ -187,7 +188,7 @@ def worker(
     peers = {s: deployment.address(s) for s in ("S0", "S1")}
     with Endpoint(_credentials(deployment, f"W{index}"), peers=peers) as endpoint:
         channel = NetworkChannel(endpoint, round_id=r, record=False, timeouts=_timeouts(deployment))
-        run_worker(setup, index, x, rng=_rng(seed), channel=channel)
+        run_worker(setup, index, x, rng=_rng(seed), channel=channel, compute_lock=compute_lock)
 
 
 def _party_command(config: Path, party: str, seed: int | None) -> list[str]:
@@ -259,10 +260,11 @@ def launch(
         for party in ("s0", "s1", "dealer")
     }
     errors: list[str] = []
+    encoding = threading.Lock()
 
     def play(i: int, r: int) -> None:
         try:
-            worker(deployment, i, inputs[i], round_id=r, seed=seed)
+            worker(deployment, i, inputs[i], round_id=r, seed=seed, compute_lock=encoding)
         except SpecError as error:
             errors.append(f"W{i} round {r}: {error.public_reason()}")
 
