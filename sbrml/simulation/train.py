@@ -1,8 +1,11 @@
 """Robust D-SGD on scikit-learn's digits with n workers, f Byzantine (spec/18-simulation.md).
 
-Public randomness (data splits, batches) comes from a seeded NumPy generator; protocol and DP
-randomness comes from a seeded ChaCha20 source, so a run is reproducible from its seed. Such
-seeds are for simulation only: they are public, so they protect nothing (C2.2).
+Public randomness comes from seeded NumPy generators: the data split and the model's
+initialisation from one generator of the seed, each worker's batches in each round from a
+generator keyed by (seed, round, worker) (``batch_generator``), so that a worker in another
+process draws the same batches (``sbrml.flower``). Protocol and DP randomness comes from a
+seeded ChaCha20 source, so a run is reproducible from its seed. Such seeds are for simulation
+only: they are public, so they protect nothing (C2.2).
 """
 
 from __future__ import annotations
@@ -97,6 +100,17 @@ def dirichlet_split(
             donor = max(range(workers), key=lambda k: len(parts[k]))
             parts[w].append(parts[donor].pop())
     return [np.asarray(p, dtype=np.intp) for p in parts]
+
+
+def batch_generator(seed: int, t: int, worker: int) -> np.random.Generator:
+    """D18.2: the generator of worker ``worker``'s batch draws in round ``t`` (from 0).
+
+    NumPy's ``SeedSequence(seed, spawn_key=(t, worker))``: a stream of its own for every
+    (seed, round, worker), unrelated to the data generator ``default_rng(seed)`` (which has no
+    spawn key), so that the worker's batches do not depend on which process draws them or in
+    what order the workers run.
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(t, worker)))
 
 
 def flip_labels(y: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -222,14 +236,15 @@ def run(config: Config, *, progress: bool = False, processes: int = 1) -> RunRes
     for t in rounds:
         grads = np.empty((training, model.dim))
         for i, shard in enumerate(shards):
+            draws = batch_generator(config.seed, t, i)
             if mechanism is None:
-                batch = gen.choice(shard, size=min(config.batch, len(shard)), replace=False)
+                batch = draws.choice(shard, size=min(config.batch, len(shard)), replace=False)
                 g = model.per_example_grads(theta, x_train[batch], labels[i][batch])
                 grads[i] = g.mean(axis=0)
                 continue
             # C17.4: sample as accounted (Poisson, rate q_i), normalise by the expected size.
             rate = min(1.0, config.batch / len(shard))
-            batch = shard[poisson_batch(len(shard), rate, gen)]
+            batch = shard[poisson_batch(len(shard), rate, draws)]
             g = (
                 model.per_example_grads(theta, x_train[batch], labels[i][batch])
                 if len(batch)
@@ -309,4 +324,4 @@ def _attack_args(config: Config, rule: Any) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["RunResult", "SimulationError", "run"]
+__all__ = ["RunResult", "SimulationError", "batch_generator", "run"]
