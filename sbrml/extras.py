@@ -5,7 +5,8 @@ Differential-privacy accounting is the ``dp`` extra; the training simulation, it
 its progress bars are the ``sim`` extra (which includes ``dp``: the simulation runs DP);
 the network transport of a deployment (``sbrml.net``) is the ``net`` extra; the conformance
 kit's Hypothesis strategies and pytest helpers (``sbrml.testing.strategies``,
-``sbrml.testing.checks``) are the ``testing`` extra; ``all`` is the four. A module that needs
+``sbrml.testing.checks``) are the ``testing`` extra; the Flower strategy and example
+(``sbrml.flower``) are the ``flower`` extra; ``all`` is the five. A module that needs
 an extra calls ``require`` before importing it, so a missing package is reported as the extra
 to install, not as a bare ModuleNotFoundError.
 A test checks this table against pyproject.toml.
@@ -28,6 +29,9 @@ EXTRAS: dict[str, dict[str, str]] = {
     },
     "net": {"grpc": "grpcio"},
     "testing": {"hypothesis": "hypothesis", "pytest": "pytest"},
+    # Flower's simulation engine (Ray) comes with flwr[simulation]; sbrml.flower.app.run says
+    # so if Ray itself is missing.
+    "flower": {"flwr": "flwr"},
 }
 
 

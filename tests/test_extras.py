@@ -49,7 +49,7 @@ def test_extras_table_matches_pyproject() -> None:
     extras = PROJECT["optional-dependencies"]
     for extra, packages in EXTRAS.items():
         assert names(extras[extra]) == list(packages.values())
-    assert extras["all"] == ["sbrml[dp,sim,net,testing]"]
+    assert extras["all"] == ["sbrml[dp,sim,net,testing,flower]"]
     assert set(EXTRAS["dp"].values()) <= set(EXTRAS["sim"].values())  # the simulation runs DP
 
 

@@ -1,0 +1,350 @@
+"""``SecureRobustStrategy``: a Flower strategy (Message API) whose aggregation is sbrml's.
+
+Issue 17, item 2. ``configure_train`` is ``FedAvg``'s (sampling, the instruction) plus the
+entries the client piece needs; ``aggregate_train`` reads each reply as one row ``x_i`` of
+``R^d`` (``sbrml.flower.records``), runs the round in the chosen mode, and returns the
+aggregate as an ``ArrayRecord`` of the global model's names, shapes and dtypes, with the
+round's figures as a ``MetricRecord``; ``self.rounds`` keeps each round's record with the
+reasons. A reply that cannot be a row (an error reply, other arrays or shapes, NaN, a share that
+does not open) is excluded and reported, never raised; a round that cannot release an
+aggregate (too few rows left, C8.4) keeps the previous model and says so in its metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from logging import INFO, WARNING
+from typing import Any
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord
+from flwr.common import log
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import FedAvg
+
+from sbrml import modes
+from sbrml.api import AggregationResult
+from sbrml.api import rule as library_rule
+from sbrml.core.errors import ParameterError, SpecError
+from sbrml.core.leakage import rule_leakages
+from sbrml.flower.adversary import OmniscientAdversary
+from sbrml.flower.client import seal_update
+from sbrml.flower.records import CONFIG_PREFIX, Template
+from sbrml.flower.replies import Plan, Row, read_rows
+from sbrml.flower.servers import SealedUpdate, SimulatedServers
+from sbrml.optimized.paillier import generate_keypair
+from sbrml.optimized.randomness import ChaCha20RandomSource, SystemRandomSource
+from sbrml.optimized.ring import F64
+from sbrml.optimized.round import encode_update
+from sbrml.optimized.round_offline import round_setup
+
+__all__ = ["MODES", "RoundRecord", "SecureRobustStrategy"]
+
+MODES = ("two-server", "plaintext", "masks", "paillier")
+AVERAGING = ("masks", "paillier")
+
+
+@dataclass
+class RoundRecord:
+    """One round of ``aggregate_train``: the rows' nodes in row order, the nodes counted, the
+    excluded nodes with their published reasons (C0.1), the protocol's result, and ``error``,
+    why nothing was released (then ``result`` is None and the model is unchanged)."""
+
+    server_round: int
+    mode: str
+    nodes: list[int] = field(default_factory=list)
+    valid: list[int] = field(default_factory=list)
+    excluded: dict[int, str] = field(default_factory=dict)
+    result: AggregationResult | None = None
+    error: str | None = None
+
+
+class SecureRobustStrategy(FedAvg):
+    """Federated training with sbrml's secure robust aggregation, on Flower's Message API.
+
+    One line on the server (``strategy = SecureRobustStrategy("nnm+krum", f=2)`` where
+    ``FedAvg(...)`` was) and one on the clients (``return sbrml.flower.reply(message, context,
+    update, num_examples=k)``, ``sbrml.flower.client``).
+
+    ``mode``:
+
+    - ``"two-server"`` (default): the two-server round of P8.1 with ``rule`` (a rule that runs
+      on shares: a distance rule, or ``median``, ``trimmed-mean``, ``meamed``, C8.11), its
+      ``leakage`` (C8.15). Each client shares its update and seals share ``s`` to server
+      ``S<s>``'s key, so the SuperLink and the strategy relay only ciphertexts. **In this
+      strategy both servers and the dealer run beside the ServerApp** (``SimulatedServers``):
+      a simulation of the trust model, not a deployment, since one process then holds both
+      keys; a deployment runs ``S0`` and ``S1`` as separate ``sbrml serve`` processes (spec
+      section 23). A plain update is excluded (it would reach the ServerApp in the clear).
+    - ``"plaintext"``: ``rule`` in the clear on the updates an honest encoder accepts (C1.1,
+      C1.2, C8.2, C8.13), as the two-server round and ``sbrml simulate`` keep them.
+    - ``"masks"``, ``"paillier"``: the mean (``rule="mean"``) through pairwise masks (P20.1,
+      threshold ``n // 2 + 1``) or packed Paillier (P14.3). Every party of those protocols runs
+      in the ServerApp, on updates that reached it in the clear: their output and cost, not
+      their privacy. Neither is robust.
+
+    ``f``: the number of Byzantine workers ``rule`` tolerates; ``hyperparameters``: the rule's
+    (``sbrml.rule``). ``server_lr``: None when the replies are models (Flower's convention: the
+    aggregate is the next global model), or the step ``eta`` when they are update directions
+    (gradients, momenta): the next model is ``theta - eta * aggregate``. ``adversary``: an
+    ``OmniscientAdversary`` (SIMULATION ONLY: it reads every honest update) that submits the
+    Byzantine nodes' rows. ``rng``: the strategy's randomness (default ``SystemRandomSource``,
+    C2.1): the servers' keys from ``rng.derive("S0/key")``, ``"S1/key"`` under
+    ``rng.derive("servers")``; round ``t`` (from 0) from ``rng.derive(f"round/{t}")``
+    (two-server), ``"rule/{t}"`` (plaintext), ``"masks/{t}"``, ``"he/{t}"``, the Paillier key
+    from ``"paillier"`` (``paillier_bits``): the labels of ``sbrml simulate``. Rows are ordered
+    by the replies' ``order_key`` metric (``partition-id``), then node id. The other keyword
+    arguments are ``FedAvg``'s (sampling, record keys); set ``min_train_nodes`` and
+    ``min_available_nodes`` to the federation's size to train on every node.
+
+    Raises ``ParameterError`` for an unknown mode or rule (D18.1, D6.7), a rule other than
+    the mean in an averaging mode, a rule or leakage that does not run on shares in mode
+    ``two-server`` (C8.11, C8.15), a ``server_lr`` that is not a finite real > 0.
+    """
+
+    def __init__(
+        self,
+        rule: str = "krum",
+        *,
+        f: int,
+        mode: str = "two-server",
+        leakage: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        server_lr: float | None = None,
+        adversary: OmniscientAdversary | None = None,
+        rng: Any = None,
+        paillier_bits: int = 2048,
+        processes: int = 1,
+        order_key: str = "partition-id",
+        **flower: Any,
+    ) -> None:
+        super().__init__(**flower)
+        name = "SecureRobustStrategy"
+        if mode not in MODES:
+            raise ParameterError(name, "mode", f"one of {', '.join(MODES)}", "D18.1", repr(mode))
+        if mode in AVERAGING and rule != "mean":
+            raise ParameterError(
+                name, "rule", f"'mean': mode {mode!r} computes the mean", "D18.1", repr(rule)
+            )
+        self.rule = library_rule(rule, f=f, **dict(hyperparameters or {}))
+        if mode == "two-server":
+            runs = rule_leakages(self.rule)
+            if not runs:
+                raise ParameterError(
+                    name, "rule", "a rule that runs on shares in mode 'two-server'", "C8.11", rule
+                )
+            if leakage is not None and leakage not in runs:
+                raise ParameterError(
+                    name, "leakage", f"one of {', '.join(runs)} for {rule}", "C8.15", repr(leakage)
+                )
+        if server_lr is not None and (
+            isinstance(server_lr, bool)
+            or not isinstance(server_lr, int | float)
+            or not 0 < server_lr < math.inf
+        ):
+            raise ParameterError(
+                name, "server_lr", "None or a finite real > 0", "D18.1", repr(server_lr)
+            )
+        if rng is None:
+            rng = SystemRandomSource()
+        elif not (
+            callable(getattr(rng, "random_bytes", None)) and callable(getattr(rng, "derive", None))
+        ):
+            raise ParameterError(name, "rng", "a RandomSource", "C2.8", type(rng).__name__)
+        self.mode, self.rule_name, self.f, self.leakage = mode, rule, f, leakage
+        self.server_lr = server_lr
+        self.adversary = adversary
+        self.order_key = order_key
+        self.paillier_bits, self.processes = paillier_bits, processes
+        self._rng = rng
+        self.servers = SimulatedServers(rng=rng.derive("servers")) if mode == "two-server" else None
+        self._keys: tuple[Any, Any] | None = None
+        self._plan: Plan | None = None
+        self.rounds: list[RoundRecord] = []
+
+    def summary(self) -> None:
+        """Log the strategy's settings, then FedAvg's."""
+        log(
+            INFO,
+            "\t├──> SecureRobustStrategy: mode %s, rule %s, f %d",
+            self.mode,
+            self.rule_name,
+            self.f,
+        )
+        if self.mode == "two-server":
+            log(
+                INFO,
+                "\t│\t└── S0, S1, dealer beside the ServerApp: a simulation of the trust model",
+            )
+        if self.adversary is not None:
+            log(INFO, "\t│\t└── SIMULATED omniscient adversary: %s", self.adversary.name)
+        super().summary()
+
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """FedAvg's instructions, plus ``sbrml-mode`` and in mode ``two-server`` the round's
+        public parameters (``sbrml-frac-bits``, ``sbrml-bound-log2``: D8.1, C8.15) and the
+        servers' public keys (``sbrml-key-S0``, ``sbrml-key-S1``)."""
+        messages = list(super().configure_train(server_round, arrays, config, grid))
+        template = Template.of(arrays)
+        entries: dict[str, Any] = {f"{CONFIG_PREFIX}mode": self.mode}
+        setup = None
+        if self.servers is not None and messages:
+            setup = round_setup(len(messages), template.dim, self.rule, leakage=self.leakage)
+            entries |= {
+                f"{CONFIG_PREFIX}frac-bits": setup.frac_bits,
+                f"{CONFIG_PREFIX}bound-log2": setup.bits,
+                **{f"{CONFIG_PREFIX}key-{s}": k for s, k in self.servers.public_keys.items()},
+            }
+        for message in messages:
+            record = message.content.config_records[self.configrecord_key]
+            for key, value in entries.items():
+                record[key] = value
+        self._plan = Plan(
+            server_round,
+            template,
+            template.flatten(arrays, "configure_train"),
+            [m.metadata.dst_node_id for m in messages],
+            {**entries, "server-round": server_round},
+            setup,
+        )
+        return messages
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        """The round's aggregate as an ArrayRecord (or the next model, ``server_lr``), and a
+        MetricRecord: ``valid``, ``excluded``, ``bytes`` (every link, C7.2), ``seconds`` (every
+        phase), ``aborted`` (1 when nothing was released: the ArrayRecord is then None and
+        Flower keeps the model)."""
+        plan = self._plan
+        if plan is None or plan.server_round != server_round:
+            raise ParameterError(
+                "aggregate_train",
+                "server_round",
+                "the round of the last configure_train",
+                "D18.1",
+                f"{server_round}, configured {None if plan is None else plan.server_round}",
+            )
+        rows = read_rows(plan, list(replies), self.mode, self.order_key, self.arrayrecord_key)
+        if self.adversary is not None:
+            self._attack(plan, rows)
+        record = RoundRecord(server_round, self.mode, nodes=[r.node for r in rows])
+        self.rounds.append(record)
+        try:
+            result, row_nodes = self._run(plan, rows)
+        except SpecError as err:
+            record.excluded = {r.node: r.reason for r in rows if r.reason is not None}
+            record.error = str(err)
+            log(WARNING, "aggregate_train: round %d released nothing: %s", server_round, err)
+            return None, MetricRecord(
+                {
+                    "valid": 0,
+                    "excluded": len(record.excluded),
+                    "bytes": 0,
+                    "seconds": 0.0,
+                    "aborted": 1,
+                }
+            )
+        record.result = result
+        record.valid = [row_nodes[i] for i in result.valid]
+        record.excluded = {r.node: r.reason for r in rows if r.reason is not None}
+        record.excluded |= {row_nodes[i]: why for i, why in result.excluded.items()}
+        for node, why in record.excluded.items():
+            log(WARNING, "aggregate_train: round %d excluded node %d: %s", server_round, node, why)
+        step = result.aggregate
+        new = step if self.server_lr is None else plan.theta - self.server_lr * step
+        metrics = MetricRecord(
+            {
+                "valid": len(record.valid),
+                "excluded": len(record.excluded),
+                "bytes": modes.total_bytes(result),
+                "seconds": float(sum(result.seconds.values())),
+                "aborted": 0,
+            }
+        )
+        return plan.template.unflatten(new), metrics
+
+    # -- the simulated adversary ------------------------------------------------------------
+
+    def _attack(self, plan: Plan, rows: list[Row]) -> None:
+        """SIMULATION ONLY: the adversary reads every honest row and fills the Byzantine ones."""
+        adversary = self.adversary
+        if adversary is None:
+            return
+        honest: list[F64] = []
+        for row in rows:
+            if row.byzantine or row.reason is not None:
+                continue
+            if row.vector is not None:
+                honest.append(row.vector)
+            elif row.sealed is not None and self.servers is not None and plan.setup is not None:
+                clear = self.servers.reveal(row.sealed, plan.setup)
+                if clear is not None:
+                    honest.append(clear)
+        byzantine = [r for r in rows if r.byzantine]
+        if not honest or not byzantine:
+            return
+        t = plan.server_round - 1
+        attack = adversary(t, np.vstack(honest))
+        for row, x in zip(byzantine, attack, strict=False):
+            row.reason = None
+            if self.mode != "two-server":
+                row.vector = x
+                continue
+            try:
+                shares = seal_update(
+                    x,
+                    ConfigRecord(plan.entries),
+                    run_id=0,
+                    server_round=plan.server_round,
+                    node_id=row.node,
+                    rng=self._rng.derive(f"adversary/{t}/{row.node}"),
+                )
+                row.sealed = SealedUpdate(dict(shares), 0, plan.server_round, row.node)
+            except SpecError as err:  # the honest encoder's refusal: the row is not sent
+                row.reason = f"input rejected before sharing: {err.public_reason()}"
+
+    # -- the aggregation --------------------------------------------------------------------
+
+    def _run(self, plan: Plan, rows: list[Row]) -> tuple[AggregationResult, list[int]]:
+        """Round ``t``'s aggregation in this mode; the nodes of the protocol's rows."""
+        t = plan.server_round - 1
+        if self.servers is not None and plan.setup is not None:
+            workers = [r.sealed if r.sealed is not None else r.reason or "no update" for r in rows]
+            source = ChaCha20RandomSource(self._rng.derive(f"round/{t}").random_bytes(32))
+            for r in rows:
+                r.reason = None  # the round reports every exclusion itself, by worker
+            return self.servers.aggregate(plan.setup, workers, rng=source), [r.node for r in rows]
+        counted = [(r, r.vector) for r in rows if r.vector is not None and r.reason is None]
+        if self.mode == "plaintext":
+            # The rows an honest encoder refuses are dropped, as the round excludes them.
+            kept = []
+            for r, vector in counted:
+                try:
+                    encode_update(vector)
+                    kept.append((r, vector))
+                except SpecError as err:
+                    r.reason = f"input rejected before sharing: {err.public_reason()}"
+            counted = kept
+        x = np.vstack([v for _, v in counted]) if counted else np.zeros((0, plan.template.dim))
+        nodes = [r.node for r, _ in counted]
+        if self.mode == "plaintext":
+            return modes.plaintext(x, self.rule, rng=self._rng.derive(f"rule/{t}")), nodes
+        if self.mode == "masks":
+            threshold = len(x) // 2 + 1
+            return modes.masks(x, threshold=threshold, rng=self._rng.derive(f"masks/{t}")), nodes
+        if self._keys is None:
+            self._keys = generate_keypair(self.paillier_bits, rng=self._rng.derive("paillier"))
+        bits = max(1, math.ceil(math.log2(float(np.abs(x).max()) + 1)) + 1) if x.size else 1
+        result = modes.paillier(
+            x,
+            keys=self._keys,
+            rng=self._rng.derive(f"he/{t}"),
+            int_bits=bits,
+            processes=self.processes,
+        )
+        return result, nodes
