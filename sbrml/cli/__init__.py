@@ -3,7 +3,8 @@
 
 The options, output files and JSON fields documented in the README are a public contract.
 Exit status: 0 done, 2 a usage, file or spec error (the message names it) or a standard
-output that cannot be written (a full device), 1 a bug in sbrml, 141 standard output closed
+output that cannot be written (a full device), 3 a deployment's round stopped (``serve``,
+``launch``: C8.4, C23.4; the records say why), 1 a bug in sbrml, 141 standard output closed
 (by its reader, or before sbrml started); see ``sbrml.cli.errors``.
 """
 
@@ -14,6 +15,7 @@ import json
 import sys
 
 from sbrml.cli.errors import CliError, finish_stdout, report_bug, silence_stdout
+from sbrml.cli.net import RoundsStopped
 from sbrml.cli.parser import build_parser
 from sbrml.core.errors import SpecError
 
@@ -60,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         raise
     try:
         text = run_command(args)
+    except RoundsStopped as stopped:  # serve, launch: the run finished, some round did not
+        if stopped.text:
+            finish_stdout(stopped.text + "\n")
+        print(f"sbrml: {args.command}: {stopped}", file=sys.stderr)
+        return 3
     except BrokenPipeError:  # --out /dev/stdout read by `head`
         return silence_stdout()
     except (CliError, SpecError) as err:

@@ -16,6 +16,7 @@ import numpy as np
 
 from sbrml.cli.errors import CliError
 from sbrml.cli.files import inspect_npy, load_matrix
+from sbrml.core.errors import SpecError
 from sbrml.extras import MissingExtraError, require
 
 __all__ = ["add_parsers", "run_net"]
@@ -79,6 +80,26 @@ def _load_vector(path: str) -> Any:
     return np.asarray(x, dtype=np.float64)
 
 
+class RoundsStopped(Exception):
+    """Some round stopped (C8.4, C23.4): ``sbrml serve`` and ``launch`` exit with status 3,
+    after printing what they would print otherwise."""
+
+    def __init__(self, text: str, message: str) -> None:
+        super().__init__(message)
+        self.text = text
+
+
+def _check_stopped(records: list[dict[str, Any]], text: str = "") -> None:
+    stopped = [r for r in records if "stopped" in r]
+    if stopped:
+        first = stopped[0]
+        raise RoundsStopped(
+            text,
+            f"{len(stopped)} of {len(records)} round(s) stopped; round {first['round']}: "
+            f"{first['stopped']}",
+        )
+
+
 def run_net(args: argparse.Namespace) -> str:
     """Run one of the four subcommands; returns what it prints."""
     if args.command != "certs":
@@ -91,6 +112,15 @@ def run_net(args: argparse.Namespace) -> str:
 
         if args.workers < 1:
             raise CliError(f"--workers {args.workers}: need at least one worker")
+        target = Path(args.dir)
+        if target.exists() and not target.is_dir():
+            raise CliError(f"--dir {args.dir!r}: a file, not a directory")
+        if (target / "ca.pem").exists():
+            # A new CA would invalidate every certificate already copied to other hosts.
+            raise CliError(
+                f"--dir {args.dir!r}: already holds a CA (ca.pem); remove the directory, or "
+                "choose another, to issue a new deployment's certificates"
+            )
         parties = ["S0", "S1", "dealer"] + [f"W{i}" for i in range(args.workers)]
         files = make_certificates(args.dir, parties, days=args.days)
         return f"wrote ca.pem and the certificates and keys of {len(files)} parties to {args.dir}"
@@ -101,14 +131,29 @@ def run_net(args: argparse.Namespace) -> str:
         if args.party == "dealer":
             runner.serve_dealer(deployment, seed=args.seed)
             return f"dealer: sent the material of {deployment.rounds} round(s)"
-        return "\n".join(_summary(r) for r in runner.serve(deployment, args.party, seed=args.seed))
+        records = runner.serve(
+            deployment, args.party, seed=args.seed, report=lambda r: print(_summary(r), flush=True)
+        )
+        _check_stopped(records)
+        return f"{args.party}: served {len(records)} round(s)"
     if args.command == "worker":
         x = _load_vector(args.input)
-        runner.worker(deployment, args.index, x, round_id=args.round, seed=args.seed)
+        try:
+            runner.worker(deployment, args.index, x, round_id=args.round, seed=args.seed)
+        except SpecError as error:
+            if "replay or late message" in str(error):
+                raise CliError(
+                    f"{error}\nsbrml worker: the servers have moved past this round; give the "
+                    "round they serve with --round R"
+                ) from None
+            raise
         return f"W{args.index}: sent its shares to S0 and S1"
     inputs = load_matrix(inspect_npy(args.input))
     records = runner.launch(deployment, inputs, seed=args.seed)
     if args.json:
-        return json.dumps(records, sort_keys=True, allow_nan=False)
-    out = Path(deployment.output)
-    return "\n".join([_summary(r) for r in records] + [f"records in {out}"])
+        text = json.dumps(records, sort_keys=True, allow_nan=False)
+    else:
+        out = Path(deployment.output)
+        text = "\n".join([_summary(r) for r in records] + [f"records and z in {out}"])
+    _check_stopped(records, text)
+    return text

@@ -124,7 +124,9 @@ class NetworkChannel(Channel):
         except SpecError as error:
             if isinstance(error, ParameterError):
                 raise
-            raise self._aborted(message.label, f"delivery to {message.receiver}", error) from None
+            raise self._aborted(
+                message.label, f"delivery to {message.receiver}", error, self._send_timeout()
+            ) from None
         return message
 
     def _send_timeout(self) -> float:
@@ -133,12 +135,15 @@ class NetworkChannel(Channel):
         t = self.timeouts
         return t.peer if self.me in SERVERS else t.share + t.offline + t.peer
 
-    def _aborted(self, label: str, wanted: str, cause: SpecError | str) -> RoundAborted:
+    def _aborted(
+        self, label: str, wanted: str, cause: SpecError | str, seconds: float | None = None
+    ) -> RoundAborted:
         got = cause if isinstance(cause, str) else str(cause)
+        within = self.timeouts.peer if seconds is None else seconds
         return RoundAborted(
             f"{self.me} round {self.round_id}",
             f"phase {label!r}",
-            f"{wanted} within {self.timeouts.peer:g} s",
+            f"{wanted} within {within:g} s",
             "C23.4",
             got,
         )

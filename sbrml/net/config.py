@@ -247,7 +247,7 @@ def round_setup_of(deployment: Deployment) -> Any:
         options = {
             k: r[k] for k in ("variant", "leakage", "frac_bits", "weight_frac_bits") if k in r
         }
-        return round_setup(r["n"], r["d"], rule, **options)
+        setup = round_setup(r["n"], r["d"], rule, **options)
     except RuleSpecError as error:
         raise _error(
             deployment.path, "round.rule", "a rule name (D6.7)", f"{r['rule']}: {error}"
@@ -256,3 +256,12 @@ def round_setup_of(deployment: Deployment) -> Any:
         # The key the round refused (round.n, round.f, round.variant, ...) when it names one.
         key = f"round.{error.parameter}" if error.parameter in ROUND_KEYS else "round"
         raise _error(deployment.path, key, "a round the protocol accepts", str(error)) from None
+    if "variant" in r and not setup.distance:
+        # An option that does not apply is an error, as in `sbrml aggregate` (C8.15).
+        raise _error(
+            deployment.path,
+            "round.variant",
+            "no variant: this rule and leakage compute no distances (C8.15)",
+            r["variant"],
+        )
+    return setup

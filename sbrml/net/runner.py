@@ -32,6 +32,9 @@ from sbrml.optimized.randomness import DeterministicRandomSource, SystemRandomSo
 __all__ = ["launch", "result_path", "serve", "serve_dealer", "worker"]
 
 SERVER_NAMES = {"s0": "S0", "s1": "S1"}
+# The exit status of `sbrml serve` when a round stopped (its record says why): not a failure
+# of the process, for launch.
+STOPPED = 3
 
 
 def _rng(seed: int | None) -> Any:
@@ -92,14 +95,41 @@ def _write_record(
     os.replace(tmp, path)  # a reader never sees half a record
 
 
-def serve(deployment: Deployment, server: str, *, seed: int | None = None) -> list[dict[str, Any]]:
+def check_output(deployment: Deployment) -> None:
+    """D23.4: the output directory exists or can be made, and a file can be written in it,
+    checked before a party listens, so that no round's result is lost at its end."""
+    out = deployment.output
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".sbrml-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ParameterError(
+            f"deployment file {deployment.path}",
+            "output.directory",
+            "a directory this party can write",
+            "D23.4",
+            f"{out}: {error}",
+        ) from None
+
+
+def serve(
+    deployment: Deployment,
+    server: str,
+    *,
+    seed: int | None = None,
+    report: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
     """P23.1 for ``S0`` or ``S1``: listen, then serve the file's rounds in order, writing one
-    record per round (P23.1 step 5). A round that stops (C8.4, C23.4) is recorded with its
-    reason and publishes nothing; the next round is served. Returns the records."""
+    record per round (P23.1 step 5) and passing it to ``report`` as soon as it is written. A
+    round that stops (C8.4, C23.4) is recorded with its reason and publishes nothing; the
+    next round is served. Returns the records."""
     name = SERVER_NAMES.get(server.lower())
     if name is None:
         raise ParameterError("serve", "party", "s0, s1 or dealer", "D23.3", repr(server))
     setup = round_setup_of(deployment)
+    check_output(deployment)
     other = "S1" if name == "S0" else "S0"
     records = []
     peers = {other: deployment.address(other)}
@@ -143,12 +173,14 @@ def serve(deployment: Deployment, server: str, *, seed: int | None = None) -> li
             record["wall_seconds"] = time.perf_counter() - started
             _write_record(deployment, r, name, record)
             records.append(record)
+            if report is not None:
+                report(record)
     return records
 
 
 def serve_dealer(deployment: Deployment, *, seed: int | None = None) -> None:
-    """P23.1 step 2: send each round's offline material to both servers (they hold a later
-    round's frames until they reach it, C23.3), then answer S0's requests (P23.2). A round
+    """P23.1 step 2: send each round's offline material to both servers (a server not yet
+    in that round makes the dealer wait, C23.3), then answer S0's requests (P23.2). A round
     the dealer cannot finish (S0 gone, C23.4) is reported on standard error; the dealer
     goes on to the next."""
     setup = round_setup_of(deployment)
@@ -181,6 +213,15 @@ def worker(
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
         raise ParameterError("worker", "index", f"an int in [0, {n - 1}]", "D8.1", repr(index))
     r = deployment.first_round if round_id is None else round_id
+    last = deployment.first_round + deployment.rounds - 1
+    if isinstance(r, bool) or not isinstance(r, int) or not deployment.first_round <= r <= last:
+        raise ParameterError(
+            "worker",
+            "round",
+            f"a round the file serves, {deployment.first_round} to {last}",
+            "D23.4",
+            repr(r),
+        )
     if np.shape(x) != (setup.d,):
         raise ParameterError(
             "worker", "input", f"a vector of length d = {setup.d}", "D8.1", f"shape {np.shape(x)}"
@@ -207,7 +248,7 @@ def _wait(
     while not done():
         for party, process in processes.items():
             code = process.poll()
-            if code not in (None, 0):
+            if code not in (None, 0, STOPPED):
                 raise RoundAborted(
                     "launch", party, f"the {party} process to succeed", "C23.4", f"exit {code}"
                 )
@@ -218,7 +259,7 @@ def _wait(
         time.sleep(0.02)
     for party, process in processes.items():
         code = process.poll()
-        if code not in (None, 0):
+        if code not in (None, 0, STOPPED):
             raise RoundAborted(
                 "launch", party, f"the {party} process to succeed", "C23.4", f"exit {code}"
             )
@@ -249,6 +290,11 @@ def launch(
             f"shape {inputs.shape}",
         )
     rounds = range(deployment.first_round, deployment.first_round + deployment.rounds)
+    # Everything a party would refuse later is checked before any process starts: every
+    # party's certificate and key, and the output directory.
+    for party in ["S0", "S1", "dealer"] + [f"W{i}" for i in range(setup.n)]:
+        _credentials(deployment, party)
+    check_output(deployment)
     for r in rounds:
         for party in ("s0", "s1"):
             result_path(deployment, r, party).unlink(missing_ok=True)
@@ -266,7 +312,8 @@ def launch(
         try:
             worker(deployment, i, inputs[i], round_id=r, seed=seed, compute_lock=encoding)
         except SpecError as error:
-            errors.append(f"W{i} round {r}: {error.public_reason()}")
+            # Shown to launch's own user, who holds every input: the full message.
+            errors.append(f"W{i} round {r}: {error}")
 
     budget = wait if wait is not None else 60 + len(rounds) * sum(deployment.timeouts.values())
     deadline = time.monotonic() + budget

@@ -165,10 +165,18 @@ class Endpoint:
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler("sbrml.v1.Party", {"Deliver": handler}),)
         )
-        port = server.add_secure_port(address, server_credentials(self.credentials))
+        try:
+            port = server.add_secure_port(address, server_credentials(self.credentials))
+        except RuntimeError:  # gRPC raises when the address is taken or not on this host
+            port = 0
         if not port:
             raise ParameterError(
-                "Endpoint", "listen", "an address this host can bind", "D23.4", repr(address)
+                "Endpoint",
+                "listen",
+                "an address this host can bind: a free port on one of its interfaces (a server "
+                'reached through another address sets listen = "0.0.0.0:<port>")',
+                "D23.4",
+                repr(address),
             )
         server.start()
         self._server, self.port = server, int(port)
