@@ -28,6 +28,9 @@ ROUND_KEYS = {
     "weight_frac_bits": int,
     "first_round": int,
     "rounds": int,
+    # The rule's hyperparameters by their registry names, as `sbrml aggregate`'s options
+    # (m, convention, s, ...): a table, e.g. options = { m = 3, convention = "byzfl" }.
+    "options": dict,
 }
 ROUND_REQUIRED = ("rule", "n", "f", "d")
 SECTIONS = ("round", "tls", "parties", "workers", "timeouts", "output")
@@ -37,7 +40,7 @@ SERVERS = ("s0", "s1")
 # larger values overflow the deadlines of gRPC (a send then fails at once) and of Python's
 # waits (OverflowError).
 TIMEOUT_MAX = 1e6
-KIND_NAMES = {int: "an int", str: "a string"}
+KIND_NAMES = {int: "an int", str: "a string", dict: "a table"}
 
 
 class ConfigError(ParameterError):
@@ -243,7 +246,7 @@ def round_setup_of(deployment: Deployment) -> Any:
 
     r = deployment.round
     try:
-        rule = build_rule(tree, r["rule"], r["f"])
+        rule = build_rule(tree, r["rule"], r["f"], r.get("options"))
         options = {
             k: r[k] for k in ("variant", "leakage", "frac_bits", "weight_frac_bits") if k in r
         }

@@ -99,3 +99,26 @@ def test_launch_exits_3_when_a_round_stopped(
     captured = capsys.readouterr()
     assert "round 1 S1: stopped" in captured.out
     assert "1 of 1 round(s) stopped" in captured.err and "(C8.4)" in captured.err
+
+
+@pytest.mark.spec("D23.4", "D6.7")
+def test_the_rules_hyperparameters_come_from_the_round_options(tmp_path: Path) -> None:
+    from sbrml.net.config import ConfigError, load_deployment, round_setup_of
+
+    config = write_deployment(
+        tmp_path,
+        rule="multikrum",
+        n=7,
+        f=1,
+        d=4,
+        extra_round='options = { m = 3, convention = "byzfl" }',
+        certs=False,
+    )
+    rule = round_setup_of(load_deployment(config)).rule
+    assert (rule.m, rule.convention) == (3, "byzfl")
+    (tmp_path / "bad").mkdir()
+    bad = write_deployment(
+        tmp_path / "bad", rule="krum", n=7, f=1, d=4, extra_round="options = { m = 3 }", certs=False
+    )
+    with pytest.raises(ConfigError, match=r"round\.rule"):
+        round_setup_of(load_deployment(bad))
