@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sbrml.core.channel import SERVERS, Channel, Message, Payload, wire_payload
+from sbrml.core.dealer_requests import REQUEST_LABEL
 from sbrml.core.errors import ParameterError, RoundAborted, SpecError
 from sbrml.net.config import TIMEOUT_MAX
 from sbrml.net.transport import Endpoint
@@ -196,11 +197,15 @@ class NetworkChannel(Channel):
         # shares ("share"), the dealer's material ("offline/..."), else the other server.
         if self._deadline is not None:
             return self._deadline
+        t = self.timeouts
         if label == "share":
-            return time.monotonic() + self.timeouts.share
+            return time.monotonic() + t.share
+        if label == REQUEST_LABEL:
+            # The dealer waits for S0's requests (P23.2) while S0 may still wait for shares.
+            return time.monotonic() + t.share + t.offline + t.peer
         if label.startswith("offline/"):
-            return time.monotonic() + self.timeouts.offline
-        return time.monotonic() + self.timeouts.peer
+            return time.monotonic() + t.offline
+        return time.monotonic() + t.peer
 
     def exchange(
         self, label: str, payload0: Payload | None, payload1: Payload | None
@@ -221,7 +226,10 @@ class NetworkChannel(Channel):
         sent = self._transmit(Message(self.me, other, label, mine if mine is not None else b""))
         # The earliest message only: the other server may already have sent its next
         # opening with the same label (one label per layer of a circuit).
-        first = self.endpoint.take_one(label, other, time.monotonic() + self.timeouts.peer)
+        # The other server's valid list comes once it has the shares: it may still wait up to
+        # `share` seconds for a worker this server has already heard from (or given up on).
+        wait = self.timeouts.peer + (self.timeouts.share if label == "valid" else 0.0)
+        first = self.endpoint.take_one(label, other, time.monotonic() + wait)
         if first is None:
             reasons = [r.reason for r in self.endpoint.refused(self.round_id) if r.sender == other]
             cause = f"refused: {reasons[-1]}" if reasons else f"nothing from {other}"

@@ -204,6 +204,18 @@ def load_deployment(path: str | Path) -> Deployment:
             address,
             listen,
         )
+    seen: dict[str, str] = {}
+    for name, entry in parties.items():
+        for kind, value in (("address", entry.address), ("listen", entry.listen)):
+            if value is None or (kind == "listen" and value == entry.address):
+                continue
+            if value in seen and not seen[value].startswith(f"parties.{name}."):
+                # Two listeners on one port would share it (SO_REUSEPORT): a party could reach
+                # the wrong one, and the mistake would go unnoticed (D23.4).
+                raise _error(
+                    file, f"parties.{name}.{kind}", f"an address other than {seen[value]}", value
+                )
+            seen[value] = f"parties.{name}.{kind}"
     workers = _table(file, data, "workers")
     _check_keys(file, "workers", workers, ("cert", "key"))
     templates = {}

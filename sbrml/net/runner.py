@@ -37,9 +37,16 @@ SERVER_NAMES = {"s0": "S0", "s1": "S1"}
 STOPPED = 3
 
 
-def _rng(seed: int | None) -> Any:
-    # C2.1: the OS CSPRNG unless a seed is given (tests compare with the in-process round).
-    return SystemRandomSource() if seed is None else DeterministicRandomSource(seed)
+def _rng(seed: int | None, round_id: int = 1) -> Any:
+    # C2.1: the OS CSPRNG unless a seed is given (tests compare round 1 with the in-process
+    # round); a seeded run keys each later round apart (C2.9), never repeating a stream.
+    if seed is None:
+        return SystemRandomSource()
+    root = DeterministicRandomSource(seed)
+    if round_id == 1:
+        return root
+    key = root.derive(f"round/{round_id}").random_bytes(16)
+    return DeterministicRandomSource(int.from_bytes(key, "little"))
 
 
 def _credentials(deployment: Deployment, party: str) -> Any:
@@ -67,6 +74,15 @@ def payload_limit(setup: Any) -> Callable[[str], int]:
     return limit
 
 
+def _senders(setup: Any, party: str) -> Callable[[str], bool]:
+    """Who may send to ``party``'s listener (C23.2, C23.3): the dealer hears only S0's
+    requests (P23.2); a server hears the round's workers, the other server and the dealer."""
+    if party == "dealer":
+        return lambda sender: sender == "S0"
+    allowed = {f"W{i}" for i in range(setup.n)} | ({"S0", "S1", "dealer"} - {party})
+    return lambda sender: sender in allowed
+
+
 def _endpoint(deployment: Deployment, setup: Any, party: str, peers: dict[str, str]) -> Endpoint:
     # C23.4: a thread per worker and party, and no call outlives the peer timeout.
     return Endpoint(
@@ -77,6 +93,7 @@ def _endpoint(deployment: Deployment, setup: Any, party: str, peers: dict[str, s
         max_payload=payload_limit(setup),
         max_workers=setup.n + 8,
         call_timeout=deployment.timeouts["peer"],
+        accept=_senders(setup, party),
     )
 
 
@@ -143,7 +160,7 @@ def serve(
             started = time.perf_counter()
             record: dict[str, Any] = {"round": r, "party": name, "rule": deployment.round["rule"]}
             try:
-                result = run_server(setup, name, rng=_rng(seed), channel=channel)
+                result = run_server(setup, name, rng=_rng(seed, r), channel=channel)
             except (RoundAborted, InsufficientWorkersError) as error:
                 # Both messages hold only public facts: phases, parties, |V|, n, f and the
                 # exclusions' published reasons (C0.1).
@@ -191,7 +208,7 @@ def serve_dealer(deployment: Deployment, *, seed: int | None = None) -> None:
                 endpoint, round_id=r, record=False, timeouts=_timeouts(deployment)
             )
             try:
-                run_dealer(setup, rng=_rng(seed), channel=channel)
+                run_dealer(setup, rng=_rng(seed, r), channel=channel)
             except RoundAborted as error:
                 print(f"sbrml serve dealer: round {r}: {error}", file=sys.stderr)
 
@@ -229,7 +246,7 @@ def worker(
     peers = {s: deployment.address(s) for s in ("S0", "S1")}
     with Endpoint(_credentials(deployment, f"W{index}"), peers=peers) as endpoint:
         channel = NetworkChannel(endpoint, round_id=r, record=False, timeouts=_timeouts(deployment))
-        run_worker(setup, index, x, rng=_rng(seed), channel=channel, compute_lock=compute_lock)
+        run_worker(setup, index, x, rng=_rng(seed, r), channel=channel, compute_lock=compute_lock)
 
 
 def _party_command(config: Path, party: str, seed: int | None) -> list[str]:

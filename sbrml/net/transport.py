@@ -1,11 +1,12 @@
 """The gRPC endpoint of one party (D23.3): mutual TLS, one client-streaming call per message.
 
-Only ``S0`` and ``S1`` listen; every party sends to them. A call ``/sbrml.v1.Party/Deliver``
-carries the frames of one message (D23.2) and is answered by an empty acknowledgement, or by
-``PERMISSION_DENIED`` (C23.2) or ``INVALID_ARGUMENT`` (D23.2, C23.3) with the reason. The
-listening endpoint serves one round at a time (C23.3): it refuses frames of earlier rounds,
-holds those of later ones until ``start_round`` reaches them, and lists every refused message
-per round with its certified sender so that the round can exclude and report it.
+``S0``, ``S1`` and the dealer listen. A call ``/sbrml.v1.Party/Deliver`` carries the frames
+of one message (D23.2) and is answered by an empty acknowledgement, or by
+``PERMISSION_DENIED`` (C23.2), ``INVALID_ARGUMENT`` (D23.2, C23.3) or ``RESOURCE_EXHAUSTED``
+(C23.3) with the reason. The listening endpoint serves one round at a time (C23.3): it
+refuses frames of earlier rounds, answers "not started" to later ones (the sender retries),
+and lists refused messages per round with their certified sender (a few per sender, reasons
+cut short) so that the round can exclude and report them.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 DELIVER = "/sbrml.v1.Party/Deliver"
+REFUSALS_PER_SENDER = 5  # refusals listed per sender and round (C23.3); the rest are counted
+REASON_CHARS = 300  # a refusal's reason is cut there: it may quote a sender's names
 LISTENERS = ("S0", "S1", "dealer")  # D23.3; the dealer listens for S0's requests (P23.2)
 # A frame with the longest legal header must pass gRPC's message size limits (4 MiB receive
 # by default would do for 1 MiB frames, but the limit is stated, not left to a default).
@@ -108,7 +111,8 @@ class Endpoint:
     its share's size); ``max_workers`` is the number of concurrent incoming calls; a call
     that has not delivered its message within ``call_timeout`` seconds is cancelled, and a
     party has at most one call in progress, so that no party can hold the listener's
-    threads (C23.4).
+    threads (C23.4). ``accept`` says which certified parties may send to this listener at
+    all (the workers of the round and the other parties it expects; default: any).
     """
 
     def __init__(
@@ -121,12 +125,16 @@ class Endpoint:
         max_payload: int | Callable[[str], int] = DEFAULT_MAX_PAYLOAD,
         max_workers: int = 16,
         call_timeout: float = 60.0,
+        accept: Callable[[str], bool] | None = None,
     ) -> None:
         self.me = credentials.party
         self.credentials = credentials
         self.max_payload = max_payload
         self.call_timeout = call_timeout
+        self.accept = accept
         self._active: dict[str, int] = {}
+        self._shares: dict[tuple[int, str], int] = {}
+        self._refusals: dict[tuple[int, str], int] = {}
         self.peers = dict(peers or {})
         for party in self.peers:
             if party not in LISTENERS or party == self.me:
@@ -209,6 +217,9 @@ class Endpoint:
             for table in (self._inbox, self._refused):
                 for old in [r for r in table if r < round_id]:
                     del table[old]
+            for counts in (self._shares, self._refusals):
+                for key in [k for k in counts if k[0] < round_id]:
+                    del counts[key]
             self._cond.notify_all()
 
     def refused(self, round_id: int | None = None) -> list[Refusal]:
@@ -291,6 +302,12 @@ class Endpoint:
             )
             context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
         party = str(peer)
+        if self.accept is not None and not self.accept(party):
+            error = SpecError(
+                "Deliver", "certificate", "a party this listener expects (C8.3)", "C23.2", party
+            )
+            self._report(Refusal(party, str(error)))
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
         with self._lock:
             busy = self._active.get(party, 0) > 0
             if not busy:
@@ -368,6 +385,12 @@ class Endpoint:
                     "Deliver", "receiver", f"this party {self.me}", "C23.2", repr(first.receiver)
                 ),
             )
+        if peer.startswith("W") and first.label != "share":
+            # C23.3: a worker sends only its share; nothing else of it is kept.
+            raise _Refuse(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                SpecError("Deliver", "label", "a worker's share (P8.1)", "C23.3", "another label"),
+            )
         self._check_round(first.round_id)
 
     def _check_round(self, round_id: int) -> None:
@@ -401,14 +424,37 @@ class Endpoint:
         with self._cond:
             # The round may have moved on while the frames arrived.
             self._check_round(round_id)
+            if message.sender.startswith("W"):
+                # Two shares are kept, so that C8.3 excludes their sender; more would only
+                # take memory (C23.3).
+                key = (round_id, message.sender)
+                self._shares[key] = self._shares.get(key, 0) + 1
+                if self._shares[key] > 2:
+                    raise _Refuse(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        SpecError(
+                            "Deliver", "share", "at most two per worker and round", "C23.3", "more"
+                        ),
+                    )
             self._inbox.setdefault(round_id, []).append(message)
             self._cond.notify_all()
 
     def _report(self, refusal: Refusal) -> None:
         # Reported in the round being served: a frame of a later round is never taken (C23.3),
-        # so a refusal cannot be filed under a round that may never come.
+        # so a refusal cannot be filed under a round that may never come. A few per sender,
+        # each reason cut short: a sender's names and repeated calls cannot fill the record.
         with self._cond:
-            self._refused.setdefault(self._round, []).append(refusal)
+            key = (self._round, refusal.sender)
+            count = self._refusals[key] = self._refusals.get(key, 0) + 1
+            if count <= REFUSALS_PER_SENDER:
+                reason = refusal.reason
+                if len(reason) > REASON_CHARS:
+                    reason = reason[:REASON_CHARS] + "... (cut)"
+                entry = Refusal(refusal.sender, reason, refusal.round_id, refusal.label)
+                self._refused.setdefault(self._round, []).append(entry)
+            elif count == REFUSALS_PER_SENDER + 1:
+                more = "further messages refused and not listed (C23.3)"
+                self._refused.setdefault(self._round, []).append(Refusal(refusal.sender, more))
             self._cond.notify_all()
 
     # -- sending (every party) ---------------------------------------------------------
