@@ -139,3 +139,13 @@ def test_the_measuring_tool_counts_the_whole_process_tree(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert figures["peak_processes"] >= 2 and figures["peak_pss_mb"] >= 60
+
+
+def test_the_flower_app_is_valid_and_configures_the_default_secure_run() -> None:
+    # `flwr run` reads examples/flower/pyproject.toml; Flower's own validation, modules imported.
+    from flwr.common.config import get_project_config, validate_config
+
+    project = get_project_config(ROOT / "examples" / "flower")
+    assert validate_config(project, check_module=True, project_dir=ROOT / "examples" / "flower")[0]
+    config = config_of(project["tool"]["flwr"]["app"]["config"])
+    assert config == Config(rule="nnm+krum", attack="alie", mode="secure")  # as in D18.4
