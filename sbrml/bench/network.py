@@ -36,9 +36,11 @@ from sbrml.tables import format_table, human_bytes
 __all__ = ["NetworkRun", "bench_network", "measure_network", "transport_floor"]
 
 LINKS = ("workers->S0", "workers->S1", "dealer->S0", "dealer->S1", "S0->S1", "S1->S0")
-# The transport's floor moves each group's bytes from one party to a listening S1.
+# The transport's floor moves each group's bytes from one party to a listening S1. The
+# workers' bytes go from the dealer's endpoint: a listener takes only shares from a worker,
+# two per round (C23.3), and the floor is the transport's, whoever sends.
 FLOOR_GROUPS = {
-    "workers->S (shares)": ("W0", ("workers->S0", "workers->S1")),
+    "workers->S (shares)": ("dealer", ("workers->S0", "workers->S1")),
     "S0<->S1 (openings)": ("S0", ("S0->S1", "S1->S0")),
     "dealer->S (material)": ("dealer", ("dealer->S0", "dealer->S1")),
 }
