@@ -275,3 +275,18 @@ def test_a_foreign_config_record_does_not_confuse_the_client() -> None:
     messages = instructions(s, 3)
     messages[0].content.config_records["other"] = ConfigRecord({"x": 1})
     assert len(client_replies(messages, rows(3))) == 3
+
+
+@pytest.mark.parametrize(
+    ("attack", "rng", "clause"),
+    [
+        ("alie", opt.DeterministicRandomSource(0), "C16.1"),
+        (ALIE(2), np.random.default_rng(0), "C2.8"),
+    ],
+)
+def test_the_adversary_needs_a_vector_attack_and_a_random_source(
+    attack: Any, rng: Any, clause: str
+) -> None:
+    with pytest.raises(ParameterError) as info:
+        OmniscientAdversary(attack, rng=rng)
+    assert info.value.clause == clause
