@@ -71,3 +71,19 @@ def test_unflatten_needs_a_vector_of_length_d() -> None:
     assert "length 8" in str(info.value)
     with pytest.raises(ShapeError):
         Template.of(MODEL).flatten([np.zeros(8)])  # type: ignore[arg-type]
+
+
+def test_without_flower_the_package_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    from sbrml.extras import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "flwr", None)  # as if Flower were not installed
+    for name in [m for m in sys.modules if m == "sbrml.flower" or m.startswith("sbrml.flower.")]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(MissingExtraError) as info:
+        importlib.import_module("sbrml.flower")
+    assert str(info.value) == (
+        "sbrml.flower needs the 'flower' extra: pip install 'sbrml[flower]' (missing: flwr)"
+    )
