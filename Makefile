@@ -1,6 +1,6 @@
 # One entry point for newcomers and CI: every target installs what it needs into .venv
 # from this repository's own files (pyproject.toml), so a fresh clone needs only python3.
-# The venv holds the dev tools and every extra (all: dp and sim); a user's `pip install
+# The venv holds the dev tools and every extra (all: dp, sim, net, testing, flower); a user's `pip install
 # sbrml` needs only the protocols' packages (docs/install.md), which make wheel-smoke checks.
 PY ?= python3
 VENV := .venv
