@@ -62,15 +62,19 @@ def seal_update(
     """P8.1 step 1 at the client, then each share sealed to its server: ``{"S0": ..., "S1": ...}``.
 
     ``config`` is the instruction's ConfigRecord (``sbrml-frac-bits``, ``sbrml-bound-log2``,
-    ``sbrml-key-S0``, ``sbrml-key-S1``). The shares come from ``rng.derive("shares")``, the
-    ephemeral keys from ``rng.derive("seal/S0")`` and ``"seal/S1"``. Raises the encoder's
+    ``sbrml-key-S0``, ``sbrml-key-S1``). The shares come from ``rng.derive(f"{c}/shares")``,
+    the ephemeral keys from ``rng.derive(f"{c}/seal/S0")`` and ``f"{c}/seal/S1"``, with ``c`` =
+    ``run/<run_id>/round/<server_round>/node/<node_id>``: a source made afresh from one seed in
+    every round (a stateless ClientApp) still never repeats a share mask, an ephemeral key or
+    a nonce across rounds (C2.9). Raises the encoder's
     ``SpecError`` (C1.1, C1.2, C8.2, C8.13) for an input the round would refuse, before anything
     is sealed.
     """
     frac_bits = int(config[f"{CONFIG_PREFIX}frac-bits"])  # type: ignore[arg-type]
     bits = int(config[f"{CONFIG_PREFIX}bound-log2"])  # type: ignore[arg-type]
+    context = f"run/{run_id}/round/{server_round}/node/{node_id}"
     messages = worker_messages(
-        0, vector, rng=rng.derive("shares"), frac_bits=frac_bits, bound_log2=bits
+        0, vector, rng=rng.derive(f"{context}/shares"), frac_bits=frac_bits, bound_log2=bits
     )
     out = ConfigRecord()
     for m in messages:
@@ -84,7 +88,8 @@ def seal_update(
                 type(public).__name__,
             )
         aad = share_context(run_id, server_round, node_id, m.receiver)
-        out[m.receiver] = seal(bytes(m.payload), public, aad, rng=rng.derive(f"seal/{m.receiver}"))
+        key_rng = rng.derive(f"{context}/seal/{m.receiver}")
+        out[m.receiver] = seal(bytes(m.payload), public, aad, rng=key_rng)
     return out
 
 

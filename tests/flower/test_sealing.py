@@ -70,3 +70,36 @@ def test_a_public_key_must_be_32_bytes() -> None:
     with pytest.raises(ParameterError) as info:
         seal(SHARE, b"short", AAD, rng=opt.DeterministicRandomSource(2))
     assert "32 bytes" in str(info.value) and "length 5" in str(info.value)
+
+
+@pytest.mark.spec("C2.9", "C8.1")
+def test_a_client_reseeded_every_round_never_repeats_a_mask_or_a_key() -> None:
+    # A stateless ClientApp that builds its source from one seed in every round: the labels
+    # carry run, round and node, so nothing repeats across rounds (before: S0's share and the
+    # ephemeral key were byte-identical in both rounds).
+    from flwr.app import ConfigRecord
+
+    from sbrml.flower.client import seal_update
+    from sbrml.flower.records import CONFIG_PREFIX
+
+    s0, s1 = keys()
+    config = ConfigRecord(
+        {
+            f"{CONFIG_PREFIX}frac-bits": 16,
+            f"{CONFIG_PREFIX}bound-log2": 20,
+            f"{CONFIG_PREFIX}key-S0": s0.public,
+            f"{CONFIG_PREFIX}key-S1": s1.public,
+        }
+    )
+    x = [0.5, -0.25, 1.0]
+
+    def sealed(server_round: int) -> dict[str, bytes]:
+        rng = opt.DeterministicRandomSource(1234)
+        out = seal_update(x, config, run_id=7, server_round=server_round, node_id=105, rng=rng)
+        return {s: bytes(out[s]) for s in ("S0", "S1")}  # type: ignore[arg-type]
+
+    one, two = sealed(1), sealed(2)
+    for s, key in (("S0", s0), ("S1", s1)):
+        assert one[s][:32] != two[s][:32]  # the ephemeral public keys differ
+        shares = [key.open(v[s], share_context(7, r, 105, s)) for r, v in ((1, one), (2, two))]
+        assert shares[0] != shares[1]
