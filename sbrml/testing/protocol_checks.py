@@ -66,8 +66,9 @@ def check_sharing(
        ``reconstruct(x^0, x^1) = x`` for the user's shares and for any pair of shares
        (``strategies.shared_vectors``, P3.2);
     2. C3.2: each share alone is uniform: ``samples`` values of each share of the zero vector
-       and of a fixed non-zero one, binned by their top and bottom byte (by value when
-       ``bits < 8``), pass a chi-squared test at significance ``alpha``.
+       and of a fixed non-zero one, binned by each of their bytes (by value when ``bits < 8``),
+       pass a chi-squared test at significance ``alpha``, and from 40 bits up no value repeats
+       (across calls and coordinates: a share must be fresh).
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
     mask = 2**bits - 1
@@ -121,18 +122,30 @@ def check_sharing(
             drawn[1] += s1
         for index, values in enumerate(drawn):
             _uniform(label, f"share{index}", values[:samples], bits, alpha, where)
-            result.add("uniformity tests (C3.2)", 2 if bits >= 8 else 1)
+            result.add("uniformity tests (C3.2)", bits // 8 if bits >= 8 else 1)
     return result
 
 
 def _uniform(label: str, name: str, values: list[int], bits: int, alpha: float, where: str) -> None:
-    """C3.2's chi-squared test on the top and bottom byte of ``values`` (the value itself
-    when ``bits < 8``); ConformanceError when one has p-value below ``alpha``."""
+    """C3.2's tests on ``values``: a chi-squared test on every byte (the value itself when
+    ``bits < 8``), and, from 40 bits up, no value twice (16,384 uniform 64-bit values repeat
+    with probability about 7e-12; a share that repeats is not fresh). ConformanceError when a
+    byte's p-value is below ``alpha`` or a value repeats."""
     __tracebackhide__ = True  # pytest shows the caller, not the kit
+    if bits >= 40 and len(set(values)) < len(values):
+        repeats = len(values) - len(set(values))
+        raise ConformanceError(
+            label,
+            "C3.2",
+            f"{name} alone is uniform over Z_2^{bits}: fresh in every call and coordinate",
+            where,
+            f"{len(values)} distinct values",
+            f"{repeats} repeated values",
+        )
     parts = (
         [("value", 0, 2**bits)]
         if bits < 8
-        else [("top byte", bits - 8, 256), ("bottom byte", 0, 256)]
+        else [(f"byte {k}", 8 * k, 256) for k in range(bits // 8)]
     )
     for part, shift, bins in parts:
         counts = np.bincount([(v >> shift) % bins for v in values], minlength=bins)

@@ -43,7 +43,7 @@ def test_check_sharing_passes_on_the_trees(tree: str) -> None:
     assert checked.counts == {
         "reconstructions": 20,
         "reconstructions of given shares": 20,
-        "uniformity tests (C3.2)": 8,
+        "uniformity tests (C3.2)": 32,  # 8 bytes x 2 shares x 2 secrets
     }
 
 
@@ -59,7 +59,7 @@ def test_a_biased_sharing_fails_the_chi_squared_test() -> None:
         check_sharing(biased_share, samples=2**12)
     message = str(info.value)
     assert message.startswith(
-        "check_sharing(bits=64): C3.2: share0 alone is uniform over Z_2^64 (its top byte)\n"
+        "check_sharing(bits=64): C3.2: share0 alone is uniform over Z_2^64 (its byte 7)\n"
         "  input:    4096 values of each share of x = [0, 0, 0, 0, 0, 0, ... (250 more)]"
     )
     assert "expected: each of the 256 values about 16 times (chi-squared p >= 1e-06)" in message
@@ -163,3 +163,21 @@ def test_an_encryption_without_fresh_randomness_fails() -> None:
     with pytest.raises(ConformanceError) as info:
         check_paillier(fixed_r_encrypt, randomized=True)
     assert info.value.clause == "C13.3"
+
+
+@pytest.mark.spec("C3.2")
+@pytest.mark.parametrize("flaw", ["constant mask", "a byte always zero"])
+def test_check_sharing_catches_a_sharing_that_is_not_fresh_or_not_uniform(flaw: str) -> None:
+    # Both passed the earlier check, which looked at the top and bottom byte only.
+    import secrets
+
+    def share(x: list[int]) -> tuple[list[int], list[int]]:
+        mask = 2**64 - 1
+        if flaw == "constant mask":
+            s0 = [(k % 256) * 0x0101010101010101 for k in range(len(x))]
+        else:
+            s0 = [secrets.randbits(64) & ~(0xFF << 24) for _ in x]
+        return s0, [(v - a) & mask for v, a in zip(x, s0, strict=True)]
+
+    with pytest.raises(ConformanceError, match=r"C3\.2"):
+        check_sharing(share, examples=5, samples=2**12)
