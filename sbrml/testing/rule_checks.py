@@ -202,6 +202,16 @@ def check_rule(
     skipped. Randomized rules (bucketing) cannot be compared and raise ValueError.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
+    try:
+        stages(name)
+    except KeyError:
+        from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES
+
+        raise ValueError(
+            f"check_rule: unknown rule {name!r} (D6.7); a rule of {', '.join(RULE_ENTRIES)}, "
+            f"optionally after pre-aggregations ({', '.join(PREAGGREGATION_ENTRIES)}) joined by "
+            "'+', e.g. 'nnm+krum'"
+        ) from None
     options = normalized(name, hyperparameters)
     if any(e.name == "bucketing" for e in stages(name)):
         raise ValueError(f"check_rule: {name!r} is randomized (D11.3): no output to compare")

@@ -127,3 +127,8 @@ def test_weights_that_do_not_sum_to_one_fail() -> None:
 def test_weights_of_a_rule_without_a_distance_form_are_refused() -> None:
     with pytest.raises(ValueError, match="no deterministic distance form"):
         check_weights(lambda d: d[0], "median", f=1)
+
+
+def test_a_misspelt_rule_name_lists_the_names() -> None:
+    with pytest.raises(ValueError, match=r"unknown rule 'krumm' \(D6.7\); a rule of mean, "):
+        check_rule(lambda x: x[0], "krumm", f=1)
