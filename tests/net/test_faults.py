@@ -243,7 +243,12 @@ def test_a_worker_that_disconnects_mid_message_is_excluded_and_reported(scene: S
     assert scene.excluded(1, "s1")[name] == f"S1: {NO_SHARE}"
     assert scene.excluded(1, "s0")[name] == f"S1: {NOT_LISTED}"  # S0 had its share
     (reason,) = [r for s, r in scene.refused(1, "s1") if s == name]
-    assert "every frame of the message (C23.4); got cancelled" in reason
+    # gRPC either raises in the handler or ends its stream early, whichever comes first: the
+    # message is reported as cancelled or as short; it is not delivered either way.
+    assert (
+        "every frame of the message (C23.4); got cancelled" in reason
+        or "need frames up to the payload's total length (D23.2)" in reason
+    )
     assert f"{name}->S1" not in scene.records[1, "s1"]["bytes"]
 
 
