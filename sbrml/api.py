@@ -268,6 +268,17 @@ def secure_aggregate(
         frac_bits=frac_bits,
         transcript=transcript,
     )
+    return two_server_result(result, impl=impl, transcript=transcript)
+
+
+def two_server_result(result: Any, *, impl: str, transcript: bool = False) -> AggregationResult:
+    """The ``AggregationResult`` of a two-server round's ``RoundResult`` (P8.1, either tree).
+
+    The one conversion: ``secure_aggregate`` and the Flower strategy's servers
+    (``sbrml.flower.servers``) both publish a round this way. ``aggregate`` and ``weights``
+    become float64 arrays; ``bytes`` are the round channel's counts per link (C7.2);
+    ``transcript`` keeps the channel itself only when asked for (D7.2).
+    """
     return AggregationResult(
         protocol="two-server",
         rule=result.rule,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sbrml.api import AggregationResult
+from sbrml.api import AggregationResult, two_server_result
 from sbrml.core.errors import SpecError
 from sbrml.core.randomness import RandomSource
 from sbrml.core.round import PhaseClock, worker_name
@@ -77,10 +77,12 @@ class SimulatedServers:
         ``workers[i]`` is worker ``i``'s sealed update, or the published reason it sent none
         (a refused input, a reply the strategy could not read). Each server opens the shares
         sealed to it; a share that does not open is not delivered, so the round excludes the
-        worker (C8.3) with the reason. ``rng`` is the round's source: the dealer draws from
-        ``rng.derive("dealer")`` and ``S1`` from ``rng.derive("S1")`` (C8.1), as in
-        ``secure_aggregate``. Raises the round's ``SpecError``s, e.g.
-        ``InsufficientWorkersError`` (C8.4) when too few workers remain.
+        worker (C8.3) with every failing server's reason (both when both shares fail). The
+        result is built by ``sbrml.api.two_server_result``, as ``secure_aggregate``'s is.
+        ``rng`` is the round's source: the dealer draws from ``rng.derive("dealer")`` and
+        ``S1`` from ``rng.derive("S1")`` (C8.1), as in ``secure_aggregate``.
+        Raises the round's ``SpecError``s, e.g. ``InsufficientWorkersError`` (C8.4) when too
+        few workers remain.
         """
         channel = Channel(record=False)  # byte counts only: no copy of a share outlives the round
         clock = PhaseClock()
@@ -91,16 +93,19 @@ class SimulatedServers:
             if isinstance(update, str):
                 errors[i] = f"{worker_name(i)}: {update}"
                 continue
+            failures = []
             for server in SERVERS:
                 try:
                     payload = self._open(update, server)
                 except SpecError as err:
-                    errors[i] = (
-                        f"{worker_name(i)}: its share sealed to {server} does not open: "
-                        f"{err.public_reason()}"
+                    failures.append(
+                        f"its share sealed to {server} does not open: {err.public_reason()}"
                     )
                     continue
                 channel.deliver(Message(worker_name(i), server, "share", payload))
+            if failures:
+                # Both servers' reasons are kept: a worker whose two shares fail says so twice.
+                errors[i] = f"{worker_name(i)}: " + "; ".join(failures)
         clock.lap("share")
         result = server_round(
             setup,
@@ -111,22 +116,7 @@ class SimulatedServers:
             s1_rng=rng,
             worker_errors=errors,
         )
-        return AggregationResult(
-            protocol="two-server",
-            rule=result.rule,
-            impl="optimized",
-            n=result.n,
-            d=result.d,
-            f=result.f,
-            aggregate=np.asarray(result.z, dtype=np.float64),
-            weights=None if result.weights is None else np.asarray(result.weights, np.float64),
-            valid=list(result.valid),
-            excluded=dict(result.excluded),
-            bytes=channel.bytes_by_link(),
-            seconds=dict(result.seconds),
-            distances=result.distances,
-            leakage=result.leakage,
-        )
+        return two_server_result(result, impl="optimized")
 
     def reveal(self, update: SealedUpdate, setup: RoundSetup) -> F64 | None:
         """SIMULATION ONLY: both shares opened and added, the worker's update in the clear.
