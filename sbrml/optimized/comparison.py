@@ -4,24 +4,26 @@ Same API, messages and bytes as ``sbrml.reference.comparison`` (C21.5): every fu
 the pair ``(share of S0, share of S1)`` and returns the pair of output shares. A plane is a
 uint64 array of ``ceil(N / 64)`` words (``sbrml.optimized.comparison_dealer``); the gates of
 one layer are one array of planes, so a layer costs a few NumPy passes whatever its number of
-gates. Every shape is checked before the first message (C21.4); arrays already sent are never
-written to, since the channel keeps views of them.
+gates (``sbrml.optimized.carry_tree``, which also holds P21.3's tree). Every shape is
+checked before the first message (C21.4); arrays already sent are never written to, since the
+channel keeps views of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sbrml.core.channel import Channel, Payload, each, present
+from sbrml.core.channel import Channel, each, present
 from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.core.network import gate_count
 from sbrml.core.params import RING_BITS
 from sbrml.optimized.beaver import TripleShares, beaver_mul
-from sbrml.optimized.channel import open_ring, pack_ring
+from sbrml.optimized.carry_tree import PlanePair, and_gates, exchange_planes, less_than_stacked
+from sbrml.optimized.channel import open_ring
 from sbrml.optimized.comparison_dealer import (
     AndTriples,
     DaBitShares,
@@ -33,13 +35,10 @@ from sbrml.optimized.comparison_dealer import (
     ones,
     plane_stack,
     planes_of,
-    unpack_planes,
 )
 from sbrml.optimized.ring import U64
 
-PlanePair = tuple[U64, U64]
 Pair = tuple[U64, U64]
-Triples = tuple[AndTriples, AndTriples]
 
 
 def _shape(function: str, name: str, need: str, got: object) -> ShapeError:
@@ -67,66 +66,12 @@ def _check_width(function: str, name: str, value: int, low: int, high: int) -> N
         raise ParameterError(function, name, f"an int in [{low}, {high}]", "C21.4", repr(value))
 
 
-def _exchange_planes(
-    label: str, mine0: U64, mine1: U64, lanes: int, count: int, channel: Channel
-) -> U64:
-    """S0 sends its ``count`` planes, then S1 its own (D7.6); returns their XOR,
-    ``(count, words)`` (both servers learn it)."""
-    played = channel.servers()
-    mine = (mine0, mine1)
-    got = channel.exchange(label, *(pack_ring(mine[s]) if s in played else None for s in (0, 1)))
-    s = played[0]
-    theirs = unpack_planes(cast(Payload, got[s]), lanes, count)
-    return np.bitwise_xor(mine[s].reshape(theirs.shape), theirs)
-
-
 def _exchange_ring(
     label: str, mine0: U64, mine1: U64, channel: Channel, out: U64 | None = None
 ) -> U64:
     """S0 sends its ring vector, then S1 its own (D7.6); returns their sum (both servers
     learn it), written to ``out`` when given."""
     return open_ring(label, mine0, mine1, channel, out=out)
-
-
-def _and_gates(
-    x: PlanePair, y: PlanePair, triples: Triples, lanes: int, channel: Channel
-) -> PlanePair:
-    """P21.2 on arrays of gates: the T gates have a shape ``G`` (``(T,)``, or ``(T/2, 2)`` for
-    a level of P21.3), gate t being the t-th in row-major order; ``y^s`` has shape
-    ``G + (words,)`` and ``x^s`` broadcasts to it; returns z^s of shape ``G + (words,)``.
-
-    Every NumPy call here runs once per layer, not once per gate, and writes into a buffer
-    made for it: fresh memory is what costs most at 11M lanes (first touch of its pages).
-    """
-    shape = present(y)[0].shape
-    count, words = int(np.prod(shape[:-1])), shape[-1]
-
-    def mask(s: int) -> U64:
-        a, b = triples[s].a.reshape(shape), triples[s].b.reshape(shape)
-        # Step 1, straight into the message buffer: e_t, f_t, gate by gate, as step 2 sends.
-        m = np.empty((*shape[:-1], 2, words), dtype=np.uint64)
-        np.bitwise_xor(x[s], a, out=m[..., 0, :])
-        np.bitwise_xor(y[s], b, out=m[..., 1, :])
-        return m
-
-    masked = each(channel, mask)
-    # Step 2.
-    opened = _exchange_planes("cmp/and", masked[0], masked[1], lanes, 2 * count, channel)
-    opened = opened.reshape((*shape[:-1], 2, words))
-    e, f = opened[..., 0, :], opened[..., 1, :]
-    # Step 3.
-    scratch = np.empty(shape, dtype=np.uint64)
-
-    def output(s: int) -> U64:
-        a, b, c = (getattr(triples[s], k).reshape(shape) for k in "abc")
-        z: U64 = np.bitwise_and(e, b)
-        z ^= np.bitwise_and(f, a, out=scratch)
-        z ^= c
-        if s == 0:
-            z ^= np.bitwise_and(e, f, out=scratch)
-        return z
-
-    return each(channel, output)
 
 
 def and_layer(
@@ -151,84 +96,9 @@ def and_layer(
     check_triples("and_layer", triples, lanes, count)
     xs = each(channel, lambda s: plane_stack("and_layer", "x", [p[s] for p in x], lanes))
     ys = each(channel, lambda s: plane_stack("and_layer", "y", [p[s] for p in y], lanes))
-    z = _and_gates(xs, ys, triples, lanes, channel)
+    z = and_gates(xs, ys, triples, lanes, channel)
     rows = [list(v) if v is not None else [None] * count for v in z]
     return cast(list[PlanePair], list(zip(rows[0], rows[1], strict=True)))
-
-
-def _rows(triples: Triples, start: int, stop: int) -> Triples:
-    def rows(t: AndTriples) -> AndTriples:
-        if t is None:  # a server this process does not play (spec section 23)
-            return t
-        return AndTriples(t.lanes, t.a[start:stop], t.b[start:stop], t.c[start:stop])
-
-    return rows(triples[0]), rows(triples[1])
-
-
-def _less_than_stacked(
-    c: U64, rho: PlanePair, triples: Triples, lanes: int, channel: Channel
-) -> PlanePair:
-    """P21.3 on stacked planes: c and rho^s of shape ``(m, words)``, checked by the caller.
-
-    Server s keeps the list L as one array ``(|L|, 2, words)``, node k being
-    ``(G^s_k, E^s_k)``. Then the level's gates E_hi & G_lo, E_hi & E_lo are the AND of
-    ``E_hi`` (broadcast over the pair) with the node ``lo`` itself, in gate order, and the
-    products are the new node once G_hi is XORed into their first half: no copies.
-    """
-    # Step 1. Leaves: G_j = ~c_j & rho_j (bit j decides "below"), E_j = ~(c_j ^ rho_j) (ties).
-    count, words = c.shape
-    not_c = c ^ ones(lanes)
-
-    def leaves(s: int) -> U64:
-        out = np.empty((count, 2, words), dtype=np.uint64)
-        np.bitwise_and(rho[s], not_c, out=out[:, 0])
-        if s == 0:
-            np.bitwise_xor(rho[s], not_c, out=out[:, 1])
-        else:
-            out[:, 1] = rho[s]
-        return out
-
-    nodes = each(channel, leaves)
-    played = channel.servers()
-    used = 0
-    # Step 2. One and_layer per level.
-    while nodes[played[0]].shape[0] > 1:
-        nodes, used = _tree_level(nodes, triples, used, lanes, channel)
-    # Step 3.
-    return _map(channel, nodes, lambda node: node[0, 0])
-
-
-def _map(channel: Channel, pair: PlanePair, step: Callable[[U64], U64]) -> PlanePair:
-    """``step`` on each played server's value of ``pair``."""
-    return each(channel, lambda s: step(pair[s]))
-
-
-def _tree_level(
-    level: PlanePair, triples: Triples, used: int, lanes: int, channel: Channel
-) -> tuple[PlanePair, int]:
-    """One level of P21.3 step 2: returns the next level's nodes and the triples used."""
-    size, words = present(level)[0].shape[0], present(level)[0].shape[-1]
-    pairs = size // 2
-    lo, hi = slice(0, 2 * pairs, 2), slice(1, 2 * pairs, 2)
-    if size == 2:
-        # The last level needs only E_hi & G_lo, one gate.
-        x = _map(channel, level, lambda node: node[1:2, 1])
-        y = _map(channel, level, lambda node: node[0:1, 0])
-    else:
-        x = _map(channel, level, lambda node: node[hi, 1:2])
-        y = _map(channel, level, lambda node: node[lo])
-    gates = present(y)[0].size // words
-    z = _and_gates(x, y, _rows(triples, used, used + gates), lanes, channel)
-
-    def merge(s: int) -> U64:
-        new = z[s].reshape(-1, 2, words) if size > 2 else z[s][:, None]
-        new[:, 0] ^= level[s][hi, 0]
-        if size % 2:
-            # An odd level carries its last node unchanged to the end of the new list.
-            new = np.concatenate([new, level[s][-1:]])
-        return new
-
-    return each(channel, merge), used + gates
 
 
 def less_than_bits(
@@ -253,7 +123,7 @@ def less_than_bits(
     stacked = each(
         channel, lambda s: plane_stack("less_than_bits", "rho", [p[s] for p in rho], lanes)
     )
-    return _less_than_stacked(public, stacked, triples, lanes, channel)
+    return less_than_stacked(public, stacked, triples, lanes, channel)
 
 
 def _open_masked(
@@ -295,7 +165,7 @@ def less_than_zero(
     c_planes = planes_of(c, width + 1)
     rho = each(channel, lambda s: masks[s].planes)
     low = each(channel, lambda s: rho[s][:width])
-    borrow = _less_than_stacked(c_planes[:width], low, triples, lanes, channel)
+    borrow = less_than_stacked(c_planes[:width], low, triples, lanes, channel)
 
     def output(s: int) -> U64:
         out: U64 = rho[s][width] ^ borrow[s]
@@ -313,7 +183,7 @@ def _bit_to_ring(
     """P21.5 on checked inputs."""
     # Step 1.
     masked = each(channel, lambda s: b[s] ^ dabits[s].beta)
-    v = _exchange_planes("cmp/b2a", masked[0], masked[1], lanes, 1, channel)
+    v = exchange_planes("cmp/b2a", masked[0], masked[1], lanes, 1, channel)
     # Step 2, without branches: with mask = -v_i (all ones where v_i = 1, else 0), since
     # (q ^ mask) - mask = -q where v_i = 1 and q where v_i = 0, and -mask = v_i,
     # [s=0] v_i + q^s_i - 2 v_i q^s_i = (q^s_i ^ mask) + (1 + [s=0]) v_i.
@@ -395,7 +265,7 @@ def range_check(
     c = _open_masked("range/open", shares, 1 << bits, masks, channel)
     # Steps 2 and 3.
     rho = each(channel, lambda s: masks[s].planes)
-    borrow = _less_than_stacked(planes_of(c, m), rho, triples, lanes, channel)
+    borrow = less_than_stacked(planes_of(c, m), rho, triples, lanes, channel)
     k = _bit_to_ring(borrow, dabits, lanes, channel)
     # Step 4, in place on arrays no message refers to: c is the sum of the received shares,
     # k0 and k1 are fresh. check_mask has checked that both high parts are there.

@@ -3,7 +3,8 @@
 Both servers run in this process, as in ``sbrml.reference.beaver``: every function takes the
 pair of shares ``(share of S0, share of S1)`` and returns the pair of output shares, and every
 value one server learns from the other crosses the channel. Bit-planes are Python ints
-(``sbrml.reference.comparison_dealer``), so one AND of two planes is one gate on every lane.
+(``sbrml.reference.comparison_dealer``), so one AND of two planes is one gate on every lane;
+the gates and P21.3's tree are in ``sbrml.reference.carry_tree``.
 """
 
 from __future__ import annotations
@@ -15,20 +16,18 @@ from sbrml.core.errors import ParameterError, ShapeError
 from sbrml.core.network import gate_count
 from sbrml.core.params import RING_BITS
 from sbrml.reference.beaver import TripleShares, beaver_mul
+from sbrml.reference.carry_tree import PlanePair, and_gates, exchange_planes, less_than_tree
 from sbrml.reference.channel import pack_ring, unpack_ring
 from sbrml.reference.comparison_dealer import (
     AndTriples,
     DaBitShares,
     MaskShares,
     ones,
-    pack_planes,
     planes_of,
-    unpack_planes,
 )
 from sbrml.reference.ring import ring_add, ring_sub
 
 MASK = (1 << RING_BITS) - 1
-PlanePair = tuple[int, int]
 Pair = tuple[list[int], list[int]]
 
 
@@ -71,18 +70,6 @@ def _check_dabits(function: str, dabits: tuple[DaBitShares, DaBitShares], lanes:
             )
 
 
-def _exchange_planes(
-    label: str, mine: Sequence[Sequence[int]], lanes: int, channel: Channel
-) -> list[int]:
-    """S0 sends its planes, then S1 its own; returns their XOR (both servers learn it)."""
-    channel.send("S0", "S1", label, pack_planes(mine[0], lanes))
-    channel.send("S1", "S0", label, pack_planes(mine[1], lanes))
-    count = len(mine[0])
-    got0 = unpack_planes(channel.receive("S1", label)[-1].payload, lanes, count)
-    got1 = unpack_planes(channel.receive("S0", label)[-1].payload, lanes, count)
-    return [p ^ q for p, q in zip(got0, got1, strict=True)]
-
-
 def _exchange_ring(label: str, mine: Pair, channel: Channel) -> list[int]:
     """S0 sends its ring vector, then S1 its own; returns their sum (both servers learn it)."""
     channel.send("S0", "S1", label, pack_ring(mine[0]))
@@ -112,39 +99,7 @@ def and_layer(
     _check_triples("and_layer", triples, lanes, count)
     _check_planes("and_layer", "x", [p for pair in x for p in pair], lanes)
     _check_planes("and_layer", "y", [p for pair in y for p in pair], lanes)
-    masked = []
-    for s in (0, 1):
-        t = triples[s]
-        masked.append([v for k in range(count) for v in (x[k][s] ^ t.a[k], y[k][s] ^ t.b[k])])
-    opened = _exchange_planes("cmp/and", masked, lanes, channel)
-    out = []
-    for k in range(count):
-        e, f = opened[2 * k], opened[2 * k + 1]
-        z = []
-        for s in (0, 1):
-            t = triples[s]
-            z.append(t.c[k] ^ (e & t.b[k]) ^ (f & t.a[k]) ^ (e & f if s == 0 else 0))
-        out.append((z[0], z[1]))
-    return out
-
-
-def _slice(
-    triples: tuple[AndTriples, AndTriples], start: int, stop: int
-) -> tuple[AndTriples, AndTriples]:
-    return (
-        AndTriples(
-            triples[0].lanes,
-            triples[0].a[start:stop],
-            triples[0].b[start:stop],
-            triples[0].c[start:stop],
-        ),
-        AndTriples(
-            triples[1].lanes,
-            triples[1].a[start:stop],
-            triples[1].b[start:stop],
-            triples[1].c[start:stop],
-        ),
-    )
+    return and_gates(x, y, triples, lanes, channel)
 
 
 def less_than_bits(
@@ -166,38 +121,7 @@ def less_than_bits(
     _check_triples("less_than_bits", triples, lanes, gate_count(bits))
     _check_planes("less_than_bits", "c", c, lanes)
     _check_planes("less_than_bits", "rho", [p for pair in rho for p in pair], lanes)
-    full = ones(lanes)
-    # Leaves: G_j = ~c_j & rho_j (bit j decides "below"), E_j = ~(c_j ^ rho_j) (bit j ties).
-    nodes: list[tuple[PlanePair, PlanePair]] = []
-    for cj, (r0, r1) in zip(c, rho, strict=True):
-        not_c = cj ^ full
-        nodes.append(((r0 & not_c, r1 & not_c), (r0 ^ not_c, r1)))
-    used = 0
-    while len(nodes) > 1:
-        pairs = [(nodes[2 * k], nodes[2 * k + 1]) for k in range(len(nodes) // 2)]
-        last = len(nodes) == 2
-        left: list[PlanePair] = []
-        right: list[PlanePair] = []
-        for lo, hi in pairs:
-            left.append(hi[1])
-            right.append(lo[0])
-            if not last:
-                left.append(hi[1])
-                right.append(lo[1])
-        gates = len(left)
-        products = and_layer(left, right, _slice(triples, used, used + gates), channel=channel)
-        used += gates
-        merged = []
-        for k, (_lo, hi) in enumerate(pairs):
-            step = 1 if last else 2
-            g_and = products[step * k]
-            g = (hi[0][0] ^ g_and[0], hi[0][1] ^ g_and[1])
-            e = products[step * k + 1] if not last else (0, 0)
-            merged.append((g, e))
-        if len(nodes) % 2:
-            merged.append(nodes[-1])
-        nodes = merged
-    return nodes[0][0]
+    return less_than_tree(c, rho, triples, lanes, channel)
 
 
 def _check_mask(
@@ -260,7 +184,7 @@ def bit_to_ring(b: PlanePair, dabits: tuple[DaBitShares, DaBitShares], *, channe
     lanes = dabits[0].lanes
     _check_dabits("bit_to_ring", dabits, lanes)
     _check_planes("bit_to_ring", "b", b, lanes)
-    (v,) = _exchange_planes(
+    (v,) = exchange_planes(
         "cmp/b2a", [[b[0] ^ dabits[0].beta], [b[1] ^ dabits[1].beta]], lanes, channel
     )
     out = []
