@@ -4,8 +4,10 @@ A model travels in Flower as an ``ArrayRecord``: named arrays in order. sbrml ag
 ``x_i`` of ``R^d`` (D8.1). ``Template`` is the global model's layout (names, shapes, dtypes, in
 order); ``flatten`` concatenates a record's arrays, each raveled in C order, into one float64
 vector, and ``unflatten`` cuts a vector back into arrays of the template's shapes and dtypes.
-A reply whose arrays differ from the template (another name, order or shape) or hold a
-non-number, NaN or infinity is refused here, so that the strategy can exclude it and go on.
+A reply whose arrays differ from the template (another name, order or shape), hold a
+non-number, NaN or infinity, or carry bytes that contradict their declared shape or dtype is
+refused here with a ``SpecError``, never NumPy's errors, so that the strategy can exclude it
+and go on.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Template:
                 "Template.of", "arrays", "a non-empty ArrayRecord", "D8.1", repr(arrays)
             )
         for key, array in arrays.items():
-            if np.dtype(array.dtype).kind not in "iuf":
+            if _kind(array.dtype) not in "iuf":
                 raise ShapeError(
                     "Template.of", "arrays", "numeric arrays", "D8.1", f"{key!r}: {array.dtype}"
                 )
@@ -72,8 +74,10 @@ class Template:
         """One float64 vector of length ``d``: the arrays raveled in C order, in order.
 
         Raises ``ShapeError`` (D8.1) when the names, their order or a shape differ from the
-        template's, or an array is not numeric (a bool, a string); ``EncodingError`` (C1.1) for
-        a NaN or an infinity (the message never says which value, C0.1).
+        template's, an array is not numeric (a bool, a string, an unknown dtype), or its bytes
+        do not decode to the shape and dtype it declares (a sender controls both: Flower's
+        ``Array`` does not check them against each other); ``EncodingError`` (C1.1) for a NaN
+        or an infinity (the message never says which value, C0.1).
         """
         if not isinstance(arrays, ArrayRecord):
             raise ShapeError(function, "arrays", "an ArrayRecord", "D8.1", type(arrays).__name__)
@@ -90,11 +94,11 @@ class Template:
                 raise ShapeError(
                     function, "arrays", f"{key!r} of shape {shape}", "D8.1", f"shape {got}"
                 )
-            if np.dtype(array.dtype).kind not in "iuf":
+            if _kind(array.dtype) not in "iuf":
                 raise ShapeError(
-                    function, "arrays", f"{key!r} of a numeric dtype", "D8.1", str(array.dtype)
+                    function, "arrays", f"{key!r} of a numeric dtype", "D8.1", _short(array.dtype)
                 )
-            parts.append(np.asarray(array.numpy(), dtype=np.float64).ravel())
+            parts.append(np.asarray(_decoded(function, key, array), dtype=np.float64).ravel())
         vector = np.concatenate(parts)
         if not np.isfinite(vector).all():
             raise EncodingError(function, "arrays", "finite values", "C1.1", "a NaN or an infinity")
@@ -114,6 +118,42 @@ class Template:
             out[key] = Array(np.asarray(values[start : start + size].reshape(shape), dtype=dtype))
             start += size
         return out
+
+
+def _kind(dtype: object) -> str:
+    """NumPy's kind of a declared dtype ("?" for a name NumPy does not know)."""
+    try:
+        return np.dtype(dtype).kind  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _short(value: object) -> str:
+    """A sender's string as an error shows it: at most 40 characters."""
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:40]}..."
+
+
+def _decoded(function: str, key: str, array: Array) -> NDArray[np.generic]:
+    """The values of ``array``, which must be the ``.npy`` bytes of its declared shape and
+    dtype; a sender's other bytes raise ``ShapeError`` (D8.1) here, not NumPy's errors."""
+    try:
+        values = np.asarray(array.numpy())
+    except (TypeError, ValueError) as err:
+        # np.load refuses pickles and garbage (ValueError); Array.numpy another stype (TypeError).
+        raise ShapeError(
+            function, "arrays", f"{key!r} as the .npy bytes of a NumPy array", "D8.1", "other bytes"
+        ) from err
+    shape = tuple(int(s) for s in array.shape)
+    if values.shape != shape or values.dtype != np.dtype(array.dtype):
+        raise ShapeError(
+            function,
+            "arrays",
+            f"{key!r}'s bytes of its declared shape {shape} and dtype {array.dtype}",
+            "D8.1",
+            f"bytes of shape {values.shape} and dtype {_short(values.dtype)}",
+        )
+    return values
 
 
 def update_record(

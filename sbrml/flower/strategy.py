@@ -5,7 +5,8 @@ entries the client piece needs; ``aggregate_train`` reads each reply as one row 
 ``R^d`` (``sbrml.flower.records``), runs the round in the chosen mode, and returns the
 aggregate as an ``ArrayRecord`` of the global model's names, shapes and dtypes, with the
 round's figures as a ``MetricRecord``; ``self.rounds`` keeps each round's record with the
-reasons. A reply that cannot be a row (an error reply, other arrays or shapes, NaN, a share that
+reasons. A reply that cannot be a row (an error reply, other arrays, shapes or dtypes, bytes
+that contradict their metadata, NaN, infinity, a value out of the mode's range, a share that
 does not open) is excluded and reported, never raised; a round that cannot release an
 aggregate (too few rows left, C8.4) keeps the previous model and says so in its metrics.
 """
@@ -29,6 +30,7 @@ from sbrml.api import AggregationResult
 from sbrml.api import rule as library_rule
 from sbrml.core.errors import ParameterError, SpecError
 from sbrml.core.leakage import rule_leakages
+from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.flower.adversary import OmniscientAdversary
 from sbrml.flower.client import seal_update
 from sbrml.flower.records import CONFIG_PREFIX, Template
@@ -83,7 +85,17 @@ class SecureRobustStrategy(FedAvg):
     - ``"masks"``, ``"paillier"``: the mean (``rule="mean"``) through pairwise masks (P20.1,
       threshold ``n // 2 + 1``) or packed Paillier (P14.3). Every party of those protocols runs
       in the ServerApp, on updates that reached it in the clear: their output and cost, not
-      their privacy. Neither is robust.
+      their privacy. Neither is robust. Since the updates arrive in the clear, each row is
+      checked before it is masked or encrypted: a reply that is no finite row of the model is
+      excluded when it is read (as in every mode), and a value outside the protocol's range
+      is refused by its simulated worker's encoder — masks: ``|round(x 2^F)| <= (2^63 - 1) //
+      n`` (C20.2), the worker then drops out before the input round and the others unmask
+      its pairwise masks; Paillier: ``|round(x 2^F)| < 2^(F + I)`` (C14.2, ``I`` from the
+      round's rows but at most what the packing's 62-bit slots allow, ``packing_int_bits``) —
+      and reported by node. A value inside the range counts in the mean. In a deployment of
+      pairwise masks the server sees only masked inputs and could exclude nothing after
+      masking: each worker's own encoder is the only check (C20.2), and a Byzantine worker's
+      in-range value enters the mean undetected.
 
     ``f``: the number of Byzantine workers ``rule`` tolerates; ``hyperparameters``: the rule's
     (``sbrml.rule``). ``server_lr``: None when the replies are models (Flower's convention: the
@@ -339,12 +351,29 @@ class SecureRobustStrategy(FedAvg):
             return modes.masks(x, threshold=threshold, rng=self._rng.derive(f"masks/{t}")), nodes
         if self._keys is None:
             self._keys = generate_keypair(self.paillier_bits, rng=self._rng.derive("paillier"))
-        bits = max(1, math.ceil(math.log2(float(np.abs(x).max()) + 1)) + 1) if x.size else 1
         result = modes.paillier(
             x,
             keys=self._keys,
             rng=self._rng.derive(f"he/{t}"),
-            int_bits=bits,
+            int_bits=packing_int_bits(x),
+            frac_bits=DEFAULT_FRAC_BITS,
             processes=self.processes,
         )
         return result, nodes
+
+
+def packing_int_bits(x: F64) -> int:
+    """The integer bits ``I`` of mode ``paillier``'s packing (D14.1) for the rows ``x``.
+
+    Enough for the largest magnitude sent, as ``sbrml simulate`` chooses them, but at most the
+    largest ``I`` whose slots of ``((2^(F+I+1) - 1) n).bit_length()`` bits fit in 62 (C14.1):
+    a row beyond that bound is then excluded by its encoder (C14.2) and reported, where an
+    unbounded ``I`` would let one client's huge value make the packing, and so the round, fail
+    for every client.
+    """
+    n = max(1, len(x))
+    wanted = max(1, math.ceil(math.log2(float(np.abs(x).max()) + 1)) + 1) if x.size else 1
+    most = 62 - DEFAULT_FRAC_BITS
+    while most > 0 and ((2 << (DEFAULT_FRAC_BITS + most)) - 1) * n >= 1 << 62:
+        most -= 1
+    return min(wanted, most)

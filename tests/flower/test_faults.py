@@ -1,0 +1,212 @@
+"""SecureRobustStrategy under faulty and Byzantine replies (issue 17's review): in every mode a
+bad reply — NaN, infinity, a huge value, another length or dtype, a missing array, an array
+whose bytes contradict its metadata, shares that do not open — is excluded and reported, the
+round goes on for the honest nodes, and the counts in the metrics are the reasons'."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+
+import sbrml
+import sbrml.api
+import sbrml.flower.servers
+import sbrml.optimized as opt
+from sbrml import modes
+from sbrml.flower import SecureRobustStrategy
+from sbrml.flower.records import SHARES_KEY
+from tests.flower.federation import (
+    FIRST_NODE,
+    TEMPLATE,
+    answer,
+    client_replies,
+    instructions,
+    rows,
+    strategy,
+)
+
+BAD = FIRST_NODE + 2  # the faulty node: partition 2
+
+
+def npy(values: Any) -> bytes:
+    out = io.BytesIO()
+    np.save(out, np.asarray(values), allow_pickle=False)
+    return out.getvalue()
+
+
+def record(w: Array, b: Array | None = None) -> ArrayRecord:
+    out = ArrayRecord()
+    out["w"] = w
+    out["b"] = Array(np.zeros(4)) if b is None else b
+    return out
+
+
+def lying(data: bytes, dtype: str = "float64", stype: str = "numpy.ndarray") -> ArrayRecord:
+    """``w`` whose metadata say float64 (3, 4) and whose bytes are ``data``."""
+    return record(Array(dtype=dtype, shape=(3, 4), stype=stype, data=data))
+
+
+def with_value(value: float) -> Callable[[Any], ArrayRecord]:
+    return lambda x: TEMPLATE.unflatten(np.where(np.arange(16) == 0, value, x))
+
+
+def without_b(x: Any) -> ArrayRecord:
+    out = TEMPLATE.unflatten(x)
+    del out["b"]
+    return out
+
+
+# What a Byzantine client may send as its arrays, and a word its published reason contains.
+FAULTS: dict[str, tuple[Callable[[Any], ArrayRecord | None], str]] = {
+    "nan": (with_value(np.nan), "C1.1"),
+    "inf": (with_value(-np.inf), "C1.1"),
+    "huge": (with_value(1e20), "C1."),
+    "other shape": (lambda x: record(Array(np.zeros((4, 3)))), "D8.1"),
+    "bool": (lambda x: record(Array(np.zeros((3, 4), dtype=bool))), "D8.1"),
+    "complex": (lambda x: record(Array(np.zeros((3, 4), dtype=complex))), "D8.1"),
+    "unknown dtype": (lambda x: lying(npy(np.zeros((3, 4))), dtype="weird"), "D8.1"),
+    "bytes of another shape": (lambda x: lying(npy(np.zeros(5))), "D8.1"),
+    "bytes of strings": (lambda x: lying(npy(np.full((3, 4), "a"))), "D8.1"),
+    "bytes of floats": (lambda x: lying(npy(np.zeros((3, 4), dtype=np.float32))), "D8.1"),
+    "garbage bytes": (lambda x: lying(b"garbage"), "D8.1"),
+    "another serialization": (lambda x: lying(b"garbage", stype="torch"), "D8.1"),
+    "missing array": (without_b, "D8.1"),
+    "no arrays": (lambda x: None, "D8.1"),
+}
+PLAIN_MODES = [("plaintext", "median", 1), ("masks", "mean", 0), ("paillier", "mean", 0)]
+
+
+def faulty(fault: Callable[[Any], ArrayRecord | None], x: Any) -> Any:
+    """Node 2 replies ``fault(x[2])`` (with its partition-id) instead of the client piece's."""
+
+    def edit(i: int, reply: Message, instruction: Message) -> Message:
+        if i != 2:
+            return reply
+        content = RecordDict({"metrics": MetricRecord({"partition-id": 2})})
+        arrays = fault(x[2])
+        if arrays is not None:
+            content["arrays"] = arrays
+        return answer(instruction, content)
+
+    return edit
+
+
+@pytest.fixture(scope="module")
+def plain_strategies() -> dict[str, SecureRobustStrategy]:
+    # One strategy per mode for every fault: Paillier's key is generated once (about a second).
+    return {mode: strategy(rule, f, 7, mode=mode) for mode, rule, f in PLAIN_MODES}
+
+
+@pytest.mark.spec("C8.3", "C1.1", "C1.2", "C14.2")
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+@pytest.mark.parametrize("mode", [m for m, _, _ in PLAIN_MODES])
+def test_a_bad_reply_is_excluded_in_every_plain_mode(
+    plain_strategies: dict[str, SecureRobustStrategy], mode: str, fault: str
+) -> None:
+    s = plain_strategies[mode]
+    make, clause = FAULTS[fault]
+    x = rows(7)
+    server_round = len(s.rounds) + 1
+    messages = instructions(s, 7, server_round=server_round)
+    arrays, metrics = s.aggregate_train(server_round, client_replies(messages, x, faulty(make, x)))
+    why = s.rounds[-1].excluded
+    assert metrics is not None and metrics["aborted"] == 0, s.rounds[-1].error
+    assert set(why) == {BAD} and metrics["excluded"] == 1 and metrics["valid"] == 6
+    assert clause in why[BAD] and "1e+20" not in why[BAD] and "nan" not in why[BAD].lower()
+    kept = [0, 1, 3, 4, 5, 6]
+    assert arrays is not None
+    if mode != "plaintext":  # the mean of the six others, to the protocols' fixed point
+        assert np.allclose(TEMPLATE.flatten(arrays), x[kept].mean(axis=0), atol=2e-5)
+
+
+@pytest.mark.spec("C14.2")
+@pytest.mark.parametrize("value", [1e13, 1e14])
+def test_paillier_excludes_a_value_beyond_its_slots_and_goes_on(
+    plain_strategies: dict[str, SecureRobustStrategy], value: float
+) -> None:
+    # Encodable values too large for the packing's slots at this n: the row is excluded under
+    # C14.2 instead of the round failing to build its packing (C14.1) for everyone.
+    s = plain_strategies["paillier"]
+    x = rows(7)
+    x[2, 5] = value
+    server_round = len(s.rounds) + 1
+    messages = instructions(s, 7, server_round=server_round)
+    arrays, metrics = s.aggregate_train(server_round, client_replies(messages, x))
+    assert metrics is not None and metrics["aborted"] == 0, s.rounds[-1].error
+    why = s.rounds[-1].excluded
+    assert set(why) == {BAD} and "C14.2" in why[BAD] and metrics["valid"] == 6
+    assert arrays is not None
+    assert np.allclose(TEMPLATE.flatten(arrays), np.delete(x, 2, axis=0).mean(axis=0), atol=2e-5)
+
+
+def test_masks_count_a_value_within_its_range_as_the_mean_does() -> None:
+    # Masks average what they are given (not robust): a value inside C20.2's range counts.
+    x = rows(5)
+    x[2, 0] = 1e9
+    s = strategy("mean", 0, 5, mode="masks")
+    messages = instructions(s, 5)
+    arrays, metrics = s.aggregate_train(1, client_replies(messages, x))
+    assert metrics is not None and metrics["valid"] == 5 and arrays is not None
+    assert np.allclose(TEMPLATE.flatten(arrays), x.mean(axis=0), atol=2e-5)
+
+
+# -- mode two-server: shares that do not open -----------------------------------------------
+
+
+def shares_edit(make: Callable[[ConfigRecord], ConfigRecord]) -> Any:
+    def edit(i: int, reply: Message, instruction: Message) -> Message:
+        if i != 2:
+            return reply
+        shares = make(reply.content.config_records[SHARES_KEY])
+        content = RecordDict({"metrics": MetricRecord({"partition-id": 2}), SHARES_KEY: shares})
+        return answer(instruction, content)
+
+    return edit
+
+
+@pytest.mark.spec("C8.3")
+def test_a_worker_whose_two_shares_fail_reports_both_servers() -> None:
+    s = strategy("median", 1, 7)
+    messages = instructions(s, 7)
+    garbage = shares_edit(lambda _: ConfigRecord({"S0": b"x" * 100, "S1": b"y" * 100}))
+    _, metrics = s.aggregate_train(1, client_replies(messages, rows(7), garbage))
+    why = s.rounds[0].excluded[BAD]
+    assert metrics is not None and metrics["excluded"] == 1
+    assert "sealed to S0 does not open" in why and "sealed to S1 does not open" in why
+
+
+@pytest.mark.spec("C8.3")
+@pytest.mark.parametrize(
+    ("make", "text"),
+    [
+        (lambda s: ConfigRecord({"S0": s["S0"]}), "sealed to S1 does not open"),
+        (lambda s: ConfigRecord({"S0": 3, "S1": "x"}), "sealed to S0 does not open"),
+        (lambda s: ConfigRecord({"refused": 5}), "input rejected before sharing"),
+        (lambda s: ConfigRecord(), "sealed to S0 does not open"),
+    ],
+)
+def test_two_server_excludes_malformed_sealed_records(
+    make: Callable[[ConfigRecord], ConfigRecord], text: str
+) -> None:
+    s = strategy("median", 1, 7)
+    messages = instructions(s, 7)
+    _, metrics = s.aggregate_train(1, client_replies(messages, rows(7), shares_edit(make)))
+    assert metrics is not None and metrics["excluded"] == 1 and metrics["valid"] == 6
+    assert text in s.rounds[0].excluded[BAD]
+
+
+# -- one conversion of a two-server round ---------------------------------------------------
+
+
+def test_the_servers_and_the_front_door_publish_a_round_through_one_function() -> None:
+    assert vars(sbrml.flower.servers).get("two_server_result") is sbrml.api.two_server_result
+    x = rows(7)
+    result = sbrml.secure_aggregate(
+        x, sbrml.rule("krum", f=1), rng=opt.DeterministicRandomSource(1)
+    )
+    assert result.transcript is None and modes.total_bytes(result) > 0
