@@ -36,6 +36,7 @@ from sbrml.flower.client import seal_update
 from sbrml.flower.records import CONFIG_PREFIX, Template
 from sbrml.flower.replies import Plan, Row, read_rows
 from sbrml.flower.servers import SealedUpdate, SimulatedServers
+from sbrml.flower.settings import check_flower_arguments, check_settings
 from sbrml.optimized.paillier import generate_keypair
 from sbrml.optimized.randomness import ChaCha20RandomSource, SystemRandomSource
 from sbrml.optimized.ring import F64
@@ -111,9 +112,17 @@ class SecureRobustStrategy(FedAvg):
     arguments are ``FedAvg``'s (sampling, record keys); set ``min_train_nodes`` and
     ``min_available_nodes`` to the federation's size to train on every node.
 
-    Raises ``ParameterError`` for an unknown mode or rule (D18.1, D6.7), a rule other than
-    the mean in an averaging mode, a rule or leakage that does not run on shares in mode
-    ``two-server`` (C8.11, C8.15), a ``server_lr`` that is not a finite real > 0.
+    Every argument is checked here, before any round (``sbrml.flower.settings``): raises
+    ``ParameterError`` naming the parameter, the clause and the value for an unknown mode or
+    rule (D18.1, D6.7), a rule other than the mean in an averaging mode, a rule or leakage
+    that does not run on shares in mode ``two-server`` (C8.11, C8.15), a ``leakage`` in
+    another mode, ``hyperparameters`` that are no mapping or that the rule does not take
+    (D6.7), an ``f`` the rule refuses (C6.x), a ``server_lr`` that is not a finite real > 0,
+    an ``adversary`` that is no ``OmniscientAdversary``, an ``rng`` that is no
+    ``RandomSource`` (C2.8), ``paillier_bits`` other than 2048 or 3072 (C13.1), ``processes``
+    outside [1, 64] (C0.2), an empty ``order_key``, and a FedAvg keyword that FedAvg does not
+    take or of the wrong type or range (``check_flower_arguments``). FedAvg's
+    ``train_metrics_aggr_fn`` is refused: the training MetricRecord is the strategy's own.
     """
 
     def __init__(
@@ -132,10 +141,24 @@ class SecureRobustStrategy(FedAvg):
         order_key: str = "partition-id",
         **flower: Any,
     ) -> None:
+        # Every argument is checked here, before any round (issue 17's review), FedAvg's too.
+        rng = SystemRandomSource() if rng is None else rng
+        check_settings(
+            mode=mode,
+            modes=MODES,
+            rule=rule,
+            leakage=leakage,
+            hyperparameters=hyperparameters,
+            server_lr=server_lr,
+            adversary=adversary,
+            rng=rng,
+            paillier_bits=paillier_bits,
+            processes=processes,
+            order_key=order_key,
+        )
+        check_flower_arguments(flower)
         super().__init__(**flower)
         name = "SecureRobustStrategy"
-        if mode not in MODES:
-            raise ParameterError(name, "mode", f"one of {', '.join(MODES)}", "D18.1", repr(mode))
         if mode in AVERAGING and rule != "mean":
             raise ParameterError(
                 name, "rule", f"'mean': mode {mode!r} computes the mean", "D18.1", repr(rule)
@@ -151,20 +174,6 @@ class SecureRobustStrategy(FedAvg):
                 raise ParameterError(
                     name, "leakage", f"one of {', '.join(runs)} for {rule}", "C8.15", repr(leakage)
                 )
-        if server_lr is not None and (
-            isinstance(server_lr, bool)
-            or not isinstance(server_lr, int | float)
-            or not 0 < server_lr < math.inf
-        ):
-            raise ParameterError(
-                name, "server_lr", "None or a finite real > 0", "D18.1", repr(server_lr)
-            )
-        if rng is None:
-            rng = SystemRandomSource()
-        elif not (
-            callable(getattr(rng, "random_bytes", None)) and callable(getattr(rng, "derive", None))
-        ):
-            raise ParameterError(name, "rng", "a RandomSource", "C2.8", type(rng).__name__)
         self.mode, self.rule_name, self.f, self.leakage = mode, rule, f, leakage
         self.server_lr = server_lr
         self.adversary = adversary

@@ -18,6 +18,7 @@ import sbrml.api
 import sbrml.flower.servers
 import sbrml.optimized as opt
 from sbrml import modes
+from sbrml.core.errors import ParameterError
 from sbrml.flower import SecureRobustStrategy
 from sbrml.flower.records import SHARES_KEY
 from tests.flower.federation import (
@@ -210,3 +211,67 @@ def test_the_servers_and_the_front_door_publish_a_round_through_one_function() -
         x, sbrml.rule("krum", f=1), rng=opt.DeterministicRandomSource(1)
     )
     assert result.transcript is None and modes.total_bytes(result) > 0
+
+
+# -- every constructor argument is checked when the strategy is built ----------------------
+
+
+@pytest.mark.parametrize(
+    ("kw", "parameter", "clause"),
+    [
+        ({"mode": "paillier", "rule": "mean", "paillier_bits": 512}, "paillier_bits", "C13.1"),
+        ({"paillier_bits": 2048.0}, "paillier_bits", "C13.1"),
+        ({"processes": 0}, "processes", "C0.2"),
+        ({"processes": True}, "processes", "C0.2"),
+        ({"order_key": ""}, "order_key", "D18.1"),
+        ({"order_key": 3}, "order_key", "D18.1"),
+        ({"rule": 3}, "rule", "D6.7"),
+        ({"hyperparameters": 5}, "hyperparameters", "D6.7"),
+        ({"mode": "plaintext", "leakage": "index"}, "leakage", "D18.1"),
+        ({"adversary": "alie"}, "adversary", "D18.1"),
+        ({"bogus": 3}, "bogus", "D18.1"),
+        ({"fraction_train": 2.0}, "fraction_train", "D18.1"),
+        ({"fraction_evaluate": -0.5}, "fraction_evaluate", "D18.1"),
+        ({"min_train_nodes": -1}, "min_train_nodes", "D18.1"),
+        ({"min_available_nodes": 2.5}, "min_available_nodes", "D18.1"),
+        ({"arrayrecord_key": ""}, "arrayrecord_key", "D18.1"),
+        ({"evaluate_metrics_aggr_fn": 3}, "evaluate_metrics_aggr_fn", "D18.1"),
+        ({"train_metrics_aggr_fn": lambda r, k: None}, "train_metrics_aggr_fn", "D18.1"),
+    ],
+)
+def test_every_argument_is_checked_at_construction(
+    kw: dict[str, Any], parameter: str, clause: str
+) -> None:
+    rule = kw.pop("rule", "krum")
+    with pytest.raises(ParameterError) as info:
+        SecureRobustStrategy(rule, f=1, **kw)
+    err = info.value
+    assert err.function == "SecureRobustStrategy" and err.parameter == parameter
+    assert err.clause == clause and str(err).endswith(f"got {err.got}")
+
+
+def test_fedavgs_other_arguments_pass_through() -> None:
+    def evaluate_metrics(records: Any, key: str) -> MetricRecord:
+        return MetricRecord()
+
+    s = SecureRobustStrategy(
+        "krum",
+        f=1,
+        fraction_train=0.5,
+        fraction_evaluate=0.25,
+        min_train_nodes=3,
+        min_evaluate_nodes=4,
+        min_available_nodes=5,
+        weighted_by_key="examples",
+        arrayrecord_key="model",
+        configrecord_key="settings",
+        evaluate_metrics_aggr_fn=evaluate_metrics,
+    )
+    assert (s.fraction_train, s.fraction_evaluate) == (0.5, 0.25)
+    assert (s.min_train_nodes, s.min_evaluate_nodes, s.min_available_nodes) == (3, 4, 5)
+    assert (s.weighted_by_key, s.arrayrecord_key, s.configrecord_key) == (
+        "examples",
+        "model",
+        "settings",
+    )
+    assert s.evaluate_metrics_aggr_fn is evaluate_metrics
