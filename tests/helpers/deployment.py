@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from sbrml.net.tls import make_certificates
 
@@ -69,3 +73,12 @@ directory = "results"
     path = directory / "deployment.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def krum_pick(z: NDArray[Any], inputs: NDArray[Any], valid: list[int]) -> int:
+    """The worker of ``valid`` whose input Krum's output ``z`` is (to the encoding's
+    precision), or -1: the round completed on those workers' inputs only."""
+    for i in valid:
+        if np.allclose(z, inputs[i], atol=1e-3):
+            return i
+    return -1

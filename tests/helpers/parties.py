@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import numpy as np
 
 from sbrml.core.channel import Channel, Message, Payload, wire_payload
 from sbrml.core.errors import ParameterError, RoundAborted
+from sbrml.net.parties import run_dealer, run_server, run_worker
+from sbrml.optimized import DeterministicRandomSource
+from sbrml.optimized.round_offline import RoundSetup
+
+TIMEOUT = 20.0  # seconds a ThreadChannel waits for a message, unless told otherwise
 
 
 class Hub:
@@ -29,7 +37,7 @@ class ThreadChannel(Channel):
     """Plays ``me``; records its own view (sent and received messages) like a network
     channel: received messages ordered by the ``senders`` list, an exchange S0's first."""
 
-    def __init__(self, me: str, hub: Hub, *, timeout: float = 20.0) -> None:
+    def __init__(self, me: str, hub: Hub, *, timeout: float = TIMEOUT) -> None:
         super().__init__()
         self.me, self.hub, self.timeout = me, hub, timeout
 
@@ -107,3 +115,44 @@ class ThreadChannel(Channel):
         out: list[Payload | None] = [None, None]
         out[s] = got[-1].payload
         return out[0], out[1]
+
+
+def play_in_threads(
+    setup: RoundSetup,
+    inputs: np.ndarray[Any, Any],
+    *,
+    seed: int,
+    timeout: float = TIMEOUT,
+    silent: Collection[str] = (),
+    join: float = 60.0,
+) -> tuple[dict[str, ThreadChannel], dict[str, Any]]:
+    """One round of ``setup`` with S0, S1, the dealer and every worker in a thread of its
+    own, each over a ThreadChannel that waits ``timeout`` seconds; the parties in ``silent``
+    never take part. Each party draws from its own copy of the root seed, as a
+    deployment's parties do. Returns every party's channel and, per server, its result, and
+    per party that raised, the exception (so that the test fails on it or checks it)."""
+    n = inputs.shape[0]
+    hub = Hub()
+    names = ["S0", "S1", "dealer"] + [f"W{i}" for i in range(n)]
+    channels = {p: ThreadChannel(p, hub, timeout=timeout) for p in names}
+    out: dict[str, Any] = {}
+
+    def play(party: str) -> None:
+        rng = DeterministicRandomSource(seed)
+        try:
+            if party == "dealer":
+                run_dealer(setup, rng=rng, channel=channels[party])
+            elif party.startswith("W"):
+                i = int(party[1:])
+                run_worker(setup, i, inputs[i], rng=rng, channel=channels[party])
+            else:
+                out[party] = run_server(setup, party, rng=rng, channel=channels[party])
+        except Exception as err:  # reported to the test
+            out[party] = err
+
+    threads = [threading.Thread(target=play, args=(p,)) for p in names if p not in silent]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(join)
+    return channels, out

@@ -3,19 +3,17 @@ and every worker run in their own thread over a channel that plays only that par
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
 import pytest
 
 import sbrml.optimized as tree
-from sbrml.net.parties import run_dealer, run_server, run_worker
 from sbrml.optimized import DeterministicRandomSource
 from sbrml.optimized.round import secure_aggregate
 from sbrml.optimized.round_offline import round_setup
 from sbrml.rulespec import build_rule
-from tests.helpers.parties import Hub, ThreadChannel
+from tests.helpers.parties import play_in_threads
 
 
 def run_parties(
@@ -24,32 +22,8 @@ def run_parties(
     """One round with every party in its own thread; returns each party's channel and the
     servers' results (or the exception a party raised)."""
     n, d = inputs.shape
-    rule = build_rule(tree, rule_name, f)
-    setup = round_setup(n, d, rule, **options)
-    hub = Hub()
-    channels = {
-        p: ThreadChannel(p, hub) for p in ["S0", "S1", "dealer"] + [f"W{i}" for i in range(n)]
-    }
-    out: dict[str, Any] = {}
-
-    def play(party: str) -> None:
-        rng = DeterministicRandomSource(seed)  # each party holds its own copy of the root
-        try:
-            if party == "dealer":
-                run_dealer(setup, rng=rng, channel=channels[party])
-            elif party.startswith("W"):
-                i = int(party[1:])
-                run_worker(setup, i, inputs[i], rng=rng, channel=channels[party])
-            else:
-                out[party] = run_server(setup, party, rng=rng, channel=channels[party])
-        except Exception as err:  # reported to the test, which fails on it
-            out[party] = err
-
-    threads = [threading.Thread(target=play, args=(p,)) for p in channels]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    setup = round_setup(n, d, build_rule(tree, rule_name, f), **options)
+    channels, out = play_in_threads(setup, inputs, seed=seed)
     out["channels"] = channels
     return out
 
@@ -100,29 +74,7 @@ def _round_with(inputs: np.ndarray[Any, Any], silent: set[str], timeout: float) 
     """run_parties with the parties in ``silent`` never taking part, and short deadlines."""
     n, d = inputs.shape
     setup = round_setup(n, d, build_rule(tree, "krum", 1))
-    hub = Hub()
-    names = ["S0", "S1", "dealer"] + [f"W{i}" for i in range(n)]
-    channels = {p: ThreadChannel(p, hub, timeout=timeout) for p in names}
-    out: dict[str, Any] = {}
-
-    def play(party: str) -> None:
-        rng = DeterministicRandomSource(3)
-        try:
-            if party == "dealer":
-                run_dealer(setup, rng=rng, channel=channels[party])
-            elif party.startswith("W"):
-                i = int(party[1:])
-                run_worker(setup, i, inputs[i], rng=rng, channel=channels[party])
-            else:
-                out[party] = run_server(setup, party, rng=rng, channel=channels[party])
-        except Exception as err:
-            out[party] = err
-
-    threads = [threading.Thread(target=play, args=(p,)) for p in names if p not in silent]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    _, out = play_in_threads(setup, inputs, seed=3, timeout=timeout, silent=silent, join=30.0)
     return out
 
 
