@@ -32,11 +32,13 @@ __all__ = ["Plan", "Row", "read_rows"]
 
 @dataclass
 class Plan:
-    """What ``configure_train`` decided for a round: the global model's layout and values,
-    the sampled nodes, the instruction's ``sbrml-`` entries, the round's set-up (two-server)."""
+    """What ``configure_train`` decided for a round: the global model's layout, the model
+    (``arrays``, kept for a round that releases nothing) and its values, the sampled nodes,
+    the instruction's ``sbrml-`` entries, the round's set-up (two-server)."""
 
     server_round: int
     template: Template
+    arrays: ArrayRecord
     theta: F64
     nodes: list[int]
     entries: dict[str, Any]
@@ -61,20 +63,23 @@ class Refused(Exception):
 
 def read_rows(
     plan: Plan, replies: list[Message], mode: str, order_key: str, arrays_key: str
-) -> list[Row]:
-    """One row per sampled node, in order; a node that did not reply has the reason."""
+) -> tuple[list[Row], dict[int, str]]:
+    """One row per sampled node, in order (a node that did not reply has the reason), and the
+    replies ignored: a node not sampled this round, or a node's second reply (its first one
+    is its row), by node with why."""
     rows: dict[int, Row] = {}
+    ignored: dict[int, str] = {}
     for message in replies:
         node = message.metadata.src_node_id
         if node not in plan.nodes or node in rows:
-            log(
-                WARNING, "aggregate_train: ignored a reply of node %d (not sampled, or twice)", node
-            )
+            why = "a second reply" if node in rows else "not sampled in this round"
+            ignored[node] = why
+            log(WARNING, "aggregate_train: ignored a reply of node %d: %s", node, why)
             continue
         rows[node] = read_row(plan, node, message, mode, order_key, arrays_key)
     for node in plan.nodes:
         rows.setdefault(node, Row(node, (math.inf, node), reason="no reply"))
-    return sorted(rows.values(), key=lambda r: r.order)
+    return sorted(rows.values(), key=lambda r: r.order), ignored
 
 
 def read_row(

@@ -52,14 +52,17 @@ AVERAGING = ("masks", "paillier")
 @dataclass
 class RoundRecord:
     """One round of ``aggregate_train``: the rows' nodes in row order, the nodes counted, the
-    excluded nodes with their published reasons (C0.1), the protocol's result, and ``error``,
-    why nothing was released (then ``result`` is None and the model is unchanged)."""
+    excluded nodes with their published reasons (C0.1; every node not counted, so ``valid``
+    and ``excluded`` partition ``nodes``), the ignored replies' nodes with why (not sampled,
+    or a second reply), the protocol's result, and ``error``, why nothing was released (then
+    ``result`` is None and the model is unchanged)."""
 
     server_round: int
     mode: str
     nodes: list[int] = field(default_factory=list)
     valid: list[int] = field(default_factory=list)
     excluded: dict[int, str] = field(default_factory=dict)
+    ignored: dict[int, str] = field(default_factory=dict)
     result: AggregationResult | None = None
     error: str | None = None
 
@@ -227,6 +230,7 @@ class SecureRobustStrategy(FedAvg):
         self._plan = Plan(
             server_round,
             template,
+            arrays,
             template.flatten(arrays, "configure_train"),
             [m.metadata.dst_node_id for m in messages],
             {**entries, "server-round": server_round},
@@ -238,9 +242,12 @@ class SecureRobustStrategy(FedAvg):
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         """The round's aggregate as an ArrayRecord (or the next model, ``server_lr``), and a
-        MetricRecord: ``valid``, ``excluded``, ``bytes`` (every link, C7.2), ``seconds`` (every
-        phase), ``aborted`` (1 when nothing was released: the ArrayRecord is then None and
-        Flower keeps the model)."""
+        MetricRecord: ``valid``, ``excluded`` (every sampled node not counted, with its reason
+        in ``self.rounds[-1].excluded``: ``valid + excluded`` is the number sampled),
+        ``ignored`` (replies of nodes not sampled, or a node's second reply), ``bytes`` (every
+        link, C7.2), ``seconds`` (every phase), ``aborted`` (1 when nothing was released: the
+        ArrayRecord is then the round's model unchanged, so Flower's ``Result.arrays`` holds
+        the last model even when every round aborts)."""
         plan = self._plan
         if plan is None or plan.server_round != server_round:
             raise ParameterError(
@@ -250,26 +257,23 @@ class SecureRobustStrategy(FedAvg):
                 "D18.1",
                 f"{server_round}, configured {None if plan is None else plan.server_round}",
             )
-        rows = read_rows(plan, list(replies), self.mode, self.order_key, self.arrayrecord_key)
+        rows, ignored = read_rows(
+            plan, list(replies), self.mode, self.order_key, self.arrayrecord_key
+        )
         if self.adversary is not None:
             self._attack(plan, rows)
         record = RoundRecord(server_round, self.mode, nodes=[r.node for r in rows])
+        record.ignored = ignored
         self.rounds.append(record)
         try:
             result, row_nodes = self._run(plan, rows)
         except SpecError as err:
-            record.excluded = {r.node: r.reason for r in rows if r.reason is not None}
+            # Nothing is counted: a row without its own reason is out because the round is.
+            why = f"the round released nothing: {err.public_reason()}"
+            record.excluded = {r.node: r.reason or why for r in rows}
             record.error = str(err)
             log(WARNING, "aggregate_train: round %d released nothing: %s", server_round, err)
-            return None, MetricRecord(
-                {
-                    "valid": 0,
-                    "excluded": len(record.excluded),
-                    "bytes": 0,
-                    "seconds": 0.0,
-                    "aborted": 1,
-                }
-            )
+            return plan.arrays, self._metrics(record, bytes=0, seconds=0.0, aborted=1)
         record.result = result
         record.valid = [row_nodes[i] for i in result.valid]
         record.excluded = {r.node: r.reason for r in rows if r.reason is not None}
@@ -278,16 +282,22 @@ class SecureRobustStrategy(FedAvg):
             log(WARNING, "aggregate_train: round %d excluded node %d: %s", server_round, node, why)
         step = result.aggregate
         new = step if self.server_lr is None else plan.theta - self.server_lr * step
-        metrics = MetricRecord(
+        seconds = float(sum(result.seconds.values()))
+        metrics = self._metrics(record, bytes=modes.total_bytes(result), seconds=seconds, aborted=0)
+        return plan.template.unflatten(new), metrics
+
+    @staticmethod
+    def _metrics(record: RoundRecord, *, bytes: int, seconds: float, aborted: int) -> MetricRecord:
+        return MetricRecord(
             {
                 "valid": len(record.valid),
                 "excluded": len(record.excluded),
-                "bytes": modes.total_bytes(result),
-                "seconds": float(sum(result.seconds.values())),
-                "aborted": 0,
+                "ignored": len(record.ignored),
+                "bytes": bytes,
+                "seconds": seconds,
+                "aborted": aborted,
             }
         )
-        return plan.template.unflatten(new), metrics
 
     # -- the simulated adversary ------------------------------------------------------------
 
@@ -337,8 +347,8 @@ class SecureRobustStrategy(FedAvg):
         if self.servers is not None and plan.setup is not None:
             workers = [r.sealed if r.sealed is not None else r.reason or "no update" for r in rows]
             source = ChaCha20RandomSource(self._rng.derive(f"round/{t}").random_bytes(32))
-            for r in rows:
-                r.reason = None  # the round reports every exclusion itself, by worker
+            # The round reports every exclusion by worker; the rows keep their reasons for a
+            # round that aborts (then the round reports none).
             return self.servers.aggregate(plan.setup, workers, rng=source), [r.node for r in rows]
         counted = [(r, r.vector) for r in rows if r.vector is not None and r.reason is None]
         if self.mode == "plaintext":

@@ -24,8 +24,10 @@ from sbrml.flower.records import SHARES_KEY
 from tests.flower.federation import (
     FIRST_NODE,
     TEMPLATE,
+    Grid,
     answer,
     client_replies,
+    identity,
     instructions,
     rows,
     strategy,
@@ -275,3 +277,76 @@ def test_fedavgs_other_arguments_pass_through() -> None:
         "settings",
     )
     assert s.evaluate_metrics_aggr_fn is evaluate_metrics
+
+
+# -- the counts are the reasons', in every path; an aborted round keeps the model ------------
+
+
+def plain(i: int, reply: Message, instruction: Message) -> Message:
+    """Every node answers a secure mode with its update in the clear."""
+    content = RecordDict({"arrays": TEMPLATE.unflatten(rows(7)[i]), "metrics": MetricRecord()})
+    return answer(instruction, content)
+
+
+@pytest.mark.spec("C8.3", "C8.4")
+def test_all_plain_replies_to_two_server_are_all_excluded_and_counted() -> None:
+    s = strategy("median", 1, 7)
+    messages = instructions(s, 7)
+    arrays, metrics = s.aggregate_train(1, client_replies(messages, rows(7), plain))
+    assert metrics is not None and metrics["aborted"] == 1
+    assert metrics["excluded"] == 7 and metrics["valid"] == 0
+    assert all("no sealed shares" in why for why in s.rounds[0].excluded.values())
+    assert arrays is not None and np.array_equal(TEMPLATE.flatten(arrays), np.zeros(16))
+
+
+@pytest.mark.spec("C8.4")
+@pytest.mark.parametrize("mode", ["masks", "paillier"])
+def test_an_aborted_averaging_round_counts_every_node(
+    plain_strategies: dict[str, SecureRobustStrategy], mode: str
+) -> None:
+    # Every update is out of the protocol's range: each simulated worker refuses its own.
+    s = plain_strategies[mode]
+    server_round = len(s.rounds) + 1
+    messages = instructions(s, 7, server_round=server_round)
+    arrays, metrics = s.aggregate_train(server_round, client_replies(messages, rows(7) + 1e14))
+    assert metrics is not None and metrics["aborted"] == 1
+    assert metrics["excluded"] == 7 and metrics["valid"] == 0 and s.rounds[-1].error
+    assert arrays is not None and np.array_equal(TEMPLATE.flatten(arrays), np.zeros(16))
+
+
+def test_ignored_replies_are_counted_apart() -> None:
+    s = strategy("median", 1, 7, mode="plaintext")
+    messages = instructions(s, 7)
+    replies = client_replies(messages, rows(7))
+    # Node FIRST_NODE + 7 answers an instruction of another federation: not sampled here.
+    others = instructions(strategy("median", 1, 8, mode="plaintext"), 8)
+    elsewhere = next(m for m in others if m.metadata.dst_node_id == FIRST_NODE + 7)
+    stranger = client_replies([elsewhere], rows(8))[0]
+    _, metrics = s.aggregate_train(1, [*replies, replies[0], stranger])
+    assert metrics is not None and metrics["ignored"] == 2 and metrics["valid"] == 7
+    assert s.rounds[0].ignored == {
+        replies[0].metadata.src_node_id: "a second reply",
+        FIRST_NODE + 7: "not sampled in this round",
+    }
+
+
+class PlainGrid(Grid):
+    """A grid whose nodes answer every train instruction in the clear (to mode two-server)."""
+
+    def send_and_receive(self, messages: Any, *, timeout: float | None = None) -> list[Message]:
+        out = []
+        for m in messages:
+            i = m.metadata.dst_node_id - FIRST_NODE
+            out.append(plain(i, Message(RecordDict(), reply_to=m), m))
+        return out
+
+
+def test_a_run_whose_every_round_aborts_ends_with_the_initial_model() -> None:
+    s = strategy("median", 1, 7, fraction_evaluate=0.0)
+    initial = TEMPLATE.unflatten(rows(1, seed=4)[0])
+    identity()
+    grid = PlainGrid([FIRST_NODE + i for i in range(7)])
+    result = s.start(grid=grid, initial_arrays=initial, num_rounds=2)  # type: ignore[arg-type]
+    assert np.array_equal(TEMPLATE.flatten(result.arrays), TEMPLATE.flatten(initial))
+    assert [r.error is not None for r in s.rounds] == [True, True]
+    assert all(m["aborted"] == 1 for m in result.train_metrics_clientapp.values())

@@ -189,8 +189,11 @@ def test_too_few_rows_keep_the_model_and_say_why() -> None:
     x = rows(5)
     s = strategy("krum", 1, 5, mode="plaintext")
     arrays, metrics = aggregate(s, x, lambda i, r, m: None if i < 2 else r)
-    assert arrays is None and metrics["aborted"] == 1 and metrics["valid"] == 0
+    assert np.array_equal(flat(arrays), np.zeros(16))  # the round's model, unchanged
+    assert metrics["aborted"] == 1 and metrics["valid"] == 0 and metrics["excluded"] == 5
     assert s.rounds[0].error is not None and "n > 2f + 2" in s.rounds[0].error
+    why = s.rounds[0].excluded
+    assert why[FIRST_NODE] == "no reply" and "released nothing" in why[FIRST_NODE + 2]
 
 
 def test_the_rows_follow_partition_id_whatever_the_reply_order() -> None:
