@@ -12,10 +12,10 @@ failed check as a failed test and shows its message whole::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["ConformanceError", "describe_matrix", "short", "short_int"]
+__all__ = ["ConformanceError", "call_user", "describe_matrix", "short", "short_int"]
 
 ITEMS = 6  # entries of a vector shown before "..."
 ROWS = 4  # rows of a matrix shown before "..."
@@ -109,3 +109,27 @@ def describe_matrix(name: str, value: Any) -> str:
     """``x = [[...], ...] (7 x 3)``: a named input, short, with its shape."""
     size = shape(value)
     return f"{name} = {short(value)}" + (f" ({size})" if size else "")
+
+
+def call_user(
+    fn: Callable[..., Any], *args: Any, check: str, clause: str, what: str, where: str
+) -> Any:
+    """``fn(*args)``: the function under test called by a check; whatever it raises (any
+    ``Exception``) becomes a ``ConformanceError`` naming the check, the clause being checked,
+    the case ``where`` and the exception, chained by ``from`` so that its traceback follows.
+
+    Every call of a user's function in the kit goes through here: a crash is a failed check
+    of that clause on that input, not a traceback from inside the kit.
+    """
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
+    try:
+        return fn(*args)
+    except Exception as err:
+        raise ConformanceError(
+            check,
+            clause,
+            f"{what}: the function under test raised",
+            where,
+            "a return value",
+            f"{type(err).__name__}: {err}",
+        ) from err

@@ -135,3 +135,48 @@ def fresh_encrypt(n: int, m: int) -> int:
 
 TREES = {"reference": ref, "optimized": opt}
 PAILLIER = {"reference": ref_paillier, "optimized": opt_paillier}
+
+
+def mean_beyond(rule: Callable[[F64], F64], n: int, d: int) -> Callable[[F64], F64]:
+    """``rule`` on inputs of at most ``n`` rows and ``d`` coordinates, the plain mean beyond:
+    wrong only on inputs larger than the kit once drew."""
+
+    def run(x: F64) -> F64:
+        return rule(x) if x.shape[0] <= n and x.shape[1] <= d else np.asarray(x.mean(axis=0))
+
+    return run
+
+
+def krum_ties_to_the_last(f: int) -> Callable[[F64], F64]:
+    """Blanchard's Krum, but among equal scores the higher index wins (C6.4: the lower)."""
+
+    def run(x: F64) -> F64:
+        n = len(x)
+        d = ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=-1)
+        scores = np.sort(d, axis=1)[:, 1 : n - f - 1].sum(axis=1)
+        return np.asarray(x[n - 1 - int(np.argmin(scores[::-1]))])
+
+    return run
+
+
+def krum_weights_ties_to_the_last(f: int) -> Callable[[Any], list[float]]:
+    """Krum's weights on D, but among equal scores the higher index wins (C6.4: the lower)."""
+
+    def run(d: Any) -> list[float]:
+        arr = np.asarray(d, dtype=np.float64)
+        n = len(arr)
+        scores = np.sort(arr, axis=1)[:, 1 : n - f - 1].sum(axis=1)
+        best = n - 1 - int(np.argmin(scores[::-1]))
+        return [1.0 if i == best else 0.0 for i in range(n)]
+
+    return run
+
+
+def uniform_weights_beyond(weights: Callable[[Any], list[float]], n: int) -> Callable[[Any], Any]:
+    """``weights`` on matrices of at most ``n`` rows, ``1/n`` everywhere beyond."""
+
+    def run(d: Any) -> Any:
+        size = len(d)
+        return weights(d) if size <= n else [1.0 / size] * size
+
+    return run

@@ -10,7 +10,15 @@ import pytest
 
 from sbrml.rulespec import build_rule
 from sbrml.testing.checks import Checked, ConformanceError, check_rule, check_weights
-from tests.testing.implementations import TREES, krum, krum_weights
+from tests.testing.implementations import (
+    TREES,
+    krum,
+    krum_ties_to_the_last,
+    krum_weights,
+    krum_weights_ties_to_the_last,
+    mean_beyond,
+    uniform_weights_beyond,
+)
 
 RULES = [
     ("krum", 1, {}),
@@ -39,7 +47,7 @@ def test_check_rule_passes_on_the_trees(
 def test_what_passed_and_what_was_skipped_is_said() -> None:
     checked = check_rule(TREES["optimized"].Meamed(1), "meamed", f=1, examples=5)
     assert str(checked) == (
-        "check_rule('meamed', f=1): passed 3 vectors, 5 generated inputs; "
+        "check_rule('meamed', f=1): passed 3 vectors, 5 generated inputs, 7 fixed inputs; "
         "skipped robustness: spec section 12 records no bound for meamed"
     )
 
@@ -132,3 +140,55 @@ def test_weights_of_a_rule_without_a_distance_form_are_refused() -> None:
 def test_a_misspelt_rule_name_lists_the_names() -> None:
     with pytest.raises(ValueError, match=r"unknown rule 'krumm' \(D6.7\); a rule of mean, "):
         check_rule(lambda x: x[0], "krumm", f=1)
+
+
+# Each of these passed the check before its sizes were widened and its fixed cases added
+# (Hypothesis drew n <= least n + 3, d <= 5, and skipped every tie): adversarial review K.
+# Wrong just beyond what Hypothesis now draws (n <= 5 + 6, d <= 8), so the fixed cases must
+# find them (and no slow shrinking of a large failing example runs here).
+@pytest.mark.parametrize(("n", "d"), [(11, 1000), (1000, 8)], ids=["beyond n=11", "beyond d=8"])
+def test_a_krum_wrong_only_on_larger_inputs_fails(n: int, d: int) -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_rule(mean_beyond(krum(1, offset=2), n, d), "krum", f=1)
+    assert info.value.clause == "D6.3"
+
+
+@pytest.mark.spec("C6.4")
+def test_a_krum_breaking_ties_toward_the_higher_index_fails() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_rule(krum_ties_to_the_last(1), "krum", f=1)
+    assert info.value.clause == "D6.3"
+    assert "fixed case points(0, " in str(info.value) and "'mirrored'" in str(info.value)
+
+
+def test_weights_wrong_only_on_larger_matrices_fail() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_weights(uniform_weights_beyond(krum_weights(1, offset=2), 11), "krum", f=1)
+    assert info.value.clause == "D6.3"
+
+
+@pytest.mark.spec("C6.4")
+def test_weights_breaking_ties_toward_the_higher_index_fail() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_weights(krum_weights_ties_to_the_last(1), "krum", f=1)
+    assert info.value.clause == "D6.3"
+
+
+def test_check_weights_refuses_an_unknown_rule_as_check_rule_does() -> None:
+    # Before, check_weights let the registry's KeyError out.
+    with pytest.raises(ValueError, match=r"check_weights: unknown rule 'krumm' \(D6.7\)"):
+        check_weights(lambda d: d[0], "krumm", f=1)
+
+
+def test_a_rule_that_raises_is_a_conformance_error_naming_the_case() -> None:
+    def crashes(x: np.ndarray) -> np.ndarray:
+        raise ZeroDivisionError("boom")
+
+    with pytest.raises(ConformanceError) as info:
+        check_rule(crashes, "krum", f=1)
+    assert info.value.clause == "D6.3" and "06-rules.json case" in info.value.input
+    assert info.value.got == "ZeroDivisionError: boom"
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert str(info.value).startswith(
+        "check_rule('krum', f=1): D6.3: fn(x) of krum: the function under test raised\n"
+    )

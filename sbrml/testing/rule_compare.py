@@ -1,0 +1,158 @@
+"""Comparing a user's rule or weight function with the reference (needs ``sbrml[testing]``).
+
+The parts ``check_rule`` and ``check_weights`` share: how a user's output is read as a vector,
+compared within a tolerance, diagnosed (Krum's other neighbour convention, C6.6) and checked
+against the published robustness bound (C12.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from sbrml.core.errors import SpecError
+from sbrml.robustness import PUBLISHED, empirical_kappa, published_bound
+from sbrml.testing.failures import ConformanceError, call_user, short
+from sbrml.testing.rule_cases import (
+    KRUM_FAMILY,
+    clause_of,
+    convention_note,
+    default_rtol,
+    reference_rule,
+)
+
+__all__ = ["RuleCheck", "arguments", "close", "other_convention", "swapped", "vector_out"]
+
+
+def arguments(name: str, f: int, options: dict[str, Any]) -> str:
+    """``'krum', f=1, convention='byzfl'``: the rule as the helper was called."""
+    return f"{name!r}, f={f}" + "".join(f", {k}={v!r}" for k, v in options.items())
+
+
+def other_convention(name: str, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The options with Krum's other neighbour convention (C6.6), or None for other rules."""
+    if name not in KRUM_FAMILY:
+        return None
+    current = options.get("convention", "blanchard")
+    return {**options, "convention": "byzfl" if current == "blanchard" else "blanchard"}
+
+
+def swapped(name: str, f: int, other: dict[str, Any] | None, run: Callable[[Any], Any]) -> Any:
+    """``run(rule)`` for the rule with Krum's other convention, or None (no other convention,
+    or that rule refuses this n: C6.3)."""
+    if other is None:
+        return None
+    try:
+        return run(reference_rule(name, f, other))
+    except SpecError:
+        return None
+
+
+def close(expected: Sequence[float], got: Sequence[float], tolerance: float) -> bool:
+    return len(expected) == len(got) and all(
+        abs(e - g) <= tolerance for e, g in zip(expected, got, strict=True)
+    )
+
+
+def vector_out(out: Any, length: int) -> list[float] | None:
+    """``out`` as a list of ``length`` floats, or None when it is not such a vector."""
+    try:
+        arr = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return [float(v) for v in arr] if arr.shape == (length,) else None
+
+
+class RuleCheck:
+    """One ``check_rule`` call: the user's function, the reference rule and the tolerances."""
+
+    def __init__(
+        self,
+        fn: Callable[[Any], Any],
+        name: str,
+        f: int,
+        options: dict[str, Any],
+        rtol: float | None,
+        as_lists: bool,
+    ):
+        self.fn, self.name, self.f, self.options, self.as_lists = fn, name, f, options, as_lists
+        self.reference = reference_rule(name, f, options)
+        self.rtol = default_rtol(name) if rtol is None else rtol
+        self.label = f"check_rule({arguments(name, f, options)})"
+        self.clause = clause_of(name)
+
+    def call(self, x: np.ndarray, where: str) -> list[float]:
+        """The user's output on ``x`` (a copy: some implementations modify their input)."""
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
+        arg = x.tolist() if self.as_lists else x.copy()
+        what = f"fn(x) of {self.name}"
+        out = call_user(self.fn, arg, check=self.label, clause=self.clause, what=what, where=where)
+        got = vector_out(out, x.shape[1])
+        if got is None:
+            raise ConformanceError(
+                self.label,
+                "D6.1",
+                "a rule returns a vector of length d",
+                where,
+                f"a vector of length {x.shape[1]}",
+                f"{type(out).__name__} of shape {np.shape(out)}: {short(out)}",
+            )
+        return got
+
+    def compare(self, x: np.ndarray, expected: Sequence[float], where: str) -> list[float]:
+        """The user's output, raising ConformanceError unless it is ``expected``."""
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
+        got = self.call(x, where)
+        tolerance = self.rtol * max(1.0, float(np.max(np.abs(x))))
+        if close(expected, got, tolerance):
+            return got
+        notes = []
+        rows = x.tolist()
+        picked = [i for i, row in enumerate(rows) if row == list(expected)]
+        chosen = [i for i, row in enumerate(rows) if row == got]
+        if picked and chosen:
+            notes.append(f"got is x[{chosen[0]}]; the reference selects x[{picked[0]}]")
+        other = other_convention(self.name, self.options)
+        alternative = swapped(self.name, self.f, other, lambda rule: rule(rows))
+        if alternative is not None and close(alternative, got, tolerance):
+            convention = self.options.get("convention", "blanchard")
+            notes.append(convention_note(len(rows), self.f, convention))
+        notes.append(f"compared within {tolerance:.3g} ({self.rtol:g} of max(1, max |x|))")
+        raise ConformanceError(
+            self.label,
+            self.clause,
+            f"the output differs from the reference's {self.name}",
+            where,
+            list(expected),
+            got,
+            notes,
+        )
+
+    def robust(self, x: np.ndarray, got: Sequence[float], where: str) -> bool:
+        """C12.1: the output satisfies the rule's published (f, kappa) bound, if it has one;
+        False when it has none."""
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
+        n = x.shape[0]
+        if 2 * self.f >= n:
+            return False
+        bound = published_bound(self.name, n, self.f)
+        if bound is None:
+            return False
+        kappa = empirical_kappa(np.asarray(got, dtype=np.float64), x, self.f)
+        if kappa > bound * (1 + 1e-9):
+            formula = PUBLISHED[self.name].formula if self.name in PUBLISHED else "NNM's bound"
+            raise ConformanceError(
+                self.label,
+                "C12.1",
+                f"the output breaks the published (f, kappa)-robustness bound {formula} (D12.1)",
+                where,
+                f"kappa <= {bound!r} (n={n}, f={self.f})",
+                f"kappa = {kappa!r} (D12.3, over every S of size n - f)",
+                [
+                    "spec section 12 marks the bound unverified: if the reference's output "
+                    "breaks it too, the finding is about the bound"
+                ],
+            )
+        return True
