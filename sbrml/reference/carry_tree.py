@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from sbrml.core.channel import Channel
 from sbrml.reference.comparison_dealer import AndTriples, ones, pack_planes, unpack_planes
 
-__all__ = ["PlanePair", "and_gates", "exchange_planes", "less_than_tree"]
+__all__ = ["PlanePair", "Triples", "and_gates", "exchange_planes", "less_than_tree"]
 
 PlanePair = tuple[int, int]
+Triples = tuple[AndTriples, AndTriples]
 
 
 def exchange_planes(
@@ -34,7 +35,7 @@ def exchange_planes(
 def and_gates(
     x: Sequence[PlanePair],
     y: Sequence[PlanePair],
-    triples: tuple[AndTriples, AndTriples],
+    triples: Triples,
     lanes: int,
     channel: Channel,
 ) -> list[PlanePair]:
@@ -57,9 +58,7 @@ def and_gates(
     return out
 
 
-def _slice(
-    triples: tuple[AndTriples, AndTriples], start: int, stop: int
-) -> tuple[AndTriples, AndTriples]:
+def _slice(triples: Triples, start: int, stop: int) -> Triples:
     return (
         AndTriples(
             triples[0].lanes,
@@ -79,7 +78,7 @@ def _slice(
 def less_than_tree(
     c: Sequence[int],
     rho: Sequence[PlanePair],
-    triples: tuple[AndTriples, AndTriples],
+    triples: Triples,
     lanes: int,
     channel: Channel,
 ) -> PlanePair:
