@@ -33,7 +33,8 @@ from __future__ import annotations
 
 from sbrml.testing.failures import ConformanceError
 from sbrml.testing.generated import Checked
-from sbrml.testing.protocol_checks import check_distance_protocol, check_paillier, check_sharing
+from sbrml.testing.paillier_checks import check_paillier
+from sbrml.testing.protocol_checks import check_distance_protocol, check_sharing
 from sbrml.testing.rule_checks import check_rule, check_weights
 
 __all__ = [

@@ -6,10 +6,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from fractions import Fraction
-from functools import cache
 from typing import Any, cast
 
 import numpy as np
@@ -17,13 +15,11 @@ from hypothesis import strategies as st
 from scipy.stats import chi2
 
 import sbrml.reference as ref
-from sbrml.core.errors import SpecError
-from sbrml.reference import paillier
 from sbrml.testing import strategies
-from sbrml.testing.failures import ConformanceError, describe_matrix, short, short_int
+from sbrml.testing.failures import ConformanceError, describe_matrix, short
 from sbrml.testing.generated import Checked, for_all
 
-__all__ = ["check_distance_protocol", "check_paillier", "check_sharing"]
+__all__ = ["check_distance_protocol", "check_sharing"]
 
 UNIFORMITY_VECTOR = 256  # the length of the secrets shared for the chi-squared test
 
@@ -241,122 +237,4 @@ def check_distance_protocol(
         result.add("generated inputs")
 
     for_all(strategy, body, examples)
-    return result
-
-
-@cache
-def paillier_keys() -> tuple[tuple[paillier.PublicKey, paillier.PrivateKey], ...]:
-    """The keys ``check_paillier`` uses: the known-answer key ``n = 293 * 433`` and keys of 64
-    and 256 bits from fixed seeds (C13.2), all test keys (``insecure_test``, C13.1)."""
-    keys = [
-        paillier.keypair_from_primes(
-            293, 433, insecure_test=True, rng=ref.DeterministicRandomSource(0)
-        )
-    ]
-    for bits in (64, 256):
-        keys.append(
-            paillier.generate_keypair(
-                bits, rng=ref.DeterministicRandomSource(bits), insecure_test=True
-            )
-        )
-    return tuple(keys)
-
-
-@st.composite
-def _paillier_case(draw: st.DrawFn) -> tuple[int, int, int, int, int]:
-    k = draw(st.integers(0, len(paillier_keys()) - 1))
-    n = paillier_keys()[k][0].n
-    unit = st.integers(1, n - 1).filter(lambda r: math.gcd(r, n) == 1)
-    return k, draw(st.integers(0, n - 1)), draw(unit), draw(st.integers(0, n - 1)), draw(unit)
-
-
-def check_paillier(
-    encrypt: Callable[..., Any],
-    *,
-    add: Callable[[int, int, int], Any] | None = None,
-    decrypt: Callable[[int, int, int], Any] | None = None,
-    randomized: bool = False,
-    examples: int = 25,
-) -> Checked:
-    """Check a Paillier encryption with ``g = n + 1`` against the reference (section 13).
-
-    ``encrypt(n, m, r) -> c`` takes the randomness ``r`` in ``Z*_n`` (python-paillier's
-    ``raw_encrypt(m, r_value=r)``); with ``randomized`` it is ``encrypt(n, m) -> c`` and draws
-    its own. Optional: ``add(n, c1, c2) -> c`` and ``decrypt(p, q, c) -> m``. On the keys of
-    ``paillier_keys()`` and Hypothesis plaintexts: ``c`` is ``Enc(m; r) = (1 + m n) r^n mod
-    n^2`` exactly (D13.2, given ``r``); the reference decrypts ``c`` to ``m`` (C13.4, C13.6);
-    ``add`` of two ciphertexts (the reference's when not given) decrypts to ``m1 + m2 mod n``
-    (D13.3); ``decrypt`` recovers ``m`` from the reference's ciphertexts (C13.4); two
-    encryptions of one ``m`` differ on keys of 64 bits or more (C13.3, ``randomized``).
-    """
-    __tracebackhide__ = True  # pytest shows the caller, not the kit
-    label = f"check_paillier(randomized={randomized})"
-    result = Checked(label)
-
-    def enc(public: paillier.PublicKey, m: int, r: int, k: int, where: str) -> int:
-        __tracebackhide__ = True  # pytest shows the caller, not the kit
-        c = int(encrypt(public.n, m) if randomized else encrypt(public.n, m, r))
-        if not randomized and c != paillier.encrypt_with(public, m, r):
-            raise ConformanceError(
-                label,
-                "D13.2",
-                f"encrypt(n, m{k}, r{k}) = Enc(m{k}; r{k}) = (1 + m{k} n) r{k}^n mod n^2",
-                where,
-                paillier.encrypt_with(public, m, r),
-                c,
-            )
-        return c
-
-    def dec(
-        private: paillier.PrivateKey, c: int, m: int, clause: str, what: str, where: str
-    ) -> None:
-        __tracebackhide__ = True  # pytest shows the caller, not the kit
-        try:
-            got: Any = paillier.decrypt(private, c)
-        except SpecError as err:
-            raise ConformanceError(
-                label, err.clause, what, where, m, f"{short_int(c)}, refused: {err}"
-            ) from None
-        if got != m:
-            raise ConformanceError(label, clause, what, where, m, got)
-
-    def body(item: tuple[int, int, int, int, int]) -> None:
-        __tracebackhide__ = True  # pytest shows the caller, not the kit
-        k, m1, r1, m2, r2 = item
-        public, private = paillier_keys()[k]
-        n = public.n
-        where = f"n = {short_int(n)} ({public.bits} bits), " + ", ".join(
-            f"{name} = {short_int(v)}"
-            for name, v in (("m1", m1), ("r1", r1), ("m2", m2), ("r2", r2))
-        )
-        c1, c2 = enc(public, m1, r1, 1, where), enc(public, m2, r2, 2, where)
-        dec(private, c1, m1, "C13.4", "the reference decrypts c1 = encrypt(n, m1) to m1", where)
-        total = int(add(n, c1, c2)) if add is not None else paillier.add(public, c1, c2)
-        adder = "your add" if add is not None else "the reference's add"
-        dec(
-            private,
-            total,
-            (m1 + m2) % n,
-            "D13.3",
-            f"{adder} of c1, c2 decrypts to m1 + m2 mod n",
-            where,
-        )
-        if decrypt is not None:
-            got = int(decrypt(private.p, private.q, paillier.encrypt_with(public, m1, r1)))
-            if got != m1:
-                raise ConformanceError(
-                    label, "C13.4", "your decrypt(p, q, Enc(m1; r1)) = m1", where, m1, got
-                )
-        if randomized and public.bits >= 64 and enc(public, m1, r1, 1, where) == c1:
-            raise ConformanceError(
-                label,
-                "C13.3",
-                "two encryptions of m1 draw fresh r",
-                where,
-                "two ciphertexts",
-                f"{short_int(c1)} twice",
-            )
-        result.add("generated cases")
-
-    for_all(_paillier_case(), body, examples)
     return result

@@ -180,3 +180,20 @@ def uniform_weights_beyond(weights: Callable[[Any], list[float]], n: int) -> Cal
         return weights(d) if size <= n else [1.0 / size] * size
 
     return run
+
+
+def small_r_encrypt(kind: str) -> Callable[[int, int], int]:
+    """D13.2 with a bad r (C13.3 asks for r uniform in Z*_n): ``cycle`` 1, 2, 3, 1, 2, 3, ...;
+    ``16-bit`` r below 2^16; ``64-bit`` r below 2^64 whatever the key's size."""
+    calls = [0]
+
+    def run(n: int, m: int) -> int:
+        calls[0] += 1
+        if kind == "cycle":
+            r = 1 + calls[0] % 3
+        else:
+            bits = 16 if kind == "16-bit" else 64
+            r = 1 + int.from_bytes(os.urandom(8), "little") % (2**bits - 1)
+        return (1 + m * n) * pow(r, n, n * n) % (n * n)
+
+    return run

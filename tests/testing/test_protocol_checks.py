@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from sbrml.reference.paillier import encrypt_with as ref_paillier_encrypt_with
 from sbrml.testing.checks import (
     ConformanceError,
     check_distance_protocol,
     check_paillier,
     check_sharing,
 )
+from sbrml.testing.paillier_checks import paillier_keys, randomness_of
 from tests.testing.implementations import (
     PAILLIER,
     TREES,
@@ -22,6 +24,7 @@ from tests.testing.implementations import (
     lossy_share,
     phe_decrypt,
     phe_encrypt,
+    small_r_encrypt,
     system_share,
     tree_encrypt,
     wrong_add,
@@ -124,7 +127,9 @@ def test_check_paillier_passes_on_python_paillier() -> None:
 
 def test_check_paillier_with_internal_randomness() -> None:
     checked = check_paillier(fresh_encrypt, randomized=True, examples=15)
-    assert checked.counts == {"generated cases": 15}
+    assert checked.counts["generated cases"] == 15
+    # 21 ciphertexts of m1 per case on the keys of 64 bits or more (not the 17-bit one).
+    assert checked.counts["fresh r (C13.3)"] % 21 == 0 and checked.counts["fresh r (C13.3)"]
 
 
 def test_a_wrong_encryption_fails_the_known_answer() -> None:
@@ -181,3 +186,32 @@ def test_check_sharing_catches_a_sharing_that_is_not_fresh_or_not_uniform(flaw: 
 
     with pytest.raises(ConformanceError, match=r"C3\.2"):
         check_sharing(share, examples=5, samples=2**12)
+
+
+@pytest.mark.spec("C13.3")
+@pytest.mark.parametrize("kind", ["cycle", "16-bit", "64-bit"])
+def test_an_encryption_with_a_reused_or_small_r_fails(kind: str) -> None:
+    # Each passed before, which compared two encryptions of m1 per case: a cycle of three r
+    # never gives them the same one (adversarial review K).
+    with pytest.raises(ConformanceError) as info:
+        check_paillier(small_r_encrypt(kind), randomized=True, examples=10)
+    assert info.value.clause == "C13.3"
+    assert "each encryption draws a fresh r, uniform in Z*_n" in str(info.value)
+    assert "call " in info.value.input and ", r = " in info.value.input
+
+
+def test_the_randomness_of_a_ciphertext_is_recovered() -> None:
+    public, private = paillier_keys()[1]
+    for r in (1, 2, 12345, public.n - 1):
+        c = ref_paillier_encrypt_with(public, 7, r)
+        assert randomness_of(private, c) == r
+
+
+def test_a_paillier_function_that_raises_is_a_conformance_error() -> None:
+    def crashes(n: int, m: int, r: int) -> int:
+        raise OverflowError("too big")
+
+    with pytest.raises(ConformanceError) as info:
+        check_paillier(crashes)
+    assert info.value.clause == "D13.2" and info.value.got == "OverflowError: too big"
+    assert info.value.input.startswith("n = ") and isinstance(info.value.__cause__, OverflowError)

@@ -1,0 +1,211 @@
+"""Check of a user's Paillier encryption against the reference (section 13, ``sbrml[testing]``).
+
+``check_paillier`` is re-exported by ``sbrml.testing.checks``; see there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from hypothesis import strategies as st
+
+import sbrml.reference as ref
+from sbrml.core.errors import SpecError
+from sbrml.reference import paillier
+from sbrml.testing.failures import ConformanceError, call_user, short_int
+from sbrml.testing.generated import Checked, for_all
+
+__all__ = ["check_paillier", "paillier_keys"]
+
+
+@cache
+def paillier_keys() -> tuple[tuple[paillier.PublicKey, paillier.PrivateKey], ...]:
+    """The keys ``check_paillier`` uses: the known-answer key ``n = 293 * 433`` and keys of 64
+    and 256 bits from fixed seeds (C13.2), all test keys (``insecure_test``, C13.1)."""
+    keys = [
+        paillier.keypair_from_primes(
+            293, 433, insecure_test=True, rng=ref.DeterministicRandomSource(0)
+        )
+    ]
+    for bits in (64, 256):
+        keys.append(
+            paillier.generate_keypair(
+                bits, rng=ref.DeterministicRandomSource(bits), insecure_test=True
+            )
+        )
+    return tuple(keys)
+
+
+@st.composite
+def _paillier_case(draw: st.DrawFn) -> tuple[int, int, int, int, int]:
+    k = draw(st.integers(0, len(paillier_keys()) - 1))
+    n = paillier_keys()[k][0].n
+    unit = st.integers(1, n - 1).filter(lambda r: math.gcd(r, n) == 1)
+    return k, draw(st.integers(0, n - 1)), draw(unit), draw(st.integers(0, n - 1)), draw(unit)
+
+
+# C13.3's r is uniform in Z*_n: below n / 2^SMALL_R_BITS with probability about 2^-32 per draw.
+SMALL_R_BITS = 32
+FRESH_CALLS = 20  # encryptions of one plaintext per generated case (randomized)
+
+
+def randomness_of(private: paillier.PrivateKey, c: int) -> int:
+    """The ``r`` of ``c = (1 + m n) r^n mod n^2`` (D13.2), recovered with the factors.
+
+    Every unit of ``Z_n^2`` is ``(1 + n)^m s^n`` for one ``m`` in ``Z_n`` and one ``s`` in
+    ``Z*_n``; ``c mod n = s^n mod n``, and ``n`` is invertible mod ``phi(n) = (p-1)(q-1)``
+    (``gcd(n, phi(n)) = 1`` for primes of the same length), so ``s = (c mod n)^(n^-1 mod
+    phi(n)) mod n``. For a ciphertext of D13.2, ``s`` is the ``r`` it was made with."""
+    n = private.p * private.q
+    phi = (private.p - 1) * (private.q - 1)
+    return pow(c % n, pow(n, -1, phi), n)
+
+
+def check_paillier(
+    encrypt: Callable[..., Any],
+    *,
+    add: Callable[[int, int, int], Any] | None = None,
+    decrypt: Callable[[int, int, int], Any] | None = None,
+    randomized: bool = False,
+    examples: int = 25,
+) -> Checked:
+    """Check a Paillier encryption with ``g = n + 1`` against the reference (section 13).
+
+    ``encrypt(n, m, r) -> c`` takes the randomness ``r`` in ``Z*_n`` (python-paillier's
+    ``raw_encrypt(m, r_value=r)``); with ``randomized`` it is ``encrypt(n, m) -> c`` and draws
+    its own. Optional: ``add(n, c1, c2) -> c`` and ``decrypt(p, q, c) -> m``. On the keys of
+    ``paillier_keys()`` and Hypothesis plaintexts: ``c`` is ``Enc(m; r) = (1 + m n) r^n mod
+    n^2`` exactly (D13.2, given ``r``); the reference decrypts ``c`` to ``m`` (C13.4, C13.6);
+    ``add`` of two ciphertexts (the reference's when not given) decrypts to ``m1 + m2 mod n``
+    (D13.3); ``decrypt`` recovers ``m`` from the reference's ciphertexts (C13.4).
+
+    With ``randomized``, the randomness (C13.3) on the keys of 64 bits or more: for each case,
+    ``encrypt(n, m1)`` is called FRESH_CALLS (20) more times; each ciphertext MUST decrypt to
+    ``m1``, and its ``r``, recovered with the key's factors (``randomness_of``), MUST differ
+    from every ``r`` seen before in the whole check (a reused ``r``, fixed or from a small
+    set, fails) and MUST NOT be below ``n / 2^32`` (a uniform ``r`` is, with probability
+    about ``2^-32`` per call; ``r = 1``, ``r = 2``, a counter or a 64-bit ``r`` for a 256-bit
+    key fail). Not checked: that ``r`` is uniform beyond that (no distribution test), nor
+    where it comes from (use a CSPRNG). An exception raised by a user's function is a
+    ConformanceError naming the clause and the case.
+    """
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
+    label = f"check_paillier(randomized={randomized})"
+    result = Checked(label)
+    seen: dict[tuple[int, int], int] = {}  # (n, r) -> the plaintext it was drawn for
+
+    def enc(public: paillier.PublicKey, m: int, r: int, k: int, where: str) -> int:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
+        args = (public.n, m) if randomized else (public.n, m, r)
+        clause = "C13.4" if randomized else "D13.2"
+        what = f"encrypt(n, m{k})" if randomized else f"encrypt(n, m{k}, r{k})"
+        c = int(call_user(encrypt, *args, check=label, clause=clause, what=what, where=where))
+        if not randomized and c != paillier.encrypt_with(public, m, r):
+            raise ConformanceError(
+                label,
+                "D13.2",
+                f"encrypt(n, m{k}, r{k}) = Enc(m{k}; r{k}) = (1 + m{k} n) r{k}^n mod n^2",
+                where,
+                paillier.encrypt_with(public, m, r),
+                c,
+            )
+        return c
+
+    def dec(
+        private: paillier.PrivateKey, c: int, m: int, clause: str, what: str, where: str
+    ) -> None:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
+        try:
+            got: Any = paillier.decrypt(private, c)
+        except SpecError as err:
+            raise ConformanceError(
+                label, err.clause, what, where, m, f"{short_int(c)}, refused: {err}"
+            ) from None
+        if got != m:
+            raise ConformanceError(label, clause, what, where, m, got)
+
+    def fresh(private: paillier.PrivateKey, c: int, m: int, call: int, where: str) -> None:
+        """C13.3 on one ciphertext of a randomized encrypt: its r is new and not small."""
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
+        n = private.p * private.q
+        r = randomness_of(private, c)
+        where = f"{where}; call {call} of encrypt(n, m1), r = {short_int(r)}"
+        if (n, r) in seen:
+            raise ConformanceError(
+                label,
+                "C13.3",
+                "each encryption draws a fresh r, uniform in Z*_n",
+                where,
+                "an r not seen before in this check",
+                f"r = {short_int(r)} again (first seen encrypting {short_int(seen[(n, r)])})",
+            )
+        if r < n >> SMALL_R_BITS:
+            raise ConformanceError(
+                label,
+                "C13.3",
+                "each encryption draws a fresh r, uniform in Z*_n",
+                where,
+                f"r >= n / 2^{SMALL_R_BITS} (a uniform r is below with probability ~2^-32)",
+                f"r = {short_int(r)} ({r.bit_length()} bits; n has {n.bit_length()})",
+            )
+        seen[(n, r)] = m
+
+    def body(item: tuple[int, int, int, int, int]) -> None:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
+        k, m1, r1, m2, r2 = item
+        public, private = paillier_keys()[k]
+        n = public.n
+        where = f"n = {short_int(n)} ({public.bits} bits), " + ", ".join(
+            f"{name} = {short_int(v)}"
+            for name, v in (("m1", m1), ("r1", r1), ("m2", m2), ("r2", r2))
+        )
+        c1, c2 = enc(public, m1, r1, 1, where), enc(public, m2, r2, 2, where)
+        dec(private, c1, m1, "C13.4", "the reference decrypts c1 = encrypt(n, m1) to m1", where)
+        if add is not None:
+            what = "add(n, c1, c2)"
+            total = int(
+                call_user(add, n, c1, c2, check=label, clause="D13.3", what=what, where=where)
+            )
+        else:
+            total = paillier.add(public, c1, c2)
+        adder = "your add" if add is not None else "the reference's add"
+        dec(
+            private,
+            total,
+            (m1 + m2) % n,
+            "D13.3",
+            f"{adder} of c1, c2 decrypts to m1 + m2 mod n",
+            where,
+        )
+        if decrypt is not None:
+            c = paillier.encrypt_with(public, m1, r1)
+            what = "decrypt(p, q, Enc(m1; r1))"
+            out = call_user(
+                decrypt,
+                private.p,
+                private.q,
+                c,
+                check=label,
+                clause="C13.4",
+                what=what,
+                where=where,
+            )
+            got = int(out)
+            if got != m1:
+                raise ConformanceError(
+                    label, "C13.4", "your decrypt(p, q, Enc(m1; r1)) = m1", where, m1, got
+                )
+        if randomized and public.bits >= 64:
+            fresh(private, c1, m1, 1, where)
+            for call in range(2, FRESH_CALLS + 2):
+                c = enc(public, m1, r1, 1, where)
+                dec(private, c, m1, "C13.4", "the reference decrypts encrypt(n, m1) to m1", where)
+                fresh(private, c, m1, call, where)
+            result.add("fresh r (C13.3)", FRESH_CALLS + 1)
+        result.add("generated cases")
+
+    for_all(_paillier_case(), body, examples)
+    return result
