@@ -9,6 +9,12 @@ Flower only; ``--json FILE`` writes both records; ``--ray-address auto`` joins a
 cluster (``ray start --head`` on one machine, ``ray start --address HEAD:6379`` on the others)
 instead of starting Ray here with ``--cpus`` CPUs. Exit status 1 if ``--tolerance`` is given
 and the final accuracies differ by more.
+
+It says at the start what runs where — in mode ``two-server`` both servers and the dealer run
+beside the ServerApp (a simulation of the trust model, not a deployment) — and which seed it
+uses: a seeded reproduction of ``sbrml simulate``, the strategy's secrets (the servers' keys,
+the dealer, the masks) derived from the public seed, unsafe for real secrets. ``--os-rng``
+draws those secrets from the OS CSPRNG instead (the clients always do).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 # Ray 2.55 warns at every start that it will stop overriding the GPU variables; none are used.
 os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
 
+import sbrml.optimized as opt
 from sbrml.flower.app import DEFAULT_BACKEND, SIMULATION_MODE, run
 from sbrml.simulation import Config
 from sbrml.simulation import run as simulate
@@ -46,7 +53,39 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-compare", action="store_true", help="skip sbrml simulate")
     p.add_argument("--json", help="write the records to this file")
     p.add_argument("--tolerance", type=float, help="fail if |final accuracies| differ more")
+    p.add_argument(
+        "--os-rng",
+        action="store_true",
+        help="draw the strategy's secrets from the OS CSPRNG, not from the seed",
+    )
     return p.parse_args(argv)
+
+
+# What runs where, by the strategy's mode (SecureRobustStrategy's names).
+WHERE = {
+    "two-server": "the clients seal their shares to S0 and S1; S0, S1 and the dealer run beside "
+    "the ServerApp, in this process: a SIMULATION of the trust model, not a deployment",
+    "plaintext": "the rule runs in the clear in the ServerApp",
+    "masks": "every party of the pairwise-mask protocol runs in the ServerApp, on updates "
+    "sent in the clear: its output and cost, not its privacy",
+    "paillier": "every party of the Paillier protocol runs in the ServerApp, on updates sent "
+    "in the clear: its output and cost, not its privacy",
+}
+
+
+def notice(args: argparse.Namespace) -> str:
+    """The run-time notice: the mode, what runs where, the seed and what it drives."""
+    secrets = (
+        "the strategy's secrets (servers' keys, dealer, masks) come from the OS CSPRNG"
+        if args.os_rng
+        else "the strategy's secrets (servers' keys, dealer, masks) are derived from it too: "
+        "a seeded reproduction of sbrml simulate, UNSAFE for real secrets"
+    )
+    return (
+        f"mode {args.mode}: {WHERE[args.mode]}.\n"
+        f"seed {args.seed}: the split, the initial model and the batches; {secrets}; "
+        "the clients' shares and sealing keys come from the OS CSPRNG."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.ray_address:
         # A running cluster has its own resources: only the address is passed to ray.init.
         backend["init_args"] = {"address": args.ray_address}
-    flower = run(config, backend_config=backend)
+    print(notice(args), flush=True)
+    rng = None if args.os_rng else opt.DeterministicRandomSource(args.seed)
+    flower = run(config, rng=rng, backend_config=backend)
     rows = [("flower", flower.accuracy, flower.wall_seconds)]
     record: dict[str, Any] = {"flower": flower.as_dict()}
     if not args.no_compare:
@@ -77,9 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         sim = simulate(config)
         rows.append(("sbrml simulate", sim.accuracy, time.perf_counter() - start))
         record["simulate"] = sim.as_dict()
-    print(
-        f"\n{config.label}, n={config.n}, f={config.f}, alpha={config.alpha:g}, seed={config.seed}"
-    )
+    # The strategy's names for the mode (config.label would say the simulation's "secure").
+    model = "" if config.model == "logreg" else f" | {config.model}"
+    label = f"{config.rule} | {config.attack or 'no attack'} | {args.mode}{model}"
+    print(f"\n{label}, n={config.n}, f={config.f}, alpha={config.alpha:g}, seed={config.seed}")
     print(f"{'run':<16} {'final acc':>9} {'best acc':>9} {'wall s':>8}")
     for name, accuracy, wall in rows:
         print(f"{name:<16} {accuracy[-1]:>9.4f} {max(accuracy):>9.4f} {wall:>8.1f}")

@@ -16,10 +16,23 @@ worker momentum, the rule, the attack, the aggregation mode — with each worker
 - The ServerApp moves ``theta <- theta - lr * aggregate`` (``server_lr``) and evaluates on the
   test split after every round, as the simulation does.
 
-All randomness comes from the public seed (``DeterministicRandomSource``, C2.2), so the run
-is the simulation's: a simulation, unsafe for real secrets. ``run`` starts it on Flower's
-simulation engine (Ray); ``client_app`` and ``server_app`` serve ``flwr run`` (the example's
-``pyproject.toml``), where the settings come from the run config.
+Randomness. The experiment's public randomness — the split, the initial model, each worker's
+batches — comes from the public seed (D18.2), as in ``sbrml simulate``. The secret randomness
+does not, unless asked for: each ClientApp draws its shares and ephemeral sealing keys from
+the OS CSPRNG (``sbrml.flower.reply``'s default, C2.1), and the strategy — the servers' keys,
+the dealer, ``S1``'s draws, the masks, the Paillier key, the simulated adversary's draws —
+from the ``rng`` given to ``run``, ``train_on_grid`` or ``make_strategy``: by default a
+``SystemRandomSource`` (the OS CSPRNG, C2.1). A seeded run is the caller's explicit choice:
+``rng=DeterministicRandomSource(seed)`` (``examples/flower/run.py`` passes it to reproduce
+``sbrml simulate`` draw for draw, e.g. bucketing's shuffles and the Gaussian attack; the tests
+do), or ``seeded = true`` in a ``flwr run`` run config. The strategy's secrets then all derive
+from the public seed (C2.2): a reproduction, unsafe for real secrets. The aggregates of the
+deterministic rules do not depend on the secret randomness (the round is exact in fixed
+point), so an unseeded run reaches the same accuracy for them.
+
+``run`` starts the example on Flower's simulation engine (Ray); ``client_app`` and
+``server_app`` serve ``flwr run`` (the example's ``pyproject.toml``), where the settings come
+from the run config.
 """
 
 from __future__ import annotations
@@ -40,6 +53,7 @@ from flwr.serverapp import Grid, ServerApp
 
 import sbrml.optimized as opt
 from sbrml.attacks import ATTACKS
+from sbrml.core.randomness import RandomSource
 from sbrml.extras import MissingExtraError
 from sbrml.flower.adversary import OmniscientAdversary, byzantine_reply
 from sbrml.flower.client import reply
@@ -204,10 +218,12 @@ def train(message: Message, context: Context) -> Message:
     return reply(message, context, template.unflatten(m), num_examples=len(batch))
 
 
-def make_strategy(config: Config) -> SecureRobustStrategy:
-    """The strategy of ``config``: every node trains every round, ``server_lr = lr``, the
-    seed's randomness, and a simulated omniscient adversary for a vector attack."""
-    rng = opt.DeterministicRandomSource(config.seed)
+def make_strategy(config: Config, *, rng: RandomSource | None = None) -> SecureRobustStrategy:
+    """The strategy of ``config``: every node trains every round, ``server_lr = lr``, and a
+    simulated omniscient adversary for a vector attack. ``rng``: the strategy's and the
+    adversary's randomness (default: a fresh ``SystemRandomSource``, the OS CSPRNG, C2.1;
+    ``DeterministicRandomSource(config.seed)`` for a seeded reproduction, C2.2)."""
+    rng = opt.SystemRandomSource() if rng is None else rng
     adversary = None
     if config.attack is not None and config.attack != LABEL_FLIP:
         extra = {}
@@ -251,9 +267,10 @@ class FlowerRun:
         return out
 
 
-def train_on_grid(grid: Grid, config: Config) -> FlowerRun:
-    """The ServerApp's work: ``config.rounds`` rounds of ``make_strategy(config)`` on ``grid``."""
-    strategy = make_strategy(config)
+def train_on_grid(grid: Grid, config: Config, *, rng: RandomSource | None = None) -> FlowerRun:
+    """The ServerApp's work: ``config.rounds`` rounds of ``make_strategy(config, rng=rng)`` on
+    ``grid``."""
+    strategy = make_strategy(config, rng=rng)
     model = MODELS[config.model]
     _, _, x_test, y_test = load_data(config.seed)
     record = FlowerRun(config)
@@ -281,13 +298,16 @@ def train_on_grid(grid: Grid, config: Config) -> FlowerRun:
     return record
 
 
-def server_app_for(config: Config, sink: list[FlowerRun]) -> ServerApp:
-    """A ServerApp that trains ``config`` and appends its ``FlowerRun`` to ``sink``."""
+def server_app_for(
+    config: Config, sink: list[FlowerRun], *, rng: RandomSource | None = None
+) -> ServerApp:
+    """A ServerApp that trains ``config`` (the strategy's randomness ``rng``) and appends its
+    ``FlowerRun`` to ``sink``."""
     app = ServerApp()
 
     @app.main()
     def main(grid: Grid, context: Context) -> None:
-        sink.append(train_on_grid(grid, config))
+        sink.append(train_on_grid(grid, config, rng=rng))
 
     return app
 
@@ -298,18 +318,29 @@ server_app = ServerApp()
 @server_app.main()
 def main(grid: Grid, context: Context) -> None:
     """``flwr run``: the settings from the run config (the example's pyproject.toml); with
-    ``out``, the record is written there as JSON."""
+    ``out``, the record is written there as JSON. The strategy's secrets come from the OS
+    CSPRNG unless the run config says ``seeded = true`` (then from ``seed``: a reproduction,
+    unsafe for real secrets)."""
     config = flower_config(config_of(context.run_config))
-    record = train_on_grid(grid, config)
+    seeded = context.run_config.get("seeded") is True
+    rng = opt.DeterministicRandomSource(config.seed) if seeded else None
+    record = train_on_grid(grid, config, rng=rng)
     out = context.run_config.get("out")
     if out:
         Path(str(out)).write_text(json.dumps(record.as_dict(), indent=1), encoding="utf-8")
 
 
 def run(
-    config: Config, *, backend_config: Mapping[str, Any] | None = None, verbose: bool = False
+    config: Config,
+    *,
+    rng: RandomSource | None = None,
+    backend_config: Mapping[str, Any] | None = None,
+    verbose: bool = False,
 ) -> FlowerRun:
     """The Flower example on Flower's simulation engine (Ray): ``config.n`` SuperNodes.
+
+    ``rng`` is the strategy's randomness (``make_strategy``): the OS CSPRNG by default,
+    ``DeterministicRandomSource(config.seed)`` for a seeded reproduction of ``sbrml simulate``.
 
     ``backend_config`` is Flower's (default ``DEFAULT_BACKEND``: one CPU per ClientApp, Ray
     limited to two CPUs; ``{"init_args": {"address": "auto"}}`` joins a running Ray cluster).
@@ -328,7 +359,7 @@ def run(
     sink: list[FlowerRun] = []
     start = time.perf_counter()
     run_simulation(
-        server_app=server_app_for(config, sink),
+        server_app=server_app_for(config, sink, rng=rng),
         client_app=client_app,
         num_supernodes=config.n,
         backend_config=dict(backend_config or DEFAULT_BACKEND),

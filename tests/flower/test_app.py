@@ -9,11 +9,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from flwr.app import Context, Message, RecordDict
 
+import sbrml.flower.app as app
+import sbrml.optimized as opt
 from sbrml.flower.adversary import BYZANTINE_KEY
 from sbrml.flower.app import (
     config_of,
@@ -149,3 +152,21 @@ def test_the_flower_app_is_valid_and_configures_the_default_secure_run() -> None
     assert validate_config(project, check_module=True, project_dir=ROOT / "examples" / "flower")[0]
     config = config_of(project["tool"]["flwr"]["app"]["config"])
     assert config == Config(rule="nnm+krum", attack="alie", mode="secure")  # as in D18.4
+
+
+@pytest.mark.spec("C2.1", "C2.2")
+def test_the_strategys_secrets_come_from_the_os_unless_a_seeded_run_is_asked_for() -> None:
+    def keys(strategy: Any) -> dict[str, bytes]:
+        assert strategy.servers is not None
+        return dict(strategy.servers.public_keys)
+
+    config = Config(rule="krum", attack="alie", mode="secure", n=6, f=1, seed=3)
+    assert keys(make_strategy(config)) != keys(make_strategy(config))  # the OS CSPRNG
+    seeded = [make_strategy(config, rng=opt.DeterministicRandomSource(3)) for _ in range(2)]
+    assert keys(seeded[0]) == keys(seeded[1])  # a reproduction, when asked for
+
+
+def test_the_apps_docstring_does_not_claim_every_secret_comes_from_the_seed() -> None:
+    doc = app.__doc__ or ""
+    assert "All randomness comes from the public seed" not in doc
+    assert "OS CSPRNG" in doc and "seeded" in doc

@@ -38,6 +38,12 @@ def test_the_example_script_matches_sbrml_simulate(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "|final accuracy difference| = 0.0000" in done.stdout
+    # The run-time notice: the servers and the dealer beside the ServerApp, and the seed.
+    assert "S0, S1 and the dealer run beside the ServerApp" in done.stdout
+    assert "SIMULATION of the trust model" in done.stdout
+    assert "seed 0: " in done.stdout and "UNSAFE for real secrets" in done.stdout
+    # The summary names the mode as the strategy does, not as the simulation ("secure").
+    assert "nnm+krum | alie | two-server, n=5" in done.stdout and "| secure" not in done.stdout
     runs = json.loads(out.read_text(encoding="utf-8"))
     flower, sim = runs["flower"], runs["simulate"]
     assert len(flower["accuracy"]) == 2 and flower["accuracy"] == sim["accuracy"]
