@@ -15,11 +15,12 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord, Re
 
 import sbrml
 import sbrml.api
+import sbrml.flower
 import sbrml.flower.servers
 import sbrml.optimized as opt
 from sbrml import modes
 from sbrml.core.errors import ParameterError
-from sbrml.flower import SecureRobustStrategy
+from sbrml.flower import SecureRobustStrategy, Template
 from sbrml.flower.records import SHARES_KEY
 from tests.flower.federation import (
     FIRST_NODE,
@@ -27,6 +28,7 @@ from tests.flower.federation import (
     Grid,
     answer,
     client_replies,
+    context,
     identity,
     instructions,
     rows,
@@ -350,3 +352,45 @@ def test_a_run_whose_every_round_aborts_ends_with_the_initial_model() -> None:
     assert np.array_equal(TEMPLATE.flatten(result.arrays), TEMPLATE.flatten(initial))
     assert [r.error is not None for r in s.rounds] == [True, True]
     assert all(m["aborted"] == 1 for m in result.train_metrics_clientapp.values())
+
+
+@pytest.mark.spec("C8.3")
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_bad_plain_reply_to_two_server_is_excluded(fault: str) -> None:
+    s = strategy("median", 1, 7)
+    x = rows(7)
+    messages = instructions(s, 7)
+    _, metrics = s.aggregate_train(1, client_replies(messages, x, faulty(FAULTS[fault][0], x)))
+    assert metrics is not None and metrics["valid"] == 6 and metrics["excluded"] == 1
+    assert "no sealed shares" in s.rounds[0].excluded[BAD]
+
+
+@pytest.mark.spec("C8.3", "C1.1", "C1.2")
+@pytest.mark.parametrize(
+    ("update", "text"),
+    [
+        (TEMPLATE.unflatten(np.full(16, np.nan)), "C1.1"),
+        (TEMPLATE.unflatten(np.full(16, np.inf)), "C1.1"),
+        (TEMPLATE.unflatten(np.full(16, 1e20)), "C1.2"),
+        (Template(("w",), ((9,),), ("float64",)).unflatten(np.zeros(9)), "malformed share"),
+    ],
+)
+def test_the_client_piece_on_a_bad_update_gets_its_node_excluded(
+    update: ArrayRecord, text: str
+) -> None:
+    # In mode two-server the client piece refuses what it cannot share (C1.x) and says why;
+    # an update of another length is shared, and the servers find its shares malformed (C8.3).
+    s = strategy("median", 1, 7)
+    messages = instructions(s, 7)
+
+    def edit(i: int, reply: Message, instruction: Message) -> Message:
+        if i != 2:
+            return reply
+        rng = opt.DeterministicRandomSource(2)
+        return sbrml.flower.reply(
+            instruction, context(instruction), update, num_examples=1, rng=rng
+        )
+
+    _, metrics = s.aggregate_train(1, client_replies(messages, rows(7), edit))
+    assert metrics is not None and metrics["valid"] == 6 and metrics["excluded"] == 1
+    assert text in s.rounds[0].excluded[BAD]
