@@ -69,7 +69,7 @@ mutation: install
 	$(BIN)/python tools/mutation.py --floor $(MUTATION_FLOOR) $(MODULES)
 
 thorough: install
-	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -m "not byzfl"
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -m "not byzfl" --durations=25
 
 # ByzFL (the independent baseline of the rule library) as a dev extra: PyTorch 2.13.0, CPU
 # build, and ByzFL without its declared torchvision dependency (sbrml.byzfl_baseline loads

@@ -27,6 +27,7 @@ from tests.helpers import (
     decoded_inputs,
     feasible_f,
 )
+from tests.helpers.examples import budget
 
 integer_points = st.integers(7, 9).flatmap(
     lambda n: st.integers(1, 3).flatmap(
@@ -46,6 +47,7 @@ def _run(tree: ModuleType, spec: str, f: int, x: list[list[float]], seed: int) -
 
 @pytest.mark.spec("C9.2", "C10.3", "C11.3")
 @pytest.mark.parametrize("spec", DISTANCE_SPECS + PLAINTEXT_SPECS)
+@budget(130)
 @given(x=integer_points, seed=st.integers(0, 2**32))
 def test_plaintext_rules_agree(spec: str, x: list[list[float]], seed: int) -> None:
     f = feasible_f(spec, len(x))
@@ -67,7 +69,7 @@ def test_plaintext_rules_agree(spec: str, x: list[list[float]], seed: int) -> No
 
 @pytest.mark.spec("C8.11", "C8.5", "C7.3", "C10.3")
 @pytest.mark.parametrize("spec", DISTANCE_SPECS)
-@settings(max_examples=max(8, settings().max_examples // 3))
+@settings(max_examples=max(8, min(60, settings().max_examples // 3)))
 @given(x=integer_points, seed=st.integers(0, 2**32))
 def test_secure_rounds_agree(spec: str, x: list[list[float]], seed: int) -> None:
     x = [[v / 8 for v in row] for row in x]  # exact in fixed point: decoded inputs equal inputs

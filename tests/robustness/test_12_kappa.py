@@ -18,6 +18,7 @@ from sbrml.robustness import (
     published_bound,
     search_kappa,
 )
+from tests.helpers.examples import budget
 
 BOUNDED = [*PUBLISHED, "nnm+krum", "nnm+median", "nnm+geomed", "nnm+trimmed-mean"]
 ROBUST = [
@@ -58,6 +59,7 @@ cases = st.sampled_from(SHAPES).flatmap(
 
 @pytest.mark.spec("C12.1", "D12.1", "D12.3")
 @pytest.mark.parametrize("spec", BOUNDED)
+@budget(600)
 @given(case=cases)
 def test_published_bounds_hold_on_random_and_outlier_inputs(
     spec: str, case: tuple[tuple[int, int], list[list[float]], list[list[float]]]

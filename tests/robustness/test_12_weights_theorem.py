@@ -13,6 +13,7 @@ import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.rulespec import build_rule
 from tests.helpers import DISTANCE_SPECS, as_list, feasible_f
+from tests.helpers.examples import budget
 
 # Quarter-integers: float Gram distances of these (and of bucket and neighbour means) are
 # exact, so near-ties cannot break differently in rule(x) and in weights(D) (C6.1).
@@ -27,6 +28,7 @@ points = st.integers(6, 10).flatmap(
 @pytest.mark.spec("C6.1", "C11.6", "C10.3")
 @pytest.mark.parametrize("spec", DISTANCE_SPECS)
 @pytest.mark.parametrize("tree", [ref, opt], ids=["reference", "optimized"])
+@budget(100)
 @given(x=points, seed=st.integers(0, 2**32))
 def test_rule_equals_its_weights(
     spec: str, tree: ModuleType, x: list[list[float]], seed: int

@@ -31,6 +31,7 @@ from sbrml.optimized.distances import checked_distances
 from sbrml.optimized.rules import krum_float_scores, settle_lowest, settle_rows
 from sbrml.rulespec import build_rule
 from tests.helpers import as_list
+from tests.helpers.examples import budget
 
 TOL = Fraction(2, 10**9)  # exact scores this far apart must be told apart (C6.8: 1.05e-9)
 
@@ -243,6 +244,7 @@ SPECS = ["krum", "multikrum", "medoid", "mda", "nnm", "bulyan"]
 
 @pytest.mark.spec("C6.8", "C6.4")
 @pytest.mark.parametrize("spec", SPECS)
+@budget(300)
 @given(magnitude_cases(), st.randoms(use_true_random=False))
 def test_selections_are_exact_at_every_magnitude(
     spec: str, case: tuple[list[list[float]], int], rnd: Any
@@ -437,6 +439,7 @@ def twin_cases(draw: Any) -> tuple[list[list[float]], int]:
 
 @pytest.mark.spec("C6.8", "C6.4")
 @pytest.mark.parametrize("spec", SPECS)
+@budget(300)
 @given(twin_cases(), st.randoms(use_true_random=False))
 def test_selections_with_identical_honest_rows(
     spec: str, case: tuple[list[list[float]], int], rnd: Any

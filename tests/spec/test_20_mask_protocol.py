@@ -24,6 +24,7 @@ from sbrml.core.errors import (
 )
 from sbrml.optimized import DeterministicRandomSource as OptSource
 from sbrml.reference import DeterministicRandomSource as RefSource
+from tests.helpers.examples import budget
 
 ROUNDS = ref_mp.ROUNDS
 
@@ -58,6 +59,7 @@ def scenarios(draw: st.DrawFn, max_n: int = 6) -> tuple[int, int, dict[int, str]
 
 @pytest.mark.spec("C20.6", "C20.3", "P20.1")
 @pytest.mark.parametrize("tree", ["reference", "optimized"])
+@budget(220)
 @given(scenarios())
 def test_server_recovers_exactly_the_survivors_sum(
     tree: str, case: tuple[int, int, dict[int, str], int]
@@ -92,6 +94,7 @@ def test_late_dropout_is_counted_early_dropout_is_not() -> None:
 
 
 @pytest.mark.spec("C20.6", "C7.3")
+@budget(200)
 @given(scenarios(max_n=5))
 def test_trees_produce_identical_transcripts(case: tuple[int, int, dict[int, str], int]) -> None:
     n, t, drops, seed = case

@@ -32,6 +32,7 @@ from sbrml.reference.randomness import DeterministicRandomSource
 from sbrml.reference.ring import decode
 from sbrml.reference.sharing import share
 from tests.helpers import as_list
+from tests.helpers.examples import budget
 
 MASK = (1 << 64) - 1
 F = 16
@@ -169,6 +170,7 @@ def test_network_sorts_every_zero_one_input(v: int) -> None:
 
 
 @pytest.mark.spec("C22.1")
+@budget(500)
 @given(case=cases())
 def test_rules_on_shares_equal_the_plaintext_rules(
     case: tuple[str, int, list[list[int]], int],

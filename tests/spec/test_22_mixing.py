@@ -33,6 +33,7 @@ from sbrml.reference.preaggregation import NearestNeighborMixing, mixed_distance
 from sbrml.reference.rules import krum_scores
 from sbrml.rulespec import build_rule
 from tests.helpers import as_list
+from tests.helpers.examples import budget
 from tests.spec.test_22_selection import (
     BOTH_TREES,
     CONVENTIONS,
@@ -115,6 +116,7 @@ def mixing_cases(draw: st.DrawFn) -> tuple[list[list[int]], int, int, int, int]:
 
 @pytest.mark.spec("C22.4", "P22.7", "C11.5", "C11.6", "C6.4")
 @BOTH_TREES
+@budget(90)
 @given(case=mixing_cases())
 def test_weights_equal_the_plaintext_composition(impl: ModuleType, case: Any) -> None:
     rows, f, offset, m, seed = case
@@ -194,6 +196,7 @@ def round_inputs(impl: ModuleType, rows: list[list[int]]) -> Any:
 
 @pytest.mark.spec("C22.4", "C8.15", "P22.7")
 @BOTH_TREES
+@budget(50)
 @given(case=mixing_cases())
 def test_round_publishes_the_composition(impl: ModuleType, case: Any) -> None:
     rows, f, offset, m, seed = case

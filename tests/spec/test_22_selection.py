@@ -25,6 +25,7 @@ from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeErr
 from sbrml.core.params import hidden_bound_log2
 from sbrml.reference.rules import Krum, MultiKrum, krum_scores
 from tests.helpers import as_list
+from tests.helpers.examples import budget
 from tests.statistical.test_uniformity import assert_uniform_u64
 
 M = 1 << 64
@@ -114,6 +115,7 @@ def krum_cases(draw: st.DrawFn) -> tuple[list[list[int]], int, int, int, int]:
 
 @pytest.mark.spec("C22.2", "P22.5", "C6.4")
 @BOTH_TREES
+@budget(260)
 @given(case=krum_cases())
 def test_selection_equals_plaintext_krum(impl: ModuleType, case: Any) -> None:
     rows, f, offset, m, seed = case
