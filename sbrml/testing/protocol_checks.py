@@ -12,12 +12,13 @@ from typing import Any, cast
 
 import numpy as np
 from hypothesis import strategies as st
-from scipy.stats import chi2
 
 import sbrml.reference as ref
 from sbrml.testing import strategies
-from sbrml.testing.failures import ConformanceError, describe_matrix, short
+from sbrml.testing.failures import ConformanceError, call_user, describe_matrix, short
+from sbrml.testing.fixed_cases import grid, points
 from sbrml.testing.generated import Checked, for_all
+from sbrml.testing.uniformity import check_uniform
 
 __all__ = ["check_distance_protocol", "check_sharing"]
 
@@ -73,7 +74,9 @@ def check_sharing(
 
     def shares_of(secret: list[int], where: str) -> tuple[list[int], list[int]]:
         __tracebackhide__ = True  # pytest shows the caller, not the kit
-        out = _pair(share(np.array(secret, dtype=np.uint64) if as_arrays else list(secret)))
+        arg = np.array(secret, dtype=np.uint64) if as_arrays else list(secret)
+        what = "share(x)"
+        out = _pair(call_user(share, arg, check=label, clause="C3.1", what=what, where=where))
         pair = None if out is None else [_ring_vector(s, len(secret), bits) for s in out]
         if pair is None or pair[0] is None or pair[1] is None:
             raise ConformanceError(
@@ -96,10 +99,12 @@ def check_sharing(
             raise ConformanceError(label, "C3.1", "reconstruct(share(x)) = x", where, secret, got)
         if reconstruct is not None:
             args = [np.array(v, dtype=np.uint64) if as_arrays else v for v in (s0, s1)]
-            out = _ring_vector(reconstruct(*args), len(secret), bits)
+            what = "reconstruct(x^0, x^1)"
+            clause = "C3.1" if given is None else "P3.2"
+            back = call_user(reconstruct, *args, check=label, clause=clause, what=what, where=where)
+            out = _ring_vector(back, len(secret), bits)
             if out != secret:
                 where += f", shares {short(s0)} and {short(s1)}"
-                clause = "C3.1" if given is None else "P3.2"
                 raise ConformanceError(
                     label, clause, "your reconstruct(x^0, x^1) = x", where, secret, out
                 )
@@ -117,49 +122,18 @@ def check_sharing(
             drawn[0] += s0
             drawn[1] += s1
         for index, values in enumerate(drawn):
-            _uniform(label, f"share{index}", values[:samples], bits, alpha, where)
-            result.add("uniformity tests (C3.2)", bits // 8 if bits >= 8 else 1)
+            passed = check_uniform(
+                label, "C3.2", f"share{index}", values[:samples], bits, alpha, where
+            )
+            result.add("uniformity tests (C3.2)", passed)
     return result
 
 
-def _uniform(label: str, name: str, values: list[int], bits: int, alpha: float, where: str) -> None:
-    """C3.2's tests on ``values``: a chi-squared test on every byte (the value itself when
-    ``bits < 8``), and, from 40 bits up, no value twice (16,384 uniform 64-bit values repeat
-    with probability about 7e-12; a share that repeats is not fresh). ConformanceError when a
-    byte's p-value is below ``alpha`` or a value repeats."""
-    __tracebackhide__ = True  # pytest shows the caller, not the kit
-    if bits >= 40 and len(set(values)) < len(values):
-        repeats = len(values) - len(set(values))
-        raise ConformanceError(
-            label,
-            "C3.2",
-            f"{name} alone is uniform over Z_2^{bits}: fresh in every call and coordinate",
-            where,
-            f"{len(values)} distinct values",
-            f"{repeats} repeated values",
-        )
-    parts = (
-        [("value", 0, 2**bits)]
-        if bits < 8
-        else [(f"byte {k}", 8 * k, 256) for k in range(bits // 8)]
-    )
-    for part, shift, bins in parts:
-        counts = np.bincount([(v >> shift) % bins for v in values], minlength=bins)
-        expected = len(values) / bins
-        stat = float(((counts - expected) ** 2).sum() / expected)
-        p = float(chi2.sf(stat, bins - 1))
-        if p < alpha:
-            high, low = int(np.argmax(counts)), int(np.argmin(counts))
-            raise ConformanceError(
-                label,
-                "C3.2",
-                f"{name} alone is uniform over Z_2^{bits} (its {part})",
-                where,
-                f"each of the {bins} values about {expected:.0f} times "
-                f"(chi-squared p >= {alpha:g})",
-                f"chi2 = {stat:.1f} with {bins - 1} degrees of freedom (p = {p:.3g}); "
-                f"{part} {high:#04x} {counts[high]} times, {low:#04x} {counts[low]} times",
-            )
+# check_distance_protocol's fixed cases (n, d): the largest it runs (about half a second for
+# the reference tree's pairwise variant at 12 x 300, measured), and the input whose output
+# shares are sampled for C5.4's uniformity test.
+LARGE_CASES = ((12, 3), (3, 300), (12, 300))
+UNIFORMITY_CASE = (12, 2)
 
 
 def check_distance_protocol(
@@ -167,38 +141,57 @@ def check_distance_protocol(
     *,
     frac_bits: int = 16,
     examples: int = 25,
+    samples: int = 2**12,
+    alpha: float = 1e-6,
     as_arrays: bool = False,
 ) -> Checked:
     """Check a two-server distance protocol, ``protocol(X^0, X^1) -> (D^0, D^1)``.
 
     ``X^s`` is server ``s``'s share of the encoded inputs (``n`` rows of ``d`` ring elements
     of ``Z_2^64``, as lists, or ``uint64`` arrays with ``as_arrays``); the protocol returns
-    each server's ``n x n`` share of ``D`` and runs its own dealer or provider. For up to
-    ``examples`` Hypothesis inputs within the round's bounds (``strategies.inputs``, encoded
-    with ``frac_bits``, shared from a drawn seed) the reconstructed ``D`` MUST be exact:
-    ``D_ij = 2^(2F) ||x_i - x_j||^2`` of the decoded inputs (C5.2; P5.1 and P5.2 both give
-    it, C5.1).
+    each server's ``n x n`` share of ``D`` and runs its own dealer or provider. Checked, on up
+    to ``examples`` Hypothesis inputs within the round's bounds (``strategies.inputs``, ``n``
+    from 2 to 8, ``d`` from 1 to 8, encoded with ``frac_bits``, shared from a drawn seed) and
+    on the fixed inputs of ``sbrml.testing.fixed_cases`` of sizes LARGE_CASES (``n x d`` =
+    12 x 3, 3 x 300, 12 x 300):
+
+    1. C5.2: the reconstructed ``D`` is exactly ``D_ij = 2^(2F) ||x_i - x_j||^2`` of the
+       decoded inputs (P5.1 and P5.2 both give it, C5.1);
+    2. C5.4: no off-diagonal entry of either server's share equals the plaintext entry (a
+       protocol that hands ``D`` to one server fails);
+    3. C5.4: each server's off-diagonal entries (``i < j``) alone look uniform: ``samples``
+       of them from repeated calls on one fixed 12 x 2 input, with those of the large fixed
+       cases, pass the chi-squared test on every byte and repeat no value (the test
+       ``check_sharing`` runs, at significance ``alpha``).
+
+    Not checked, because the kit calls one function that plays both servers: what the
+    servers send each other inside it (an implementation that reconstructs an ``x_i`` or
+    ``D`` in one server and re-shares the result passes; check the servers' views, e.g. with
+    ``strategies.transcripts`` and your transcript); the diagonal shares (P5.1 and P5.2 make
+    them 0); shares' independence across entries. An exception raised by ``protocol`` is a
+    ConformanceError naming C5.2 and the input.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
     label = f"check_distance_protocol(frac_bits={frac_bits})"
     result = Checked(label)
-    strategy = st.tuples(strategies.inputs(n=(2, 6), d=(1, 5), f=1), st.integers(0, 2**64 - 1))
     scale = Fraction(4) ** frac_bits
+    pooled: tuple[list[int], list[int]] = ([], [])
 
-    def body(item: tuple[np.ndarray, int]) -> None:
+    def run(x: np.ndarray, seed: int, where: str) -> tuple[list[list[int]], list[list[int]]]:
+        """The protocol's two shares of D for ``x``, shared from ``seed``, checked against
+        the plaintext (C5.2) and entry by entry against the shares (C5.4)."""
         __tracebackhide__ = True  # pytest shows the caller, not the kit
-        x, seed = item
         encoded = [ref.encode(row, frac_bits=frac_bits) for row in x.tolist()]
         rng = ref.DeterministicRandomSource(seed)
         pairs = [ref.share(e, rng=rng.derive(f"worker/{i}")) for i, e in enumerate(encoded)]
         x0, x1 = ([p[s] for p in pairs] for s in (0, 1))
-        where = f"{describe_matrix('x', x)}, encoded with F = {frac_bits}, shared from seed {seed}"
         args = (
             (np.array(x0, dtype=np.uint64), np.array(x1, dtype=np.uint64))
             if as_arrays
             else (x0, x1)
         )
-        out = _pair(protocol(*args))
+        what = "protocol(X^0, X^1)"
+        out = _pair(call_user(protocol, *args, check=label, clause="C5.2", what=what, where=where))
         n = len(encoded)
         rows = None if out is None else [[_ring_vector(r, n, 64) for r in m] for m in out]
         if rows is None or any(len(m) != n or None in m for m in rows):
@@ -234,7 +227,50 @@ def check_distance_protocol(
                     f"expected D = {short(expected)}",
                 ],
             )
+        for s, m in enumerate((m0, m1)):
+            bare = [(i, j) for i in range(n) for j in range(n) if i != j and m[i][j] == got[i][j]]
+            if bare:
+                i, j = bare[0]
+                raise ConformanceError(
+                    label,
+                    "C5.4",
+                    f"S{s}'s share of D alone is uniform: it is not D",
+                    where,
+                    f"D^{s}[{i}][{j}] unrelated to D[{i}][{j}] = {got[i][j]}",
+                    f"D^{s}[{i}][{j}] = {m[i][j]}",
+                    [f"{len(bare)} of the {n * (n - 1)} off-diagonal entries are D's"],
+                )
+        return m0, m1
+
+    def body(item: tuple[np.ndarray, int]) -> None:
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
+        x, seed = item
+        where = f"{describe_matrix('x', x)}, encoded with F = {frac_bits}, shared from seed {seed}"
+        run(x, seed, where)
         result.add("generated inputs")
 
-    for_all(strategy, body, examples)
+    def pool(shares: tuple[list[list[int]], list[list[int]]]) -> None:
+        for s, m in enumerate(shares):
+            pooled[s].extend(m[i][j] for i in range(len(m)) for j in range(i + 1, len(m)))
+
+    inputs = strategies.inputs(n=(2, 8), d=(1, 8), f=1)
+    for_all(st.tuples(inputs, st.integers(0, 2**64 - 1)), body, examples)
+    for n, d in LARGE_CASES:
+        x = grid(points(0, n, d))
+        where = f"{describe_matrix('x', x)}, fixed case points(0, {n}, {d}) (fixed_cases)"
+        pool(run(x, 0, where + ", shared from seed 0"))
+        result.add("fixed inputs")
+    n, d = UNIFORMITY_CASE
+    x = grid(points(1, n, d))
+    where = (
+        f"the off-diagonal entries (i < j) of each server's share of D over repeated calls on "
+        f"{describe_matrix('x', x)} (fixed case points(1, {n}, {d})) and the fixed cases"
+    )
+    calls = 0
+    while len(pooled[0]) < samples:
+        pool(run(x, calls, f"{describe_matrix('x', x)}, shared from seed {calls}"))
+        calls += 1
+    for s in (0, 1):
+        passed = check_uniform(label, "C5.4", f"S{s}'s share of D", pooled[s], 64, alpha, where)
+        result.add("uniformity tests (C5.4)", passed)
     return result

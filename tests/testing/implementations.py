@@ -197,3 +197,40 @@ def small_r_encrypt(kind: str) -> Callable[[int, int], int]:
         return (1 + m * n) * pow(r, n, n * n) % (n * n)
 
     return run
+
+
+def _reshared(x0: Any, x1: Any, mask: Callable[[], int]) -> tuple[Matrix, Matrix]:
+    """The reference's D, reconstructed, then shared again as ``(D - r, r)``, ``r = mask()``
+    per entry pair (symmetric, zero diagonal): a protocol whose S0 sees D when r = 0."""
+    d0, d1 = gram_protocol(ref)(x0, x1)
+    n = len(d0)
+    plain = [
+        [(a + b) % 2**64 for a, b in zip(r0, r1, strict=True)]
+        for r0, r1 in zip(d0, d1, strict=True)
+    ]
+    r = [[0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            r[i][j] = r[j][i] = mask()
+    return [[(plain[i][j] - r[i][j]) % 2**64 for j in range(n)] for i in range(n)], r
+
+
+def distances_to_s0(x0: Matrix, x1: Matrix) -> tuple[Matrix, Matrix]:
+    """Correct D, all of it in S0's share (S1's is zero)."""
+    return _reshared(x0, x1, lambda: 0)
+
+
+def distances_with_small_masks(x0: Matrix, x1: Matrix) -> tuple[Matrix, Matrix]:
+    """Correct D, S1's share below 2^32: S0's share is D minus a small number."""
+    return _reshared(x0, x1, lambda: 1 + int.from_bytes(os.urandom(4), "little"))
+
+
+def distances_wrong_beyond(n: int, d: int) -> Callable[[Matrix, Matrix], Any]:
+    """P5.1 on at most ``n`` rows of ``d`` coordinates, off by one beyond."""
+
+    def run(x0: Matrix, x1: Matrix) -> Any:
+        if len(x0) <= n and len(x0[0]) <= d:
+            return gram_protocol(ref)(x0, x1)
+        return distances_off_by_one(x0, x1)
+
+    return run

@@ -18,6 +18,9 @@ from tests.testing.implementations import (
     TREES,
     biased_share,
     distances_off_by_one,
+    distances_to_s0,
+    distances_with_small_masks,
+    distances_wrong_beyond,
     fixed_r_encrypt,
     fresh_encrypt,
     gram_protocol,
@@ -86,12 +89,17 @@ def test_a_wrong_reconstruct_fails() -> None:
     assert "your reconstruct(x^0, x^1) = x" in str(info.value)
 
 
+@pytest.mark.spec("C5.4")
 @pytest.mark.parametrize("variant", ["gram", "pairwise"])
 @pytest.mark.parametrize("tree", sorted(TREES))
 def test_check_distance_protocol_passes_on_the_trees(tree: str, variant: str) -> None:
     protocol = gram_protocol(TREES[tree], variant)
     checked = check_distance_protocol(protocol, examples=10, as_arrays=tree == "optimized")
-    assert checked.counts == {"generated inputs": 10}
+    assert checked.counts == {
+        "generated inputs": 10,
+        "fixed inputs": 3,
+        "uniformity tests (C5.4)": 16,  # 8 bytes x 2 servers
+    }
 
 
 def test_a_distance_off_by_one_fails() -> None:
@@ -215,3 +223,50 @@ def test_a_paillier_function_that_raises_is_a_conformance_error() -> None:
         check_paillier(crashes)
     assert info.value.clause == "D13.2" and info.value.got == "OverflowError: too big"
     assert info.value.input.startswith("n = ") and isinstance(info.value.__cause__, OverflowError)
+
+
+# Each of these passed check_distance_protocol before: it compared the reconstructed D alone,
+# on n <= 6 and d <= 5 (adversarial review K).
+@pytest.mark.spec("C5.4")
+def test_a_protocol_handing_d_to_one_server_fails() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_distance_protocol(distances_to_s0, examples=5)
+    assert info.value.clause == "C5.4"
+    assert "S0's share of D alone is uniform: it is not D" in str(info.value)
+
+
+@pytest.mark.spec("C5.4")
+def test_a_protocol_with_small_masks_fails_the_uniformity_test() -> None:
+    with pytest.raises(ConformanceError) as info:
+        check_distance_protocol(distances_with_small_masks, examples=5)
+    assert info.value.clause == "C5.4"
+    assert "S0's share of D alone is uniform over Z_2^64 (its byte " in str(info.value)
+
+
+@pytest.mark.parametrize(("n", "d"), [(8, 1000), (1000, 8)], ids=["beyond n=8", "beyond d=8"])
+def test_a_protocol_wrong_only_on_larger_inputs_fails(n: int, d: int) -> None:
+    # Wrong just beyond what Hypothesis draws (n <= 8, d <= 8): the fixed cases find it.
+    with pytest.raises(ConformanceError) as info:
+        check_distance_protocol(distances_wrong_beyond(n, d), examples=5)
+    assert info.value.clause == "C5.2" and "fixed case points(0, " in info.value.input
+
+
+def test_a_protocol_that_raises_is_a_conformance_error() -> None:
+    def crashes(x0: object, x1: object) -> object:
+        raise MemoryError("dealer out of triples")
+
+    with pytest.raises(ConformanceError) as info:
+        check_distance_protocol(crashes, examples=5)
+    assert info.value.clause == "C5.2" and info.value.got == "MemoryError: dealer out of triples"
+    assert "protocol(X^0, X^1): the function under test raised" in str(info.value)
+    assert info.value.input.startswith("x = [[") and isinstance(info.value.__cause__, MemoryError)
+
+
+def test_a_sharing_that_raises_is_a_conformance_error() -> None:
+    def crashes(x: list[int]) -> object:
+        raise KeyError("rng")
+
+    with pytest.raises(ConformanceError) as info:
+        check_sharing(crashes, examples=5)
+    assert info.value.clause == "C3.1" and info.value.got == "KeyError: 'rng'"
+    assert isinstance(info.value.__cause__, KeyError)
