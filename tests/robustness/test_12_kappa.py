@@ -91,7 +91,11 @@ def test_published_bounds_hold_against_the_search(spec: str) -> None:
 def test_published_bounds_hold_against_a_long_search(spec: str, n: int, f: int) -> None:
     if not feasible(spec, n, f):
         return
-    worst, x = search_kappa(spec, n, f, restarts=4, steps=400, seed=n * 10 + f)
+    # Weiszfeld makes a geometric-median search about ten times dearer than the others (74 s
+    # against 7 s at n = 7 under make thorough): a quarter of the search
+    # keeps make thorough within its budget (docs/assurance.md).
+    restarts, steps = (2, 200) if "geomed" in spec else (4, 400)
+    worst, x = search_kappa(spec, n, f, restarts=restarts, steps=steps, seed=n * 10 + f)
     bound = published_bound(spec, n, f)
     assert bound is not None and worst <= bound * (1 + 1e-6), f"counterexample: {x.tolist()}"
 
