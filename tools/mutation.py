@@ -55,12 +55,14 @@ _SHARING = [
 ]
 _BEAVER = [
     "tests/spec/test_04_beaver.py",
+    "tests/spec/test_04_beaver_material.py",
     "tests/spec/test_validation_paths.py",
     "tests/differential/test_blocks_and_parameters.py",
     "tests/vectors/test_vectors.py",
 ]
 _DISTANCES = [
     "tests/spec/test_05_distances.py",
+    "tests/spec/test_05_distance_views.py",
     "tests/spec/test_validation_paths.py",
     "tests/differential/test_blocks_and_parameters.py",
     "tests/vectors/test_vectors.py",
@@ -111,6 +113,71 @@ EQUIVALENT: dict[str, str] = {
         "F <= 67 instead of F <= 61: with W >= 1, the bound F + W <= 62 still refuses every F > 61"
     ),
 }
+# zip(..., strict=True) loosened where every operand has the same length by construction.
+_SAME_COUNT = "the dealer draws every operand with ring_elements(count): the lengths are equal"
+_SAME_ROWS = "a^0, a^1 have `rows` entries and B^0, B^1, C^0 `rows` rows of `cols` (_rows)"
+_SAME_COLS = "B^0, B^1, C^0 are all cut into rows of `cols` entries by _rows"
+_CHECKED_WIDTH = "check_matrix has refused rows of unequal length before this zip"
+_SEND_PARTS = "every caller of Dealer._send passes 2 or 3 parts, so the else branch never runs"
+for _name, _number, _reason in [
+    ("scalar_triples", 30, _SAME_COUNT),
+    ("scalar_triples", 36, _SAME_COUNT),
+    ("scalar_triples", 37, _SAME_COUNT),
+    ("square_pairs", 28, _SAME_COUNT),
+    ("square_pairs", 32, _SAME_COUNT),
+    ("square_pairs", 33, _SAME_COUNT),
+    ("row_triples", 71, _SAME_COLS),
+    ("row_triples", 75, _SAME_COLS),
+    ("row_triples", 76, _SAME_COLS),
+    ("row_triples", 82, _SAME_ROWS),
+    ("row_triples", 88, _SAME_ROWS),
+    ("row_triples", 89, _SAME_ROWS),
+]:
+    EQUIVALENT[f"sbrml.reference.beaver.xǁDealerǁ{_name}__mutmut_{_number}"] = _reason
+for _number in (42, 45, 46):
+    EQUIVALENT[f"sbrml.reference.distances.x_sq_distances__mutmut_{_number}"] = _CHECKED_WIDTH
+for _number in (7, 12, 14):
+    EQUIVALENT[f"sbrml.optimized.beaver.xǁDealerǁ_send__mutmut_{_number}"] = _SEND_PARTS
+EQUIVALENT.update(
+    {
+        "sbrml.reference.distances.x_sq_distances__mutmut_27": (
+            "j over range(n) instead of range(i + 1, n): the extra j < i rewrite the same "
+            "symmetric entries with the same values and j = i writes the diagonal's 0"
+        ),
+        "sbrml.reference.distances.x_sq_distances__mutmut_28": (
+            "j over range(i + 1): every pair i > j is written once, symmetrically, with its value"
+        ),
+        "sbrml.reference.distances.x_sq_distances__mutmut_29": (
+            "j from i - 1: j = i - 1 rewrites a pair with its value, j = i the diagonal's 0, and "
+            "j = -1 (i = 0) is row n - 1, so out[0][-1] is D_0,n-1 itself"
+        ),
+        "sbrml.reference.distances.x_secure_sq_distances_pairwise__mutmut_5": (
+            "d = 1 instead of 0 only when n = 0, where there are no pairs to slice by d"
+        ),
+        "sbrml.optimized.beaver.x_gram_sum__mutmut_8": (
+            "same = None: the right operand is computed again from the same arrays (x is y, "
+            "dx is dy), equal to the left one"
+        ),
+        "sbrml.optimized.beaver.x_gram_sum__mutmut_20": (
+            "the right operand is computed again from the same arrays, equal to the left one"
+        ),
+        "sbrml.optimized.beaver.xǁDealerǁ_send__mutmut_9": (
+            "the parts are 1-D ring_elements arrays: reshape(None) keeps their shape"
+        ),
+        "sbrml.optimized.beaver.xǁDealerǁ_send__mutmut_11": (
+            "the parts are 1-D arrays and NumPy reads reshape(-2) as reshape(-1)"
+        ),
+        "sbrml.optimized.beaver.xǁGramSharesǁrestrict__mutmut_17": (
+            "restricting to all rows in order returns a copy instead of self: a[arange(n)], "
+            "c and aat indexed by arange(n) hold the same values (GramShares compares a and c)"
+        ),
+        "sbrml.optimized.beaver.xǁGramSharesǁrestrict__mutmut_18": (
+            "the same: a copy with the same values instead of self"
+        ),
+        "sbrml.optimized.distances.x_check_matrix__mutmut_91": _NO_KIND_X,
+        "sbrml.optimized.distances.x_check_matrix__mutmut_108": _FLOAT64,
+    }
+)
 
 # Functions that only build the text of an error message: each of their mutants is
 # message-only, like a changed argument of an ``...Error(...)`` call. Function -> its callers.
