@@ -176,6 +176,19 @@ EQUIVALENT.update(
         ),
         "sbrml.optimized.distances.x_check_matrix__mutmut_91": _NO_KIND_X,
         "sbrml.optimized.distances.x_check_matrix__mutmut_108": _FLOAT64,
+        "sbrml.optimized.distances.x__floats__mutmut_2": (
+            "arr.astype(np.float64) is already float64: asarray with dtype=None returns it as is"
+        ),
+        "sbrml.optimized.distances.x__floats__mutmut_4": (
+            "arr.astype(np.float64) is already float64: asarray without a dtype returns it as is"
+        ),
+        "sbrml.optimized.distances.x__floats__mutmut_5": _FLOAT64,
+        "sbrml.optimized.distances.x_restrict_square_pairs__mutmut_25": (
+            "NumPy reads reshape(-2, d) as reshape(-1, d)"
+        ),
+        "sbrml.optimized.distances.x_restrict_square_pairs__mutmut_27": (
+            "NumPy reads reshape(-2) as reshape(-1)"
+        ),
     }
 )
 
