@@ -88,6 +88,7 @@ TESTS: dict[str, list[str]] = {
     "optimized/distances": _DISTANCES,
     "reference/round": _ROUND,
     "optimized/round": _ROUND,
+    "optimized/round_offline": _ROUND,
     "core/round": _ROUND,
 }
 
