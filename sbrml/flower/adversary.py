@@ -33,7 +33,8 @@ BYZANTINE_KEY = "sbrml-byzantine"  # a reply's MetricRecord entry: 1 on a Byzant
 
 def byzantine_reply(message: Message, context: Context) -> Message:
     """A Byzantine node's reply under an omniscient attack: no update, only the marker (and
-    the node's ``partition-id``, which orders it among the rows); the adversary fills it in."""
+    the node's ``partition-id``, for the logs: the rows are ordered by node id); the adversary
+    fills it in."""
     record = MetricRecord({"num-examples": 0, BYZANTINE_KEY: 1})
     if "partition-id" in context.node_config:
         record["partition-id"] = int(context.node_config["partition-id"])
@@ -46,7 +47,7 @@ class OmniscientAdversary:
     ``attack``: a vector attack of ``sbrml.attacks`` (``ATTACKS[name](f, ...)``), called as
     ``attack(honest, rng=rng.derive(f"attack/{t}"))`` in round ``t`` (from 0) — the label
     ``sbrml simulate`` uses, so that a seeded run draws the same Gaussian attack. The rows go to
-    the Byzantine nodes in the order of their ``partition-id``.
+    the Byzantine nodes in the order of their node ids (the rows' order).
     """
 
     def __init__(self, attack: Any, *, rng: RandomSource) -> None:

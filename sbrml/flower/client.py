@@ -107,7 +107,8 @@ def reply(
     ``update``: the client's update as an ArrayRecord of the global model's layout (float64 is
     aggregated exactly as sent; other float dtypes are converted). ``metrics`` are added to
     the reply's MetricRecord with ``num-examples`` and, when the node has one, its
-    ``partition-id`` (the strategy orders the rows by it). ``rng``: the source of the shares
+    ``partition-id`` (for the logs only: the strategy orders the rows by node id, which the
+    SuperLink sets, never by a field a client writes). ``rng``: the source of the shares
     and the ephemeral keys (default: a fresh ``SystemRandomSource``, C2.1).
     """
     config = instruction_config(message)

@@ -3,15 +3,30 @@
 ``read_rows`` turns the replies of one round into the rows ``SecureRobustStrategy``
 aggregates. A row holds the node's update (``vector``, float64 of length ``d``), or in mode
 ``two-server`` its sealed shares (``sealed``), or the published reason it holds neither
-(C0.1: the condition and clause, never a value): an error reply, no reply, arrays other than the
-global model's (D8.1), a NaN or an infinity (C1.1), no sealed shares, an input the client's
-encoder refused. Rows are ordered by the replies' ``order_key`` metric (``partition-id`` by
-default), then node id; a node without that metric comes after those with it.
+(C0.1: the condition and clause, never a value): an error reply, no reply, conflicting
+replies, arrays other than the global model's (D8.1), a NaN or an infinity (C1.1), no sealed
+shares, an input the client's encoder refused.
+
+Trust. A node is the reply's ``metadata.src_node_id``, which the SuperLink sets from the node
+it authenticated (Flower's SuperNode authentication): the strategy relies on it, and on
+nothing a client writes into its reply, to say whose reply it is. So the rows are ordered by
+node id (sorted), never by a field of the reply (a ``partition-id`` metric a Byzantine client
+could set to take row 0 and win every tie of C6.4), and a node is named by its node id in
+every reason. A reply counts only for the run and the round being aggregated: its ``run_id``
+must be the instruction's and its ``reply_to_message_id`` the id of the instruction sent to
+that node (a stale reply of another run or round is ignored), and in mode ``two-server`` its
+shares open only under this run's id, this round and this node id (``share_context``). A node
+whose replies to one instruction differ (equivocation, or a second sender using its id) is
+excluded with that reason; an identical repeat is ignored.
+
+A reason may quote what a client sent (an error reply's text, a refusal, array names): every
+published reason passes through ``public_text``, which escapes control characters and cuts
+it to ``REASON_CHARS`` characters, as the network transport cuts a refusal's (C23.3).
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from logging import WARNING
 from typing import Any
@@ -27,14 +42,46 @@ from sbrml.flower.servers import SealedUpdate
 from sbrml.optimized.ring import F64
 from sbrml.optimized.round_offline import RoundSetup
 
-__all__ = ["Plan", "Row", "read_rows"]
+__all__ = ["REASON_CHARS", "Plan", "Row", "public_text", "read_rows", "reason", "strategy_error"]
+
+# A published reason is cut there, as the network transport cuts a refusal's (C23.3,
+# sbrml.net.listener.REASON_CHARS; not imported: that module needs the net extra).
+REASON_CHARS = 300
+
+
+def public_text(text: str) -> str:
+    """``text`` as a reason is published (logs, ``RoundRecord.excluded``): every control or
+    format character (newlines, ANSI escapes, bidirectional marks) written as its Python
+    escape, then cut to ``REASON_CHARS`` characters with ``"... (cut)"``, so that a client's
+    text can neither forge log lines nor flood the record."""
+    out = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+    return out if len(out) <= REASON_CHARS else out[:REASON_CHARS] + "... (cut)"
+
+
+def reason(node: int, index: Mapping[int, int], why: str) -> str:
+    """An exclusion's published reason, one format in every mode: ``node <id> (row <i>):
+    <why>``, escaped and cut (``public_text``)."""
+    return public_text(f"node {node} (row {index[node]}): {why}")
+
+
+def strategy_error(err: SpecError) -> SpecError:
+    """``err`` (same class, condition, clause and value) naming ``SecureRobustStrategy``
+    rather than the library function the round called (e.g. ``secure_aggregate``)."""
+    try:
+        return type(err)("SecureRobustStrategy", err.parameter, err.condition, err.clause, err.got)
+    except TypeError:  # a SpecError with another signature: kept as it is
+        return err
 
 
 @dataclass
 class Plan:
     """What ``configure_train`` decided for a round: the global model's layout, the model
-    (``arrays``, kept for a round that releases nothing) and its values, the sampled nodes,
-    the instruction's ``sbrml-`` entries, the round's set-up (two-server)."""
+    (``arrays``, kept for a round that releases nothing) and its values, the sampled nodes
+    (sorted) with the instruction sent to each (whose ``message_id`` the grid sets when it
+    sends it), the run's id, the instruction's ``sbrml-`` entries, the round's set-up
+    (two-server), and ``error``, why the round can release nothing before any reply."""
 
     server_round: int
     template: Template
@@ -43,6 +90,9 @@ class Plan:
     nodes: list[int]
     entries: dict[str, Any]
     setup: RoundSetup | None
+    run_id: int = 0
+    instructions: dict[int, Message] | None = None
+    error: SpecError | None = None
 
 
 @dataclass
@@ -50,7 +100,6 @@ class Row:
     """One sampled node's row: its update, its sealed shares, or why it has neither."""
 
     node: int
-    order: tuple[float, int]
     vector: F64 | None = None
     sealed: SealedUpdate | None = None
     reason: str | None = None
@@ -61,58 +110,91 @@ class Refused(Exception):
     """A reply that carries no row, with the reason (published as the exclusion's)."""
 
 
+def _fingerprint(message: Message) -> tuple[object, ...]:
+    # Two replies are the same reply when their content (or error) is the same object.
+    if message.has_error():
+        return ("error", message.error.code, message.error.reason)
+    return ("content", message.content.object_id)
+
+
+def _stale(plan: Plan, message: Message) -> str | None:
+    """Why a reply of a sampled node does not answer this round's instruction, or None."""
+    meta = message.metadata
+    if meta.run_id != plan.run_id:
+        return f"a reply of run {meta.run_id}, not of run {plan.run_id}"
+    sent = (plan.instructions or {}).get(meta.src_node_id)
+    if sent is not None and meta.reply_to_message_id != sent.metadata.message_id:
+        return "a reply to another instruction than this round's"
+    return None
+
+
 def read_rows(
-    plan: Plan, replies: list[Message], mode: str, order_key: str, arrays_key: str
+    plan: Plan, replies: list[Message], mode: str, arrays_key: str
 ) -> tuple[list[Row], dict[int, str]]:
-    """One row per sampled node, in order (a node that did not reply has the reason), and the
-    replies ignored: a node not sampled this round, or a node's second reply (its first one
-    is its row), by node with why."""
-    rows: dict[int, Row] = {}
+    """One row per sampled node, ordered by node id (a node that did not reply has the
+    reason), and the replies ignored by node with why: a node not sampled this round, a
+    reply of another run or to another instruction, an identical repeat. A node with two
+    different replies is excluded (the row's reason)."""
+    chosen: dict[int, Message] = {}
+    conflicts: dict[int, int] = {}
     ignored: dict[int, str] = {}
     for message in replies:
         node = message.metadata.src_node_id
-        if node not in plan.nodes or node in rows:
-            why = "a second reply" if node in rows else "not sampled in this round"
+        why = "not sampled in this round" if node not in plan.nodes else _stale(plan, message)
+        if why is None and node in chosen:
+            if _fingerprint(chosen[node]) == _fingerprint(message):
+                why = "an identical repeat of its reply"
+            else:
+                conflicts[node] = conflicts.get(node, 1) + 1
+                continue
+        if why is not None:
             ignored[node] = why
             log(WARNING, "aggregate_train: ignored a reply of node %d: %s", node, why)
             continue
-        rows[node] = read_row(plan, node, message, mode, order_key, arrays_key)
-    for node in plan.nodes:
-        rows.setdefault(node, Row(node, (math.inf, node), reason="no reply"))
-    return sorted(rows.values(), key=lambda r: r.order), ignored
+        chosen[node] = message
+    rows = []
+    for node in sorted(plan.nodes):
+        if node in conflicts:
+            why = (
+                f"{conflicts[node]} different replies to one instruction (equivocation, or "
+                "another sender under its node id): none is counted"
+            )
+            rows.append(Row(node, reason=why))
+        elif node in chosen:
+            rows.append(read_row(plan, node, chosen[node], mode, arrays_key))
+        else:
+            rows.append(Row(node, reason="no reply"))
+    return rows, ignored
 
 
-def read_row(
-    plan: Plan, node: int, message: Message, mode: str, order_key: str, arrays_key: str
-) -> Row:
+def read_row(plan: Plan, node: int, message: Message, mode: str, arrays_key: str) -> Row:
     """The row of one reply (see the module docstring)."""
-    row = Row(node, (math.inf, node))
+    row = Row(node)
     if message.has_error():
-        row.reason = f"the ClientApp replied with an error: {message.error.reason}"
+        row.reason = (
+            f"the ClientApp replied with an error: {public_text(str(message.error.reason))}"
+        )
         return row
     content = message.content
     metrics = content.metric_records.get(METRICS_KEY) or next(
         iter(content.metric_records.values()), MetricRecord()
     )
-    order = metrics.get(order_key)
-    if isinstance(order, int | float) and not isinstance(order, bool) and math.isfinite(order):
-        row.order = (float(order), node)
     if metrics.get(BYZANTINE_KEY) == 1:
         row.byzantine = True
         row.reason = "a Byzantine marker, and no adversary filled it"
         return row
     try:
         if mode == "two-server":
-            row.sealed = sealed_update(plan, node, message, content)
+            row.sealed = sealed_update(plan, node, content)
         else:
             row.vector = plan.template.flatten(
                 update_arrays(content, arrays_key), "aggregate_train"
             )
     except SpecError as err:
         # A layout mismatch is public (names and shapes); a bad value is not (C0.1).
-        row.reason = str(err) if err.clause == "D8.1" else err.public_reason()
+        row.reason = public_text(str(err) if err.clause == "D8.1" else err.public_reason())
     except Refused as refused:
-        row.reason = str(refused)
+        row.reason = public_text(str(refused))
     return row
 
 
@@ -132,8 +214,10 @@ def update_arrays(content: RecordDict, arrays_key: str) -> ArrayRecord:
     )
 
 
-def sealed_update(plan: Plan, node: int, message: Message, content: RecordDict) -> SealedUpdate:
-    """The reply's sealed shares with the context they were sealed under."""
+def sealed_update(plan: Plan, node: int, content: RecordDict) -> SealedUpdate:
+    """The reply's sealed shares, to be opened under the context of the run and the round
+    being aggregated and of the node the SuperLink says sent them (never the reply's own
+    metadata: a stale reply then fails to open, C8.3)."""
     shares = content.config_records.get(SHARES_KEY)
     if shares is None:
         raise Refused(
@@ -143,4 +227,4 @@ def sealed_update(plan: Plan, node: int, message: Message, content: RecordDict) 
     if REFUSED in shares:
         why = shares[REFUSED]
         raise Refused(f"input rejected before sharing: {why if isinstance(why, str) else '?'}")
-    return SealedUpdate(dict(shares), message.metadata.run_id, plan.server_round, node)
+    return SealedUpdate(dict(shares), plan.run_id, plan.server_round, node)

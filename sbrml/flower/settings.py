@@ -16,12 +16,21 @@ from typing import Any
 
 from flwr.serverapp.strategy import FedAvg
 
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, SpecError
 from sbrml.core.params import check_processes
+from sbrml.core.round import selected_count
 from sbrml.flower.adversary import OmniscientAdversary
 from sbrml.reference.paillier import check_key_size
 
-__all__ = ["FEDAVG_ARGUMENTS", "check_flower_arguments", "check_settings"]
+__all__ = [
+    "FEDAVG_ARGUMENTS",
+    "MAX_NODES",
+    "MAX_SERVER_LR",
+    "check_flower_arguments",
+    "check_node_minimums",
+    "check_settings",
+    "least_n",
+]
 
 NAME = "SecureRobustStrategy"
 # FedAvg's keyword arguments (Flower 1.42), which the strategy passes on, but one: the
@@ -29,6 +38,16 @@ NAME = "SecureRobustStrategy"
 # train_metrics_aggr_fn would never be called; it is refused rather than silently ignored.
 FEDAVG_ARGUMENTS = tuple(p for p in inspect.signature(FedAvg.__init__).parameters if p != "self")
 IGNORED = ("train_metrics_aggr_fn",)
+ACCEPTED = tuple(p for p in FEDAVG_ARGUMENTS if p not in IGNORED)
+# The largest federation a rule's f may require: a round's n x n distance matrix then holds
+# 10^8 entries (800 MB per copy at the servers). A larger f makes every round wait for, or
+# abort without, nodes no deployment of this strategy serves: refused when it is built.
+MAX_NODES = 10_000
+# The largest server step: the aggregate's fixed-point resolution is 2^-16 (F = 16, D8.1), so
+# a step above 2^16 moves the model by more than 1 per unit of resolution, and a step such as
+# 1e308 overflows theta - eta * aggregate to infinity in the first round, after which every
+# client's update is refused (C1.1) and no later round can release anything.
+MAX_SERVER_LR = float(2**16)
 
 
 def _real(value: object) -> bool:
@@ -51,16 +70,16 @@ def check_settings(
     rng: object,
     paillier_bits: object,
     processes: object,
-    order_key: object,
 ) -> None:
     """The strategy's own arguments (D18.1 unless another clause is named):
 
     ``mode`` one of ``modes``; ``rule`` a name (a str, D6.7); ``leakage`` None outside mode
     ``two-server`` (an option that does not apply is an error, as in ``sbrml.modes``);
-    ``hyperparameters`` None or a mapping; ``server_lr`` None or a finite real > 0;
+    ``hyperparameters`` None or a mapping with str keys; ``server_lr`` None or a finite real in
+    (0, ``MAX_SERVER_LR``];
     ``adversary`` None or an ``OmniscientAdversary``; ``rng`` a ``RandomSource`` (C2.8);
-    ``paillier_bits`` 2048 or 3072 (C13.1); ``processes`` an int in [1, 64] (C0.2);
-    ``order_key`` a non-empty str.
+    ``paillier_bits`` 2048 or 3072 (C13.1); ``processes`` an int in [1, 64] (C0.2); both at
+    their defaults (2048, 1) outside mode ``paillier``, where they do not apply.
     """
     if mode not in modes:
         raise ParameterError(NAME, "mode", f"one of {', '.join(modes)}", "D18.1", repr(mode))
@@ -84,9 +103,24 @@ def check_settings(
             "D6.7",
             type(hyperparameters).__name__,
         )
-    if server_lr is not None and not (_real(server_lr) and server_lr > 0):  # type: ignore[operator]
+    for key in hyperparameters or {}:
+        if not isinstance(key, str):
+            raise ParameterError(
+                NAME,
+                "hyperparameters",
+                "a hyperparameter's name (a str) as each key",
+                "D6.7",
+                f"key {key!r} ({type(key).__name__})",
+            )
+    if server_lr is not None and not (
+        _real(server_lr) and 0 < server_lr <= MAX_SERVER_LR  # type: ignore[operator]
+    ):
         raise ParameterError(
-            NAME, "server_lr", "None or a finite real > 0", "D18.1", repr(server_lr)
+            NAME,
+            "server_lr",
+            f"None or a finite real in (0, {MAX_SERVER_LR:g}] (larger steps overflow the model)",
+            "D18.1",
+            repr(server_lr),
         )
     if adversary is not None and not isinstance(adversary, OmniscientAdversary):
         raise ParameterError(
@@ -101,10 +135,19 @@ def check_settings(
     except ParameterError as err:  # C13.1's check, under this parameter's name
         raise ParameterError(NAME, "paillier_bits", err.condition, err.clause, err.got) from None
     check_processes(NAME, processes)  # type: ignore[arg-type]
-    if not isinstance(order_key, str) or not order_key:
-        raise ParameterError(
-            NAME, "order_key", "a non-empty str (a MetricRecord key)", "D18.1", repr(order_key)
-        )
+    # An option that does not apply is an error, unless it is left at its default.
+    for parameter, value, default in (
+        ("paillier_bits", paillier_bits, 2048),
+        ("processes", processes, 1),
+    ):
+        if mode != "paillier" and value != default:
+            raise ParameterError(
+                NAME,
+                parameter,
+                f"{default} (the default): mode {mode!r} has no Paillier key or processes",
+                "D18.1",
+                repr(value),
+            )
 
 
 def check_flower_arguments(flower: Mapping[str, Any]) -> None:
@@ -121,7 +164,7 @@ def check_flower_arguments(flower: Mapping[str, Any]) -> None:
             raise ParameterError(
                 NAME,
                 key,
-                f"a keyword of FedAvg ({', '.join(FEDAVG_ARGUMENTS)})",
+                f"a keyword of FedAvg that the strategy takes ({', '.join(ACCEPTED)})",
                 "D18.1",
                 f"{key}={value!r}",
             )
@@ -142,3 +185,42 @@ def check_flower_arguments(flower: Mapping[str, Any]) -> None:
             raise ParameterError(NAME, key, "a non-empty str", "D18.1", repr(value))
         if key == "evaluate_metrics_aggr_fn" and value is not None and not callable(value):
             raise ParameterError(NAME, key, "None or a callable", "D18.1", type(value).__name__)
+
+
+def least_n(rule: Any) -> int:
+    """The least number of rows ``rule`` (a built rule, ``sbrml.rule``) accepts: its
+    precondition (C6.3, ...) and Multi-Krum's ``m <= n`` (C6.5), as the round checks them
+    (C8.4); ``MAX_NODES + 1`` when no ``n`` up to ``MAX_NODES`` will do."""
+    for n in range(1, MAX_NODES + 1):
+        try:
+            rule.check_n(n, NAME)
+            selected_count(rule, n)
+        except SpecError:
+            continue
+        return n
+    return MAX_NODES + 1
+
+
+def check_node_minimums(rule: Any, name: str, f: int, flower: Mapping[str, Any]) -> dict[str, Any]:
+    """FedAvg's keywords with ``min_train_nodes`` and ``min_available_nodes`` at least the
+    rule's least ``n`` (C8.4): given below it, ``ParameterError`` (every round would abort);
+    not given, they default to it (FedAvg's own default, 2, is below most rules' least
+    ``n``). An ``f`` whose least ``n`` exceeds ``MAX_NODES`` is refused."""
+    least = least_n(rule)
+    if least > MAX_NODES:
+        raise ParameterError(
+            NAME, "f", f"an f for which {name} needs at most {MAX_NODES} nodes", "C8.4", repr(f)
+        )
+    out = dict(flower)
+    for key in ("min_train_nodes", "min_available_nodes"):
+        if key not in out:
+            out[key] = least
+        elif out[key] < least:
+            raise ParameterError(
+                NAME,
+                key,
+                f">= {least}, the least n {name} accepts at f={f} (else every round aborts)",
+                "C8.4",
+                repr(out[key]),
+            )
+    return out

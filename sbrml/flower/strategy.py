@@ -31,12 +31,13 @@ from sbrml.api import rule as library_rule
 from sbrml.core.errors import ParameterError, SpecError
 from sbrml.core.leakage import rule_leakages
 from sbrml.core.params import DEFAULT_FRAC_BITS
+from sbrml.core.round import worker_name
 from sbrml.flower.adversary import OmniscientAdversary
 from sbrml.flower.client import seal_update
 from sbrml.flower.records import CONFIG_PREFIX, Template
-from sbrml.flower.replies import Plan, Row, read_rows
+from sbrml.flower.replies import Plan, Row, public_text, read_rows, reason, strategy_error
 from sbrml.flower.servers import SealedUpdate, SimulatedServers
-from sbrml.flower.settings import check_flower_arguments, check_settings
+from sbrml.flower.settings import check_flower_arguments, check_node_minimums, check_settings
 from sbrml.optimized.paillier import generate_keypair
 from sbrml.optimized.randomness import ChaCha20RandomSource, SystemRandomSource
 from sbrml.optimized.ring import F64
@@ -89,17 +90,12 @@ class SecureRobustStrategy(FedAvg):
     - ``"masks"``, ``"paillier"``: the mean (``rule="mean"``) through pairwise masks (P20.1,
       threshold ``n // 2 + 1``) or packed Paillier (P14.3). Every party of those protocols runs
       in the ServerApp, on updates that reached it in the clear: their output and cost, not
-      their privacy. Neither is robust. Since the updates arrive in the clear, each row is
-      checked before it is masked or encrypted: a reply that is no finite row of the model is
-      excluded when it is read (as in every mode), and a value outside the protocol's range
-      is refused by its simulated worker's encoder — masks: ``|round(x 2^F)| <= (2^63 - 1) //
-      n`` (C20.2), the worker then drops out before the input round and the others unmask
-      its pairwise masks; Paillier: ``|round(x 2^F)| < 2^(F + I)`` (C14.2, ``I`` from the
-      round's rows but at most what the packing's 62-bit slots allow, ``packing_int_bits``) —
-      and reported by node. A value inside the range counts in the mean. In a deployment of
-      pairwise masks the server sees only masked inputs and could exclude nothing after
-      masking: each worker's own encoder is the only check (C20.2), and a Byzantine worker's
-      in-range value enters the mean undetected.
+      their privacy. Neither is robust. Each row is checked before it is masked or encrypted:
+      a reply that is no finite row is excluded when read (every mode), and a value outside
+      the protocol's range is refused by its simulated worker's encoder (masks: C20.2, the
+      worker drops out before the input round; Paillier: C14.2, ``packing_int_bits``) and
+      reported. In a deployment of pairwise masks each worker's own encoder is the only check:
+      a Byzantine worker's in-range value enters the mean undetected.
 
     ``f``: the number of Byzantine workers ``rule`` tolerates; ``hyperparameters``: the rule's
     (``sbrml.rule``). ``server_lr``: None when the replies are models (Flower's convention: the
@@ -110,22 +106,25 @@ class SecureRobustStrategy(FedAvg):
     C2.1): the servers' keys from ``rng.derive("S0/key")``, ``"S1/key"`` under
     ``rng.derive("servers")``; round ``t`` (from 0) from ``rng.derive(f"round/{t}")``
     (two-server), ``"rule/{t}"`` (plaintext), ``"masks/{t}"``, ``"he/{t}"``, the Paillier key
-    from ``"paillier"`` (``paillier_bits``): the labels of ``sbrml simulate``. Rows are ordered
-    by the replies' ``order_key`` metric (``partition-id``), then node id. The other keyword
-    arguments are ``FedAvg``'s (sampling, record keys); set ``min_train_nodes`` and
-    ``min_available_nodes`` to the federation's size to train on every node.
+    from ``"paillier"`` (``paillier_bits``, ``processes``: mode ``paillier`` only): the labels
+    of ``sbrml simulate``. The other keyword arguments are ``FedAvg``'s (sampling, record
+    keys); set ``min_train_nodes`` and ``min_available_nodes`` to the federation's size to
+    train on every node (unset, they are the rule's least ``n``, not FedAvg's 2).
 
-    Every argument is checked here, before any round (``sbrml.flower.settings``): raises
-    ``ParameterError`` naming the parameter, the clause and the value for an unknown mode or
-    rule (D18.1, D6.7), a rule other than the mean in an averaging mode, a rule or leakage
-    that does not run on shares in mode ``two-server`` (C8.11, C8.15), a ``leakage`` in
-    another mode, ``hyperparameters`` that are no mapping or that the rule does not take
-    (D6.7), an ``f`` the rule refuses (C6.x), a ``server_lr`` that is not a finite real > 0,
-    an ``adversary`` that is no ``OmniscientAdversary``, an ``rng`` that is no
-    ``RandomSource`` (C2.8), ``paillier_bits`` other than 2048 or 3072 (C13.1), ``processes``
-    outside [1, 64] (C0.2), an empty ``order_key``, and a FedAvg keyword that FedAvg does not
-    take or of the wrong type or range (``check_flower_arguments``). FedAvg's
-    ``train_metrics_aggr_fn`` is refused: the training MetricRecord is the strategy's own.
+    Trust: a node is the reply's ``src_node_id``, which the SuperLink sets from the node it
+    authenticated; the strategy relies on Flower's node authentication for it and on nothing
+    a client writes. Rows are ordered by node id; a reply counts only for this run and this
+    round's instruction to its node; a node whose replies conflict is excluded
+    (``sbrml.flower.replies``). Every exclusion reads ``node <id> (row <i>): <reason>`` in every
+    mode, escaped and cut to 300 characters.
+
+    Every argument is checked here, before any round (``sbrml.flower.settings``, which lists
+    the conditions): ``ParameterError`` names the parameter, the clause and the value — the
+    mode and rule (D18.1, D6.7, C8.11, C8.15), ``f`` (C6.x; its least ``n`` at most
+    ``MAX_NODES``), the node minimums against the rule's least ``n`` (C8.4), ``server_lr`` in
+    (0, ``MAX_SERVER_LR``], the adversary, ``rng`` (C2.8), ``paillier_bits`` (C13.1) and
+    ``processes`` (C0.2), which only mode ``paillier`` takes, and FedAvg's keywords, but
+    ``train_metrics_aggr_fn`` (the training MetricRecord is the strategy's own).
     """
 
     def __init__(
@@ -141,7 +140,6 @@ class SecureRobustStrategy(FedAvg):
         rng: Any = None,
         paillier_bits: int = 2048,
         processes: int = 1,
-        order_key: str = "partition-id",
         **flower: Any,
     ) -> None:
         # Every argument is checked here, before any round (issue 17's review), FedAvg's too.
@@ -157,16 +155,15 @@ class SecureRobustStrategy(FedAvg):
             rng=rng,
             paillier_bits=paillier_bits,
             processes=processes,
-            order_key=order_key,
         )
         check_flower_arguments(flower)
-        super().__init__(**flower)
         name = "SecureRobustStrategy"
         if mode in AVERAGING and rule != "mean":
             raise ParameterError(
                 name, "rule", f"'mean': mode {mode!r} computes the mean", "D18.1", repr(rule)
             )
         self.rule = library_rule(rule, f=f, **dict(hyperparameters or {}))
+        super().__init__(**check_node_minimums(self.rule, rule, f, flower))
         if mode == "two-server":
             runs = rule_leakages(self.rule)
             if not runs:
@@ -180,7 +177,6 @@ class SecureRobustStrategy(FedAvg):
         self.mode, self.rule_name, self.f, self.leakage = mode, rule, f, leakage
         self.server_lr = server_lr
         self.adversary = adversary
-        self.order_key = order_key
         self.paillier_bits, self.processes = paillier_bits, processes
         self._rng = rng
         self.servers = SimulatedServers(rng=rng.derive("servers")) if mode == "two-server" else None
@@ -215,9 +211,15 @@ class SecureRobustStrategy(FedAvg):
         messages = list(super().configure_train(server_round, arrays, config, grid))
         template = Template.of(arrays)
         entries: dict[str, Any] = {f"{CONFIG_PREFIX}mode": self.mode}
-        setup = None
+        setup, error = None, None
         if self.servers is not None and messages:
-            setup = round_setup(len(messages), template.dim, self.rule, leakage=self.leakage)
+            try:
+                setup = round_setup(len(messages), template.dim, self.rule, leakage=self.leakage)
+            except SpecError as err:
+                # Too few nodes sampled for the rule (C8.4): the round is aborted as
+                # aggregate_train aborts one, and no node is asked to train or share.
+                error = strategy_error(err)
+        if setup is not None and self.servers is not None:
             entries |= {
                 f"{CONFIG_PREFIX}frac-bits": setup.frac_bits,
                 f"{CONFIG_PREFIX}bound-log2": setup.bits,
@@ -232,10 +234,16 @@ class SecureRobustStrategy(FedAvg):
             template,
             arrays,
             template.flatten(arrays, "configure_train"),
-            [m.metadata.dst_node_id for m in messages],
+            sorted(m.metadata.dst_node_id for m in messages),
             {**entries, "server-round": server_round},
             setup,
+            run_id=messages[0].metadata.run_id if messages else 0,
+            instructions={m.metadata.dst_node_id: m for m in messages},
+            error=error,
         )
+        if error is not None:
+            log(WARNING, "configure_train: round %d is aborted: %s", server_round, error)
+            return []
         return messages
 
     def aggregate_train(
@@ -257,29 +265,36 @@ class SecureRobustStrategy(FedAvg):
                 "D18.1",
                 f"{server_round}, configured {None if plan is None else plan.server_round}",
             )
-        rows, ignored = read_rows(
-            plan, list(replies), self.mode, self.order_key, self.arrayrecord_key
-        )
-        if self.adversary is not None:
+        rows, ignored = read_rows(plan, list(replies), self.mode, self.arrayrecord_key)
+        if self.adversary is not None and plan.error is None:
             self._attack(plan, rows)
         record = RoundRecord(server_round, self.mode, nodes=[r.node for r in rows])
         record.ignored = ignored
         self.rounds.append(record)
+        index = {r.node: i for i, r in enumerate(rows)}
         try:
+            if plan.error is not None:
+                raise plan.error
             result, row_nodes = self._run(plan, rows)
         except SpecError as err:
             # Nothing is counted: a row without its own reason is out because the round is.
-            why = f"the round released nothing: {err.public_reason()}"
-            record.excluded = {r.node: r.reason or why for r in rows}
-            record.error = str(err)
-            log(WARNING, "aggregate_train: round %d released nothing: %s", server_round, err)
+            error = strategy_error(err)
+            why = f"the round released nothing: {error.public_reason()}"
+            # A round aborted before any instruction went out has no reply to blame.
+            own = {r.node: None if plan.error else r.reason for r in rows}
+            record.excluded = {r.node: reason(r.node, index, own[r.node] or why) for r in rows}
+            record.error = public_text(str(error))
+            log(WARNING, "aggregate_train: round %d released nothing: %s", server_round, error)
             return plan.arrays, self._metrics(record, bytes=0, seconds=0.0, aborted=1)
         record.result = result
         record.valid = [row_nodes[i] for i in result.valid]
-        record.excluded = {r.node: r.reason for r in rows if r.reason is not None}
-        record.excluded |= {row_nodes[i]: why for i, why in result.excluded.items()}
-        for node, why in record.excluded.items():
-            log(WARNING, "aggregate_train: round %d excluded node %d: %s", server_round, node, why)
+        record.excluded = {r.node: reason(r.node, index, r.reason) for r in rows if r.reason}
+        for i, why in result.excluded.items():
+            # The protocols name a row by its worker label (W<i>); the record by node id.
+            node = row_nodes[i]
+            record.excluded[node] = reason(node, index, why.removeprefix(f"{worker_name(i)}: "))
+        for why in record.excluded.values():
+            log(WARNING, "aggregate_train: round %d excluded %s", server_round, why)
         step = result.aggregate
         new = step if self.server_lr is None else plan.theta - self.server_lr * step
         seconds = float(sum(result.seconds.values()))
@@ -330,12 +345,12 @@ class SecureRobustStrategy(FedAvg):
                 shares = seal_update(
                     x,
                     ConfigRecord(plan.entries),
-                    run_id=0,
+                    run_id=plan.run_id,
                     server_round=plan.server_round,
                     node_id=row.node,
                     rng=self._rng.derive(f"adversary/{t}/{row.node}"),
                 )
-                row.sealed = SealedUpdate(dict(shares), 0, plan.server_round, row.node)
+                row.sealed = SealedUpdate(dict(shares), plan.run_id, plan.server_round, row.node)
             except SpecError as err:  # the honest encoder's refusal: the row is not sent
                 row.reason = f"input rejected before sharing: {err.public_reason()}"
 

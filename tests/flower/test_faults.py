@@ -263,16 +263,16 @@ def test_fedavgs_other_arguments_pass_through() -> None:
         f=1,
         fraction_train=0.5,
         fraction_evaluate=0.25,
-        min_train_nodes=3,
+        min_train_nodes=5,
         min_evaluate_nodes=4,
-        min_available_nodes=5,
+        min_available_nodes=6,
         weighted_by_key="examples",
         arrayrecord_key="model",
         configrecord_key="settings",
         evaluate_metrics_aggr_fn=evaluate_metrics,
     )
     assert (s.fraction_train, s.fraction_evaluate) == (0.5, 0.25)
-    assert (s.min_train_nodes, s.min_evaluate_nodes, s.min_available_nodes) == (3, 4, 5)
+    assert (s.min_train_nodes, s.min_evaluate_nodes, s.min_available_nodes) == (5, 4, 6)
     assert (s.weighted_by_key, s.arrayrecord_key, s.configrecord_key) == (
         "examples",
         "model",
@@ -327,7 +327,7 @@ def test_ignored_replies_are_counted_apart() -> None:
     _, metrics = s.aggregate_train(1, [*replies, replies[0], stranger])
     assert metrics is not None and metrics["ignored"] == 2 and metrics["valid"] == 7
     assert s.rounds[0].ignored == {
-        replies[0].metadata.src_node_id: "a second reply",
+        replies[0].metadata.src_node_id: "an identical repeat of its reply",
         FIRST_NODE + 7: "not sampled in this round",
     }
 
