@@ -299,7 +299,9 @@ def beaver_gram(
                 "beaver_gram", f"x[{s}]", f"a {rows} x {cols} matrix", "P4.4", f"{len(x[s])} rows"
             )
     masked = [_flatten(mat_sub(x[s], triple[s].a)) for s in (0, 1)]
-    e = _rows(_open("beaver/open", masked[0], masked[1], channel), cols)
+    opened = _open("beaver/open", masked[0], masked[1], channel)
+    # E has `rows` rows of `cols` entries, also when rows = 0 (C4.5's empty restriction).
+    e = [opened[i * cols : (i + 1) * cols] for i in range(rows)]
     out = []
     for s in (0, 1):
         m = gram(e, triple[s].a)

@@ -209,3 +209,29 @@ def test_a_channel_playing_s1_alone_computes_s1s_shares() -> None:
         got = run(alone, _OnlyS1(_s0_sent(both)))
         assert got[0] is None
         assert got[1].tolist() == expected[1].tolist()
+
+
+def _rows_of(impl: ModuleType, rows: list[list[int]], d: int) -> Any:
+    """Both servers' shares of a matrix of ``rows`` (possibly none), as each tree takes one."""
+    shares = [impl.share(r, rng=impl.DeterministicRandomSource(k)) for k, r in enumerate(rows)]
+    if impl is ref:
+        return tuple([as_list(sh[s]) for sh in shares] for s in (0, 1))
+    return tuple(np.asarray([sh[s] for sh in shares], np.uint64).reshape(-1, d) for s in (0, 1))
+
+
+@pytest.mark.spec("C4.5")
+def test_beaver_gram_on_the_triple_of_no_rows_is_the_empty_gram_matrix(impl: ModuleType) -> None:
+    # C4.5 makes (A[V], C[V,V]) a Gram triple for |V| x d, V = {} included, and X X^T of a
+    # 0 x d matrix is the 0 x 0 matrix (C4.3): both trees return it (the reference raised a
+    # bare ValueError cutting E into rows of 0 columns; the optimized tree returned 0 x 0).
+    channel = impl.Channel()
+    g = _dealer(impl).gram_triple(3, 2, channel=channel)
+    none = (g[0].restrict([]), g[1].restrict([]))
+    out = impl.beaver_gram(_rows_of(impl, [], 2), none, channel=channel)
+    assert as_list(out[0]) == as_list(out[1]) == []
+    assert len(out[0]) == len(out[1]) == 0
+    # One row: the 1 x 1 Gram matrix |x|^2, through the same restriction.
+    one = impl.beaver_gram(
+        _rows_of(impl, [[3, 4]], 2), (g[0].restrict([1]), g[1].restrict([1])), channel=channel
+    )
+    assert _rec(impl, one[0][0], one[1][0]) == [25]
