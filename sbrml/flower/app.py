@@ -127,10 +127,20 @@ def flower_config(config: Config) -> Config:
     return config
 
 
-def settings_record(config: Config) -> ConfigRecord:
-    """The settings every ClientApp needs, in the train instruction (``attack`` "" for none)."""
+def public_settings(config: Config) -> dict[str, Any]:
+    """``config``'s settings under the strategy's names, as the instruction, the run config
+    and the record show them: ``mode`` as ``SecureRobustStrategy`` names it (``two-server``,
+    not the simulation's ``secure``) and ``attack`` ``"none"`` for no attack."""
     values = asdict(config)
-    return ConfigRecord({k: ("" if values[k] is None else values[k]) for k in SETTINGS})
+    values["mode"] = FLOWER_MODE.get(config.mode, config.mode)
+    values["attack"] = "none" if config.attack is None else config.attack
+    return values
+
+
+def settings_record(config: Config) -> ConfigRecord:
+    """The settings every ClientApp needs, in the train instruction (``public_settings``)."""
+    values = public_settings(config)
+    return ConfigRecord({k: values[k] for k in SETTINGS if values[k] is not None})
 
 
 def config_of(record: Mapping[str, Any]) -> Config:
@@ -246,7 +256,10 @@ def make_strategy(config: Config, *, rng: RandomSource | None = None) -> SecureR
 @dataclass
 class FlowerRun:
     """The Flower example's record: per round as ``RunResult`` (D18.2), plus the exclusions
-    by node and the run's wall-clock seconds (Ray's start included)."""
+    by node and ``wall_seconds``: under ``run``, the whole run's (Ray's start included); under
+    ``flwr run``, the ServerApp's training only (``train_on_grid``: the SuperLink's and the
+    SuperNodes' start-up are not seen from the ServerApp). ``as_dict`` names the mode and the
+    attack as the strategy does (``public_settings``)."""
 
     config: Config
     accuracy: list[float] = field(default_factory=list)
@@ -254,7 +267,7 @@ class FlowerRun:
     seconds: list[float] = field(default_factory=list)
     bytes: list[int] = field(default_factory=list)
     excluded: list[dict[int, str]] = field(default_factory=list)
-    wall_seconds: float = 0.0
+    wall_seconds: float | None = None
 
     @property
     def final_accuracy(self) -> float | None:
@@ -262,6 +275,7 @@ class FlowerRun:
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out["config"] = public_settings(self.config)
         out["final_accuracy"] = self.final_accuracy
         out["excluded"] = [{str(k): v for k, v in e.items()} for e in self.excluded]
         return out
@@ -270,6 +284,7 @@ class FlowerRun:
 def train_on_grid(grid: Grid, config: Config, *, rng: RandomSource | None = None) -> FlowerRun:
     """The ServerApp's work: ``config.rounds`` rounds of ``make_strategy(config, rng=rng)`` on
     ``grid``."""
+    start = time.perf_counter()
     strategy = make_strategy(config, rng=rng)
     model = MODELS[config.model]
     _, _, x_test, y_test = load_data(config.seed)
@@ -295,6 +310,7 @@ def train_on_grid(grid: Grid, config: Config, *, rng: RandomSource | None = None
         record.seconds.append(0.0 if result is None else float(sum(result.seconds.values())))
         record.bytes.append(0 if result is None else sum(result.bytes.values()))
         record.excluded.append(dict(r.excluded))
+    record.wall_seconds = time.perf_counter() - start
     return record
 
 
