@@ -38,17 +38,27 @@ from sbrml.simulation import run as simulate
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    p.add_argument("--rule", default="nnm+krum")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n", 1)[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--rule", default="nnm+krum", help="a rule of sbrml, e.g. krum, median")
     p.add_argument("--attack", default="alie", help="an attack of sbrml simulate, or 'none'")
-    p.add_argument("--mode", default="two-server", choices=sorted(SIMULATION_MODE))
-    p.add_argument("--model", default="logreg", choices=("logreg", "mlp"))
+    p.add_argument(
+        "--mode", default="two-server", choices=sorted(SIMULATION_MODE), help="the aggregation"
+    )
+    p.add_argument("--model", default="logreg", choices=("logreg", "mlp"), help="the model")
     p.add_argument("-n", type=int, default=10, help="workers, one Flower SuperNode each")
     p.add_argument("-f", type=int, default=2, help="Byzantine workers")
-    p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--rounds", type=int, default=40)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cpus", type=int, default=2, help="CPUs Ray may use here (default 2)")
+    p.add_argument("--alpha", type=float, default=1.0, help="Dirichlet(alpha) split of the data")
+    p.add_argument("--rounds", type=int, default=40, help="training rounds")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the split, initial model and batches; the strategy's secrets too unless --os-rng",
+    )
+    p.add_argument("--cpus", type=int, default=2, help="CPUs Ray may use here")
     p.add_argument("--ray-address", help="join this Ray cluster ('auto': the local one)")
     p.add_argument("--no-compare", action="store_true", help="skip sbrml simulate")
     p.add_argument("--json", help="write the records to this file")

@@ -6,6 +6,9 @@ run``'s ServerApp calls, measures its wall time instead of leaving 0.0."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from flwr.app import Context, Message, RecordDict
@@ -14,6 +17,7 @@ from sbrml.flower.app import FlowerRun, config_of, settings_record, train, train
 from sbrml.simulation import Config
 from tests.flower.federation import FIRST_NODE, Grid, identity
 
+ROOT = Path(__file__).resolve().parents[2]
 SECURE = Config(rule="median", attack=None, mode="secure", n=5, f=1, rounds=1, seed=2)
 
 
@@ -56,3 +60,26 @@ def test_the_serverapps_training_measures_its_wall_time() -> None:
     record = train_on_grid(grid, Config(**{**SECURE.as_dict(), "mode": "plaintext"}))
     assert len(record.accuracy) == 1
     assert record.wall_seconds is not None and record.wall_seconds > 0
+
+
+def test_the_example_scripts_help_gives_every_option_a_help_and_its_default() -> None:
+    # N4: argparse's help with ArgumentDefaultsHelpFormatter, every option explained.
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "flower" / "run.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    # One entry per option: a line "  -x ..." and its indented continuation lines.
+    entries: dict[str, str] = {}
+    for line in done.stdout.split("options:", 1)[1].splitlines():
+        if line.startswith("  -"):
+            name = line.split()[0].rstrip(",")
+            entries[name] = line
+        elif entries:
+            entries[name] += " " + line.strip()
+    for option in ("--rule", "--attack", "--mode", "--model", "--alpha", "--rounds", "--seed"):
+        words = entries[option].split()
+        assert "(default:" in words and len(words) > 4, entries[option]
+    assert "(default: nnm+krum)" in entries["--rule"] and "(default: 40)" in entries["--rounds"]
