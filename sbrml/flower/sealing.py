@@ -20,7 +20,11 @@ of that worker and the round excludes it) for any ciphertext that does not authe
 What it does not do: authenticate the server's public key. The keys reach the workers in the
 training instruction, through the SuperLink; a deployment must pin them instead (e.g. check
 them against the deployment CA's certificates of ``s0`` and ``s1``, spec D23.3), or the relay
-could substitute its own key.
+could substitute its own key. Nor does it authenticate the worker: anyone can seal a share
+for any node id. The node id in ``aad`` is the one the SuperLink reports as the reply's sender
+(``src_node_id``), so a share is bound to its sender only as far as the SuperLink authenticates
+its SuperNodes (Flower's node authentication); the strategy excludes a node whose replies
+conflict (``sbrml.flower.replies``).
 """
 
 from __future__ import annotations
