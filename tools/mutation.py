@@ -63,6 +63,7 @@ _BEAVER = [
 _DISTANCES = [
     "tests/spec/test_05_distances.py",
     "tests/spec/test_05_distance_views.py",
+    "tests/spec/test_05_distance_steps.py",
     "tests/spec/test_validation_paths.py",
     "tests/differential/test_blocks_and_parameters.py",
     "tests/vectors/test_vectors.py",
@@ -191,6 +192,95 @@ EQUIVALENT.update(
             "NumPy reads reshape(-2) as reshape(-1)"
         ),
     }
+)
+
+# optimized/distances.py, D5.3's float views (issue 18 item 1, second pass).
+_DIST = "sbrml.optimized.distances."
+_VIEWS = _DIST + "xǁDistancesǁ"
+_NEVER_READ = "Distances.floor is read nowhere (the bounds use bounded_distances' own eta)"
+_BOOL_ALREADY = "refined.all(axis=1) is a bool array already: asarray without a dtype keeps it"
+_INT_ANY = "an index array of NumPy's default integer dtype indexes the same entries as intp"
+_E_EXACT = (
+    "exponents |e| < 2^12 are exact in float64, and every reader of Distances.e converts "
+    "(at_scale's astype(int64), settle's int(), magnitudes' float log)"
+)
+_INTO_INT64 = "the values are stored into Distances.e (int64): integral zeros or exponents, exact"
+_ONE_SCALE = (
+    "the first view's scale changes no value: one row (n = 1) or x all 0 is the 0 matrix "
+    "with bounds 0 at every scale, step 5 gives q = 0, magnitude()'s spread is 0"
+)
+_FREXP_ZERO = "top = 0: math.frexp(0.0) is (0.0, 0), so the if-branch gives 0 as the else does"
+_MASK_MIRRORED = "refine reads only mask | mask.T: marking the rows or the columns marks both"
+_TWIN_NOT_PENDING = (
+    "a complete twin has every entry refined, (i, twin) included, and refined is symmetric, "
+    "so twin is never among the pending js"
+)
+_RESHAPE_M2 = "NumPy reads reshape(-2, ...) as reshape(-1, ...)"
+_UINT_SUM = "the sum of a uint64 array is uint64 without a dtype (NumPy's unsigned accumulator)"
+_PAIRS_EQUAL = "first and second come from one np.nonzero and one mask: their lengths are equal"
+for _name, _reason in [
+    ("x_check_matrix__mutmut_109", "astype reads copy=None as copy=False (no copy if not needed)"),
+    ("x_checked_distances__mutmut_5", "check_matrix's `if not scan` reads None as False"),
+    ("x_checked_distances__mutmut_37", _ONE_SCALE),
+    ("x_checked_distances__mutmut_54", _FREXP_ZERO),
+    ("x_checked_distances__mutmut_59", "a finite top has a frexp exponent <= 1024 < 1074"),
+    ("x_checked_distances__mutmut_68", _FREXP_ZERO),
+    ("x_checked_distances__mutmut_70", _ONE_SCALE),
+    (
+        "x_probe_centre__mutmut_2",
+        "n = 2: each row's median (its 1st smallest of 0 and D_01) is D_01, a tie won by row 0",
+    ),
+    ("x_restrict_square_pairs__mutmut_34", _RESHAPE_M2),
+    ("x_restrict_square_pairs__mutmut_36", _RESHAPE_M2),
+    ("x_secure_sq_distances_pairwise__mutmut_24", _RESHAPE_M2),
+    ("x_secure_sq_distances_pairwise__mutmut_34", _UINT_SUM),
+    ("x_secure_sq_distances_pairwise__mutmut_36", _UINT_SUM),
+]:
+    EQUIVALENT[_DIST + _name] = _reason
+for _name, _reason in [
+    *[(f"__init____mutmut_{k}", _NEVER_READ) for k in (4, 5, 6, 7, 8, 9)],
+    ("__init____mutmut_17", _BOOL_ALREADY),
+    ("__init____mutmut_19", _BOOL_ALREADY),
+    ("__init____mutmut_26", _E_EXACT),
+    ("__init____mutmut_28", _E_EXACT),
+    (
+        "__init____mutmut_35",
+        "the sample only prefilters: equal() and twins() compare whole rows after it, and "
+        "equal rows are equal on any sample",
+    ),
+    ("_store__mutmut_17", _BOOL_ALREADY),
+    ("_store__mutmut_19", _BOOL_ALREADY),
+    (
+        "magnitude__mutmut_11",
+        "the Gram diagonal has n >= 1 entries (D6.1), all >= 0: initial=0.0 changes no maximum",
+    ),
+    (
+        "magnitude__mutmut_13",
+        "the Gram diagonal has n >= 1 entries (D6.1), all >= 0: initial=0.0 changes no maximum",
+    ),
+    ("refine__mutmut_16", _TWIN_NOT_PENDING),
+    ("refine__mutmut_18", _TWIN_NOT_PENDING),
+    ("refine__mutmut_21", _TWIN_NOT_PENDING),
+    ("refine__mutmut_24", "js is never empty, and a list of bools is a bool array"),
+    ("refine__mutmut_26", "js is never empty, and a list of bools is a bool array"),
+    ("refine__mutmut_37", _INTO_INT64),
+    ("refine__mutmut_39", _INTO_INT64),
+    ("refine__mutmut_59", "NumPy stores None in a bool array as False"),
+    *[(f"refine_rows__mutmut_{k}", _MASK_MIRRORED) for k in (8, 9, 10, 11)],
+    ("twins__mutmut_25", _PAIRS_EQUAL),
+    ("twins__mutmut_28", _PAIRS_EQUAL),
+    ("twins__mutmut_29", _PAIRS_EQUAL),
+    ("twins__mutmut_50", _INT_ANY),
+    ("twins__mutmut_52", _INT_ANY),
+    ("twins__mutmut_56", _INTO_INT64),
+    ("twins__mutmut_58", _INTO_INT64),
+    ("unscaled__mutmut_6", "np.ldexp of a float64 array is float64: asarray keeps it"),
+    ("unscaled__mutmut_8", "np.ldexp of a float64 array is float64: asarray keeps it"),
+]:
+    EQUIVALENT[_VIEWS + _name] = _reason
+EQUIVALENT["sbrml.reference.beaver.x_beaver_gram__mutmut_5"] = (
+    "cols = 1 instead of 0 only for a triple of no rows, where x must have no rows either "
+    "and E is cut into no rows, of any width"
 )
 
 # Functions that only build the text of an error message: each of their mutants is
