@@ -35,6 +35,7 @@ from flwr.app import ArrayRecord, Message, MetricRecord, RecordDict
 from flwr.common import log
 
 from sbrml.core.errors import ParameterError, SpecError
+from sbrml.core.reasons import REASON_CHARS, public_text
 from sbrml.flower.adversary import BYZANTINE_KEY
 from sbrml.flower.client import REFUSED
 from sbrml.flower.records import METRICS_KEY, SHARES_KEY, Template
@@ -43,21 +44,6 @@ from sbrml.optimized.ring import F64
 from sbrml.optimized.round_offline import RoundSetup
 
 __all__ = ["REASON_CHARS", "Plan", "Row", "public_text", "read_rows", "reason", "strategy_error"]
-
-# A published reason is cut there, as the network transport cuts a refusal's (C23.3,
-# sbrml.net.listener.REASON_CHARS; not imported: that module needs the net extra).
-REASON_CHARS = 300
-
-
-def public_text(text: str) -> str:
-    """``text`` as a reason is published (logs, ``RoundRecord.excluded``): every control or
-    format character (newlines, ANSI escapes, bidirectional marks) written as its Python
-    escape, then cut to ``REASON_CHARS`` characters with ``"... (cut)"``, so that a client's
-    text can neither forge log lines nor flood the record."""
-    out = "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
-    )
-    return out if len(out) <= REASON_CHARS else out[:REASON_CHARS] + "... (cut)"
 
 
 def reason(node: int, index: Mapping[int, int], why: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sbrml.core.channel import Message
 from sbrml.core.errors import ParameterError, SpecError
+from sbrml.core.reasons import REASON_CHARS, public_text
 from sbrml.extras import require
 from sbrml.net.frames import DEFAULT_MAX_PAYLOAD, Frame, FrameError, Reassembler, decode_frame
 from sbrml.net.service import GRPC_OPTIONS, Refusal
@@ -29,7 +30,6 @@ import grpc  # noqa: E402  (after the extra's check, so a missing grpcio names t
 __all__ = ["REASON_CHARS", "REFUSALS_PER_SENDER", "Listener"]
 
 REFUSALS_PER_SENDER = 5  # refusals listed per sender and round (C23.3); the rest are counted
-REASON_CHARS = 300  # a refusal's reason is cut there: it may quote a sender's names
 
 
 class _NotYet(Exception):
@@ -371,10 +371,11 @@ class Listener:
             key = (self._round, refusal.sender)
             count = self._refusals[key] = self._refusals.get(key, 0) + 1
             if count <= REFUSALS_PER_SENDER:
-                reason = refusal.reason
-                if len(reason) > REASON_CHARS:
-                    reason = reason[:REASON_CHARS] + "... (cut)"
-                entry = Refusal(refusal.sender, reason, refusal.round_id, refusal.label)
+                # The label and a reason quoting the sender's names may carry newlines or
+                # terminal escapes: both escaped and cut before the record keeps them.
+                label = None if refusal.label is None else public_text(refusal.label)
+                reason = public_text(refusal.reason)
+                entry = Refusal(refusal.sender, reason, refusal.round_id, label)
                 self._refused.setdefault(self._round, []).append(entry)
             elif count == REFUSALS_PER_SENDER + 1:
                 more = "further messages refused and not listed (C23.3)"

@@ -80,6 +80,16 @@ def test_refusals_are_listed_a_few_per_sender_and_cut_short(parties: Parties) ->
     assert "not listed" in listed[-1].reason
 
 
+@pytest.mark.spec("C23.3")
+def test_a_refusals_reason_escapes_what_the_sender_chose(parties: Parties) -> None:
+    s0, clients = parties
+    with pytest.raises(DeliveryRefused):
+        _send(clients["W1"], "x\nINFO round 1 published\x1b[2J\u202e")  # forged log line
+    (listed,) = [r for r in s0.refused() if r.sender == "W1"]
+    assert listed.label == "x\\nINFO round 1 published\\x1b[2J\\u202e"
+    assert listed.reason.isprintable()
+
+
 @pytest.mark.spec("D23.4")
 def test_two_parties_on_one_address_are_refused(tmp_path: Path) -> None:
     from sbrml.net.config import ConfigError, load_deployment
