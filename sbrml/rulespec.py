@@ -51,8 +51,9 @@ def build_rule(tree: ModuleType, spec: str, f: int, options: dict[str, Any] | No
         owners = hyperparameter_owners()
         raise RuleSpecError(
             "; ".join(
-                f"--{o.replace('_', '-')} applies to "
-                f"{', '.join(owners[o][1]) if o in owners else 'no rule'} only, not {spec!r}"
+                f"--{o.replace('_', '-')} applies to {', '.join(owners[o][1])} only, not {spec!r}"
+                if o in owners
+                else f"--{o.replace('_', '-')} is an option of no rule"
                 for o in unused
             )
         )

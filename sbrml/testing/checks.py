@@ -41,8 +41,9 @@ from __future__ import annotations
 from sbrml.testing.failures import ConformanceError
 from sbrml.testing.generated import Checked
 from sbrml.testing.paillier_checks import check_paillier
-from sbrml.testing.protocol_checks import check_distance_protocol, check_sharing
+from sbrml.testing.protocol_checks import check_distance_protocol
 from sbrml.testing.rule_checks import check_rule, check_weights
+from sbrml.testing.sharing_checks import check_sharing
 
 __all__ = [
     "Checked",

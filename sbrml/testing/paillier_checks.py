@@ -6,16 +6,19 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st
+from scipy.stats import chi2
 
 import sbrml.reference as ref
 from sbrml.core.errors import SpecError
 from sbrml.reference import paillier
-from sbrml.testing.failures import ConformanceError, call_user, short_int
+from sbrml.testing.arguments import check_callable, check_int
+from sbrml.testing.failures import ConformanceError, call_user, short, short_int
 from sbrml.testing.generated import Checked, for_all
 
 __all__ = ["check_paillier", "paillier_keys"]
@@ -49,7 +52,22 @@ def _paillier_case(draw: st.DrawFn) -> tuple[int, int, int, int, int]:
 
 # C13.3's r is uniform in Z*_n: below n / 2^SMALL_R_BITS with probability about 2^-32 per draw.
 SMALL_R_BITS = 32
-FRESH_CALLS = 20  # encryptions of one plaintext per generated case (randomized)
+# With randomized, encrypt(n, m) is called RANDOM_CALLS times in a row on each key of 64 bits
+# or more: a pool of r reused in turn repeats if it holds fewer than RANDOM_CALLS, one drawn
+# from at random if it holds fewer than about 2^20 (birthday bound, 2 expected repeats).
+RANDOM_CALLS = 2048
+R_BINS = 16  # r's spread over [0, n) is tested on 16 equal bins
+
+
+def integer_out(out: Any) -> int | None:
+    """``out`` as an int when it is one (a Python int, a NumPy integer, gmpy2's ``mpz``:
+    anything with ``__index__``), or None: a string, a float or None is not a ciphertext."""
+    if isinstance(out, bool):
+        return None
+    try:
+        return operator.index(out)
+    except TypeError:
+        return None
 
 
 def randomness_of(private: paillier.PrivateKey, c: int) -> int:
@@ -82,19 +100,43 @@ def check_paillier(
     ``add`` of two ciphertexts (the reference's when not given) decrypts to ``m1 + m2 mod n``
     (D13.3); ``decrypt`` recovers ``m`` from the reference's ciphertexts (C13.4).
 
-    With ``randomized``, the randomness (C13.3) on the keys of 64 bits or more: for each case,
-    ``encrypt(n, m1)`` is called FRESH_CALLS (20) more times; each ciphertext MUST decrypt to
-    ``m1``, and its ``r``, recovered with the key's factors (``randomness_of``), MUST differ
-    from every ``r`` seen before in the whole check (a reused ``r``, fixed or from a small
-    set, fails) and MUST NOT be below ``n / 2^32`` (a uniform ``r`` is, with probability
-    about ``2^-32`` per call; ``r = 1``, ``r = 2``, a counter or a 64-bit ``r`` for a 256-bit
-    key fail). Not checked: that ``r`` is uniform beyond that (no distribution test), nor
-    where it comes from (use a CSPRNG). An exception raised by a user's function is a
+    With ``randomized``, the randomness (C13.3), on the keys of 64 bits or more: besides the
+    ciphertexts of the generated cases, ``encrypt(n, m)`` is called RANDOM_CALLS (2,048)
+    times in a row on each such key; each ciphertext MUST decrypt to ``m``, and its ``r``,
+    recovered with the key's factors (``randomness_of``), MUST differ from every ``r`` seen
+    before in the whole check and MUST NOT be below ``n / 2^32`` (a uniform ``r`` is, with
+    probability about ``2^-32`` per call); the 2,048 ``r`` of a key MUST spread over
+    ``[0, n)`` (chi-squared on 16 equal bins) with no two consecutive ones within
+    ``n / 2^32``. ``r = 1``, ``r = 2``, a counter (from any start), a 64-bit ``r`` for a
+    256-bit key, a pool of fewer than 2,048 ``r`` reused in turn and one of fewer than about
+    ``2^20`` drawn from at random fail. Not checked, and not checkable from outside: where
+    ``r`` comes from; an ``r`` from a generator with a public seed passes: use a CSPRNG.
+    An exception raised by a user's function, or a result that is not an int, is a
     ConformanceError naming the clause and the case.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
     label = f"check_paillier(randomized={randomized})"
+    check_callable("check_paillier", "encrypt", encrypt)
+    check_callable("check_paillier", "add", add, optional=True)
+    check_callable("check_paillier", "decrypt", decrypt, optional=True)
+    check_int("check_paillier", "examples", examples, 1)
     result = Checked(label)
+
+    def returned(out: Any, clause: str, what: str, where: str) -> int:
+        """A user's function's result as an int, or a ConformanceError saying it is not one."""
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
+        value = integer_out(out)
+        if value is None:
+            raise ConformanceError(
+                label,
+                clause,
+                f"{what} returns an int",
+                where,
+                "an int (int, NumPy integer or gmpy2 mpz)",
+                f"{type(out).__name__}: {short(out)}",
+            )
+        return value
+
     seen: dict[tuple[int, int], int] = {}  # (n, r) -> the plaintext it was drawn for
 
     def enc(public: paillier.PublicKey, m: int, r: int, k: int, where: str) -> int:
@@ -102,7 +144,12 @@ def check_paillier(
         args = (public.n, m) if randomized else (public.n, m, r)
         clause = "C13.4" if randomized else "D13.2"
         what = f"encrypt(n, m{k})" if randomized else f"encrypt(n, m{k}, r{k})"
-        c = int(call_user(encrypt, *args, check=label, clause=clause, what=what, where=where))
+        c = returned(
+            call_user(encrypt, *args, check=label, clause=clause, what=what, where=where),
+            clause,
+            what,
+            where,
+        )
         if not randomized and c != paillier.encrypt_with(public, m, r):
             raise ConformanceError(
                 label,
@@ -166,8 +213,11 @@ def check_paillier(
         dec(private, c1, m1, "C13.4", "the reference decrypts c1 = encrypt(n, m1) to m1", where)
         if add is not None:
             what = "add(n, c1, c2)"
-            total = int(
-                call_user(add, n, c1, c2, check=label, clause="D13.3", what=what, where=where)
+            total = returned(
+                call_user(add, n, c1, c2, check=label, clause="D13.3", what=what, where=where),
+                "D13.3",
+                what,
+                where,
             )
         else:
             total = paillier.add(public, c1, c2)
@@ -193,19 +243,66 @@ def check_paillier(
                 what=what,
                 where=where,
             )
-            got = int(out)
+            got = returned(out, "C13.4", what, where)
             if got != m1:
                 raise ConformanceError(
                     label, "C13.4", "your decrypt(p, q, Enc(m1; r1)) = m1", where, m1, got
                 )
         if randomized and public.bits >= 64:
             fresh(private, c1, m1, 1, where)
-            for call in range(2, FRESH_CALLS + 2):
-                c = enc(public, m1, r1, 1, where)
-                dec(private, c, m1, "C13.4", "the reference decrypts encrypt(n, m1) to m1", where)
-                fresh(private, c, m1, call, where)
-            result.add("fresh r (C13.3)", FRESH_CALLS + 1)
+            result.add("fresh r (C13.3)")
         result.add("generated cases")
 
+    def spread(private: paillier.PrivateKey, rs: list[int], where: str) -> None:
+        """C13.3 on the r of RANDOM_CALLS encryptions in a row: spread over ``[0, n)`` (a
+        chi-squared test on R_BINS bins at significance 1e-9) and no two consecutive ones
+        within ``n / 2^32`` of each other (a counter fails both)."""
+        __tracebackhide__ = True  # pytest shows the caller, not the kit
+        n = private.p * private.q
+        counts = [0] * R_BINS
+        for r in rs:
+            counts[r * R_BINS // n] += 1
+        expected = len(rs) / R_BINS
+        stat = sum((c - expected) ** 2 for c in counts) / expected
+        p = float(chi2.sf(stat, R_BINS - 1))
+        close = [
+            k
+            for k in range(1, len(rs))
+            if min((rs[k] - rs[k - 1]) % n, (rs[k - 1] - rs[k]) % n) < n >> SMALL_R_BITS
+        ]
+        if p < 1e-9 or close:
+            raise ConformanceError(
+                label,
+                "C13.3",
+                "each encryption draws a fresh r, uniform in Z*_n",
+                where,
+                f"r spread over [0, n): about {expected:.0f} in each 1/{R_BINS} of it "
+                f"(chi-squared p >= 1e-9), consecutive r at least n / 2^{SMALL_R_BITS} apart",
+                f"counts per 1/{R_BINS} of n: {counts} (p = {p:.3g}); "
+                f"{len(close)} consecutive pairs closer than n / 2^{SMALL_R_BITS}",
+            )
+
     for_all(_paillier_case(), body, examples)
+    if randomized:
+        for public, private in paillier_keys():
+            if public.bits < 64:
+                continue
+            rs = []
+            for call in range(RANDOM_CALLS):
+                m = call * 0x9E3779B97F4A7C15 % public.n
+                where = (
+                    f"n = {short_int(public.n)} ({public.bits} bits), "
+                    f"call {call} of {RANDOM_CALLS}, m = {short_int(m)}"
+                )
+                c = enc(public, m, 1, 1, where)
+                dec(private, c, m, "C13.4", "the reference decrypts encrypt(n, m) to m", where)
+                fresh(private, c, m, call, where)
+                rs.append(randomness_of(private, c))
+            where = (
+                f"the r of {RANDOM_CALLS} encryptions in a row under n = {short_int(public.n)} "
+                f"({public.bits} bits)"
+            )
+            spread(private, rs, where)
+            result.add("fresh r (C13.3)", RANDOM_CALLS)
+            result.add("spread of r (C13.3)")
     return result

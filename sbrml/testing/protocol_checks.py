@@ -1,11 +1,11 @@
-"""Checks of a user's sharing, distance protocol and Paillier encryption (``sbrml[testing]``).
+"""Check of a user's two-server distance protocol (section 5, needs ``sbrml[testing]``).
 
-``check_sharing``, ``check_distance_protocol`` and ``check_paillier`` are re-exported by
-``sbrml.testing.checks``; see there.
+``check_distance_protocol`` is re-exported by ``sbrml.testing.checks``; see there.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, cast
@@ -15,125 +15,35 @@ from hypothesis import strategies as st
 
 import sbrml.reference as ref
 from sbrml.testing import strategies
+from sbrml.testing.arguments import check_callable, check_float, check_int
 from sbrml.testing.failures import ConformanceError, call_user, describe_matrix, short
 from sbrml.testing.fixed_cases import grid, points
 from sbrml.testing.generated import Checked, for_all
-from sbrml.testing.uniformity import check_uniform
+from sbrml.testing.uniformity import MIN_SAMPLES, check_uniform, pair, ring_vector
 
-__all__ = ["check_distance_protocol", "check_sharing"]
-
-UNIFORMITY_VECTOR = 256  # the length of the secrets shared for the chi-squared test
-
-
-def _ring_vector(value: Any, length: int, bits: int) -> list[int] | None:
-    """``value`` as ``length`` ints in ``[0, 2^bits)``, or None when it is not that."""
-    try:
-        out = [int(v) for v in value]
-    except (TypeError, ValueError):
-        return None
-    ok = len(out) == length and all(0 <= v < 2**bits for v in out)
-    return out if ok else None
-
-
-def _pair(out: Any) -> tuple[Any, Any] | None:
-    try:
-        first, second = out
-    except (TypeError, ValueError):
-        return None
-    return first, second
-
-
-def check_sharing(
-    share: Callable[[Any], Any],
-    *,
-    reconstruct: Callable[[Any, Any], Any] | None = None,
-    bits: int = 64,
-    examples: int = 50,
-    samples: int = 2**14,
-    alpha: float = 1e-6,
-    as_arrays: bool = False,
-) -> Checked:
-    """Check a two-party additive sharing over ``Z_2^bits``, ``share(x) -> (x^0, x^1)``.
-
-    ``x`` is a list of ring elements (a ``uint64`` array with ``as_arrays``); the shares are
-    anything iterable as ints. ``share`` draws its own randomness. Checked:
-
-    1. C3.1: ``x^0 + x^1 = x mod 2^bits`` for Hypothesis vectors (``strategies.ring_vectors``),
-       each share a ring vector of ``x``'s length (P3.1); with ``reconstruct``, also
-       ``reconstruct(x^0, x^1) = x`` for the user's shares and for any pair of shares
-       (``strategies.shared_vectors``, P3.2);
-    2. C3.2: each share alone is uniform: ``samples`` values of each share of the zero vector
-       and of a fixed non-zero one, binned by each of their bytes (by value when ``bits < 8``),
-       pass a chi-squared test at significance ``alpha``, and from 40 bits up no value repeats
-       (across calls and coordinates: a share must be fresh).
-    """
-    __tracebackhide__ = True  # pytest shows the caller, not the kit
-    mask = 2**bits - 1
-    label = f"check_sharing(bits={bits})"
-    result = Checked(label)
-
-    def shares_of(secret: list[int], where: str) -> tuple[list[int], list[int]]:
-        __tracebackhide__ = True  # pytest shows the caller, not the kit
-        arg = np.array(secret, dtype=np.uint64) if as_arrays else list(secret)
-        what = "share(x)"
-        out = _pair(call_user(share, arg, check=label, clause="C3.1", what=what, where=where))
-        pair = None if out is None else [_ring_vector(s, len(secret), bits) for s in out]
-        if pair is None or pair[0] is None or pair[1] is None:
-            raise ConformanceError(
-                label,
-                "P3.1",
-                "share(x) returns two ring vectors of x's length",
-                where,
-                f"two vectors of {len(secret)} ints in [0, 2^{bits})",
-                short(out),
-            )
-        return pair[0], pair[1]
-
-    def reconstructs(item: tuple[list[int], tuple[list[int], list[int]] | None]) -> None:
-        __tracebackhide__ = True  # pytest shows the caller, not the kit
-        secret, given = item
-        where = f"x = {short(secret)} (length {len(secret)})"
-        s0, s1 = shares_of(secret, where) if given is None else given
-        got = [(a + b) & mask for a, b in zip(s0, s1, strict=True)]
-        if got != secret:
-            raise ConformanceError(label, "C3.1", "reconstruct(share(x)) = x", where, secret, got)
-        if reconstruct is not None:
-            args = [np.array(v, dtype=np.uint64) if as_arrays else v for v in (s0, s1)]
-            what = "reconstruct(x^0, x^1)"
-            clause = "C3.1" if given is None else "P3.2"
-            back = call_user(reconstruct, *args, check=label, clause=clause, what=what, where=where)
-            out = _ring_vector(back, len(secret), bits)
-            if out != secret:
-                where += f", shares {short(s0)} and {short(s1)}"
-                raise ConformanceError(
-                    label, clause, "your reconstruct(x^0, x^1) = x", where, secret, out
-                )
-        result.add("reconstructions" if given is None else "reconstructions of given shares")
-
-    for_all(strategies.ring_vectors(bits=bits).map(lambda x: (x, None)), reconstructs, examples)
-    if reconstruct is not None:
-        for_all(strategies.shared_vectors(bits=bits), reconstructs, examples)
-    fixed = (2 ** (bits - 1) + 0x5A5A5A5A) & mask
-    for secret in ([0] * UNIFORMITY_VECTOR, [fixed] * UNIFORMITY_VECTOR):
-        drawn: list[list[int]] = [[], []]
-        where = f"{samples} values of each share of x = {short(secret)} (length {len(secret)})"
-        while len(drawn[0]) < samples:
-            s0, s1 = shares_of(secret, where)
-            drawn[0] += s0
-            drawn[1] += s1
-        for index, values in enumerate(drawn):
-            passed = check_uniform(
-                label, "C3.2", f"share{index}", values[:samples], bits, alpha, where
-            )
-            result.add("uniformity tests (C3.2)", passed)
-    return result
+__all__ = ["check_distance_protocol"]
 
 
 # check_distance_protocol's fixed cases (n, d): the largest it runs (about half a second for
-# the reference tree's pairwise variant at 12 x 300, measured), and the input whose output
-# shares are sampled for C5.4's uniformity test.
+# the reference tree's pairwise variant at 12 x 300, measured), and the inputs whose output
+# shares are sampled for C5.4's uniformity tests, one pool per size, small and large (a
+# protocol that leaks on some sizes only fails there).
 LARGE_CASES = ((12, 3), (3, 300), (12, 300))
-UNIFORMITY_CASE = (12, 2)
+UNIFORMITY_CASES = ((3, 2), (6, 5), (12, 2))
+CROSS = 64  # cross combinations of a share taken per call (C5.4, entries' independence)
+
+
+def _cross(m: list[list[int]]) -> list[int]:
+    """Up to CROSS values ``m[a][c] - m[a][d] - m[b][c] + m[b][d]``, over sets ``a < b < c < d``
+    and their three pairings (a symmetric share gives each pairing once): uniform when the
+    entries are independent and uniform, 0 for masks of the form ``r_a + r_c``."""
+    out = []
+    for a, b, c, d in itertools.combinations(range(len(m)), 4):
+        for (i, j), (k, q) in (((a, b), (c, d)), ((a, c), (b, d)), ((a, d), (b, c))):
+            out.append((m[i][k] - m[i][q] - m[j][k] + m[j][q]) % 2**64)
+        if len(out) >= CROSS:
+            break
+    return out
 
 
 def check_distance_protocol(
@@ -142,7 +52,7 @@ def check_distance_protocol(
     frac_bits: int = 16,
     examples: int = 25,
     samples: int = 2**12,
-    alpha: float = 1e-6,
+    alpha: float = 1e-7,
     as_arrays: bool = False,
 ) -> Checked:
     """Check a two-server distance protocol, ``protocol(X^0, X^1) -> (D^0, D^1)``.
@@ -150,36 +60,66 @@ def check_distance_protocol(
     ``X^s`` is server ``s``'s share of the encoded inputs (``n`` rows of ``d`` ring elements
     of ``Z_2^64``, as lists, or ``uint64`` arrays with ``as_arrays``); the protocol returns
     each server's ``n x n`` share of ``D`` and runs its own dealer or provider. Checked, on up
-    to ``examples`` Hypothesis inputs within the round's bounds (``strategies.inputs``, ``n``
-    from 2 to 8, ``d`` from 1 to 8, encoded with ``frac_bits``, shared from a drawn seed) and
-    on the fixed inputs of ``sbrml.testing.fixed_cases`` of sizes LARGE_CASES (``n x d`` =
-    12 x 3, 3 x 300, 12 x 300):
+    to ``examples`` Hypothesis inputs within the round's bounds for ``frac_bits``
+    (``strategies.inputs(frac_bits=...)``, ``n`` from 2 to 8, ``d`` from 1 to 8, shared from a
+    drawn seed) and on the fixed inputs of ``sbrml.testing.fixed_cases`` of sizes LARGE_CASES
+    (``n x d`` = 12 x 3, 3 x 300, 12 x 300), scaled to the same bounds:
 
     1. C5.2: the reconstructed ``D`` is exactly ``D_ij = 2^(2F) ||x_i - x_j||^2`` of the
        decoded inputs (P5.1 and P5.2 both give it, C5.1);
     2. C5.4: no off-diagonal entry of either server's share equals the plaintext entry (a
        protocol that hands ``D`` to one server fails);
-    3. C5.4: each server's off-diagonal entries (``i < j``) alone look uniform: ``samples``
-       of them from repeated calls on one fixed 12 x 2 input, with those of the large fixed
-       cases, pass the chi-squared test on every byte and repeat no value (the test
-       ``check_sharing`` runs, at significance ``alpha``).
+    3. C5.4: each server's off-diagonal entries (``i < j``) alone look uniform: one pool per
+       size of UNIFORMITY_CASES (3 x 2, 6 x 5, 12 x 2), ``samples / 3`` entries from repeated
+       calls on fixed inputs of that size (a new input and seed each call), the smallest
+       pool with the Hypothesis inputs' entries and the largest with the large cases', each
+       pass the chi-squared test on every byte and repeat no value (the test
+       ``check_sharing`` runs, at significance ``alpha``);
+    4. C5.4: each server's diagonal entries are all 0 (as P5.1 and P5.2 make them) or, pooled
+       over the same calls, pass the same test (a share holding ``||x_i||^2`` fails);
+    5. C5.4, entries' independence: the cross combinations ``D^s_ac - D^s_ad - D^s_bc +
+       D^s_bd`` (``a < b < c < d`` in each of their three pairings; up to CROSS per call)
+       repeat no value (masks ``r_i + r_j``, each entry uniform, cancel there and fail).
 
     Not checked, because the kit calls one function that plays both servers: what the
     servers send each other inside it (an implementation that reconstructs an ``x_i`` or
     ``D`` in one server and re-shares the result passes; check the servers' views, e.g. with
-    ``strategies.transcripts`` and your transcript); the diagonal shares (P5.1 and P5.2 make
-    them 0); shares' independence across entries. An exception raised by ``protocol`` is a
-    ConformanceError naming C5.2 and the input.
+    ``strategies.transcripts`` and your transcript); dependence among entries beyond the
+    cross combinations. An exception raised by ``protocol`` is a ConformanceError naming
+    C5.2 and the input. KitArgumentError (a ValueError) before any call for a bad argument:
+    ``frac_bits`` from 0 to 62 (D1.3), ``examples >= 1``, ``samples >= 3 * 1280`` (about
+    five per bin of each pool's chi-squared test), ``alpha`` in ``[1e-15, 1e-2]``.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
+    name = "check_distance_protocol"
+    check_callable(name, "protocol", protocol)
+    check_int(name, "frac_bits", frac_bits, 0, 62)
+    check_int(name, "examples", examples, 1)
+    check_int(name, "samples", samples, MIN_SAMPLES * len(UNIFORMITY_CASES))
+    why = "0 never fails; above 1e-2 a uniform protocol fails often"
+    check_float(name, "alpha", alpha, 1e-15, 1e-2, why)
     label = f"check_distance_protocol(frac_bits={frac_bits})"
     result = Checked(label)
     scale = Fraction(4) ** frac_bits
-    pooled: tuple[list[int], list[int]] = ([], [])
+    # pools[k][s]: server s's off-diagonal entries for UNIFORMITY_CASES[k]; diagonal[s] and
+    # cross[s] over every call.
+    pools: list[tuple[list[int], list[int]]] = [([], []) for _ in UNIFORMITY_CASES]
+    diagonal: tuple[list[int], list[int]] = ([], [])
+    cross: tuple[list[int], list[int]] = ([], [])
 
-    def run(x: np.ndarray, seed: int, where: str) -> tuple[list[list[int]], list[list[int]]]:
+    def matrix(m: Any, n: int) -> list[list[int]] | None:
+        if isinstance(m, str | bytes):
+            return None
+        try:
+            rows = [ring_vector(r, n, 64) for r in m]
+        except TypeError:
+            return None
+        return None if len(rows) != n or any(r is None for r in rows) else cast(Any, rows)
+
+    def run(x: np.ndarray, seed: int, where: str, pool: int) -> None:
         """The protocol's two shares of D for ``x``, shared from ``seed``, checked against
-        the plaintext (C5.2) and entry by entry against the shares (C5.4)."""
+        the plaintext (C5.2) and entry by entry against the shares (C5.4); the shares' entries
+        go to the uniformity pools (``pool``: the index of the off-diagonal pool)."""
         __tracebackhide__ = True  # pytest shows the caller, not the kit
         encoded = [ref.encode(row, frac_bits=frac_bits) for row in x.tolist()]
         rng = ref.DeterministicRandomSource(seed)
@@ -191,10 +131,10 @@ def check_distance_protocol(
             else (x0, x1)
         )
         what = "protocol(X^0, X^1)"
-        out = _pair(call_user(protocol, *args, check=label, clause="C5.2", what=what, where=where))
+        out = pair(call_user(protocol, *args, check=label, clause="C5.2", what=what, where=where))
         n = len(encoded)
-        rows = None if out is None else [[_ring_vector(r, n, 64) for r in m] for m in out]
-        if rows is None or any(len(m) != n or None in m for m in rows):
+        rows = None if out is None else [matrix(m, n) for m in out]
+        if rows is None or rows[0] is None or rows[1] is None:
             raise ConformanceError(
                 label,
                 "P5.1",
@@ -203,7 +143,7 @@ def check_distance_protocol(
                 f"two {n} x {n} matrices of ints in [0, 2^64)",
                 short(out),
             )
-        m0, m1 = cast(list[list[list[int]]], rows)
+        m0, m1 = rows[0], rows[1]
         got = [
             [(a + b) % 2**64 for a, b in zip(r0, r1, strict=True)]
             for r0, r1 in zip(m0, m1, strict=True)
@@ -240,37 +180,62 @@ def check_distance_protocol(
                     f"D^{s}[{i}][{j}] = {m[i][j]}",
                     [f"{len(bare)} of the {n * (n - 1)} off-diagonal entries are D's"],
                 )
-        return m0, m1
+            pools[pool][s].extend(m[i][j] for i in range(n) for j in range(i + 1, n))
+            diagonal[s].extend(m[i][i] for i in range(n))
+            cross[s].extend(_cross(m))
 
     def body(item: tuple[np.ndarray, int]) -> None:
         __tracebackhide__ = True  # pytest shows the caller, not the kit
         x, seed = item
         where = f"{describe_matrix('x', x)}, encoded with F = {frac_bits}, shared from seed {seed}"
-        run(x, seed, where)
+        run(x, seed, where, 0)
         result.add("generated inputs")
 
-    def pool(shares: tuple[list[list[int]], list[list[int]]]) -> None:
-        for s, m in enumerate(shares):
-            pooled[s].extend(m[i][j] for i in range(len(m)) for j in range(i + 1, len(m)))
-
-    inputs = strategies.inputs(n=(2, 8), d=(1, 8), f=1)
+    inputs = strategies.inputs(n=(2, 8), d=(1, 8), f=1, frac_bits=frac_bits)
     for_all(st.tuples(inputs, st.integers(0, 2**64 - 1)), body, examples)
     for n, d in LARGE_CASES:
-        x = grid(points(0, n, d))
-        where = f"{describe_matrix('x', x)}, fixed case points(0, {n}, {d}) (fixed_cases)"
-        pool(run(x, 0, where + ", shared from seed 0"))
+        x = grid(points(0, n, d), frac_bits)
+        where = (
+            f"{describe_matrix('x', x)}, fixed case grid(points(0, {n}, {d}), {frac_bits}) "
+            "(sbrml.testing.fixed_cases), shared from seed 0"
+        )
+        run(x, 0, where, len(UNIFORMITY_CASES) - 1)
         result.add("fixed inputs")
-    n, d = UNIFORMITY_CASE
-    x = grid(points(1, n, d))
-    where = (
-        f"the off-diagonal entries (i < j) of each server's share of D over repeated calls on "
-        f"{describe_matrix('x', x)} (fixed case points(1, {n}, {d})) and the fixed cases"
-    )
-    calls = 0
-    while len(pooled[0]) < samples:
-        pool(run(x, calls, f"{describe_matrix('x', x)}, shared from seed {calls}"))
-        calls += 1
+    for k, (n, d) in enumerate(UNIFORMITY_CASES):
+        calls = 0
+        while len(pools[k][0]) < samples // len(UNIFORMITY_CASES):
+            x = grid(points(calls, n, d), frac_bits)
+            rebuild = f"grid(points({calls}, {n}, {d}), {frac_bits}) (sbrml.testing.fixed_cases)"
+            run(x, calls, f"{describe_matrix('x', x)}, {rebuild}, shared from seed {calls}", k)
+            calls += 1
+        where = (
+            f"the off-diagonal entries (i < j) of each server's share of D over {calls} calls "
+            f"on grid(points(seed, {n}, {d}), {frac_bits}) shared from seed, seed = 0, 1, ..."
+            + (", and on the generated inputs" if k == 0 else "")
+            + (", and on the large fixed cases" if k == len(UNIFORMITY_CASES) - 1 else "")
+        )
+        for s in (0, 1):
+            passed = check_uniform(
+                label, "C5.4", f"S{s}'s share of D", pools[k][s], 64, alpha, where
+            )
+            result.add("uniformity tests (C5.4)", passed)
     for s in (0, 1):
-        passed = check_uniform(label, "C5.4", f"S{s}'s share of D", pooled[s], 64, alpha, where)
-        result.add("uniformity tests (C5.4)", passed)
+        where = "every call above (Hypothesis's, the fixed and the uniformity inputs)"
+        if any(diagonal[s]):
+            whose = f"S{s}'s share of D's diagonal (not all 0)"
+            passed = check_uniform(label, "C5.4", whose, diagonal[s], 64, alpha, where)
+            result.add("uniformity tests (C5.4)", passed)
+        repeats = len(cross[s]) - len(set(cross[s]))
+        if repeats:
+            raise ConformanceError(
+                label,
+                "C5.4",
+                f"S{s}'s share of D alone is uniform: its entries are independent",
+                f"{len(cross[s])} combinations D^{s}_ac - D^{s}_ad - D^{s}_bc + D^{s}_bd "
+                f"(a < b < c < d, each pairing) over {where}",
+                "no value twice (independent uniform entries repeat with probability ~2^-50)",
+                f"{repeats} repeated values, e.g. {max(set(cross[s]), key=cross[s].count)}",
+                ["masks of the form r_i + r_j cancel in these combinations"],
+            )
+        result.add("independence tests (C5.4)")
     return result

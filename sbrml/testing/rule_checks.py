@@ -13,9 +13,17 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 import sbrml.reference as ref
+from sbrml.core.errors import SpecError
 from sbrml.core.registry import stages
 from sbrml.testing import strategies
-from sbrml.testing.failures import ConformanceError, call_user, describe_matrix, short
+from sbrml.testing.arguments import (
+    KitArgumentError,
+    check_callable,
+    check_float,
+    check_int,
+    refuse,
+)
+from sbrml.testing.failures import ConformanceError, call_user, describe_matrix
 from sbrml.testing.fixed_cases import grid, int_distances, points
 from sbrml.testing.generated import Checked, for_all
 from sbrml.testing.rule_cases import (
@@ -34,6 +42,7 @@ from sbrml.testing.rule_compare import (
     other_convention,
     swapped,
     vector_out,
+    what_returned,
 )
 from sbrml.testing.vectors import cases
 
@@ -51,27 +60,69 @@ MAX_D = 8
 LARGE_N = 12
 LARGE_D = 256
 TIE_EXTRA_N = (0, 1, 2, 5)
+# A tolerance above this accepts a wrong output: honest rows lie within [-1, 1] (or a
+# thousandth of the round's bound), so a rule returning zeros is within 1e-2 of many inputs'
+# outputs; the defaults are 1e-9 and 1e-5 (rule_cases.default_rtol).
+RTOL_CAP = 1e-3
+RTOL_WHY = "above 1e-3 an output of zeros can pass; the defaults are 1e-9 and 1e-5"
 SEEDS = 20  # seeds tried for a fixed input clear of a near tie (C6.8)
 
 
-def _rule_options(check: str, name: str, options: dict[str, Any], *, weights: bool) -> Any:
-    """``options`` normalized for the rule ``name``, after the checks both helpers share:
-    a known rule name (D6.7), not randomized (D11.3), and for ``weights`` a distance form
-    (D6.1). ValueError naming ``check`` otherwise."""
-    try:
-        entries = stages(name)
-    except KeyError:
-        from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES
+def _rule_options(
+    check: str,
+    fn: Any,
+    name: Any,
+    f: Any,
+    examples: Any,
+    options: dict[str, Any],
+    *,
+    weights: bool,
+) -> Any:
+    """``options`` normalized for the rule ``name``, after every argument is checked, before
+    any case runs: ``fn`` callable, a known rule name (D6.7) that is not randomized (D11.3)
+    and, for ``weights``, has a distance form (D6.1); ``f`` and ``examples`` ints; each option
+    one the rule takes, with a value the reference accepts (Multi-Krum's ``m`` at most the
+    least ``n`` the check draws, C6.5). KitArgumentError (a ValueError) naming ``check``,
+    the parameter and the value otherwise."""
+    from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES, hyperparameter_owners
 
-        raise ValueError(
-            f"{check}: unknown rule {name!r} (D6.7); a rule of {', '.join(RULE_ENTRIES)}, "
-            f"optionally after pre-aggregations ({', '.join(PREAGGREGATION_ENTRIES)}) joined by "
-            "'+', e.g. 'nnm+krum'"
-        ) from None
+    check_callable(check, "fn", fn)
+    check_int(check, "f", f, 0)
+    check_int(check, "examples", examples, 1)
+    try:
+        entries = stages(name) if isinstance(name, str) else None
+    except KeyError:
+        entries = None
+    if entries is None or entries[-1].role != "rule":
+        names = (
+            f"a rule of {', '.join(RULE_ENTRIES)}, optionally after pre-aggregations "
+            f"({', '.join(PREAGGREGATION_ENTRIES)}) joined by '+', e.g. 'nnm+krum'"
+        )
+        if not isinstance(name, str):
+            raise refuse(check, "name", f"a rule's name (D6.7), {names}", name)
+        raise KitArgumentError(f"{check}: name: unknown rule {name!r} (D6.7); {names}")
     if any(e.name == "bucketing" for e in entries):
-        raise ValueError(f"{check}: {name!r} is randomized (D11.3): no output to compare")
+        raise KitArgumentError(f"{check}: {name!r} is randomized (D11.3): no output to compare")
     if weights and not all(e.distance for e in entries):
-        raise ValueError(f"{check}: {name!r} has no deterministic distance form (D6.1)")
+        raise KitArgumentError(f"{check}: {name!r} has no deterministic distance form (D6.1)")
+    taken = {h.name for e in entries for h in e.hyperparameters}
+    owners = hyperparameter_owners()
+    for option, value in options.items():
+        if option not in taken:
+            where = ", ".join(owners[option][1]) + " only" if option in owners else "no rule"
+            raise KitArgumentError(
+                f"{check}: {option}={value!r}: an option of {where}, not of {name!r} "
+                f"(the options of {name!r}: {', '.join(sorted(taken)) or 'none'})"
+            )
+    least = _least_n(name, f)
+    try:
+        # A call on a small input also runs the call-time checks (Multi-Krum's m <= n, C6.5).
+        reference_rule(name, f, options)([[float(i), 0.0] for i in range(least)])
+    except SpecError as err:
+        raise KitArgumentError(
+            f"{check}: the reference refuses {arguments(name, f, options)} at the least n = "
+            f"{least} the check draws: {err}"
+        ) from None
     return normalized(name, options)
 
 
@@ -125,7 +176,10 @@ def check_rule(
     unknown name.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
-    options = _rule_options("check_rule", name, hyperparameters, weights=False)
+    options = _rule_options("check_rule", fn, name, f, examples, hyperparameters, weights=False)
+    rtol = (
+        None if rtol is None else check_float("check_rule", "rtol", rtol, 0.0, RTOL_CAP, RTOL_WHY)
+    )
     check = RuleCheck(fn, name, f, options, rtol, as_lists)
     result = Checked(check.label)
     if vectors:
@@ -221,7 +275,7 @@ def check_weights(
     an unknown name or a rule without a deterministic distance form.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
-    options = _rule_options("check_weights", name, hyperparameters, weights=True)
+    options = _rule_options("check_weights", fn, name, f, examples, hyperparameters, weights=True)
     label = f"check_weights({arguments(name, f, options)})"
     reference = reference_rule(name, f, options)
     tolerance = 1e-12 if default_rtol(name) < 1e-6 else 1e-5
@@ -246,7 +300,7 @@ def check_weights(
             f"weights(D) differ from the reference's {name} weights (D6.1)",
             where,
             list(expected),
-            got if got is not None else f"{short(out)}, not a vector of length {len(d)}",
+            got if got is not None else f"{what_returned(out)}; not a vector of length {len(d)}",
             notes,
         )
 

@@ -23,7 +23,15 @@ from sbrml.testing.rule_cases import (
     reference_rule,
 )
 
-__all__ = ["RuleCheck", "arguments", "close", "other_convention", "swapped", "vector_out"]
+__all__ = [
+    "RuleCheck",
+    "arguments",
+    "close",
+    "other_convention",
+    "swapped",
+    "vector_out",
+    "what_returned",
+]
 
 
 def arguments(name: str, f: int, options: dict[str, Any]) -> str:
@@ -57,12 +65,38 @@ def close(expected: Sequence[float], got: Sequence[float], tolerance: float) -> 
 
 
 def vector_out(out: Any, length: int) -> list[float] | None:
-    """``out`` as a list of ``length`` floats, or None when it is not such a vector."""
+    """``out`` as a list of ``length`` floats, or None when it is not such a vector: its
+    entries must be real numbers (NumPy kinds int, unsigned or float; strings, complex
+    numbers, booleans and objects are not read as numbers)."""
+    if isinstance(out, str | bytes):
+        return None
     try:
-        arr = np.asarray(out, dtype=np.float64)
+        arr = np.asarray(out)
     except (TypeError, ValueError):
         return None
-    return [float(v) for v in arr] if arr.shape == (length,) else None
+    if arr.shape != (length,) or arr.dtype.kind not in "iuf":
+        return None
+    return [float(v) for v in arr]
+
+
+def what_returned(out: Any) -> str:
+    """``out`` described for a failure message, with a hint for the usual slips: a function
+    returned (a factory passed for the rule) or None (a missing ``return``)."""
+    if out is None:
+        return "None: does your function return its result?"
+    if callable(out):
+        return (
+            f"the function {getattr(out, '__qualname__', repr(out))}: your function returned a "
+            "function; did you pass a factory (e.g. my_krum) instead of the rule (my_krum(f=1))?"
+        )
+    dtype = getattr(out, "dtype", None)
+    if dtype is None and not isinstance(out, str | bytes):
+        try:
+            dtype = np.asarray(out).dtype
+        except (TypeError, ValueError):
+            dtype = None
+    kind = f", dtype {dtype}" if dtype is not None else ""
+    return f"{type(out).__name__} of shape {np.shape(out)}{kind}: {short(out)}"
 
 
 class RuleCheck:
@@ -96,8 +130,8 @@ class RuleCheck:
                 "D6.1",
                 "a rule returns a vector of length d",
                 where,
-                f"a vector of length {x.shape[1]}",
-                f"{type(out).__name__} of shape {np.shape(out)}: {short(out)}",
+                f"a vector of {x.shape[1]} real numbers",
+                what_returned(out),
             )
         return got
 

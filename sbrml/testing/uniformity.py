@@ -7,16 +7,46 @@ of ``D``.
 
 from __future__ import annotations
 
+import operator
+from typing import Any
+
 import numpy as np
 from scipy.stats import chi2
 
 from sbrml.testing.failures import ConformanceError
 
-__all__ = ["check_uniform"]
+__all__ = ["MIN_SAMPLES", "check_uniform", "pair", "ring_vector"]
 
 # From this many bits up, a repeated value among the samples means the values are not fresh:
 # 16,384 uniform 40-bit values repeat with probability about 1e-4, 64-bit ones about 7e-12.
 FRESH_BITS = 40
+# The fewest values the chi-squared test runs on: about 5 per bin of a byte (256 bins), the
+# usual rule for its approximation.
+MIN_SAMPLES = 5 * 256
+
+
+def ring_vector(value: Any, length: int, bits: int) -> list[int] | None:
+    """``value`` as ``length`` ints in ``[0, 2^bits)``, or None when it is not that: each entry
+    an int (``__index__``: Python, NumPy or gmpy2 integers; not a string, a float or a bool)."""
+    if isinstance(value, str | bytes):
+        return None
+    try:
+        out = [operator.index(v) for v in value if not isinstance(v, bool)]
+    except TypeError:
+        return None
+    ok = len(out) == length and all(0 <= v < 2**bits for v in out)
+    return out if ok else None
+
+
+def pair(out: Any) -> tuple[Any, Any] | None:
+    """``out`` as two things (a function's two shares), or None."""
+    if isinstance(out, str | bytes):
+        return None
+    try:
+        first, second = out
+    except (TypeError, ValueError):
+        return None
+    return first, second
 
 
 def check_uniform(

@@ -1,0 +1,61 @@
+"""The kit's checks of its own arguments, run before any case (needs ``sbrml[testing]``).
+
+A bad argument to a check helper is the caller's mistake, not a finding about the function
+under test: it raises ``KitArgumentError`` (a ``ValueError``) naming the helper, the parameter,
+what it needs and the value received, before the helper calls anything, so that neither a
+raw traceback from Hypothesis or NumPy nor a vacuous pass (no samples, an infinite
+tolerance) can stand for a result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["KitArgumentError", "check_callable", "check_float", "check_int", "refuse"]
+
+
+class KitArgumentError(ValueError):
+    """A check helper was called with an argument it cannot check with."""
+
+
+def refuse(check: str, parameter: str, need: str, value: Any) -> KitArgumentError:
+    """The error for ``parameter`` of ``check``: ``check_rule: f: need ...; got '1' (str)``."""
+    return KitArgumentError(
+        f"{check}: {parameter}: need {need}; got {value!r} ({type(value).__name__})"
+    )
+
+
+def check_callable(check: str, parameter: str, value: Any, optional: bool = False) -> None:
+    """``value`` is callable (or None when ``optional``)."""
+    if optional and value is None:
+        return
+    if not callable(value):
+        raise refuse(check, parameter, "a function" + (" or None" if optional else ""), value)
+
+
+def check_int(check: str, parameter: str, value: Any, low: int, high: int | None = None) -> int:
+    """``value`` is an int (not a bool) in ``[low, high]``; returned as an int."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise refuse(check, parameter, "an int", value)
+    if value < low or (high is not None and value > high):
+        span = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise refuse(check, parameter, f"an int {span}", value)
+    return int(value)
+
+
+def check_float(
+    check: str, parameter: str, value: Any, low: float, high: float, why: str = ""
+) -> float:
+    """``value`` is a finite real in ``[low, high]``; ``why`` says why the bounds (shown)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or not low <= value <= high:
+        reason = f" ({why})" if why else ""
+        raise refuse(check, parameter, f"a number in [{low:g}, {high:g}]{reason}", value)
+    return float(value)
+
+
+def described(fn: Callable[..., Any]) -> str:
+    """A function's name for a message: ``my_krum``, or its repr."""
+    return getattr(fn, "__qualname__", None) or repr(fn)
