@@ -13,25 +13,34 @@ passes returns ``Checked``: what passed and what was skipped, and why.
 - ``check_weights(fn, name, f=..., **options)``: a weight function on distances,
   ``fn(D) -> p`` (D6.1, D6.2);
 - ``check_sharing(share, reconstruct=None)``: reconstruction (C3.1) and the uniformity of
-  each share alone by a chi-squared test (C3.2);
+  each share alone, and of each share minus the secret, on changing secrets of four lengths
+  by a chi-squared test, with no repeated value (C3.2); a generator with a public seed
+  cannot be told from a CSPRNG by any such test;
 - ``check_distance_protocol(protocol)``: shares of ``D`` from shares of the encoded inputs,
-  exact against the plaintext distances (C5.2), each server's share uniform and never ``D``
-  (C5.4), up to 12 x 300 inputs;
+  exact against the plaintext distances (C5.2), each server's share uniform and never ``D``,
+  its diagonal 0 or uniform, its entries not masked by ``r_i + r_j`` (C5.4), up to 12 x 300
+  inputs, for any ``frac_bits``;
 - ``check_paillier(encrypt, add=None, decrypt=None)``: ciphertexts that the reference decrypts
   (D13.2, C13.4) and that add homomorphically (D13.3); with ``randomized``, each ciphertext's
-  ``r``, recovered with the key, fresh and not small (C13.3).
+  ``r``, recovered with the key, fresh, not small and spread over ``[0, n)`` (C13.3).
 
 Besides Hypothesis's inputs, the checks of rules and distances run fixed ones
-(``sbrml.testing.fixed_cases``): larger sizes than Hypothesis draws, and exact ties (C6.4).
+(``sbrml.testing.fixed_cases``): larger sizes than Hypothesis draws, and exact ties (C6.4);
+those of rules, the hard inputs of ``sbrml.testing.hard_cases`` (C6.8: far from the origin,
+far outliers, near ties at relative gaps just above 1.05e-9).
 Whatever the user's function raises is reported as a ``ConformanceError`` naming the clause
 and the input, with the exception chained.
 
-In a test file::
+In a test file, where ``my_krum(f)`` builds your rule and the rule maps ``x`` to ``z``::
 
     from sbrml.testing.checks import check_rule
 
     def test_my_krum_conforms() -> None:
-        check_rule(my_krum, "krum", f=1)
+        check_rule(my_krum(f=1), "krum", f=1)
+
+A bad argument to a helper (an unknown rule, an option the rule does not take, a tolerance
+that would accept anything, too few samples) raises ``KitArgumentError`` (a ``ValueError``)
+before any case runs.
 
 Call the helpers from plain test functions, not from inside another ``@given`` test.
 """

@@ -75,7 +75,8 @@ class ConformanceError(AssertionError):
     Attributes: ``check`` (the helper and its arguments), ``clause`` (the spec item),
     ``what`` (the property that failed), ``input`` (a short description of the input),
     ``expected`` and ``got`` (the two values), ``notes`` (diagnoses, e.g. Krum's neighbour
-    convention).
+    convention), ``case`` (the whole input, e.g. ``x`` as a list of lists, where the message
+    shows it shortened; None where the message holds it whole).
     """
 
     def __init__(
@@ -87,8 +88,10 @@ class ConformanceError(AssertionError):
         expected: Any,
         got: Any,
         notes: Sequence[str] = (),
+        case: Any = None,
     ) -> None:
         self.check = check
+        self.case = case
         self.clause = clause
         self.what = what
         self.input = input

@@ -3,7 +3,10 @@
 Part of the conformance kit's pytest helpers (needs ``sbrml[testing]``). ``for_all`` runs a
 body on values drawn by a Hypothesis strategy, under the current Hypothesis profile (so a
 project's ``derandomize`` or ``max_examples`` settings apply) with at most ``examples``
-examples; a failing example is shrunk and its ``ConformanceError`` raised. A helper that
+examples; a failing example is shrunk and its ``ConformanceError`` raised. The kit's runs keep
+no example database (nothing is written to ``.hypothesis/`` in the user's directory; a
+failure is not replayed first on the next run, its message gives the input instead) and skip
+Hypothesis's explain phase. A helper that
 passes returns a ``Checked``: what was checked, how many times, and what was skipped and why,
 so that nothing is skipped silently.
 """
@@ -17,7 +20,7 @@ from typing import TypeVar
 from sbrml.extras import require
 
 try:
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
 except ImportError:
     require("testing", "sbrml.testing.checks")
@@ -53,9 +56,13 @@ def for_all(strategy: st.SearchStrategy[T], body: Callable[[T], None], examples:
     __tracebackhide__ = True  # pytest shows the caller, not the kit
 
     # One failure, the simplest Hypothesis finds, rather than a group of distinct ones: the
-    # user reads one ConformanceError.
+    # user reads one ConformanceError. No example database: the kit writes nothing into the
+    # user's directory (no .hypothesis/), and a failure's message holds its input. No explain
+    # phase: its lines would name the kit's own files, not the user's.
     @settings(
         max_examples=examples,
+        database=None,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
         deadline=None,
         report_multiple_bugs=False,
         suppress_health_check=[

@@ -26,6 +26,7 @@ from sbrml.testing.arguments import (
 from sbrml.testing.failures import ConformanceError, call_user, describe_matrix
 from sbrml.testing.fixed_cases import grid, int_distances, points
 from sbrml.testing.generated import Checked, for_all
+from sbrml.testing.hard_cases import C6_8_GAP, rebuild, rule_inputs, weight_matrices
 from sbrml.testing.rule_cases import (
     KRUM_FAMILY,
     clause_of,
@@ -36,8 +37,11 @@ from sbrml.testing.rule_cases import (
     selection_margin,
 )
 from sbrml.testing.rule_compare import (
+    C6_8_NOTE,
+    TIE_NOTE,
     RuleCheck,
     arguments,
+    byzfl_clause,
     close,
     other_convention,
     swapped,
@@ -48,9 +52,9 @@ from sbrml.testing.vectors import cases
 
 __all__ = ["check_rule", "check_weights"]
 
-# Inputs closer than this to a tie of the selection (relative, C6.8) are not compared: a float
-# implementation may choose either side there and still be right.
-TIE_MARGIN = 1e-6
+# Inputs closer than this to a tie of the selection (relative) are not compared: C6.8 lets a
+# float implementation choose either side there, and only there.
+TIE_MARGIN = C6_8_GAP
 # Hypothesis draws n from the rule's least n to EXTRA_N more and d up to MAX_D; the fixed cases
 # (fixed_cases) reach LARGE_N more rows, LARGE_D coordinates, and exact ties (C6.4) at
 # TIE_EXTRA_N more rows than the least n. Measured: a default check_rule runs in about a
@@ -131,9 +135,13 @@ def _least_n(name: str, f: int) -> int:
     return max(e.least_n(f) for e in stages(name))
 
 
-def _fixed_where(seed: int, n: int, d: int, kind: str, f: int) -> str:
-    """How to rebuild a fixed case: the call of ``sbrml.testing.fixed_cases``."""
-    return f"fixed case points({seed}, {n}, {d}, {kind!r}, f={f}) (sbrml.testing.fixed_cases)"
+def _fixed_where(seed: int, n: int, d: int, kind: str, outliers: int, form: str = "x") -> str:
+    """How to rebuild a fixed case, as one line of Python (``outliers``: how many of the last
+    rows are Byzantine, not the rule's f)."""
+    expr = rebuild(seed, n, d, kind, outliers)
+    make = f"grid({expr})" if form == "x" else f"int_distances({expr})"
+    imports = "from sbrml.testing.fixed_cases import grid, int_distances, points"
+    return f"fixed case {form} = {make} ({imports})"
 
 
 def check_rule(
@@ -204,10 +212,10 @@ def check_rule(
     def margin(x: np.ndarray) -> float:
         return selection_margin(name, f, options, ref.sq_distances(x.tolist()))
 
-    def run_case(x: np.ndarray, where: str, part: str) -> None:
+    def run_case(x: np.ndarray, where: str, part: str, clause: str | None = None) -> None:
         __tracebackhide__ = True  # pytest shows the caller, not the kit
         if generated:
-            got = check.compare(x, check.reference(x.tolist()), where)
+            got = check.compare(x, check.reference(x.tolist()), where, clause)
             result.add(part)
         else:
             got = check.call(x, where)
@@ -241,7 +249,11 @@ def check_rule(
     for n, kind in ties:
         x = grid(points(0, n, 3, kind))
         where = f"{describe_matrix('x', x)}, {_fixed_where(0, n, 3, kind, 0)}"
-        run_case(x, where, "fixed inputs")
+        run_case(x, where, "fixed inputs", "C6.4")
+    for x, how, always in rule_inputs(name, f, options, least):
+        if always or margin(x) > TIE_MARGIN:
+            where = f"{describe_matrix('x', x)}, x = {how}"
+            run_case(x, where, "hard inputs (C6.8)", "C6.8")
     if robustness and "robustness (C12.1)" not in result.counts:
         result.skipped.append(f"robustness: spec section 12 records no bound for {name}")
     return result
@@ -281,11 +293,15 @@ def check_weights(
     tolerance = 1e-12 if default_rtol(name) < 1e-6 else 1e-5
     result = Checked(label)
 
-    def compare(d: Sequence[Sequence[Any]], expected: Sequence[float], where: str) -> None:
+    clause = byzfl_clause(name, options) or clause_of(name)
+
+    def compare(
+        d: Sequence[Sequence[Any]], expected: Sequence[float], where: str, case: str = ""
+    ) -> None:
         __tracebackhide__ = True  # pytest shows the caller, not the kit
         arg = [list(r) for r in d] if as_lists else np.array(d)
         what = f"fn(D) of {name}"
-        out = call_user(fn, arg, check=label, clause=clause_of(name), what=what, where=where)
+        out = call_user(fn, arg, check=label, clause=clause, what=what, where=where)
         got = vector_out(out, len(d))
         if got is not None and close(expected, got, tolerance):
             return
@@ -294,14 +310,20 @@ def check_weights(
         alternative = swapped(name, f, other, lambda rule: rule.weights(d))
         if got is not None and alternative is not None and close(alternative, got, tolerance):
             notes.append(convention_note(len(d), f, options.get("convention", "blanchard")))
+        floats = any(isinstance(v, float) for row in d for v in row)
+        if case == "tie":
+            notes.insert(0, TIE_NOTE)
+        elif case == "C6.8":
+            notes.insert(0, C6_8_NOTE)
         raise ConformanceError(
             label,
-            clause_of(name),
+            {"tie": "C6.7" if floats else "C6.4", "C6.8": "C6.8"}.get(case, clause),
             f"weights(D) differ from the reference's {name} weights (D6.1)",
             where,
             list(expected),
             got if got is not None else f"{what_returned(out)}; not a vector of length {len(d)}",
             notes,
+            case=[list(row) for row in d],
         )
 
     if vectors:
@@ -350,7 +372,11 @@ def check_weights(
             if kind == "plain" and near_tie(d):
                 result.skipped.append(f"the fixed {kind} D of n = {n}: near a tie")
                 continue
-            where = f"{describe_matrix('D', d)}, the distances of {_fixed_where(0, n, 3, kind, 0)}"
-            compare(d, reference.weights(d), where)
+            form = "D" if d is exact else "D (as floats)"
+            where = f"{describe_matrix('D', d)}, {_fixed_where(0, n, 3, kind, 0, form)}"
+            compare(d, reference.weights(d), where, "tie" if kind != "plain" else "")
             result.add("fixed matrices")
+    for d, how in weight_matrices(name, f, options, least):
+        compare(d, reference.weights(d), f"{describe_matrix('D', d)}, D = {how} (C6.8)", "C6.8")
+        result.add("hard matrices (C6.8)")
     return result

@@ -101,5 +101,5 @@ def test_an_option_of_no_rule_is_worded_as_such() -> None:
     import sbrml.reference as ref
     from sbrml.rulespec import RuleSpecError, build_rule
 
-    with pytest.raises(RuleSpecError, match="^--eps is an option of no rule$"):
+    with pytest.raises(RuleSpecError, match=r"^--eps is an option of no rule$"):
         build_rule(ref, "geomed", 1, {"eps": -1})

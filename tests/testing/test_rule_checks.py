@@ -47,7 +47,8 @@ def test_check_rule_passes_on_the_trees(
 def test_what_passed_and_what_was_skipped_is_said() -> None:
     checked = check_rule(TREES["optimized"].Meamed(1), "meamed", f=1, examples=5)
     assert str(checked) == (
-        "check_rule('meamed', f=1): passed 3 vectors, 5 generated inputs, 7 fixed inputs; "
+        "check_rule('meamed', f=1): passed 3 vectors, 5 generated inputs, 7 fixed inputs, "
+        "4 hard inputs (C6.8); "
         "skipped robustness: spec section 12 records no bound for meamed"
     )
 
@@ -157,8 +158,10 @@ def test_a_krum_wrong_only_on_larger_inputs_fails(n: int, d: int) -> None:
 def test_a_krum_breaking_ties_toward_the_higher_index_fails() -> None:
     with pytest.raises(ConformanceError) as info:
         check_rule(krum_ties_to_the_last(1), "krum", f=1)
-    assert info.value.clause == "D6.3"
-    assert "fixed case points(0, " in str(info.value) and "'mirrored'" in str(info.value)
+    # Second review, N1: the tie rule is C6.4's, and the message says so.
+    assert info.value.clause == "C6.4"
+    assert "exact tie: the lower index must win" in str(info.value)
+    assert "x = grid(points(0, " in str(info.value) and "'mirrored'" in str(info.value)
 
 
 def test_weights_wrong_only_on_larger_matrices_fail() -> None:
