@@ -78,12 +78,14 @@ def _from_elements(
     except ValueError as err:  # nested sequences of uneven depth
         raise ShapeError(function, parameter, "an array of real numbers", "C1.1", str(err)) from err
     flat = obj.reshape(-1).tolist()
-    # One representative per type, and every element of a type whose instances can differ in
-    # kind (0-d arrays): a scan of types, not of values, for lists of a million floats.
+    # One representative per type whose instances is_real_scalar tells apart by type alone
+    # (Python's and NumPy's scalars), and every element otherwise: 0-d arrays of NumPy, of its
+    # subclasses (a masked array) or of other libraries differ in dtype between instances.
+    # A scan of types, not of values, for lists of a million floats.
     kinds = set(map(type, flat))
     if not all(
         is_real_scalar(next(v for v in flat if type(v) is t))
-        if t is not np.ndarray
+        if issubclass(t, int | float | np.generic)
         else all(is_real_scalar(w) for w in flat)
         for t in kinds
     ):
@@ -220,7 +222,8 @@ def sq_norm_encoded(x: U64) -> int:
     signed = to_signed(x)
     if signed.size == 0:
         return 0
-    if int(np.abs(signed).max()) >= 1 << 31:
+    # In int64, np.abs(-2^63) is -2^63 itself; read as uint64 it is 2^63.
+    if int(np.abs(signed).view(np.uint64).max()) >= 1 << 31:
         return sum(int(v) ** 2 for v in signed.ravel())
     sq = (signed * signed).view(np.uint64)
     high = int(np.sum(sq >> np.uint64(32), dtype=np.uint64))
