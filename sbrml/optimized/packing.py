@@ -23,7 +23,8 @@ class Packing(ReferencePacking):
         # is refused, not converted.
         arr = as_real_array("encode", "values", values, frac_bits=self.frac_bits).reshape(-1)
         signed = to_signed(encode(arr, frac_bits=self.frac_bits))
-        bad = np.abs(signed) >= self.bound
+        # In int64, np.abs(-2^63) is -2^63 itself; read as uint64 it is 2^63.
+        bad = np.abs(signed).view(np.uint64) >= self.bound
         if bad.any():
             index = int(np.argmax(bad))
             raise EncodingError(
