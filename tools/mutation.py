@@ -45,6 +45,7 @@ _RING = [
     "tests/spec/test_01_ring.py",
     "tests/spec/test_01_ring_helpers.py",
     "tests/spec/test_01_ring_widths.py",
+    "tests/spec/test_01_ring_edges.py",
     "tests/differential/test_encoders_agree.py",
     "tests/vectors/test_vectors.py",
 ]
@@ -278,6 +279,46 @@ for _name, _reason in [
     ("unscaled__mutmut_8", "np.ldexp of a float64 array is float64: asarray keeps it"),
 ]:
     EQUIVALENT[_VIEWS + _name] = _reason
+# optimized/ring.py (issue 18 item 1). sq_norm_below decides C8.2's sum_k e_k^2 < 2^62 from
+# the float dot product outside the band (1 +- 2 gamma) 2^62 and exactly inside it; the exact
+# path is always right, so a mutant that widens the band, or sends a sum on its edge to the
+# exact path, answers as the code does. A narrowed band is equivalent only while it stays above
+# the dot product's error bound gamma_d = d u / (1 - d u) for d terms in any order, FMA or not
+# (Higham, section 3.1), plus the rounding of 1 +- band (u above 1, u/2 below).
+_RING_MUT = "sbrml.optimized.ring."
+_WIDER = "the exact path's band (1 +- 2 gamma) 2^62 only widens, and the exact path is always right"
+_EDGE = "a sum exactly on the band's edge goes to the exact path, which is always right"
+_NARROW = (
+    "gamma's numerator or denominator changed by one term: the band stays at least "
+    "2 (d + 1) u (1 - (d + 1) u), above gamma_d plus u for every d < 2^51"
+)
+_HALVES = (
+    "|v| < 2^32 squares below 2^64, exact as uint64 (the int64 product wraps mod 2^64), with "
+    "halves below 2^32, so the fast path is exact for as many terms as the low half allows"
+)
+for _name, _reason in [
+    ("x_as_real_array__mutmut_36", "astype reads copy=None as copy=False (no copy if not needed)"),
+    ("x__from_elements__mutmut_24", "NumPy reads reshape(-2) as reshape(-1)"),
+    (
+        "x__from_elements__mutmut_33",
+        "every element of every type is checked: the same verdict, since is_real_scalar of an "
+        "int, float or NumPy scalar depends on its type alone",
+    ),
+    *[(f"x_sq_norm_below__mutmut_{k}", _WIDER) for k in (11, 13, 18, 36, 37, 42, 43, 44)],
+    ("x_sq_norm_below__mutmut_32", _EDGE),
+    ("x_sq_norm_below__mutmut_39", _EDGE),
+    *[(f"x_sq_norm_below__mutmut_{k}", _NARROW) for k in (10, 14, 17)],
+    ("x_sq_norm_below__mutmut_25", "NumPy reads reshape(-2) as reshape(-1)"),
+    ("x_sq_norm_encoded__mutmut_9", _HALVES),
+    (
+        "x_sq_norm_encoded__mutmut_10",
+        "every vector takes the exact path: Python ints, always right",
+    ),
+    ("x_sq_norm_encoded__mutmut_11", _HALVES),
+    ("x_sq_norm_encoded__mutmut_12", _HALVES),
+    *[(f"x_sq_norm_encoded__mutmut_{k}", _UINT_SUM) for k in (23, 25, 32, 34)],
+]:
+    EQUIVALENT[_RING_MUT + _name] = _reason
 EQUIVALENT["sbrml.reference.beaver.x_beaver_gram__mutmut_5"] = (
     "cols = 1 instead of 0 only for a triple of no rows, where x must have no rows either "
     "and E is cut into no rows, of any width"
