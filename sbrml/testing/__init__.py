@@ -4,7 +4,8 @@ Three layers, in the manner of ethereum/consensus-specs' test vectors and pyca/c
 vector files:
 
 - ``sbrml.testing.vectors``: the JSON conformance vectors (package data, nine files for spec
-  sections 1-6, 8, 19 and 20, each with its provenance, version and format description) and their loader.
+  sections 1-6, 8, 19 and 20, each with its provenance, version and format description) and
+  their loader.
   Standard library only: ``pip install sbrml`` is enough.
 - ``sbrml.testing.strategies``: Hypothesis strategies for the spec's objects: inputs within
   a round's bounds (with and without Byzantine outliers), pairs of shares, distance matrices,
