@@ -12,6 +12,8 @@ and go on.
 
 from __future__ import annotations
 
+import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,17 +136,35 @@ def _short(value: object) -> str:
     return text if len(text) <= 40 else f"{text[:40]}..."
 
 
+def _check_header(array: Array, shape: tuple[int, ...]) -> None:
+    """Read the ``.npy`` header of ``array``'s bytes before NumPy allocates anything: its shape
+    must be the declared one and the data exactly that many items, so that a header declaring
+    a huge shape cannot make the reader allocate it."""
+    stream = io.BytesIO(bytes(array.data))
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        header_shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    else:
+        header_shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    items = math.prod(int(s) for s in header_shape)
+    body = len(array.data) - stream.tell()
+    if tuple(header_shape) != shape or dtype.hasobject or body != items * dtype.itemsize:
+        raise ValueError("the .npy header contradicts the declared shape or the data's length")
+
+
 def _decoded(function: str, key: str, array: Array) -> NDArray[np.generic]:
     """The values of ``array``, which must be the ``.npy`` bytes of its declared shape and
     dtype; a sender's other bytes raise ``ShapeError`` (D8.1) here, not NumPy's errors."""
+    shape = tuple(int(s) for s in array.shape)
     try:
+        _check_header(array, shape)
         values = np.asarray(array.numpy())
-    except (TypeError, ValueError) as err:
-        # np.load refuses pickles and garbage (ValueError); Array.numpy another stype (TypeError).
+    except Exception as err:
+        # Any failure to read a sender's bytes excludes that sender: np.load raises ValueError
+        # on pickles and garbage, EOFError on no data, Array.numpy TypeError on another stype.
         raise ShapeError(
             function, "arrays", f"{key!r} as the .npy bytes of a NumPy array", "D8.1", "other bytes"
         ) from err
-    shape = tuple(int(s) for s in array.shape)
     if values.shape != shape or values.dtype != np.dtype(array.dtype):
         raise ShapeError(
             function,

@@ -44,6 +44,15 @@ def npy(values: Any) -> bytes:
     return out.getvalue()
 
 
+def header_only(shape: tuple[int, ...]) -> bytes:
+    """A valid ``.npy`` header declaring float64 ``shape``, and 16 bytes of data: NumPy would
+    allocate the declared shape before finding the data short (a MemoryError at 10^13)."""
+    out = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(out, header)
+    return out.getvalue() + bytes(16)
+
+
 def record(w: Array, b: Array | None = None) -> ArrayRecord:
     out = ArrayRecord()
     out["w"] = w
@@ -80,6 +89,9 @@ FAULTS: dict[str, tuple[Callable[[Any], ArrayRecord | None], str]] = {
     "bytes of floats": (lambda x: lying(npy(np.zeros((3, 4), dtype=np.float32))), "D8.1"),
     "garbage bytes": (lambda x: lying(b"garbage"), "D8.1"),
     "another serialization": (lambda x: lying(b"garbage", stype="torch"), "D8.1"),
+    "empty bytes": (lambda x: lying(b""), "D8.1"),
+    "a header declaring 10^13 items": (lambda x: lying(header_only((10**13,))), "D8.1"),
+    "a header of the declared shape, no data": (lambda x: lying(header_only((3, 4))), "D8.1"),
     "missing array": (without_b, "D8.1"),
     "no arrays": (lambda x: None, "D8.1"),
 }
