@@ -52,6 +52,11 @@ from sbrml.testing.vectors import cases
 
 __all__ = ["check_rule", "check_weights"]
 
+# The checks draw inputs of up to the rule's least n + 20 rows (Krum's least n is 2f + 3): an f
+# above this makes each case thousands of rows, and f = 10^9 exhausted memory before the check
+# could say anything. Implementations are checked at small f; larger f adds no clause.
+MAX_F = 20
+
 # Inputs closer than this to a tie of the selection (relative) are not compared: C6.8 lets a
 # float implementation choose either side there, and only there.
 TIE_MARGIN = C6_8_GAP
@@ -84,14 +89,15 @@ def _rule_options(
 ) -> Any:
     """``options`` normalized for the rule ``name``, after every argument is checked, before
     any case runs: ``fn`` callable, a known rule name (D6.7) that is not randomized (D11.3)
-    and, for ``weights``, has a distance form (D6.1); ``f`` and ``examples`` ints; each option
+    and, for ``weights``, has a distance form (D6.1); ``f`` an int in [0, MAX_F = 20] and
+    ``examples`` an int; each option
     one the rule takes, with a value the reference accepts (Multi-Krum's ``m`` at most the
     least ``n`` the check draws, C6.5). KitArgumentError (a ValueError) naming ``check``,
     the parameter and the value otherwise."""
     from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES, hyperparameter_owners
 
     check_callable(check, "fn", fn)
-    check_int(check, "f", f, 0)
+    check_int(check, "f", f, 0, MAX_F)
     check_int(check, "examples", examples, 1)
     try:
         entries = stages(name) if isinstance(name, str) else None

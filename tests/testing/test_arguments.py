@@ -46,6 +46,8 @@ BAD: list[tuple[str, Callable[[], Any], str]] = [
     ("rule name=None", lambda: check_rule(_never, None, f=1), "name"),  # type: ignore[arg-type]
     ("rule name=123", lambda: check_rule(_never, 123, f=1), "name"),  # type: ignore[arg-type]
     ("rule f=-1", lambda: check_rule(_never, "mean", f=-1), "f"),
+    ("rule f=10^9", lambda: check_rule(_never, "krum", f=10**9), "f"),
+    ("weights f=21", lambda: check_weights(_never, "krum", f=21), "f"),
     ("rule f='1'", lambda: check_rule(_never, "mean", f="1"), "f"),  # type: ignore[arg-type]
     ("rule examples=0", lambda: check_rule(_never, "mean", f=1, examples=0), "examples"),
     ("rule krum m=3", lambda: check_rule(_never, "krum", f=1, m=3), "m=3"),
