@@ -19,6 +19,7 @@ import sbrml.optimized as opt
 import sbrml.reference as ref
 from sbrml.core.errors import ParameterError
 from tests.helpers import as_list
+from tests.helpers.channels import OnlyS1
 
 M = 1 << 64
 
@@ -167,25 +168,6 @@ def test_restriction_keeps_the_offline_product_and_the_online_step_uses_it(
     assert opt.reconstruct(*out).tolist() == _gram(plain, plain)
 
 
-class _OnlyS1(opt.Channel):
-    """A channel that plays S1 alone (D23.1) and hands it S0's recorded messages."""
-
-    def __init__(self, replies: list[Any]) -> None:
-        super().__init__()
-        self.replies = replies
-
-    def plays(self, party: str) -> bool:
-        return party == "S1"
-
-    def exchange(self, label: str, payload0: Any, payload1: Any) -> tuple[Any, Any]:
-        assert payload0 is None and payload1 is not None
-        return None, self.replies.pop(0)
-
-
-def _s0_sent(channel: Any) -> list[Any]:
-    return [m.payload for m in channel.messages if m.sender == "S0"]
-
-
 @pytest.mark.spec("D23.1")
 def test_a_channel_playing_s1_alone_computes_s1s_shares() -> None:
     dealer = _dealer(opt)
@@ -206,7 +188,7 @@ def test_a_channel_playing_s1_alone_computes_s1s_shares() -> None:
     for run in runs:
         both = opt.Channel()
         expected = run(lambda pair: pair, both)
-        got = run(alone, _OnlyS1(_s0_sent(both)))
+        got = run(alone, OnlyS1(both))
         assert got[0] is None
         assert got[1].tolist() == expected[1].tolist()
 

@@ -25,6 +25,7 @@ import sbrml.reference as ref
 from sbrml.core.params import pairs
 from sbrml.optimized.bounded_distances import View, direct_distances, gram_view
 from tests.helpers import as_list
+from tests.helpers.channels import OnlyS1
 
 odist = opt.distances
 
@@ -296,20 +297,6 @@ def test_both_variants_agree_on_an_empty_or_one_row_subset(
         assert len(out[0]) == len(out[1]) == len(keep)
 
 
-class _OnlyS1(opt.Channel):
-    """A channel that plays S1 alone (D23.1) and hands it S0's recorded messages."""
-
-    def __init__(self, replies: list[Any]) -> None:
-        super().__init__()
-        self.replies = replies
-
-    def plays(self, party: str) -> bool:
-        return party == "S1"
-
-    def exchange(self, label: str, payload0: Any, payload1: Any) -> tuple[Any, Any]:
-        return None, self.replies.pop(0)
-
-
 @pytest.mark.spec("D23.1")
 def test_pairwise_distances_on_a_channel_playing_s1_alone() -> None:
     n, d = 3, 2
@@ -317,9 +304,8 @@ def test_pairwise_distances_on_a_channel_playing_s1_alone() -> None:
     x = _shares(opt, [[1, 2], [3, 5], [4, 4]], d)
     both = opt.Channel()
     expected = odist.secure_sq_distances_pairwise(x, squares, channel=both)
-    sent = [m.payload for m in both.messages if m.sender == "S0"]
     got = odist.secure_sq_distances_pairwise(
-        cast(Any, (None, x[1])), cast(Any, (None, squares[1])), channel=_OnlyS1(sent)
+        cast(Any, (None, x[1])), cast(Any, (None, squares[1])), channel=OnlyS1(both)
     )
     assert got[0] is None
     assert got[1].tolist() == expected[1].tolist()
