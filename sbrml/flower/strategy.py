@@ -13,7 +13,6 @@ aggregate (too few rows left, C8.4) keeps the previous model and says so in its 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from logging import INFO, WARNING
@@ -30,10 +29,10 @@ from sbrml.api import AggregationResult
 from sbrml.api import rule as library_rule
 from sbrml.core.errors import ParameterError, SpecError
 from sbrml.core.leakage import rule_leakages
-from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.core.round import worker_name
 from sbrml.flower.adversary import OmniscientAdversary
 from sbrml.flower.client import seal_update
+from sbrml.flower.plain_modes import aggregate_plain
 from sbrml.flower.records import CONFIG_PREFIX, Template
 from sbrml.flower.replies import Plan, Row, public_text, read_rows, reason, strategy_error
 from sbrml.flower.servers import SealedUpdate, SimulatedServers
@@ -41,7 +40,6 @@ from sbrml.flower.settings import check_flower_arguments, check_node_minimums, c
 from sbrml.optimized.paillier import generate_keypair
 from sbrml.optimized.randomness import ChaCha20RandomSource, SystemRandomSource
 from sbrml.optimized.ring import F64
-from sbrml.optimized.round import encode_update
 from sbrml.optimized.round_offline import round_setup
 
 __all__ = ["MODES", "RoundRecord", "SecureRobustStrategy"]
@@ -93,7 +91,7 @@ class SecureRobustStrategy(FedAvg):
       their privacy. Neither is robust. Each row is checked before it is masked or encrypted:
       a reply that is no finite row is excluded when read (every mode), and a value outside
       the protocol's range is refused by its simulated worker's encoder (masks: C20.2, the
-      worker drops out before the input round; Paillier: C14.2, ``packing_int_bits``) and
+      worker drops out before the input round; Paillier: C14.2, ``plain_modes.packing_int_bits``) and
       reported. In a deployment of pairwise masks each worker's own encoder is the only check:
       a Byzantine worker's in-range value enters the mean undetected.
 
@@ -365,49 +363,15 @@ class SecureRobustStrategy(FedAvg):
             # The round reports every exclusion by worker; the rows keep their reasons for a
             # round that aborts (then the round reports none).
             return self.servers.aggregate(plan.setup, workers, rng=source), [r.node for r in rows]
-        counted = [(r, r.vector) for r in rows if r.vector is not None and r.reason is None]
-        if self.mode == "plaintext":
-            # The rows an honest encoder refuses are dropped, as the round excludes them.
-            kept = []
-            for r, vector in counted:
-                try:
-                    encode_update(vector)
-                    kept.append((r, vector))
-                except SpecError as err:
-                    r.reason = f"input rejected before sharing: {err.public_reason()}"
-            counted = kept
-        x = np.vstack([v for _, v in counted]) if counted else np.zeros((0, plan.template.dim))
-        nodes = [r.node for r, _ in counted]
-        if self.mode == "plaintext":
-            return modes.plaintext(x, self.rule, rng=self._rng.derive(f"rule/{t}")), nodes
-        if self.mode == "masks":
-            threshold = len(x) // 2 + 1
-            return modes.masks(x, threshold=threshold, rng=self._rng.derive(f"masks/{t}")), nodes
-        if self._keys is None:
+        if self.mode == "paillier" and self._keys is None:
             self._keys = generate_keypair(self.paillier_bits, rng=self._rng.derive("paillier"))
-        result = modes.paillier(
-            x,
+        return aggregate_plain(
+            self.mode,
+            rows,
+            plan.template.dim,
+            self.rule,
+            rng=self._rng,
+            t=t,
             keys=self._keys,
-            rng=self._rng.derive(f"he/{t}"),
-            int_bits=packing_int_bits(x),
-            frac_bits=DEFAULT_FRAC_BITS,
             processes=self.processes,
         )
-        return result, nodes
-
-
-def packing_int_bits(x: F64) -> int:
-    """The integer bits ``I`` of mode ``paillier``'s packing (D14.1) for the rows ``x``.
-
-    Enough for the largest magnitude sent, as ``sbrml simulate`` chooses them, but at most the
-    largest ``I`` whose slots of ``((2^(F+I+1) - 1) n).bit_length()`` bits fit in 62 (C14.1):
-    a row beyond that bound is then excluded by its encoder (C14.2) and reported, where an
-    unbounded ``I`` would let one client's huge value make the packing, and so the round, fail
-    for every client.
-    """
-    n = max(1, len(x))
-    wanted = max(1, math.ceil(math.log2(float(np.abs(x).max()) + 1)) + 1) if x.size else 1
-    most = 62 - DEFAULT_FRAC_BITS
-    while most > 0 and ((2 << (DEFAULT_FRAC_BITS + most)) - 1) * n >= 1 << 62:
-        most -= 1
-    return min(wanted, most)
