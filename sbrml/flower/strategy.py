@@ -91,9 +91,10 @@ class SecureRobustStrategy(FedAvg):
       their privacy. Neither is robust. Each row is checked before it is masked or encrypted:
       a reply that is no finite row is excluded when read (every mode), and a value outside
       the protocol's range is refused by its simulated worker's encoder (masks: C20.2, the
-      worker drops out before the input round; Paillier: C14.2, ``plain_modes.packing_int_bits``) and
-      reported. In a deployment of pairwise masks each worker's own encoder is the only check:
-      a Byzantine worker's in-range value enters the mean undetected.
+      worker drops out before the input round; Paillier: C14.2,
+      ``plain_modes.packing_int_bits``) and reported. In a deployment of pairwise masks each
+      worker's own encoder is the only check: a Byzantine worker's in-range value enters the
+      mean undetected.
 
     ``f``: the number of Byzantine workers ``rule`` tolerates; ``hyperparameters``: the rule's
     (``sbrml.rule``). ``server_lr``: None when the replies are models (Flower's convention: the
