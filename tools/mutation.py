@@ -40,7 +40,9 @@ WORK = ROOT / "build" / "mutation"
 
 # The tests that exercise each module: its spec section's tests (the file numbers follow
 # spec/), the narrow-width, validation-path and across-block tests of issue 18, the
-# differential tests of the same functions, and the known-answer vectors.
+# differential tests of the same functions, and the known-answer vectors. The round's
+# per-party paths (one server per process, section 23) are tested with every party in its
+# own thread (tests/net/test_parties.py; no network, no subprocess).
 _RING = [
     "tests/spec/test_01_ring.py",
     "tests/spec/test_01_ring_helpers.py",
@@ -75,6 +77,8 @@ _ROUND = [
     "tests/spec/test_08_round_params.py",
     "tests/spec/test_08_range_validation.py",
     "tests/spec/test_08_leakage.py",
+    "tests/spec/test_validation_paths.py",
+    "tests/net/test_parties.py",
     "tests/differential/test_trees_agree.py",
     "tests/differential/test_blocks_and_parameters.py",
     "tests/vectors/test_vectors.py",

@@ -15,7 +15,6 @@ from numpy.typing import ArrayLike, NDArray
 from sbrml.core.channel import each
 from sbrml.core.dealer_requests import TimedDealer
 from sbrml.core.errors import ShapeError
-from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.params import NORM_BOUND_LOG2, coordinate_bound_log2
 from sbrml.core.range_validation import coordinate_bound_error, exclude_out_of_range
 from sbrml.core.round import (
@@ -150,13 +149,22 @@ def secure_aggregate(
 
     ``transcript=False`` keeps no payload (D7.2): byte counts only, no transcript.
     """
+    # The inputs' own checks (D8.1), then the public set-up every party of a deployment
+    # builds the same way (round_setup: C8.6, C8.11, C8.15 before any work).
     n, d, leakage = check_round_inputs(
         inputs, rule, variant, dim, frac_bits, weight_frac_bits, leakage
     )
-    distance = needs_distances(rule, leakage)
-    check_provider(provider, distance, rule.name, leakage)
-    bits = round_bound_log2(leakage, rule, n, d)  # C8.15: refused before work
-    setup = RoundSetup(n, d, rule, variant, leakage, frac_bits, weight_frac_bits, bits, distance)
+    setup = round_setup(
+        n,
+        d,
+        rule,
+        variant=variant,
+        leakage=leakage,
+        frac_bits=frac_bits,
+        weight_frac_bits=weight_frac_bits,
+        provider=provider,
+    )
+    bits = setup.bits
     channel = Channel(record=transcript)
     clock = PhaseClock()
 
