@@ -75,6 +75,7 @@ _ROUND = [
     "tests/spec/test_08_round.py",
     "tests/spec/test_08_round_fields.py",
     "tests/spec/test_08_round_params.py",
+    "tests/spec/test_08_round_boundary.py",
     "tests/spec/test_08_range_validation.py",
     "tests/spec/test_08_leakage.py",
     "tests/spec/test_validation_paths.py",
