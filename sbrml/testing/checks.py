@@ -14,8 +14,9 @@ passes returns ``Checked``: what passed and what was skipped, and why.
   ``fn(D) -> p`` (D6.1, D6.2);
 - ``check_sharing(share, reconstruct=None)``: reconstruction (C3.1) and the uniformity of
   each share alone, and of each share minus the secret, on changing secrets of four lengths
-  by a chi-squared test, with no repeated value (C3.2); a generator with a public seed
-  cannot be told from a CSPRNG by any such test;
+  by a chi-squared test, with no repeated value, and of one call's coordinates together:
+  adjacent differences and sums uniform, no linear relation among them (C3.2); a generator
+  with a public seed cannot be told from a CSPRNG by any such test;
 - ``check_distance_protocol(protocol)``: shares of ``D`` from shares of the encoded inputs,
   exact against the plaintext distances (C5.2), each server's share uniform and never ``D``,
   its diagonal 0 or uniform, its entries not masked by ``r_i + r_j`` (C5.4), up to 12 x 300

@@ -15,7 +15,14 @@ from sbrml.testing import strategies
 from sbrml.testing.arguments import check_callable, check_float, check_int
 from sbrml.testing.failures import ConformanceError, call_user, short
 from sbrml.testing.generated import Checked, for_all
-from sbrml.testing.uniformity import MIN_SAMPLES, check_uniform, pair, ring_vector
+from sbrml.testing.uniformity import (
+    MIN_SAMPLES,
+    RANK_MARGIN,
+    check_no_relation,
+    check_uniform,
+    pair,
+    ring_vector,
+)
 
 __all__ = ["SECRET_KINDS", "SECRET_LENGTHS", "check_sharing", "secret"]
 
@@ -75,7 +82,25 @@ def check_sharing(
        on some secrets or lengths fails; so does a mask of low entropy: with 4,096 calls at
        length 1 (the default ``samples``), a mask of 21 bits of entropy per call or fewer
        repeats (expected 4 repeats at 21 bits; a repeat of uniform 64-bit values has
-       probability about 5e-13).
+       probability about 5e-13);
+    3. C3.2, one call's coordinates together (each share, and each minus the secret): at
+       lengths 3, 16 and 256, the differences ``s[j] - s[j-1]`` and the sums ``s[j] +
+       s[j-1]`` of adjacent coordinates, ``samples / 4`` of each pooled over calls, pass the
+       same tests as the values (uniform and independent coordinates make them uniform);
+       and a rank test over GF(2) of each call's low bits (``uniformity.check_no_relation``,
+       on at least ``length + 65`` calls) finds no fixed linear relation ``a . s = c mod
+       2^bits`` among one call's coordinates, for any ``a != 0`` over all ``length``
+       coordinates, adjacent or not. Masks ``r + j G`` (one random ``r`` per call), ``r``
+       and ``-r``, ``r`` and ``3r``, each coordinate uniform across calls, fail: one share
+       would reveal a combination of ``x``'s coordinates. Dependence that is neither linear
+       nor visible in adjacent differences or sums (a mask a hash of another coordinate's)
+       is not detected.
+
+    A correct sharing (independent uniform masks) fails with probability at most about
+    ``40 B alpha + 40 P + 12 * 2^-64``, where ``B`` is the number of chi-squared tests per
+    pool (``bits // 8``, or 1 below 8 bits) and ``P`` the chance that ``samples / 4`` uniform
+    values repeat (``(samples / 4)^2 / 2^(bits + 1)`` from 40 bits up, else 0): 3.2e-5 at
+    the defaults (64 bits, ``alpha = 1e-7``), 3.2e-6 at ``alpha = 1e-8``.
 
     Not checked, and not checkable from outside: where the randomness comes from. A mask from
     a generator with a public or guessable seed (a hash of a counter, ``random.Random(0)``,
@@ -144,26 +169,48 @@ def check_sharing(
         for_all(strategies.shared_vectors(bits=bits), reconstructs, examples)
     each = samples // len(SECRET_LENGTHS)
     for length in SECRET_LENGTHS:
+        # Enough calls for each pool: the coordinates, the adjacent pairs (length - 1 per
+        # call) and the rank test's rows (RANK_MARGIN more than their width).
+        need = -(-each // length)
+        if length > 1:
+            need = max(need, -(-each // (length - 1)), length + 1 + RANK_MARGIN)
         rng = ref.DeterministicRandomSource(length).derive("check_sharing/secrets")
-        # drawn[s] holds share s's values, drawn[2 + s] the same minus the secret.
-        drawn: list[list[int]] = [[], [], [], []]
-        calls = 0
-        while len(drawn[0]) < each:
-            kind = SECRET_KINDS[calls % len(SECRET_KINDS)]
-            value = secret(rng, kind, length, bits, calls)
-            where = f"x = {short(value)} (length {length}, secret {kind!r}, call {calls})"
+        # views[s][call] holds share s, views[2 + s][call] the same minus the secret.
+        views: list[list[list[int]]] = [[], [], [], []]
+        for call in range(need):
+            kind = SECRET_KINDS[call % len(SECRET_KINDS)]
+            value = secret(rng, kind, length, bits, call)
+            where = f"x = {short(value)} (length {length}, secret {kind!r}, call {call})"
             shares = shares_of(value, where)
             for s in (0, 1):
-                drawn[s] += shares[s]
-                drawn[2 + s] += [(v - x) & mask for v, x in zip(shares[s], value, strict=True)]
-            calls += 1
+                views[s].append(shares[s])
+                views[2 + s].append([(v - x) & mask for v, x in zip(shares[s], value, strict=True)])
         where = (
-            f"{each} values of each share over {calls} calls on secrets of length {length} "
+            f"{{}} over {need} calls on secrets of length {length} "
             f"(sbrml.testing.sharing_checks.secret, kinds {', '.join(SECRET_KINDS)} in turn, "
             f"from DeterministicRandomSource({length}).derive('check_sharing/secrets'))"
         )
-        for index, values in enumerate(drawn):
+        for index, vectors in enumerate(views):
             whose = f"share{index % 2}" + (" minus the secret" if index >= 2 else "")
-            passed = check_uniform(label, "C3.2", whose, values[:each], bits, alpha, where)
+            values = [v for vector in vectors for v in vector][:each]
+            at = where.format(f"{each} values of each share")
+            passed = check_uniform(label, "C3.2", whose, values, bits, alpha, at)
             result.add("uniformity tests (C3.2)", passed)
+            if length == 1:
+                continue
+            # Within one call: adjacent coordinates' differences and sums are uniform too
+            # when the coordinates are independent (masks r + j G, r and -r fail here).
+            for sign, combination in ((-1, "differences"), (1, "sums")):
+                pooled = [
+                    (vector[j] + sign * vector[j - 1]) & mask
+                    for vector in vectors
+                    for j in range(1, length)
+                ][:each]
+                at = where.format(f"{each} {combination} of adjacent coordinates")
+                name = f"{whose} ({combination} of adjacent coordinates)"
+                passed = check_uniform(label, "C3.2", name, pooled, bits, alpha, at)
+                result.add("independence tests (C3.2)", passed)
+            at = where.format(f"{whose}'s low bits")
+            check_no_relation(label, "C3.2", whose, vectors, at)
+            result.add("independence tests (C3.2)")
     return result

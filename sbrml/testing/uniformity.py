@@ -15,7 +15,15 @@ from scipy.stats import chi2
 
 from sbrml.testing.failures import ConformanceError
 
-__all__ = ["MIN_SAMPLES", "check_uniform", "pair", "ring_vector"]
+__all__ = [
+    "MIN_SAMPLES",
+    "RANK_MARGIN",
+    "check_no_relation",
+    "check_uniform",
+    "linear_relation",
+    "pair",
+    "ring_vector",
+]
 
 # From this many bits up, a repeated value among the samples means the values are not fresh:
 # 16,384 uniform 40-bit values repeat with probability about 1e-4, 64-bit ones about 7e-12.
@@ -23,6 +31,10 @@ FRESH_BITS = 40
 # The fewest values the chi-squared test runs on: about 5 per bin of a byte (256 bins), the
 # usual rule for its approximation.
 MIN_SAMPLES = 5 * 256
+# The rank test of one call's coordinates runs on this many calls more than the width of its
+# rows: L + 1 uniform bits per row span GF(2)^(L+1) except with probability below
+# 2^(L+1-N) = 2^-64.
+RANK_MARGIN = 64
 
 
 def ring_vector(value: Any, length: int, bits: int) -> list[int] | None:
@@ -97,3 +109,62 @@ def check_uniform(
                 f"{part} {high:#04x} {counts[high]} times, {low:#04x} {counts[low]} times",
             )
     return len(parts)
+
+
+def linear_relation(rows: list[int], width: int) -> int | None:
+    """A nonzero ``u`` (``width`` bits) with ``u . row = 0`` over GF(2) for every row (ints of
+    ``width`` bits), or None when the rows span GF(2)^width."""
+    basis: dict[int, int] = {}  # pivot (the row's highest bit) -> row
+    for row in rows:
+        while row:
+            top = row.bit_length() - 1
+            if top not in basis:
+                basis[top] = row
+                break
+            row ^= basis[top]
+    if len(basis) == width:
+        return None
+    # Reduced echelon form: each pivot bit appears in its own row only.
+    for pivot in sorted(basis):
+        for other in basis:
+            if other != pivot and basis[other] >> pivot & 1:
+                basis[other] ^= basis[pivot]
+    free = next(k for k in range(width) if k not in basis)
+    # u has the free column and, for each pivot row holding that column, the pivot: each
+    # row's product is then 1 + 1 = 0.
+    return 1 << free | sum(1 << p for p, row in basis.items() if row >> free & 1)
+
+
+def check_no_relation(
+    label: str, clause: str, name: str, vectors: list[list[int]], where: str
+) -> None:
+    """Raise ConformanceError when the low bits of ``vectors`` (one share's coordinates, one
+    vector per call) satisfy a fixed affine relation over GF(2) on every call: a GF(2) rank
+    test on rows of each call's ``L`` low bits and a constant 1.
+
+    Every fixed relation ``a . s = c mod 2^k`` with ``a != 0 mod 2^k`` among one call's
+    coordinates implies one (divide by the largest power of 2 dividing every ``a_j``, then
+    reduce mod 2), so a share whose coordinates are related linearly within a call fails;
+    independent uniform coordinates fail with probability below ``2^(L+1-N)`` on ``N`` calls
+    (at most ``2^-64`` with RANK_MARGIN)."""
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
+    length = len(vectors[0])
+    rows = [sum((v & 1) << j for j, v in enumerate(vector)) | 1 << length for vector in vectors]
+    relation = linear_relation(rows, length + 1)
+    if relation is None:
+        return
+    terms = [f"{name}[{j}]" for j in range(length) if relation >> j & 1]
+    raise ConformanceError(
+        label,
+        clause,
+        f"{name} alone is uniform: its coordinates in one call are independent",
+        where,
+        f"no fixed linear relation among the low bits of one call's {length} coordinates",
+        f"{' + '.join(terms)} = {relation >> length & 1} (mod 2) on every one of the "
+        f"{len(vectors)} calls",
+        [
+            "a fixed linear relation mod 2^k among one call's coordinates (masks r + j G, "
+            "r and -r, r and 3r) leaves one mod 2 in their low bits; the other share then "
+            "reveals that combination of x's coordinates"
+        ],
+    )
