@@ -436,6 +436,25 @@ def _labels(module_source: str, function_code: str) -> set[str]:
     return names
 
 
+CAST_REASON = "typing.cast returns its second argument whatever its first (a type for mypy only)"
+
+
+def is_cast_type_only(original: str, mutant: str) -> bool:
+    """True if the mutant changes only the first argument of a ``cast(...)`` call: an
+    equivalent mutant, as ``typing.cast`` has no effect at run time (CAST_REASON)."""
+    diffs = _differences(ast.parse(original), ast.parse(mutant), None)
+    if len(diffs) != 1:
+        return False
+    old, _new, parent = diffs[0]
+    return (
+        isinstance(parent, ast.Call)
+        and isinstance(parent.func, ast.Name)
+        and parent.func.id == "cast"
+        and bool(parent.args)
+        and parent.args[0] is old
+    )
+
+
 def is_message_only(original: str, mutant: str) -> bool:
     """True if the mutant differs from the original only in the text of an error message.
 
@@ -551,6 +570,9 @@ def _classify(modules: Sequence[str]) -> list[ModuleResult]:
             ):
                 result.messages.append(name)
             elif name in EQUIVALENT:
+                result.equivalent.append(name)
+            elif is_cast_type_only(original, mutated):
+                EQUIVALENT[name] = CAST_REASON  # listed with its reason like the others
                 result.equivalent.append(name)
             else:
                 lines = difflib.unified_diff(
