@@ -37,6 +37,7 @@ from sbrml.optimized.round import weighted_sum
 from sbrml.optimized.round_offline import offline_material, round_setup
 from sbrml.reference.paillier_triples import PaillierTripleProvider as RefProvider
 from sbrml.rulespec import build_rule
+from tests.helpers import as_list, decoded_inputs
 
 
 def inputs(n: int, d: int) -> list[list[float]]:
@@ -216,3 +217,34 @@ def test_s0_precomputes_its_gram_term_offline() -> None:
     gram = material.gram
     assert gram is not None and gram[0].aat is not None
     assert np.array_equal(gram[0].aat, gram_sum(gram[0].a, None, gram[0].a, None))
+
+
+# --- Krum's convention in the hidden modes (C6.6, P22.5, P22.7) -----------------------------
+
+# Six points where Krum keeps a different input under each convention (n - f - 2 or n - f - 1
+# neighbours per score, C6.6), alone and after NNM.
+CONVENTION_POINTS = [
+    [0.19, -1.15],
+    [-1.35, 0.37],
+    [-0.65, -1.7],
+    [-0.68, 0.86],
+    [-0.47, 0.93],
+    [1.53, 0.03],
+]
+
+
+@pytest.mark.spec("C6.6", "P22.5", "P22.7")
+@pytest.mark.parametrize("name", ["krum", "nnm+krum"])
+@pytest.mark.parametrize("leakage", ["index", "output"])
+def test_hidden_modes_keep_the_rule_convention(impl: ModuleType, name: str, leakage: str) -> None:
+    x = decoded_inputs(CONVENTION_POINTS)
+    outputs = {}
+    for convention in ("blanchard", "byzfl"):
+        rule = build_rule(impl, name, 1, {"convention": convention})
+        result = impl.secure_aggregate(
+            CONVENTION_POINTS, rule, rng=impl.DeterministicRandomSource(3), leakage=leakage
+        )
+        plain = build_rule(opt, name, 1, {"convention": convention})(np.array(x))
+        assert np.allclose(as_list(result.z), plain, atol=1e-4), convention
+        outputs[convention] = as_list(result.z)
+    assert not np.allclose(outputs["blanchard"], outputs["byzfl"], atol=1e-2)
