@@ -39,9 +39,10 @@ NAME = "SecureRobustStrategy"
 FEDAVG_ARGUMENTS = tuple(p for p in inspect.signature(FedAvg.__init__).parameters if p != "self")
 IGNORED = ("train_metrics_aggr_fn",)
 ACCEPTED = tuple(p for p in FEDAVG_ARGUMENTS if p not in IGNORED)
-# The largest federation a rule's f may require: a round's n x n distance matrix then holds
-# 10^8 entries (800 MB per copy at the servers). A larger f makes every round wait for, or
-# abort without, nodes no deployment of this strategy serves: refused when it is built.
+# The largest federation a rule's f, or a node minimum, may require: a round's n x n distance
+# matrix (or pairwise masks) then holds 10^8 entries (800 MB per copy at the servers). A larger
+# f or minimum makes every round wait for, or abort without, nodes no deployment of this
+# strategy serves (Flower's sampling waits without a deadline): refused when it is built.
 MAX_NODES = 10_000
 # The largest server step: the aggregate's fixed-point resolution is 2^-16 (F = 16, D8.1), so
 # a step above 2^16 moves the model by more than 1 per unit of resolution, and a step such as
@@ -54,8 +55,8 @@ def _real(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _count(value: object, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value <= MAX_NODES
 
 
 def check_settings(
@@ -153,8 +154,13 @@ def check_settings(
 def check_flower_arguments(flower: Mapping[str, Any]) -> None:
     """FedAvg's keyword arguments as the strategy passes them on (D18.1):
 
-    known names only; ``fraction_train``, ``fraction_evaluate`` reals in [0, 1];
-    ``min_train_nodes``, ``min_evaluate_nodes``, ``min_available_nodes`` ints >= 0;
+    known names only; ``fraction_train`` a real in (0, 1] (FedAvg skips training in every
+    round at 0, so the strategy would never aggregate, and sets ``min_train_nodes`` to 0
+    behind the check of ``check_node_minimums``); ``fraction_evaluate`` a real in [0, 1];
+    ``min_train_nodes``, ``min_available_nodes`` ints in [1, ``MAX_NODES``] and
+    ``min_evaluate_nodes`` an int in [0, ``MAX_NODES``], not bools: Flower's ``sample_nodes``
+    waits, without a deadline, until that many nodes are connected, so a larger minimum
+    (10^30) makes the ServerApp wait forever;
     ``weighted_by_key``, ``arrayrecord_key``, ``configrecord_key`` non-empty strs;
     ``evaluate_metrics_aggr_fn`` None or callable; ``train_metrics_aggr_fn`` refused (the
     strategy's training metrics are its own, see ``IGNORED``).
@@ -177,10 +183,27 @@ def check_flower_arguments(flower: Mapping[str, Any]) -> None:
                 "D18.1",
                 type(value).__name__,
             )
-        if key.startswith("fraction_") and not (_real(value) and 0 <= value <= 1):
+        if key == "fraction_train" and not (_real(value) and 0 < value <= 1):
+            raise ParameterError(
+                NAME,
+                key,
+                "a real in (0, 1] (at 0 FedAvg skips training in every round: nothing would "
+                "be aggregated)",
+                "D18.1",
+                repr(value),
+            )
+        if key == "fraction_evaluate" and not (_real(value) and 0 <= value <= 1):
             raise ParameterError(NAME, key, "a real in [0, 1]", "D18.1", repr(value))
-        if key.startswith("min_") and not _count(value):
-            raise ParameterError(NAME, key, "an int >= 0", "D18.1", repr(value))
+        least = 0 if key == "min_evaluate_nodes" else 1
+        if key.startswith("min_") and not _count(value, least):
+            raise ParameterError(
+                NAME,
+                key,
+                f"an int in [{least}, {MAX_NODES}] (Flower waits until that many nodes are "
+                f"connected; {MAX_NODES} is the largest federation the strategy serves)",
+                "D18.1",
+                repr(value),
+            )
         if key.endswith("_key") and (not isinstance(value, str) or not value):
             raise ParameterError(NAME, key, "a non-empty str", "D18.1", repr(value))
         if key == "evaluate_metrics_aggr_fn" and value is not None and not callable(value):
@@ -201,16 +224,29 @@ def least_n(rule: Any) -> int:
     return MAX_NODES + 1
 
 
-def check_node_minimums(rule: Any, name: str, f: int, flower: Mapping[str, Any]) -> dict[str, Any]:
+# Mode masks runs P20.1 with threshold t = n // 2 + 1, and C20.1 needs 2 <= t <= n: n >= 2,
+# above the mean's least n at f = 0 (n > f, D9.1; D8.1 and P14.3 take one row).
+LEAST_MASKS = 2
+
+
+def check_node_minimums(
+    rule: Any, name: str, f: int, mode: str, flower: Mapping[str, Any]
+) -> dict[str, Any]:
     """FedAvg's keywords with ``min_train_nodes`` and ``min_available_nodes`` at least the
-    rule's least ``n`` (C8.4): given below it, ``ParameterError`` (every round would abort);
-    not given, they default to it (FedAvg's own default, 2, is below most rules' least
-    ``n``). An ``f`` whose least ``n`` exceeds ``MAX_NODES`` is refused."""
+    rule's least ``n`` (C8.4), and in mode ``masks`` at least ``LEAST_MASKS`` (C20.1): below
+    it, ``ParameterError`` (every round would abort); not given, they default to it
+    (FedAvg's own default, 2, is below most rules' least ``n``). An ``f`` whose least ``n``
+    exceeds ``MAX_NODES`` is refused. ``flower`` has passed ``check_flower_arguments``."""
     least = least_n(rule)
     if least > MAX_NODES:
         raise ParameterError(
             NAME, "f", f"an f for which {name} needs at most {MAX_NODES} nodes", "C8.4", repr(f)
         )
+    if mode == "masks" and least < LEAST_MASKS:
+        least, clause = LEAST_MASKS, "C20.1"
+        why = f"as mode {mode!r}'s threshold t = n // 2 + 1 needs t >= 2"
+    else:
+        why, clause = f"the least n {name} accepts at f={f}", "C8.4"
     out = dict(flower)
     for key in ("min_train_nodes", "min_available_nodes"):
         if key not in out:
@@ -219,8 +255,8 @@ def check_node_minimums(rule: Any, name: str, f: int, flower: Mapping[str, Any])
             raise ParameterError(
                 NAME,
                 key,
-                f">= {least}, the least n {name} accepts at f={f} (else every round aborts)",
-                "C8.4",
+                f">= {least}, {why} (else every round aborts)",
+                clause,
                 repr(out[key]),
             )
     return out

@@ -32,11 +32,15 @@ from sbrml.core.leakage import rule_leakages
 from sbrml.core.round import worker_name
 from sbrml.flower.adversary import OmniscientAdversary
 from sbrml.flower.client import seal_update
-from sbrml.flower.plain_modes import aggregate_plain
+from sbrml.flower.plain_modes import aggregate_plain, check_counted, counted_rows, no_rows
 from sbrml.flower.records import CONFIG_PREFIX, Template
 from sbrml.flower.replies import Plan, Row, public_text, read_rows, reason, strategy_error
 from sbrml.flower.servers import SealedUpdate, SimulatedServers
-from sbrml.flower.settings import check_flower_arguments, check_node_minimums, check_settings
+from sbrml.flower.settings import (
+    check_flower_arguments,
+    check_node_minimums,
+    check_settings,
+)
 from sbrml.optimized.paillier import generate_keypair
 from sbrml.optimized.randomness import ChaCha20RandomSource, SystemRandomSource
 from sbrml.optimized.ring import F64
@@ -108,7 +112,8 @@ class SecureRobustStrategy(FedAvg):
     from ``"paillier"`` (``paillier_bits``, ``processes``: mode ``paillier`` only): the labels
     of ``sbrml simulate``. The other keyword arguments are ``FedAvg``'s (sampling, record
     keys); set ``min_train_nodes`` and ``min_available_nodes`` to the federation's size to
-    train on every node (unset, they are the rule's least ``n``, not FedAvg's 2).
+    train on every node (unset, they are the rule's least ``n``, 2 at least in mode
+    ``masks``, not FedAvg's 2). ``fraction_train`` must be above 0 (at 0 FedAvg never trains).
 
     Trust: a node is the reply's ``src_node_id``, which the SuperLink sets from the node it
     authenticated; the strategy relies on Flower's node authentication for it and on nothing
@@ -120,7 +125,9 @@ class SecureRobustStrategy(FedAvg):
     Every argument is checked here, before any round (``sbrml.flower.settings``, which lists
     the conditions): ``ParameterError`` names the parameter, the clause and the value — the
     mode and rule (D18.1, D6.7, C8.11, C8.15), ``f`` (C6.x; its least ``n`` at most
-    ``MAX_NODES``), the node minimums against the rule's least ``n`` (C8.4), ``server_lr`` in
+    ``MAX_NODES``), the node minimums (at most ``MAX_NODES``: Flower waits for that many
+    nodes without a deadline) against the rule's least ``n`` (C8.4; C20.1 in mode ``masks``),
+    ``fraction_train`` in (0, 1], ``server_lr`` in
     (0, ``MAX_SERVER_LR``], the adversary, ``rng`` (C2.8), ``paillier_bits`` (C13.1) and
     ``processes`` (C0.2), which only mode ``paillier`` takes, and FedAvg's keywords, but
     ``train_metrics_aggr_fn`` (the training MetricRecord is the strategy's own).
@@ -162,7 +169,7 @@ class SecureRobustStrategy(FedAvg):
                 name, "rule", f"'mean': mode {mode!r} computes the mean", "D18.1", repr(rule)
             )
         self.rule = library_rule(rule, f=f, **dict(hyperparameters or {}))
-        super().__init__(**check_node_minimums(self.rule, rule, f, flower))
+        super().__init__(**check_node_minimums(self.rule, rule, f, mode, flower))
         if mode == "two-server":
             runs = rule_leakages(self.rule)
             if not runs:
@@ -356,19 +363,27 @@ class SecureRobustStrategy(FedAvg):
     # -- the aggregation --------------------------------------------------------------------
 
     def _run(self, plan: Plan, rows: list[Row]) -> tuple[AggregationResult, list[int]]:
-        """Round ``t``'s aggregation in this mode; the nodes of the protocol's rows."""
+        """Round ``t``'s aggregation in this mode, and only this mode's code; the nodes of the
+        protocol's rows. Too few rows (none sampled, none replied) raise C8.4 before any
+        protocol runs or any key is generated."""
         t = plan.server_round - 1
-        if self.servers is not None and plan.setup is not None:
+        if self.mode == "two-server":
+            if self.servers is None or plan.setup is None:
+                # configure_train sampled no node (it sets up every round that sampled one):
+                # the round has no worker (issue 17, verification review F6b).
+                no_rows(self.rule, rows)
             workers = [r.sealed if r.sealed is not None else r.reason or "no update" for r in rows]
             source = ChaCha20RandomSource(self._rng.derive(f"round/{t}").random_bytes(32))
             # The round reports every exclusion by worker; the rows keep their reasons for a
             # round that aborts (then the round reports none).
             return self.servers.aggregate(plan.setup, workers, rng=source), [r.node for r in rows]
+        counted = counted_rows(self.mode, rows, self.rule)
+        check_counted(self.rule, self.mode, rows, counted)
         if self.mode == "paillier" and self._keys is None:
             self._keys = generate_keypair(self.paillier_bits, rng=self._rng.derive("paillier"))
         return aggregate_plain(
             self.mode,
-            rows,
+            counted,
             plan.template.dim,
             self.rule,
             rng=self._rng,
