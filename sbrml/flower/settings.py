@@ -16,6 +16,7 @@ from typing import Any
 
 from flwr.serverapp.strategy import FedAvg
 
+from sbrml.api import rule as library_rule
 from sbrml.core.errors import ParameterError, SpecError
 from sbrml.core.params import check_processes
 from sbrml.core.round import selected_count
@@ -230,15 +231,30 @@ LEAST_MASKS = 2
 
 
 def check_node_minimums(
-    rule: Any, name: str, f: int, mode: str, flower: Mapping[str, Any]
+    rule: Any,
+    name: str,
+    f: int,
+    mode: str,
+    flower: Mapping[str, Any],
+    hyperparameters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """FedAvg's keywords with ``min_train_nodes`` and ``min_available_nodes`` at least the
     rule's least ``n`` (C8.4), and in mode ``masks`` at least ``LEAST_MASKS`` (C20.1): below
     it, ``ParameterError`` (every round would abort); not given, they default to it
     (FedAvg's own default, 2, is below most rules' least ``n``). An ``f`` whose least ``n``
-    exceeds ``MAX_NODES`` is refused. ``flower`` has passed ``check_flower_arguments``."""
+    exceeds ``MAX_NODES`` is refused, under ``hyperparameters`` when they are the cause
+    (Multi-Krum's ``m``, a bucket size: the rule at ``f`` with its defaults needs fewer).
+    ``flower`` has passed ``check_flower_arguments``."""
     least = least_n(rule)
     if least > MAX_NODES:
+        if hyperparameters and least_n(library_rule(name, f=f)) <= MAX_NODES:
+            raise ParameterError(
+                NAME,
+                "hyperparameters",
+                f"hyperparameters for which {name} at f={f} needs at most {MAX_NODES} nodes",
+                "C8.4",
+                repr(dict(hyperparameters)),
+            )
         raise ParameterError(
             NAME, "f", f"an f for which {name} needs at most {MAX_NODES} nodes", "C8.4", repr(f)
         )

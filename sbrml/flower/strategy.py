@@ -169,7 +169,7 @@ class SecureRobustStrategy(FedAvg):
                 name, "rule", f"'mean': mode {mode!r} computes the mean", "D18.1", repr(rule)
             )
         self.rule = library_rule(rule, f=f, **dict(hyperparameters or {}))
-        super().__init__(**check_node_minimums(self.rule, rule, f, mode, flower))
+        super().__init__(**check_node_minimums(self.rule, rule, f, mode, flower, hyperparameters))
         if mode == "two-server":
             runs = rule_leakages(self.rule)
             if not runs:

@@ -41,6 +41,26 @@ def test_a_zero_training_minimum_is_refused(key: str) -> None:
     assert info.value.parameter == key and f"[1, {MAX_NODES}]" in info.value.condition
 
 
+@pytest.mark.parametrize(
+    ("rule", "f", "hyperparameters", "parameter"),
+    [
+        ("multikrum", 1, {"m": 10**30}, "hyperparameters"),
+        ("nnm+multikrum", 1, {"m": MAX_NODES + 1}, "hyperparameters"),
+        ("bucketing+krum", 1, {"s": 10**30}, "hyperparameters"),
+        ("krum", 10**30, None, "f"),
+    ],
+)
+def test_a_count_beyond_the_largest_federation_names_its_parameter(
+    rule: str, f: int, hyperparameters: dict[str, int] | None, parameter: str
+) -> None:
+    # Multi-Krum's m (C6.5) or a bucket size sets the least n as f does; the error named f.
+    with pytest.raises(ParameterError) as info:
+        SecureRobustStrategy(rule, f=f, hyperparameters=hyperparameters)
+    err = info.value
+    assert (err.parameter, err.clause) == (parameter, "C8.4") and f"{MAX_NODES} nodes" in str(err)
+    assert err.got == repr(hyperparameters if parameter == "hyperparameters" else f)
+
+
 def test_node_minimums_up_to_the_bound_are_accepted() -> None:
     s = SecureRobustStrategy(
         "krum",
