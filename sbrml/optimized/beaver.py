@@ -295,6 +295,15 @@ def beaver_gram(
     played = channel.servers()
     rows, cols = triple[played[0]].a.shape
     for s in played:
+        a_shape, c_shape = np.shape(triple[s].a), np.shape(triple[s].c)
+        if a_shape != (rows, cols) or c_shape != (rows, rows):
+            raise ShapeError(
+                "beaver_gram",
+                f"triple[{s}]",
+                f"A^{s} of shape ({rows}, {cols}) and C^{s} of shape ({rows}, {rows})",
+                "P4.4",
+                f"A^{s} {a_shape}, C^{s} {c_shape}",
+            )
         if len(x[s]) != rows or any(np.shape(r) != (cols,) for r in x[s]):
             raise ShapeError(
                 "beaver_gram",

@@ -294,6 +294,23 @@ def beaver_gram(
     """
     rows, cols = len(triple[0].a), len(triple[0].a[0]) if triple[0].a else 0
     for s in (0, 1):
+        a, c = triple[s].a, triple[s].c
+        a_shape = (len(a), len(a[0]) if a else 0)
+        c_shape = (len(c), len(c[0]) if c else 0)
+        square = all(len(r) == rows for r in c)
+        if (
+            any(len(r) != cols for r in a)
+            or a_shape != (rows, cols)
+            or c_shape[0] != rows
+            or not square
+        ):
+            raise ShapeError(
+                "beaver_gram",
+                f"triple[{s}]",
+                f"A^{s} of shape ({rows}, {cols}) and C^{s} of shape ({rows}, {rows})",
+                "P4.4",
+                f"A^{s} {a_shape}, C^{s} {c_shape}",
+            )
         if len(x[s]) != rows or any(len(r) != cols for r in x[s]):
             raise ShapeError(
                 "beaver_gram", f"x[{s}]", f"a {rows} x {cols} matrix", "P4.4", f"{len(x[s])} rows"

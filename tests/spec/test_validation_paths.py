@@ -98,6 +98,25 @@ def test_beaver_gram_refuses_a_malformed_share(impl: ModuleType, server: int, fa
     assert not channel.messages[2:]  # the dealer's two messages, no opening
 
 
+@pytest.mark.spec("P4.4")
+@pytest.mark.parametrize("fault", ["A has a row more", "C is not rows x rows"])
+def test_beaver_gram_refuses_triple_shares_of_another_shape(impl: ModuleType, fault: str) -> None:
+    # Malformed dealer material (one server's A^1 or C^1 of another shape) is refused by name
+    # before any opening, not left to a broadcasting or zip error.
+    channel = impl.Channel()
+    dealer = impl.Dealer(rng=impl.DeterministicRandomSource(3))
+    triple = dealer.gram_triple(2, 3, channel=channel)
+    bigger = dealer.gram_triple(3, 3, channel=channel)
+    wrong_c = type(triple[1])(triple[1].a, bigger[1].c)
+    bad = bigger[1] if fault == "A has a row more" else wrong_c
+    good = [[1, 2, 3], [4, 5, 6]]
+    with pytest.raises(ShapeError) as info:
+        impl.beaver_gram((_rows(impl, good), _rows(impl, good)), (triple[0], bad), channel=channel)
+    err = info.value
+    assert (err.function, err.parameter, err.clause) == ("beaver_gram", "triple[1]", "P4.4")
+    assert not channel.messages[4:]  # the dealer's four messages, no opening
+
+
 # --- The worker's encoder and the distance inputs (sections 5, 6, 8) ------------------------
 
 
