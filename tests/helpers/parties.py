@@ -37,9 +37,10 @@ class ThreadChannel(Channel):
     """Plays ``me``; records its own view (sent and received messages) like a network
     channel: received messages ordered by the ``senders`` list, an exchange S0's first."""
 
-    def __init__(self, me: str, hub: Hub, *, timeout: float = TIMEOUT) -> None:
+    def __init__(self, me: str, hub: Hub, *, timeout: float = TIMEOUT, cut: str = "") -> None:
         super().__init__()
         self.me, self.hub, self.timeout = me, hub, timeout
+        self.cut = cut  # a label whose payloads this party sends 8 bytes short (a deviation)
 
     def plays(self, party: str) -> bool:
         return party == self.me
@@ -51,7 +52,8 @@ class ThreadChannel(Channel):
     def _post(self, sender: str, receiver: str, label: str, payload: Payload) -> Message:
         if sender != self.me:
             raise ParameterError("ThreadChannel.send", "sender", self.me, "D23.1", sender)
-        message = Message(sender, receiver, label, bytes(wire_payload(payload)))
+        data = bytes(wire_payload(payload))
+        message = Message(sender, receiver, label, data[:-8] if label == self.cut else data)
         self.hub.post(message)
         return message
 
@@ -125,16 +127,21 @@ def play_in_threads(
     timeout: float = TIMEOUT,
     silent: Collection[str] = (),
     join: float = 60.0,
+    cut: tuple[str, str] = ("", ""),
 ) -> tuple[dict[str, ThreadChannel], dict[str, Any]]:
     """One round of ``setup`` with S0, S1, the dealer and every worker in a thread of its
     own, each over a ThreadChannel that waits ``timeout`` seconds; the parties in ``silent``
-    never take part. Each party draws from its own copy of the root seed, as a
-    deployment's parties do. Returns every party's channel and, per server, its result, and
-    per party that raised, the exception (so that the test fails on it or checks it)."""
+    never take part; ``cut = (party, label)`` makes that party send every payload of that
+    label 8 bytes short (a deviating party, C23.4). Each party draws from its own copy of
+    the root seed, as a deployment's parties do. Returns every party's channel and, per
+    server, its result, and per party that raised, the exception (so that the test fails on
+    it or checks it)."""
     n = inputs.shape[0]
     hub = Hub()
     names = ["S0", "S1", "dealer"] + [f"W{i}" for i in range(n)]
-    channels = {p: ThreadChannel(p, hub, timeout=timeout) for p in names}
+    channels = {
+        p: ThreadChannel(p, hub, timeout=timeout, cut=cut[1] if p == cut[0] else "") for p in names
+    }
     out: dict[str, Any] = {}
 
     def play(party: str) -> None:

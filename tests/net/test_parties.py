@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import sbrml.optimized as tree
+from sbrml.core.errors import ShapeError
 from sbrml.optimized import DeterministicRandomSource
+from sbrml.optimized.ring import WEIGHT_FRAC_BITS
 from sbrml.optimized.round import secure_aggregate
 from sbrml.optimized.round_offline import round_setup
 from sbrml.rulespec import build_rule
@@ -62,6 +64,12 @@ def test_every_party_in_its_own_thread_gives_the_in_process_views(
     assert not isinstance(s1, Exception), s1
     np.testing.assert_array_equal(s1.z, ref.z)
     assert s0.z is None
+    # S1 holds the rule's weights; S0 records the P_i it received, over 2^W (P8.1 step 4).
+    if ref.weights is not None:
+        np.testing.assert_array_equal(s1.weights, ref.weights)
+        np.testing.assert_allclose(s0.weights, ref.weights, rtol=0, atol=2.0**-WEIGHT_FRAC_BITS)
+    else:
+        assert s0.weights is None and s1.weights is None
     assert s0.valid == s1.valid == ref.valid
     for party, channel in got["channels"].items():
         assert channel.transcript_bytes() == ref.channel.transcript_bytes(party), party
@@ -103,3 +111,28 @@ def test_a_server_aborts_with_nothing_published_when_its_peer_or_the_dealer_is_g
     got = _round_with(inputs, {gone}, timeout=0.5)
     assert isinstance(got["S0"], RoundAborted), got["S0"]
     assert got["S0"].clause == "C23.4" and gone in str(got["S0"])
+
+
+DEVIATIONS = [
+    # (deviating server, label it sends short, the server that refuses it, rule, leakage)
+    ("S0", "distances", "S1", "krum", None),
+    ("S1", "weights", "S0", "krum", None),
+    ("S0", "output", "S1", "krum", None),
+    ("S0", "output", "S1", "median", None),
+    ("S0", "output", "S1", "krum", "index"),
+]
+
+
+@pytest.mark.spec("C23.4", "C8.3")
+@pytest.mark.parametrize(("liar", "label", "victim", "rule_name", "leakage"), DEVIATIONS)
+def test_a_short_message_from_the_other_server_stops_the_round_by_its_label(
+    liar: str, label: str, victim: str, rule_name: str, leakage: str | None
+) -> None:
+    # A server that sends the other a payload of the wrong length deviates: the receiver
+    # refuses it by the message's label (C8.3's length check) and publishes nothing.
+    inputs = np.random.default_rng(4).normal(size=(6, 3))
+    setup = round_setup(6, 3, build_rule(tree, rule_name, 1), leakage=leakage)
+    _, got = play_in_threads(setup, inputs, seed=5, timeout=2.0, join=30.0, cut=(liar, label))
+    err = got[victim]
+    assert isinstance(err, ShapeError), err
+    assert (err.function, err.parameter, err.clause) == ("secure_aggregate", label, "C8.3")
