@@ -118,3 +118,34 @@ def test_an_in_range_byzantine_value_is_kept_and_its_distances_are_exact(
     ]
     exact = [[sum((a - b) ** 2 for a, b in zip(r, s, strict=True)) for s in ints] for r in ints]
     assert as_list(result.distances) == exact
+
+
+@pytest.mark.spec("C8.14", "C8.4", "C8.15")
+@pytest.mark.parametrize("leakage", ["distances", "index"])
+def test_the_exclusion_names_the_round_bound_and_too_few_names_n(
+    impl: ModuleType, leakage: str
+) -> None:
+    # The reason states the round's own bound b (b(d), or b_h(n, d) when Krum's scores are
+    # compared on shares, C8.15); with Krum f = 3 the two exclusions leave 7 < 9 workers.
+    from sbrml.core.errors import InsufficientWorkersError
+    from sbrml.core.leakage import round_bound_log2
+
+    x, tamper = attack({3: 1 << 62, 0: 1 << 62})
+    rule = build_rule(impl, "krum", FAULTY)
+    bits = round_bound_log2(leakage, rule, N, D)
+    result = impl.secure_aggregate(
+        x, rule, rng=impl.DeterministicRandomSource(1), tamper=tamper, leakage=leakage
+    )
+    reason = f"range validation: 2 of {D} coordinates outside [-2^{bits}, 2^{bits}) (C8.14)"
+    assert [result.excluded[w] for w in BYZANTINE] == [reason, reason]
+    assert bits == (30 if leakage == "distances" else 27)
+    with pytest.raises(InsufficientWorkersError) as info:
+        impl.secure_aggregate(
+            x,
+            build_rule(impl, "krum", 3),
+            rng=impl.DeterministicRandomSource(1),
+            tamper=tamper,
+            leakage=leakage,
+        )
+    assert info.value.clause == "C8.4" and "7 valid of n=9" in info.value.got
+    assert f"[-2^{round_bound_log2(leakage, build_rule(impl, 'krum', 3), N, D)}" in info.value.got
