@@ -7,8 +7,9 @@ runs the Flower example (``sbrml.flower.app``: one ClientApp per worker, the Ser
 process, and prints both accuracy curves' ends and their difference. ``--no-compare`` runs
 Flower only; ``--json FILE`` writes both records; ``--ray-address auto`` joins a running Ray
 cluster (``ray start --head`` on one machine, ``ray start --address HEAD:6379`` on the others)
-instead of starting Ray here with ``--cpus`` CPUs. Exit status 1 if ``--tolerance`` is given
-and the final accuracies differ by more.
+instead of starting Ray here with ``--cpus`` CPUs (1 to this machine's count). Exit status 1
+if ``--tolerance`` is given and the final accuracies differ by more; 2, before Ray starts, for
+an argument or configuration that cannot run (C18.1, and what the strategy refuses).
 
 It says at the start what runs where — in mode ``two-server`` both servers and the dealer run
 beside the ServerApp (a simulation of the trust model, not a deployment) — and which seed it
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -32,12 +34,14 @@ os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
 
 import sbrml.optimized as opt
-from sbrml.flower.app import DEFAULT_BACKEND, SIMULATION_MODE, run
-from sbrml.simulation import Config
+from sbrml.flower.app import DEFAULT_BACKEND, SIMULATION_MODE, flower_config, run
+from sbrml.simulation import Config, ConfigError
 from sbrml.simulation import run as simulate
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
+def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
+    """The arguments and the run's ``Config``, every one checked before Ray starts (exit
+    status 2 with the reason otherwise)."""
     p = argparse.ArgumentParser(
         description=__doc__.split("\n", 1)[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -68,7 +72,32 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="draw the strategy's secrets from the OS CSPRNG, not from the seed",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    # Counts and limits are checked before Ray starts. Ray's num_cpus bounds the ClientApp
+    # actors (one CPU each): 0 leaves no actor to run a ClientApp, and more than this machine
+    # has starts actors it cannot run; a cluster (--ray-address) brings its own CPUs.
+    most = os.cpu_count() or 1
+    if not 1 <= args.cpus <= most:
+        p.error(f"--cpus: need an int in [1, {most}] (this machine's CPUs); got {args.cpus}")
+    if args.tolerance is not None and not 0 <= args.tolerance < math.inf:
+        # NaN would compare false and never fail; a negative tolerance would always fail.
+        p.error(f"--tolerance: need a finite real >= 0; got {args.tolerance}")
+    config = Config(
+        rule=args.rule,
+        model=args.model,
+        attack=None if args.attack == "none" else args.attack,
+        mode=SIMULATION_MODE[args.mode],
+        n=args.n,
+        f=args.f,
+        alpha=args.alpha,
+        rounds=args.rounds,
+        seed=args.seed,
+    )
+    try:
+        flower_config(config)
+    except ConfigError as err:  # C18.1: refused before Ray starts, as a usage error
+        p.error(str(err))
+    return args, config
 
 
 # What runs where, by the strategy's mode (SecureRobustStrategy's names).
@@ -99,18 +128,7 @@ def notice(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
-    config = Config(
-        rule=args.rule,
-        model=args.model,
-        attack=None if args.attack == "none" else args.attack,
-        mode=SIMULATION_MODE[args.mode],
-        n=args.n,
-        f=args.f,
-        alpha=args.alpha,
-        rounds=args.rounds,
-        seed=args.seed,
-    )
+    args, config = parse(argv)
     backend: dict[str, Any] = {
         "client_resources": dict(DEFAULT_BACKEND["client_resources"]),
         "init_args": {**DEFAULT_BACKEND["init_args"], "num_cpus": args.cpus},

@@ -260,7 +260,7 @@ def check_node_minimums(
         )
     if mode == "masks" and least < LEAST_MASKS:
         least, clause = LEAST_MASKS, "C20.1"
-        why = f"as mode {mode!r}'s threshold t = n // 2 + 1 needs t >= 2"
+        why = f"as the threshold t = n // 2 + 1 of mode {mode!r} needs t >= 2"
     else:
         why, clause = f"the least n {name} accepts at f={f}", "C8.4"
     out = dict(flower)

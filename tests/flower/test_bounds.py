@@ -5,6 +5,9 @@ no rows aborts in its own mode (C8.4), without running another mode's code or ma
 
 from __future__ import annotations
 
+import importlib.util
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,8 +18,10 @@ import sbrml.optimized as opt
 from sbrml import modes
 from sbrml.core.errors import ParameterError
 from sbrml.flower import SecureRobustStrategy
-from sbrml.flower.settings import MAX_NODES
+from sbrml.flower.app import flower_config, make_strategy
+from sbrml.flower.settings import MAX_NODES, MAX_SERVER_LR
 from sbrml.flower.strategy import MODES
+from sbrml.simulation import Config, ConfigError
 from tests.flower.federation import TEMPLATE, client_replies, instructions, rows, strategy
 
 # -- F6a: every count option is bounded when the strategy is built ----------------------------
@@ -201,3 +206,62 @@ def test_masks_left_with_one_row_abort_with_c84(monkeypatch: pytest.MonkeyPatch)
     assert error is not None and "n >= 2 (the threshold t = n // 2 + 1 >= 2, C20.1)" in error
     assert "after exclusions (C8.4)" in error and "1 valid of n=2, f=0" in error
     assert "excluded: node 100: no reply" in error and spy.called == []
+
+
+# -- the example's counts: refused before Ray starts, never inside the ServerApp ------------
+
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "flower" / "run.py"
+
+
+def example_script() -> Any:
+    spec = importlib.util.spec_from_file_location("flower_example_run", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("argv", "text"),
+    [
+        (["--cpus", "0"], "--cpus: need an int in [1, "),
+        (["--cpus", str(10**6)], "--cpus: need an int in [1, "),
+        (["--tolerance", "nan"], "--tolerance: need a finite real >= 0"),
+        (["--tolerance", "-1"], "--tolerance: need a finite real >= 0"),
+        (["-n", "0"], "n must be an int >= 1"),
+        (["--mode", "masks", "--rule", "mean", "-f", "0", "-n", "1", "--attack", "none"], "C20.1"),
+    ],
+)
+def test_the_example_refuses_a_bad_count_before_ray_starts(
+    argv: list[str], text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        example_script().parse(argv)
+    assert info.value.code == 2 and text in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("changes", "text"),
+    [
+        ({"mode": "masks", "rule": "mean", "f": 0, "n": 1, "attack": None}, "n >= 2"),
+        ({"lr": 1e308}, "server_lr, at most 65536"),
+    ],
+)
+def test_flower_config_refuses_what_the_strategy_would_refuse(
+    changes: dict[str, Any], text: str
+) -> None:
+    # sbrml simulate takes these (C18.1); the strategy refuses them (C20.1, server_lr), which
+    # raised inside the ServerApp, after Ray had started.
+    config = Config(rounds=1, **changes)
+    config.validate()
+    with pytest.raises(ConfigError, match=re.escape(text)):
+        flower_config(config)
+
+
+def test_the_edge_configs_flower_config_accepts_build_a_strategy() -> None:
+    for config in (
+        Config(rule="mean", f=0, n=2, mode="masks", attack=None, rounds=1),
+        Config(lr=MAX_SERVER_LR, rounds=1),
+        Config(rule="mean", f=0, n=1, mode="secure", attack=None, rounds=1),
+    ):
+        make_strategy(flower_config(config), rng=opt.DeterministicRandomSource(0))
