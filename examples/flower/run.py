@@ -62,7 +62,9 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         default=0,
         help="the split, initial model and batches; the strategy's secrets too unless --os-rng",
     )
-    p.add_argument("--cpus", type=int, default=2, help="CPUs Ray may use here")
+    p.add_argument(
+        "--cpus", type=int, default=min(2, os.cpu_count() or 1), help="CPUs Ray may use here"
+    )
     p.add_argument("--ray-address", help="join this Ray cluster ('auto': the local one)")
     p.add_argument("--no-compare", action="store_true", help="skip sbrml simulate")
     p.add_argument("--json", help="write the records to this file")
