@@ -120,6 +120,40 @@ def test_comparison_material_drawn_in_the_output_phase_is_offline_time(impl: Mod
     assert result.seconds["offline_comparison"] >= 0.1 > result.seconds["output"]
 
 
+@pytest.mark.spec("C8.8")
+@pytest.mark.parametrize(
+    ("rule_name", "f", "leakage"), [("median", 1, "output"), ("krum", 1, "index")]
+)
+def test_comparison_material_drawn_while_comparing_is_offline_time(
+    impl: ModuleType, monkeypatch: pytest.MonkeyPatch, rule_name: str, f: int, leakage: str
+) -> None:
+    # The comparisons on shares (P22.2, P22.5) draw AND triples as they go: after the first
+    # draw (range validation's, offline already) each takes 0.05 s more, which must be moved
+    # from the compare phase to offline_comparison.
+    base = impl.Dealer
+    slept: list[float] = []
+
+    class SlowDealer(base):  # type: ignore[misc, valid-type]
+        def and_triples(self, *args: Any, **kwargs: Any) -> Any:
+            if self.calls:
+                time.sleep(0.05)
+                slept.append(0.05)
+            self.calls += 1
+            return super().and_triples(*args, **kwargs)
+
+        calls = 0
+
+    monkeypatch.setattr(impl.round, "Dealer", SlowDealer)
+    result = impl.secure_aggregate(
+        inputs(6, 2),
+        build_rule(impl, rule_name, f),
+        rng=impl.DeterministicRandomSource(3),
+        leakage=leakage,
+    )
+    assert sum(slept) >= 0.1
+    assert result.seconds["offline_comparison"] >= sum(slept) > result.seconds["compare"]
+
+
 # --- Exclusions and strangers (C8.3) ---------------------------------------------------------
 
 
