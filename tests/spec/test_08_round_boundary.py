@@ -248,3 +248,30 @@ def test_hidden_modes_keep_the_rule_convention(impl: ModuleType, name: str, leak
         assert np.allclose(as_list(result.z), plain, atol=1e-4), convention
         outputs[convention] = as_list(result.z)
     assert not np.allclose(outputs["blanchard"], outputs["byzfl"], atol=1e-2)
+
+
+@pytest.mark.spec("C8.15")
+def test_a_provider_for_a_round_without_distances_names_the_rule_and_leakage(
+    impl: ModuleType,
+) -> None:
+    # C8.15: a distance provider given to a round that computes no D is refused, and the error
+    # says which rule and which leakage made the round need none.
+    with pytest.raises(ParameterError) as info:
+        impl.secure_aggregate(
+            inputs(5, 3),
+            impl.CoordinateMedian(1),
+            rng=impl.DeterministicRandomSource(1),
+            provider=impl.Dealer(rng=impl.DeterministicRandomSource(2)),
+        )
+    err = info.value
+    assert (err.function, err.parameter, err.clause) == ("secure_aggregate", "provider", "C8.15")
+    assert err.got == "a Dealer for 'median' with leakage 'output'"
+
+
+@pytest.mark.spec("P8.1")
+def test_the_reference_public_weighted_sum_refuses_a_length_mismatch() -> None:
+    from sbrml.reference.round import public_weighted_sum
+
+    assert public_weighted_sum([2, 3], [[1, 1], [1, 2]], 2) == [5, 8]
+    with pytest.raises(ValueError):
+        public_weighted_sum([2, 3, 4], [[1, 1], [1, 2]], 2)
