@@ -16,7 +16,6 @@ from sbrml.optimized.beaver import GramShares, SquareShares, beaver_gram, beaver
 from sbrml.optimized.bounded_distances import (
     GRAM_BLOCK,
     LARGEST,
-    SUBNORMAL,
     UNIT_ROUNDOFF,
     View,
     at_scale,
@@ -197,7 +196,6 @@ class Distances:
         n, d = arr.shape
         self.arr = arr
         self.n = n
-        self.floor = 16.0 * (d + 1) * SUBNORMAL  # eta: squares lost below the subnormals
         self.refined: NDArray[np.bool_] = np.eye(n, dtype=bool)
         self.complete: NDArray[np.bool_] = np.asarray(self.refined.all(axis=1), dtype=bool)
         self.q = np.zeros((n, n))
