@@ -118,6 +118,10 @@ class Config:
             raise ConfigError(
                 f"simulate: mode {self.mode!r} averages; use rule 'mean' with it (C18.1)"
             )
+        if self.mode == "masks" and self.n < 2:  # C20.1: a threshold 2 <= t <= n
+            raise ConfigError(
+                f"simulate: mode 'masks' needs at least 2 workers (C20.1); got n={self.n} (C18.1)"
+            )
         try:
             rule = build_rule(opt, self.rule, self.f)
             check_workers(rule, self.n)  # names the bucket count when bucketing reduces n

@@ -34,6 +34,7 @@ from sbrml.simulation.train import SimulationError, check_secure, dirichlet_spli
         ({"epsilon": -1.0}, "epsilon"),
         ({"momentum": 1.0}, "momentum"),
         ({"rounds": 0}, "rounds"),
+        ({"rule": "mean", "mode": "masks", "n": 1, "f": 0}, "at least 2 workers"),
     ],
 )
 def test_bad_configurations_fail_first(kw: dict[str, object], message: str) -> None:
