@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from sbrml.testing.failures import short
+
 __all__ = ["KitArgumentError", "check_callable", "check_float", "check_int", "refuse"]
 
 
@@ -21,9 +23,11 @@ class KitArgumentError(ValueError):
 
 
 def refuse(check: str, parameter: str, need: str, value: Any) -> KitArgumentError:
-    """The error for ``parameter`` of ``check``: ``check_rule: f: need ...; got '1' (str)``."""
+    """The error for ``parameter`` of ``check``: ``check_rule: f: need ...; got '1' (str)``
+    (the value printed by ``failures.short``, which never raises: ``10**5000`` is shown by
+    its ends)."""
     return KitArgumentError(
-        f"{check}: {parameter}: need {need}; got {value!r} ({type(value).__name__})"
+        f"{check}: {parameter}: need {need}; got {short(value)} ({type(value).__name__})"
     )
 
 
@@ -50,6 +54,8 @@ def check_float(
 ) -> float:
     """``value`` is a finite real in ``[low, high]``; ``why`` says why the bounds (shown)."""
     ok = isinstance(value, int | float) and not isinstance(value, bool)
+    # An int too large for a float (10**400) is out of every range here, not an OverflowError.
+    ok = ok and (isinstance(value, float) or abs(value) <= 2**1023)
     if not ok or not math.isfinite(value) or not low <= value <= high:
         reason = f" ({why})" if why else ""
         raise refuse(check, parameter, f"a number in [{low:g}, {high:g}]{reason}", value)
@@ -57,5 +63,6 @@ def check_float(
 
 
 def described(fn: Callable[..., Any]) -> str:
-    """A function's name for a message: ``my_krum``, or its repr."""
-    return getattr(fn, "__qualname__", None) or repr(fn)
+    """A function's name for a message: ``my_krum``, or its repr (shortened, never raising)."""
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else short(fn)

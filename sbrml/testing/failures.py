@@ -15,7 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["ConformanceError", "call_user", "describe_matrix", "short", "short_int"]
+__all__ = [
+    "ConformanceError",
+    "call_user",
+    "describe_matrix",
+    "message_of",
+    "short",
+    "short_int",
+]
 
 ITEMS = 6  # entries of a vector shown before "..."
 ROWS = 4  # rows of a matrix shown before "..."
@@ -34,27 +41,45 @@ def _plain(value: Any) -> Any:
 
 def short_int(value: int) -> str:
     """An int in decimal, or, beyond DIGITS digits, its first and last digits and bit length
-    (a Paillier ciphertext of a 256-bit key has 154 digits)."""
-    text = str(value)
+    (a Paillier ciphertext of a 256-bit key has 154 digits); beyond Python's limit on
+    converting ints to decimal (``sys.get_int_max_str_digits``, 4,300 digits by default), its
+    first and last hex digits and bit length: it never raises, whatever the int."""
+    bits = value.bit_length()
+    sign = "-" if value < 0 else ""
+    try:
+        text = str(abs(value))
+    except ValueError:
+        # Hex has no such limit; the ends come from shifts, not from the whole number's text.
+        top, bottom = abs(value) >> (bits - 48), abs(value) & 0xFFFFFF
+        return f"{sign}0x{top:012x}...{bottom:06x} ({bits} bits)"
     if len(text) <= DIGITS:
-        return text
-    return f"{text[:12]}...{text[-6:]} ({value.bit_length()} bits)"
+        return sign + text
+    return f"{sign}{text[:12]}...{text[-6:]} ({bits} bits)"
 
 
 def short(value: Any, items: int = ITEMS, rows: int = ROWS) -> str:
     """``value`` printed short: a vector's first ``items`` entries, a matrix's first ``rows``
     rows (each shortened), then ``...`` and how many were left out; floats by ``repr`` (every
-    digit of a double, so two values that print alike are equal), long ints by ``short_int``."""
+    digit of a double, so two values that print alike are equal), long ints by ``short_int``.
+    Never raises: a value whose ``repr`` (or ``tolist``, or length) raises is shown by its
+    type and the exception, since it comes from the function under test."""
+    try:
+        return _short(value, items, rows)
+    except Exception as err:
+        return f"<a {type(value).__name__} that cannot be printed: {type(err).__name__}>"
+
+
+def _short(value: Any, items: int, rows: int) -> str:
     value = _plain(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return short_int(value)
     if not _is_sequence(value):
         return repr(value)
     if value and all(_is_sequence(_plain(v)) for v in value):
-        shown = [short(v, items, rows) for v in value[:rows]]
+        shown = [_short(v, items, rows) for v in value[:rows]]
         more = f", ... ({len(value) - rows} more rows)" if len(value) > rows else ""
         return "[" + ", ".join(shown) + more + "]"
-    shown = [short(v) for v in value[:items]]
+    shown = [_short(v, ITEMS, ROWS) for v in value[:items]]
     more = f", ... ({len(value) - items} more)" if len(value) > items else ""
     return "[" + ", ".join(shown) + more + "]"
 
@@ -121,18 +146,31 @@ def call_user(
     ``Exception``) becomes a ``ConformanceError`` naming the check, the clause being checked,
     the case ``where`` and the exception, chained by ``from`` so that its traceback follows.
 
-    Every call of a user's function in the kit goes through here: a crash is a failed check
-    of that clause on that input, not a traceback from inside the kit.
+    ``SystemExit`` is caught too. Every call of a user's function in the kit goes through
+    here: a crash is a failed check of that clause on that input, not a traceback from
+    inside the kit.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
     try:
         return fn(*args)
-    except Exception as err:
+    except (Exception, SystemExit) as err:
+        # SystemExit too: a function under test that calls sys.exit() fails its check rather
+        # than end the test run; KeyboardInterrupt and pytest's own outcomes still propagate.
         raise ConformanceError(
             check,
             clause,
             f"{what}: the function under test raised",
             where,
             "a return value",
-            f"{type(err).__name__}: {err}",
+            f"{type(err).__name__}: {message_of(err)}",
         ) from err
+
+
+def message_of(err: BaseException) -> str:
+    """``str(err)``, or a note when that raises (an exception holding an int beyond Python's
+    digit limit, or whose ``__str__`` fails): the message of a ConformanceError is built from
+    it, and must not itself raise."""
+    try:
+        return str(err)
+    except Exception as inner:
+        return f"(its message cannot be printed: {type(inner).__name__})"

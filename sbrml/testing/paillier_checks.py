@@ -165,6 +165,12 @@ def check_paillier(
         private: paillier.PrivateKey, c: int, m: int, clause: str, what: str, where: str
     ) -> None:
         __tracebackhide__ = True  # pytest shows the caller, not the kit
+        n_squared = (private.p * private.q) ** 2
+        if not 1 <= c < n_squared:
+            # Refused here, not by the reference: its message prints c whole, which fails
+            # beyond Python's int-to-decimal digit limit.
+            refused = f"{short_int(c)}, refused: not an int in [1, n^2) (C13.6)"
+            raise ConformanceError(label, "C13.6", what, where, m, refused)
         try:
             got: Any = paillier.decrypt(private, c)
         except SpecError as err:

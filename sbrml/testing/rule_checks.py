@@ -23,7 +23,13 @@ from sbrml.testing.arguments import (
     check_int,
     refuse,
 )
-from sbrml.testing.failures import ConformanceError, call_user, describe_matrix
+from sbrml.testing.failures import (
+    ConformanceError,
+    call_user,
+    describe_matrix,
+    message_of,
+    short,
+)
 from sbrml.testing.fixed_cases import grid, int_distances, points
 from sbrml.testing.generated import Checked, for_all
 from sbrml.testing.hard_cases import C6_8_GAP, rebuild, rule_inputs, weight_matrices
@@ -121,17 +127,19 @@ def _rule_options(
         if option not in taken:
             where = ", ".join(owners[option][1]) + " only" if option in owners else "no rule"
             raise KitArgumentError(
-                f"{check}: {option}={value!r}: an option of {where}, not of {name!r} "
+                f"{check}: {option}={short(value)}: an option of {where}, not of {name!r} "
                 f"(the options of {name!r}: {', '.join(sorted(taken)) or 'none'})"
             )
     least = _least_n(name, f)
     try:
         # A call on a small input also runs the call-time checks (Multi-Krum's m <= n, C6.5).
         reference_rule(name, f, options)([[float(i), 0.0] for i in range(least)])
-    except SpecError as err:
+    except (SpecError, ValueError, TypeError) as err:
+        # ValueError and TypeError too: an option of the wrong type, or an int the reference
+        # cannot print in its own message (beyond Python's digit limit), is refused as well.
         raise KitArgumentError(
             f"{check}: the reference refuses {arguments(name, f, options)} at the least n = "
-            f"{least} the check draws: {err}"
+            f"{least} the check draws: {message_of(err)}"
         ) from None
     return normalized(name, options)
 

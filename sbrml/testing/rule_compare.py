@@ -14,6 +14,7 @@ import numpy as np
 
 from sbrml.core.errors import SpecError
 from sbrml.robustness import PUBLISHED, empirical_kappa, published_bound
+from sbrml.testing.arguments import described
 from sbrml.testing.failures import ConformanceError, call_user, short
 from sbrml.testing.rule_cases import (
     KRUM_FAMILY,
@@ -55,7 +56,7 @@ def byzfl_clause(name: str, options: dict[str, Any]) -> str | None:
 
 def arguments(name: str, f: int, options: dict[str, Any]) -> str:
     """``'krum', f=1, convention='byzfl'``: the rule as the helper was called."""
-    return f"{name!r}, f={f}" + "".join(f", {k}={v!r}" for k, v in options.items())
+    return f"{name!r}, f={f}" + "".join(f", {k}={short(v)}" for k, v in options.items())
 
 
 def other_convention(name: str, options: dict[str, Any]) -> dict[str, Any] | None:
@@ -105,17 +106,21 @@ def what_returned(out: Any) -> str:
         return "None: does your function return its result?"
     if callable(out):
         return (
-            f"the function {getattr(out, '__qualname__', repr(out))}: your function returned a "
+            f"the function {described(out)}: your function returned a "
             "function; did you pass a factory (e.g. my_krum) instead of the rule (my_krum(f=1))?"
         )
     dtype = getattr(out, "dtype", None)
     if dtype is None and not isinstance(out, str | bytes):
         try:
             dtype = np.asarray(out).dtype
-        except (TypeError, ValueError):
+        except Exception:  # whatever NumPy raises on an object it cannot read
             dtype = None
     kind = f", dtype {dtype}" if dtype is not None else ""
-    return f"{type(out).__name__} of shape {np.shape(out)}{kind}: {short(out)}"
+    try:
+        size = f" of shape {np.shape(out)}"
+    except Exception:  # a ragged list, or an object NumPy cannot read: no shape to show
+        size = ""
+    return f"{type(out).__name__}{size}{kind}: {short(out)}"
 
 
 class RuleCheck:
