@@ -15,7 +15,21 @@ from typing import Any
 
 from sbrml.testing.failures import short
 
-__all__ = ["KitArgumentError", "check_callable", "check_float", "check_int", "refuse"]
+__all__ = [
+    "MAX_EXAMPLES",
+    "MAX_SAMPLES",
+    "KitArgumentError",
+    "check_bool",
+    "check_callable",
+    "check_float",
+    "check_int",
+    "refuse",
+]
+
+# The most Hypothesis examples and uniformity samples a check takes: beyond them a check runs
+# for hours (examples) or holds gigabytes of values (samples) rather than finding more.
+MAX_EXAMPLES = 10**6
+MAX_SAMPLES = 2**24
 
 
 class KitArgumentError(ValueError):
@@ -37,6 +51,13 @@ def check_callable(check: str, parameter: str, value: Any, optional: bool = Fals
         return
     if not callable(value):
         raise refuse(check, parameter, "a function" + (" or None" if optional else ""), value)
+
+
+def check_bool(check: str, parameter: str, value: Any) -> bool:
+    """``value`` is a bool (``True`` or ``False``; not ``1``, ``"yes"`` or ``None``)."""
+    if not isinstance(value, bool):
+        raise refuse(check, parameter, "True or False", value)
+    return value
 
 
 def check_int(check: str, parameter: str, value: Any, low: int, high: int | None = None) -> int:

@@ -17,7 +17,7 @@ from scipy.stats import chi2
 import sbrml.reference as ref
 from sbrml.core.errors import SpecError
 from sbrml.reference import paillier
-from sbrml.testing.arguments import check_callable, check_int
+from sbrml.testing.arguments import MAX_EXAMPLES, check_bool, check_callable, check_int
 from sbrml.testing.failures import ConformanceError, call_user, short, short_int
 from sbrml.testing.generated import Checked, for_all
 
@@ -112,14 +112,17 @@ def check_paillier(
     ``2^20`` drawn from at random fail. Not checked, and not checkable from outside: where
     ``r`` comes from; an ``r`` from a generator with a public seed passes: use a CSPRNG.
     An exception raised by a user's function, or a result that is not an int, is a
-    ConformanceError naming the clause and the case.
+    ConformanceError naming the clause and the case. KitArgumentError (a ValueError) before
+    any call for a function that is not callable, ``randomized`` not a bool (``"yes"``,
+    ``1``) or ``examples`` outside ``[1, 10^6]``.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
-    label = f"check_paillier(randomized={randomized})"
     check_callable("check_paillier", "encrypt", encrypt)
     check_callable("check_paillier", "add", add, optional=True)
     check_callable("check_paillier", "decrypt", decrypt, optional=True)
-    check_int("check_paillier", "examples", examples, 1)
+    check_bool("check_paillier", "randomized", randomized)
+    check_int("check_paillier", "examples", examples, 1, MAX_EXAMPLES)
+    label = f"check_paillier(randomized={randomized})"
     result = Checked(label)
 
     def returned(out: Any, clause: str, what: str, where: str) -> int:

@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 
 import sbrml.reference as ref
 from sbrml.testing import strategies
-from sbrml.testing.arguments import check_callable, check_float, check_int
+from sbrml.testing.arguments import (
+    MAX_EXAMPLES,
+    MAX_SAMPLES,
+    check_bool,
+    check_callable,
+    check_float,
+    check_int,
+)
 from sbrml.testing.failures import ConformanceError, call_user, describe_matrix, short
 from sbrml.testing.fixed_cases import grid, points
 from sbrml.testing.generated import Checked, for_all
@@ -87,15 +94,17 @@ def check_distance_protocol(
     ``strategies.transcripts`` and your transcript); dependence among entries beyond the
     cross combinations. An exception raised by ``protocol`` is a ConformanceError naming
     C5.2 and the input. KitArgumentError (a ValueError) before any call for a bad argument:
-    ``frac_bits`` from 0 to 62 (D1.3), ``examples >= 1``, ``samples >= 3 * 1280`` (about
-    five per bin of each pool's chi-squared test), ``alpha`` in ``[1e-15, 1e-2]``.
+    ``frac_bits`` from 0 to 62 (D1.3), ``examples`` from 1 to 10^6, ``samples`` from ``3 *
+    1280`` (about five per bin of each pool's chi-squared test) to 2^24, ``alpha`` in
+    ``[1e-15, 1e-2]``, ``as_arrays`` a bool.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
     name = "check_distance_protocol"
     check_callable(name, "protocol", protocol)
     check_int(name, "frac_bits", frac_bits, 0, 62)
-    check_int(name, "examples", examples, 1)
-    check_int(name, "samples", samples, MIN_SAMPLES * len(UNIFORMITY_CASES))
+    check_int(name, "examples", examples, 1, MAX_EXAMPLES)
+    check_bool(name, "as_arrays", as_arrays)
+    check_int(name, "samples", samples, MIN_SAMPLES * len(UNIFORMITY_CASES), MAX_SAMPLES)
     why = "0 never fails; above 1e-2 a uniform protocol fails often"
     check_float(name, "alpha", alpha, 1e-15, 1e-2, why)
     label = f"check_distance_protocol(frac_bits={frac_bits})"

@@ -13,26 +13,13 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 import sbrml.reference as ref
-from sbrml.core.errors import SpecError
-from sbrml.core.registry import stages
 from sbrml.testing import strategies
-from sbrml.testing.arguments import (
-    KitArgumentError,
-    check_callable,
-    check_float,
-    check_int,
-    refuse,
-)
-from sbrml.testing.failures import (
-    ConformanceError,
-    call_user,
-    describe_matrix,
-    message_of,
-    short,
-)
+from sbrml.testing.arguments import check_bool, check_float
+from sbrml.testing.failures import ConformanceError, call_user, describe_matrix
 from sbrml.testing.fixed_cases import grid, int_distances, points
 from sbrml.testing.generated import Checked, for_all
 from sbrml.testing.hard_cases import C6_8_GAP, rebuild, rule_inputs, weight_matrices
+from sbrml.testing.rule_arguments import check_flags, least_n, rule_options
 from sbrml.testing.rule_cases import (
     KRUM_FAMILY,
     clause_of,
@@ -58,11 +45,6 @@ from sbrml.testing.vectors import cases
 
 __all__ = ["check_rule", "check_weights"]
 
-# The checks draw inputs of up to the rule's least n + 20 rows (Krum's least n is 2f + 3): an f
-# above this makes each case thousands of rows, and f = 10^9 exhausted memory before the check
-# could say anything. Implementations are checked at small f; larger f adds no clause.
-MAX_F = 20
-
 # Inputs closer than this to a tie of the selection (relative) are not compared: C6.8 lets a
 # float implementation choose either side there, and only there.
 TIE_MARGIN = C6_8_GAP
@@ -81,72 +63,6 @@ TIE_EXTRA_N = (0, 1, 2, 5)
 RTOL_CAP = 1e-3
 RTOL_WHY = "above 1e-3 an output of zeros can pass; the defaults are 1e-9 and 1e-5"
 SEEDS = 20  # seeds tried for a fixed input clear of a near tie (C6.8)
-
-
-def _rule_options(
-    check: str,
-    fn: Any,
-    name: Any,
-    f: Any,
-    examples: Any,
-    options: dict[str, Any],
-    *,
-    weights: bool,
-) -> Any:
-    """``options`` normalized for the rule ``name``, after every argument is checked, before
-    any case runs: ``fn`` callable, a known rule name (D6.7) that is not randomized (D11.3)
-    and, for ``weights``, has a distance form (D6.1); ``f`` an int in [0, MAX_F = 20] and
-    ``examples`` an int; each option
-    one the rule takes, with a value the reference accepts (Multi-Krum's ``m`` at most the
-    least ``n`` the check draws, C6.5). KitArgumentError (a ValueError) naming ``check``,
-    the parameter and the value otherwise."""
-    from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES, hyperparameter_owners
-
-    check_callable(check, "fn", fn)
-    check_int(check, "f", f, 0, MAX_F)
-    check_int(check, "examples", examples, 1)
-    try:
-        entries = stages(name) if isinstance(name, str) else None
-    except KeyError:
-        entries = None
-    if entries is None or entries[-1].role != "rule":
-        names = (
-            f"a rule of {', '.join(RULE_ENTRIES)}, optionally after pre-aggregations "
-            f"({', '.join(PREAGGREGATION_ENTRIES)}) joined by '+', e.g. 'nnm+krum'"
-        )
-        if not isinstance(name, str):
-            raise refuse(check, "name", f"a rule's name (D6.7), {names}", name)
-        raise KitArgumentError(f"{check}: name: unknown rule {name!r} (D6.7); {names}")
-    if any(e.name == "bucketing" for e in entries):
-        raise KitArgumentError(f"{check}: {name!r} is randomized (D11.3): no output to compare")
-    if weights and not all(e.distance for e in entries):
-        raise KitArgumentError(f"{check}: {name!r} has no deterministic distance form (D6.1)")
-    taken = {h.name for e in entries for h in e.hyperparameters}
-    owners = hyperparameter_owners()
-    for option, value in options.items():
-        if option not in taken:
-            where = ", ".join(owners[option][1]) + " only" if option in owners else "no rule"
-            raise KitArgumentError(
-                f"{check}: {option}={short(value)}: an option of {where}, not of {name!r} "
-                f"(the options of {name!r}: {', '.join(sorted(taken)) or 'none'})"
-            )
-    least = _least_n(name, f)
-    try:
-        # A call on a small input also runs the call-time checks (Multi-Krum's m <= n, C6.5).
-        reference_rule(name, f, options)([[float(i), 0.0] for i in range(least)])
-    except (SpecError, ValueError, TypeError) as err:
-        # ValueError and TypeError too: an option of the wrong type, or an int the reference
-        # cannot print in its own message (beyond Python's digit limit), is refused as well.
-        raise KitArgumentError(
-            f"{check}: the reference refuses {arguments(name, f, options)} at the least n = "
-            f"{least} the check draws: {message_of(err)}"
-        ) from None
-    return normalized(name, options)
-
-
-def _least_n(name: str, f: int) -> int:
-    """The least n the rule ``name`` accepts for ``f`` (C6.3 and the like)."""
-    return max(e.least_n(f) for e in stages(name))
 
 
 def _fixed_where(seed: int, n: int, d: int, kind: str, outliers: int, form: str = "x") -> str:
@@ -195,32 +111,42 @@ def check_rule(
     1e-5 for those that iterate. An exception raised by ``fn`` is a ConformanceError naming the
     rule's clause and the input. Returns a ``Checked`` saying what passed and what was
     skipped. Randomized rules (bucketing) cannot be compared and raise ValueError, as does an
-    unknown name.
+    unknown name. KitArgumentError (a ValueError) before any case, too, for ``vectors``,
+    ``generated``, ``robustness`` or ``as_lists`` not a bool, ``examples`` outside ``[1,
+    10^6]``, and options that leave nothing to check (``generated=False`` with no vector case
+    to run, by ``vectors=False`` or none for these arguments, and no published bound to test,
+    by ``robustness=False`` or none for the rule): such a check would pass having checked
+    nothing.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
-    options = _rule_options("check_rule", fn, name, f, examples, hyperparameters, weights=False)
+    options = rule_options("check_rule", fn, name, f, examples, hyperparameters, weights=False)
     rtol = (
         None if rtol is None else check_float("check_rule", "rtol", rtol, 0.0, RTOL_CAP, RTOL_WHY)
     )
+    found = [
+        (k, case)
+        for k, case in enumerate(cases("06-rules"))
+        if (case["rule"], case["f"]) == (name, f)
+        and normalized(name, case["hyperparameters"]) == options
+    ]
+    flags = {"generated": generated, "robustness": robustness, "as_lists": as_lists}
+    check_bool("check_rule", "vectors", vectors)
+    check_flags("check_rule", name, f, options, vectors=vectors and len(found), **flags)
     check = RuleCheck(fn, name, f, options, rtol, as_lists)
     result = Checked(check.label)
     if vectors:
-        for k, case in enumerate(cases("06-rules")):
-            if (case["rule"], case["f"]) != (name, f):
-                continue
-            if normalized(name, case["hyperparameters"]) != options:
-                continue
+        for k, case in found:
             x = np.array(case["inputs"], dtype=np.float64)
             where = f"06-rules.json case {k} ({case['kind']!r}): {describe_matrix('x', x)}"
             check.compare(x, case["output"], where)
             result.add("vectors")
-        if "vectors" not in result.counts:
+        if not found:
             result.skipped.append(
                 f"vectors: 06-rules.json has no case of {arguments(name, f, options)}"
             )
     if not (generated or robustness):
         return result
-    least = _least_n(name, f)
+    least = least_n(name, f)
     low_d = 2 if name.endswith("geomed") else 1  # on a line the median can be an interval
 
     def margin(x: np.ndarray) -> float:
@@ -298,10 +224,13 @@ def check_weights(
     of duplicated points, where the lower index MUST win, C6.4, C6.7), each compared with the
     reference's weights within ``1e-12`` (``1e-5`` for the float-weight rules). An exception
     raised by ``fn`` is a ConformanceError naming the rule's clause and ``D``. ValueError for
-    an unknown name or a rule without a deterministic distance form.
+    an unknown name or a rule without a deterministic distance form; KitArgumentError (a
+    ValueError) before any case for ``vectors``, ``generated`` or ``as_lists`` not a bool,
+    ``examples`` outside ``[1, 10^6]``, and ``generated=False`` with no vector case to run
+    (nothing to check).
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
-    options = _rule_options("check_weights", fn, name, f, examples, hyperparameters, weights=True)
+    options = rule_options("check_weights", fn, name, f, examples, hyperparameters, weights=True)
     label = f"check_weights({arguments(name, f, options)})"
     reference = reference_rule(name, f, options)
     tolerance = 1e-12 if default_rtol(name) < 1e-6 else 1e-5
@@ -340,24 +269,31 @@ def check_weights(
             case=[list(row) for row in d],
         )
 
+    # Each vector case as (file, index, D, expected weights).
+    found = [
+        ("06-rules", k, case["distances"], case["weights"])
+        for k, case in enumerate(cases("06-rules"))
+        if (case["rule"], case["f"]) == (name, f)
+        and normalized(name, case["hyperparameters"]) == options
+    ] + [
+        ("08-round", k, case["distances"], [case["weights"][i] for i in case["valid"]])
+        for k, case in enumerate(cases("08-round"))
+        if (case["rule"], case["f"]) == (name, f)
+        and normalized(name, {"m": case["m"]} if case["rule"] == "multikrum" else {}) == options
+    ]
+    check_bool("check_weights", "vectors", vectors)
+    found_count = vectors and len(found)
+    flags = {"generated": generated, "as_lists": as_lists}
+    check_flags("check_weights", name, f, options, vectors=found_count, **flags)
     if vectors:
-        for k, case in enumerate(cases("06-rules")):
-            same = (case["rule"], case["f"]) == (name, f)
-            if same and normalized(name, case["hyperparameters"]) == options:
-                where = f"06-rules.json case {k}: {describe_matrix('D', case['distances'])}"
-                compare(case["distances"], case["weights"], where)
-                result.add("vectors")
-        for k, case in enumerate(cases("08-round")):
-            hyper = normalized(name, {"m": case["m"]} if case["rule"] == "multikrum" else {})
-            if (case["rule"], case["f"], hyper) == (name, f, options):
-                where = f"08-round.json case {k}: {describe_matrix('D', case['distances'])}"
-                compare(case["distances"], [case["weights"][i] for i in case["valid"]], where)
-                result.add("vectors")
-        if "vectors" not in result.counts:
+        for file, k, d, expected in found:
+            compare(d, expected, f"{file}.json case {k}: {describe_matrix('D', d)}")
+            result.add("vectors")
+        if not found:
             result.skipped.append(f"vectors: no case of {arguments(name, f, options)}")
     if not generated:
         return result
-    least = _least_n(name, f)
+    least = least_n(name, f)
 
     def near_tie(d: list[list[Any]]) -> bool:
         # Exact Krum scores tie exactly, and C6.4 says which comes first; float scores (a

@@ -12,7 +12,14 @@ import numpy as np
 
 import sbrml.reference as ref
 from sbrml.testing import strategies
-from sbrml.testing.arguments import check_callable, check_float, check_int
+from sbrml.testing.arguments import (
+    MAX_EXAMPLES,
+    MAX_SAMPLES,
+    check_bool,
+    check_callable,
+    check_float,
+    check_int,
+)
 from sbrml.testing.failures import ConformanceError, call_user, short
 from sbrml.testing.generated import Checked, for_all
 from sbrml.testing.uniformity import (
@@ -108,18 +115,19 @@ def check_sharing(
     (``secrets``, ``os.urandom``): this check cannot tell.
 
     KitArgumentError (a ValueError) for a bad argument, before any call: ``bits`` an int from 1
-    to 1024, ``examples >= 1``, ``samples >= 4 * 1280`` (1,280 values
-    per length: about five per bin of the chi-squared test; fewer would test nothing),
-    ``alpha`` in ``[1e-15, 1e-2]``.
+    to 1024, ``examples`` from 1 to 10^6, ``samples`` from ``4 * 1280`` (1,280 values per
+    length: about five per bin of the chi-squared test; fewer would test nothing) to 2^24,
+    ``alpha`` in ``[1e-15, 1e-2]``, ``as_arrays`` a bool.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
     name = "check_sharing"
     check_callable(name, "share", share)
     check_callable(name, "reconstruct", reconstruct, optional=True)
     check_int(name, "bits", bits, 1, 1024)
-    check_int(name, "examples", examples, 1)
+    check_int(name, "examples", examples, 1, MAX_EXAMPLES)
+    check_bool(name, "as_arrays", as_arrays)
     per_length = max(MIN_SAMPLES, 5 * 2**bits) if bits < 8 else MIN_SAMPLES
-    check_int(name, "samples", samples, per_length * len(SECRET_LENGTHS))
+    check_int(name, "samples", samples, per_length * len(SECRET_LENGTHS), MAX_SAMPLES)
     why = "0 never fails; above 1e-2 a uniform sharing fails often"
     check_float(name, "alpha", alpha, 1e-15, 1e-2, why)
     mask = 2**bits - 1

@@ -29,6 +29,13 @@ def _mean(x: Any) -> Any:
     return np.mean(x, axis=0)
 
 
+def _flag_call(check: str, option: str, value: Any) -> Callable[[], Any]:
+    """check_rule or check_weights called with ``option=value``."""
+    if check == "rule":
+        return lambda: check_rule(_never, "mean", f=0, **{option: value})
+    return lambda: check_weights(_never, "krum", f=1, **{option: value})
+
+
 BAD: list[tuple[str, Callable[[], Any], str]] = [
     ("sharing bits=0", lambda: check_sharing(_never, bits=0), "bits"),
     ("sharing bits=-3", lambda: check_sharing(_never, bits=-3), "bits"),
@@ -58,6 +65,49 @@ BAD: list[tuple[str, Callable[[], Any], str]] = [
     ("rule rtol=10", lambda: check_rule(_never, "mean", f=1, rtol=10), "rtol"),
     ("weights f=-1", lambda: check_weights(_never, "krum", f=-1), "f"),
     ("weights fn=None", lambda: check_weights(None, "krum", f=1), "fn"),  # type: ignore[arg-type]
+    # Issue 17, the verification review's F5: every boolean option a real bool, every count
+    # bounded, and no combination of options that leaves nothing to check.
+    *[
+        (f"{label} {option}={value!r}", _flag_call(label, option, value), option)
+        for label in ("rule", "weights")
+        for option in ("vectors", "generated", "as_lists")
+        for value in (5, "no", None, 1)
+    ],
+    ("rule robustness=0", _flag_call("rule", "robustness", 0), "robustness"),
+    ("sharing as_arrays='no'", lambda: check_sharing(_never, as_arrays="no"), "as_arrays"),  # type: ignore[arg-type]
+    ("distance as_arrays=1", lambda: check_distance_protocol(_never, as_arrays=1), "as_arrays"),  # type: ignore[arg-type]
+    ("paillier randomized='yes'", lambda: check_paillier(_never, randomized="yes"), "randomized"),  # type: ignore[arg-type]
+    ("paillier randomized=1", lambda: check_paillier(_never, randomized=1), "randomized"),  # type: ignore[arg-type]
+    ("rule examples=10^12", lambda: check_rule(_never, "mean", f=0, examples=10**12), "examples"),
+    ("sharing examples=10^7", lambda: check_sharing(_never, examples=10**7), "examples"),
+    ("sharing samples=2^30", lambda: check_sharing(_never, samples=2**30), "samples"),
+    ("distance samples=2^30", lambda: check_distance_protocol(_never, samples=2**30), "samples"),
+    ("paillier examples=10^9", lambda: check_paillier(_never, examples=10**9), "examples"),
+    (
+        "rule nothing to check",
+        lambda: check_rule(_never, "mean", f=0, generated=False, robustness=False, vectors=False),
+        "nothing to check",
+    ),
+    (
+        "rule vectors only, none of mean",
+        lambda: check_rule(_never, "mean", f=0, generated=False, robustness=False),
+        "nothing to check (generated=False, no vector case of 'mean', f=0",
+    ),
+    (
+        "rule robustness only, no bound for mean",
+        lambda: check_rule(_never, "mean", f=0, generated=False, vectors=False),
+        "spec section 12 records no bound for mean",
+    ),
+    (
+        "weights nothing to check",
+        lambda: check_weights(_never, "krum", f=1, generated=False, vectors=False),
+        "nothing to check",
+    ),
+    (
+        "weights vectors only, none at f=20",
+        lambda: check_weights(_never, "krum", f=20, generated=False),
+        "no vector case",
+    ),
 ]
 
 
@@ -105,3 +155,17 @@ def test_an_option_of_no_rule_is_worded_as_such() -> None:
 
     with pytest.raises(RuleSpecError, match=r"^--eps is an option of no rule$"):
         build_rule(ref, "geomed", 1, {"eps": -1})
+
+
+def test_options_that_leave_one_part_still_check_it() -> None:
+    # Not refused: the vectors of Krum at f = 1, and Krum's published bound, are checks.
+    krum = check_rule(_krum1, "krum", f=1, generated=False, robustness=False)
+    assert krum.counts["vectors"] > 0
+    bound = check_rule(_krum1, "krum", f=1, generated=False, vectors=False)
+    assert bound.counts["robustness (C12.1)"] > 0
+
+
+def _krum1(x: Any) -> Any:
+    import sbrml.reference as ref
+
+    return np.array(ref.Krum(f=1)(np.asarray(x).tolist()))
