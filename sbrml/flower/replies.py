@@ -43,7 +43,19 @@ from sbrml.flower.servers import SealedUpdate
 from sbrml.optimized.ring import F64
 from sbrml.optimized.round_offline import RoundSetup
 
-__all__ = ["REASON_CHARS", "Plan", "Row", "public_text", "read_rows", "reason", "strategy_error"]
+__all__ = [
+    "REASON_CHARS",
+    "Plan",
+    "Row",
+    "Selection",
+    "conflict_reason",
+    "public_text",
+    "read_rows",
+    "reason",
+    "select_replies",
+    "strategy_error",
+    "unique_instructions",
+]
 
 
 def reason(node: int, index: Mapping[int, int], why: str) -> str:
@@ -92,6 +104,22 @@ class Row:
     byzantine: bool = False
 
 
+def unique_instructions(messages: list[Message], stage: str) -> list[Message]:
+    """``messages`` with one instruction per destination node, the first: a grid that lists a
+    node id twice makes Flower's sampling pick it twice (``random.sample`` draws positions), and
+    a node sent two instructions would otherwise count twice, its weight doubled (issue 17's
+    final review, E2). Every node id counts once; a node's second reply is then ignored or in
+    conflict as any node's is (``select_replies``)."""
+    out: dict[int, Message] = {}
+    for message in messages:
+        node = message.metadata.dst_node_id
+        if node in out:
+            log(WARNING, "%s: node %d was sampled twice; it is sent one instruction", stage, node)
+            continue
+        out[node] = message
+    return list(out.values())
+
+
 class Refused(Exception):
     """A reply that carries no row, with the reason (published as the exclusion's)."""
 
@@ -103,54 +131,93 @@ def _fingerprint(message: Message) -> tuple[object, ...]:
     return ("content", message.content.object_id)
 
 
-def _stale(plan: Plan, message: Message) -> str | None:
+def _stale(run_id: int, instructions: Mapping[int, Message] | None, message: Message) -> str | None:
     """Why a reply of a sampled node does not answer this round's instruction, or None."""
     meta = message.metadata
-    if meta.run_id != plan.run_id:
-        return f"a reply of run {meta.run_id}, not of run {plan.run_id}"
-    sent = (plan.instructions or {}).get(meta.src_node_id)
+    if meta.run_id != run_id:
+        return f"a reply of run {meta.run_id}, not of run {run_id}"
+    sent = (instructions or {}).get(meta.src_node_id)
     if sent is not None and meta.reply_to_message_id != sent.metadata.message_id:
         return "a reply to another instruction than this round's"
     return None
 
 
-def read_rows(
-    plan: Plan, replies: list[Message], mode: str, arrays_key: str
-) -> tuple[list[Row], dict[int, str]]:
-    """One row per sampled node, ordered by node id (a node that did not reply has the
-    reason), and the replies ignored by node with why: a node not sampled this round, a
-    reply of another run or to another instruction, an identical repeat. A node with two
-    different replies is excluded (the row's reason)."""
-    chosen: dict[int, Message] = {}
-    conflicts: dict[int, int] = {}
-    ignored: dict[int, str] = {}
+@dataclass
+class Selection:
+    """The replies of one round by node: the one reply ``chosen`` per node, the number of
+    different replies of each node that sent several (``conflicts``: none of them counts), and
+    the replies ignored (``ignored``: by node, the reason of its first ignored reply;
+    ``ignored_replies``: how many replies were ignored, each counted, a node's too)."""
+
+    chosen: dict[int, Message]
+    conflicts: dict[int, int]
+    ignored: dict[int, str]
+    ignored_replies: int
+
+
+def select_replies(
+    nodes: list[int],
+    instructions: Mapping[int, Message] | None,
+    run_id: int,
+    replies: list[Message],
+    stage: str,
+) -> Selection:
+    """One reply per node of ``nodes`` (the sampled nodes, each once), the rest ignored or in
+    conflict (see ``Selection``): a reply of a node not sampled, of another run or to another
+    instruction, or an identical repeat is ignored; two different replies of one node are a
+    conflict. ``stage`` names the caller in the log (``aggregate_train``, ...)."""
+    sampled = set(nodes)
+    out = Selection({}, {}, {}, 0)
     for message in replies:
         node = message.metadata.src_node_id
-        why = "not sampled in this round" if node not in plan.nodes else _stale(plan, message)
-        if why is None and node in chosen:
-            if _fingerprint(chosen[node]) == _fingerprint(message):
+        why = (
+            "not sampled in this round"
+            if node not in sampled
+            else _stale(run_id, instructions, message)
+        )
+        if why is None and node in out.chosen:
+            if _fingerprint(out.chosen[node]) == _fingerprint(message):
                 why = "an identical repeat of its reply"
             else:
-                conflicts[node] = conflicts.get(node, 1) + 1
+                out.conflicts[node] = out.conflicts.get(node, 1) + 1
                 continue
         if why is not None:
-            ignored[node] = why
-            log(WARNING, "aggregate_train: ignored a reply of node %d: %s", node, why)
+            # Each ignored reply counts (the metric ``ignored``); a node's first reason is kept.
+            out.ignored.setdefault(node, why)
+            out.ignored_replies += 1
+            log(WARNING, "%s: ignored a reply of node %d: %s", stage, node, why)
             continue
-        chosen[node] = message
+        out.chosen[node] = message
+    return out
+
+
+def conflict_reason(count: int) -> str:
+    """The published reason of a node that sent ``count`` different replies."""
+    return (
+        f"{count} different replies to one instruction (equivocation, or another sender "
+        "under its node id): none is counted"
+    )
+
+
+def read_rows(
+    plan: Plan, replies: list[Message], mode: str, arrays_key: str
+) -> tuple[list[Row], Selection]:
+    """One row per sampled node, ordered by node id (a node that did not reply has the
+    reason), and the selection of the replies (``select_replies``: the ignored ones by node
+    with why, and their number). A node with two different replies is excluded (the row's
+    reason)."""
+    selection = select_replies(
+        plan.nodes, plan.instructions, plan.run_id, replies, "aggregate_train"
+    )
     rows = []
-    for node in sorted(plan.nodes):
-        if node in conflicts:
-            why = (
-                f"{conflicts[node]} different replies to one instruction (equivocation, or "
-                "another sender under its node id): none is counted"
-            )
-            rows.append(Row(node, reason=why))
-        elif node in chosen:
-            rows.append(read_row(plan, node, chosen[node], mode, arrays_key))
+    for node in sorted(set(plan.nodes)):
+        if node in selection.conflicts:
+            rows.append(Row(node, reason=conflict_reason(selection.conflicts[node])))
+        elif node in selection.chosen:
+            rows.append(read_row(plan, node, selection.chosen[node], mode, arrays_key))
         else:
             rows.append(Row(node, reason="no reply"))
-    return rows, ignored
+    return rows, selection
 
 
 def read_row(plan: Plan, node: int, message: Message, mode: str, arrays_key: str) -> Row:

@@ -34,7 +34,15 @@ from sbrml.flower.adversary import OmniscientAdversary
 from sbrml.flower.client import seal_update
 from sbrml.flower.plain_modes import aggregate_plain, check_counted, counted_rows, no_rows
 from sbrml.flower.records import CONFIG_PREFIX, Template
-from sbrml.flower.replies import Plan, Row, public_text, read_rows, reason, strategy_error
+from sbrml.flower.replies import (
+    Plan,
+    Row,
+    public_text,
+    read_rows,
+    reason,
+    strategy_error,
+    unique_instructions,
+)
 from sbrml.flower.servers import SealedUpdate, SimulatedServers
 from sbrml.flower.settings import (
     check_flower_arguments,
@@ -57,8 +65,10 @@ class RoundRecord:
     """One round of ``aggregate_train``: the rows' nodes in row order, the nodes counted, the
     excluded nodes with their published reasons (C0.1; every node not counted, so ``valid``
     and ``excluded`` partition ``nodes``), the ignored replies' nodes with why (not sampled,
-    or a second reply), the protocol's result, and ``error``, why nothing was released (then
-    ``result`` is None and the model is unchanged)."""
+    or a second reply; a node's first reason) and ``ignored_replies``, how many replies were
+    ignored (each reply counts: a node may send several), the protocol's result, and
+    ``error``, why nothing was released (then ``result`` is None and the model is
+    unchanged)."""
 
     server_round: int
     mode: str
@@ -66,6 +76,7 @@ class RoundRecord:
     valid: list[int] = field(default_factory=list)
     excluded: dict[int, str] = field(default_factory=dict)
     ignored: dict[int, str] = field(default_factory=dict)
+    ignored_replies: int = 0
     result: AggregationResult | None = None
     error: str | None = None
 
@@ -214,7 +225,9 @@ class SecureRobustStrategy(FedAvg):
         """FedAvg's instructions, plus ``sbrml-mode`` and in mode ``two-server`` the round's
         public parameters (``sbrml-frac-bits``, ``sbrml-bound-log2``: D8.1, C8.15) and the
         servers' public keys (``sbrml-key-S0``, ``sbrml-key-S1``)."""
-        messages = list(super().configure_train(server_round, arrays, config, grid))
+        messages = unique_instructions(
+            list(super().configure_train(server_round, arrays, config, grid)), "configure_train"
+        )
         template = Template.of(arrays)
         entries: dict[str, Any] = {f"{CONFIG_PREFIX}mode": self.mode}
         setup, error = None, None
@@ -258,7 +271,8 @@ class SecureRobustStrategy(FedAvg):
         """The round's aggregate as an ArrayRecord (or the next model, ``server_lr``), and a
         MetricRecord: ``valid``, ``excluded`` (every sampled node not counted, with its reason
         in ``self.rounds[-1].excluded``: ``valid + excluded`` is the number sampled),
-        ``ignored`` (replies of nodes not sampled, or a node's second reply), ``bytes`` (every
+        ``ignored`` (the number of replies ignored: of nodes not sampled, of another run or
+        instruction, a node's identical repeats; each reply counts), ``bytes`` (every
         link, C7.2), ``seconds`` (every phase), ``aborted`` (1 when nothing was released: the
         ArrayRecord is then the round's model unchanged, so Flower's ``Result.arrays`` holds
         the last model even when every round aborts)."""
@@ -271,11 +285,11 @@ class SecureRobustStrategy(FedAvg):
                 "D18.1",
                 f"{server_round}, configured {None if plan is None else plan.server_round}",
             )
-        rows, ignored = read_rows(plan, list(replies), self.mode, self.arrayrecord_key)
+        rows, selection = read_rows(plan, list(replies), self.mode, self.arrayrecord_key)
         if self.adversary is not None and plan.error is None:
             self._attack(plan, rows)
         record = RoundRecord(server_round, self.mode, nodes=[r.node for r in rows])
-        record.ignored = ignored
+        record.ignored, record.ignored_replies = selection.ignored, selection.ignored_replies
         self.rounds.append(record)
         index = {r.node: i for i, r in enumerate(rows)}
         try:
@@ -313,7 +327,7 @@ class SecureRobustStrategy(FedAvg):
             {
                 "valid": len(record.valid),
                 "excluded": len(record.excluded),
-                "ignored": len(record.ignored),
+                "ignored": record.ignored_replies,
                 "bytes": bytes,
                 "seconds": seconds,
                 "aborted": aborted,
