@@ -13,20 +13,34 @@ failed check as a failed test and shows its message whole::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "ConformanceError",
+    "Unreadable",
     "call_user",
     "describe_matrix",
     "message_of",
+    "read_user",
     "short",
     "short_int",
+    "type_name",
 ]
+
+T = TypeVar("T")
 
 ITEMS = 6  # entries of a vector shown before "..."
 ROWS = 4  # rows of a matrix shown before "..."
 DIGITS = 40  # an int with more digits is shown by its ends and bit length
+
+
+def type_name(value: object) -> str:
+    """The type of ``value`` by its full name: ``int`` for a builtin, ``numpy.bool`` or
+    ``numpy.float32`` otherwise (NumPy's ``bool`` and Python's print alike by ``__name__``)."""
+    cls = type(value)
+    module = getattr(cls, "__module__", None)
+    name = getattr(cls, "__qualname__", cls.__name__)
+    return name if module in (None, "builtins") else f"{module}.{name}"
 
 
 def _is_sequence(value: object) -> bool:
@@ -61,11 +75,14 @@ def short(value: Any, items: int = ITEMS, rows: int = ROWS) -> str:
     """``value`` printed short: a vector's first ``items`` entries, a matrix's first ``rows``
     rows (each shortened), then ``...`` and how many were left out; floats by ``repr`` (every
     digit of a double, so two values that print alike are equal), long ints by ``short_int``.
-    Never raises: a value whose ``repr`` (or ``tolist``, or length) raises is shown by its
-    type and the exception, since it comes from the function under test."""
+    Never raises (but ``KeyboardInterrupt``): a value whose ``repr`` (or ``tolist``, or
+    length) raises is shown by its type and the exception, since it comes from the function
+    under test."""
     try:
         return _short(value, items, rows)
-    except Exception as err:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:
         return f"<a {type(value).__name__} that cannot be printed: {type(err).__name__}>"
 
 
@@ -142,20 +159,23 @@ def describe_matrix(name: str, value: Any) -> str:
 def call_user(
     fn: Callable[..., Any], *args: Any, check: str, clause: str, what: str, where: str
 ) -> Any:
-    """``fn(*args)``: the function under test called by a check; whatever it raises (any
-    ``Exception``) becomes a ``ConformanceError`` naming the check, the clause being checked,
-    the case ``where`` and the exception, chained by ``from`` so that its traceback follows.
+    """``fn(*args)``: the function under test called by a check; whatever it raises becomes a
+    ``ConformanceError`` naming the check, the clause being checked, the case ``where`` and
+    the exception, chained by ``from`` so that its traceback follows.
 
-    ``SystemExit`` is caught too. Every call of a user's function in the kit goes through
-    here: a crash is a failed check of that clause on that input, not a traceback from
-    inside the kit.
+    Every ``BaseException`` but ``KeyboardInterrupt`` is caught: ``SystemExit``, a custom
+    ``BaseException``, ``GeneratorExit`` and pytest's own outcomes (``pytest.skip`` inside
+    the function would otherwise skip the check: a vacuous pass). Every call of a user's
+    function in the kit goes through here, and every reading of what it returned through
+    ``read_user``: a crash is a failed check of that clause on that input, not a traceback
+    from inside the kit.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
     try:
         return fn(*args)
-    except (Exception, SystemExit) as err:
-        # SystemExit too: a function under test that calls sys.exit() fails its check rather
-        # than end the test run; KeyboardInterrupt and pytest's own outcomes still propagate.
+    except KeyboardInterrupt:
+        raise  # the person running the tests stops them; that is not a finding
+    except BaseException as err:
         raise ConformanceError(
             check,
             clause,
@@ -164,6 +184,53 @@ def call_user(
             "a return value",
             f"{type(err).__name__}: {message_of(err)}",
         ) from err
+
+
+class Unreadable(Exception):
+    """Raised by a reader given to ``read_user``: the value is not of the form the check
+    needs, for the reason given (``"more than 3 entries"``)."""
+
+
+def read_user(
+    read: Callable[[Any], T | None],
+    out: Any,
+    *,
+    check: str,
+    clause: str,
+    what: str,
+    where: str,
+    expected: str,
+    shown: Callable[[Any], str] = short,
+) -> T:
+    """``read(out)``: what a user's function returned, read as the check needs it (a vector of
+    floats, two ring vectors, an int); a ConformanceError naming ``clause`` (D6.1, P3.1,
+    P5.1, ...), the case ``where``, ``expected`` and ``out`` (printed by ``shown``) when
+    ``read`` returns None or raises ``Unreadable`` (the reason is shown), or when reading
+    raises anything else but ``KeyboardInterrupt``: the returned object's own code runs
+    there (``__array__``, ``__index__``, ``__iter__``, a generator's body), and what it
+    raises is a finding about the function under test, not a traceback from the kit.
+    ``read`` must be bounded on lazy values (take at most the expected length + 1 items)."""
+    __tracebackhide__ = True  # pytest shows the caller, not the kit
+    try:
+        value = read(out)
+    except KeyboardInterrupt:
+        raise
+    except Unreadable as err:
+        raise ConformanceError(
+            check, clause, what, where, expected, f"{shown(out)} ({message_of(err)})"
+        ) from None
+    except BaseException as err:
+        raise ConformanceError(
+            check,
+            clause,
+            what,
+            where,
+            expected,
+            f"{shown(out)}; reading it raised {type(err).__name__}: {message_of(err)}",
+        ) from err
+    if value is None:
+        raise ConformanceError(check, clause, what, where, expected, shown(out))
+    return value
 
 
 def message_of(err: BaseException) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
 from scipy.stats import chi2
 
@@ -18,7 +19,14 @@ import sbrml.reference as ref
 from sbrml.core.errors import SpecError
 from sbrml.reference import paillier
 from sbrml.testing.arguments import MAX_EXAMPLES, check_bool, check_callable, check_int
-from sbrml.testing.failures import ConformanceError, call_user, short, short_int
+from sbrml.testing.failures import (
+    ConformanceError,
+    call_user,
+    read_user,
+    short,
+    short_int,
+    type_name,
+)
 from sbrml.testing.generated import Checked, for_all
 
 __all__ = ["check_paillier", "paillier_keys"]
@@ -61,8 +69,10 @@ R_BINS = 16  # r's spread over [0, n) is tested on 16 equal bins
 
 def integer_out(out: Any) -> int | None:
     """``out`` as an int when it is one (a Python int, a NumPy integer, gmpy2's ``mpz``:
-    anything with ``__index__``), or None: a string, a float or None is not a ciphertext."""
-    if isinstance(out, bool):
+    anything with ``__index__``), or None: a string, a float, a bool (NumPy's too), a masked
+    value or None is not a ciphertext. What ``out.__index__`` raises besides TypeError
+    propagates, for ``failures.read_user`` to report."""
+    if isinstance(out, bool | np.bool_ | np.ma.MaskedArray):
         return None
     try:
         return operator.index(out)
@@ -128,17 +138,16 @@ def check_paillier(
     def returned(out: Any, clause: str, what: str, where: str) -> int:
         """A user's function's result as an int, or a ConformanceError saying it is not one."""
         __tracebackhide__ = True  # pytest shows the caller, not the kit
-        value = integer_out(out)
-        if value is None:
-            raise ConformanceError(
-                label,
-                clause,
-                f"{what} returns an int",
-                where,
-                "an int (int, NumPy integer or gmpy2 mpz)",
-                f"{type(out).__name__}: {short(out)}",
-            )
-        return value
+        return read_user(
+            integer_out,
+            out,
+            check=label,
+            clause=clause,
+            what=f"{what} returns an int",
+            where=where,
+            expected="an int (int, NumPy integer or gmpy2 mpz)",
+            shown=lambda out: f"{type_name(out)}: {short(out)}",
+        )
 
     seen: dict[tuple[int, int], int] = {}  # (n, r) -> the plaintext it was drawn for
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -23,10 +23,19 @@ from sbrml.testing.arguments import (
     check_float,
     check_int,
 )
-from sbrml.testing.failures import ConformanceError, call_user, describe_matrix, short
+from sbrml.testing.failures import (
+    ConformanceError,
+    Unreadable,
+    call_user,
+    describe_matrix,
+    message_of,
+    read_user,
+    short,
+    type_name,
+)
 from sbrml.testing.fixed_cases import grid, points
 from sbrml.testing.generated import Checked, for_all
-from sbrml.testing.uniformity import MIN_SAMPLES, check_uniform, pair, ring_vector
+from sbrml.testing.uniformity import MIN_SAMPLES, check_uniform, masked, pair, ring_vector
 
 __all__ = ["check_distance_protocol"]
 
@@ -116,14 +125,35 @@ def check_distance_protocol(
     diagonal: tuple[list[int], list[int]] = ([], [])
     cross: tuple[list[int], list[int]] = ([], [])
 
-    def matrix(m: Any, n: int) -> list[list[int]] | None:
+    def matrix(m: Any, n: int) -> list[list[int]]:
+        """A server's share of D as n rows of n ring elements, or Unreadable: read for at
+        most n + 1 rows (an endless iterator is not read for ever)."""
         if isinstance(m, str | bytes):
-            return None
+            raise Unreadable(f"a {type_name(m)}, not a matrix")
+        if masked(m):
+            raise Unreadable("a masked array with masked entries")
         try:
-            rows = [ring_vector(r, n, 64) for r in m]
+            lines = list(itertools.islice(iter(m), n + 1))
         except TypeError:
-            return None
-        return None if len(rows) != n or any(r is None for r in rows) else cast(Any, rows)
+            raise Unreadable(f"a {type_name(m)}, not a matrix") from None
+        if len(lines) != n:
+            raise Unreadable(f"{'more than ' + str(n) if len(lines) > n else len(lines)} rows")
+        rows = []
+        for i, line in enumerate(lines):
+            try:
+                rows.append(ring_vector(line, n, 64))
+            except Unreadable as err:
+                raise Unreadable(f"row {i}: {message_of(err)}") from None
+        return rows
+
+    def matrices(out: Any, n: int) -> tuple[list[list[int]], list[list[int]]]:
+        shares = []
+        for s, m in enumerate(pair(out)):
+            try:
+                shares.append(matrix(m, n))
+            except Unreadable as err:
+                raise Unreadable(f"D^{s}: {message_of(err)}") from None
+        return shares[0], shares[1]
 
     def run(x: np.ndarray, seed: int, where: str, pool: int) -> None:
         """The protocol's two shares of D for ``x``, shared from ``seed``, checked against
@@ -140,19 +170,17 @@ def check_distance_protocol(
             else (x0, x1)
         )
         what = "protocol(X^0, X^1)"
-        out = pair(call_user(protocol, *args, check=label, clause="C5.2", what=what, where=where))
+        out = call_user(protocol, *args, check=label, clause="C5.2", what=what, where=where)
         n = len(encoded)
-        rows = None if out is None else [matrix(m, n) for m in out]
-        if rows is None or rows[0] is None or rows[1] is None:
-            raise ConformanceError(
-                label,
-                "P5.1",
-                "the protocol returns two n x n ring matrices",
-                where,
-                f"two {n} x {n} matrices of ints in [0, 2^64)",
-                short(out),
-            )
-        m0, m1 = rows[0], rows[1]
+        m0, m1 = read_user(
+            lambda out: matrices(out, n),
+            out,
+            check=label,
+            clause="P5.1",
+            what="the protocol returns two n x n ring matrices",
+            where=where,
+            expected=f"two {n} x {n} matrices of ints in [0, 2^64)",
+        )
         got = [
             [(a + b) % 2**64 for a, b in zip(r0, r1, strict=True)]
             for r0, r1 in zip(m0, m1, strict=True)

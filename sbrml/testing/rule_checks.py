@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import sbrml.reference as ref
 from sbrml.testing import strategies
 from sbrml.testing.arguments import check_bool, check_float
-from sbrml.testing.failures import ConformanceError, call_user, describe_matrix
+from sbrml.testing.failures import ConformanceError, call_user, describe_matrix, read_user
 from sbrml.testing.fixed_cases import grid, int_distances, points
 from sbrml.testing.generated import Checked, for_all
 from sbrml.testing.hard_cases import C6_8_GAP, rebuild, rule_inputs, weight_matrices
@@ -245,13 +245,22 @@ def check_weights(
         arg = [list(r) for r in d] if as_lists else np.array(d)
         what = f"fn(D) of {name}"
         out = call_user(fn, arg, check=label, clause=clause, what=what, where=where)
-        got = vector_out(out, len(d))
-        if got is not None and close(expected, got, tolerance):
+        got = read_user(
+            lambda out: vector_out(out, len(d)),
+            out,
+            check=label,
+            clause=clause,
+            what=f"fn(D) of {name} returns a vector of length n (D6.1)",
+            where=where,
+            expected=f"a vector of {len(d)} real numbers",
+            shown=lambda out: f"{what_returned(out)}; not a vector of length {len(d)}",
+        )
+        if close(expected, got, tolerance):
             return
         notes = []
         other = other_convention(name, options)
         alternative = swapped(name, f, other, lambda rule: rule.weights(d))
-        if got is not None and alternative is not None and close(alternative, got, tolerance):
+        if alternative is not None and close(alternative, got, tolerance):
             notes.append(convention_note(len(d), f, options.get("convention", "blanchard")))
         floats = any(isinstance(v, float) for row in d for v in row)
         if case == "tie":
@@ -264,7 +273,7 @@ def check_weights(
             f"weights(D) differ from the reference's {name} weights (D6.1)",
             where,
             list(expected),
-            got if got is not None else f"{what_returned(out)}; not a vector of length {len(d)}",
+            got,
             notes,
             case=[list(row) for row in d],
         )

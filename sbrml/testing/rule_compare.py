@@ -15,7 +15,14 @@ import numpy as np
 from sbrml.core.errors import SpecError
 from sbrml.robustness import PUBLISHED, empirical_kappa, published_bound
 from sbrml.testing.arguments import described
-from sbrml.testing.failures import ConformanceError, call_user, short
+from sbrml.testing.failures import (
+    ConformanceError,
+    Unreadable,
+    call_user,
+    read_user,
+    short,
+    type_name,
+)
 from sbrml.testing.rule_cases import (
     KRUM_FAMILY,
     clause_of,
@@ -23,6 +30,7 @@ from sbrml.testing.rule_cases import (
     default_rtol,
     reference_rule,
 )
+from sbrml.testing.uniformity import masked
 
 __all__ = [
     "C6_8_NOTE",
@@ -87,9 +95,14 @@ def close(expected: Sequence[float], got: Sequence[float], tolerance: float) -> 
 def vector_out(out: Any, length: int) -> list[float] | None:
     """``out`` as a list of ``length`` floats, or None when it is not such a vector: its
     entries must be real numbers (NumPy kinds int, unsigned or float; strings, complex
-    numbers, booleans and objects are not read as numbers)."""
+    numbers, booleans and objects are not read as numbers). ``Unreadable`` for a masked array
+    with a masked entry (its data there is no output). Whatever the object's own conversion
+    raises besides TypeError and ValueError (``__array__`` of a tensor that requires grad,
+    MemoryError, RecursionError) propagates: call it through ``failures.read_user``."""
     if isinstance(out, str | bytes):
         return None
+    if masked(out):
+        raise Unreadable("a masked array with masked entries: no output there")
     try:
         arr = np.asarray(out)
     except (TypeError, ValueError):
@@ -101,7 +114,8 @@ def vector_out(out: Any, length: int) -> list[float] | None:
 
 def what_returned(out: Any) -> str:
     """``out`` described for a failure message, with a hint for the usual slips: a function
-    returned (a factory passed for the rule) or None (a missing ``return``)."""
+    returned (a factory passed for the rule) or None (a missing ``return``). Never raises:
+    ``out``'s own code (a ``dtype`` property, ``__array__``) may."""
     if out is None:
         return "None: does your function return its result?"
     if callable(out):
@@ -109,18 +123,18 @@ def what_returned(out: Any) -> str:
             f"the function {described(out)}: your function returned a "
             "function; did you pass a factory (e.g. my_krum) instead of the rule (my_krum(f=1))?"
         )
-    dtype = getattr(out, "dtype", None)
-    if dtype is None and not isinstance(out, str | bytes):
-        try:
+    try:
+        dtype = getattr(out, "dtype", None)
+        if dtype is None and not isinstance(out, str | bytes):
             dtype = np.asarray(out).dtype
-        except Exception:  # whatever NumPy raises on an object it cannot read
-            dtype = None
-    kind = f", dtype {dtype}" if dtype is not None else ""
+        kind = f", dtype {dtype}" if dtype is not None else ""
+    except Exception:  # whatever the object or NumPy raises on reading it: no dtype to show
+        kind = ""
     try:
         size = f" of shape {np.shape(out)}"
     except Exception:  # a ragged list, or an object NumPy cannot read: no shape to show
         size = ""
-    return f"{type(out).__name__}{size}{kind}: {short(out)}"
+    return f"{type_name(out)}{size}{kind}: {short(out)}"
 
 
 class RuleCheck:
@@ -147,17 +161,16 @@ class RuleCheck:
         arg = x.tolist() if self.as_lists else x.copy()
         what = f"fn(x) of {self.name}"
         out = call_user(self.fn, arg, check=self.label, clause=self.clause, what=what, where=where)
-        got = vector_out(out, x.shape[1])
-        if got is None:
-            raise ConformanceError(
-                self.label,
-                "D6.1",
-                "a rule returns a vector of length d",
-                where,
-                f"a vector of {x.shape[1]} real numbers",
-                what_returned(out),
-            )
-        return got
+        return read_user(
+            lambda out: vector_out(out, x.shape[1]),
+            out,
+            check=self.label,
+            clause="D6.1",
+            what="a rule returns a vector of length d",
+            where=where,
+            expected=f"a vector of {x.shape[1]} real numbers",
+            shown=what_returned,
+        )
 
     def compare(
         self, x: np.ndarray, expected: Sequence[float], where: str, clause: str | None = None

@@ -20,7 +20,14 @@ from sbrml.testing.arguments import (
     check_float,
     check_int,
 )
-from sbrml.testing.failures import ConformanceError, call_user, short
+from sbrml.testing.failures import (
+    ConformanceError,
+    Unreadable,
+    call_user,
+    message_of,
+    read_user,
+    short,
+)
 from sbrml.testing.generated import Checked, for_all
 from sbrml.testing.uniformity import (
     MIN_SAMPLES,
@@ -138,18 +145,27 @@ def check_sharing(
         __tracebackhide__ = True  # pytest shows the caller, not the kit
         arg = np.array(value, dtype=np.uint64) if as_arrays else list(value)
         what = "share(x)"
-        out = pair(call_user(share, arg, check=label, clause="C3.1", what=what, where=where))
-        both = None if out is None else [ring_vector(s, len(value), bits) for s in out]
-        if both is None or both[0] is None or both[1] is None:
-            raise ConformanceError(
-                label,
-                "P3.1",
-                "share(x) returns two ring vectors of x's length",
-                where,
-                f"two vectors of {len(value)} ints in [0, 2^{bits})",
-                short(out),
-            )
-        return both[0], both[1]
+        out = call_user(share, arg, check=label, clause="C3.1", what=what, where=where)
+
+        def read(out: Any) -> tuple[list[int], list[int]]:
+            # Inside read_user: a lazy share (a generator, a map) runs its own code here.
+            shares = []
+            for s, vector in enumerate(pair(out)):
+                try:
+                    shares.append(ring_vector(vector, len(value), bits))
+                except Unreadable as err:
+                    raise Unreadable(f"x^{s}: {message_of(err)}") from None
+            return shares[0], shares[1]
+
+        return read_user(
+            read,
+            out,
+            check=label,
+            clause="P3.1",
+            what="share(x) returns two ring vectors of x's length",
+            where=where,
+            expected=f"two vectors of {len(value)} ints in [0, 2^{bits})",
+        )
 
     def reconstructs(item: tuple[list[int], tuple[list[int], list[int]] | None]) -> None:
         __tracebackhide__ = True  # pytest shows the caller, not the kit
@@ -158,15 +174,36 @@ def check_sharing(
         s0, s1 = shares_of(value, where) if given is None else given
         got = [(a + b) & mask for a, b in zip(s0, s1, strict=True)]
         if got != value:
-            raise ConformanceError(label, "C3.1", "reconstruct(share(x)) = x", where, value, got)
+            # The kit adds the shares itself (the sharing is additive, P3.1): the user's
+            # reconstruct, if any, is checked after, on shares that pass this.
+            raise ConformanceError(
+                label,
+                "C3.1",
+                f"your share(x)'s shares add up to x: x^0 + x^1 mod 2^{bits} = x (got: their sum)",
+                where + f", shares x^0 = {short(s0)} and x^1 = {short(s1)}",
+                value,
+                got,
+                [
+                    "the kit adds the shares itself (the sharing is additive, P3.1); your "
+                    "reconstruct, if given, is checked after, on shares that add up to x"
+                ],
+            )
         if reconstruct is not None:
             args = [np.array(v, dtype=np.uint64) if as_arrays else v for v in (s0, s1)]
             what = "reconstruct(x^0, x^1)"
             clause = "C3.1" if given is None else "P3.2"
+            where += f", shares {short(s0)} and {short(s1)}"
             back = call_user(reconstruct, *args, check=label, clause=clause, what=what, where=where)
-            out = ring_vector(back, len(value), bits)
+            out = read_user(
+                lambda back: ring_vector(back, len(value), bits),
+                back,
+                check=label,
+                clause=clause,
+                what="your reconstruct(x^0, x^1) returns a ring vector of x's length",
+                where=where,
+                expected=f"a vector of {len(value)} ints in [0, 2^{bits})",
+            )
             if out != value:
-                where += f", shares {short(s0)} and {short(s1)}"
                 raise ConformanceError(
                     label, clause, "your reconstruct(x^0, x^1) = x", where, value, out
                 )

@@ -7,13 +7,14 @@ of ``D``.
 
 from __future__ import annotations
 
+import itertools
 import operator
 from typing import Any
 
 import numpy as np
 from scipy.stats import chi2
 
-from sbrml.testing.failures import ConformanceError
+from sbrml.testing.failures import ConformanceError, Unreadable, short, short_int, type_name
 
 __all__ = [
     "MIN_SAMPLES",
@@ -21,6 +22,7 @@ __all__ = [
     "check_no_relation",
     "check_uniform",
     "linear_relation",
+    "masked",
     "pair",
     "ring_vector",
 ]
@@ -37,28 +39,66 @@ MIN_SAMPLES = 5 * 256
 RANK_MARGIN = 64
 
 
-def ring_vector(value: Any, length: int, bits: int) -> list[int] | None:
-    """``value`` as ``length`` ints in ``[0, 2^bits)``, or None when it is not that: each entry
-    an int (``__index__``: Python, NumPy or gmpy2 integers; not a string, a float or a bool)."""
+def masked(value: Any) -> bool:
+    """Whether ``value`` is a NumPy masked array with a masked entry, or a list or tuple
+    holding one (``np.ma.masked``): its data there is no output, whatever it holds."""
+    if isinstance(value, np.ma.MaskedArray):
+        return bool(np.ma.getmaskarray(value).any())
+    if isinstance(value, list | tuple):
+        return any(isinstance(v, np.ma.MaskedArray) and masked(v) for v in value)
+    return False
+
+
+def ring_vector(value: Any, length: int, bits: int) -> list[int]:
+    """``value`` as ``length`` ints in ``[0, 2^bits)``: each entry an int (``__index__``:
+    Python, NumPy or gmpy2 integers; not a string, a float, a bool or a masked entry).
+
+    Raises ``Unreadable`` with the reason otherwise. A lazy ``value`` (a generator, a map,
+    ``itertools.count()``) is read for at most ``length + 1`` entries; whatever its own code
+    raises propagates, for ``failures.read_user`` to report."""
     if isinstance(value, str | bytes):
-        return None
+        raise Unreadable(f"a {type_name(value)}, not a vector of ints")
+    if masked(value):
+        raise Unreadable("a masked array with masked entries")
     try:
-        out = [operator.index(v) for v in value if not isinstance(v, bool)]
+        entries = iter(value)
     except TypeError:
-        return None
-    ok = len(out) == length and all(0 <= v < 2**bits for v in out)
-    return out if ok else None
+        raise Unreadable(f"a {type_name(value)}, not a vector of ints") from None
+    # At most length + 1 entries: one more tells that it is too long, and an endless
+    # iterator is not read for ever.
+    items = list(itertools.islice(entries, length + 1))
+    if len(items) > length:
+        raise Unreadable(f"longer than {length}: more than {length} entries")
+    if len(items) < length:
+        raise Unreadable(f"{len(items)} entries, not {length}")
+    out = []
+    for k, v in enumerate(items):
+        # A bool is an int to Python, not a ring element (D1.1): True + False is not a share.
+        if isinstance(v, bool | np.bool_):
+            raise Unreadable(f"entry {k} is {v!r} ({type_name(v)}), not an int")
+        try:
+            entry = operator.index(v)
+        except TypeError:
+            raise Unreadable(f"entry {k} is {short(v)} ({type_name(v)}), not an int") from None
+        if not 0 <= entry < 2**bits:
+            raise Unreadable(f"entry {k} = {short_int(entry)} is not in [0, 2^{bits})")
+        out.append(entry)
+    return out
 
 
-def pair(out: Any) -> tuple[Any, Any] | None:
-    """``out`` as two things (a function's two shares), or None."""
+def pair(out: Any) -> tuple[Any, Any]:
+    """``out`` as two things (a function's two shares), read for at most three items, or
+    ``Unreadable``; whatever a lazy ``out`` raises propagates, for ``read_user``."""
     if isinstance(out, str | bytes):
-        return None
+        raise Unreadable(f"a {type_name(out)}, not two shares")
     try:
-        first, second = out
-    except (TypeError, ValueError):
-        return None
-    return first, second
+        items = iter(out)
+    except TypeError:
+        raise Unreadable(f"a {type_name(out)}, not two shares") from None
+    both = list(itertools.islice(items, 3))
+    if len(both) != 2:
+        raise Unreadable("more than two items" if len(both) > 2 else f"{len(both)} items, not 2")
+    return both[0], both[1]
 
 
 def check_uniform(

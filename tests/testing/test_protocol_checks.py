@@ -78,7 +78,12 @@ def test_a_sharing_that_loses_the_secret_fails_reconstruction() -> None:
     with pytest.raises(ConformanceError) as info:
         check_sharing(lossy_share)
     assert info.value.clause == "C3.1"
-    assert "C3.1: reconstruct(share(x)) = x\n  input:    x = [1] (length 1)" in str(info.value)
+    # The check compares the shares' sum with x, and says so (not "reconstruct(share(x))",
+    # which read as the user's reconstruct; issue 17 final review K5).
+    assert (
+        "x^0 + x^1 mod 2^64 = x (got: their sum)\n  input:    x = [1] (length 1), shares x^0 = ["
+        in str(info.value)
+    )
     assert (info.value.expected, info.value.got) == ([1], [2])
 
 
