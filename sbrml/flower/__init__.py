@@ -14,13 +14,16 @@ require("flower", "sbrml.flower")
 
 from sbrml.flower.adversary import OmniscientAdversary, byzantine_reply  # noqa: E402
 from sbrml.flower.client import reply, seal_update  # noqa: E402
+from sbrml.flower.evaluation import EvaluationRecord, RobustEvaluation  # noqa: E402
 from sbrml.flower.records import Template  # noqa: E402
 from sbrml.flower.servers import SimulatedServers  # noqa: E402
 from sbrml.flower.strategy import MODES, RoundRecord, SecureRobustStrategy  # noqa: E402
 
 __all__ = [
     "MODES",
+    "EvaluationRecord",
     "OmniscientAdversary",
+    "RobustEvaluation",
     "RoundRecord",
     "SecureRobustStrategy",
     "SimulatedServers",

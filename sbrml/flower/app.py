@@ -58,7 +58,7 @@ from sbrml.extras import MissingExtraError
 from sbrml.flower.adversary import OmniscientAdversary, byzantine_reply
 from sbrml.flower.client import reply
 from sbrml.flower.records import Template
-from sbrml.flower.settings import LEAST_MASKS, MAX_SERVER_LR
+from sbrml.flower.settings import MAX_SERVER_LR
 from sbrml.flower.strategy import SecureRobustStrategy
 from sbrml.rulespec import build_rule
 from sbrml.simulation.config import LABEL_FLIP, Config, ConfigError
@@ -123,9 +123,9 @@ def flower_config(config: Config) -> Config:
     """``config``, checked as C18.1 checks it, for the Flower example: without DP (the example
     does not run the DP mechanism) and with the simulation's mode names; and what
     ``SecureRobustStrategy`` refuses of ``make_strategy(config)`` though ``sbrml simulate``
-    takes it (``lr`` is the strategy's ``server_lr``, at most ``MAX_SERVER_LR``; mode
-    ``masks`` needs ``n >= 2``, C20.1), so that it is refused here, before Ray starts, and not
-    inside the ServerApp."""
+    takes it (``lr`` is the strategy's ``server_lr``, at most ``MAX_SERVER_LR``), so that it is
+    refused here, before Ray starts, and not inside the ServerApp. Mode ``masks`` with ``n = 1``
+    (C20.1) is refused by ``config.validate()`` itself."""
     config.validate()
     if config.epsilon is not None or config.sigma is not None:
         raise ConfigError("flower example: DP (epsilon, sigma) is not supported; drop them (C18.1)")
@@ -133,11 +133,6 @@ def flower_config(config: Config) -> Config:
         raise ConfigError(
             f"flower example: lr is the strategy's server_lr, at most {MAX_SERVER_LR:g}; "
             f"got {config.lr!r} (C18.1)"
-        )
-    if config.mode == "masks" and config.n < LEAST_MASKS:
-        raise ConfigError(
-            f"flower example: mode 'masks' needs n >= {LEAST_MASKS} (threshold t = n // 2 + 1 "
-            f">= 2, C20.1); got n={config.n} (C18.1)"
         )
     return config
 

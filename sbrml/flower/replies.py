@@ -27,13 +27,14 @@ it to ``REASON_CHARS`` characters, as the network transport cuts a refusal's (C2
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from logging import WARNING
 from typing import Any
 
 from flwr.app import ArrayRecord, Message, MetricRecord, RecordDict
 from flwr.common import log
 
+from sbrml.api import AggregationResult
 from sbrml.core.errors import ParameterError, SpecError
 from sbrml.core.reasons import REASON_CHARS, public_text
 from sbrml.flower.adversary import BYZANTINE_KEY
@@ -46,6 +47,7 @@ from sbrml.optimized.round_offline import RoundSetup
 __all__ = [
     "REASON_CHARS",
     "Plan",
+    "RoundRecord",
     "Row",
     "Selection",
     "conflict_reason",
@@ -118,6 +120,27 @@ def unique_instructions(messages: list[Message], stage: str) -> list[Message]:
             continue
         out[node] = message
     return list(out.values())
+
+
+@dataclass
+class RoundRecord:
+    """One round of ``aggregate_train``: the rows' nodes in row order, the nodes counted, the
+    excluded nodes with their published reasons (C0.1; every node not counted, so ``valid``
+    and ``excluded`` partition ``nodes``), the ignored replies' nodes with why (not sampled,
+    or a second reply; a node's first reason) and ``ignored_replies``, how many replies were
+    ignored (each reply counts: a node may send several), the protocol's result, and
+    ``error``, why nothing was released (then ``result`` is None and the model is
+    unchanged)."""
+
+    server_round: int
+    mode: str
+    nodes: list[int] = field(default_factory=list)
+    valid: list[int] = field(default_factory=list)
+    excluded: dict[int, str] = field(default_factory=dict)
+    ignored: dict[int, str] = field(default_factory=dict)
+    ignored_replies: int = 0
+    result: AggregationResult | None = None
+    error: str | None = None
 
 
 class Refused(Exception):

@@ -14,7 +14,6 @@ aggregate (too few rows left, C8.4) keeps the previous model and says so in its 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from logging import INFO, WARNING
 from typing import Any
 
@@ -22,7 +21,6 @@ import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord
 from flwr.common import log
 from flwr.serverapp import Grid
-from flwr.serverapp.strategy import FedAvg
 
 from sbrml import modes
 from sbrml.api import AggregationResult
@@ -32,10 +30,12 @@ from sbrml.core.leakage import rule_leakages
 from sbrml.core.round import worker_name
 from sbrml.flower.adversary import OmniscientAdversary
 from sbrml.flower.client import seal_update
+from sbrml.flower.evaluation import RobustEvaluation
 from sbrml.flower.plain_modes import aggregate_plain, check_counted, counted_rows, no_rows
 from sbrml.flower.records import CONFIG_PREFIX, Template
 from sbrml.flower.replies import (
     Plan,
+    RoundRecord,
     Row,
     public_text,
     read_rows,
@@ -60,28 +60,7 @@ MODES = ("two-server", "plaintext", "masks", "paillier")
 AVERAGING = ("masks", "paillier")
 
 
-@dataclass
-class RoundRecord:
-    """One round of ``aggregate_train``: the rows' nodes in row order, the nodes counted, the
-    excluded nodes with their published reasons (C0.1; every node not counted, so ``valid``
-    and ``excluded`` partition ``nodes``), the ignored replies' nodes with why (not sampled,
-    or a second reply; a node's first reason) and ``ignored_replies``, how many replies were
-    ignored (each reply counts: a node may send several), the protocol's result, and
-    ``error``, why nothing was released (then ``result`` is None and the model is
-    unchanged)."""
-
-    server_round: int
-    mode: str
-    nodes: list[int] = field(default_factory=list)
-    valid: list[int] = field(default_factory=list)
-    excluded: dict[int, str] = field(default_factory=dict)
-    ignored: dict[int, str] = field(default_factory=dict)
-    ignored_replies: int = 0
-    result: AggregationResult | None = None
-    error: str | None = None
-
-
-class SecureRobustStrategy(FedAvg):
+class SecureRobustStrategy(RobustEvaluation):
     """Federated training with sbrml's secure robust aggregation, on Flower's Message API.
 
     One line on the server (``strategy = SecureRobustStrategy("nnm+krum", f=2)`` where
@@ -132,6 +111,10 @@ class SecureRobustStrategy(FedAvg):
     round's instruction to its node; a node whose replies conflict is excluded
     (``sbrml.flower.replies``). Every exclusion reads ``node <id> (row <i>): <reason>`` in every
     mode, escaped and cut to 300 characters.
+
+    Evaluation is ``RobustEvaluation``'s (``sbrml.flower.evaluation``): a malformed evaluate
+    reply is excluded and counted, never raised, and each metric is the unweighted median over
+    the nodes, still what clients say: evaluate centrally (``evaluate_fn``) to trust it.
 
     Every argument is checked here, before any round (``sbrml.flower.settings``, which lists
     the conditions): ``ParameterError`` names the parameter, the clause and the value — the
