@@ -10,10 +10,11 @@ tolerance) can stand for a result.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
-from sbrml.testing.failures import short
+from sbrml.testing.failures import short, type_name
 
 __all__ = [
     "MAX_EXAMPLES",
@@ -39,9 +40,10 @@ class KitArgumentError(ValueError):
 def refuse(check: str, parameter: str, need: str, value: Any) -> KitArgumentError:
     """The error for ``parameter`` of ``check``: ``check_rule: f: need ...; got '1' (str)``
     (the value printed by ``failures.short``, which never raises: ``10**5000`` is shown by
-    its ends)."""
+    its ends; its type by its full name, ``numpy.bool`` where Python's ``bool`` prints
+    alike)."""
     return KitArgumentError(
-        f"{check}: {parameter}: need {need}; got {short(value)} ({type(value).__name__})"
+        f"{check}: {parameter}: need {need}; got {short(value)} ({type_name(value)})"
     )
 
 
@@ -73,14 +75,22 @@ def check_int(check: str, parameter: str, value: Any, low: int, high: int | None
 def check_float(
     check: str, parameter: str, value: Any, low: float, high: float, why: str = ""
 ) -> float:
-    """``value`` is a finite real in ``[low, high]``; ``why`` says why the bounds (shown)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    # An int too large for a float (10**400) is out of every range here, not an OverflowError.
-    ok = ok and (isinstance(value, float) or abs(value) <= 2**1023)
-    if not ok or not math.isfinite(value) or not low <= value <= high:
-        reason = f" ({why})" if why else ""
-        raise refuse(check, parameter, f"a number in [{low:g}, {high:g}]{reason}", value)
-    return float(value)
+    """``value`` is a finite real in ``[low, high]``; ``why`` says why the bounds (shown).
+    Returned as a Python float: any real number is accepted (an int, a float, a NumPy float
+    or int scalar such as ``np.float32(1e-6)``, a ``Fraction``), not a bool, a string or a
+    ``Decimal`` (not a ``numbers.Real``)."""
+    reason = f" ({why})" if why else ""
+    need = f"a real number (a Python or NumPy float or int) in [{low:g}, {high:g}]{reason}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise refuse(check, parameter, need, value)
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):
+        # An int or Fraction too large for a float (10**400) is out of every range here.
+        raise refuse(check, parameter, need, value) from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise refuse(check, parameter, need, value)
+    return number
 
 
 def described(fn: Callable[..., Any]) -> str:

@@ -115,7 +115,7 @@ def check_distance_protocol(
     check_bool(name, "as_arrays", as_arrays)
     check_int(name, "samples", samples, MIN_SAMPLES * len(UNIFORMITY_CASES), MAX_SAMPLES)
     why = "0 never fails; above 1e-2 a uniform protocol fails often"
-    check_float(name, "alpha", alpha, 1e-15, 1e-2, why)
+    alpha = check_float(name, "alpha", alpha, 1e-15, 1e-2, why)
     label = f"check_distance_protocol(frac_bits={frac_bits})"
     result = Checked(label)
     scale = Fraction(4) ** frac_bits

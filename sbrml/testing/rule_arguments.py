@@ -6,10 +6,13 @@ mistake and raises ``KitArgumentError`` naming the helper, the parameter and the
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 from sbrml.core.errors import SpecError
 from sbrml.core.registry import stages
+from sbrml.reference.rules import CONVENTIONS
 from sbrml.robustness import published_bound
 from sbrml.testing.arguments import (
     MAX_EXAMPLES,
@@ -23,12 +26,14 @@ from sbrml.testing.failures import message_of, short
 from sbrml.testing.rule_cases import normalized, reference_rule
 from sbrml.testing.rule_compare import arguments
 
-__all__ = ["MAX_F", "check_flags", "least_n", "rule_options"]
+__all__ = ["MAX_F", "STR_CHOICES", "check_flags", "least_n", "option_value", "rule_options"]
 
 # The checks draw inputs of up to the rule's least n + 20 rows (Krum's least n is 2f + 3): an f
 # above this makes each case thousands of rows, and f = 10^9 exhausted memory before the check
 # could say anything. Implementations are checked at small f; larger f adds no clause.
 MAX_F = 20
+# The values of each str option, and the clause that lists them.
+STR_CHOICES = {"convention": (tuple(CONVENTIONS), "C6.6")}
 
 
 def rule_options(
@@ -69,7 +74,7 @@ def rule_options(
         raise KitArgumentError(f"{check}: {name!r} is randomized (D11.3): no output to compare")
     if weights and not all(e.distance for e in entries):
         raise KitArgumentError(f"{check}: {name!r} has no deterministic distance form (D6.1)")
-    taken = {h.name for e in entries for h in e.hyperparameters}
+    taken = {h.name: h.kind for e in entries for h in e.hyperparameters}
     owners = hyperparameter_owners()
     for option, value in options.items():
         if option not in taken:
@@ -78,6 +83,7 @@ def rule_options(
                 f"{check}: {option}={short(value)}: an option of {where}, not of {name!r} "
                 f"(the options of {name!r}: {', '.join(sorted(taken)) or 'none'})"
             )
+    options = {k: option_value(check, k, taken[k], v) for k, v in options.items()}
     least = least_n(name, f)
     try:
         # A call on a small input also runs the call-time checks (Multi-Krum's m <= n, C6.5).
@@ -90,6 +96,31 @@ def rule_options(
             f"{least} the check draws: {message_of(err)}"
         ) from None
     return normalized(name, options)
+
+
+def option_value(check: str, option: str, kind: type, value: Any) -> Any:
+    """A rule's option as the reference takes it: a str option (``convention``) one of its
+    values (or None, the default), refused before the reference sees it (a list or bytes
+    there would raise TypeError, not say which values it takes); a NumPy float scalar for a
+    float option (``nu=np.float32(1e-6)``) as a Python float, as ``check_float`` takes
+    ``rtol`` and ``alpha`` (the reference, standard library only, takes Python numbers). Any
+    other value is passed as it is, for the reference to accept or refuse."""
+    if kind is str and value is not None:
+        choices, clause = STR_CHOICES.get(option, ((), ""))
+        need = (
+            f"one of {', '.join(map(repr, choices))} ({clause}) or None (the default)"
+            if choices
+            else "a str or None (the default)"
+        )
+        if not isinstance(value, str) or (choices and value not in choices):
+            raise refuse(check, option, need, value)
+    if kind is float and isinstance(value, numbers.Real) and not isinstance(value, bool | int):
+        try:
+            number = float(value)
+        except (OverflowError, ValueError, TypeError):
+            return value  # the reference refuses it, in its own words
+        return number if math.isfinite(number) else value
+    return value
 
 
 def least_n(name: str, f: int) -> int:

@@ -136,7 +136,7 @@ def check_sharing(
     per_length = max(MIN_SAMPLES, 5 * 2**bits) if bits < 8 else MIN_SAMPLES
     check_int(name, "samples", samples, per_length * len(SECRET_LENGTHS), MAX_SAMPLES)
     why = "0 never fails; above 1e-2 a uniform sharing fails often"
-    check_float(name, "alpha", alpha, 1e-15, 1e-2, why)
+    alpha = check_float(name, "alpha", alpha, 1e-15, 1e-2, why)
     mask = 2**bits - 1
     label = f"check_sharing(bits={bits})"
     result = Checked(label)
