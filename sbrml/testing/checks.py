@@ -29,8 +29,12 @@ Besides Hypothesis's inputs, the checks of rules and distances run fixed ones
 (``sbrml.testing.fixed_cases``): larger sizes than Hypothesis draws, and exact ties (C6.4);
 those of rules, the hard inputs of ``sbrml.testing.hard_cases`` (C6.8: far from the origin,
 far outliers, near ties at relative gaps just above 1.05e-9).
-Whatever the user's function raises is reported as a ``ConformanceError`` naming the clause
-and the input, with the exception chained.
+Whatever the user's function raises (any exception but ``KeyboardInterrupt``, including
+``SystemExit`` and ``pytest.skip``) is reported as a ``ConformanceError`` naming the clause
+and the input, with the exception chained; so is a returned value the check cannot read
+(``failures.read_user``: a tensor whose conversion raises, a masked entry, a bool where a
+ring element belongs, a lazy output that raises; an endless one is read for at most one
+entry more than needed).
 
 In a test file, where ``my_krum(f)`` builds your rule and the rule maps ``x`` to ``z``::
 
