@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.backend import implementation
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.core.leakage import needs_distances, rule_leakages
 from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.core.registry import hyperparameter_owners
@@ -76,7 +76,7 @@ def tree_module(impl: str) -> Any:
         return implementation(impl)
     except ValueError as err:
         raise ParameterError(
-            "sbrml", "impl", "'optimized' or 'reference'", "D0.1", repr(impl)
+            "sbrml", "impl", "'optimized' or 'reference'", "D0.1", shown(impl)
         ) from err
 
 
@@ -185,7 +185,7 @@ def rule(name: str, *, f: int, impl: str = "optimized", **hyperparameters: Any) 
                 key,
                 f"a hyperparameter of {name!r} (this one is taken by {where})",
                 "D6.7",
-                f"{key}={hyperparameters[key]!r}",
+                f"{key}={shown(hyperparameters[key])}",
             )
     try:
         return build_rule(tree, name, f, hyperparameters)
@@ -243,7 +243,7 @@ def secure_aggregate(
             "rule",
             "a rule object, e.g. sbrml.rule(name, f=F) or sbrml.Krum(F)",
             "D0.1",
-            f"the name {rule!r} (a name does not say how many workers are Byzantine)",
+            f"the name {shown(rule)} (a name does not say how many workers are Byzantine)",
         )
     check_same_tree("secure_aggregate", "rule", rule, impl)
     if provider is not None:
@@ -255,7 +255,7 @@ def secure_aggregate(
             "variant",
             "no variant: the round computes no distances for this rule and leakage",
             "C8.15",
-            f"variant={variant!r} for {rule.name!r}",
+            f"variant={shown(variant)} for {shown(rule.name)}",
         )
     result = tree.secure_aggregate(
         _data(impl, arr),

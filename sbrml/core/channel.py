@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, TypeVar, cast
 
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, shown
 
 TRANSCRIPT_MAGIC = b"SBRMLTR1"
 
@@ -174,7 +174,7 @@ class Channel:
             return self.messages
         if not isinstance(party, str) or not party:
             raise ParameterError(
-                "Channel.view", "party", "a party name (D7.1)", "D7.5", repr(party)
+                "Channel.view", "party", "a party name (D7.1)", "D7.5", shown(party)
             )
         return [m for m in self.messages if party in (m.sender, m.receiver)]
 

@@ -8,6 +8,36 @@ the values received, e.g. ``krum: n: need n > 2f + 2 (C6.3); got n=5, f=2``.
 from __future__ import annotations
 
 
+def int_size(value: int) -> str:
+    """An int by its size, ``an int of N bits`` (N = abs(value).bit_length()): what C1.2 reports
+    for an int beyond the float range and ``shown`` for one beyond the decimal digit limit."""
+    # int.bit_length, not value.bit_length(): an int subclass may override the method.
+    return f"an int of {int.bit_length(value)} bits"
+
+
+def shown(value: object, *, grouped: bool = False) -> str:
+    """The text of a value received in an error message (C0.1's "values received"); never raises.
+
+    ``repr(value)``, except for an int that Python refuses to print in decimal (beyond
+    ``sys.get_int_max_str_digits()``, 4,300 digits by default), shown as ``an int of N bits``
+    (``N = abs(value).bit_length()``), and any other value whose ``repr`` raises, shown by its
+    type name (``a list that cannot be printed``). A check that rejects a user's 10**5000 must
+    raise its ``SpecError`` naming the function, parameter and clause, not fail with a bare
+    ``ValueError`` while building its own message. With ``grouped``, an int is written with
+    thousands separators (``f"{value:,}"``, the same digit limit).
+    """
+    try:
+        if grouped and isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}"
+        return repr(value)
+    except Exception:
+        # Any exception from a user's __repr__ (or the digit limit) must not replace the
+        # SpecError being built; the type name is still known.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return int_size(value)
+        return f"a {type(value).__name__} that cannot be printed"
+
+
 class SpecError(ValueError):
     """A violated spec clause; ``clause`` holds its ID (e.g. ``"C1.1"``)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, shown
 from sbrml.core.params import coordinate_bound_log2, hidden_bound_log2, nnm_bound_log2
 from sbrml.core.registry import leakages, stages
 from sbrml.core.rules import is_distance_rule
@@ -46,7 +46,7 @@ def check_provider(provider: Any, distance: bool, rule: str, leakage: str) -> No
             "provider",
             "no provider: the round computes no distances for this rule and leakage",
             "C8.15",
-            f"a {type(provider).__name__} for {rule!r} with leakage {leakage!r}",
+            f"a {type(provider).__name__} for {shown(rule)} with leakage {shown(leakage)}",
         )
 
 
@@ -64,7 +64,7 @@ def round_bound_log2(leakage: str, rule: Any, n: int, d: int) -> int:
             "n, d",
             "a coordinate bound b >= 0 for this rule and leakage (C8.13)",
             "C8.15",
-            f"b = {bits} at n={n}, d={d} with leakage {leakage!r}: use leakage 'distances' or "
+            f"b = {bits} at n={n}, d={d} with leakage {shown(leakage)}: use leakage 'distances' or "
             "fewer workers or coordinates",
         )
     return bits

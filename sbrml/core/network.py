@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 
 Layer = list[tuple[int, int]]
 
@@ -33,7 +33,7 @@ def sorting_layers(v: int) -> list[Layer]:
     whose second position is < v (positions >= v hold +infinity) and the non-empty layers.
     """
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ParameterError("sorting_layers", "v", "an int >= 1", "D22.1", repr(v))
+        raise ParameterError("sorting_layers", "v", "an int >= 1", "D22.1", shown(v))
     size = 1 << (v - 1).bit_length()
     layers: list[Layer] = []
     p = 1
@@ -66,18 +66,18 @@ def comparator_count(v: int) -> int:
 def check_layer(function: str, layer: Sequence[tuple[int, int]], v: int) -> None:
     """C22.3: a layer is L >= 1 comparators (i, j), 0 <= i < j < v, on disjoint positions."""
     if not isinstance(layer, Sequence) or not layer:
-        raise ShapeError(function, "layer", "L >= 1 comparators (i, j)", "C22.3", repr(layer))
+        raise ShapeError(function, "layer", "L >= 1 comparators (i, j)", "C22.3", shown(layer))
     seen: set[int] = set()
     for c, pair in enumerate(layer):
         ok = isinstance(pair, tuple | list) and len(pair) == 2
         ok = ok and all(isinstance(p, int) and not isinstance(p, bool) for p in pair)
         if not ok or not 0 <= pair[0] < pair[1] < v or {pair[0], pair[1]} & seen:
             need = f"disjoint comparators (i, j) with 0 <= i < j < v = {v}"
-            raise ShapeError(function, f"layer[{c}]", need, "C22.3", repr(pair))
+            raise ShapeError(function, f"layer[{c}]", need, "C22.3", shown(pair))
         seen.update(pair)
 
 
 def check_width(function: str, name: str, value: int, low: int, high: int, clause: str) -> None:
     """A comparison width or coordinate bound: an int in [low, high], else ParameterError."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ParameterError(function, name, f"an int in [{low}, {high}]", clause, repr(value))
+        raise ParameterError(function, name, f"an int in [{low}, {high}]", clause, shown(value))

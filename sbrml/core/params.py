@@ -7,7 +7,7 @@ both trees read them from here.
 
 from __future__ import annotations
 
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, shown
 
 RING_BITS = 64
 DEFAULT_FRAC_BITS = 16
@@ -17,7 +17,7 @@ WEIGHT_FRAC_BITS = 30
 def check_ring_bits(function: str, bits: int) -> None:
     """Implements D1.1: the ring width ``bits`` is an int in [2, 64]."""
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= RING_BITS:
-        raise ParameterError(function, "bits", "2 <= bits <= 64", "D1.1", repr(bits))
+        raise ParameterError(function, "bits", "2 <= bits <= 64", "D1.1", shown(bits))
 
 
 def check_frac_bits(function: str, frac_bits: int, bits: int = RING_BITS) -> None:
@@ -32,7 +32,7 @@ def check_frac_bits(function: str, frac_bits: int, bits: int = RING_BITS) -> Non
             "frac_bits",
             f"0 <= frac_bits < bits - 1 = {bits - 1}",
             "D1.3",
-            repr(frac_bits),
+            shown(frac_bits),
         )
 
 
@@ -52,7 +52,7 @@ def check_processes(function: str, processes: int) -> None:
         or not 1 <= processes <= MAX_PROCESSES
     ):
         raise ParameterError(
-            function, "processes", f"an int in [1, {MAX_PROCESSES}]", "C0.2", repr(processes)
+            function, "processes", f"an int in [1, {MAX_PROCESSES}]", "C0.2", shown(processes)
         )
 
 
@@ -89,7 +89,7 @@ def check_variant(function: str, variant: str) -> None:
     """Implements D5.2: the variant is 'gram' or 'pairwise'."""
     if variant not in VARIANTS:
         raise ParameterError(
-            function, "variant", "one of 'gram', 'pairwise'", "D5.2", repr(variant)
+            function, "variant", "one of 'gram', 'pairwise'", "D5.2", shown(variant)
         )
 
 

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from typing import Protocol
 
-from sbrml.core.errors import ParameterError, RandomnessError
+from sbrml.core.errors import ParameterError, RandomnessError, shown
 
 KEY_BYTES = 32
 BLOCK_BYTES = 64
@@ -44,7 +44,7 @@ def check_key(function: str, key: bytes) -> None:
 def derive_key(key: bytes, index: int, label: str) -> bytes:
     """Implements C2.3: key_k = HMAC-SHA-256(key, "sbrml/derive/v2/" || LE64(k) || UTF-8(label))."""
     if not isinstance(label, str) or not label:
-        raise ParameterError("derive", "label", "a non-empty str", "C2.3", repr(label))
+        raise ParameterError("derive", "label", "a non-empty str", "C2.3", shown(label))
     if not 0 <= index < MAX_DERIVES:
         raise RandomnessError(
             "derive", "label", "fewer than 2^64 derivations per source", "C2.9", f"k={index}"
@@ -57,7 +57,7 @@ def seed_key(seed: int) -> bytes:
     """Implements C2.2: key = SHA-256("sbrml/seed/v1/" || LE256(seed)) for 0 <= seed < 2^256."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 1 << 256:
         raise ParameterError(
-            "DeterministicRandomSource", "seed", "an int in [0, 2^256)", "C2.2", repr(seed)
+            "DeterministicRandomSource", "seed", "an int in [0, 2^256)", "C2.2", shown(seed)
         )
     return hashlib.sha256(SEED_DOMAIN + seed.to_bytes(32, "little")).digest()
 
@@ -77,7 +77,7 @@ def next_child_key(key: bytes, counts: dict[str, int], label: str) -> bytes:
 def uniform_below(rng: RandomSource, bound: int) -> int:
     """Implements C2.7: uniform in [0, bound) by masking to bit_length(bound - 1) and rejecting."""
     if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
-        raise ParameterError("uniform_below", "bound", "an int >= 1", "C2.7", repr(bound))
+        raise ParameterError("uniform_below", "bound", "an int >= 1", "C2.7", shown(bound))
     width = (bound - 1).bit_length()
     if width == 0:
         return 0

@@ -21,6 +21,7 @@ from sbrml.core.errors import (
     RoundAborted,
     ShapeError,
     SpecError,
+    shown,
 )
 from sbrml.core.leakage import rule_leakages
 from sbrml.core.params import (
@@ -88,7 +89,7 @@ def check_round_params(frac_bits: int, weight_frac_bits: int) -> None:
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ParameterError(
-                "secure_aggregate", name, f"an int in [{low}, {high}]", "C8.6", repr(value)
+                "secure_aggregate", name, f"an int in [{low}, {high}]", "C8.6", shown(value)
             )
     if frac_bits + weight_frac_bits > RING_BITS - 2:
         raise ParameterError(
@@ -237,7 +238,7 @@ def check_round_inputs(
         raise ShapeError("secure_aggregate", "inputs", "at least one worker", "D8.1", "n=0")
     d = dim if dim is not None else len(inputs[0])
     if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-        raise ShapeError("secure_aggregate", "dim", "an int d >= 1", "D8.1", repr(d))
+        raise ShapeError("secure_aggregate", "dim", "an int d >= 1", "D8.1", shown(d))
     modes = rule_leakages(rule)
     if not modes:
         raise ParameterError(
@@ -246,7 +247,7 @@ def check_round_inputs(
             "a rule with a distance form (weights(D)) or a coordinate-wise rule that runs on "
             "shares (median, trimmed-mean, meamed)",
             "C8.11",
-            f"{rule.name!r}, which does not run on shares",
+            f"{shown(rule.name)}, which does not run on shares",
         )
     if leakage is None:
         leakage = modes[0]
@@ -256,7 +257,7 @@ def check_round_inputs(
             "leakage",
             f"one of {', '.join(repr(m) for m in modes)} for {rule.name!r}",
             "C8.15",
-            repr(leakage),
+            shown(leakage),
         )
     rule.check_n(n, "secure_aggregate")
     selected_count(rule, n)  # Multi-Krum's m <= n (C6.5), before any work
@@ -347,7 +348,7 @@ def check_after_exclusions(rule: Any, v: int, n: int, excluded: Mapping[int, str
             "n",
             f"{err.condition} after exclusions",
             "C8.4",
-            f"{v} valid of n={n}, f={rule.f}; excluded: {describe_excluded(excluded)}",
+            f"{v} valid of n={n}, f={shown(rule.f)}; excluded: {describe_excluded(excluded)}",
         ) from err
 
 

@@ -53,6 +53,7 @@ from flwr.serverapp import Grid, ServerApp
 
 import sbrml.optimized as opt
 from sbrml.attacks import ATTACKS
+from sbrml.core.errors import shown
 from sbrml.core.randomness import RandomSource
 from sbrml.extras import MissingExtraError
 from sbrml.flower.adversary import OmniscientAdversary, byzantine_reply
@@ -132,7 +133,7 @@ def flower_config(config: Config) -> Config:
     if config.lr > MAX_SERVER_LR:
         raise ConfigError(
             f"flower example: lr is the strategy's server_lr, at most {MAX_SERVER_LR:g}; "
-            f"got {config.lr!r} (C18.1)"
+            f"got {shown(config.lr)} (C18.1)"
         )
     return config
 

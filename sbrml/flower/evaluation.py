@@ -51,7 +51,7 @@ from flwr.common import log
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, shown
 from sbrml.flower.records import CONFIG_PREFIX
 from sbrml.flower.replies import conflict_reason, public_text, select_replies, unique_instructions
 
@@ -203,7 +203,7 @@ class RobustEvaluation(FedAvg):
                 "server_round",
                 "the round of the last configure_evaluate",
                 "D18.1",
-                f"{server_round}, configured {None if plan is None else plan.server_round}",
+                f"{shown(server_round)}, configured {None if plan is None else plan.server_round}",
             )
         if not plan.nodes:
             return None

@@ -13,7 +13,7 @@ import numpy as np
 
 from sbrml import modes
 from sbrml.api import AggregationResult
-from sbrml.core.errors import InsufficientWorkersError, ParameterError, SpecError
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, SpecError, shown
 from sbrml.core.params import DEFAULT_FRAC_BITS
 from sbrml.core.round import selected_count
 from sbrml.flower.replies import Row
@@ -121,7 +121,7 @@ def aggregate_plain(
         )
         return result, nodes
     raise ParameterError(
-        "aggregate_plain", "mode", "one of plaintext, masks, paillier", "D18.1", repr(mode)
+        "aggregate_plain", "mode", "one of plaintext, masks, paillier", "D18.1", shown(mode)
     )
 
 

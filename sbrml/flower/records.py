@@ -20,7 +20,7 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 from numpy.typing import NDArray
 
-from sbrml.core.errors import EncodingError, ShapeError
+from sbrml.core.errors import EncodingError, ShapeError, shown
 
 F64 = NDArray[np.float64]
 
@@ -54,7 +54,7 @@ class Template:
         non-numeric array."""
         if not isinstance(arrays, ArrayRecord) or not len(arrays):
             raise ShapeError(
-                "Template.of", "arrays", "a non-empty ArrayRecord", "D8.1", repr(arrays)
+                "Template.of", "arrays", "a non-empty ArrayRecord", "D8.1", shown(arrays)
             )
         for key, array in arrays.items():
             if _kind(array.dtype) not in "iuf":

@@ -17,7 +17,7 @@ from typing import Any
 from flwr.serverapp.strategy import FedAvg
 
 from sbrml.api import rule as library_rule
-from sbrml.core.errors import ParameterError, SpecError
+from sbrml.core.errors import ParameterError, SpecError, shown
 from sbrml.core.params import check_processes
 from sbrml.core.round import selected_count
 from sbrml.flower.adversary import OmniscientAdversary
@@ -53,7 +53,17 @@ MAX_SERVER_LR = float(2**16)
 
 
 def _real(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    # An int is finite however large: math.isfinite would convert it to float, which raises
+    # OverflowError beyond 1.8e308, and the comparisons that follow are exact on ints.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def shown_mapping(mapping: Mapping[Any, Any]) -> str:
+    """``mapping`` as ``{key: value, ...}``, each key and value through ``shown``: one value
+    Python will not print (an int of 10**5000) leaves the others readable."""
+    return "{" + ", ".join(f"{shown(k)}: {shown(v)}" for k, v in mapping.items()) + "}"
 
 
 def _count(value: object, least: int) -> bool:
@@ -84,7 +94,7 @@ def check_settings(
     their defaults (2048, 1) outside mode ``paillier``, where they do not apply.
     """
     if mode not in modes:
-        raise ParameterError(NAME, "mode", f"one of {', '.join(modes)}", "D18.1", repr(mode))
+        raise ParameterError(NAME, "mode", f"one of {', '.join(modes)}", "D18.1", shown(mode))
     if not isinstance(rule, str):
         raise ParameterError(
             NAME, "rule", "a rule's name, e.g. 'nnm+krum'", "D6.7", type(rule).__name__
@@ -95,7 +105,7 @@ def check_settings(
             "leakage",
             f"None: mode {mode!r} has no leakage modes (C8.15)",
             "D18.1",
-            repr(leakage),
+            shown(leakage),
         )
     if hyperparameters is not None and not isinstance(hyperparameters, Mapping):
         raise ParameterError(
@@ -112,7 +122,7 @@ def check_settings(
                 "hyperparameters",
                 "a hyperparameter's name (a str) as each key",
                 "D6.7",
-                f"key {key!r} ({type(key).__name__})",
+                f"key {shown(key)} ({type(key).__name__})",
             )
     if server_lr is not None and not (
         _real(server_lr) and 0 < server_lr <= MAX_SERVER_LR  # type: ignore[operator]
@@ -122,7 +132,7 @@ def check_settings(
             "server_lr",
             f"None or a finite real in (0, {MAX_SERVER_LR:g}] (larger steps overflow the model)",
             "D18.1",
-            repr(server_lr),
+            shown(server_lr),
         )
     if adversary is not None and not isinstance(adversary, OmniscientAdversary):
         raise ParameterError(
@@ -148,7 +158,7 @@ def check_settings(
                 parameter,
                 f"{default} (the default): mode {mode!r} has no Paillier key or processes",
                 "D18.1",
-                repr(value),
+                shown(value),
             )
 
 
@@ -173,7 +183,7 @@ def check_flower_arguments(flower: Mapping[str, Any]) -> None:
                 key,
                 f"a keyword of FedAvg that the strategy takes ({', '.join(ACCEPTED)})",
                 "D18.1",
-                f"{key}={value!r}",
+                f"{key}={shown(value)}",
             )
         if key in IGNORED:
             raise ParameterError(
@@ -191,10 +201,10 @@ def check_flower_arguments(flower: Mapping[str, Any]) -> None:
                 "a real in (0, 1] (at 0 FedAvg skips training in every round: nothing would "
                 "be aggregated)",
                 "D18.1",
-                repr(value),
+                shown(value),
             )
         if key == "fraction_evaluate" and not (_real(value) and 0 <= value <= 1):
-            raise ParameterError(NAME, key, "a real in [0, 1]", "D18.1", repr(value))
+            raise ParameterError(NAME, key, "a real in [0, 1]", "D18.1", shown(value))
         least = 0 if key == "min_evaluate_nodes" else 1
         if key.startswith("min_") and not _count(value, least):
             raise ParameterError(
@@ -203,10 +213,10 @@ def check_flower_arguments(flower: Mapping[str, Any]) -> None:
                 f"an int in [{least}, {MAX_NODES}] (Flower waits until that many nodes are "
                 f"connected; {MAX_NODES} is the largest federation the strategy serves)",
                 "D18.1",
-                repr(value),
+                shown(value),
             )
         if key.endswith("_key") and (not isinstance(value, str) or not value):
-            raise ParameterError(NAME, key, "a non-empty str", "D18.1", repr(value))
+            raise ParameterError(NAME, key, "a non-empty str", "D18.1", shown(value))
         if key == "evaluate_metrics_aggr_fn" and value is not None and not callable(value):
             raise ParameterError(NAME, key, "None or a callable", "D18.1", type(value).__name__)
 
@@ -241,7 +251,10 @@ def check_node_minimums(
     """FedAvg's keywords with ``min_train_nodes`` and ``min_available_nodes`` at least the
     rule's least ``n`` (C8.4), and in mode ``masks`` at least ``LEAST_MASKS`` (C20.1): below
     it, ``ParameterError`` (every round would abort); not given, they default to it
-    (FedAvg's own default, 2, is below most rules' least ``n``). An ``f`` whose least ``n``
+    (FedAvg's own default, 2, is below most rules' least ``n``), ``min_available_nodes`` to
+    ``min_train_nodes`` when that is larger. ``min_available_nodes`` below ``min_train_nodes``,
+    or below a given ``min_evaluate_nodes`` while ``fraction_evaluate > 0``, is refused (D18.1):
+    Flower would wait for the larger number anyway (``sample_nodes``). An ``f`` whose least ``n``
     exceeds ``MAX_NODES`` is refused, under ``hyperparameters`` when they are the cause
     (Multi-Krum's ``m``, a bucket size: the rule at ``f`` with its defaults needs fewer).
     ``flower`` has passed ``check_flower_arguments``."""
@@ -253,10 +266,10 @@ def check_node_minimums(
                 "hyperparameters",
                 f"hyperparameters for which {name} at f={f} needs at most {MAX_NODES} nodes",
                 "C8.4",
-                repr(dict(hyperparameters)),
+                shown_mapping(hyperparameters),
             )
         raise ParameterError(
-            NAME, "f", f"an f for which {name} needs at most {MAX_NODES} nodes", "C8.4", repr(f)
+            NAME, "f", f"an f for which {name} needs at most {MAX_NODES} nodes", "C8.4", shown(f)
         )
     if mode == "masks" and least < LEAST_MASKS:
         least, clause = LEAST_MASKS, "C20.1"
@@ -266,13 +279,30 @@ def check_node_minimums(
     out = dict(flower)
     for key in ("min_train_nodes", "min_available_nodes"):
         if key not in out:
-            out[key] = least
+            # min_available_nodes defaults to min_train_nodes when that is larger (see below).
+            out[key] = max(least, out.get("min_train_nodes", least))
         elif out[key] < least:
             raise ParameterError(
                 NAME,
                 key,
                 f">= {least}, {why} (else every round aborts)",
                 clause,
-                repr(out[key]),
+                shown(out[key]),
+            )
+    # Flower's sample_nodes waits for max(min_available_nodes, sample size) nodes, and the
+    # sample is at least min_train_nodes (min_evaluate_nodes when evaluating): a smaller
+    # min_available_nodes is never the number waited for, and reads as if a federation of that
+    # size would do, where Flower waits for the larger number without a deadline.
+    evaluating = out.get("fraction_evaluate", 1.0) > 0
+    for key in ("min_train_nodes", "min_evaluate_nodes"):
+        waited = key in out and (key == "min_train_nodes" or evaluating)
+        if waited and out["min_available_nodes"] < out[key]:
+            raise ParameterError(
+                NAME,
+                "min_available_nodes",
+                f">= {key} ({out[key]}): Flower waits for max(min_available_nodes, "
+                f"the sample size) nodes, and samples at least {key}",
+                "D18.1",
+                shown(out["min_available_nodes"]),
             )
     return out

@@ -25,7 +25,7 @@ from flwr.serverapp import Grid
 from sbrml import modes
 from sbrml.api import AggregationResult
 from sbrml.api import rule as library_rule
-from sbrml.core.errors import ParameterError, SpecError
+from sbrml.core.errors import ParameterError, SpecError, shown
 from sbrml.core.leakage import rule_leakages
 from sbrml.core.round import worker_name
 from sbrml.flower.adversary import OmniscientAdversary
@@ -160,7 +160,7 @@ class SecureRobustStrategy(RobustEvaluation):
         name = "SecureRobustStrategy"
         if mode in AVERAGING and rule != "mean":
             raise ParameterError(
-                name, "rule", f"'mean': mode {mode!r} computes the mean", "D18.1", repr(rule)
+                name, "rule", f"'mean': mode {mode!r} computes the mean", "D18.1", shown(rule)
             )
         self.rule = library_rule(rule, f=f, **dict(hyperparameters or {}))
         super().__init__(**check_node_minimums(self.rule, rule, f, mode, flower, hyperparameters))
@@ -172,7 +172,7 @@ class SecureRobustStrategy(RobustEvaluation):
                 )
             if leakage is not None and leakage not in runs:
                 raise ParameterError(
-                    name, "leakage", f"one of {', '.join(runs)} for {rule}", "C8.15", repr(leakage)
+                    name, "leakage", f"one of {', '.join(runs)} for {rule}", "C8.15", shown(leakage)
                 )
         self.mode, self.rule_name, self.f, self.leakage = mode, rule, f, leakage
         self.server_lr = server_lr
@@ -266,7 +266,7 @@ class SecureRobustStrategy(RobustEvaluation):
                 "server_round",
                 "the round of the last configure_train",
                 "D18.1",
-                f"{server_round}, configured {None if plan is None else plan.server_round}",
+                f"{shown(server_round)}, configured {None if plan is None else plan.server_round}",
             )
         rows, selection = read_rows(plan, list(replies), self.mode, self.arrayrecord_key)
         if self.adversary is not None and plan.error is None:

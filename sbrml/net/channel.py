@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sbrml.core.channel import SERVERS, Channel, Message, Payload, wire_payload
 from sbrml.core.dealer_requests import REQUEST_LABEL
-from sbrml.core.errors import ParameterError, RoundAborted, SpecError
+from sbrml.core.errors import ParameterError, RoundAborted, SpecError, shown
 from sbrml.net.config import TIMEOUT_MAX
 from sbrml.net.transport import Endpoint
 
@@ -43,7 +43,7 @@ class Timeouts:
                 or not 0 < value <= TIMEOUT_MAX
             ):
                 raise ParameterError(
-                    "Timeouts", name, f"seconds in (0, {TIMEOUT_MAX:g}]", "D23.4", repr(value)
+                    "Timeouts", name, f"seconds in (0, {TIMEOUT_MAX:g}]", "D23.4", shown(value)
                 )
 
 
@@ -92,7 +92,7 @@ class NetworkChannel(Channel):
                 "seconds",
                 f"seconds in [0, {TIMEOUT_MAX:g}] or None",
                 "C23.4",
-                repr(seconds),
+                shown(seconds),
             )
         self._deadline = None if seconds is None else time.monotonic() + seconds
 
@@ -115,7 +115,7 @@ class NetworkChannel(Channel):
                 "sender",
                 f"the party this channel plays, {self.me}",
                 "C23.2",
-                repr(message.sender),
+                shown(message.sender),
             )
         wire = wire_payload(message.payload)
         if wire is not message.payload:
@@ -189,7 +189,7 @@ class NetworkChannel(Channel):
                 "receiver",
                 f"the party this channel plays, {self.me}",
                 "D23.1",
-                repr(receiver),
+                shown(receiver),
             )
 
     def _receive_deadline(self, label: str) -> float:
@@ -218,7 +218,7 @@ class NetworkChannel(Channel):
         """
         if self.me not in SERVERS:
             raise ParameterError(
-                "NetworkChannel.exchange", "me", "S0 or S1 (D7.6)", "D23.1", repr(self.me)
+                "NetworkChannel.exchange", "me", "S0 or S1 (D7.6)", "D23.1", shown(self.me)
             )
         s = SERVERS.index(self.me)
         other = SERVERS[1 - s]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sbrml.core.errors import ParameterError, SpecError
+from sbrml.core.errors import ParameterError, SpecError, shown
 
 __all__ = ["TIMEOUT_MAX", "ConfigError", "Deployment", "load_deployment"]
 
@@ -105,7 +105,7 @@ class Deployment:
 
 
 def _error(path: Path, key: str, need: str, got: object) -> ConfigError:
-    return ConfigError(f"deployment file {path}", key, need, "D23.4", repr(got))
+    return ConfigError(f"deployment file {path}", key, need, "D23.4", shown(got))
 
 
 def _table(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:

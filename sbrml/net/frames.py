@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sbrml.core.channel import Message, Payload, wire_payload
-from sbrml.core.errors import ParameterError, SpecError
+from sbrml.core.errors import ParameterError, SpecError, shown
 
 __all__ = [
     "FRAME_BYTES",
@@ -67,12 +67,12 @@ def _fault(
 
 def _name_bytes(function: str, parameter: str, name: object) -> bytes:
     if not isinstance(name, str) or not name:
-        raise ParameterError(function, parameter, "a non-empty name (D7.1)", "D23.2", repr(name))
+        raise ParameterError(function, parameter, "a non-empty name (D7.1)", "D23.2", shown(name))
     try:
         raw = name.encode("utf-8")
     except UnicodeEncodeError:
         raise ParameterError(
-            function, parameter, "a name encodable as UTF-8", "D23.2", repr(name)
+            function, parameter, "a name encodable as UTF-8", "D23.2", shown(name)
         ) from None
     if len(raw) > 0xFFFF:
         raise ParameterError(
@@ -94,14 +94,14 @@ def encode_frames(
     """
     function = "encode_frames"
     if isinstance(round_id, bool) or not isinstance(round_id, int) or not 0 <= round_id <= U64_MAX:
-        raise ParameterError(function, "round_id", "an int in [0, 2^64)", "D23.2", repr(round_id))
+        raise ParameterError(function, "round_id", "an int in [0, 2^64)", "D23.2", shown(round_id))
     if (
         isinstance(frame_bytes, bool)
         or not isinstance(frame_bytes, int)
         or not 1 <= frame_bytes <= FRAME_BYTES
     ):
         raise ParameterError(
-            function, "frame_bytes", f"an int in [1, {FRAME_BYTES}]", "D23.2", repr(frame_bytes)
+            function, "frame_bytes", f"an int in [1, {FRAME_BYTES}]", "D23.2", shown(frame_bytes)
         )
     names = [
         _name_bytes(function, part, getattr(message, part))

@@ -17,7 +17,7 @@ from concurrent import futures
 from typing import Any
 
 from sbrml.core.channel import Message
-from sbrml.core.errors import ParameterError, SpecError
+from sbrml.core.errors import ParameterError, SpecError, shown
 from sbrml.core.reasons import REASON_CHARS, public_text
 from sbrml.extras import require
 from sbrml.net.frames import DEFAULT_MAX_PAYLOAD, Frame, FrameError, Reassembler, decode_frame
@@ -110,7 +110,7 @@ class Listener:
                 "an address this host can bind: a free port on one of its interfaces (a server "
                 'reached through another address sets listen = "0.0.0.0:<port>")',
                 "D23.4",
-                repr(address),
+                shown(address),
             )
         server.start()
         self._server, self.port = server, int(port)
@@ -135,7 +135,7 @@ class Listener:
                     "round_id",
                     f"an int >= the current round {self._round}",
                     "C23.3",
-                    repr(round_id),
+                    shown(round_id),
                 )
             self._round = round_id
             for table in (self._inbox, self._refused):
@@ -193,7 +193,7 @@ class Listener:
     def _check_listening(self, function: str) -> None:
         if self._server is None:
             raise ParameterError(
-                function, "me", "a listening party (S0, S1 or the dealer)", "D23.3", repr(self.me)
+                function, "me", "a listening party (S0, S1 or the dealer)", "D23.3", shown(self.me)
             )
 
     def _wait(self, deadline: float) -> bool:
@@ -222,7 +222,7 @@ class Listener:
         peer = party_of(names[0].decode("utf-8", "replace"))
         if peer is None:
             error = SpecError(
-                "Deliver", "certificate", "a certificate naming a party", "C23.2", repr(names[0])
+                "Deliver", "certificate", "a certificate naming a party", "C23.2", shown(names[0])
             )
             context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
         party = str(peer)
@@ -299,14 +299,14 @@ class Listener:
             raise _Refuse(
                 grpc.StatusCode.PERMISSION_DENIED,
                 SpecError(
-                    "Deliver", "sender", f"the certified party {peer}", "C23.2", repr(first.sender)
+                    "Deliver", "sender", f"the certified party {peer}", "C23.2", shown(first.sender)
                 ),
             )
         if first.receiver != self.me:
             raise _Refuse(
                 grpc.StatusCode.PERMISSION_DENIED,
                 SpecError(
-                    "Deliver", "receiver", f"this party {self.me}", "C23.2", repr(first.receiver)
+                    "Deliver", "receiver", f"this party {self.me}", "C23.2", shown(first.receiver)
                 ),
             )
         if peer.startswith("W") and first.label != "share":

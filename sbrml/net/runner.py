@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sbrml.core.errors import InsufficientWorkersError, ParameterError, RoundAborted, SpecError
+from sbrml.core.errors import (
+    InsufficientWorkersError,
+    ParameterError,
+    RoundAborted,
+    SpecError,
+    shown,
+)
 from sbrml.net.channel import NetworkChannel, Timeouts
 from sbrml.net.config import Deployment, round_setup_of
 from sbrml.net.parties import run_dealer, run_server, run_worker
@@ -144,7 +150,7 @@ def serve(
     next round is served. Returns the records."""
     name = SERVER_NAMES.get(server.lower())
     if name is None:
-        raise ParameterError("serve", "party", "s0, s1 or dealer", "D23.3", repr(server))
+        raise ParameterError("serve", "party", "s0, s1 or dealer", "D23.3", shown(server))
     setup = round_setup_of(deployment)
     check_output(deployment)
     other = "S1" if name == "S0" else "S0"
@@ -228,7 +234,7 @@ def worker(
     setup = round_setup_of(deployment)
     n = setup.n
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
-        raise ParameterError("worker", "index", f"an int in [0, {n - 1}]", "D8.1", repr(index))
+        raise ParameterError("worker", "index", f"an int in [0, {n - 1}]", "D8.1", shown(index))
     r = deployment.first_round if round_id is None else round_id
     last = deployment.first_round + deployment.rounds - 1
     if isinstance(r, bool) or not isinstance(r, int) or not deployment.first_round <= r <= last:
@@ -237,7 +243,7 @@ def worker(
             "round",
             f"a round the file serves, {deployment.first_round} to {last}",
             "D23.4",
-            repr(r),
+            shown(r),
         )
     if np.shape(x) != (setup.d,):
         raise ParameterError(

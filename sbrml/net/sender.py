@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sbrml.core.channel import Message
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, shown
 from sbrml.extras import require
 from sbrml.net.frames import encode_frames
 from sbrml.net.service import DELIVER, GRPC_OPTIONS, LISTENERS, DeliveryFailed, DeliveryRefused
@@ -49,7 +49,7 @@ class Sender:
                     "peers",
                     "addresses of S0, S1 or the dealer, not of itself (D23.3)",
                     "D23.3",
-                    repr(sorted(self.peers)),
+                    shown(sorted(self.peers)),
                 )
         self._links: dict[str, tuple[Any, Any, str]] = {}
         self._links_lock = threading.Lock()
@@ -66,7 +66,7 @@ class Sender:
                         "receiver",
                         f"one of {sorted(self.peers)} (D23.3)",
                         "D23.3",
-                        repr(receiver),
+                        shown(receiver),
                     )
                 # The client checks that the server presents the name of the party it meant.
                 options = [*GRPC_OPTIONS, ("grpc.ssl_target_name_override", cert_name(receiver))]
@@ -93,7 +93,7 @@ class Sender:
                 "sender",
                 f"this party {self.me} (C23.2)",
                 "C23.2",
-                repr(message.sender),
+                shown(message.sender),
             )
         _, call, address = self._link(message.receiver)
         where = f"{self.me}->{message.receiver} at {address} {message.label!r} round {round_id}"

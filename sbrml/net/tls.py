@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, shown
 from sbrml.extras import require
 
 __all__ = [
@@ -59,7 +59,7 @@ def cert_name(party: str) -> str:
     canonical = party_of(party)
     if canonical is None:
         raise ParameterError(
-            "cert_name", "party", "one of S0, S1, dealer, W<i> (D7.1)", "D23.3", repr(party)
+            "cert_name", "party", "one of S0, S1, dealer, W<i> (D7.1)", "D23.3", shown(party)
         )
     return canonical.lower()
 
@@ -117,10 +117,10 @@ def make_certificates(
             "parties",
             "distinct party names, at least one",
             "D23.3",
-            repr(wanted),
+            shown(wanted),
         )
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ParameterError("make_certificates", "days", "an int >= 1", "D23.3", repr(days))
+        raise ParameterError("make_certificates", "days", "an int >= 1", "D23.3", shown(days))
     start = (now or datetime.datetime.now(datetime.UTC)) - datetime.timedelta(minutes=5)
     end = start + datetime.timedelta(days=days, minutes=5)
     out = Path(directory)
@@ -248,7 +248,7 @@ def load_credentials(
             "cert",
             f"a certificate naming {party if party is not None else 'a party'} in lower case",
             "C23.2",
-            f"common name {name!r}",
+            f"common name {shown(name)}",
         )
     return Credentials(named, *raw)
 

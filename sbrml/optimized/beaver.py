@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from sbrml.core.channel import each
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.optimized.channel import Channel, exchange_ring, open_ring, pack_ring
 from sbrml.optimized.comparison_dealer import (
     AndTriples,
@@ -116,7 +116,7 @@ def gram_sum(x: U64, dx: U64 | None, y: U64, dy: U64 | None) -> U64:
 
 def _check_count(function: str, name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ParameterError(function, name, f"an int {name} >= 1", "D4.4", repr(value))
+        raise ParameterError(function, name, f"an int {name} >= 1", "D4.4", shown(value))
 
 
 class Dealer:

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from sbrml.core.channel import Channel, each, present
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.core.network import gate_count
 from sbrml.core.params import RING_BITS
 from sbrml.optimized.beaver import TripleShares, beaver_mul
@@ -63,7 +63,7 @@ def _ring_pair(function: str, name: str, x: tuple[ArrayLike, ArrayLike], lanes: 
 
 def _check_width(function: str, name: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ParameterError(function, name, f"an int in [{low}, {high}]", "C21.4", repr(value))
+        raise ParameterError(function, name, f"an int in [{low}, {high}]", "C21.4", shown(value))
 
 
 def _exchange_ring(

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sbrml.core.channel import Channel, Payload, present
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.core.params import RING_BITS
 from sbrml.optimized.channel import pack_ring
 from sbrml.optimized.randomness import ChaCha20RandomSource, RandomSource, fill_ring_elements
@@ -135,7 +135,7 @@ def check_lanes(
     ok = not isinstance(value, bool) and isinstance(value, int) and value >= low
     if not ok or (high is not None and value > high):
         bound = f"an int in [{low}, {high}]" if high is not None else f"an int >= {low}"
-        raise ParameterError(function, name, bound, "D21.2", repr(value))
+        raise ParameterError(function, name, bound, "D21.2", shown(value))
 
 
 def _shape_error(function: str, name: str, need: str, got: object) -> ShapeError:

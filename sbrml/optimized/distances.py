@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.channel import each
-from sbrml.core.errors import ShapeError
+from sbrml.core.errors import ShapeError, shown
 from sbrml.core.params import VARIANTS, check_variant, pairs
 from sbrml.optimized.beaver import GramShares, SquareShares, beaver_gram, beaver_square
 from sbrml.optimized.bounded_distances import (
@@ -108,7 +108,7 @@ def refuse_non_reals(function: str, parameter: str, x: Any) -> None:
         if bad:
             k = next(k for k, v in enumerate(row) if not _entry(v))
             raise ShapeError(
-                function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(row[k])
+                function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", shown(row[k])
             )
 
 
@@ -125,7 +125,7 @@ def _floats(function: str, parameter: str, arr: NDArray[Any]) -> NDArray[np.floa
             if overflows_float(v)
         )
         raise ShapeError(
-            function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(arr[i, k])
+            function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", shown(arr[i, k])
         ) from None
 
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import gmpy2
 
-from sbrml.core.errors import ShapeError
+from sbrml.core.errors import ShapeError, shown
 from sbrml.core.params import check_processes
 from sbrml.optimized.primality import is_probable_prime, random_prime
 from sbrml.optimized.processes import map_parts, split
@@ -106,7 +106,7 @@ def _check_unit(function: str, public: PublicKey, r: int) -> None:
         or not 1 <= r < public.n
         or gmpy2.gcd(r, public.n) != 1
     ):
-        raise ShapeError(function, "r", "an int in Z*_n", "C13.3", repr(r))
+        raise ShapeError(function, "r", "an int in Z*_n", "C13.3", shown(r))
 
 
 def encrypt_with(public: PublicKey, m: int, r: int) -> int:
@@ -163,7 +163,7 @@ def mul_scalar(public: PublicKey, c: int, k: int) -> int:
     """Implements D13.3: plaintext-scalar multiplication (k reduced mod n)."""
     check_ciphertext("mul_scalar", public, c)
     if isinstance(k, bool) or not isinstance(k, int):
-        raise ShapeError("mul_scalar", "k", "an int", "D13.3", repr(k))
+        raise ShapeError("mul_scalar", "k", "an int", "D13.3", shown(k))
     return int(gmpy2.powmod(c, k % public.n, public.n_squared))
 
 
@@ -276,7 +276,7 @@ def check_short_exponent_base(
         or not 1 < base < public.n_squared
         or gmpy2.gcd(base, public.n) != 1
     ):
-        raise ShapeError(function, "base", BASE_RANGE, "C13.11", repr(base))
+        raise ShapeError(function, "base", BASE_RANGE, "C13.11", shown(base))
     if _small_order(base, public.n):
         raise ShapeError(function, "base", BASE_ORDER, "C13.11", "an order dividing it")
     if private is not None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-from sbrml.core.errors import ParameterError, RandomnessError
+from sbrml.core.errors import ParameterError, RandomnessError, shown
 from sbrml.core.params import RING_BITS, check_ring_bits
 from sbrml.core.randomness import (
     BLOCK_BYTES,
@@ -56,14 +56,14 @@ class ChaCha20RandomSource:
 
     def _reserve(self, count: int) -> None:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ParameterError("random_bytes", "count", "an int >= 0", "C2.4", repr(count))
+            raise ParameterError("random_bytes", "count", "an int >= 0", "C2.4", shown(count))
         if self._used + count > MAX_BLOCKS * BLOCK_BYTES:
             raise RandomnessError(
                 "random_bytes",
                 "count",
                 "at most 2^32 blocks per key",
                 "C2.5",
-                f"{count} bytes at block {self._used // BLOCK_BYTES}",
+                f"{shown(count)} bytes at block {self._used // BLOCK_BYTES}",
             )
         self._used += count
 

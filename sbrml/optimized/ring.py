@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.core.errors import EncodingError, ShapeError
+from sbrml.core.errors import EncodingError, ShapeError, int_size, shown
 from sbrml.core.params import (
     DEFAULT_FRAC_BITS,
     RING_BITS,
@@ -19,7 +19,7 @@ from sbrml.core.params import (
     check_frac_bits,
     check_ring_bits,
 )
-from sbrml.reference.ring import beyond_floats, is_real_scalar, range_condition
+from sbrml.reference.ring import is_real_scalar, range_condition
 
 U64 = NDArray[np.uint64]
 F64 = NDArray[np.float64]
@@ -106,7 +106,7 @@ def _from_elements(
             f"{parameter}{_index(k, obj.shape)}",
             range_condition(bits, frac_bits),
             "C1.2",
-            beyond_floats(flat[k]),
+            int_size(flat[k]),
         ) from None
 
 
@@ -152,8 +152,8 @@ def encode_with_integers(
         v = float(arr.ravel()[first])
         where = f"values{_index(first, arr.shape)}"
         if not np.isfinite(v):
-            raise EncodingError("encode", where, "a finite value", "C1.1", repr(v))
-        raise EncodingError("encode", where, range_condition(bits, frac_bits), "C1.2", repr(v))
+            raise EncodingError("encode", where, "a finite value", "C1.1", shown(v))
+        raise EncodingError("encode", where, range_condition(bits, frac_bits), "C1.2", shown(v))
     return scaled, mask_bits(scaled.astype(np.int64).view(np.uint64), bits)
 
 
@@ -183,7 +183,7 @@ def as_ring(function: str, parameter: str, x: Any, bits: int = RING_BITS) -> U64
                         f"{parameter}[{index}]",
                         f"an int in [0, 2^{bits})",
                         "D1.1",
-                        repr(e),
+                        shown(e),
                     )
             return np.array(flat, dtype=np.uint64).reshape(arr.shape)
         if arr.dtype.kind not in "iu" or arr.dtype == np.bool_:

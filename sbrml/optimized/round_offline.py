@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sbrml.core.errors import ShapeError
+from sbrml.core.errors import ShapeError, shown
 from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.network import gate_count
 from sbrml.core.params import pairs
@@ -50,7 +50,7 @@ def round_setup(
     """D8.1 and C8.15 for a round of ``n`` workers of dimension ``d``, checked before any
     work: what a party that holds no input (a server, the dealer) needs to play its part."""
     if isinstance(n, bool) or not isinstance(n, int):
-        raise ShapeError("round_setup", "n", "an int n >= 1", "D8.1", repr(n))
+        raise ShapeError("round_setup", "n", "an int n >= 1", "D8.1", shown(n))
     n, d, leakage = check_round_inputs(
         range(n),  # a party without inputs: only their number counts
         rule,

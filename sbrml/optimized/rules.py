@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.optimized.distances import checked_distances
 from sbrml.optimized.settle import (
     CERTAIN,
@@ -57,7 +57,7 @@ def check_distance_matrix(function: str, d: ArrayLike) -> NDArray[Any]:
         # Exact integers (mixed distances of the secure round); anything else is refused.
         bad = [v for v in arr.ravel().tolist() if isinstance(v, bool) or not isinstance(v, int)]
         if bad:
-            raise ShapeError(function, "D", "real entries", "D6.2", repr(bad[0]))
+            raise ShapeError(function, "D", "real entries", "D6.2", shown(bad[0]))
     elif arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
         raise ShapeError(function, "D", "real entries", "D6.2", f"dtype {arr.dtype}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
@@ -68,13 +68,13 @@ def check_distance_matrix(function: str, d: ArrayLike) -> NDArray[Any]:
     if arr.dtype.kind in "ifO" and (arr < 0).any():
         i, j = np.argwhere(arr < 0)[0]
         raise ShapeError(
-            function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", repr(_scalar(arr[i, j]))
+            function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", shown(_scalar(arr[i, j]))
         )
     diag = np.diag(arr)
     if (diag != 0).any():
         i = int(np.argmax(diag != 0))
         raise ShapeError(
-            function, f"D[{i}][{i}]", "a zero diagonal", "D6.2", repr(_scalar(diag[i]))
+            function, f"D[{i}][{i}]", "a zero diagonal", "D6.2", shown(_scalar(diag[i]))
         )
     if not np.array_equal(arr, arr.T):
         i, j = np.argwhere(arr != arr.T)[0]
@@ -83,7 +83,7 @@ def check_distance_matrix(function: str, d: ArrayLike) -> NDArray[Any]:
             f"D[{i}][{j}]",
             "D symmetric",
             "D6.2",
-            f"{_scalar(arr[i, j])!r} vs {_scalar(arr[j, i])!r}",
+            f"{shown(_scalar(arr[i, j]))} vs {shown(_scalar(arr[j, i]))}",
         )
     return arr
 
@@ -167,7 +167,7 @@ class Krum:
         check_f(self.name, f)
         if convention not in CONVENTIONS:
             raise ParameterError(
-                self.name, "convention", "one of 'blanchard', 'byzfl'", "C6.6", repr(convention)
+                self.name, "convention", "one of 'blanchard', 'byzfl'", "C6.6", shown(convention)
             )
         self.f = f
         self.convention = convention
@@ -218,14 +218,14 @@ class MultiKrum(Krum):
     def __init__(self, f: int, m: int | None = None, convention: str = "blanchard"):
         super().__init__(f, convention)
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
-            raise ParameterError(self.name, "m", "an int m >= 1 or None", "C6.5", repr(m))
+            raise ParameterError(self.name, "m", "an int m >= 1 or None", "C6.5", shown(m))
         self.m = m
 
     def selected_count(self, n: int) -> int:
         """Implements C6.5: m, or n - f when m is None; m <= n."""
         m = n - self.f if self.m is None else self.m
         if m > n:
-            raise ParameterError(self.name, "m", "m <= n", "C6.5", f"m={m}, n={n}")
+            raise ParameterError(self.name, "m", "m <= n", "C6.5", f"m={shown(m)}, n={shown(n)}")
         return m
 
     def weights(self, d: ArrayLike, *, unit: int = 1, rng: Any = None) -> F64:

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.channel import Channel, each, present
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.core.network import check_layer, check_width, gate_count, sorting_layers
 from sbrml.core.params import RING_BITS, check_frac_bits
 from sbrml.optimized.beaver import Dealer, TripleShares, beaver_mul
@@ -281,7 +281,7 @@ def coordinatewise_numerator(
     """
     if name not in RULES:
         raise ParameterError(
-            "coordinatewise_numerator", "name", f"one of {', '.join(RULES)}", "P22.2", repr(name)
+            "coordinatewise_numerator", "name", f"one of {', '.join(RULES)}", "P22.2", shown(name)
         )
     rule = RULES[name](f)
     check_width("coordinatewise_numerator", "bits", bits, 0, MAX_BITS, "P22.2")
@@ -308,7 +308,7 @@ def publish(numerator: ArrayLike, q: int, frac_bits: int) -> F64:
     """
     ring = as_ring("publish", "numerator", numerator)
     if isinstance(q, bool) or not isinstance(q, int) or q < 1:
-        raise ParameterError("publish", "q", "an int >= 1", "P22.2", repr(q))
+        raise ParameterError("publish", "q", "an int >= 1", "P22.2", shown(q))
     check_frac_bits("publish", frac_bits)
     signed = to_signed(ring.reshape(-1))
     quotient = signed.astype(np.float64) / float(q)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sbrml.core.channel import Channel
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.core.params import RING_BITS
 from sbrml.reference.channel import pack_ring
 from sbrml.reference.comparison_dealer import (
@@ -90,7 +90,7 @@ class TripleProvider(Protocol):
 
 def _check_count(function: str, name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ParameterError(function, name, f"an int {name} >= 1", "D4.4", repr(value))
+        raise ParameterError(function, name, f"an int {name} >= 1", "D4.4", shown(value))
 
 
 def _flatten(m: Matrix) -> Vector:

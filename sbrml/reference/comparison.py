@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sbrml.core.channel import Channel
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.core.network import gate_count
 from sbrml.core.params import RING_BITS
 from sbrml.reference.beaver import TripleShares, beaver_mul
@@ -139,7 +139,7 @@ def _check_mask(
 
 def _check_width(function: str, name: str, value: int, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ParameterError(function, name, f"an int in [{low}, {high}]", "C21.4", repr(value))
+        raise ParameterError(function, name, f"an int in [{low}, {high}]", "C21.4", shown(value))
 
 
 def less_than_zero(

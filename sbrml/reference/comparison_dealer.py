@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sbrml.core.channel import Channel, Payload
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.core.params import RING_BITS
 from sbrml.reference.channel import pack_ring
 from sbrml.reference.randomness import RandomSource, ring_elements
@@ -106,7 +106,7 @@ def check_lanes(
     ok = not isinstance(value, bool) and isinstance(value, int) and value >= low
     if not ok or (high is not None and value > high):
         bound = f"an int in [{low}, {high}]" if high is not None else f"an int >= {low}"
-        raise ParameterError(function, name, bound, "D21.2", repr(value))
+        raise ParameterError(function, name, bound, "D21.2", shown(value))
 
 
 def random_planes(rng: RandomSource, lanes: int, count: int) -> Planes:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from sbrml.core.channel import Channel
-from sbrml.core.errors import ShapeError
+from sbrml.core.errors import ShapeError, shown
 from sbrml.core.params import pairs
 from sbrml.reference.beaver import (
     MASK,
@@ -45,7 +45,7 @@ def check_matrix(function: str, parameter: str, x: Sequence[Sequence[float]]) ->
         for k, v in enumerate(row):
             if isinstance(v, bool) or not isinstance(v, int | float) or not _finite(v):
                 raise ShapeError(
-                    function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", repr(v)
+                    function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", shown(v)
                 )
     return len(x), d
 

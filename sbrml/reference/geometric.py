@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.reference.clipping import clip_to
 from sbrml.reference.distances import check_matrix, sq_distances
 from sbrml.reference.geometric_median import GeometricMedian as GeometricMedian
@@ -73,7 +73,7 @@ def check_subsets(rule: str, n: int, f: int) -> None:
             "n, f",
             f"C(n, f) <= {MAX_SUBSETS:,} subsets for the exact search",
             "C10.4",
-            f"C({n}, {f}) = {count:,}",
+            f"C({shown(n)}, {shown(f)}) = {shown(count, grouped=True)}",
         )
 
 

@@ -23,6 +23,7 @@ from sbrml.core.errors import (
     ParameterError,
     ShapeError,
     SpecError,
+    shown,
 )
 from sbrml.core.params import DEFAULT_FRAC_BITS, check_frac_bits
 from sbrml.core.round import describe_excluded, worker_name
@@ -238,7 +239,7 @@ def check_mask_params(
     n = len(inputs)
     if isinstance(t, bool) or not isinstance(t, int) or not 2 <= t <= n:
         raise ParameterError(
-            "masked_aggregate", "t", "an int with 2 <= t <= n", "C20.1", f"t={t!r}, n={n}"
+            "masked_aggregate", "t", "an int with 2 <= t <= n", "C20.1", f"t={shown(t)}, n={n}"
         )
     check_frac_bits("masked_aggregate", frac_bits)
     d = len(inputs[0])
@@ -254,7 +255,7 @@ def check_mask_params(
                 "dropouts",
                 f"worker index in [0, {n}) -> one of {ROUNDS}",
                 "C20.1",
-                f"{i!r}: {r!r}",
+                f"{shown(i)}: {shown(r)}",
             )
     return n, d
 

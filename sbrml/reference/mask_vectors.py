@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sbrml.core.errors import EncodingError
+from sbrml.core.errors import EncodingError, shown
 from sbrml.core.params import RING_BITS
 from sbrml.reference import masking_primitives as prim
 from sbrml.reference.channel import pack_ring, unpack_ring
@@ -30,7 +30,7 @@ def wrap_error(k: int, frac_bits: int, n: int, value: float) -> EncodingError:
         f"|round(x 2^{frac_bits})| <= (2^63 - 1) // n = {sum_limit(n)} so a sum of n={n} "
         "cannot wrap",
         "C20.2",
-        repr(value),
+        shown(value),
     )
 
 

@@ -17,6 +17,7 @@ from sbrml.core.errors import (
     InsufficientWorkersError,
     ShapeError,
     SpecError,
+    shown,
 )
 from sbrml.core.round import worker_name
 from sbrml.reference import masking_primitives as prim
@@ -180,7 +181,7 @@ def worker_unmask(
     if len(raw) != 4 + 4 * count or not set(u3) <= set(state.u2) or u not in u3:
         # C20.5: answering a U3 that is not a subset of U2 could reveal both secrets of a worker.
         raise ShapeError(
-            "worker_unmask", "U3", "a subset of U2 containing the worker", "C20.5", repr(u3)
+            "worker_unmask", "U3", "a subset of U2 containing the worker", "C20.5", shown(u3)
         )
     check_survivors("worker_unmask", u3, t, "U3")
     survivors = set(u3)

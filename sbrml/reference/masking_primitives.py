@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.reference.randomness import ChaCha20RandomSource, RandomSource, uniform_below
 
 P25519 = 2**255 - 19
@@ -97,10 +97,10 @@ def shamir_share(
         or not 1 <= t <= n < prime
     ):
         raise ParameterError(
-            "shamir_share", "t, n", "1 <= t <= n < prime", "C19.2", f"t={t}, n={n}"
+            "shamir_share", "t, n", "1 <= t <= n < prime", "C19.2", f"t={shown(t)}, n={shown(n)}"
         )
     if isinstance(secret, bool) or not isinstance(secret, int) or not 0 <= secret < prime:
-        raise ShapeError("shamir_share", "secret", "an int in [0, prime)", "C19.2", repr(secret))
+        raise ShapeError("shamir_share", "secret", "an int in [0, prime)", "C19.2", shown(secret))
     coefficients = [secret] + [uniform_below(rng, prime) for _ in range(t - 1)]
     shares = []
     for x in range(1, n + 1):
@@ -150,7 +150,7 @@ def lagrange_at_zero(xs: tuple[int, ...], prime: int) -> tuple[int, ...]:
 def hkdf_sha256(ikm: bytes, info: bytes, length: int, salt: bytes = b"") -> bytes:
     """Implements D19.3: HKDF-SHA-256 of RFC 5869 (extract, then expand to ``length`` bytes)."""
     if not 1 <= length <= 255 * HASH_BYTES:
-        raise ParameterError("hkdf_sha256", "length", "1 <= length <= 8160", "D19.3", repr(length))
+        raise ParameterError("hkdf_sha256", "length", "1 <= length <= 8160", "D19.3", shown(length))
     prk = hmac.new(salt or bytes(HASH_BYTES), ikm, hashlib.sha256).digest()
     okm, block = b"", b""
     for counter in range(1, -(-length // HASH_BYTES) + 1):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sbrml.core.errors import EncodingError, ParameterError, ShapeError
+from sbrml.core.errors import EncodingError, ParameterError, ShapeError, shown
 from sbrml.reference.ring import encode as ring_encode
 from sbrml.reference.ring import to_signed
 
@@ -37,14 +37,14 @@ class Packing:
             ("int_bits", self.int_bits, 0),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ParameterError("Packing", name, f"an int >= {low}", "C14.1", repr(value))
+                raise ParameterError("Packing", name, f"an int >= {low}", "C14.1", shown(value))
         if self.slot_bits > 62:
             raise ParameterError(
                 "Packing",
                 "max_summands",
                 "slots of at most 62 bits",
                 "C14.1",
-                f"{self.slot_bits} bits for N={self.max_summands}",
+                f"{self.slot_bits} bits for N={shown(self.max_summands)}",
             )
         if self.slots < 1:
             raise ParameterError(
@@ -52,7 +52,7 @@ class Packing:
                 "plaintext_bits",
                 f"room for one slot of {self.slot_bits} bits",
                 "C14.1",
-                repr(self.plaintext_bits),
+                shown(self.plaintext_bits),
             )
 
     @property
@@ -86,7 +86,7 @@ class Packing:
                     f"values[{index}]",
                     f"|round(v 2^{self.frac_bits})| < 2^{self.frac_bits + self.int_bits}",
                     "C14.2",
-                    repr(v),
+                    shown(v),
                 )
             out.append(signed + self.bound)
         return out
@@ -106,7 +106,7 @@ class Packing:
             or not 1 <= count <= self.max_summands
         ):
             raise ParameterError(
-                "unpack", "count", f"1 <= count <= N = {self.max_summands}", "C14.3", repr(count)
+                "unpack", "count", f"1 <= count <= N = {self.max_summands}", "C14.3", shown(count)
             )
         if len(plaintexts) != self.plaintext_count(length):
             raise ShapeError(

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.core.params import check_processes
 
 # Primality testing and prime generation (C13.2) have their own module; the names stay here
@@ -64,14 +64,14 @@ def _l(u: int, m: int) -> int:
 def check_key_size(function: str, bits: int, insecure_test: bool) -> None:
     """Implements C13.1: 2048 or 3072 bits; smaller even sizes >= 16 only with insecure_test."""
     if isinstance(bits, bool) or not isinstance(bits, int) or bits < 16 or bits % 2:
-        raise ParameterError(function, "bits", "an even int >= 16", "C13.1", repr(bits))
+        raise ParameterError(function, "bits", "an even int >= 16", "C13.1", shown(bits))
     if bits not in SECURE_BITS and not insecure_test:
         raise ParameterError(
             function,
             "bits",
             "2048 or 3072 bits (a smaller key needs insecure_test=True and is breakable)",
             "C13.1",
-            repr(bits),
+            shown(bits),
         )
 
 
@@ -169,14 +169,16 @@ def generate_keypair(
 def check_plaintext(function: str, public: PublicKey, m: int) -> int:
     """Implements C13.5: a plaintext is an int in [0, n)."""
     if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < public.n:
-        raise ShapeError(function, "m", f"an int in [0, n) with n={public.n}", "C13.5", repr(m))
+        raise ShapeError(
+            function, "m", f"an int in [0, n) with n={shown(public.n)}", "C13.5", shown(m)
+        )
     return m
 
 
 def check_ciphertext(function: str, public: PublicKey, c: int) -> int:
     """Implements C13.6: a ciphertext is an int in [1, n^2) coprime to n."""
     if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c < public.n_squared:
-        raise ShapeError(function, "c", "an int in [1, n^2)", "C13.6", repr(c))
+        raise ShapeError(function, "c", "an int in [1, n^2)", "C13.6", shown(c))
     if math.gcd(c, public.n) != 1:
         # The gcd is a prime factor of n: the message must not carry it (C13.6).
         raise ShapeError(function, "c", "gcd(c, n) = 1", "C13.6", "c shares a factor with n")
@@ -200,7 +202,7 @@ def encrypt_with(public: PublicKey, m: int, r: int) -> int:
         or not 1 <= r < public.n
         or math.gcd(r, public.n) != 1
     ):
-        raise ShapeError("encrypt_with", "r", "an int in Z*_n", "C13.3", repr(r))
+        raise ShapeError("encrypt_with", "r", "an int in Z*_n", "C13.3", shown(r))
     n2 = public.n_squared
     return (1 + m * public.n) % n2 * pow(r, public.n, n2) % n2
 
@@ -232,7 +234,7 @@ def mul_scalar(public: PublicKey, c: int, k: int) -> int:
     """Implements D13.3: Enc(m)^k = Enc(k m mod n) for an int k (reduced mod n)."""
     check_ciphertext("mul_scalar", public, c)
     if isinstance(k, bool) or not isinstance(k, int):
-        raise ShapeError("mul_scalar", "k", "an int", "D13.3", repr(k))
+        raise ShapeError("mul_scalar", "k", "an int", "D13.3", shown(k))
     return pow(c, k % public.n, public.n_squared)
 
 
@@ -373,7 +375,7 @@ def check_short_exponent_base(
         or not 1 < base < public.n_squared
         or math.gcd(base, public.n) != 1
     ):
-        raise ShapeError(function, "base", BASE_RANGE, "C13.11", repr(base))
+        raise ShapeError(function, "base", BASE_RANGE, "C13.11", shown(base))
     if math.gcd(pow(base, SMALL_ORDER_EXPONENT, public.n) - 1, public.n) != 1:
         raise ShapeError(function, "base", BASE_ORDER, "C13.11", "an order dividing it")
     if private is not None:

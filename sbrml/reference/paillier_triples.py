@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from sbrml.core.channel import Channel
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, shown
 from sbrml.core.params import RING_BITS, check_processes
 from sbrml.reference.beaver import (
     GramShares,
@@ -100,7 +100,7 @@ class PaillierSetup:
                 "obfuscators",
                 " or ".join(repr(o) for o in OBFUSCATORS),
                 "D15.1",
-                repr(obfuscators),
+                shown(obfuscators),
             )
         if (
             isinstance(sigma, bool)
@@ -108,7 +108,7 @@ class PaillierSetup:
             or (sigma < 40 and not insecure_test)
         ):
             raise ParameterError(
-                "PaillierTripleProvider", "sigma", "an int >= 40", "C15.2", repr(sigma)
+                "PaillierTripleProvider", "sigma", "an int >= 40", "C15.2", shown(sigma)
             )
         check_processes("PaillierTripleProvider", processes)
         # C0.2: the optimized tree spreads its exponentiations over at most this many
@@ -151,7 +151,8 @@ class PaillierSetup:
                 "bits",
                 f"a modulus above 2^{bits + 1}",
                 "C15.2",
-                f"{self.public.n.bit_length()}-bit n for {terms} terms and sigma={self.sigma}",
+                f"{self.public.n.bit_length()}-bit n for {terms} terms and "
+                f"sigma={shown(self.sigma)}",
             )
         return bits
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sbrml.core.errors import InsufficientWorkersError, ParameterError
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, shown
 from sbrml.core.rules import Rule, is_distance_rule
 from sbrml.reference.clipping import clip_to, comparable_norms, scaled_by
 from sbrml.reference.distances import check_matrix, sq_distances
@@ -283,14 +283,14 @@ class Compose:
                     f"{err.condition} for {part.name}, whose n is what the pre-aggregation "
                     "leaves: " + "; ".join(changes),
                     err.clause,
-                    f"n={count} for {part.name} from {n} rows, f={self.f}",
+                    f"n={shown(count)} for {part.name} from {shown(n)} rows, f={shown(self.f)}",
                 ) from err
             if not isinstance(stage, Compose):
                 return
             after = part.output_count(count)
             if after != count:
-                size = f" (s={part.s})" if hasattr(part, "s") else ""
-                changes.append(f"{part.name}{size} turns {count} rows into {after}")
+                size = f" (s={shown(part.s)})" if hasattr(part, "s") else ""
+                changes.append(f"{part.name}{size} turns {shown(count)} rows into {shown(after)}")
             count, stage = after, stage.rule
 
     def __call__(self, x: Any, *, rng: Any = None) -> Any:

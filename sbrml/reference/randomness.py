@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sbrml.core.errors import ParameterError, RandomnessError
+from sbrml.core.errors import ParameterError, RandomnessError, shown
 from sbrml.core.params import RING_BITS, check_ring_bits
 from sbrml.core.randomness import (
     BLOCK_BYTES,
@@ -88,7 +88,7 @@ class ChaCha20RandomSource:
     def random_bytes(self, count: int) -> bytes:
         """Implements C2.4 and C2.5: the next ``count`` keystream bytes, in order."""
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ParameterError("random_bytes", "count", "an int >= 0", "C2.4", repr(count))
+            raise ParameterError("random_bytes", "count", "an int >= 0", "C2.4", shown(count))
         needed = count - len(self._buffer)
         blocks = max(0, -(-needed // BLOCK_BYTES))
         if self._counter + blocks > MAX_BLOCKS:
@@ -97,7 +97,7 @@ class ChaCha20RandomSource:
                 "count",
                 "at most 2^32 blocks per key",
                 "C2.5",
-                f"{count} bytes at block {self._counter}",
+                f"{shown(count)} bytes at block {self._counter}",
             )
         parts = [self._buffer]
         nonce = bytes(12)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sbrml.core.errors import EncodingError, ShapeError
+from sbrml.core.errors import EncodingError, ShapeError, int_size, shown
 from sbrml.core.params import (
     DEFAULT_FRAC_BITS,
     RING_BITS,
@@ -43,11 +43,6 @@ def range_condition(bits: int, frac_bits: int) -> str:
     return f"-2^{bits - 1} <= round(v * 2^{frac_bits}) < 2^{bits - 1}"
 
 
-def beyond_floats(value: int) -> str:
-    """What C1.2 reports for an int beyond the float range (its digits could be thousands)."""
-    return f"an int of {abs(value).bit_length()} bits"
-
-
 def encode(
     values: Sequence[float], *, frac_bits: int = DEFAULT_FRAC_BITS, bits: int = RING_BITS
 ) -> list[int]:
@@ -72,15 +67,15 @@ def encode(
             v = float(value)
         except OverflowError:  # an int beyond the float range: far outside the ring too
             raise EncodingError(
-                "encode", where, range_condition(bits, frac_bits), "C1.2", beyond_floats(int(value))
+                "encode", where, range_condition(bits, frac_bits), "C1.2", int_size(int(value))
             ) from None
         if not math.isfinite(v):
-            raise EncodingError("encode", where, "a finite value", "C1.1", repr(v))
+            raise EncodingError("encode", where, "a finite value", "C1.1", shown(v))
         # Scaling by a power of two is exact in binary floating point (below overflow), so
         # Python's round() applies round-half-to-even to the true product v * 2^F.
         scaled = v * scale
         if math.isinf(scaled) or not -half <= round(scaled) < half:
-            raise EncodingError("encode", where, range_condition(bits, frac_bits), "C1.2", repr(v))
+            raise EncodingError("encode", where, range_condition(bits, frac_bits), "C1.2", shown(v))
         out.append(round(scaled) & mask)
     return out
 
@@ -106,7 +101,7 @@ def check_ring_vector(
     for index, e in enumerate(elements):
         if isinstance(e, bool) or not isinstance(e, int) or not 0 <= e < bound:
             raise ShapeError(
-                function, f"{parameter}[{index}]", f"an int in [0, 2^{bits})", "D1.1", repr(e)
+                function, f"{parameter}[{index}]", f"an int in [0, 2^{bits})", "D1.1", shown(e)
             )
 
 

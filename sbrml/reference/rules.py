@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError, shown
 from sbrml.reference.distances import check_matrix, sq_distances
 
 Number = int | float | Fraction
@@ -98,7 +98,7 @@ def mean_of_rows(x: Sequence[Sequence[float]], rows: Sequence[int]) -> list[floa
 def check_positive_int(rule: str, name: str, value: object, clause: str, low: int = 1) -> int:
     """An int hyperparameter >= low, else ParameterError citing ``clause``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ParameterError(rule, name, f"an int {name} >= {low}", clause, repr(value))
+        raise ParameterError(rule, name, f"an int {name} >= {low}", clause, shown(value))
     return value
 
 
@@ -110,7 +110,7 @@ def check_positive_real(rule: str, name: str, value: object, clause: str) -> flo
         or not math.isfinite(value)
         or value <= 0
     ):
-        raise ParameterError(rule, name, f"a finite real {name} > 0", clause, repr(value))
+        raise ParameterError(rule, name, f"a finite real {name} > 0", clause, shown(value))
     return float(value)
 
 
@@ -119,13 +119,15 @@ def need_workers(
 ) -> None:
     """Raise InsufficientWorkersError citing ``clause`` unless the rule's precondition holds."""
     if not ok:
-        raise InsufficientWorkersError(function, "n", condition, clause, f"n={n}, f={f}")
+        raise InsufficientWorkersError(
+            function, "n", condition, clause, f"n={shown(n)}, f={shown(f)}"
+        )
 
 
 def check_f(rule: str, f: int) -> None:
     """Implements C6.2: f is an int >= 0."""
     if isinstance(f, bool) or not isinstance(f, int) or f < 0:
-        raise ParameterError(rule, "f", "an int f >= 0", "C6.2", repr(f))
+        raise ParameterError(rule, "f", "an int f >= 0", "C6.2", shown(f))
 
 
 def check_distance_matrix(function: str, d: Sequence[Sequence[Number]]) -> int:
@@ -138,16 +140,20 @@ def check_distance_matrix(function: str, d: Sequence[Sequence[Number]]) -> int:
             raise ShapeError(function, f"D[{i}]", f"length n={n}", "D6.2", f"length {len(row)}")
         for j, v in enumerate(row):
             if isinstance(v, bool) or not isinstance(v, int | float | Fraction):
-                raise ShapeError(function, f"D[{i}][{j}]", "a real number", "D6.2", repr(v))
+                raise ShapeError(function, f"D[{i}][{j}]", "a real number", "D6.2", shown(v))
             if (isinstance(v, float) and not math.isfinite(v)) or v < 0:
-                raise ShapeError(function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", repr(v))
+                raise ShapeError(function, f"D[{i}][{j}]", "finite and >= 0", "D6.2", shown(v))
     for i in range(n):
         if d[i][i] != 0:
-            raise ShapeError(function, f"D[{i}][{i}]", "a zero diagonal", "D6.2", repr(d[i][i]))
+            raise ShapeError(function, f"D[{i}][{i}]", "a zero diagonal", "D6.2", shown(d[i][i]))
         for j in range(i + 1, n):
             if d[i][j] != d[j][i]:
                 raise ShapeError(
-                    function, f"D[{i}][{j}]", "D symmetric", "D6.2", f"{d[i][j]!r} vs {d[j][i]!r}"
+                    function,
+                    f"D[{i}][{j}]",
+                    "D symmetric",
+                    "D6.2",
+                    f"{shown(d[i][j])} vs {shown(d[j][i])}",
                 )
     return n
 
@@ -262,7 +268,7 @@ class Krum:
         check_f(self.name, f)
         if convention not in CONVENTIONS:
             raise ParameterError(
-                self.name, "convention", "one of 'blanchard', 'byzfl'", "C6.6", repr(convention)
+                self.name, "convention", "one of 'blanchard', 'byzfl'", "C6.6", shown(convention)
             )
         self.f = f
         self.convention = convention
@@ -311,14 +317,14 @@ class MultiKrum(Krum):
     def __init__(self, f: int, m: int | None = None, convention: str = "blanchard"):
         super().__init__(f, convention)
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
-            raise ParameterError(self.name, "m", "an int m >= 1 or None", "C6.5", repr(m))
+            raise ParameterError(self.name, "m", "an int m >= 1 or None", "C6.5", shown(m))
         self.m = m
 
     def selected_count(self, n: int) -> int:
         """Implements C6.5: m, or n - f when m is None; m <= n."""
         m = n - self.f if self.m is None else self.m
         if m > n:
-            raise ParameterError(self.name, "m", "m <= n", "C6.5", f"m={m}, n={n}")
+            raise ParameterError(self.name, "m", "m <= n", "C6.5", f"m={shown(m)}, n={shown(n)}")
         return m
 
     def _select(self, d: Sequence[Sequence[Number]]) -> list[int]:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 
 from sbrml.core.channel import Channel
-from sbrml.core.errors import ParameterError, ShapeError
+from sbrml.core.errors import ParameterError, ShapeError, shown
 from sbrml.core.network import check_layer, check_width, gate_count, sorting_layers
 from sbrml.core.params import RING_BITS, check_frac_bits
 from sbrml.reference.beaver import Dealer, TripleShares, beaver_mul
@@ -265,7 +265,7 @@ def coordinatewise_numerator(
     """
     if name not in RULES:
         raise ParameterError(
-            "coordinatewise_numerator", "name", f"one of {', '.join(RULES)}", "P22.2", repr(name)
+            "coordinatewise_numerator", "name", f"one of {', '.join(RULES)}", "P22.2", shown(name)
         )
     rule = RULES[name](f)
     check_width("coordinatewise_numerator", "bits", bits, 0, MAX_BITS, "P22.2")
@@ -292,6 +292,6 @@ def publish(numerator: Sequence[int], q: int, frac_bits: int) -> list[float]:
     """
     check_ring_vector("publish", "numerator", numerator)
     if isinstance(q, bool) or not isinstance(q, int) or q < 1:
-        raise ParameterError("publish", "q", "an int >= 1", "P22.2", repr(q))
+        raise ParameterError("publish", "q", "an int >= 1", "P22.2", shown(q))
     check_frac_bits("publish", frac_bits)
     return [math.ldexp(to_signed(s) / q, -frac_bits) for s in numerator]

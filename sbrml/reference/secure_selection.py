@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from sbrml.core.channel import Channel
-from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError
+from sbrml.core.errors import InsufficientWorkersError, ParameterError, ShapeError, shown
 from sbrml.core.network import gate_count
 from sbrml.core.params import RING_BITS
 from sbrml.reference.beaver import RowTriples, TripleShares, beaver_mul
@@ -64,7 +64,7 @@ def _shape(function: str, name: str, need: str, got: object) -> ShapeError:
 
 def _check_int(function: str, name: str, value: object, low: int, clause: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ParameterError(function, name, f"an int {name} >= {low}", clause, repr(value))
+        raise ParameterError(function, name, f"an int {name} >= {low}", clause, shown(value))
     return value
 
 
@@ -151,13 +151,15 @@ def ranks(
 def _check_krum(v: int, f: int, offset: int, m: int, function: str = "krum_selection") -> None:
     _check_int(function, "f", f, 0, "C6.2")
     if isinstance(offset, bool) or offset not in (1, 2):
-        raise ParameterError(function, "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", repr(offset))
+        raise ParameterError(
+            function, "offset", "2 (blanchard) or 1 (byzfl)", "C6.6", shown(offset)
+        )
     # Blanchard's convention needs n > 2f + 2 (C6.3), ByzFL's only n > 2f (C6.6).
     if v <= (2 * f + 2 if offset == 2 else 2 * f):
         condition, clause = ("n > 2f + 2", "C6.3") if offset == 2 else ("n > 2f", "C6.6")
-        raise InsufficientWorkersError(function, "n", condition, clause, f"n={v}, f={f}")
+        raise InsufficientWorkersError(function, "n", condition, clause, f"n={v}, f={shown(f)}")
     if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= v:
-        raise ParameterError(function, "m", "an int 1 <= m <= n", "C6.5", f"m={m}, n={v}")
+        raise ParameterError(function, "m", "an int 1 <= m <= n", "C6.5", f"m={shown(m)}, n={v}")
 
 
 def krum_selection(
@@ -263,7 +265,7 @@ def nnm_krum_selection(
     _check_int("nnm_krum_selection", "nnm_f", mix_f, 0, "C6.2")
     if v <= 2 * mix_f:  # NNM's own precondition comes first (D11.6)
         raise InsufficientWorkersError(
-            "nnm_krum_selection", "n", "n > 2f", "C11.2", f"n={v}, f={mix_f}"
+            "nnm_krum_selection", "n", "n > 2f", "C11.2", f"n={v}, f={shown(mix_f)}"
         )
     _check_krum(v, f, offset, m, "nnm_krum_selection")
     k, width, cube = v - mix_f, v.bit_length(), range(v)

@@ -8,7 +8,7 @@ from typing import Any
 
 import sbrml.optimized as opt
 from sbrml.attacks import ATTACKS
-from sbrml.core.errors import SpecError
+from sbrml.core.errors import SpecError, shown
 from sbrml.core.leakage import rule_leakages
 from sbrml.modes import AVERAGING, MODES
 from sbrml.rulespec import RuleSpecError, build_rule, check_workers
@@ -66,15 +66,18 @@ class Config:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(
-                    f"simulate: {name} must be an int >= {low}; got {value!r} (C18.1)"
+                    f"simulate: {name} must be an int >= {low}; got {shown(value)} (C18.1)"
                 )
         if self.f >= self.n:
-            raise ConfigError(f"simulate: need f < n; got n={self.n}, f={self.f} (C18.1)")
+            raise ConfigError(
+                f"simulate: need f < n; got n={shown(self.n)}, f={shown(self.f)} (C18.1)"
+            )
         training = self.n if self.attack is None or self.attack == LABEL_FLIP else self.n - self.f
         if training > DIGITS_TRAINING:
             raise ConfigError(
-                f"simulate: each of the {training} training workers needs at least one of the "
-                f"{DIGITS_TRAINING} training examples (D18.3); got n={self.n}, f={self.f} (C18.1)"
+                f"simulate: each of the {shown(training)} training workers needs at least one of "
+                f"the {DIGITS_TRAINING} training examples (D18.3); got n={shown(self.n)}, "
+                f"f={shown(self.f)} (C18.1)"
             )
         for real_name, real in (("alpha", self.alpha), ("lr", self.lr), ("clip", self.clip)):
             if (
@@ -83,23 +86,23 @@ class Config:
                 or not 0 < real < math.inf
             ):
                 raise ConfigError(
-                    f"simulate: {real_name} must be a finite real > 0; got {real!r} (C18.1)"
+                    f"simulate: {real_name} must be a finite real > 0; got {shown(real)} (C18.1)"
                 )
         if not 0 <= self.momentum < 1:
             raise ConfigError(
-                f"simulate: momentum must be in [0, 1); got {self.momentum!r} (C18.1)"
+                f"simulate: momentum must be in [0, 1); got {shown(self.momentum)} (C18.1)"
             )
         if self.epsilon is not None and not self.epsilon > 0:
-            raise ConfigError(f"simulate: epsilon must be > 0; got {self.epsilon!r} (C18.1)")
+            raise ConfigError(f"simulate: epsilon must be > 0; got {shown(self.epsilon)} (C18.1)")
         if self.sigma is not None and not self.sigma > 0:
-            raise ConfigError(f"simulate: sigma must be > 0; got {self.sigma!r} (C18.1)")
+            raise ConfigError(f"simulate: sigma must be > 0; got {shown(self.sigma)} (C18.1)")
         if self.sigma is not None and self.epsilon is not None:
             raise ConfigError(
                 "simulate: give epsilon (sigma is calibrated) or sigma (epsilon is reported), "
                 "not both (C18.1)"
             )
         if not 0 < self.delta < 1:
-            raise ConfigError(f"simulate: delta must be in (0, 1); got {self.delta!r} (C18.1)")
+            raise ConfigError(f"simulate: delta must be in (0, 1); got {shown(self.delta)} (C18.1)")
         if self.model not in MODEL_NAMES:
             raise ConfigError(
                 f"simulate: unknown model {self.model!r}; choose one of "
