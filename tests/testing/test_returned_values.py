@@ -90,8 +90,10 @@ def test_a_weight_output_whose_conversion_raises_is_a_failure_of_the_rule(kind: 
     assert info.value.clause == "D6.3" and "reading it raised" in str(info.value.got)
 
 
+@pytest.mark.byzfl  # needs PyTorch, which make crosscheck installs (with ByzFL); not skipped
 def test_a_torch_tensor_that_requires_grad_is_a_d6_1_failure() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     weight = torch.ones(1, requires_grad=True)
     with pytest.raises(ConformanceError) as info:
         check_rule(lambda x: torch.as_tensor(x).mean(0) * weight, "mean", f=1, examples=2)
