@@ -248,16 +248,25 @@ def check_node_minimums(
     flower: Mapping[str, Any],
     hyperparameters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """FedAvg's keywords with ``min_train_nodes`` and ``min_available_nodes`` at least the
-    rule's least ``n`` (C8.4), and in mode ``masks`` at least ``LEAST_MASKS`` (C20.1): below
-    it, ``ParameterError`` (every round would abort); not given, they default to it
-    (FedAvg's own default, 2, is below most rules' least ``n``), ``min_available_nodes`` to
-    ``min_train_nodes`` when that is larger. ``min_available_nodes`` below ``min_train_nodes``,
-    or below a given ``min_evaluate_nodes`` while ``fraction_evaluate > 0``, is refused (D18.1):
-    Flower would wait for the larger number anyway (``sample_nodes``). An ``f`` whose least ``n``
-    exceeds ``MAX_NODES`` is refused, under ``hyperparameters`` when they are the cause
-    (Multi-Krum's ``m``, a bucket size: the rule at ``f`` with its defaults needs fewer).
-    ``flower`` has passed ``check_flower_arguments``."""
+    """FedAvg's keywords with the node minimums settled (D18.1, C8.4, C20.1).
+
+    ``min_train_nodes`` and ``min_available_nodes`` are at least the rule's least ``n``
+    (C8.4), and in mode ``masks`` at least ``LEAST_MASKS`` (C20.1): below it, ``ParameterError``
+    (every round would abort). Left unset:
+
+    - ``min_train_nodes`` is that least ``n`` (FedAvg's own default, 2, is below most rules'
+      least ``n``, and above the mean's at ``f = 0``);
+    - ``min_evaluate_nodes`` is ``min(2, min_train_nodes)``: FedAvg's 2, but never more than
+      training needs, so a federation that trains (one node, for the mean at ``f = 0``) is not
+      left waiting forever at its first evaluation;
+    - ``min_available_nodes`` is the largest number Flower will wait for: ``min_train_nodes``,
+      and ``min_evaluate_nodes`` while ``fraction_evaluate > 0`` (at 0 FedAvg never evaluates).
+
+    A ``min_available_nodes`` the caller passes below one of those is refused (D18.1): Flower's
+    ``sample_nodes`` waits for the larger number anyway. An ``f`` whose least ``n`` exceeds
+    ``MAX_NODES`` is refused, under ``hyperparameters`` when they are the cause (Multi-Krum's
+    ``m``, a bucket size: the rule at ``f`` with its defaults needs fewer). ``flower`` has
+    passed ``check_flower_arguments``."""
     least = least_n(rule)
     if least > MAX_NODES:
         if hyperparameters and least_n(library_rule(name, f=f)) <= MAX_NODES:
@@ -278,10 +287,7 @@ def check_node_minimums(
         why, clause = f"the least n {name} accepts at f={f}", "C8.4"
     out = dict(flower)
     for key in ("min_train_nodes", "min_available_nodes"):
-        if key not in out:
-            # min_available_nodes defaults to min_train_nodes when that is larger (see below).
-            out[key] = max(least, out.get("min_train_nodes", least))
-        elif out[key] < least:
+        if key in out and out[key] < least:
             raise ParameterError(
                 NAME,
                 key,
@@ -289,14 +295,21 @@ def check_node_minimums(
                 clause,
                 shown(out[key]),
             )
+    out.setdefault("min_train_nodes", least)
+    # FedAvg's 2 would exceed a one-node federation that trains (the mean at f = 0): Flower
+    # would then wait forever at the first evaluation (issue 17's final review 2, finding 1).
+    out.setdefault("min_evaluate_nodes", min(2, out["min_train_nodes"]))
     # Flower's sample_nodes waits for max(min_available_nodes, sample size) nodes, and the
-    # sample is at least min_train_nodes (min_evaluate_nodes when evaluating): a smaller
-    # min_available_nodes is never the number waited for, and reads as if a federation of that
-    # size would do, where Flower waits for the larger number without a deadline.
+    # sample is at least min_train_nodes (min_evaluate_nodes when evaluating): unset,
+    # min_available_nodes is the largest of them; set smaller, it is never the number waited
+    # for and reads as if a federation of that size would do, where Flower waits for the
+    # larger number without a deadline.
     evaluating = out.get("fraction_evaluate", 1.0) > 0
-    for key in ("min_train_nodes", "min_evaluate_nodes"):
-        waited = key in out and (key == "min_train_nodes" or evaluating)
-        if waited and out["min_available_nodes"] < out[key]:
+    waited = ("min_train_nodes", "min_evaluate_nodes") if evaluating else ("min_train_nodes",)
+    if "min_available_nodes" not in out:
+        out["min_available_nodes"] = max(least, *(out[key] for key in waited))
+    for key in waited:
+        if out["min_available_nodes"] < out[key]:
             raise ParameterError(
                 NAME,
                 "min_available_nodes",

@@ -102,8 +102,10 @@ class SecureRobustStrategy(RobustEvaluation):
     from ``"paillier"`` (``paillier_bits``, ``processes``: mode ``paillier`` only): the labels
     of ``sbrml simulate``. The other keyword arguments are ``FedAvg``'s (sampling, record
     keys); set ``min_train_nodes`` and ``min_available_nodes`` to the federation's size to
-    train on every node (unset, they are the rule's least ``n``, 2 at least in mode
-    ``masks``, not FedAvg's 2). ``fraction_train`` must be above 0 (at 0 FedAvg never trains).
+    train on every node (unset, ``min_train_nodes`` is the rule's least ``n``, 2 at least in
+    mode ``masks``, not FedAvg's 2; ``min_evaluate_nodes`` FedAvg's 2 but at most that;
+    ``min_available_nodes`` the largest minimum Flower waits for: ``check_node_minimums``).
+    ``fraction_train`` must be above 0 (at 0 FedAvg never trains).
 
     Trust: a node is the reply's ``src_node_id``, which the SuperLink sets from the node it
     authenticated; the strategy relies on Flower's node authentication for it and on nothing
