@@ -53,7 +53,13 @@ from flwr.serverapp.strategy import FedAvg
 
 from sbrml.core.errors import ParameterError, shown
 from sbrml.flower.records import CONFIG_PREFIX
-from sbrml.flower.replies import conflict_reason, public_text, select_replies, unique_instructions
+from sbrml.flower.replies import (
+    check_round,
+    conflict_reason,
+    public_text,
+    select_replies,
+    unique_instructions,
+)
 
 __all__ = ["MAX_EXAMPLES", "METRIC_BOUND", "EvaluationRecord", "RobustEvaluation"]
 
@@ -178,6 +184,7 @@ class RobustEvaluation(FedAvg):
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         """FedAvg's evaluate instructions, one per node (a node sampled twice gets one)."""
+        check_round("configure_evaluate", server_round)
         messages = unique_instructions(
             list(super().configure_evaluate(server_round, arrays, config, grid)),
             "configure_evaluate",
@@ -196,6 +203,7 @@ class RobustEvaluation(FedAvg):
         """The median of each metric over the well-formed replies, with ``sbrml-valid``,
         ``sbrml-excluded`` and ``sbrml-ignored``; None when no node was sampled. A malformed
         reply is excluded and reported (``self.evaluations[-1].excluded``), never raised."""
+        check_round("aggregate_evaluate", server_round)
         plan = self._evaluate_plan
         if plan is None or plan.server_round != server_round:
             raise ParameterError(

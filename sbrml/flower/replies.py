@@ -35,7 +35,7 @@ from flwr.app import ArrayRecord, Message, MetricRecord, RecordDict
 from flwr.common import log
 
 from sbrml.api import AggregationResult
-from sbrml.core.errors import ParameterError, SpecError
+from sbrml.core.errors import ParameterError, SpecError, shown
 from sbrml.core.reasons import REASON_CHARS, public_text
 from sbrml.flower.adversary import BYZANTINE_KEY
 from sbrml.flower.client import REFUSED
@@ -45,11 +45,13 @@ from sbrml.optimized.ring import F64
 from sbrml.optimized.round_offline import RoundSetup
 
 __all__ = [
+    "MAX_ROUND",
     "REASON_CHARS",
     "Plan",
     "RoundRecord",
     "Row",
     "Selection",
+    "check_round",
     "conflict_reason",
     "public_text",
     "read_rows",
@@ -58,6 +60,27 @@ __all__ = [
     "strategy_error",
     "unique_instructions",
 ]
+
+
+# The largest round number: Flower's own rounds count from 1, and a round's labels
+# (``rule/{t}``, ``round/{t}``) and records need it printable and in an int64 (a 10**5000
+# round cannot even be written in decimal: ValueError beyond 4,300 digits).
+MAX_ROUND = 2**63 - 1
+
+
+def check_round(stage: str, server_round: object) -> int:
+    """``server_round`` an int (not a bool) in [1, ``MAX_ROUND``], else ``ParameterError``
+    naming ``stage`` (``configure_train``, ``aggregate_evaluate``, ...), D18.1: checked before
+    any sampling or label is built from it."""
+    if (
+        isinstance(server_round, bool)
+        or not isinstance(server_round, int)
+        or not 1 <= server_round <= MAX_ROUND
+    ):
+        raise ParameterError(
+            stage, "server_round", "an int in [1, 2^63 - 1]", "D18.1", shown(server_round)
+        )
+    return server_round
 
 
 def reason(node: int, index: Mapping[int, int], why: str) -> str:

@@ -37,6 +37,7 @@ from sbrml.flower.replies import (
     Plan,
     RoundRecord,
     Row,
+    check_round,
     public_text,
     read_rows,
     reason,
@@ -210,6 +211,7 @@ class SecureRobustStrategy(RobustEvaluation):
         """FedAvg's instructions, plus ``sbrml-mode`` and in mode ``two-server`` the round's
         public parameters (``sbrml-frac-bits``, ``sbrml-bound-log2``: D8.1, C8.15) and the
         servers' public keys (``sbrml-key-S0``, ``sbrml-key-S1``)."""
+        check_round("configure_train", server_round)
         messages = unique_instructions(
             list(super().configure_train(server_round, arrays, config, grid)), "configure_train"
         )
@@ -261,6 +263,7 @@ class SecureRobustStrategy(RobustEvaluation):
         link, C7.2), ``seconds`` (every phase), ``aborted`` (1 when nothing was released: the
         ArrayRecord is then the round's model unchanged, so Flower's ``Result.arrays`` holds
         the last model even when every round aborts)."""
+        check_round("aggregate_train", server_round)
         plan = self._plan
         if plan is None or plan.server_round != server_round:
             raise ParameterError(

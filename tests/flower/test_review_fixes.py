@@ -4,6 +4,7 @@ client's text, and ``evaluate_metrics_aggr_fn``'s result."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,8 +12,18 @@ import pytest
 from flwr.app import ConfigRecord
 
 import sbrml.optimized as opt
+from sbrml.core.errors import ParameterError, shown
 from sbrml.flower import SecureRobustStrategy
-from tests.flower.federation import TEMPLATE, Grid, client_replies, identity, rows
+from tests.flower.federation import (
+    FIRST_NODE,
+    TEMPLATE,
+    Grid,
+    client_replies,
+    identity,
+    instructions,
+    rows,
+    strategy,
+)
 
 
 class Waits(Exception):
@@ -65,3 +76,40 @@ def test_min_available_nodes_unset_is_the_largest_minimum_waited_for(
 ) -> None:
     s = SecureRobustStrategy("krum", f=1, **kw)
     assert (s.min_train_nodes, s.min_evaluate_nodes, s.min_available_nodes) == expected
+
+
+# -- finding 2: server_round is an int in [1, 2^63 - 1] ------------------------------------
+
+BAD_ROUNDS = [0, -1, 2**63, 10**5000, "1", None, True, 1.0]
+
+
+@pytest.mark.parametrize("server_round", BAD_ROUNDS, ids=lambda v: shown(v)[:12])
+@pytest.mark.parametrize(
+    "stage", ["configure_train", "aggregate_train", "configure_evaluate", "aggregate_evaluate"]
+)
+def test_a_round_that_is_no_round_number_is_refused(stage: str, server_round: Any) -> None:
+    s = strategy("median", 1, 5, mode="plaintext")
+    identity()
+    model = TEMPLATE.unflatten(np.zeros(TEMPLATE.dim))
+    grid: Any = Grid([FIRST_NODE + i for i in range(5)])
+    calls: dict[str, Callable[[], object]] = {
+        "configure_train": lambda: s.configure_train(server_round, model, ConfigRecord(), grid),
+        "aggregate_train": lambda: s.aggregate_train(server_round, []),
+        "configure_evaluate": lambda: s.configure_evaluate(
+            server_round, model, ConfigRecord(), grid
+        ),
+        "aggregate_evaluate": lambda: s.aggregate_evaluate(server_round, []),
+    }
+    with pytest.raises(ParameterError) as info:
+        calls[stage]()
+    err = info.value
+    assert (err.function, err.parameter, err.clause) == (stage, "server_round", "D18.1")
+    assert err.got == shown(server_round)
+
+
+def test_the_largest_round_runs() -> None:
+    s = strategy("median", 1, 5, mode="plaintext")
+    last = 2**63 - 1
+    messages = instructions(s, 5, server_round=last)
+    _, metrics = s.aggregate_train(last, client_replies(messages, rows(5)))
+    assert metrics is not None and metrics["valid"] == 5
