@@ -42,7 +42,7 @@ from sbrml.optimized.rules import (
     settle_lowest,
     weighted_sum,
 )
-from sbrml.reference.geometric import MAX_SUBSETS, check_subsets, subsets
+from sbrml.reference.geometric import MAX_SUBSETS, center_values, check_subsets, subsets
 from sbrml.reference.rules import (
     FLOAT_TIE_TOLERANCE,
     NeedsMajority,
@@ -274,11 +274,19 @@ class CenteredClipping(NeedsMajority):
         arr = check_matrix(self.name, "x", x)
         n, d = arr.shape
         self.check_n(n, self.name)
-        v = np.zeros(d) if center is None else np.asarray(center, dtype=np.float64)
-        if v.shape != (d,) or not np.isfinite(v).all():
-            raise ShapeError(
-                self.name, "center", f"a finite vector of length d={d}", "C10.6", f"shape {v.shape}"
-            )
+        v = np.zeros(d)
+        if center is not None:
+            # As objects first: float64 would raise OverflowError on an int beyond its range.
+            raw = np.asarray(center, dtype=object)
+            if raw.shape != (d,):
+                raise ShapeError(
+                    self.name,
+                    "center",
+                    f"a finite vector of length d={d}",
+                    "C10.6",
+                    f"shape {raw.shape}",
+                )
+            v = np.asarray(center_values(self.name, list(raw), d), dtype=np.float64)
         for _ in range(self.iterations):
             v = self._step(arr, v)
         return np.asarray(v, dtype=np.float64)

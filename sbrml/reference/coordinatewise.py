@@ -7,11 +7,10 @@ The mean is the exception: its weights 1/n do not depend on the data at all.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
-from sbrml.reference.distances import check_matrix, sq_distances
+from sbrml.reference.distances import check_matrix, finite_double, sq_distances
 from sbrml.reference.rules import (
     NeedsMajority,
     check_distance_matrix,
@@ -30,9 +29,11 @@ def columns(x: Sequence[Sequence[float]]) -> list[list[float]]:
 
 
 def half_sum(a: float, b: float) -> float:
-    """(a + b) / 2, or a/2 + b/2 when a + b overflows (C9.7): the same double otherwise."""
+    """(a + b) / 2, or a/2 + b/2 when a + b overflows (C9.7): the same double otherwise. Two
+    ints (each a double's range, D6.1) may sum beyond it: finite_double, not math.isfinite,
+    which would raise OverflowError on that int."""
     total = a + b
-    return total / 2 if math.isfinite(total) else a / 2 + b / 2
+    return total / 2 if finite_double(total) else a / 2 + b / 2
 
 
 def median(values: Sequence[float]) -> float:
@@ -46,7 +47,7 @@ def gaps_to(values: Sequence[float], centre: float) -> list[float]:
     """|v - centre| for each value, compared in D9.4 and D9.5; when one of them overflows,
     all are taken halved, |v/2 - centre/2|, which orders them the same way (C9.7)."""
     gaps = [abs(v - centre) for v in values]
-    if all(math.isfinite(g) for g in gaps):
+    if all(finite_double(g) for g in gaps):  # an int gap may exceed the float range
         return gaps
     return [abs(v / 2 - centre / 2) for v in values]
 

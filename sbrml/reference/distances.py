@@ -21,7 +21,7 @@ from sbrml.reference.beaver import (
 from sbrml.reference.ring import ring_sub
 
 
-def _finite(v: float) -> bool:
+def finite_double(v: float) -> bool:
     """A finite double; an int beyond the float range is not one (the optimized tree cannot
     hold it as float64 either), rather than an OverflowError from math.isfinite."""
     try:
@@ -43,7 +43,7 @@ def check_matrix(function: str, parameter: str, x: Sequence[Sequence[float]]) ->
                 function, f"{parameter}[{i}]", f"length d={d}", "D6.1", f"length {len(row)}"
             )
         for k, v in enumerate(row):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not _finite(v):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not finite_double(v):
                 raise ShapeError(
                     function, f"{parameter}[{i}][{k}]", "a finite real", "D6.1", shown(v)
                 )

@@ -37,6 +37,29 @@ from sbrml.reference.rules import (
 MAX_SUBSETS = 100_000
 
 
+def center_values(name: str, center: Sequence[object], d: int) -> list[float]:
+    """Implements C10.6's check of ``center``: ``d`` finite reals, as doubles, else
+    ``ShapeError``. An int beyond the float range is no finite real (D6.1, as ``check_matrix``
+    says), refused rather than an OverflowError from float(); both trees check it here."""
+    entries = list(center)
+    if len(entries) != d:
+        raise ShapeError(
+            name, "center", f"a finite vector of length d={d}", "C10.6", f"length {len(entries)}"
+        )
+    out = []
+    for k, c in enumerate(entries):
+        try:
+            v = float(c)  # type: ignore[arg-type]
+        except OverflowError:
+            v = math.inf
+        except (TypeError, ValueError):
+            v = math.nan
+        if not math.isfinite(v):
+            raise ShapeError(name, f"center[{k}]", "a finite real", "C10.6", shown(c))
+        out.append(v)
+    return out
+
+
 class Medoid(NeedsMajority):
     """The input minimising the sum of Euclidean distances to the others. Implements D10.3.
 
@@ -301,11 +324,7 @@ class CenteredClipping(NeedsMajority):
     ) -> list[float]:
         n, d = check_matrix(self.name, "x", x)
         self.check_n(n, self.name)
-        v = [0.0] * d if center is None else [float(c) for c in center]
-        if len(v) != d or not all(math.isfinite(c) for c in v):
-            raise ShapeError(
-                self.name, "center", f"a finite vector of length d={d}", "C10.6", f"length {len(v)}"
-            )
+        v = [0.0] * d if center is None else center_values(self.name, center, d)
         for _ in range(self.iterations):
             # Each move is clipped to tau even where x_i - v overflows (C6.9, ``clip_to``);
             # n moves of up to tau may still overflow their sum, hence fsum_mean.

@@ -103,15 +103,18 @@ def check_positive_int(rule: str, name: str, value: object, clause: str, low: in
 
 
 def check_positive_real(rule: str, name: str, value: object, clause: str) -> float:
-    """A finite real hyperparameter > 0, else ParameterError citing ``clause``."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    """A finite real hyperparameter > 0, else ParameterError citing ``clause``. The value is
+    used as a double: an int beyond the float range is none (float() and math.isfinite would
+    raise OverflowError on it), in both trees, which share this check."""
+    v = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            v = float(value)
+        except OverflowError:
+            v = math.inf
+    if not (math.isfinite(v) and v > 0):
         raise ParameterError(rule, name, f"a finite real {name} > 0", clause, shown(value))
-    return float(value)
+    return v
 
 
 def need_workers(

@@ -111,13 +111,23 @@ CASES = [
     Case("sorting_layers v", "D22.1", ParameterError, lambda t, v: sorting_layers(v), (-1,)),
     Case("check_processes", "C0.2", ParameterError,
          lambda t, v: check_processes("secure_aggregate", v)),
+    # A real hyperparameter is used as a double: the int is refused by its clause, not an
+    # OverflowError from math.isfinite (review 17, finding 3).
+    Case("GeometricMedian nu", "C10.2", ParameterError, lambda t, v: t.GeometricMedian(1, nu=v)),
+    Case("GeometricMedian tol", "C10.2", ParameterError,
+         lambda t, v: t.GeometricMedian(1, tol=v)),
+    Case("CenteredClipping tau", "C10.6", ParameterError,
+         lambda t, v: t.CenteredClipping(1, tau=v)),
+    Case("CenteredClipping center", "C10.6", ShapeError,
+         lambda t, v: t.CenteredClipping(0)([[1.0, 2.0]], center=[0.0, v])),
+    Case("StaticClipping c", "C11.4", ParameterError, lambda t, v: t.StaticClipping(1, c=v)),
 ]  # fmt: skip
 
 
 @pytest.mark.spec(
     "C0.1", "C0.2", "C1.2", "C2.2", "C2.4", "C2.5", "C2.7", "C6.2", "C6.3", "C6.5", "C8.6",
-    "C10.4", "C13.1", "C13.3", "C13.5", "C13.6", "C14.1", "C15.2", "C19.2", "D1.1", "D1.3",
-    "D19.3", "D22.1", "P22.2",
+    "C10.2", "C10.4", "C10.6", "C11.4", "C13.1", "C13.3", "C13.5", "C13.6", "C14.1", "C15.2",
+    "C19.2", "D1.1", "D1.3", "D19.3", "D22.1", "P22.2",
 )  # fmt: skip
 @pytest.mark.parametrize(
     ("case", "sign"),
@@ -137,6 +147,17 @@ def test_huge_int_gets_its_spec_error(impl: ModuleType, case: Case, sign: int) -
     assert type(info.value) is case.error, info.value
     assert info.value.clause == case.clause
     assert "an int of" in str(info.value)
+
+
+@pytest.mark.spec("C9.7", "D9.2", "D9.4")
+@pytest.mark.parametrize("rule", ["CoordinateMedian", "Meamed"])
+def test_ints_whose_sum_leaves_the_float_range(impl: ModuleType, rule: str) -> None:
+    """Two ints of a double's range (D6.1) may sum, or differ, beyond it: the median's middle
+    pair and meamed's gaps then take the halved form (C9.7), never an OverflowError from
+    math.isfinite on that int (review 17, finding 3)."""
+    big = 2**1023
+    assert [float(v) for v in getattr(impl, rule)(0)([[big], [big]])] == [float(big)]
+    assert [float(v) for v in getattr(impl, rule)(0)([[big], [-big], [-big], [big]])] == [0.0]
 
 
 @pytest.mark.spec("C6.5")
