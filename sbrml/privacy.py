@@ -27,7 +27,7 @@ except ImportError:
     raise
 
 from sbrml.attacks.vector import normal_draws
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, shown
 from sbrml.optimized.clipping import clip_rows
 from sbrml.optimized.distances import check_matrix
 from sbrml.optimized.randomness import RandomSource, SystemRandomSource
@@ -49,17 +49,20 @@ def _positive(
     inclusive_upper: bool = False,
     allow_zero: bool = False,
 ) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-    if ok:
-        v = float(value)  # type: ignore[arg-type]
-        ok = (v >= 0 if allow_zero else v > 0) and (
-            upper is None or (v <= upper if inclusive_upper else v < upper)
-        )
-    if not ok:
+    # Used as a double: an int beyond the float range is no finite real (float() and
+    # math.isfinite would raise OverflowError on it).
+    v = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            v = float(value)
+        except OverflowError:
+            v = math.inf
+    ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if not (ok and (upper is None or (v <= upper if inclusive_upper else v < upper))):
         low = ">= 0" if allow_zero else "> 0"
         high = "" if upper is None else f" and {'<=' if inclusive_upper else '<'} {upper}"
-        raise ParameterError(function, name, f"a finite real {low}{high}", clause, repr(value))
-    return float(value)  # type: ignore[arg-type]
+        raise ParameterError(function, name, f"a finite real {low}{high}", clause, shown(value))
+    return v
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def poisson_batch(size: int, rate: float, gen: np.random.Generator) -> NDArray[n
     comes from the caller's public NumPy generator; the result is sorted, possibly empty.
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ParameterError("poisson_batch", "size", "an int >= 1", "C17.4", repr(size))
+        raise ParameterError("poisson_batch", "size", "an int >= 1", "C17.4", shown(size))
     _positive("poisson_batch", "rate", rate, "C17.4", upper=1.0, inclusive_upper=True)
     return np.flatnonzero(gen.random(size) < rate).astype(np.int64)
 
@@ -134,7 +137,7 @@ def _check_accounting(function: str, delta: float, sampling_rate: float, steps: 
     _positive(function, "delta", delta, "C17.2", upper=1.0)
     _positive(function, "sampling_rate", sampling_rate, "C17.2", upper=1.0, inclusive_upper=True)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ParameterError(function, "steps", "an int >= 1", "C17.2", repr(steps))
+        raise ParameterError(function, "steps", "an int >= 1", "C17.2", shown(steps))
 
 
 def _event(sigma: float, sampling_rate: float, steps: int) -> dp_event.DpEvent:
@@ -174,7 +177,7 @@ def check_noise_tails(function: str, eps: float, delta: float, dim: int, steps: 
     discrete sampler is (eps, delta)-DP (spec C17.6 says what it does not cover).
     """
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-        raise ParameterError(function, "dim", "an int >= 1", "C17.6", repr(dim))
+        raise ParameterError(function, "dim", "an int >= 1", "C17.6", shown(dim))
     slack = truncation_slack(dim, steps)
     added = math.inf if eps > 700 else (1.0 + math.exp(eps)) * slack
     if added > delta / 10:
@@ -199,7 +202,7 @@ def epsilon(sigma: float, delta: float, sampling_rate: float, steps: int) -> flo
     _positive("epsilon", "sigma", sigma, "C17.2")
     if not low <= sigma <= high:
         raise ParameterError(
-            "epsilon", "sigma", f"a real in [{low:g}, {high:g}]", "C17.2", repr(sigma)
+            "epsilon", "sigma", f"a real in [{low:g}, {high:g}]", "C17.2", shown(sigma)
         )
     _check_accounting("epsilon", delta, sampling_rate, steps)
     return _epsilon(float(sigma), delta, sampling_rate, steps)
@@ -241,7 +244,7 @@ def calibrate_sigma(target_epsilon: float, delta: float, sampling_rate: float, s
                     f"an epsilon reachable with sigma <= {high:g}: the smallest is {least!r} "
                     f"at delta={delta!r}, q={sampling_rate!r}, T={steps}",
                     "C17.3",
-                    repr(target_epsilon),
+                    shown(target_epsilon),
                 )
             lo, hi = hi, min(high, hi * SIGMA_FACTOR)
     else:
@@ -255,7 +258,7 @@ def calibrate_sigma(target_epsilon: float, delta: float, sampling_rate: float, s
                     f"an epsilon below {most!r}, what sigma = {low:g} spends at delta={delta!r}, "
                     f"q={sampling_rate!r}, T={steps} (a larger target needs a smaller sigma)",
                     "C17.3",
-                    repr(target_epsilon),
+                    shown(target_epsilon),
                 )
             lo, hi = max(low, lo / SIGMA_FACTOR), lo
     sigma = dp_accounting.calibrate_dp_mechanism(

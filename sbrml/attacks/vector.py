@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, shown
 from sbrml.optimized.distances import check_matrix
 from sbrml.optimized.randomness import RandomSource, ring_elements
 
@@ -19,17 +19,25 @@ F64 = NDArray[np.float64]
 def _check_f(attack: str, f: int) -> int:
     if isinstance(f, bool) or not isinstance(f, int) or f < 1:
         raise ParameterError(
-            attack, "f", "an int f >= 1 (the number of Byzantine vectors)", "C16.1", repr(f)
+            attack, "f", "an int f >= 1 (the number of Byzantine vectors)", "C16.1", shown(f)
         )
     return f
 
 
 def _real(attack: str, name: str, value: object, clause: str, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ParameterError(attack, name, "a finite real", clause, repr(value))
-    if positive and value <= 0:
-        raise ParameterError(attack, name, f"{name} > 0", clause, repr(value))
-    return float(value)
+    # Used as a double: an int beyond the float range is no finite real (float() and
+    # math.isfinite would raise OverflowError on it).
+    v = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            v = float(value)
+        except OverflowError:
+            v = math.inf
+    if not math.isfinite(v):
+        raise ParameterError(attack, name, "a finite real", clause, shown(value))
+    if positive and v <= 0:
+        raise ParameterError(attack, name, f"{name} > 0", clause, shown(value))
+    return v
 
 
 def normal_draws(rng: RandomSource, count: int) -> F64:
@@ -133,14 +141,14 @@ class Mimic:
     def __init__(self, f: int, target: int = 0):
         self.f = _check_f(self.name, f)
         if isinstance(target, bool) or not isinstance(target, int) or target < 0:
-            raise ParameterError(self.name, "target", "an int >= 0", "C16.1", repr(target))
+            raise ParameterError(self.name, "target", "an int >= 0", "C16.1", shown(target))
         self.target = target
 
     def __call__(self, honest: ArrayLike, *, rng: Any = None) -> F64:
         x = check_matrix(self.name, "honest", honest)
         if self.target >= x.shape[0]:
             raise ParameterError(
-                self.name, "target", f"< {x.shape[0]} honest workers", "C16.1", repr(self.target)
+                self.name, "target", f"< {x.shape[0]} honest workers", "C16.1", shown(self.target)
             )
         return np.tile(x[self.target], (self.f, 1))
 
@@ -160,10 +168,10 @@ class _Optimal:
     def __init__(self, f: int, aggregator: Any, refine: int = 30):
         self.f = _check_f(self.name, f)
         if not callable(aggregator):
-            raise ParameterError(self.name, "aggregator", "a rule", "C16.1", repr(aggregator))
+            raise ParameterError(self.name, "aggregator", "a rule", "C16.1", shown(aggregator))
         self.aggregator = aggregator
         if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
-            raise ParameterError(self.name, "refine", "an int >= 0", "C16.1", repr(refine))
+            raise ParameterError(self.name, "refine", "an int >= 0", "C16.1", shown(refine))
         self.refine = refine
 
     def _attack(self, x: F64, tau: float) -> F64:

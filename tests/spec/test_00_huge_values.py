@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 
+import sbrml.attacks.vector as attacks
+import sbrml.privacy as privacy
 import sbrml.reference.mask_vectors as mask_vectors
 from sbrml.core.errors import (
     EncodingError,
@@ -147,6 +150,36 @@ def test_huge_int_gets_its_spec_error(impl: ModuleType, case: Case, sign: int) -
     assert type(info.value) is case.error, info.value
     assert info.value.clause == case.clause
     assert "an int of" in str(info.value)
+
+
+@pytest.mark.spec("C16.1", "C17.1", "C17.2", "C17.3", "C17.4", "C17.6")
+@pytest.mark.parametrize(
+    ("clause", "call"),
+    [
+        ("C16.1", lambda v: attacks.Gaussian(1, mu=v)),
+        ("C16.1", lambda v: attacks.Gaussian(1, sigma=v)),
+        ("C16.1", lambda v: attacks.IPM(1, epsilon=v)),
+        ("C16.1", lambda v: attacks.ALIE(1, z=v)),
+        ("C16.1", lambda v: attacks.Gaussian(-abs(v))),
+        ("C16.1", lambda v: attacks.Mimic(1, target=-abs(v))),
+        ("C17.1", lambda v: privacy.GaussianMechanism(clip=v, sigma=1.0)),
+        ("C17.1", lambda v: privacy.GaussianMechanism(clip=1.0, sigma=v)),
+        ("C17.2", lambda v: privacy.epsilon(v, 1e-5, 0.1, 10)),
+        ("C17.2", lambda v: privacy.epsilon(1.0, 1e-5, 0.1, -abs(v))),
+        ("C17.3", lambda v: privacy.calibrate_sigma(v, 1e-5, 0.1, 10)),
+        ("C17.4", lambda v: privacy.poisson_batch(10, v, np.random.default_rng(0))),
+        ("C17.6", lambda v: privacy.check_noise_tails("f", 1.0, 1e-5, -abs(v), 10)),
+    ],
+)
+@pytest.mark.parametrize("sign", [1, -1])
+def test_attacks_and_privacy_refuse_the_huge_int(
+    clause: str, call: Callable[[int], object], sign: int
+) -> None:
+    """The attacks' and the DP mechanism's real parameters are doubles: the int is refused by
+    its clause and shown by its size, never an OverflowError or a ValueError from repr."""
+    with pytest.raises(ParameterError) as info:
+        call(sign * HUGE)
+    assert info.value.clause == clause and "an int of" in str(info.value)
 
 
 @pytest.mark.spec("C9.7", "D9.2", "D9.4")
