@@ -27,6 +27,7 @@ __all__ = [
     "FEDAVG_ARGUMENTS",
     "MAX_NODES",
     "MAX_SERVER_LR",
+    "RESERVED",
     "check_flower_arguments",
     "check_node_minimums",
     "check_settings",
@@ -50,6 +51,14 @@ MAX_NODES = 10_000
 # 1e308 overflows theta - eta * aggregate to infinity in the first round, after which every
 # client's update is refused (C1.1) and no later round can release anything.
 MAX_SERVER_LR = float(2**16)
+# sbrml.rule's own arguments (name, f, impl): as hyperparameters they would collide with the
+# strategy's ``rule`` and ``f`` (a TypeError, "multiple values") or, ``impl``, silently switch
+# the rule to the reference tree while the rounds run the optimized one.
+RESERVED = tuple(
+    p.name
+    for p in inspect.signature(library_rule).parameters.values()
+    if p.kind is not inspect.Parameter.VAR_KEYWORD
+)
 
 
 def _real(value: object) -> bool:
@@ -87,7 +96,9 @@ def check_settings(
 
     ``mode`` one of ``modes``; ``rule`` a name (a str, D6.7); ``leakage`` None outside mode
     ``two-server`` (an option that does not apply is an error, as in ``sbrml.modes``);
-    ``hyperparameters`` None or a mapping with str keys; ``server_lr`` None or a finite real in
+    ``hyperparameters`` None or a mapping with str keys, none of ``sbrml.rule``'s own arguments
+    (``RESERVED``: ``name`` and ``f`` are the strategy's ``rule`` and ``f``; ``impl`` would run
+    the rule in the reference tree); ``server_lr`` None or a finite real in
     (0, ``MAX_SERVER_LR``];
     ``adversary`` None or an ``OmniscientAdversary``; ``rng`` a ``RandomSource`` (C2.8);
     ``paillier_bits`` 2048 or 3072 (C13.1); ``processes`` an int in [1, 64] (C0.2); both at
@@ -123,6 +134,19 @@ def check_settings(
                 "a hyperparameter's name (a str) as each key",
                 "D6.7",
                 f"key {shown(key)} ({type(key).__name__})",
+            )
+        if key in RESERVED:
+            why = {
+                "name": "is the strategy's own argument 'rule'",
+                "f": "is the strategy's own argument 'f'",
+                "impl": "is not taken: the strategy runs the optimized tree",
+            }.get(key, "is sbrml.rule's own argument")
+            raise ParameterError(
+                NAME,
+                "hyperparameters",
+                f"a rule's hyperparameter as each key: {key!r} {why}",
+                "D6.7",
+                f"{key}={shown(hyperparameters[key])}",  # type: ignore[index]
             )
     if server_lr is not None and not (
         _real(server_lr) and 0 < server_lr <= MAX_SERVER_LR  # type: ignore[operator]

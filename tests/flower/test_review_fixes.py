@@ -113,3 +113,36 @@ def test_the_largest_round_runs() -> None:
     messages = instructions(s, 5, server_round=last)
     _, metrics = s.aggregate_train(last, client_replies(messages, rows(5)))
     assert metrics is not None and metrics["valid"] == 5
+
+
+# -- finding 3: sbrml.rule's own arguments are no hyperparameters --------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [
+        ("f", 3, "the strategy's own argument 'f'"),
+        ("name", "median", "the strategy's own argument 'rule'"),
+        ("impl", "reference", "the strategy runs the optimized tree"),
+    ],
+)
+def test_reserved_hyperparameters_are_refused(key: str, value: object, why: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        SecureRobustStrategy("krum", f=1, mode="plaintext", hyperparameters={key: value})
+    err = info.value
+    assert (err.function, err.parameter, err.clause) == (
+        "SecureRobustStrategy",
+        "hyperparameters",
+        "D6.7",
+    )
+    assert repr(key) in err.condition and why in err.condition
+    assert err.got == f"{key}={value!r}"
+
+
+@pytest.mark.parametrize(
+    ("rule", "key"), [("geomed", "tol"), ("geomed", "nu"), ("cc", "tau"), ("clip+mean", "c")]
+)
+def test_a_huge_real_hyperparameter_is_refused_by_its_rule(rule: str, key: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        SecureRobustStrategy(rule, f=1, mode="plaintext", hyperparameters={key: 10**5000})
+    assert info.value.parameter == key and "an int of" in str(info.value)
