@@ -174,7 +174,12 @@ def _fingerprint(message: Message) -> tuple[object, ...]:
     # Two replies are the same reply when their content (or error) is the same object.
     if message.has_error():
         return ("error", message.error.code, message.error.reason)
-    return ("content", message.content.object_id)
+    try:
+        return ("content", message.content.object_id)
+    except (ValueError, TypeError, OverflowError):
+        # Content Flower cannot serialize (an int beyond 64 bits, built in-process) has no
+        # object_id: the Python object stands for it, rather than the round raising.
+        return ("object", id(message.content))
 
 
 def _stale(run_id: int, instructions: Mapping[int, Message] | None, message: Message) -> str | None:
@@ -210,10 +215,15 @@ def select_replies(
 ) -> Selection:
     """One reply per node of ``nodes`` (the sampled nodes, each once), the rest ignored or in
     conflict (see ``Selection``): a reply of a node not sampled, of another run or to another
-    instruction, or an identical repeat is ignored; two different replies of one node are a
-    conflict. ``stage`` names the caller in the log (``aggregate_train``, ...)."""
+    instruction, or an identical repeat (of any reply the node sent before) is ignored; two
+    different replies of one node are a conflict, counted by its different replies. ``stage``
+    names the caller in the log (``aggregate_train``, ...)."""
     sampled = set(nodes)
     out = Selection({}, {}, {}, 0)
+    # The different replies of each node that sent several: a repeat of any of them (A, B, B)
+    # is ignored, so that a conflict counts different replies only. Fingerprints are taken
+    # only then (object_id hashes the whole content).
+    seen: dict[int, list[tuple[object, ...]]] = {}
     for message in replies:
         node = message.metadata.src_node_id
         why = (
@@ -222,10 +232,13 @@ def select_replies(
             else _stale(run_id, instructions, message)
         )
         if why is None and node in out.chosen:
-            if _fingerprint(out.chosen[node]) == _fingerprint(message):
+            known = seen.setdefault(node, [_fingerprint(out.chosen[node])])
+            fingerprint = _fingerprint(message)
+            if fingerprint in known:
                 why = "an identical repeat of its reply"
             else:
-                out.conflicts[node] = out.conflicts.get(node, 1) + 1
+                known.append(fingerprint)
+                out.conflicts[node] = len(known)
                 continue
         if why is not None:
             # Each ignored reply counts (the metric ``ignored``); a node's first reason is kept.

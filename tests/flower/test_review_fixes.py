@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from flwr.app import ConfigRecord
+from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
 import sbrml.optimized as opt
 from sbrml.core.errors import ParameterError, shown
@@ -18,6 +18,7 @@ from tests.flower.federation import (
     FIRST_NODE,
     TEMPLATE,
     Grid,
+    answer,
     client_replies,
     identity,
     instructions,
@@ -146,3 +147,57 @@ def test_a_huge_real_hyperparameter_is_refused_by_its_rule(rule: str, key: str) 
     with pytest.raises(ParameterError) as info:
         SecureRobustStrategy(rule, f=1, mode="plaintext", hyperparameters={key: 10**5000})
     assert info.value.parameter == key and "an int of" in str(info.value)
+
+
+# -- finding 4: a conflict counts different replies; repeats are ignored -------------------
+
+
+def evaluate_content(accuracy: float) -> RecordDict:
+    return RecordDict({"metrics": MetricRecord({"accuracy": accuracy, "num-examples": 10})})
+
+
+def test_a_conflict_in_evaluation_counts_different_replies() -> None:
+    s = strategy("median", 1, 5, mode="plaintext")
+    identity()
+    model = TEMPLATE.unflatten(np.zeros(TEMPLATE.dim))
+    grid: Any = Grid([FIRST_NODE + i for i in range(5)])
+    sent = sorted(
+        s.configure_evaluate(1, model, ConfigRecord(), grid), key=lambda m: m.metadata.dst_node_id
+    )
+    replies = [answer(m, evaluate_content(0.5)) for m in sent]
+    b = answer(sent[0], evaluate_content(0.1))
+    metrics = s.aggregate_evaluate(1, [*replies, b, b, b])
+    assert metrics is not None
+    record = s.evaluations[-1]
+    assert record.excluded[FIRST_NODE].startswith(f"node {FIRST_NODE} (row 0): 2 different")
+    assert (metrics["sbrml-ignored"], record.ignored_replies) == (2, 2)
+    assert record.ignored == {FIRST_NODE: "an identical repeat of its reply"}
+
+
+def test_a_conflict_in_training_counts_different_replies() -> None:
+    s = strategy("median", 1, 5, mode="plaintext")
+    sent = instructions(s, 5)
+    first = client_replies(sent, rows(5))
+    other = client_replies(sent, rows(5, seed=1))  # reverse order: other[0] is node 104's
+    a_again = first[0]
+    _, metrics = s.aggregate_train(1, [*first, other[0], other[0], a_again])
+    assert metrics is not None
+    node = FIRST_NODE + 4
+    assert s.rounds[-1].excluded[node].startswith(f"node {node} (row 4): 2 different")
+    assert metrics["ignored"] == 2 and metrics["excluded"] == 1 and metrics["valid"] == 4
+
+
+def test_a_repeated_reply_flower_cannot_serialize_is_ignored_not_raised() -> None:
+    # object_id serializes the content: an int beyond 64 bits raised ValueError there.
+    s = strategy("median", 1, 5, mode="plaintext")
+    identity()
+    model = TEMPLATE.unflatten(np.zeros(TEMPLATE.dim))
+    grid: Any = Grid([FIRST_NODE + i for i in range(5)])
+    sent = sorted(
+        s.configure_evaluate(1, model, ConfigRecord(), grid), key=lambda m: m.metadata.dst_node_id
+    )
+    bad = answer(sent[0], evaluate_content(10**30))
+    replies = [answer(m, evaluate_content(0.5)) for m in sent[1:]]
+    metrics = s.aggregate_evaluate(1, [*replies, bad, bad])
+    assert metrics is not None and metrics["sbrml-ignored"] == 1
+    assert "is not a finite real" in s.evaluations[-1].excluded[FIRST_NODE]
