@@ -240,7 +240,14 @@ class RobustEvaluation(FedAvg):
                 accepted.append(chosen[node])
                 continue
             record.excluded[node] = public_text(f"node {node} (row {row}): {why}")
-            log(WARNING, "aggregate_evaluate: round %d excluded %s", server_round, why)
+            # The published reason, never ``why``: it may quote a client's metric keys, which
+            # could forge log lines (a newline) or flood the log (review 17, finding 5).
+            log(
+                WARNING,
+                "aggregate_evaluate: round %d excluded %s",
+                server_round,
+                record.excluded[node],
+            )
         metrics = MetricRecord()
         if accepted and self._evaluate_fn is not None:
             metrics = self._evaluate_fn([m.content for m in accepted], self.weighted_by_key)

@@ -242,6 +242,8 @@ def select_replies(
                 continue
         if why is not None:
             # Each ignored reply counts (the metric ``ignored``); a node's first reason is kept.
+            # Escaped and cut as every reason: it quotes the reply's run id.
+            why = public_text(why)
             out.ignored.setdefault(node, why)
             out.ignored_replies += 1
             log(WARNING, "%s: ignored a reply of node %d: %s", stage, node, why)

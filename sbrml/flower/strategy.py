@@ -248,7 +248,8 @@ class SecureRobustStrategy(RobustEvaluation):
             error=error,
         )
         if error is not None:
-            log(WARNING, "configure_train: round %d is aborted: %s", server_round, error)
+            why = public_text(str(error))  # every log line is escaped and cut, as the reasons
+            log(WARNING, "configure_train: round %d is aborted: %s", server_round, why)
             return []
         return messages
 
@@ -292,7 +293,12 @@ class SecureRobustStrategy(RobustEvaluation):
             own = {r.node: None if plan.error else r.reason for r in rows}
             record.excluded = {r.node: reason(r.node, index, own[r.node] or why) for r in rows}
             record.error = public_text(str(error))
-            log(WARNING, "aggregate_train: round %d released nothing: %s", server_round, error)
+            log(
+                WARNING,
+                "aggregate_train: round %d released nothing: %s",
+                server_round,
+                record.error,
+            )
             return plan.arrays, self._metrics(record, bytes=0, seconds=0.0, aborted=1)
         record.result = result
         record.valid = [row_nodes[i] for i in result.valid]

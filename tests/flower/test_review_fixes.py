@@ -4,15 +4,19 @@ client's text, and ``evaluate_metrics_aggr_fn``'s result."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pytest
-from flwr.app import ConfigRecord, MetricRecord, RecordDict
+from flwr.app import ConfigRecord, Message, MetricRecord, RecordDict
+from flwr.common.logger import FLOWER_LOGGER
 
 import sbrml.optimized as opt
 from sbrml.core.errors import ParameterError, shown
+from sbrml.core.reasons import REASON_CHARS
 from sbrml.flower import SecureRobustStrategy
 from tests.flower.federation import (
     FIRST_NODE,
@@ -20,6 +24,7 @@ from tests.flower.federation import (
     Grid,
     answer,
     client_replies,
+    error_reply,
     identity,
     instructions,
     rows,
@@ -201,3 +206,46 @@ def test_a_repeated_reply_flower_cannot_serialize_is_ignored_not_raised() -> Non
     metrics = s.aggregate_evaluate(1, [*replies, bad, bad])
     assert metrics is not None and metrics["sbrml-ignored"] == 1
     assert "is not a finite real" in s.evaluations[-1].excluded[FIRST_NODE]
+
+
+# -- finding 5: a client's text reaches a log line escaped and cut -------------------------
+
+FORGED = "\nINFO :      aggregate: all nodes valid (forged)\n" + "A" * 100_000
+
+
+@pytest.fixture
+def flower_log() -> Iterator[io.StringIO]:
+    """Everything Flower's logger writes during the test."""
+    text = io.StringIO()
+    handler = logging.StreamHandler(text)
+    FLOWER_LOGGER.addHandler(handler)
+    yield text
+    FLOWER_LOGGER.removeHandler(handler)
+
+
+def test_no_reply_can_forge_a_log_line(flower_log: io.StringIO) -> None:
+    """Evaluation quoted a metric key raw in its WARNING; training (checked alike) logs the
+    published reasons."""
+    s = strategy("median", 1, 5, mode="plaintext")
+    sent = instructions(s, 5)
+
+    def forge(i: int, reply: Message, instruction: Message) -> Message:
+        return error_reply(instruction, FORGED) if i == 0 else reply
+
+    arrays, _ = s.aggregate_train(1, client_replies(sent, rows(5), edit=forge))
+    assert len(s.rounds[-1].excluded) == 1
+    grid: Any = Grid([FIRST_NODE + i for i in range(5)])
+    assert arrays is not None
+    sent = sorted(
+        s.configure_evaluate(1, arrays, ConfigRecord(), grid), key=lambda m: m.metadata.dst_node_id
+    )
+    replies = [answer(m, evaluate_content(0.5)) for m in sent[:3]]
+    forged = RecordDict({"metrics": MetricRecord({"accuracy": 0.5, "num-examples": 10, FORGED: 1})})
+    replies.append(answer(sent[3], forged))
+    replies.append(error_reply(sent[4], FORGED))
+    s.aggregate_evaluate(1, replies)
+    assert len(s.evaluations[-1].excluded) == 2
+    log = flower_log.getvalue()
+    assert "\nINFO :      aggregate: all nodes valid" not in log
+    assert "A" * (REASON_CHARS + 1) not in log
+    assert log.count("excluded node") == 3  # each exclusion logged, by its published reason
