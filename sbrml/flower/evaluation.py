@@ -20,7 +20,8 @@ reported accuracy. ``RobustEvaluation`` (``SecureRobustStrategy``'s base) replac
    ``METRIC_BOUND``.
 3. Each metric (but ``weighted_by_key``) is the **median** over the accepted replies, one
    value per node, unweighted; a list metric, element by element. With
-   ``evaluate_metrics_aggr_fn`` given, that function gets the accepted replies instead.
+   ``evaluate_metrics_aggr_fn`` given, that function gets the accepted replies instead, and
+   returns a MetricRecord (FedAvg's contract; anything else is a ``ParameterError``).
 4. The MetricRecord adds ``sbrml-valid``, ``sbrml-excluded`` (every sampled node not counted,
    so the two sum to the nodes sampled) and ``sbrml-ignored`` (ignored replies, each counted);
    ``self.evaluations[-1]`` keeps the reasons by node, as ``self.rounds`` does for training.
@@ -251,6 +252,17 @@ class RobustEvaluation(FedAvg):
         metrics = MetricRecord()
         if accepted and self._evaluate_fn is not None:
             metrics = self._evaluate_fn([m.content for m in accepted], self.weighted_by_key)
+            if not isinstance(metrics, MetricRecord):
+                # FedAvg's contract, (list[RecordDict], str) -> MetricRecord: the strategy adds
+                # its counts to the record, so anything else is the caller's error, named.
+                raise ParameterError(
+                    "aggregate_evaluate",
+                    "evaluate_metrics_aggr_fn",
+                    "a function returning a MetricRecord (FedAvg's contract: "
+                    "(list[RecordDict], str) -> MetricRecord)",
+                    "D18.1",
+                    f"it returned a {type(metrics).__name__}",
+                )
         elif accepted:
             records = [next(iter(m.content.metric_records.values())) for m in accepted]
             metrics = median_metrics(records, self.weighted_by_key)

@@ -249,3 +249,26 @@ def test_no_reply_can_forge_a_log_line(flower_log: io.StringIO) -> None:
     assert "\nINFO :      aggregate: all nodes valid" not in log
     assert "A" * (REASON_CHARS + 1) not in log
     assert log.count("excluded node") == 3  # each exclusion logged, by its published reason
+
+
+# -- finding 6: evaluate_metrics_aggr_fn returns a MetricRecord ----------------------------
+
+
+@pytest.mark.parametrize(("returned", "kind"), [(None, "NoneType"), ({"a": 1.0}, "dict")])
+def test_an_evaluate_metrics_function_returning_no_metric_record_is_named(
+    returned: object, kind: str
+) -> None:
+    s = strategy("mean", 0, 3, mode="plaintext", evaluate_metrics_aggr_fn=lambda c, k: returned)
+    identity()
+    model = TEMPLATE.unflatten(np.zeros(TEMPLATE.dim))
+    grid: Any = Grid([FIRST_NODE + i for i in range(3)])
+    sent = list(s.configure_evaluate(1, model, ConfigRecord(), grid))
+    with pytest.raises(ParameterError) as info:
+        s.aggregate_evaluate(1, [answer(m, evaluate_content(0.5)) for m in sent])
+    err = info.value
+    assert (err.function, err.parameter, err.clause) == (
+        "aggregate_evaluate",
+        "evaluate_metrics_aggr_fn",
+        "D18.1",
+    )
+    assert "MetricRecord" in err.condition and err.got == f"it returned a {kind}"
