@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sbrml.core.channel import Message
-from sbrml.core.errors import ParameterError
+from sbrml.core.errors import ParameterError, shown
 from sbrml.core.round import worker_name
 from sbrml.optimized.randomness import RandomSource
 from sbrml.optimized.ring import encode
@@ -21,7 +21,7 @@ from sbrml.reference.channel import pack_ring
 
 def _check_worker(attack: str, worker: int) -> str:
     if isinstance(worker, bool) or not isinstance(worker, int) or worker < 0:
-        raise ParameterError(attack, "worker", "a worker index >= 0", "C16.1", repr(worker))
+        raise ParameterError(attack, "worker", "a worker index >= 0", "C16.1", shown(worker))
     return worker_name(worker)
 
 
@@ -50,7 +50,7 @@ class RingWrap:
                 "coordinates",
                 f"indices in [0, {encoded.size})",
                 "C16.1",
-                repr(list(coordinates)),
+                shown(list(coordinates)),
             )
         encoded[list(coordinates)] += np.uint64(1 << 63)
         self.messages = _share_messages(self.sender, encoded, rng)
@@ -97,7 +97,7 @@ class MalformedShare:
                 "server, cut",
                 "'S0' or 'S1', and an int >= 1",
                 "C16.1",
-                f"{server!r}, {cut!r}",
+                f"{shown(server)}, {shown(cut)}",
             )
         self.server, self.cut = server, cut
 
@@ -119,7 +119,7 @@ class MissingShare:
     def __init__(self, worker: int, server: str | None = "S1"):
         self.sender = _check_worker(self.name, worker)
         if server not in ("S0", "S1", None):
-            raise ParameterError(self.name, "server", "'S0', 'S1' or None", "C16.1", repr(server))
+            raise ParameterError(self.name, "server", "'S0', 'S1' or None", "C16.1", shown(server))
         self.server = server
 
     def __call__(self, messages: list[Message]) -> list[Message]:
@@ -143,7 +143,7 @@ class NonFiniteInput:
     def __init__(self, worker: int, value: float = float("nan")):
         _check_worker(self.name, worker)
         if value == value and abs(value) != float("inf"):  # NaN is the only value unequal to itself
-            raise ParameterError(self.name, "value", "NaN or an infinity", "C16.1", repr(value))
+            raise ParameterError(self.name, "value", "NaN or an infinity", "C16.1", shown(value))
         self.worker, self.value = worker, value
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:

@@ -148,3 +148,27 @@ def test_protocol_attacks() -> None:
     assert list(wrapped.excluded) == [2] and "C8.14" in wrapped.excluded[2]
     with pytest.raises(ParameterError):
         RingWrap(2, [1.0, 2.0], [5], rng=rng)
+
+
+@pytest.mark.spec("C16.1")
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda v: RingWrap(v, [1.0], [0], rng=opt.DeterministicRandomSource(1)),
+        lambda v: RingWrap(0, [1.0], [v], rng=opt.DeterministicRandomSource(1)),
+        lambda v: MalformedShare(v),
+        lambda v: MalformedShare(0, cut=v),
+        lambda v: MissingShare(v),
+        lambda v: NonFiniteInput(0, value=v),
+    ],
+    ids=["wrap-worker", "wrap-coordinates", "malformed-worker", "malformed-cut", "missing", "nan"],
+)
+def test_protocol_attacks_show_a_huge_int_by_its_size(build: Any) -> None:
+    """A protocol attack's refusal of an int Python will not print names it by its size (C0.1),
+    not a bare ValueError from building the message."""
+    with pytest.raises(ParameterError) as info:
+        build(-(10**5000))
+    assert info.value.clause == "C16.1"
+    assert "an int of 16610 bits" in str(info.value) or "a list that cannot be printed" in str(
+        info.value
+    )
