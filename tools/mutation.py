@@ -328,6 +328,32 @@ EQUIVALENT["sbrml.reference.beaver.x_beaver_gram__mutmut_5"] = (
     "cols = 1 instead of 0 only for a triple of no rows, where x must have no rows either "
     "and E is cut into no rows, of any width"
 )
+# The round modules (run at 38aef63): the optimized per-server round and its offline set-up.
+_OPT_ROUND = "sbrml.optimized.round.x_server_round__mutmut_"
+_OFFSET = (
+    "only Krum and Multi-Krum (alone or after NNM) run with leakage index or output on "
+    "distances (C8.15), and both have an offset: getattr's default is never taken"
+)
+for _number, _reason in [
+    (47, "the range material is dropped only to free it: nothing reads it after the range check"),
+    (89, "z is assigned on every path before it is read"),
+    (299, "p feeds only encode_weights and spread_weights, which read its values as floats"),
+    (301, "p feeds only encode_weights and spread_weights, which read its values as floats"),
+    (368, _FLOAT64),
+    *[(k, _OFFSET) for k in (410, 413, 416, 440, 443, 446)],
+    (498, _FLOAT64),
+]:
+    EQUIVALENT[f"{_OPT_ROUND}{_number}"] = _reason
+EQUIVALENT.update(
+    {
+        "sbrml.optimized.round_offline.x_offline_material__mutmut_2": (
+            "gram and squares are read only in the branch of the variant that assigned them"
+        ),
+        "sbrml.optimized.round_offline.x_offline_material__mutmut_20": (
+            "g[0] is None only in a process that does not play S0, which never reads gram[0]"
+        ),
+    }
+)
 
 # Functions that only build the text of an error message: each of their mutants is
 # message-only, like a changed argument of an ``...Error(...)`` call. Function -> its callers.

@@ -275,3 +275,46 @@ def test_the_reference_public_weighted_sum_refuses_a_length_mismatch() -> None:
     assert public_weighted_sum([2, 3], [[1, 1], [1, 2]], 2) == [5, 8]
     with pytest.raises(ValueError):
         public_weighted_sum([2, 3, 4], [[1, 1], [1, 2]], 2)
+
+
+@pytest.mark.spec("C1.2")
+def test_encode_update_words_c1_2_with_the_rounds_frac_bits(impl: ModuleType) -> None:
+    """An int beyond the float range in a worker's update is refused with C1.2's condition
+    at the round's F, not the default's (both trees word it with range_condition)."""
+    from sbrml.reference.ring import range_condition
+
+    with pytest.raises(EncodingError) as info:
+        impl.encode_update([2**1100], frac_bits=10)
+    assert info.value.clause == "C1.2"
+    assert info.value.condition == range_condition(64, 10)
+
+
+@pytest.mark.spec("D8.1")
+@pytest.mark.parametrize("n", [True, 5.0, "5", None])
+def test_round_setup_refuses_an_n_that_is_not_an_int(n: Any) -> None:
+    """A party's set-up takes n as an int (D8.1): a bool, float or str is a ShapeError naming
+    round_setup and n, before any other check."""
+    with pytest.raises(ShapeError) as info:
+        round_setup(n, 4, opt.Krum(1))
+    err = info.value
+    assert (err.function, err.parameter, err.clause) == ("round_setup", "n", "D8.1")
+    assert err.condition == "an int n >= 1" and err.got == repr(n)
+
+
+@pytest.mark.spec("P23.2")
+@pytest.mark.parametrize(
+    ("rule", "leakage", "online"),
+    [
+        (opt.Krum(1), "distances", False),
+        (opt.Krum(1), "index", True),
+        (opt.Krum(1), "output", True),
+        (opt.MultiKrum(1, m=2), "distances", False),
+        (opt.CoordinateMedian(1), None, True),
+    ],
+)
+def test_draws_online_follows_the_rule_and_leakage(rule: Any, leakage: Any, online: bool) -> None:
+    """P23.2: dealer material is drawn while the round runs exactly for the coordinate-wise
+    rules on shares and Krum's hidden modes (S0 then sends the dealer requests)."""
+    from sbrml.optimized.round_offline import draws_online
+
+    assert draws_online(round_setup(7, 4, rule, leakage=leakage)) is online
