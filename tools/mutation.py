@@ -42,7 +42,8 @@ WORK = ROOT / "build" / "mutation"
 # spec/), the narrow-width, validation-path and across-block tests of issue 18, the
 # differential tests of the same functions, and the known-answer vectors. The round's
 # per-party paths (one server per process, section 23) are tested with every party in its
-# own thread (tests/net/test_parties.py; no network, no subprocess).
+# own thread (tests/net/test_parties.py, and test_parties_agreement.py for the valid lists and
+# the messages between the servers; no network, no subprocess).
 _RING = [
     "tests/spec/test_01_ring.py",
     "tests/spec/test_01_ring_helpers.py",
@@ -80,6 +81,7 @@ _ROUND = [
     "tests/spec/test_08_leakage.py",
     "tests/spec/test_validation_paths.py",
     "tests/net/test_parties.py",
+    "tests/net/test_parties_agreement.py",
     "tests/differential/test_trees_agree.py",
     "tests/differential/test_blocks_and_parameters.py",
     "tests/vectors/test_vectors.py",
@@ -121,6 +123,25 @@ EQUIVALENT: dict[str, str] = {
         "F <= 67 instead of F <= 61: with W >= 1, the bound F + W <= 62 still refuses every F > 61"
     ),
 }
+# core/round.py, the per-party paths of the round (issue 18).
+_ROUND_MUT = "sbrml.core.round."
+_CHECK_N_NAME = (
+    "the function name check_n puts in its error is discarded: check_after_exclusions raises "
+    "its own InsufficientWorkersError (secure_aggregate, C8.4) in its place"
+)
+_NO_SHARE = "by_sender.get(name) is None or [] alike when a worker sent nothing: `not got` is true"
+_EVERY_EXCLUDED_HAS_A_REASON = (
+    "reasons.get's default is never read: collect_shares gives a reason to every worker a "
+    "server did not keep, and one it kept that the other's list lacks gets C8.3's reason "
+    "(one server played) or S1's collect_shares reason (both played: the in-memory exchange "
+    "hands S0 S1's own list)"
+)
+for _name, _reason in [
+    *[(f"x_check_after_exclusions__mutmut_{k}", _CHECK_N_NAME) for k in (2, 4, 5, 6)],
+    *[(f"x_collect_shares__mutmut_{k}", _NO_SHARE) for k in (16, 18)],
+    *[(f"x_agree_on_valid__mutmut_{k}", _EVERY_EXCLUDED_HAS_A_REASON) for k in (88, 90)],
+]:
+    EQUIVALENT[_ROUND_MUT + _name] = _reason
 # zip(..., strict=True) loosened where every operand has the same length by construction.
 _SAME_COUNT = "the dealer draws every operand with ring_elements(count): the lengths are equal"
 _SAME_ROWS = "a^0, a^1 have `rows` entries and B^0, B^1, C^0 `rows` rows of `cols` (_rows)"

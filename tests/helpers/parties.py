@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from sbrml.core.channel import Channel, Message, Payload, wire_payload
-from sbrml.core.errors import ParameterError, RoundAborted
+from sbrml.core.errors import ParameterError, RoundAborted, shown
 from sbrml.net.parties import run_dealer, run_server, run_worker
 from sbrml.optimized import DeterministicRandomSource
 from sbrml.optimized.round_offline import RoundSetup
 
 TIMEOUT = 20.0  # seconds a ThreadChannel waits for a message, unless told otherwise
+# What a deviating party does to each message it sends: the message to post, or None (withheld).
+MessageTamper = Callable[[Message], Message | None]
 
 
 class Hub:
@@ -35,12 +37,22 @@ class Hub:
 
 class ThreadChannel(Channel):
     """Plays ``me``; records its own view (sent and received messages) like a network
-    channel: received messages ordered by the ``senders`` list, an exchange S0's first."""
+    channel: received messages ordered by the ``senders`` list, an exchange S0's first.
+    ``tamper`` rewrites or withholds each message this party sends (a deviating party)."""
 
-    def __init__(self, me: str, hub: Hub, *, timeout: float = TIMEOUT, cut: str = "") -> None:
+    def __init__(
+        self,
+        me: str,
+        hub: Hub,
+        *,
+        timeout: float = TIMEOUT,
+        cut: str = "",
+        tamper: MessageTamper | None = None,
+    ) -> None:
         super().__init__()
         self.me, self.hub, self.timeout = me, hub, timeout
         self.cut = cut  # a label whose payloads this party sends 8 bytes short (a deviation)
+        self.tamper = tamper
 
     def plays(self, party: str) -> bool:
         return party == self.me
@@ -49,16 +61,21 @@ class ThreadChannel(Channel):
         self._count_bytes(message)
         self.messages.append(message)
 
-    def _post(self, sender: str, receiver: str, label: str, payload: Payload) -> Message:
+    def _post(self, sender: str, receiver: str, label: str, payload: Payload) -> Message | None:
+        """Post one message; returns what went on the wire (None: the tamper withheld it)."""
         if sender != self.me:
             raise ParameterError("ThreadChannel.send", "sender", self.me, "D23.1", sender)
         data = bytes(wire_payload(payload))
         message = Message(sender, receiver, label, data[:-8] if label == self.cut else data)
-        self.hub.post(message)
-        return message
+        sent = self.tamper(message) if self.tamper is not None else message
+        if sent is not None:
+            self.hub.post(sent)
+        return sent
 
     def send(self, sender: str, receiver: str, label: str, payload: Payload) -> None:
-        self._record(self._post(sender, receiver, label, payload))
+        message = self._post(sender, receiver, label, payload)
+        if message is not None:
+            self._record(message)
 
     def deliver(self, message: Message) -> None:
         self.send(message.sender, message.receiver, message.label, message.payload)
@@ -105,6 +122,17 @@ class ThreadChannel(Channel):
     ) -> tuple[Payload | None, Payload | None]:
         s = 0 if self.me == "S0" else 1
         other = "S1" if s == 0 else "S0"
+        # D23.1: the share of a server this channel does not play is absent (None), so a
+        # step that computed the other server's part anyway is caught here.
+        absent = payload1 if s == 0 else payload0
+        if absent is not None:
+            raise ParameterError(
+                "ThreadChannel.exchange",
+                f"payload{1 - s}",
+                f"None: {other} is not played here, its share is absent",
+                "D23.1",
+                shown(absent),
+            )
         mine = self._post(self.me, other, label, payload0 if s == 0 else payload1)  # type: ignore[arg-type]
         got = self._wait(self.me, label, [other], first=True)
         if not got:
@@ -113,7 +141,8 @@ class ThreadChannel(Channel):
             )
         # Recorded in canonical order, S0's message first (D7.6).
         for m in [mine, got[-1]] if s == 0 else [got[-1], mine]:
-            self._record(m)
+            if m is not None:
+                self._record(m)
         out: list[Payload | None] = [None, None]
         out[s] = got[-1].payload
         return out[0], out[1]
@@ -128,19 +157,25 @@ def play_in_threads(
     silent: Collection[str] = (),
     join: float = 60.0,
     cut: tuple[str, str] = ("", ""),
+    tamper: Mapping[str, MessageTamper] | None = None,
 ) -> tuple[dict[str, ThreadChannel], dict[str, Any]]:
     """One round of ``setup`` with S0, S1, the dealer and every worker in a thread of its
     own, each over a ThreadChannel that waits ``timeout`` seconds; the parties in ``silent``
     never take part; ``cut = (party, label)`` makes that party send every payload of that
-    label 8 bytes short (a deviating party, C23.4). Each party draws from its own copy of
+    label 8 bytes short (a deviating party, C23.4); ``tamper[party]`` rewrites or withholds
+    each message that party sends. Each party draws from its own copy of
     the root seed, as a deployment's parties do. Returns every party's channel and, per
     server, its result, and per party that raised, the exception (so that the test fails on
     it or checks it)."""
     n = inputs.shape[0]
     hub = Hub()
     names = ["S0", "S1", "dealer"] + [f"W{i}" for i in range(n)]
+    tampers = tamper or {}
     channels = {
-        p: ThreadChannel(p, hub, timeout=timeout, cut=cut[1] if p == cut[0] else "") for p in names
+        p: ThreadChannel(
+            p, hub, timeout=timeout, cut=cut[1] if p == cut[0] else "", tamper=tampers.get(p)
+        )
+        for p in names
     }
     out: dict[str, Any] = {}
 
