@@ -113,33 +113,15 @@ EQUIVALENT: dict[str, str] = {
     "sbrml.optimized.ring.x_as_ring__mutmut_82": (
         "at bits = 64 the test int(arr.max()) >= 2^64 is false for every uint64 array"
     ),
-    "sbrml.optimized.ring.x_as_real_array__mutmut_16": (
-        "a bool array's kind is 'b', not in 'iuf', so the kind test alone refuses it"
-    ),
     "sbrml.optimized.ring.x_as_real_array__mutmut_19": _NO_KIND_X,
     "sbrml.optimized.ring.x_as_real_array__mutmut_35": _FLOAT64,
     "sbrml.optimized.ring.x_decode__mutmut_29": _FLOAT64,
-    "sbrml.core.round.x_check_round_params__mutmut_4": (
-        "F <= 67 instead of F <= 61: with W >= 1, the bound F + W <= 62 still refuses every F > 61"
-    ),
 }
 # core/round.py, the per-party paths of the round (issue 18).
 _ROUND_MUT = "sbrml.core.round."
-_CHECK_N_NAME = (
-    "the function name check_n puts in its error is discarded: check_after_exclusions raises "
-    "its own InsufficientWorkersError (secure_aggregate, C8.4) in its place"
-)
 _NO_SHARE = "by_sender.get(name) is None or [] alike when a worker sent nothing: `not got` is true"
-_EVERY_EXCLUDED_HAS_A_REASON = (
-    "reasons.get's default is never read: collect_shares gives a reason to every worker a "
-    "server did not keep, and one it kept that the other's list lacks gets C8.3's reason "
-    "(one server played) or S1's collect_shares reason (both played: the in-memory exchange "
-    "hands S0 S1's own list)"
-)
 for _name, _reason in [
-    *[(f"x_check_after_exclusions__mutmut_{k}", _CHECK_N_NAME) for k in (2, 4, 5, 6)],
     *[(f"x_collect_shares__mutmut_{k}", _NO_SHARE) for k in (16, 18)],
-    *[(f"x_agree_on_valid__mutmut_{k}", _EVERY_EXCLUDED_HAS_A_REASON) for k in (88, 90)],
 ]:
     EQUIVALENT[_ROUND_MUT + _name] = _reason
 # zip(..., strict=True) loosened where every operand has the same length by construction.
@@ -198,7 +180,8 @@ EQUIVALENT.update(
         ),
         "sbrml.optimized.beaver.xǁGramSharesǁrestrict__mutmut_17": (
             "restricting to all rows in order returns a copy instead of self: a[arange(n)], "
-            "c and aat indexed by arange(n) hold the same values (GramShares compares a and c)"
+            "c and aat indexed by arange(n) hold the same values (only `is` tells them apart, "
+            "and no caller keeps or compares the identity)"
         ),
         "sbrml.optimized.beaver.xǁGramSharesǁrestrict__mutmut_18": (
             "the same: a copy with the same values instead of self"
@@ -224,7 +207,6 @@ EQUIVALENT.update(
 # optimized/distances.py, D5.3's float views (issue 18 item 1, second pass).
 _DIST = "sbrml.optimized.distances."
 _VIEWS = _DIST + "xǁDistancesǁ"
-_NEVER_READ = "Distances.floor is read nowhere (the bounds use bounded_distances' own eta)"
 _BOOL_ALREADY = "refined.all(axis=1) is a bool array already: asarray without a dtype keeps it"
 _INT_ANY = "an index array of NumPy's default integer dtype indexes the same entries as intp"
 _E_EXACT = (
@@ -265,13 +247,14 @@ for _name, _reason in [
 ]:
     EQUIVALENT[_DIST + _name] = _reason
 for _name, _reason in [
-    *[(f"__init____mutmut_{k}", _NEVER_READ) for k in (4, 5, 6, 7, 8, 9)],
-    ("__init____mutmut_17", _BOOL_ALREADY),
-    ("__init____mutmut_19", _BOOL_ALREADY),
-    ("__init____mutmut_26", _E_EXACT),
-    ("__init____mutmut_28", _E_EXACT),
+    # Numbered after b43da16 removed Distances.floor and its six mutants (4-9): the numbers
+    # below were 17, 19, 26, 28 and 35 (checked with mutmut's generator on the new source).
+    ("__init____mutmut_11", _BOOL_ALREADY),
+    ("__init____mutmut_13", _BOOL_ALREADY),
+    ("__init____mutmut_20", _E_EXACT),
+    ("__init____mutmut_22", _E_EXACT),
     (
-        "__init____mutmut_35",
+        "__init____mutmut_29",
         "the sample only prefilters: equal() and twins() compare whole rows after it, and "
         "equal rows are equal on any sample",
     ),
@@ -345,36 +328,14 @@ for _name, _reason in [
     *[(f"x_sq_norm_encoded__mutmut_{k}", _UINT_SUM) for k in (23, 25, 32, 34)],
 ]:
     EQUIVALENT[_RING_MUT + _name] = _reason
-EQUIVALENT["sbrml.reference.beaver.x_beaver_gram__mutmut_5"] = (
-    "cols = 1 instead of 0 only for a triple of no rows, where x must have no rows either "
-    "and E is cut into no rows, of any width"
-)
 # The round modules (run at 38aef63): the optimized per-server round and its offline set-up.
 _OPT_ROUND = "sbrml.optimized.round.x_server_round__mutmut_"
-_OFFSET = (
-    "only Krum and Multi-Krum (alone or after NNM) run with leakage index or output on "
-    "distances (C8.15), and both have an offset: getattr's default is never taken"
-)
 for _number, _reason in [
-    (47, "the range material is dropped only to free it: nothing reads it after the range check"),
     (89, "z is assigned on every path before it is read"),
-    (299, "p feeds only encode_weights and spread_weights, which read its values as floats"),
-    (301, "p feeds only encode_weights and spread_weights, which read its values as floats"),
     (368, _FLOAT64),
-    *[(k, _OFFSET) for k in (410, 413, 416, 440, 443, 446)],
     (498, _FLOAT64),
 ]:
     EQUIVALENT[f"{_OPT_ROUND}{_number}"] = _reason
-EQUIVALENT.update(
-    {
-        "sbrml.optimized.round_offline.x_offline_material__mutmut_2": (
-            "gram and squares are read only in the branch of the variant that assigned them"
-        ),
-        "sbrml.optimized.round_offline.x_offline_material__mutmut_20": (
-            "g[0] is None only in a process that does not play S0, which never reads gram[0]"
-        ),
-    }
-)
 
 # Functions that only build the text of an error message: each of their mutants is
 # message-only, like a changed argument of an ``...Error(...)`` call. Function -> its callers.
@@ -447,6 +408,18 @@ def _differences(a: ast.AST, b: ast.AST, parent: ast.AST | None) -> list[tuple[A
     return found
 
 
+# Calls whose string argument names what is looked up, not what an error will say.
+LOOKUPS = {"getattr", "hasattr", "setattr", "delattr", "get", "pop", "setdefault", "derive"}
+
+
+def _callee_name(call: ast.Call) -> str | None:
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    if isinstance(call.func, ast.Attribute):
+        return call.func.attr
+    return None
+
+
 def is_label_only(original: str, mutant: str, labels: set[str]) -> bool:
     """True if the mutant changes only a label passed to a call: the pattern's second half.
 
@@ -454,13 +427,17 @@ def is_label_only(original: str, mutant: str, labels: set[str]) -> bool:
     mutated, passed as a string argument to a call (``check_frac_bits("decode", ...)``,
     ``as_ring("decode", "elements", ...)``); the callee uses it only to name the function and
     parameter in the error it may raise. The mutant must change that one string (to another
-    string or to ``None``) and nothing else.
+    string or to ``None``) and nothing else. A string passed to a lookup (``getattr(rule,
+    "rule", rule)``, ``mapping.get("name")``: ``LOOKUPS``) is never a label: it decides what
+    is read, however it happens to be spelled.
     """
     a, b = ast.parse(original), ast.parse(mutant)
     diffs = _differences(a, b, None)
     if len(diffs) != 1:
         return False
     old, new, parent = diffs[0]
+    if isinstance(parent, ast.Call) and _callee_name(parent) in LOOKUPS:
+        return False
     return (
         isinstance(old, ast.Constant)
         and old.value in labels

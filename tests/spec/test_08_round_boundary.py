@@ -318,3 +318,60 @@ def test_draws_online_follows_the_rule_and_leakage(rule: Any, leakage: Any, onli
     from sbrml.optimized.round_offline import draws_online
 
     assert draws_online(round_setup(7, 4, rule, leakage=leakage)) is online
+
+
+@pytest.mark.spec("C8.15")
+@pytest.mark.parametrize(
+    ("rule", "variant", "gram", "squares"),
+    [
+        (opt.CoordinateMedian(1), "gram", False, False),
+        (opt.Krum(1), "gram", True, False),
+        (opt.Krum(1), "pairwise", False, True),
+    ],
+    ids=["median", "gram", "pairwise"],
+)
+def test_offline_material_holds_only_what_the_round_uses(
+    rule: Any, variant: str, gram: bool, squares: bool
+) -> None:
+    """P8.1 step 0: the Gram triple for variant gram, square pairs for pairwise, and neither
+    (None) for a rule that computes no distances (C8.15)."""
+    setup = round_setup(5, 3, rule, variant=variant)
+    dealer = Dealer(rng=opt.DeterministicRandomSource(4))
+    material = offline_material(setup, dealer, dealer, channel=opt.Channel(), clock=PhaseClock())
+    assert (material.gram is not None, material.squares is not None) == (gram, squares)
+    if not gram:
+        assert material.gram is None
+    if not squares:
+        assert material.squares is None
+
+
+@pytest.mark.spec("C8.6")
+def test_check_round_params_names_frac_bits_first() -> None:
+    """F = 62 is refused as F's own range [0, 61] (C8.6), before W's and the sum's checks."""
+    from sbrml.core.round import check_round_params
+
+    with pytest.raises(ParameterError) as info:
+        check_round_params(62, 1)
+    assert (info.value.parameter, info.value.condition) == ("frac_bits", "an int in [0, 61]")
+
+
+@pytest.mark.spec("C8.4")
+def test_too_few_after_exclusions_chains_the_rules_refusal_for_secure_aggregate() -> None:
+    """C8.4's error chains the rule's own refusal (C6.3), asked for secure_aggregate."""
+    from sbrml.core.round import check_after_exclusions
+
+    with pytest.raises(InsufficientWorkersError) as info:
+        check_after_exclusions(opt.Krum(1), 3, 5, {3: "gone", 4: "gone"})
+    cause = info.value.__cause__
+    assert isinstance(cause, InsufficientWorkersError)
+    assert (cause.function, cause.parameter, cause.clause) == ("secure_aggregate", "n", "C6.3")
+
+
+@pytest.mark.spec("C1.1")
+@pytest.mark.parametrize("values", [[1 + 2j], ["1.5"], [b"1"]], ids=["complex", "str", "bytes"])
+def test_encode_refuses_arrays_of_other_kinds(impl: ModuleType, values: list[Any]) -> None:
+    """C1.1: an array of complex numbers or strings is not an array of reals (its kind is
+    not i, u or f), never read as its real part or parsed."""
+    with pytest.raises(ShapeError) as info:
+        impl.encode(np.array(values))
+    assert info.value.clause == "C1.1"
