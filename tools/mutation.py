@@ -637,6 +637,21 @@ def _report(results: Sequence[ModuleResult], floor: float) -> tuple[str, bool]:
     return "\n".join(lines) + "\n", ok
 
 
+def equivalent_table() -> str:
+    """``EQUIVALENT`` as a Markdown table, one row per mutant, by module and function in
+    mutmut's order: the list docs/assurance.md holds (tests/test_mutation_tool.py keeps the
+    two equal; ``--list-equivalent`` prints it). Mutants judged by pattern (``is_cast_type_only``)
+    are listed by each run's report, not here."""
+    rows = ["| module | mutant | why no test can tell it from the code |", "| --- | --- | --- |"]
+    for name, reason in sorted(EQUIVALENT.items(), key=_natural):
+        module = _module_path(_module_of(name)).removeprefix("sbrml/")
+        function = name.rsplit(".", 1)[1].removeprefix("x_").replace("xǁ", "").replace("ǁ", ".")
+        function = function.replace("__mutmut_", " ")
+        escaped = reason.replace("|", "\\|")  # a | inside a cell ends it in Markdown
+        rows.append(f"| `{module}` | `{function}` | {escaped} |")
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("modules", nargs="*", help=f"any of {', '.join(TESTS)} (default: all)")
@@ -645,7 +660,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--report-only", action="store_true", help="classify the last run's results again"
     )
+    parser.add_argument(
+        "--list-equivalent", action="store_true", help="print the judged-equivalent table"
+    )
     args = parser.parse_args(argv)
+    if args.list_equivalent:
+        print(equivalent_table(), end="")
+        return 0
     modules: list[str] = args.modules or list(TESTS)
     unknown = [m for m in modules if m not in TESTS]
     if unknown:
