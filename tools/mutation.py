@@ -603,6 +603,10 @@ def _classify(modules: Sequence[str]) -> list[ModuleResult]:
                     original.splitlines(), mutated.splitlines(), str(path), str(path), lineterm=""
                 )
                 result.survived.append((name, status_by_exit_code[code], "\n".join(lines)))
+        if not data.exit_code_by_key:
+            # No results: the module was not in the last run (--report-only) or has no
+            # mutants; a score of 100 % over nothing would read as a pass.
+            raise SystemExit(f"mutation: no results for {module} in {WORK}: run it first")
         results.append(result)
     return results
 
