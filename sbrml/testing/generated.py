@@ -6,7 +6,9 @@ project's ``derandomize`` or ``max_examples`` settings apply) with at most ``exa
 examples; a failing example is shrunk and its ``ConformanceError`` raised. The kit's runs keep
 no example database (nothing is written to ``.hypothesis/`` in the user's directory; a
 failure is not replayed first on the next run, its message gives the input instead) and skip
-Hypothesis's explain phase. A helper that
+Hypothesis's explain phase. A failure that does not happen again when Hypothesis re-runs its
+input (a randomized function) is raised as the ``ConformanceError`` seen, with a note saying
+so, not as Hypothesis's ``FlakyFailure``. A helper that
 passes returns a ``Checked``: what was checked, how many times, and what was skipped and why,
 so that nothing is skipped silently.
 """
@@ -18,10 +20,12 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sbrml.extras import require
+from sbrml.testing.failures import ConformanceError
 
 try:
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
+    from hypothesis.errors import Flaky
 except ImportError:
     require("testing", "sbrml.testing.checks")
     raise
@@ -76,4 +80,18 @@ def for_all(strategy: st.SearchStrategy[T], body: Callable[[T], None], examples:
         __tracebackhide__ = True  # pytest shows the caller, not the kit
         body(value)
 
-    run()
+    try:
+        run()
+    except Flaky as flaky:
+        # A randomized function (a sharing, an encryption drawing its own r) may fail once
+        # and pass when Hypothesis runs the same input again. The failure seen is real: it
+        # is raised as the user's ConformanceError, not as Hypothesis's FlakyFailure.
+        seen = [e for e in getattr(flaky, "exceptions", ()) if isinstance(e, ConformanceError)]
+        if not seen:
+            raise
+        failure = seen[0]
+        failure.add_note(
+            "seen once: the same input passed when Hypothesis ran it again (the function "
+            "checked is not deterministic, or depends on earlier calls)"
+        )
+        raise failure from None

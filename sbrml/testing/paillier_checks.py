@@ -112,7 +112,8 @@ def check_paillier(
 
     With ``randomized``, the randomness (C13.3), on the keys of 64 bits or more: besides the
     ciphertexts of the generated cases, ``encrypt(n, m)`` is called RANDOM_CALLS (2,048)
-    times in a row on each such key; each ciphertext MUST decrypt to ``m``, and its ``r``,
+    times in a row on each such key; the ``r`` of every ciphertext, on every key, MUST be in
+    ``Z*_n`` (``gcd(c, n) = gcd(r, n) = 1``); each ciphertext MUST decrypt to ``m``, and its ``r``,
     recovered with the key's factors (``randomness_of``), MUST differ from every ``r`` seen
     before in the whole check and MUST NOT be below ``n / 2^32`` (a uniform ``r`` is, with
     probability about ``2^-32`` per call); the 2,048 ``r`` of a key MUST spread over
@@ -162,6 +163,16 @@ def check_paillier(
             what,
             where,
         )
+        if randomized and 1 <= c < public.n**2 and math.gcd(c, public.n) != 1:
+            # gcd(c, n) = gcd(r, n), as 1 + m n is a unit: the r drawn is not in Z*_n.
+            raise ConformanceError(
+                label,
+                "C13.3",
+                "each encryption draws a fresh r, uniform in Z*_n",
+                f"{where}; {what}, gcd(c, n) = gcd(r, n) = {short_int(math.gcd(c, public.n))}",
+                "an r in Z*_n (gcd(r, n) = 1)",
+                "an r sharing a factor with n",
+            )
         if not randomized and c != paillier.encrypt_with(public, m, r):
             raise ConformanceError(
                 label,

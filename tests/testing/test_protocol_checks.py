@@ -214,7 +214,41 @@ def test_an_encryption_with_a_reused_or_small_r_fails(kind: str) -> None:
         check_paillier(small_r_encrypt(kind), randomized=True, examples=10)
     assert info.value.clause == "C13.3"
     assert "each encryption draws a fresh r, uniform in Z*_n" in str(info.value)
-    assert ", r = " in info.value.input or "encryptions in a row" in info.value.input
+    assert any(
+        part in info.value.input for part in (", r = ", "encryptions in a row", "gcd(c, n) = ")
+    )
+
+
+@pytest.mark.spec("C13.3")
+def test_an_encryption_with_r_sharing_a_factor_with_n_fails_c13_3() -> None:
+    # It failed as C13.6 (the reference refusing to decrypt), and only by chance: CI's run of
+    # the 64-bit case above drew such an r under the 17-bit key.
+    factor = {public.n: private.p for public, private in paillier_keys()}
+
+    def encrypt(n: int, m: int) -> int:
+        return (1 + m * n) * pow(factor[n], n, n * n) % (n * n)
+
+    with pytest.raises(ConformanceError) as info:
+        check_paillier(encrypt, randomized=True, examples=3)
+    assert info.value.clause == "C13.3"
+    assert "gcd(c, n) = gcd(r, n) = " in info.value.input
+    assert info.value.got == "an r sharing a factor with n"
+
+
+def test_a_failure_that_does_not_happen_again_is_the_conformance_error_seen() -> None:
+    # A randomized function may fail on an input once and pass when Hypothesis re-runs it:
+    # the user reads the ConformanceError, not Hypothesis's FlakyFailure (CI, stop 23).
+    calls = [0]
+
+    def encrypt(n: int, m: int, r: int) -> int:
+        calls[0] += 1
+        right = (1 + m * n) * pow(r, n, n * n) % (n * n)
+        return right + 1 if calls[0] == 1 else right
+
+    with pytest.raises(ConformanceError) as info:
+        check_paillier(encrypt, examples=5)
+    assert info.value.clause == "D13.2"
+    assert any("seen once" in note for note in info.value.__notes__)
 
 
 def test_the_randomness_of_a_ciphertext_is_recovered() -> None:
