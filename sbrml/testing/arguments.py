@@ -63,9 +63,12 @@ def check_bool(check: str, parameter: str, value: Any) -> bool:
 
 
 def check_int(check: str, parameter: str, value: Any, low: int, high: int | None = None) -> int:
-    """``value`` is an int (not a bool) in ``[low, high]``; returned as an int."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """``value`` is an integer in ``[low, high]``: a Python int or a NumPy integer scalar
+    (``np.int64(3)``; any ``numbers.Integral``), not a bool; returned as a Python int, which
+    the caller uses from then on (a NumPy int would wrap around in ``2**bits``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise refuse(check, parameter, "an int", value)
+    value = int(value)
     if value < low or (high is not None and value > high):
         span = f">= {low}" if high is None else f"in [{low}, {high}]"
         raise refuse(check, parameter, f"an int {span}", value)

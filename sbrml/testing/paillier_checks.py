@@ -132,7 +132,7 @@ def check_paillier(
     check_callable("check_paillier", "add", add, optional=True)
     check_callable("check_paillier", "decrypt", decrypt, optional=True)
     check_bool("check_paillier", "randomized", randomized)
-    check_int("check_paillier", "examples", examples, 1, MAX_EXAMPLES)
+    examples = check_int("check_paillier", "examples", examples, 1, MAX_EXAMPLES)
     label = f"check_paillier(randomized={randomized})"
     result = Checked(label)
 

@@ -110,10 +110,10 @@ def check_distance_protocol(
     __tracebackhide__ = True  # pytest shows the caller, not the kit
     name = "check_distance_protocol"
     check_callable(name, "protocol", protocol)
-    check_int(name, "frac_bits", frac_bits, 0, 62)
-    check_int(name, "examples", examples, 1, MAX_EXAMPLES)
+    frac_bits = check_int(name, "frac_bits", frac_bits, 0, 62)
+    examples = check_int(name, "examples", examples, 1, MAX_EXAMPLES)
     check_bool(name, "as_arrays", as_arrays)
-    check_int(name, "samples", samples, MIN_SAMPLES * len(UNIFORMITY_CASES), MAX_SAMPLES)
+    samples = check_int(name, "samples", samples, MIN_SAMPLES * len(UNIFORMITY_CASES), MAX_SAMPLES)
     why = "0 never fails; above 1e-2 a uniform protocol fails often"
     alpha = check_float(name, "alpha", alpha, 1e-15, 1e-2, why)
     label = f"check_distance_protocol(frac_bits={frac_bits})"

@@ -45,8 +45,9 @@ def rule_options(
     options: dict[str, Any],
     *,
     weights: bool,
-) -> Any:
-    """``options`` normalized for the rule ``name``, after every argument is checked, before
+) -> tuple[int, int, Any]:
+    """``(f, examples, options)``: ``f`` and ``examples`` as Python ints (a NumPy integer is
+    taken) and ``options`` normalized for the rule ``name``, after every argument is checked, before
     any case runs: ``fn`` callable, a known rule name (D6.7) that is not randomized (D11.3)
     and, for ``weights``, has a distance form (D6.1); ``f`` an int in [0, MAX_F = 20] and
     ``examples`` an int; each option
@@ -56,8 +57,8 @@ def rule_options(
     from sbrml.core.registry import PREAGGREGATION_ENTRIES, RULE_ENTRIES, hyperparameter_owners
 
     check_callable(check, "fn", fn)
-    check_int(check, "f", f, 0, MAX_F)
-    check_int(check, "examples", examples, 1, MAX_EXAMPLES)
+    f = check_int(check, "f", f, 0, MAX_F)
+    examples = check_int(check, "examples", examples, 1, MAX_EXAMPLES)
     try:
         entries = stages(name) if isinstance(name, str) else None
     except KeyError:
@@ -95,7 +96,7 @@ def rule_options(
             f"{check}: the reference refuses {arguments(name, f, options)} at the least n = "
             f"{least} the check draws: {message_of(err)}"
         ) from None
-    return normalized(name, options)
+    return f, examples, normalized(name, options)
 
 
 def option_value(check: str, option: str, kind: type, value: Any) -> Any:
@@ -103,8 +104,9 @@ def option_value(check: str, option: str, kind: type, value: Any) -> Any:
     values (or None, the default), refused before the reference sees it (a list or bytes
     there would raise TypeError, not say which values it takes); a NumPy float scalar for a
     float option (``nu=np.float32(1e-6)``) as a Python float, as ``check_float`` takes
-    ``rtol`` and ``alpha`` (the reference, standard library only, takes Python numbers). Any
-    other value is passed as it is, for the reference to accept or refuse."""
+    ``rtol`` and ``alpha`` (the reference, standard library only, takes Python numbers), and
+    a NumPy integer scalar for an int option (``m=np.int64(3)``) as a Python int. Any other
+    value is passed as it is, for the reference to accept or refuse."""
     if kind is str and value is not None:
         choices, clause = STR_CHOICES.get(option, ((), ""))
         need = (
@@ -114,6 +116,8 @@ def option_value(check: str, option: str, kind: type, value: Any) -> Any:
         )
         if not isinstance(value, str) or (choices and value not in choices):
             raise refuse(check, option, need, value)
+    if kind is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
     if kind is float and isinstance(value, numbers.Real) and not isinstance(value, bool | int):
         try:
             number = float(value)

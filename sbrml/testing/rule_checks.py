@@ -119,7 +119,9 @@ def check_rule(
     nothing.
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
-    options = rule_options("check_rule", fn, name, f, examples, hyperparameters, weights=False)
+    f, examples, options = rule_options(
+        "check_rule", fn, name, f, examples, hyperparameters, weights=False
+    )
     rtol = (
         None if rtol is None else check_float("check_rule", "rtol", rtol, 0.0, RTOL_CAP, RTOL_WHY)
     )
@@ -230,7 +232,9 @@ def check_weights(
     (nothing to check).
     """
     __tracebackhide__ = True  # pytest shows the caller, not the kit
-    options = rule_options("check_weights", fn, name, f, examples, hyperparameters, weights=True)
+    f, examples, options = rule_options(
+        "check_weights", fn, name, f, examples, hyperparameters, weights=True
+    )
     label = f"check_weights({arguments(name, f, options)})"
     reference = reference_rule(name, f, options)
     tolerance = 1e-12 if default_rtol(name) < 1e-6 else 1e-5

@@ -130,11 +130,11 @@ def check_sharing(
     name = "check_sharing"
     check_callable(name, "share", share)
     check_callable(name, "reconstruct", reconstruct, optional=True)
-    check_int(name, "bits", bits, 1, 1024)
-    check_int(name, "examples", examples, 1, MAX_EXAMPLES)
+    bits = check_int(name, "bits", bits, 1, 1024)
+    examples = check_int(name, "examples", examples, 1, MAX_EXAMPLES)
     check_bool(name, "as_arrays", as_arrays)
     per_length = max(MIN_SAMPLES, 5 * 2**bits) if bits < 8 else MIN_SAMPLES
-    check_int(name, "samples", samples, per_length * len(SECRET_LENGTHS), MAX_SAMPLES)
+    samples = check_int(name, "samples", samples, per_length * len(SECRET_LENGTHS), MAX_SAMPLES)
     why = "0 never fails; above 1e-2 a uniform sharing fails often"
     alpha = check_float(name, "alpha", alpha, 1e-15, 1e-2, why)
     mask = 2**bits - 1

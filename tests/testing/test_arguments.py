@@ -169,3 +169,30 @@ def _krum1(x: Any) -> Any:
     import sbrml.reference as ref
 
     return np.array(ref.Krum(f=1)(np.asarray(x).tolist()))
+
+
+def test_integer_arguments_take_numpy_integers_as_python_ints() -> None:
+    # A count read from a NumPy array (np.int64) was refused as "not an int" (left alone in
+    # issue 17's notes); it is taken, and used as a Python int: 2**bits on np.int64(64)
+    # wraps around to 0.
+    from sbrml import reference
+    from tests.testing.implementations import krum_weights, system_share, tree_encrypt
+
+    checked = check_rule(_mean, "mean", f=np.int64(1), examples=np.int32(2))  # type: ignore[arg-type]
+    assert checked.counts["generated inputs"] == 2 and "f=1" in checked.check
+    weights = krum_weights(1, 2)
+    checked = check_weights(weights, "krum", f=np.int8(1), examples=np.uint16(2))  # type: ignore[arg-type]
+    assert checked.counts["generated matrices"] == 2
+    checked = check_sharing(system_share(reference), bits=np.int64(64), examples=np.int64(2))  # type: ignore[arg-type]
+    assert checked.check == "check_sharing(bits=64)"
+    encrypt = tree_encrypt(reference.paillier)
+    assert check_paillier(encrypt, examples=np.int64(2)).counts["generated cases"] == 2  # type: ignore[arg-type]
+
+    # A rule's int option too: the reference, standard library only, refuses np.int64 (C6.5).
+    def multikrum(x: Any) -> Any:
+        return np.array(reference.MultiKrum(f=1, m=2)(np.asarray(x).tolist()))
+
+    checked = check_rule(multikrum, "multikrum", f=1, m=np.int64(2), examples=2)
+    assert checked.counts["generated inputs"] == 2
+    with pytest.raises(KitArgumentError, match=r"m <= n"):
+        check_rule(_never, "multikrum", f=1, m=np.int64(100))
