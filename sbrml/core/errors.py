@@ -15,6 +15,11 @@ def int_size(value: int) -> str:
     return f"an int of {int.bit_length(value)} bits"
 
 
+# The most characters of a value an error message shows: a 10,000-element list passed as
+# f made a 30 KB message, which buries the function, parameter and clause it exists to name.
+SHOWN_CHARS = 200
+
+
 def shown(value: object, *, grouped: bool = False) -> str:
     """The text of a value received in an error message (C0.1's "values received"); never raises.
 
@@ -24,18 +29,40 @@ def shown(value: object, *, grouped: bool = False) -> str:
     type name (``a list that cannot be printed``). A check that rejects a user's 10**5000 must
     raise its ``SpecError`` naming the function, parameter and clause, not fail with a bare
     ``ValueError`` while building its own message. With ``grouped``, an int is written with
-    thousands separators (``f"{value:,}"``, the same digit limit).
+    thousands separators (``f"{value:,}"``, the same digit limit). A text longer than
+    ``SHOWN_CHARS`` (200) characters is cut there and followed by the value's size:
+    ``[1, 1, 1, ... (a list of 10,000 items)``; a list or tuple is printed no further than
+    its first ``SHOWN_CHARS`` items, so that a long one costs no more than a short one.
     """
     try:
         if grouped and isinstance(value, int) and not isinstance(value, bool):
-            return f"{value:,}"
-        return repr(value)
+            text = f"{value:,}"
+        elif type(value) in (list, tuple) and len(value) > SHOWN_CHARS:  # type: ignore[arg-type]
+            text = repr(value[:SHOWN_CHARS])  # type: ignore[index]
+        else:
+            text = repr(value)
     except Exception:
         # Any exception from a user's __repr__ (or the digit limit) must not replace the
         # SpecError being built; the type name is still known.
         if isinstance(value, int) and not isinstance(value, bool):
             return int_size(value)
         return f"a {type(value).__name__} that cannot be printed"
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}... ({_size(value, text)})"
+
+
+def _size(value: object, text: str) -> str:
+    """How big a value cut short by ``shown`` is: its bits, characters or items."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int_size(value)
+    kind = type(value).__name__
+    if isinstance(value, str):
+        return f"a str of {len(value):,} characters"
+    try:
+        return f"a {kind} of {len(value):,} items"  # type: ignore[arg-type]
+    except Exception:
+        return f"a {kind} printed in {len(text):,} characters"
 
 
 class SpecError(ValueError):

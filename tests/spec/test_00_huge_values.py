@@ -18,6 +18,7 @@ import sbrml.attacks.vector as attacks
 import sbrml.privacy as privacy
 import sbrml.reference.mask_vectors as mask_vectors
 from sbrml.core.errors import (
+    SHOWN_CHARS,
     EncodingError,
     InsufficientWorkersError,
     ParameterError,
@@ -255,3 +256,42 @@ def test_shown_grouped_and_int_size() -> None:
     assert shown("x", grouped=True) == "'x'"
     assert int_size(-HUGE) == int_size(HUGE) == f"an int of {BITS} bits"
     assert int_size(0) == "an int of 0 bits"
+
+
+LONG = 10**300  # 301 digits: printable, but longer than SHOWN_CHARS
+
+
+@pytest.mark.spec("C0.1")
+@pytest.mark.parametrize(
+    ("value", "start", "size"),
+    [
+        ([1] * 10_000, "[1, 1, 1", "a list of 10,000 items"),
+        (tuple(range(300)), "(0, 1, 2", "a tuple of 300 items"),
+        ("x" * 500, "'xxx", "a str of 500 characters"),
+        (LONG, "1000", f"an int of {LONG.bit_length()} bits"),
+        ({k: k for k in range(100)}, "{0: 0, 1: 1", "a dict of 100 items"),
+        ([[0.5] * 50] * 20, "[[0.5, 0.5", "a list of 20 items"),
+    ],
+    ids=["long list", "long tuple", "long str", "301 digits", "dict", "nested"],
+)
+def test_shown_cuts_a_long_value_and_gives_its_size(value: object, start: str, size: str) -> None:
+    """A value printed in more than SHOWN_CHARS characters is cut there and followed by its
+    size: a 10,000-element f made a 30 KB message before."""
+    text = shown(value)
+    assert text == f"{repr(value)[:SHOWN_CHARS]}... ({size})" and text.startswith(start)
+    assert len(text) < SHOWN_CHARS + 40
+
+
+@pytest.mark.spec("C0.1")
+def test_shown_keeps_a_value_of_up_to_shown_chars_whole() -> None:
+    assert shown([7] * 66) == repr([7] * 66)  # 198 characters
+    long = "y" * SHOWN_CHARS  # 202 characters with its quotes
+    assert shown(long) == repr(long)[:SHOWN_CHARS] + "... (a str of 200 characters)"
+
+
+@pytest.mark.spec("C6.2")
+def test_both_trees_refuse_a_long_f_in_a_short_message(impl: ModuleType) -> None:
+    with pytest.raises(ParameterError) as info:
+        impl.Krum(f=[1] * 10_000)
+    assert len(str(info.value)) < 300 and str(info.value).endswith("(a list of 10,000 items)")
+    assert str(info.value).startswith("krum: f: need an int f >= 0 (C6.2); got [1, 1")

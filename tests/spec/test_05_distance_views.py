@@ -17,7 +17,7 @@ import pytest
 
 import sbrml.optimized as opt
 import sbrml.reference as ref
-from sbrml.core.errors import ShapeError
+from sbrml.core.errors import ShapeError, shown
 from sbrml.core.params import pairs
 from tests.helpers import as_list
 
@@ -51,7 +51,7 @@ def test_a_refused_entry_is_named_with_its_clause(
         "a finite real",
         "D6.1",
     )
-    assert err.got == repr(x[int(parameter[2])][int(parameter[5])])
+    assert err.got == shown(x[int(parameter[2])][int(parameter[5])])
 
 
 @pytest.mark.spec("D6.1")
