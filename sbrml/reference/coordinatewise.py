@@ -100,7 +100,9 @@ class CoordinateMedian(NeedsMajority):
     def __call__(self, x: Sequence[Sequence[float]], *, rng: Any = None) -> list[float]:
         n, _ = check_matrix(self.name, "x", x)
         self.check_n(n, self.name)
-        return [median(col) for col in columns(x)]
+        # float(): the middle of an odd count of int entries is that int, and every rule
+        # returns floats, as the optimized tree's float64 vector holds.
+        return [float(median(col)) for col in columns(x)]
 
 
 class TrimmedMean(NeedsMajority):

@@ -112,3 +112,13 @@ def test_static_clipping_of_a_norm_beyond_the_range(impl: ModuleType) -> None:
     x = [[1.7e308, 1.7e308], [3.0, 4.0]]
     got = [as_list(r) for r in impl.StaticClipping(c=1.0).mix(x if impl is ref else np.array(x))]
     assert got == [pytest.approx([0.5**0.5] * 2, rel=1e-15), pytest.approx([0.6, 0.8])]
+
+
+@pytest.mark.parametrize("n", [7, 8])
+def test_a_rule_on_int_rows_returns_floats_in_both_trees(n: int) -> None:
+    # The reference median of an odd count of ints returned that int (issue 17's notes).
+    x = [[k * k, 3 * k - 7] for k in range(n)]
+    for spec in [*ref.RULES, "nnm+median", "clip+median", "nnm+krum"]:
+        out = build_rule(ref, spec, 1)(x)
+        assert all(type(v) is float for v in out), (spec, out)
+        assert np.asarray(build_rule(opt, spec, 1)(x)).dtype == np.float64, spec
