@@ -22,6 +22,10 @@ from sbrml.extras import MissingExtraError, require
 __all__ = ["add_parsers", "run_net"]
 
 PARTIES = ("s0", "s1", "dealer")
+TRANSCRIPT_HELP = (
+    "write each server's and the dealer's view of every round to "
+    "<output>/round-<r>.<party>.transcript (spec D7.3; keeps the round's payloads in memory)"
+)
 
 
 def add_parsers(sub: Any) -> None:
@@ -34,6 +38,7 @@ def add_parsers(sub: Any) -> None:
     serve.add_argument("party", choices=PARTIES)
     serve.add_argument("--config", required=True, help="deployment file (TOML, spec D23.4)")
     serve.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--transcript", action="store_true", help=TRANSCRIPT_HELP)
     worker = sub.add_parser("worker", help="share one worker's update with the two servers")
     worker.add_argument("--config", required=True, help="deployment file (TOML, spec D23.4)")
     worker.add_argument("--index", type=int, required=True, help="the worker's index i")
@@ -45,6 +50,7 @@ def add_parsers(sub: Any) -> None:
     launch.add_argument("--input", required=True, help="n x d .npy array, row i for worker i")
     launch.add_argument("--json", action="store_true", help="print S1's records as JSON")
     launch.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+    launch.add_argument("--transcript", action="store_true", help=TRANSCRIPT_HELP)
 
 
 def _deployment(path: str) -> Any:
@@ -129,10 +135,14 @@ def run_net(args: argparse.Namespace) -> str:
 
     if args.command == "serve":
         if args.party == "dealer":
-            runner.serve_dealer(deployment, seed=args.seed)
+            runner.serve_dealer(deployment, seed=args.seed, transcript=args.transcript)
             return f"dealer: sent the material of {deployment.rounds} round(s)"
         records = runner.serve(
-            deployment, args.party, seed=args.seed, report=lambda r: print(_summary(r), flush=True)
+            deployment,
+            args.party,
+            seed=args.seed,
+            report=lambda r: print(_summary(r), flush=True),
+            transcript=args.transcript,
         )
         _check_stopped(records)
         return f"{args.party}: served {len(records)} round(s)"
@@ -149,7 +159,7 @@ def run_net(args: argparse.Namespace) -> str:
             raise
         return f"W{args.index}: sent its shares to S0 and S1"
     inputs = load_matrix(inspect_npy(args.input))
-    records = runner.launch(deployment, inputs, seed=args.seed)
+    records = runner.launch(deployment, inputs, seed=args.seed, transcript=args.transcript)
     if args.json:
         text = json.dumps(records, sort_keys=True, allow_nan=False)
     else:

@@ -30,6 +30,13 @@ from sbrml.core.errors import (
 )
 from sbrml.net.channel import NetworkChannel, Timeouts
 from sbrml.net.config import Deployment, round_setup_of
+from sbrml.net.outputs import (
+    check_output,
+    result_path,
+    transcript_path,
+    write_record,
+    write_transcript,
+)
 from sbrml.net.parties import run_dealer, run_server, run_worker
 from sbrml.net.tls import load_credentials
 from sbrml.net.transport import Endpoint
@@ -103,51 +110,20 @@ def _endpoint(deployment: Deployment, setup: Any, party: str, peers: dict[str, s
     )
 
 
-def result_path(deployment: Deployment, round_id: int, party: str) -> Path:
-    """P23.1 step 5: ``<output>/round-<r>.<party>.json`` (party ``s0`` or ``s1``)."""
-    return deployment.output / f"round-{round_id}.{party.lower()}.json"
-
-
-def _write_record(
-    deployment: Deployment, round_id: int, party: str, record: dict[str, Any]
-) -> None:
-    deployment.output.mkdir(parents=True, exist_ok=True)
-    path = result_path(deployment, round_id, party)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)  # a reader never sees half a record
-
-
-def check_output(deployment: Deployment) -> None:
-    """D23.4: the output directory exists or can be made, and a file can be written in it,
-    checked before a party listens, so that no round's result is lost at its end."""
-    out = deployment.output
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".sbrml-write-check-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise ParameterError(
-            f"deployment file {deployment.path}",
-            "output.directory",
-            "a directory this party can write",
-            "D23.4",
-            f"{out}: {error}",
-        ) from None
-
-
 def serve(
     deployment: Deployment,
     server: str,
     *,
     seed: int | None = None,
     report: Callable[[dict[str, Any]], None] | None = None,
+    transcript: bool = False,
 ) -> list[dict[str, Any]]:
     """P23.1 for ``S0`` or ``S1``: listen, then serve the file's rounds in order, writing one
     record per round (P23.1 step 5) and passing it to ``report`` as soon as it is written. A
     round that stops (C8.4, C23.4) is recorded with its reason and publishes nothing; the
-    next round is served. Returns the records."""
+    next round is served. With ``transcript``, the server keeps the payloads of the round's
+    messages and writes its view (``outputs.write_transcript``; the record names the file and
+    its SHA-256); without, it keeps byte counts only (D7.2). Returns the records."""
     name = SERVER_NAMES.get(server.lower())
     if name is None:
         raise ParameterError("serve", "party", "s0, s1 or dealer", "D23.3", shown(server))
@@ -161,10 +137,18 @@ def serve(
     with _endpoint(deployment, setup, name, peers) as endpoint:
         for r in range(deployment.first_round, deployment.first_round + deployment.rounds):
             channel = NetworkChannel(
-                endpoint, round_id=r, record=False, timeouts=_timeouts(deployment)
+                endpoint, round_id=r, record=transcript, timeouts=_timeouts(deployment)
             )
             started = time.perf_counter()
-            record: dict[str, Any] = {"round": r, "party": name, "rule": deployment.round["rule"]}
+            record: dict[str, Any] = {
+                "round": r,
+                "party": name,
+                "rule": deployment.round["rule"],
+                "frac_bits": setup.frac_bits,
+                "weight_frac_bits": setup.weight_frac_bits,
+            }
+            if setup.distance:
+                record["variant"] = setup.variant
             try:
                 result = run_server(setup, name, rng=_rng(seed, r), channel=channel)
             except (RoundAborted, InsufficientWorkersError) as error:
@@ -193,30 +177,39 @@ def serve(
                     record["z"] = z_path.name
             record["bytes"] = channel.bytes_by_link()
             record["refused"] = [list(item) for item in channel.refused()]
+            if transcript:
+                record.update(write_transcript(deployment, r, name, channel))
             record["wall_seconds"] = time.perf_counter() - started
-            _write_record(deployment, r, name, record)
+            write_record(deployment, r, name, record)
             records.append(record)
             if report is not None:
                 report(record)
     return records
 
 
-def serve_dealer(deployment: Deployment, *, seed: int | None = None) -> None:
+def serve_dealer(
+    deployment: Deployment, *, seed: int | None = None, transcript: bool = False
+) -> None:
     """P23.1 step 2: send each round's offline material to both servers (a server not yet
     in that round makes the dealer wait, C23.3), then answer S0's requests (P23.2). A round
     the dealer cannot finish (S0 gone, C23.4) is reported on standard error; the dealer
-    goes on to the next."""
+    goes on to the next. With ``transcript``, it writes its view of each round
+    (``outputs.write_transcript``)."""
     setup = round_setup_of(deployment)
+    if transcript:
+        check_output(deployment)
     peers = {s: deployment.address(s) for s in ("S0", "S1")}
     with _endpoint(deployment, setup, "dealer", peers) as endpoint:
         for r in range(deployment.first_round, deployment.first_round + deployment.rounds):
             channel = NetworkChannel(
-                endpoint, round_id=r, record=False, timeouts=_timeouts(deployment)
+                endpoint, round_id=r, record=transcript, timeouts=_timeouts(deployment)
             )
             try:
                 run_dealer(setup, rng=_rng(seed, r), channel=channel)
             except RoundAborted as error:
                 print(f"sbrml serve dealer: round {r}: {error}", file=sys.stderr)
+            if transcript:
+                write_transcript(deployment, r, "dealer", channel)
 
 
 def worker(
@@ -255,8 +248,9 @@ def worker(
         run_worker(setup, index, x, rng=_rng(seed, r), channel=channel, compute_lock=compute_lock)
 
 
-def _party_command(config: Path, party: str, seed: int | None) -> list[str]:
+def _party_command(config: Path, party: str, seed: int | None, transcript: bool) -> list[str]:
     command = [sys.executable, "-m", "sbrml.cli", "serve", party, "--config", str(config)]
+    command += ["--transcript"] if transcript else []
     return command + ([] if seed is None else ["--seed", str(seed)])
 
 
@@ -294,6 +288,7 @@ def launch(
     *,
     seed: int | None = None,
     wait: float | None = None,
+    transcript: bool = False,
 ) -> list[dict[str, Any]]:
     """Start a whole deployment on this machine (P23.1): S0, S1 and the dealer as separate
     processes (``sbrml serve``), and the workers as tasks of this process, each with its own
@@ -301,7 +296,9 @@ def launch(
 
     A worker whose input it refuses itself is reported on standard error and sends nothing.
     Raises RoundAborted when a server process fails or does not finish within ``wait``
-    seconds (default: the sum of the file's timeouts per round, plus 60).
+    seconds (default: the sum of the file's timeouts per round, plus 60). With
+    ``transcript``, S0, S1 and the dealer each write their view of every round (``serve
+    --transcript``).
     """
     setup = round_setup_of(deployment)
     if inputs.shape != (setup.n, setup.d):
@@ -321,10 +318,14 @@ def launch(
     for r in rounds:
         for party in ("s0", "s1"):
             result_path(deployment, r, party).unlink(missing_ok=True)
+        for party in ("s0", "s1", "dealer"):
+            transcript_path(deployment, r, party).unlink(missing_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     processes = {
         party: subprocess.Popen(
-            _party_command(deployment.path, party, seed), env=env, stdout=subprocess.DEVNULL
+            _party_command(deployment.path, party, seed, transcript),
+            env=env,
+            stdout=subprocess.DEVNULL,
         )
         for party in ("s0", "s1", "dealer")
     }

@@ -66,3 +66,53 @@ def test_rounds_that_draw_material_online_run_across_processes(
     links = ref.channel.bytes_by_link()
     assert record["bytes"] == {k: v for k, v in links.items() if "S1" in k.split("->")}
     assert links["S0->dealer"] > 0  # the requests of P23.2
+
+
+@pytest.mark.spec("C23.1", "D7.3", "D7.5")
+def test_launch_transcript_writes_each_partys_view_equal_to_the_in_process_one(
+    tmp_path: Path,
+) -> None:
+    # C23.1 across processes, from the files an auditor gets: before, only threads in one
+    # process were compared, and a deployment could not write a party's view at all.
+    config = write_deployment(tmp_path, rule="krum", n=5, f=1, d=4, rounds=2)
+    inputs = np.random.default_rng(3).normal(size=(5, 4))
+    records = launch(load_deployment(config), inputs, seed=11, transcript=True)
+    ref = secure_aggregate(inputs, build_rule(tree, "krum", 1), rng=DeterministicRandomSource(11))
+    out = tmp_path / "results"
+    for party in ("S0", "S1", "dealer"):
+        got = (out / f"round-1.{party.lower()}.transcript").read_bytes()
+        assert got == ref.channel.transcript_bytes(party), party
+        assert (
+            got.startswith(b"SBRMLTR1") and (out / f"round-2.{party.lower()}.transcript").exists()
+        )
+    s0 = json.loads((out / "round-1.s0.json").read_text())
+    assert s0["transcript"] == "round-1.s0.transcript"
+    assert s0["transcript_sha256"] == ref.channel.transcript_digest("S0")
+    assert records[0]["transcript_sha256"] == ref.channel.transcript_digest("S1")
+    assert (records[0]["variant"], records[0]["frac_bits"], records[0]["weight_frac_bits"]) == (
+        "gram",
+        16,
+        30,
+    )
+    assert not list(out.glob("*.tmp"))
+
+
+@pytest.mark.spec("D7.2")
+def test_without_transcript_no_party_writes_a_view(tmp_path: Path) -> None:
+    config = write_deployment(tmp_path, rule="median", n=5, f=1, d=3)
+    (record,) = launch(load_deployment(config), np.zeros((5, 3)), seed=2)
+    assert "transcript" not in record and "variant" not in record  # median computes no D
+    assert record["frac_bits"] == 16 and not list((tmp_path / "results").glob("*.transcript"))
+
+
+@pytest.mark.spec("D7.3")
+def test_the_cli_launch_transcript_option_writes_the_three_views(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_deployment(tmp_path, rule="mean", n=3, f=0, d=2)
+    np.save(tmp_path / "x.npy", np.arange(6.0).reshape(3, 2))
+    argv = ["launch", "--config", str(config), "--input", str(tmp_path / "x.npy"), "--transcript"]
+    assert main(argv) == 0
+    names = sorted(p.name for p in (tmp_path / "results").glob("*.transcript"))
+    assert names == [f"round-1.{p}.transcript" for p in ("dealer", "s0", "s1")]
+    assert "round 1 S1: V = [0, 1, 2]" in capsys.readouterr().out

@@ -1,0 +1,71 @@
+"""What a deployment's parties write (spec/23-deployment.md P23.1 step 5, D23.4's
+``[output]``): each server's record of a round, ``z``, and, when asked for, each party's
+transcript of its own view (D7.3, D7.5), which C23.1 makes byte-identical to that party's
+view of the in-process round with the same seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sbrml.core.channel import Channel
+from sbrml.core.errors import ParameterError
+from sbrml.net.config import Deployment
+
+__all__ = ["check_output", "result_path", "transcript_path", "write_record", "write_transcript"]
+
+
+def result_path(deployment: Deployment, round_id: int, party: str) -> Path:
+    """P23.1 step 5: ``<output>/round-<r>.<party>.json`` (party ``s0`` or ``s1``)."""
+    return deployment.output / f"round-{round_id}.{party.lower()}.json"
+
+
+def write_record(deployment: Deployment, round_id: int, party: str, record: dict[str, Any]) -> None:
+    """Write a server's record of a round as JSON at ``result_path``, atomically."""
+    deployment.output.mkdir(parents=True, exist_ok=True)
+    path = result_path(deployment, round_id, party)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)  # a reader never sees half a record
+
+
+def check_output(deployment: Deployment) -> None:
+    """D23.4: the output directory exists or can be made, and a file can be written in it,
+    checked before a party listens, so that no round's result is lost at its end."""
+    out = deployment.output
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".sbrml-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ParameterError(
+            f"deployment file {deployment.path}",
+            "output.directory",
+            "a directory this party can write",
+            "D23.4",
+            f"{out}: {error}",
+        ) from None
+
+
+def transcript_path(deployment: Deployment, round_id: int, party: str) -> Path:
+    """``<output>/round-<r>.<party>.transcript`` (party ``s0``, ``s1`` or ``dealer``)."""
+    return deployment.output / f"round-{round_id}.{party.lower()}.transcript"
+
+
+def write_transcript(
+    deployment: Deployment, round_id: int, party: str, channel: Channel
+) -> dict[str, str]:
+    """Write ``party``'s view of the round (D7.3 bytes of D7.5's view: every message it sent
+    or received, in recording order) next to its record; returns the record's fields
+    ``transcript`` (the file's name) and ``transcript_sha256`` (hex). The channel must have
+    recorded payloads (``record=True``). A round that stopped writes what the party saw."""
+    path = transcript_path(deployment, round_id, party)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as stream:
+        channel.write_transcript(stream, party)
+    os.replace(tmp, path)  # a reader never sees half a transcript
+    return {"transcript": path.name, "transcript_sha256": channel.transcript_digest(party)}
