@@ -38,6 +38,18 @@ def test_an_error_message_change_is_message_only_but_not_its_clause() -> None:
     assert not mutation.is_message_only(original, dropped)
 
 
+def test_an_error_builder_call_is_read_as_its_error_class() -> None:
+    # _shape(function, name, need, got) builds ShapeError(..., "C21.4", got): its text
+    # arguments are the message; dropping one makes a TypeError of the ShapeError.
+    original = 'def f(x):\n    raise _shape("f", "x", "one vector", repr(x))\n'
+    message = original.replace('"one vector"', "None")
+    dropped = 'def f(x):\n    raise _shape("f", "x", repr(x))\n'
+    other = original.replace("_shape(", "_other(").replace('"one vector"', "None")
+    assert mutation.is_message_only(original, message)
+    assert not mutation.is_message_only(original, dropped)
+    assert not mutation.is_message_only(original.replace("_shape(", "_other("), other)
+
+
 def test_only_casts_first_argument_is_cast_only() -> None:
     original = "def f(t):\n    return g(cast(Dealer, t))\n"
     assert mutation.is_cast_type_only(original, original.replace("Dealer", "None"))

@@ -86,6 +86,19 @@ _ROUND = [
     "tests/differential/test_blocks_and_parameters.py",
     "tests/vectors/test_vectors.py",
 ]
+# Secure comparison (spec section 21): its steps, errors and views, the trees' agreement gate
+# by gate, and the range validation of the round that uses it (C8.14).
+_COMPARISON = [
+    "tests/spec/test_21_comparison.py",
+    "tests/spec/test_21_errors.py",
+    "tests/statistical/test_21_views.py",
+    "tests/differential/test_comparison_agree.py",
+    "tests/spec/test_08_range_validation.py",
+    "tests/vectors/test_vectors.py",
+    # The per-party paths (a server's share absent, D23.1), every party in its own thread.
+    "tests/net/test_parties.py",
+    "tests/net/test_parties_agreement.py",
+]
 TESTS: dict[str, list[str]] = {
     "reference/sharing": _SHARING,
     "optimized/sharing": _SHARING,
@@ -99,6 +112,12 @@ TESTS: dict[str, list[str]] = {
     "optimized/round": _ROUND,
     "optimized/round_offline": _ROUND,
     "core/round": _ROUND,
+    "reference/comparison": _COMPARISON,
+    "optimized/comparison": _COMPARISON,
+    "reference/carry_tree": _COMPARISON,
+    "optimized/carry_tree": _COMPARISON,
+    "reference/comparison_dealer": _COMPARISON,
+    "optimized/comparison_dealer": _COMPARISON,
 }
 
 # Surviving mutants judged equivalent: mutmut's name -> why no test can tell it from the code.
@@ -368,14 +387,22 @@ def _is_clause(node: ast.expr) -> bool:
     )
 
 
+# Module helpers that only build a SpecError with a fixed clause from their arguments
+# (``_shape(function, name, need, got)`` returns ``ShapeError(..., "C21.4", got)``): a call
+# to one is read as a call of the error class itself. A mutant that drops an argument still
+# changes the call's length, so it stays behavioural (a TypeError in place of the error).
+ERROR_BUILDERS = {"_shape", "_shape_error"}
+
+
 class _BlankMessages(ast.NodeTransformer):
-    """Replace each argument of an ``...Error(...)`` call by a placeholder, except clause IDs."""
+    """Replace each argument of an ``...Error(...)`` call (or of an ``ERROR_BUILDERS`` call)
+    by a placeholder, except clause IDs."""
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
         func = node.func
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-        if name.endswith("Error"):
+        if name.endswith("Error") or name in ERROR_BUILDERS:
             node.args = [a if _is_clause(a) else ast.Constant(value="") for a in node.args]
             for keyword in node.keywords:
                 if not _is_clause(keyword.value):

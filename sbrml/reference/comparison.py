@@ -127,8 +127,17 @@ def less_than_bits(
 def _check_mask(
     function: str, masks: tuple[MaskShares, MaskShares], lanes: int, bits: int, high: bool
 ) -> None:
+    """C21.4: a mask of ``lanes`` lanes and width ``bits`` (``r``, ``bits`` planes and, iff
+    ``high``, a high part of ``lanes`` entries), as the optimized tree's ``check_mask``."""
     for m in masks:
-        if m.lanes != lanes or m.bits != bits or len(m.r) != lanes or (m.high is not None) != high:
+        if (
+            m.lanes != lanes
+            or m.bits != bits
+            or len(m.r) != lanes
+            or len(m.planes) != bits
+            or (m.high is not None) != high
+            or (m.high is not None and len(m.high) != lanes)
+        ):
             raise _shape(
                 function,
                 "masks",

@@ -41,15 +41,15 @@ def pack_planes(planes: Sequence[int], lanes: int) -> bytes:
 def unpack_planes(payload: Payload, lanes: int, count: int) -> Planes:
     """The inverse of ``pack_planes``; a payload of the wrong size raises ShapeError (D21.1)."""
     size = plane_bytes(lanes)
-    if len(payload) != size * count:
+    raw = bytes(payload)  # its bytes, whatever the item size of a memoryview
+    if len(raw) != size * count:
         raise ShapeError(
             "unpack_planes",
             "payload",
             f"{count} planes of {size} bytes",
             "D21.1",
-            f"{len(payload)} bytes",
+            f"{len(raw)} bytes",
         )
-    raw = bytes(payload)
     return [int.from_bytes(raw[k * size : (k + 1) * size], "little") for k in range(count)]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 
 from sbrml.core.errors import ParameterError, ShapeError
@@ -188,3 +189,136 @@ def test_material_of_exactly_the_batch_is_accepted(impl: ModuleType) -> None:
         channel = impl.Channel()
         build(impl, dealer, offline)(channel)
         assert channel.messages
+
+
+def _shorter(value: Any) -> Any:
+    """A share or stack of planes with one entry fewer, in the tree's representation."""
+    return value[:-1]
+
+
+# One field of otherwise good material, wrong alone (mutation testing, session 10: every
+# check joined its conditions with `or`, and `and` in their place survived).
+TAMPERED: dict[str, tuple[str, str]] = {
+    "mask r one lane short": ("masks", "r"),
+    "mask planes one plane short": ("masks", "planes"),
+    "mask high one lane short": ("masks", "high"),
+    "mask of another lane count": ("masks", "lanes"),
+    "mask of another width": ("masks", "bits"),
+    "daBits q one lane short": ("dabits", "q"),
+    "daBits of another lane count": ("dabits", "lanes"),
+    "AND triples a one triple short": ("triples", "a"),
+    "AND triples c one triple short": ("triples", "c"),
+    "AND triples of another lane count": ("triples", "lanes"),
+}
+
+
+@pytest.mark.spec("C21.4")
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+@pytest.mark.parametrize("server", [0, 1])
+def test_material_wrong_in_one_field_is_refused_before_sending(
+    impl: ModuleType, case: str, server: int
+) -> None:
+    import dataclasses
+
+    kind, field = TAMPERED[case]
+    dealer, offline = material(impl, 9)
+    parts = {
+        "masks": list(dealer.masks(N, 5, high=True, channel=offline)),
+        "dabits": list(dealer.dabits(N, channel=offline)),
+        "triples": list(dealer.and_triples(N, 7, channel=offline)),
+    }
+    own = parts[kind][server]
+    value = getattr(own, field)
+    wrong = value + 1 if field in ("lanes", "bits") else _shorter(value)
+    parts[kind][server] = dataclasses.replace(own, **{field: wrong})
+    channel = impl.Channel()
+    m, d, t = (tuple(parts[k]) for k in ("masks", "dabits", "triples"))
+    with pytest.raises(ShapeError) as info:
+        impl.range_check(shares(impl), m, d, t, bits=4, channel=channel)
+    assert (info.value.clause, info.value.function) == ("C21.4", "range_check")
+    assert channel.messages == []
+
+
+@pytest.mark.spec("C21.4")
+@pytest.mark.parametrize("function", ["less_than_zero", "range_check", "select"])
+def test_a_share_that_is_not_one_vector_is_a_shape_error(impl: ModuleType, function: str) -> None:
+    # A matrix where a vector of lanes belongs: ShapeError citing C21.4, not a TypeError.
+    dealer, offline = material(impl, 9)
+    flat = shares(impl)
+    matrix = (
+        ([list(flat[0])], [list(flat[1])])
+        if impl.__name__.endswith("reference")
+        else (
+            flat[0].reshape(1, N),
+            flat[1].reshape(1, N),
+        )
+    )
+    channel = impl.Channel()
+    with pytest.raises(ShapeError) as info:
+        if function == "less_than_zero":
+            m = dealer.masks(N, 5, high=False, channel=offline)
+            t = dealer.and_triples(N, 5, channel=offline)
+            impl.less_than_zero(matrix, m, t, width=4, channel=channel)
+        elif function == "range_check":
+            m = dealer.masks(N, 5, high=True, channel=offline)
+            d = dealer.dabits(N, channel=offline)
+            t = dealer.and_triples(N, 7, channel=offline)
+            impl.range_check(matrix, m, d, t, bits=4, channel=channel)
+        else:
+            t = dealer.scalar_triples(N, channel=offline)
+            impl.select(matrix, flat, flat, t, channel=channel)
+    assert (info.value.clause, info.value.function) == ("C21.4", function)
+    assert channel.messages == []
+
+
+@pytest.mark.spec("D21.1")
+@pytest.mark.parametrize("form", ["bytes", "bytearray", "memoryview", "memoryview of u64"])
+def test_planes_unpack_from_any_bytes_like_payload_and_a_wrong_size_cites_d21_1(
+    impl: ModuleType, form: str
+) -> None:
+    import importlib
+
+    dealer_module = importlib.import_module(f"{impl.__name__}.comparison_dealer")
+    lanes, count = 70, 3  # two words a plane
+    raw = bytes(range(7, 7 + 16 * count))
+    raw = raw[:8] + bytes([raw[8] & 0x3F]) + bytes(7) + raw[16:]  # lanes >= 70 clear in plane 0
+    payload: Any = {
+        "bytes": raw,
+        "bytearray": bytearray(raw),
+        "memoryview": memoryview(raw),
+        "memoryview of u64": memoryview(raw).cast("Q"),
+    }[form]
+    got = dealer_module.unpack_planes(payload, lanes, count)
+    as_ints = (
+        [int(p) for p in got]
+        if impl.__name__.endswith("reference")
+        else [int.from_bytes(bytes(row), "little") for row in np.asarray(got)]
+    )
+    assert as_ints == [int.from_bytes(raw[16 * k : 16 * k + 16], "little") for k in range(count)]
+    with pytest.raises(ShapeError) as info:
+        dealer_module.unpack_planes(payload, lanes, count + 1)
+    assert (info.value.clause, info.value.function) == ("D21.1", "unpack_planes")
+    assert info.value.got == f"{16 * count} bytes"
+
+
+@pytest.mark.spec("C21.4")
+def test_the_optimized_protocols_take_python_lists_as_their_arrays() -> None:
+    # Shares and planes given as Python lists of ints (ArrayLike) give what uint64 arrays
+    # give: read as int64, a sum with a uint64 mask would turn into float64.
+    import sbrml.optimized as opt
+
+    def run(as_lists: bool) -> list[list[int]]:
+        dealer, offline = material(opt, 9)
+        m = dealer.masks(N, 5, high=True, channel=offline)
+        d = dealer.dabits(N, channel=offline)
+        t = dealer.and_triples(N, 7, channel=offline)
+        x = ([1, 2, 40], [3, 2**64 - 1, 7])
+        xs: Any = x if as_lists else tuple(np.array(v, dtype=np.uint64) for v in x)
+        ranged = opt.range_check(xs, m, d, t, bits=4, channel=opt.Channel())
+        pairs = [(make_plane(opt, 5, N), make_plane(opt, 3, N))] * 2
+        planes = [tuple(p.tolist() for p in pair) for pair in pairs] if as_lists else pairs
+        at = dealer.and_triples(N, 2, channel=offline)
+        anded = opt.and_layer(planes, planes, at, channel=opt.Channel())
+        return [[int(v) for v in ranged], [int(w) for p in anded for s in p for w in s]]
+
+    assert run(as_lists=True) == run(as_lists=False)
