@@ -23,7 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-SPEC_VERSION = "0.7"
+SPEC_VERSION = "0.8"
 
 if TYPE_CHECKING:
     from sbrml.api import (

@@ -23,8 +23,12 @@ __all__ = ["add_parsers", "run_net"]
 
 PARTIES = ("s0", "s1", "dealer")
 TRANSCRIPT_HELP = (
-    "write each server's and the dealer's view of every round to "
-    "<output>/round-<r>.<party>.transcript (spec D7.3; keeps the round's payloads in memory)"
+    "write this party's view of every round to <output>/round-<r>.<party>.transcript (spec "
+    "D7.3, mode 0600; secret: two parties' views reconstruct the inputs; keeps the round's "
+    "payloads in memory)"
+)
+LAUNCH_TRANSCRIPT_HELP = (
+    "pass --transcript to S0, S1 and the dealer: each writes its own view of every round"
 )
 
 
@@ -50,7 +54,7 @@ def add_parsers(sub: Any) -> None:
     launch.add_argument("--input", required=True, help="n x d .npy array, row i for worker i")
     launch.add_argument("--json", action="store_true", help="print S1's records as JSON")
     launch.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
-    launch.add_argument("--transcript", action="store_true", help=TRANSCRIPT_HELP)
+    launch.add_argument("--transcript", action="store_true", help=LAUNCH_TRANSCRIPT_HELP)
 
 
 def _deployment(path: str) -> Any:

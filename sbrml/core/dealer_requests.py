@@ -9,6 +9,7 @@ The request holds only public sizes.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -65,6 +66,7 @@ class TimedDealer:
     def __init__(self, dealer: Any):
         self._dealer = dealer
         self._seconds = 0.0
+        self._ended = False
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._dealer, name)
@@ -85,8 +87,22 @@ class TimedDealer:
 
     def finish(self, channel: Channel) -> None:
         """P23.2: ``S0`` tells the dealer that the round draws nothing more."""
+        self._ended = True
         if channel.plays("S0"):
             channel.send("S0", "dealer", REQUEST_LABEL, encode_request("end", []))
+
+    def stop(self, channel: Channel, draws_online: bool) -> None:
+        """P23.2: a round that stops at ``S0`` before its ``end`` (C8.4, C23.4) sends ``end``
+        now, in a round that draws online, so that the dealer serves the next round rather
+        than wait out its deadline for a request that will not come."""
+        if not draws_online or self._ended:
+            return
+        self._ended = True
+        # The dealer may be gone (the very cause of the stop): the round's own error is the
+        # one raised, whether or not this message is delivered.
+        if channel.plays("S0"):
+            with contextlib.suppress(Exception):
+                channel.send("S0", "dealer", REQUEST_LABEL, encode_request("end", []))
 
     def take(self) -> float:
         """The seconds counted since the last call, and start again from zero."""

@@ -7,6 +7,9 @@ the values received, e.g. ``krum: n: need n > 2f + 2 (C6.3); got n=5, f=2``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 
 def int_size(value: int) -> str:
     """An int by its size, ``an int of N bits`` (N = abs(value).bit_length()): what C1.2 reports
@@ -31,25 +34,50 @@ def shown(value: object, *, grouped: bool = False) -> str:
     ``ValueError`` while building its own message. With ``grouped``, an int is written with
     thousands separators (``f"{value:,}"``, the same digit limit). A text longer than
     ``SHOWN_CHARS`` (200) characters is cut there and followed by the value's size:
-    ``[1, 1, 1, ... (a list of 10,000 items)``; a list or tuple is printed no further than
-    its first ``SHOWN_CHARS`` items, so that a long one costs no more than a short one.
+    ``[1, 1, 1, ... (a list of 10,000 items)``. Lists and tuples, nested or containing
+    themselves, are printed only as far as the cut, so a long one costs what a short one does.
     """
     try:
         if grouped and isinstance(value, int) and not isinstance(value, bool):
             text = f"{value:,}"
-        elif type(value) in (list, tuple) and len(value) > SHOWN_CHARS:  # type: ignore[arg-type]
-            text = repr(value[:SHOWN_CHARS])  # type: ignore[index]
         else:
-            text = repr(value)
+            text = _bounded(value, SHOWN_CHARS, set())
+        if str.__len__(text) <= SHOWN_CHARS:
+            return str(text)
+        return f"{str.__getitem__(text, slice(SHOWN_CHARS))}... ({_size(value, text)})"
     except Exception:
-        # Any exception from a user's __repr__ (or the digit limit) must not replace the
-        # SpecError being built; the type name is still known.
+        # Any exception from a user's __repr__ or __len__ (or the digit limit) must not
+        # replace the SpecError being built; the type name is still known.
         if isinstance(value, int) and not isinstance(value, bool):
             return int_size(value)
         return f"a {type(value).__name__} that cannot be printed"
-    if len(text) <= SHOWN_CHARS:
-        return text
-    return f"{text[:SHOWN_CHARS]}... ({_size(value, text)})"
+
+
+def _bounded(value: object, budget: int, seen: set[int]) -> str:
+    """``repr(value)`` for a list or tuple printed item by item until it is longer than
+    ``budget`` (then ending in ``...``, past the cut); a list inside itself is ``[...]``, as
+    ``repr`` writes it. Anything else is its ``repr``."""
+    kind = type(value)
+    if kind is not list and kind is not tuple:
+        return repr(value)
+    items = cast(Sequence[object], value)
+    opening, closing = ("[", "]") if kind is list else ("(", ")")
+    if id(value) in seen:
+        return f"{opening}...{closing}"
+    seen.add(id(value))
+    parts: list[str] = []
+    used = 1
+    for item in items:
+        if used > budget:
+            parts.append("...")
+            break
+        part = _bounded(item, budget - used, seen)
+        parts.append(part)
+        used += str.__len__(part) + 2
+    seen.discard(id(value))
+    if kind is tuple and len(parts) == 1 and len(items) == 1:
+        return f"({parts[0]},)"
+    return opening + ", ".join(parts) + closing
 
 
 def _size(value: object, text: str) -> str:
@@ -58,11 +86,11 @@ def _size(value: object, text: str) -> str:
         return int_size(value)
     kind = type(value).__name__
     if isinstance(value, str):
-        return f"a str of {len(value):,} characters"
+        return f"a str of {str.__len__(value):,} characters"
     try:
         return f"a {kind} of {len(value):,} items"  # type: ignore[arg-type]
     except Exception:
-        return f"a {kind} printed in {len(text):,} characters"
+        return f"a {kind} printed in more than {SHOWN_CHARS} characters"
 
 
 class SpecError(ValueError):

@@ -56,16 +56,30 @@ def transcript_path(deployment: Deployment, round_id: int, party: str) -> Path:
     return deployment.output / f"round-{round_id}.{party.lower()}.transcript"
 
 
+# A party's view is its secret: S0's openings with the dealer's view give back every input.
+TRANSCRIPT_WARNING = (
+    "{party}: --transcript: this party's view is secret; with another party's view (a server's "
+    "with the dealer's, or S0's with S1's) it reconstructs every worker's input: keep each "
+    "file with its party (written with mode 0600)"
+)
+
+
 def write_transcript(
     deployment: Deployment, round_id: int, party: str, channel: Channel
 ) -> dict[str, str]:
     """Write ``party``'s view of the round (D7.3 bytes of D7.5's view: every message it sent
-    or received, in recording order) next to its record; returns the record's fields
-    ``transcript`` (the file's name) and ``transcript_sha256`` (hex). The channel must have
-    recorded payloads (``record=True``). A round that stopped writes what the party saw."""
+    or received, in recording order) next to its record, readable by its owner only (mode
+    0600); returns the record's fields ``transcript`` (the file's name) and
+    ``transcript_sha256`` (hex), or ``transcript_error`` (the OSError, so that a full disk
+    loses the view, not the round's record). The channel must have recorded payloads
+    (``record=True``). A round that stopped writes what the party saw."""
     path = transcript_path(deployment, round_id, party)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as stream:
-        channel.write_transcript(stream, party)
-    os.replace(tmp, path)  # a reader never sees half a transcript
+    try:
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
+            channel.write_transcript(stream, party)
+        os.replace(tmp, path)  # a reader never sees half a transcript
+    except OSError as error:
+        return {"transcript_error": f"{path.name}: {error.strerror or error}"}
     return {"transcript": path.name, "transcript_sha256": channel.transcript_digest(party)}

@@ -31,6 +31,7 @@ from sbrml.core.errors import (
 from sbrml.net.channel import NetworkChannel, Timeouts
 from sbrml.net.config import Deployment, round_setup_of
 from sbrml.net.outputs import (
+    TRANSCRIPT_WARNING,
     check_output,
     result_path,
     transcript_path,
@@ -129,6 +130,8 @@ def serve(
         raise ParameterError("serve", "party", "s0, s1 or dealer", "D23.3", shown(server))
     setup = round_setup_of(deployment)
     check_output(deployment)
+    if transcript:
+        print(f"sbrml serve: {TRANSCRIPT_WARNING.format(party=name)}", file=sys.stderr)
     other = "S1" if name == "S0" else "S0"
     records = []
     peers = {other: deployment.address(other)}
@@ -198,6 +201,7 @@ def serve_dealer(
     setup = round_setup_of(deployment)
     if transcript:
         check_output(deployment)
+        print(f"sbrml serve: {TRANSCRIPT_WARNING.format(party='dealer')}", file=sys.stderr)
     peers = {s: deployment.address(s) for s in ("S0", "S1")}
     with _endpoint(deployment, setup, "dealer", peers) as endpoint:
         for r in range(deployment.first_round, deployment.first_round + deployment.rounds):
@@ -209,7 +213,12 @@ def serve_dealer(
             except RoundAborted as error:
                 print(f"sbrml serve dealer: round {r}: {error}", file=sys.stderr)
             if transcript:
-                write_transcript(deployment, r, "dealer", channel)
+                written = write_transcript(deployment, r, "dealer", channel)
+                if "transcript_error" in written:
+                    print(
+                        f"sbrml serve dealer: round {r}: {written['transcript_error']}",
+                        file=sys.stderr,
+                    )
 
 
 def worker(
@@ -318,8 +327,17 @@ def launch(
     for r in rounds:
         for party in ("s0", "s1"):
             result_path(deployment, r, party).unlink(missing_ok=True)
-        for party in ("s0", "s1", "dealer"):
-            transcript_path(deployment, r, party).unlink(missing_ok=True)
+        for party in ("s0", "s1", "dealer") if transcript else ():
+            try:
+                transcript_path(deployment, r, party).unlink(missing_ok=True)
+            except OSError as error:
+                raise ParameterError(
+                    f"deployment file {deployment.path}",
+                    "output.directory",
+                    "a directory whose old transcripts this run can replace",
+                    "D23.4",
+                    f"{transcript_path(deployment, r, party)}: {error.strerror or error}",
+                ) from None
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     processes = {
         party: subprocess.Popen(

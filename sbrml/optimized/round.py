@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.channel import each
 from sbrml.core.dealer_requests import TimedDealer
-from sbrml.core.errors import ShapeError
+from sbrml.core.errors import RoundAborted, ShapeError
 from sbrml.core.params import NORM_BOUND_LOG2, coordinate_bound_log2
 from sbrml.core.range_validation import coordinate_bound_error, exclude_out_of_range
 from sbrml.core.round import (
@@ -56,6 +56,7 @@ from sbrml.optimized.ring import (
 from sbrml.optimized.round_offline import (
     Material,
     RoundSetup,
+    draws_online,
     offline_material,
     round_setup,
 )
@@ -213,161 +214,174 @@ def server_round(
     leakage, variant = setup.leakage, setup.variant
     frac_bits, weight_frac_bits = setup.frac_bits, setup.weight_frac_bits
     timed = TimedDealer(dealer)  # material drawn online is counted as offline (C8.8)
-
-    # Step 2: validation and agreement on V.
-    parsed, valid, excluded = agree_on_valid(channel, n, d, worker_errors or {}, rule, unpack_ring)
-    clock.lap("validate")
-
-    # Step 2, range validation (C8.14): lanes i*d + k, zero shares for workers outside V.
-    lanes = n * d
-
-    def lane_shares(s: int) -> U64:
-        out = np.zeros(lanes, dtype=np.uint64)
-        for i in valid:
-            out[i * d : (i + 1) * d] = parsed[s][i]
-        return out
-
-    t = range_check(each(channel, lane_shares), *material.range_check, bits=bits, channel=channel)
-    material.range_check = (None, None, None)
-    outside_lanes = np.count_nonzero(t.reshape(n, d), axis=1)
-    outside = {i: int(outside_lanes[i]) for i in valid}
-    valid = exclude_out_of_range(outside, valid, excluded, n, d, rule, bits)
-    excluded = dict(sorted(excluded.items()))
-    clock.lap("range")
-    # Each server keeps the received share payloads as rows; nothing is copied.
-    x_rows = each(channel, lambda s: [parsed[s][i] for i in valid])
-
-    p: F64 | None = None
-    dist: U64 | None = None
-    z: F64 | None = None
-    if not is_distance_rule(rule):
-        # P22.2: the coordinate-wise rule on shares; only z is opened.
-        stacked = each(channel, lambda s: np.stack(x_rows[s]))
-        numerator, q = coordinatewise_numerator(
-            rule.name, rule.f, stacked, bits=bits, dealer=cast(Dealer, timed), channel=channel
+    try:
+        # Step 2: validation and agreement on V.
+        parsed, valid, excluded = agree_on_valid(
+            channel, n, d, worker_errors or {}, rule, unpack_ring
         )
-        clock.lap("compare", offline=timed.take())
-        timed.finish(channel)  # P23.2: the round draws nothing more
-        z = _open_output(channel, numerator, d, lambda total: publish(total, q, frac_bits))
-        clock.lap("output")
-    elif not setup.distance:
-        # The mean with leakage "output": its weights 1/|V| need no D (D9.1, C8.15).
-        p = np.full(len(valid), 1.0 / len(valid))
-        big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
-        z = _open_output(
-            channel, _weighted(channel, big_p, x_rows, d), d, _decoder(frac_bits + weight_frac_bits)
+        clock.lap("validate")
+
+        # Step 2, range validation (C8.14): lanes i*d + k, zero shares for workers outside V.
+        lanes = n * d
+
+        def lane_shares(s: int) -> U64:
+            out = np.zeros(lanes, dtype=np.uint64)
+            for i in valid:
+                out[i * d : (i + 1) * d] = parsed[s][i]
+            return out
+
+        t = range_check(
+            each(channel, lane_shares), *material.range_check, bits=bits, channel=channel
         )
-        clock.lap("output")
-    else:
-        # Step 3: distances over V.
-        if variant == "gram":
-            gram = cast(tuple[Any, Any], material.gram)
-            restricted = each(channel, lambda s: gram[s].restrict(valid))
-            d_shares = secure_sq_distances_gram(x_rows, restricted, channel=channel)
-        else:
-            squares = restrict_square_pairs(cast(Any, material.squares), n, d, valid)
+        material.range_check = (None, None, None)
+        outside_lanes = np.count_nonzero(t.reshape(n, d), axis=1)
+        outside = {i: int(outside_lanes[i]) for i in valid}
+        valid = exclude_out_of_range(outside, valid, excluded, n, d, rule, bits)
+        excluded = dict(sorted(excluded.items()))
+        clock.lap("range")
+        # Each server keeps the received share payloads as rows; nothing is copied.
+        x_rows = each(channel, lambda s: [parsed[s][i] for i in valid])
+
+        p: F64 | None = None
+        dist: U64 | None = None
+        z: F64 | None = None
+        if not is_distance_rule(rule):
+            # P22.2: the coordinate-wise rule on shares; only z is opened.
             stacked = each(channel, lambda s: np.stack(x_rows[s]))
-            d_shares = secure_sq_distances_pairwise(stacked, squares, channel=channel)
-        d0, d1 = d_shares
-        size = len(valid)
-        if leakage == "distances":
-            left, right = np.triu_indices(size, k=1)
-            if channel.plays("S0"):
-                channel.send("S0", "S1", "distances", pack_ring(d0[left, right]))
-            clock.lap("distances")
-            if channel.plays("S1"):
-                # Step 4: S1 reconstructs D and runs the rule's weight function.
-                payload = peer_payload(channel, "S1", "distances", "S0")
-                upper = unpack_ring("secure_aggregate", "distances", payload, left.size)
-                dist = np.zeros((size, size), dtype=np.uint64)
-                dist[left, right] = upper + d1[left, right]
-                dist[right, left] = dist[left, right]
-                p = np.asarray(
-                    s1_weights(cast(DistanceRule, rule), dist, frac_bits, s1_rng),
-                    dtype=np.float64,
-                )
-                big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
-                channel.send("S1", "S0", "weights", pack_ring(big_p))
-            if channel.plays("S0"):
-                payload = peer_payload(channel, "S0", "weights", "S1")
-                big_p = unpack_ring("secure_aggregate", "weights", payload, size)
-                if p is None:  # S0's own record: the weights as it received them
-                    p = big_p.astype(np.float64) / float(1 << weight_frac_bits)
-            clock.lap("weights")
+            numerator, q = coordinatewise_numerator(
+                rule.name, rule.f, stacked, bits=bits, dealer=cast(Dealer, timed), channel=channel
+            )
+            clock.lap("compare", offline=timed.take())
+            timed.finish(channel)  # P23.2: the round draws nothing more
+            z = _open_output(channel, numerator, d, lambda total: publish(total, q, frac_bits))
+            clock.lap("output")
+        elif not setup.distance:
+            # The mean with leakage "output": its weights 1/|V| need no D (D9.1, C8.15).
+            p = np.full(len(valid), 1.0 / len(valid))
+            big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+            z = _open_output(
+                channel,
+                _weighted(channel, big_p, x_rows, d),
+                d,
+                _decoder(frac_bits + weight_frac_bits),
+            )
+            clock.lap("output")
         else:
-            clock.lap("distances")
-            # P22.5: Krum's selection on shares of D; after NNM, P22.7's integer weights w.
-            m, inner = selected_count(rule, size), getattr(rule, "rule", rule)
-            mixed = inner is not rule  # Krum or Multi-Krum after NNM (P22.7)
-            if mixed:  # NNM keeps |V| - (NNM's f) neighbours; the inner rule has its own f
-                sel = nnm_krum_selection(
-                    (d0, d1),
-                    f=inner.f,
-                    offset=getattr(inner, "offset", 2),
-                    m=m,
-                    nnm_f=cast(Any, rule).pre.f,
-                    dealer=cast(Dealer, timed),
-                    channel=channel,
+            # Step 3: distances over V.
+            if variant == "gram":
+                gram = cast(tuple[Any, Any], material.gram)
+                restricted = each(channel, lambda s: gram[s].restrict(valid))
+                d_shares = secure_sq_distances_gram(x_rows, restricted, channel=channel)
+            else:
+                squares = restrict_square_pairs(cast(Any, material.squares), n, d, valid)
+                stacked = each(channel, lambda s: np.stack(x_rows[s]))
+                d_shares = secure_sq_distances_pairwise(stacked, squares, channel=channel)
+            d0, d1 = d_shares
+            size = len(valid)
+            if leakage == "distances":
+                left, right = np.triu_indices(size, k=1)
+                if channel.plays("S0"):
+                    channel.send("S0", "S1", "distances", pack_ring(d0[left, right]))
+                clock.lap("distances")
+                if channel.plays("S1"):
+                    # Step 4: S1 reconstructs D and runs the rule's weight function.
+                    payload = peer_payload(channel, "S1", "distances", "S0")
+                    upper = unpack_ring("secure_aggregate", "distances", payload, left.size)
+                    dist = np.zeros((size, size), dtype=np.uint64)
+                    dist[left, right] = upper + d1[left, right]
+                    dist[right, left] = dist[left, right]
+                    p = np.asarray(
+                        s1_weights(cast(DistanceRule, rule), dist, frac_bits, s1_rng),
+                        dtype=np.float64,
+                    )
+                    big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+                    channel.send("S1", "S0", "weights", pack_ring(big_p))
+                if channel.plays("S0"):
+                    payload = peer_payload(channel, "S0", "weights", "S1")
+                    big_p = unpack_ring("secure_aggregate", "weights", payload, size)
+                    if p is None:  # S0's own record: the weights as it received them
+                        p = big_p.astype(np.float64) / float(1 << weight_frac_bits)
+                clock.lap("weights")
+            else:
+                clock.lap("distances")
+                # P22.5: Krum's selection on shares of D; after NNM, P22.7's integer weights w.
+                m, inner = selected_count(rule, size), getattr(rule, "rule", rule)
+                mixed = inner is not rule  # Krum or Multi-Krum after NNM (P22.7)
+                if mixed:  # NNM keeps |V| - (NNM's f) neighbours; the inner rule has its own f
+                    sel = nnm_krum_selection(
+                        (d0, d1),
+                        f=inner.f,
+                        offset=getattr(inner, "offset", 2),
+                        m=m,
+                        nnm_f=cast(Any, rule).pre.f,
+                        dealer=cast(Dealer, timed),
+                        channel=channel,
+                    )
+                else:
+                    sel = krum_selection(
+                        (d0, d1),
+                        f=rule.f,
+                        offset=getattr(inner, "offset", 2),
+                        m=m,
+                        dealer=cast(Dealer, timed),
+                        channel=channel,
+                    )
+                clock.lap("compare", offline=timed.take())
+                # Krum's weights are sel_i / m in W fractional bits (C8.6); P22.7's are w_a / (m k)
+                # and its sum is published once by that divisor (step 5), so its unit is 1.
+                k = size - cast(Any, rule).pre.f if mixed else 1
+                unit = (
+                    np.uint64(1)
+                    if mixed
+                    else encode_weights(np.array([1.0 / m]), weight_frac_bits=weight_frac_bits)[0]
+                )
+                if leakage == "index":
+                    chosen = open_ring("selection", sel[0], sel[1], channel)
+                    # Krum: 1/m or 0. After NNM, C11.6's doubles: the fsum of w_a copies of 1/m
+                    # is one correctly rounded product, then divided by k.
+                    p = chosen.astype(np.float64) * (1.0 / m) / k
+                    big_p = chosen * unit
+                clock.lap("weights")
+
+            # Step 5: output on shares, opened at S1.
+            if leakage == "output":
+                triples = timed.row_triples(size, d, channel=channel)
+                weighted = each(channel, lambda s: sel[s] * unit)
+                z_shares = row_mul(weighted, x_rows, triples, channel=channel)
+            else:
+                z_shares = _weighted(channel, big_p, x_rows, d)
+            if leakage != "distances":
+                timed.finish(channel)  # P23.2: the round draws nothing more
+            if leakage != "distances" and hasattr(rule, "pre"):
+                divisor = m * k
+                z = _open_output(  # P22.7 step 5
+                    channel, z_shares, d, lambda total: publish(total, divisor, frac_bits)
                 )
             else:
-                sel = krum_selection(
-                    (d0, d1),
-                    f=rule.f,
-                    offset=getattr(inner, "offset", 2),
-                    m=m,
-                    dealer=cast(Dealer, timed),
-                    channel=channel,
-                )
-            clock.lap("compare", offline=timed.take())
-            # Krum's weights are sel_i / m in W fractional bits (C8.6); P22.7's are w_a / (m k)
-            # and its sum is published once by that divisor (step 5), so its unit is 1.
-            k = size - cast(Any, rule).pre.f if mixed else 1
-            unit = (
-                np.uint64(1)
-                if mixed
-                else encode_weights(np.array([1.0 / m]), weight_frac_bits=weight_frac_bits)[0]
-            )
-            if leakage == "index":
-                chosen = open_ring("selection", sel[0], sel[1], channel)
-                # Krum: 1/m or 0. After NNM, C11.6's doubles: the fsum of w_a copies of 1/m
-                # is one correctly rounded product, then divided by k.
-                p = chosen.astype(np.float64) * (1.0 / m) / k
-                big_p = chosen * unit
-            clock.lap("weights")
+                z = _open_output(channel, z_shares, d, _decoder(frac_bits + weight_frac_bits))
+            clock.lap("output", offline=timed.take())
 
-        # Step 5: output on shares, opened at S1.
-        if leakage == "output":
-            triples = timed.row_triples(size, d, channel=channel)
-            weighted = each(channel, lambda s: sel[s] * unit)
-            z_shares = row_mul(weighted, x_rows, triples, channel=channel)
-        else:
-            z_shares = _weighted(channel, big_p, x_rows, d)
-        if leakage != "distances":
-            timed.finish(channel)  # P23.2: the round draws nothing more
-        if leakage != "distances" and hasattr(rule, "pre"):
-            divisor = m * k
-            z = _open_output(  # P22.7 step 5
-                channel, z_shares, d, lambda total: publish(total, divisor, frac_bits)
-            )
-        else:
-            z = _open_output(channel, z_shares, d, _decoder(frac_bits + weight_frac_bits))
-        clock.lap("output", offline=timed.take())
-
-    return RoundResult(
-        z=cast(F64, z),
-        weights=None if p is None else np.asarray(spread_weights(n, valid, p.tolist())),
-        valid=valid,
-        excluded=excluded,
-        distances=dist,
-        channel=channel,
-        n=n,
-        d=d,
-        f=rule.f,
-        rule=rule.name,
-        variant=variant,
-        seconds=clock.seconds,
-        leakage=leakage,
-    )
+        return RoundResult(
+            z=cast(F64, z),
+            weights=None if p is None else np.asarray(spread_weights(n, valid, p.tolist())),
+            valid=valid,
+            excluded=excluded,
+            distances=dist,
+            channel=channel,
+            n=n,
+            d=d,
+            f=rule.f,
+            rule=rule.name,
+            variant=variant,
+            seconds=clock.seconds,
+            leakage=leakage,
+        )
+    except BaseException as error:
+        # P23.2: a round that stops at S0 before its `end` still ends its requests, unless
+        # the stop is the dealer's own silence.
+        dealer_gone = isinstance(error, RoundAborted) and error.parameter.startswith("offline/")
+        timed.stop(channel, draws_online(setup) and not dealer_gone)
+        raise
 
 
 def _weighted(

@@ -68,11 +68,11 @@ def check_int(check: str, parameter: str, value: Any, low: int, high: int | None
     the caller uses from then on (a NumPy int would wrap around in ``2**bits``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise refuse(check, parameter, "an int", value)
-    value = int(value)
-    if value < low or (high is not None and value > high):
+    number = int(value)
+    if number < low or (high is not None and number > high):
         span = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise refuse(check, parameter, f"an int {span}", value)
-    return int(value)
+        raise refuse(check, parameter, f"an int {span}", value)  # named by its own type
+    return number
 
 
 def check_float(

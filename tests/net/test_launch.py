@@ -3,7 +3,9 @@ C23.1): ``sbrml launch`` and ``sbrml serve``/``worker`` against the in-process r
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 
 import sbrml.optimized as tree
 from sbrml.cli import main
+from sbrml.core.errors import SpecError
 from sbrml.net.config import load_deployment
 from sbrml.net.runner import launch
 from sbrml.optimized import DeterministicRandomSource
@@ -116,3 +119,69 @@ def test_the_cli_launch_transcript_option_writes_the_three_views(
     names = sorted(p.name for p in (tmp_path / "results").glob("*.transcript"))
     assert names == [f"round-1.{p}.transcript" for p in ("dealer", "s0", "s1")]
     assert "round 1 S1: V = [0, 1, 2]" in capsys.readouterr().out
+
+
+@pytest.mark.spec("P23.2", "C8.4")
+def test_a_round_that_stops_ends_its_dealer_requests_and_the_next_round_runs(
+    tmp_path: Path,
+) -> None:
+    # The median draws dealer material while it runs (P23.2). Round 1 stops (two workers
+    # out of range leave |V| = 3 <= 2f); S0 never sent `end`, so the dealer waited out its
+    # deadline for a request and round 2 stopped for want of its material (adversarial
+    # review, session 10). Round 2 here has every worker honest.
+    config = write_deployment(
+        tmp_path,
+        rule="median",
+        n=5,
+        f=2,
+        d=2,
+        rounds=2,
+        timeouts="share = 3\noffline = 4\npeer = 4",
+    )
+    deployment = load_deployment(config)
+    inputs = np.zeros((5, 2))
+    inputs[1] = inputs[2] = 1e12
+    from sbrml.net.runner import serve, serve_dealer, worker
+
+    records: dict[str, Any] = {}
+    parties = [
+        threading.Thread(target=lambda s=s: records.update({s: serve(deployment, s, seed=1)}))
+        for s in ("s0", "s1")
+    ] + [threading.Thread(target=lambda: serve_dealer(deployment, seed=1))]
+    for t in parties:
+        t.start()
+    for r, rows in ((1, inputs), (2, np.zeros((5, 2)))):
+        for i in range(5):
+            # A worker's own out-of-range input (C8.13) raises and sends nothing.
+            with contextlib.suppress(SpecError):
+                worker(deployment, i, rows[i], round_id=r, seed=1)
+    for t in parties:
+        t.join(timeout=60)
+    first, second = records["s1"]
+    assert "C8.4" in first["stopped"]
+    assert "stopped" not in second and second["valid"] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.spec("D7.3", "C0.1")
+def test_transcripts_are_private_and_a_failed_write_keeps_the_record(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Adversarial review, session 10: the views were world-readable (S0's with the dealer's
+    # reconstruct every input); a transcript that could not be written lost the round's
+    # record; launch without --transcript failed on a directory named like a transcript.
+    config = write_deployment(tmp_path, rule="mean", n=3, f=0, d=2)
+    out = tmp_path / "results"
+    (out / "round-1.s0.transcript.tmp").mkdir(parents=True)
+    (records,) = [launch(load_deployment(config), np.zeros((3, 2)), seed=1, transcript=True)]
+    s0 = json.loads((out / "round-1.s0.json").read_text())
+    assert s0["valid"] == [0, 1, 2] and "transcript" not in s0
+    assert s0["transcript_error"].startswith("round-1.s0.transcript: ")
+    for party in ("s1", "dealer"):
+        assert (out / f"round-1.{party}.transcript").stat().st_mode & 0o777 == 0o600
+    assert records[0]["transcript"] == "round-1.s1.transcript"
+    assert "reconstructs every worker's input" in capfd.readouterr().err
+    (out / "round-1.s0.transcript.tmp").rmdir()
+    (out / "round-1.s1.transcript").unlink()
+    (out / "round-1.s1.transcript").mkdir()
+    (record,) = launch(load_deployment(config), np.zeros((3, 2)), seed=1)
+    assert record["valid"] == [0, 1, 2] and "transcript" not in record

@@ -295,3 +295,31 @@ def test_both_trees_refuse_a_long_f_in_a_short_message(impl: ModuleType) -> None
         impl.Krum(f=[1] * 10_000)
     assert len(str(info.value)) < 300 and str(info.value).endswith("(a list of 10,000 items)")
     assert str(info.value).startswith("krum: f: need an int f >= 0 (C6.2); got [1, 1")
+
+
+class _LenRefused(str):
+    def __len__(self) -> int:
+        raise RuntimeError("len refused")
+
+
+@pytest.mark.spec("C0.1")
+def test_shown_never_raises_and_bounds_its_cost() -> None:
+    # A str whose __len__ raises made shown raise; a list of 200 rows of 10^6 entries or a
+    # long list that holds itself was printed whole before the cut (adversarial review).
+    assert shown(_LenRefused("1" * 1000)).endswith("(a str of 1,000 characters)")
+    rows = [[0] * 10**6] * 201
+    assert shown(rows) == repr([[0] * 100])[:SHOWN_CHARS] + "... (a list of 201 items)"
+    looped: list[object] = list(range(10**6))
+    looped[0] = looped
+    assert shown(looped).startswith("[[...], 1, 2, 3") and shown(looped).endswith(
+        "1,000,000 items)"
+    )
+    small: list[object] = [1]
+    small.append(small)
+    assert shown(small) == repr(small) == "[1, [...]]"
+    assert [shown(v) for v in [(1,), (), [], [1, (2,), [3, [4]]]]] == [
+        "(1,)",
+        "()",
+        "[]",
+        "[1, (2,), [3, [4]]]",
+    ]

@@ -51,6 +51,8 @@ def test_a_numpy_bool_is_named_by_its_full_type_name() -> None:
         check_rule(_mean, "mean", f=1, vectors=np.True_)  # type: ignore[arg-type]
     with pytest.raises(KitArgumentError, match=r"got 3\.0 \(numpy\.float64\)"):
         check_rule(_mean, "mean", f=1, examples=np.float64(3))  # type: ignore[arg-type]
+    with pytest.raises(KitArgumentError, match=r"got -3 \(numpy\.int8\)"):
+        check_rule(_mean, "mean", f=1, examples=np.int8(-3))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
