@@ -91,6 +91,7 @@ _ROUND = [
 _COMPARISON = [
     "tests/spec/test_21_comparison.py",
     "tests/spec/test_21_errors.py",
+    "tests/spec/test_21_per_party.py",
     "tests/statistical/test_21_views.py",
     "tests/differential/test_comparison_agree.py",
     "tests/spec/test_08_range_validation.py",
@@ -355,6 +356,64 @@ for _number, _reason in [
     (498, _FLOAT64),
 ]:
     EQUIVALENT[f"{_OPT_ROUND}{_number}"] = _reason
+
+# Secure comparison, optimized tree (run of 2026-12-01 at e7bd894).
+_OUT = "out= only chooses the memory the result is written to; the values are the same"
+_STRICT_ROWS = "z holds `count` planes per played server: the two rows always have equal lengths"
+_HALF_SLICE = "2 * pairs is size or size - 1, and the odd indices below both are the same"
+_TWO_ROWS = "the slice reaches past the last index of an axis of length 2: 1:3 is 1:2 there"
+_SAME_BYTES = (
+    "the vector holds ring elements below 2^64: as int64 (below 2^63) or uint64 NumPy "
+    "stores the same bytes, which is all view(np.uint8) reads"
+)
+_CMP = "sbrml.optimized.comparison."
+_TREE = "sbrml.optimized.carry_tree."
+_DEAL = "sbrml.optimized.comparison_dealer."
+for _name, _reason in [
+    (_CMP + "x__exchange_ring__mutmut_5", _OUT),
+    (_CMP + "x__exchange_ring__mutmut_10", _OUT),
+    *[(_CMP + f"x_and_layer__mutmut_{k}", _STRICT_ROWS) for k in (87, 90, 93)],
+    *[
+        (
+            _CMP + f"x_range_check__mutmut_{k}",
+            "check_mask has refused a mask without its high part: the branch never runs",
+        )
+        for k in (134, 135, 136, 137)
+    ],
+    *[(_CMP + f"x_range_check__mutmut_{k}", _OUT) for k in (177, 181, 184, 185, 187, 188)],
+    (_CMP + "x_select__mutmut_54", "got is only the `got` text of the ShapeError raised next"),
+    (
+        _TREE + "x__rows__mutmut_2",
+        "check_triples has read the lanes field; no step after it reads a row's lanes",
+    ),
+    (_TREE + "x__tree_level__mutmut_13", "slice(None, k, 2) is slice(0, k, 2)"),
+    (_TREE + "x__tree_level__mutmut_24", _HALF_SLICE),
+    (_TREE + "x__tree_level__mutmut_31", _HALF_SLICE),
+    (_TREE + "x__tree_level__mutmut_44", "this branch runs at size == 2: node[1:3] is node[1:2]"),
+    (_TREE + "x__tree_level__mutmut_66", _TWO_ROWS),
+    (_TREE + "x__tree_level__mutmut_107", "NumPy reads reshape(-2) as reshape(-1)"),
+    *[(_TREE + f"x_and_gates__mutmut_{k}", _OUT) for k in (68, 90, 93, 102, 105)],
+    *[
+        (_DEAL + f"x_check_lanes__mutmut_{k}", "bound is only the condition text of the error")
+        for k in (12, 13, 14, 15)
+    ],
+    (
+        _DEAL + "x_clear_high_lanes__mutmut_1",
+        "when lanes % 64 == 0 the top word's mask is all ones, and an empty stack has no words",
+    ),
+    (
+        _DEAL + "x_clear_high_lanes__mutmut_2",
+        "when lanes % 64 == 0 the top word's mask is all ones: clearing it changes nothing",
+    ),
+    (_DEAL + "x_deal_dabits__mutmut_21", "the third buffer is never used"),
+    (_DEAL + "x_draw_planes__mutmut_7", "NumPy reads reshape(-2) as reshape(-1)"),
+    (_DEAL + "x_ones__mutmut_4", "np.full takes the dtype of its fill value, np.uint64"),
+    (_DEAL + "x_ones__mutmut_7", "np.full takes the dtype of its fill value, np.uint64"),
+    (_DEAL + "x_plane_stack__mutmut_3", "need is only the condition text of the errors"),
+    (_DEAL + "x_planes_of__mutmut_23", _SAME_BYTES),
+    (_DEAL + "x_planes_of__mutmut_25", _SAME_BYTES),
+]:
+    EQUIVALENT[_name] = _reason
 
 # Functions that only build the text of an error message: each of their mutants is
 # message-only, like a changed argument of an ``...Error(...)`` call. Function -> its callers.
