@@ -105,7 +105,8 @@ def _less_than_zero(own: Callable[[Any], Any], channel: Any) -> Any:
     dealer, offline = material(opt, 5)
     masks = dealer.masks(N, 6, high=False, channel=offline)
     triples = dealer.and_triples(N, 7, channel=offline)  # A(5) = 7
-    x = (ring(opt, [7 * k for k in range(N)]), ring(opt, [(2**64 - 5 * k) % 2**64 for k in range(N)]))
+    negative = [(2**64 - 5 * k) % 2**64 for k in range(N)]
+    x = (ring(opt, [7 * k for k in range(N)]), ring(opt, negative))
     return opt.less_than_zero(own(x), own(masks), own(triples), width=5, channel=channel)
 
 
