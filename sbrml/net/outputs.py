@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,9 @@ def check_output(deployment: Deployment) -> None:
     out = deployment.output
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".sbrml-write-check-{os.getpid()}"
+        # Per thread too: parties run as threads of one process (tests, embedding) would
+        # otherwise remove each other's probe.
+        probe = out / f".sbrml-write-check-{os.getpid()}-{threading.get_ident()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:

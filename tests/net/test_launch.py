@@ -128,7 +128,9 @@ def test_a_round_that_stops_ends_its_dealer_requests_and_the_next_round_runs(
     # The median draws dealer material while it runs (P23.2). Round 1 stops (two workers
     # out of range leave |V| = 3 <= 2f); S0 never sent `end`, so the dealer waited out its
     # deadline for a request and round 2 stopped for want of its material (adversarial
-    # review, session 10). Round 2 here has every worker honest.
+    # review, session 10). Round 2 here has every worker honest. The servers wait `share`
+    # (3 s) for the two silent workers; before the fix the dealer waited share + offline +
+    # peer (43 s) for a request while the servers gave round 2's material `offline` (20 s).
     config = write_deployment(
         tmp_path,
         rule="median",
@@ -136,7 +138,7 @@ def test_a_round_that_stops_ends_its_dealer_requests_and_the_next_round_runs(
         f=2,
         d=2,
         rounds=2,
-        timeouts="share = 3\noffline = 4\npeer = 4",
+        timeouts="share = 3\noffline = 20\npeer = 20",
     )
     deployment = load_deployment(config)
     inputs = np.zeros((5, 2))
