@@ -16,8 +16,9 @@ from typing import Any
 
 from sbrml.core.channel import Channel
 from sbrml.core.errors import RoundAborted
+from sbrml.core.rules import is_distance_rule
 
-__all__ = ["REQUEST_LABEL", "TimedDealer", "decode_request", "encode_request"]
+__all__ = ["REQUEST_LABEL", "TimedDealer", "decode_request", "draws_online", "encode_request"]
 
 REQUEST_LABEL = "offline/request"
 # P23.2: the kind codes and how many u64 arguments follow each.
@@ -91,11 +92,14 @@ class TimedDealer:
         if channel.plays("S0"):
             channel.send("S0", "dealer", REQUEST_LABEL, encode_request("end", []))
 
-    def stop(self, channel: Channel, draws_online: bool) -> None:
-        """P23.2: a round that stops at ``S0`` before its ``end`` (C8.4, C23.4) sends ``end``
-        now, in a round that draws online, so that the dealer serves the next round rather
-        than wait out its deadline for a request that will not come."""
-        if not draws_online or self._ended:
+    def stop(self, channel: Channel, draws_online: bool, error: Exception) -> None:
+        """P23.2: a round that stops at ``S0`` with ``error`` before its ``end`` (C8.4, C23.4)
+        sends ``end`` now, in a round that draws online, so that the dealer serves the next
+        round rather than wait out its deadline for a request that will not come; not when
+        the dealer is the cause (a ``RoundAborted`` naming an ``offline/`` message: the dealer
+        sent nothing, or took nothing), which would only make S0 wait on it once more."""
+        dealer_gone = isinstance(error, RoundAborted) and "offline/" in error.parameter
+        if not draws_online or self._ended or dealer_gone:
             return
         self._ended = True
         # The dealer may be gone (the very cause of the stop): the round's own error is the
@@ -108,3 +112,9 @@ class TimedDealer:
         """The seconds counted since the last call, and start again from zero."""
         seconds, self._seconds = self._seconds, 0.0
         return seconds
+
+
+def draws_online(rule: Any, distance: bool, leakage: str) -> bool:
+    """P23.2: whether a round draws dealer material while it runs — the coordinate-wise rules
+    on shares (P22.2) and Krum's hidden modes (P22.5, P22.7) — so that S0 sends requests."""
+    return not is_distance_rule(rule) or (distance and leakage != "distances")

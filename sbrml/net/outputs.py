@@ -79,7 +79,10 @@ def write_transcript(
     path = transcript_path(deployment, round_id, party)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A new file (O_EXCL): a leftover or planted .tmp, or a symlink there, would keep its
+        # own mode or send the view elsewhere.
+        tmp.unlink(missing_ok=True)
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as stream:
             channel.write_transcript(stream, party)
         os.replace(tmp, path)  # a reader never sees half a transcript

@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from sbrml.core.channel import each
 from sbrml.core.dealer_requests import TimedDealer
-from sbrml.core.errors import RoundAborted, ShapeError
+from sbrml.core.errors import ShapeError
 from sbrml.core.params import NORM_BOUND_LOG2, coordinate_bound_log2
 from sbrml.core.range_validation import coordinate_bound_error, exclude_out_of_range
 from sbrml.core.round import (
@@ -376,11 +376,9 @@ def server_round(
             seconds=clock.seconds,
             leakage=leakage,
         )
-    except BaseException as error:
-        # P23.2: a round that stops at S0 before its `end` still ends its requests, unless
-        # the stop is the dealer's own silence.
-        dealer_gone = isinstance(error, RoundAborted) and error.parameter.startswith("offline/")
-        timed.stop(channel, draws_online(setup) and not dealer_gone)
+    except Exception as error:
+        # P23.2: a round that stops at S0 before its `end` still ends its requests.
+        timed.stop(channel, draws_online(setup), error)
         raise
 
 

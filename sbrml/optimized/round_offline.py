@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sbrml.core.dealer_requests import draws_online as rounds_draw_online
 from sbrml.core.errors import ShapeError, shown
 from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.network import gate_count
 from sbrml.core.params import pairs
 from sbrml.core.round import PhaseClock, check_round_inputs
-from sbrml.core.rules import Rule, is_distance_rule
+from sbrml.core.rules import Rule
 from sbrml.optimized.beaver import Dealer, TripleProvider
 from sbrml.optimized.channel import Channel
 from sbrml.optimized.ring import DEFAULT_FRAC_BITS, WEIGHT_FRAC_BITS
@@ -108,4 +109,4 @@ def offline_material(
 def draws_online(setup: RoundSetup) -> bool:
     """P23.2: whether the round draws dealer material while it runs (the coordinate-wise
     rules on shares and Krum's hidden modes), so that S0 sends the dealer requests."""
-    return not is_distance_rule(setup.rule) or (setup.distance and setup.leakage != "distances")
+    return rounds_draw_online(setup.rule, setup.distance, setup.leakage)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sbrml.core.channel import Channel, Message
-from sbrml.core.dealer_requests import TimedDealer
+from sbrml.core.dealer_requests import TimedDealer, draws_online
 from sbrml.core.errors import ShapeError
 from sbrml.core.leakage import check_provider, needs_distances, round_bound_log2
 from sbrml.core.network import gate_count
@@ -181,129 +181,138 @@ def secure_aggregate(
     )
     clock.lap("share")
 
-    # Step 2: validation and agreement on V.
-    parsed, valid, excluded = agree_on_valid(channel, n, d, worker_errors, rule, unpack_ring)
-    clock.lap("validate")
+    try:
+        # Step 2: validation and agreement on V.
+        parsed, valid, excluded = agree_on_valid(channel, n, d, worker_errors, rule, unpack_ring)
+        clock.lap("validate")
 
-    # Step 2, range validation (C8.14): lanes i*d + k, zero shares for workers outside V.
-    zero = [0] * d
-    lane_shares = tuple(
-        [v for i in range(n) for v in (parsed[s][i] if i in valid else zero)] for s in (0, 1)
-    )
-    t = range_check((lane_shares[0], lane_shares[1]), *range_material, bits=bits, channel=channel)
-    outside = {i: sum(1 for k in range(d) if t[i * d + k]) for i in valid}
-    valid = exclude_out_of_range(outside, valid, excluded, n, d, rule, bits)
-    excluded = dict(sorted(excluded.items()))
-    clock.lap("range")
-    x_shares = ([parsed[0][i] for i in valid], [parsed[1][i] for i in valid])
-
-    p: list[float] | None = None
-    dist: Matrix | None = None
-    if not is_distance_rule(rule):
-        # P22.2: the coordinate-wise rule on shares; only z is opened.
-        numerator, q = coordinatewise_numerator(
-            rule.name, rule.f, x_shares, bits=bits, dealer=cast(Dealer, timed), channel=channel
+        # Step 2, range validation (C8.14): lanes i*d + k, zero shares for workers outside V.
+        zero = [0] * d
+        lane_shares = tuple(
+            [v for i in range(n) for v in (parsed[s][i] if i in valid else zero)] for s in (0, 1)
         )
-        clock.lap("compare", offline=timed.take())
-        timed.finish(channel)  # P23.2: the round draws nothing more
-        channel.send("S0", "S1", "output", pack_ring(numerator[0]))
-        z = publish(ring_add(numerator[0], numerator[1]), q, frac_bits)
-        clock.lap("output")
-    elif not distance:
-        # The mean with leakage "output": its weights 1/|V| need no D (D9.1, C8.15).
-        p = [1.0 / len(valid)] * len(valid)
-        big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
-        z0, z1 = (public_weighted_sum(big_p, x_shares[s], d) for s in (0, 1))
-        channel.send("S0", "S1", "output", pack_ring(z0))
-        z = decode(ring_add(z0, z1), frac_bits=frac_bits + weight_frac_bits)
-        clock.lap("output")
-    else:
-        # Step 3: distances over V.
-        if variant == "gram":
-            restricted = (gram_material[0].restrict(valid), gram_material[1].restrict(valid))
-            d0, d1 = secure_sq_distances_gram(x_shares, restricted, channel=channel)
-        else:
-            squares = restrict_square_pairs(square_material, n, d, valid)
-            d0, d1 = secure_sq_distances_pairwise(x_shares, squares, channel=channel)
-        if leakage == "distances":
-            upper = [d0[i][j] for i, j in pairs(len(valid))]
-            channel.send("S0", "S1", "distances", pack_ring(upper))
-            clock.lap("distances")
-            # Step 4: S1 reconstructs D and runs the rule's weight function.
-            dist = [[0] * len(valid) for _ in valid]
-            for (i, j), v0 in zip(pairs(len(valid)), upper, strict=True):
-                dist[i][j] = dist[j][i] = ring_add([v0], [d1[i][j]])[0]
-            p = s1_weights(cast(DistanceRule, rule), dist, frac_bits, rng)
-            big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
-            channel.send("S1", "S0", "weights", pack_ring(big_p))
-            clock.lap("weights")
-        else:
-            clock.lap("distances")
-            # P22.5: Krum's selection on shares of D; after NNM, P22.7's integer weights w.
-            m, inner = selected_count(rule, len(valid)), getattr(rule, "rule", rule)
-            mixed = inner is not rule  # Krum or Multi-Krum after NNM (P22.7)
-            if mixed:  # NNM keeps |V| - (NNM's f) neighbours; the inner rule has its own f
-                sel = nnm_krum_selection(
-                    (d0, d1),
-                    f=inner.f,
-                    offset=getattr(inner, "offset", 2),
-                    m=m,
-                    nnm_f=cast(Any, rule).pre.f,
-                    dealer=cast(Dealer, timed),
-                    channel=channel,
-                )
-            else:
-                sel = krum_selection(
-                    (d0, d1),
-                    f=rule.f,
-                    offset=getattr(inner, "offset", 2),
-                    m=m,
-                    dealer=cast(Dealer, timed),
-                    channel=channel,
-                )
+        t = range_check(
+            (lane_shares[0], lane_shares[1]), *range_material, bits=bits, channel=channel
+        )
+        outside = {i: sum(1 for k in range(d) if t[i * d + k]) for i in valid}
+        valid = exclude_out_of_range(outside, valid, excluded, n, d, rule, bits)
+        excluded = dict(sorted(excluded.items()))
+        clock.lap("range")
+        x_shares = ([parsed[0][i] for i in valid], [parsed[1][i] for i in valid])
+
+        p: list[float] | None = None
+        dist: Matrix | None = None
+        if not is_distance_rule(rule):
+            # P22.2: the coordinate-wise rule on shares; only z is opened.
+            numerator, q = coordinatewise_numerator(
+                rule.name, rule.f, x_shares, bits=bits, dealer=cast(Dealer, timed), channel=channel
+            )
             clock.lap("compare", offline=timed.take())
-            # Krum's weights are sel_i / m in W fractional bits (C8.6); P22.7's are w_a / (m k)
-            # and its sum is published once by that divisor (step 5), so its unit is 1.
-            k = len(valid) - cast(Any, rule).pre.f if mixed else 1
-            unit = 1 if mixed else encode_weights([1.0 / m], weight_frac_bits=weight_frac_bits)[0]
-            if leakage == "index":
-                channel.send("S0", "S1", "selection", pack_ring(sel[0]))
-                channel.send("S1", "S0", "selection", pack_ring(sel[1]))
-                chosen = ring_add(sel[0], sel[1])
-                # Krum: 1/m or 0. After NNM, C11.6's doubles: the fsum of w_a copies of 1/m
-                # is one correctly rounded product, then divided by k.
-                p = [c * (1.0 / m) / k for c in chosen]
-                big_p = [unit * c for c in chosen]
-            clock.lap("weights")
-
-        # Step 5: output on shares, opened at S1.
-        if leakage == "output":
-            weighted = tuple([(unit * c) & MASK for c in sel[s]] for s in (0, 1))
-            triples = timed.row_triples(len(valid), d, channel=channel)
-            z0, z1 = row_mul((weighted[0], weighted[1]), x_shares, triples, channel=channel)
-        else:
-            z0, z1 = (public_weighted_sum(big_p, x_shares[s], d) for s in (0, 1))
-        if leakage != "distances":
             timed.finish(channel)  # P23.2: the round draws nothing more
-        channel.send("S0", "S1", "output", pack_ring(z0))
-        if leakage != "distances" and hasattr(rule, "pre"):
-            z = publish(ring_add(z0, z1), m * k, frac_bits)  # P22.7 step 5
-        else:
+            channel.send("S0", "S1", "output", pack_ring(numerator[0]))
+            z = publish(ring_add(numerator[0], numerator[1]), q, frac_bits)
+            clock.lap("output")
+        elif not distance:
+            # The mean with leakage "output": its weights 1/|V| need no D (D9.1, C8.15).
+            p = [1.0 / len(valid)] * len(valid)
+            big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+            z0, z1 = (public_weighted_sum(big_p, x_shares[s], d) for s in (0, 1))
+            channel.send("S0", "S1", "output", pack_ring(z0))
             z = decode(ring_add(z0, z1), frac_bits=frac_bits + weight_frac_bits)
-        clock.lap("output", offline=timed.take())
+            clock.lap("output")
+        else:
+            # Step 3: distances over V.
+            if variant == "gram":
+                restricted = (gram_material[0].restrict(valid), gram_material[1].restrict(valid))
+                d0, d1 = secure_sq_distances_gram(x_shares, restricted, channel=channel)
+            else:
+                squares = restrict_square_pairs(square_material, n, d, valid)
+                d0, d1 = secure_sq_distances_pairwise(x_shares, squares, channel=channel)
+            if leakage == "distances":
+                upper = [d0[i][j] for i, j in pairs(len(valid))]
+                channel.send("S0", "S1", "distances", pack_ring(upper))
+                clock.lap("distances")
+                # Step 4: S1 reconstructs D and runs the rule's weight function.
+                dist = [[0] * len(valid) for _ in valid]
+                for (i, j), v0 in zip(pairs(len(valid)), upper, strict=True):
+                    dist[i][j] = dist[j][i] = ring_add([v0], [d1[i][j]])[0]
+                p = s1_weights(cast(DistanceRule, rule), dist, frac_bits, rng)
+                big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
+                channel.send("S1", "S0", "weights", pack_ring(big_p))
+                clock.lap("weights")
+            else:
+                clock.lap("distances")
+                # P22.5: Krum's selection on shares of D; after NNM, P22.7's integer weights w.
+                m, inner = selected_count(rule, len(valid)), getattr(rule, "rule", rule)
+                mixed = inner is not rule  # Krum or Multi-Krum after NNM (P22.7)
+                if mixed:  # NNM keeps |V| - (NNM's f) neighbours; the inner rule has its own f
+                    sel = nnm_krum_selection(
+                        (d0, d1),
+                        f=inner.f,
+                        offset=getattr(inner, "offset", 2),
+                        m=m,
+                        nnm_f=cast(Any, rule).pre.f,
+                        dealer=cast(Dealer, timed),
+                        channel=channel,
+                    )
+                else:
+                    sel = krum_selection(
+                        (d0, d1),
+                        f=rule.f,
+                        offset=getattr(inner, "offset", 2),
+                        m=m,
+                        dealer=cast(Dealer, timed),
+                        channel=channel,
+                    )
+                clock.lap("compare", offline=timed.take())
+                # Krum's weights are sel_i / m in W fractional bits (C8.6); P22.7's are w_a / (m k)
+                # and its sum is published once by that divisor (step 5), so its unit is 1.
+                k = len(valid) - cast(Any, rule).pre.f if mixed else 1
+                unit = (
+                    1 if mixed else encode_weights([1.0 / m], weight_frac_bits=weight_frac_bits)[0]
+                )
+                if leakage == "index":
+                    channel.send("S0", "S1", "selection", pack_ring(sel[0]))
+                    channel.send("S1", "S0", "selection", pack_ring(sel[1]))
+                    chosen = ring_add(sel[0], sel[1])
+                    # Krum: 1/m or 0. After NNM, C11.6's doubles: the fsum of w_a copies of 1/m
+                    # is one correctly rounded product, then divided by k.
+                    p = [c * (1.0 / m) / k for c in chosen]
+                    big_p = [unit * c for c in chosen]
+                clock.lap("weights")
 
-    return RoundResult(
-        z=z,
-        weights=None if p is None else spread_weights(n, valid, p),
-        valid=valid,
-        excluded=excluded,
-        distances=dist,
-        channel=channel,
-        n=n,
-        d=d,
-        f=rule.f,
-        rule=rule.name,
-        variant=variant,
-        seconds=clock.seconds,
-        leakage=leakage,
-    )
+            # Step 5: output on shares, opened at S1.
+            if leakage == "output":
+                weighted = tuple([(unit * c) & MASK for c in sel[s]] for s in (0, 1))
+                triples = timed.row_triples(len(valid), d, channel=channel)
+                z0, z1 = row_mul((weighted[0], weighted[1]), x_shares, triples, channel=channel)
+            else:
+                z0, z1 = (public_weighted_sum(big_p, x_shares[s], d) for s in (0, 1))
+            if leakage != "distances":
+                timed.finish(channel)  # P23.2: the round draws nothing more
+            channel.send("S0", "S1", "output", pack_ring(z0))
+            if leakage != "distances" and hasattr(rule, "pre"):
+                z = publish(ring_add(z0, z1), m * k, frac_bits)  # P22.7 step 5
+            else:
+                z = decode(ring_add(z0, z1), frac_bits=frac_bits + weight_frac_bits)
+            clock.lap("output", offline=timed.take())
+
+        return RoundResult(
+            z=z,
+            weights=None if p is None else spread_weights(n, valid, p),
+            valid=valid,
+            excluded=excluded,
+            distances=dist,
+            channel=channel,
+            n=n,
+            d=d,
+            f=rule.f,
+            rule=rule.name,
+            variant=variant,
+            seconds=clock.seconds,
+            leakage=leakage,
+        )
+    except Exception as error:
+        # P23.2: a round that stops at S0 before its `end` still ends its requests.
+        timed.stop(channel, draws_online(rule, distance, leakage), error)
+        raise

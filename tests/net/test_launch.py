@@ -126,10 +126,11 @@ def test_a_round_that_stops_ends_its_dealer_requests_and_the_next_round_runs(
     tmp_path: Path,
 ) -> None:
     # The median draws dealer material while it runs (P23.2). Round 1 stops (two workers
-    # out of range leave |V| = 3 <= 2f); S0 never sent `end`, so the dealer waited out its
-    # deadline for a request and round 2 stopped for want of its material (adversarial
-    # review, session 10). Round 2 here has every worker honest. The servers wait `share`
-    # (3 s) for the two silent workers; before the fix the dealer waited share + offline +
+    # refuse their own out-of-range input, C8.13, and send nothing: |V| = 3 <= 2f, C8.4);
+    # S0 never sent `end`, so the dealer waited out its deadline for a request and round 2
+    # stopped for want of its material (adversarial review, session 10).
+    # Round 2 here has every worker honest. The servers wait `share` (3 s) for the two
+    # silent workers; before the fix the dealer waited share + offline +
     # peer (43 s) for a request while the servers gave round 2's material `offline` (20 s).
     config = write_deployment(
         tmp_path,
@@ -187,3 +188,17 @@ def test_transcripts_are_private_and_a_failed_write_keeps_the_record(
     (out / "round-1.s1.transcript").mkdir()
     (record,) = launch(load_deployment(config), np.zeros((3, 2)), seed=1)
     assert record["valid"] == [0, 1, 2] and "transcript" not in record
+
+
+@pytest.mark.spec("D7.3")
+def test_a_leftover_world_readable_tmp_file_does_not_make_the_transcript_readable(
+    tmp_path: Path,
+) -> None:
+    config = write_deployment(tmp_path, rule="mean", n=3, f=0, d=2)
+    out = tmp_path / "results"
+    out.mkdir()
+    leftover = out / "round-1.s1.transcript.tmp"
+    leftover.write_bytes(b"old")
+    leftover.chmod(0o644)
+    (record,) = launch(load_deployment(config), np.zeros((3, 2)), seed=1, transcript=True)
+    assert (out / record["transcript"]).stat().st_mode & 0o777 == 0o600
