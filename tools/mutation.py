@@ -415,6 +415,58 @@ for _name, _reason in [
 ]:
     EQUIVALENT[_name] = _reason
 
+# Secure comparison, reference tree (run of 2026-12-01 at 8c641d5).
+_RCMP = "sbrml.reference.comparison."
+_RTREE = "sbrml.reference.carry_tree."
+_RDEAL = "sbrml.reference.comparison_dealer."
+_NAMES = "the strings name the function and parameter in unpack_ring's error only"
+_BOTH_CHECKED = "both servers' material is present and checked to the same lane count first"
+_SAME_LEN = "every operand is drawn or unpacked with the same count: the lengths are equal"
+for _name, _reason in [
+    *[
+        (_RCMP + f"x__check_planes__mutmut_{k}", "got is only the `got` text of the ShapeError")
+        for k in (8, 9, 10, 11)
+    ],
+    *[(_RCMP + f"x__exchange_ring__mutmut_{k}", _NAMES) for k in (31, 32, 39, 40, 41, 42)],
+    *[(_RCMP + f"x__exchange_ring__mutmut_{k}", _NAMES) for k in (52, 53, 60, 61, 62, 63)],
+    (_RCMP + "x_and_layer__mutmut_2", _BOTH_CHECKED),
+    (_RCMP + "x_bit_to_ring__mutmut_2", _BOTH_CHECKED),
+    (
+        _RCMP + "x_less_than_zero__mutmut_95",
+        "one plane more of c: only planes 0..width are read",
+    ),
+    *[(_RCMP + f"x_range_check__mutmut_{k}", _SAME_LEN) for k in (141, 145, 147, 154, 157, 159)],
+    *[
+        (_RTREE + f"x__slice__mutmut_{k}", "no step after the checks reads a slice's lanes")
+        for k in (1, 9, 13)
+    ],
+    *[(_RTREE + f"x_exchange_planes__mutmut_{k}", _SAME_LEN) for k in (69, 72, 73)],
+    *[
+        (_RTREE + f"x_less_than_tree__mutmut_{k}", "less_than_bits has checked len(rho) = len(c)")
+        for k in (6, 9, 10)
+    ],
+    (
+        _RTREE + "x_less_than_tree__mutmut_59",
+        "and_gates reads one triple per gate, in order: those past used + gates are not read",
+    ),
+    *[
+        (_RTREE + f"x_less_than_tree__mutmut_{k}", "at the last level k is 0: step * k is 0")
+        for k in (69, 71)
+    ],
+    *[
+        (_RTREE + f"x_less_than_tree__mutmut_{k}", "the last level's E is never read")
+        for k in (91, 92)
+    ],
+    *[
+        (_RDEAL + f"x_check_lanes__mutmut_{k}", "bound is only the condition text of the error")
+        for k in (12, 13, 14, 15)
+    ],
+    *[(_RDEAL + f"x_deal_and_triples__mutmut_{k}", _SAME_LEN) for k in (45, 51, 52)],
+    *[(_RDEAL + f"x_deal_masks__mutmut_{k}", _SAME_LEN) for k in (43, 46, 47, 59, 62, 67)],
+    *[(_RDEAL + f"x_deal_masks__mutmut_{k}", _SAME_LEN) for k in (94, 97, 98)],
+]:
+    EQUIVALENT[_name] = _reason
+
 # Functions that only build the text of an error message: each of their mutants is
 # message-only, like a changed argument of an ``...Error(...)`` call. Function -> its callers.
 MESSAGE_FUNCTIONS: dict[str, str] = {

@@ -63,11 +63,6 @@ def planes_of(values: Sequence[int], count: int) -> Planes:
     return planes
 
 
-def lane_bits(plane: int, lanes: int) -> list[int]:
-    """The lanes of a plane as a list of 0/1 values."""
-    return [plane >> i & 1 for i in range(lanes)]
-
-
 @dataclass(frozen=True)
 class AndTriples:
     """One server's XOR shares of T AND triples over ``lanes`` lanes (D21.2 (a))."""

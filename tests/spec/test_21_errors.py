@@ -322,3 +322,39 @@ def test_the_optimized_protocols_take_python_lists_as_their_arrays() -> None:
         return [[int(v) for v in ranged], [int(w) for p in anded for s in p for w in s]]
 
     assert run(as_lists=True) == run(as_lists=False)
+
+
+@pytest.mark.spec("C21.4")
+@pytest.mark.parametrize("bad", [1.5, True, -1, None], ids=["float", "bool", "negative", "none"])
+@pytest.mark.parametrize("server", [0, 1])
+def test_a_plane_that_is_not_one_is_refused_before_sending(
+    impl: ModuleType, bad: Any, server: int
+) -> None:
+    # Mutation testing (session 10): the reference's check joined its conditions with `or`;
+    # with `and` in their place a float plane raised TypeError and a bool plane passed.
+    dealer, offline = material(impl, 9)
+    triples = dealer.and_triples(N, 2, channel=offline)
+    good = planes(impl, 2)
+    wrong = list(good[0])
+    wrong[server] = bad
+    x = [tuple(wrong), good[1]]
+    channel = impl.Channel()
+    with pytest.raises(ShapeError) as info:
+        impl.and_layer(x, good, triples, channel=channel)
+    assert (info.value.clause, info.value.function) == ("C21.4", "and_layer")
+    assert channel.messages == []
+
+
+@pytest.mark.spec("C21.4")
+@pytest.mark.parametrize("server", [0, 1])
+def test_select_refuses_a_triple_short_at_either_server(impl: ModuleType, server: int) -> None:
+    import dataclasses
+
+    dealer, offline = material(impl, 9)
+    triples = list(dealer.scalar_triples(N, channel=offline))
+    triples[server] = dataclasses.replace(triples[server], a=triples[server].a[:-1])
+    channel = impl.Channel()
+    with pytest.raises(ShapeError) as info:
+        impl.select(shares(impl), shares(impl), shares(impl), tuple(triples), channel=channel)
+    assert (info.value.clause, info.value.function) == ("C21.4", "select")
+    assert channel.messages == []
