@@ -93,7 +93,9 @@ class Listener:
     def _listen(self, address: str, max_workers: int) -> None:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sbrml-rx"),
-            options=GRPC_OPTIONS,
+            # No SO_REUSEPORT (gRPC's default on Linux): a second deployment on the same port
+            # must fail to bind, not share the port and receive half of the other's messages.
+            options=[*GRPC_OPTIONS, ("grpc.so_reuseport", 0)],
         )
         handler = grpc.stream_unary_rpc_method_handler(self._deliver)
         server.add_generic_rpc_handlers(

@@ -327,6 +327,8 @@ def launch(
     for r in rounds:
         for party in ("s0", "s1"):
             result_path(deployment, r, party).unlink(missing_ok=True)
+        # A stopped round publishes no z: an earlier run's must not stand for it.
+        (deployment.output / f"round-{r}.z.npy").unlink(missing_ok=True)
         for party in ("s0", "s1", "dealer") if transcript else ():
             try:
                 transcript_path(deployment, r, party).unlink(missing_ok=True)

@@ -400,3 +400,16 @@ def test_per_party_transcripts_equal_the_in_process_views(
         assert channel.transcript_bytes() == memory.transcript_bytes(party), party
         mine = {k: v for k, v in memory.bytes_by_link().items() if party in k.split("->")}
         assert channel.bytes_by_link() == mine, party
+
+
+@pytest.mark.spec("D23.4")
+def test_a_port_another_listener_holds_is_refused(
+    pki: dict[str, Credentials], servers: Servers
+) -> None:
+    # gRPC sets SO_REUSEPORT by default: a second deployment on the same ports bound them too
+    # and the two took each other's messages (new-user review, session 10).
+    s0_address = servers[2]["S0"]
+    with pytest.raises(ParameterError) as info:
+        Endpoint(pki["S0"], listen=s0_address)
+    assert info.value.clause == "D23.4" and info.value.parameter == "listen"
+    assert s0_address in str(info.value)
