@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,14 @@ def run_net(args: argparse.Namespace) -> str:
     if args.command == "worker":
         x = _load_vector(args.input)
         try:
-            runner.worker(deployment, args.index, x, round_id=args.round, seed=args.seed)
+            runner.worker(
+                deployment,
+                args.index,
+                x,
+                round_id=args.round,
+                seed=args.seed,
+                notice=lambda text: print(f"sbrml worker: {text}", file=sys.stderr, flush=True),
+            )
         except SpecError as error:
             if "replay or late message" in str(error):
                 raise CliError(

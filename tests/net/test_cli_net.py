@@ -122,3 +122,17 @@ def test_the_rules_hyperparameters_come_from_the_round_options(tmp_path: Path) -
     )
     with pytest.raises(ConfigError, match=r"round\.rule"):
         round_setup_of(load_deployment(bad))
+
+
+@pytest.mark.spec("C23.3")
+def test_a_worker_says_whom_it_waits_for_and_how_long(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It printed nothing for the whole wait when no server was up (new-user review).
+    config = write_deployment(tmp_path, n=5, f=1, d=4, timeouts="share = 1\noffline = 1\npeer = 1")
+    np.save(tmp_path / "x.npy", np.zeros(4))
+    args = ["worker", "--config", str(config), "--index", "2", "--input", str(tmp_path / "x.npy")]
+    assert main(args) != 0  # no server listens: the delivery fails after its deadline
+    err = capsys.readouterr().err
+    assert "W2 sends its shares for round 1 to S0 at 127.0.0.1:" in err
+    assert "waiting up to 3 s (share + offline + peer)" in err
