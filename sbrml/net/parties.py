@@ -4,6 +4,7 @@ thread-backed one in tests. The protocol steps are the optimized tree's own (D23
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, cast
 
@@ -61,6 +62,7 @@ def run_worker(
     rng: RandomSource,
     channel: Channel,
     compute_lock: AbstractContextManager[Any] | None = None,
+    before_send: Callable[[], None] | None = None,
 ) -> None:
     """P23.1 step 3 (P8.1 step 1): worker ``index`` encodes ``x``, checks its bounds (raising
     the SpecError of C8.2 or C8.13 for its own bad input, before anything is sent), shares it
@@ -77,6 +79,8 @@ def run_worker(
             frac_bits=setup.frac_bits,
             bound_log2=setup.bits,
         )
+    if before_send is not None:  # the input passed its checks: the shares go out now
+        before_send()
     for m in messages:
         channel.send(m.sender, m.receiver, m.label, m.payload)
 

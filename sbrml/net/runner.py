@@ -234,8 +234,8 @@ def worker(
     """P23.1 step 3: worker ``index`` shares ``x`` (length d) and sends one share to each
     server in round ``round_id`` (default: the file's first round). Its own invalid input
     raises the SpecError of C8.2/C8.13 before anything is sent. ``notice`` (the CLI's
-    stderr) is told, once the arguments are checked, whom the worker sends to and how long
-    it waits for them (it may start before the servers, C23.3)."""
+    stderr) is told, once the input has passed its checks, whom the worker sends to and how
+    long it waits for them (it may start before the servers, C23.3)."""
     setup = round_setup_of(deployment)
     n = setup.n
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
@@ -255,17 +255,24 @@ def worker(
             "worker", "input", f"a vector of length d = {setup.d}", "D8.1", f"shape {np.shape(x)}"
         )
     peers = {s: deployment.address(s) for s in ("S0", "S1")}
-    if notice is not None:
-        # A worker may start before the servers (C23.3): say whom it waits for, how long.
-        t = deployment.timeouts
-        notice(
-            f"W{index} sends its shares for round {r} to S0 at {peers['S0']} and S1 at "
-            f"{peers['S1']}, waiting up to {t['share'] + t['offline'] + t['peer']:g} s "
-            "(share + offline + peer) for them"
-        )
+    t = deployment.timeouts
+    # A worker may start before the servers (C23.3): say whom it waits for, and how long.
+    text = (
+        f"W{index} sends its shares for round {r} to S0 at {peers['S0']} and S1 at "
+        f"{peers['S1']}, waiting up to {t['share'] + t['offline'] + t['peer']:g} s "
+        "(share + offline + peer) for them"
+    )
     with Endpoint(_credentials(deployment, f"W{index}"), peers=peers) as endpoint:
         channel = NetworkChannel(endpoint, round_id=r, record=False, timeouts=_timeouts(deployment))
-        run_worker(setup, index, x, rng=_rng(seed, r), channel=channel, compute_lock=compute_lock)
+        run_worker(
+            setup,
+            index,
+            x,
+            rng=_rng(seed, r),
+            channel=channel,
+            compute_lock=compute_lock,
+            before_send=None if notice is None else partial(notice, text),
+        )
 
 
 def _party_command(config: Path, party: str, seed: int | None, transcript: bool) -> list[str]:
