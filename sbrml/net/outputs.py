@@ -45,12 +45,13 @@ def check_output(deployment: Deployment) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
+        # The reason, not the probe's own path (a user's `/proc` showed the probe's name).
         raise ParameterError(
             f"deployment file {deployment.path}",
             "output.directory",
             "a directory this party can write",
             "D23.4",
-            f"{out}: {error}",
+            f"{out}: cannot create a file in it ({error.strerror or type(error).__name__})",
         ) from None
 
 
