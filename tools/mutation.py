@@ -112,6 +112,7 @@ TESTS: dict[str, list[str]] = {
     "reference/round": _ROUND,
     "optimized/round": _ROUND,
     "optimized/round_offline": _ROUND,
+    "optimized/round_output": _ROUND,
     "core/round": _ROUND,
     "reference/comparison": _COMPARISON,
     "optimized/comparison": _COMPARISON,

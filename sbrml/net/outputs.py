@@ -16,12 +16,46 @@ from sbrml.core.channel import Channel
 from sbrml.core.errors import ParameterError
 from sbrml.net.config import Deployment
 
-__all__ = ["check_output", "result_path", "transcript_path", "write_record", "write_transcript"]
+__all__ = [
+    "check_output",
+    "clear_round",
+    "result_path",
+    "transcript_path",
+    "write_record",
+    "write_transcript",
+    "z_path",
+]
 
 
 def result_path(deployment: Deployment, round_id: int, party: str) -> Path:
     """P23.1 step 5: ``<output>/round-<r>.<party>.json`` (party ``s0`` or ``s1``)."""
     return deployment.output / f"round-{round_id}.{party.lower()}.json"
+
+
+def z_path(deployment: Deployment, round_id: int) -> Path:
+    """P23.1 step 5: ``<output>/round-<r>.z.npy``, the ``z`` S1 publishes."""
+    return deployment.output / f"round-{round_id}.z.npy"
+
+
+def clear_round(deployment: Deployment, round_id: int, transcripts: bool) -> None:
+    """Remove an earlier run's files of round ``round_id`` — both records, ``z`` and, with
+    ``transcripts``, the three views — so that what ``launch`` leaves is this run's own (a
+    stopped round publishes no ``z``). ParameterError (D23.4) if one cannot be removed."""
+    paths = [result_path(deployment, round_id, s) for s in ("s0", "s1")]
+    paths.append(z_path(deployment, round_id))
+    if transcripts:
+        paths += [transcript_path(deployment, round_id, p) for p in ("s0", "s1", "dealer")]
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:
+            raise ParameterError(
+                f"deployment file {deployment.path}",
+                "output.directory",
+                "a directory whose earlier results this run can replace",
+                "D23.4",
+                f"{path}: {error.strerror or error}",
+            ) from None
 
 
 def write_record(deployment: Deployment, round_id: int, party: str, record: dict[str, Any]) -> None:

@@ -33,10 +33,11 @@ from sbrml.net.config import Deployment, round_setup_of
 from sbrml.net.outputs import (
     TRANSCRIPT_WARNING,
     check_output,
+    clear_round,
     result_path,
-    transcript_path,
     write_record,
     write_transcript,
+    z_path,
 )
 from sbrml.net.parties import run_dealer, run_server, run_worker
 from sbrml.net.tls import load_credentials
@@ -174,10 +175,10 @@ def serve(
                     seconds=result.seconds,
                 )
                 if result.z is not None:
-                    z_path = deployment.output / f"round-{r}.z.npy"
+                    published = z_path(deployment, r)
                     deployment.output.mkdir(parents=True, exist_ok=True)
-                    np.save(z_path, result.z)
-                    record["z"] = z_path.name
+                    np.save(published, result.z)
+                    record["z"] = published.name
             record["bytes"] = channel.bytes_by_link()
             record["refused"] = [list(item) for item in channel.refused()]
             if transcript:
@@ -343,21 +344,7 @@ def launch(
         _credentials(deployment, party)
     check_output(deployment)
     for r in rounds:
-        for party in ("s0", "s1"):
-            result_path(deployment, r, party).unlink(missing_ok=True)
-        # A stopped round publishes no z: an earlier run's must not stand for it.
-        (deployment.output / f"round-{r}.z.npy").unlink(missing_ok=True)
-        for party in ("s0", "s1", "dealer") if transcript else ():
-            try:
-                transcript_path(deployment, r, party).unlink(missing_ok=True)
-            except OSError as error:
-                raise ParameterError(
-                    f"deployment file {deployment.path}",
-                    "output.directory",
-                    "a directory whose old transcripts this run can replace",
-                    "D23.4",
-                    f"{transcript_path(deployment, r, party)}: {error.strerror or error}",
-                ) from None
+        clear_round(deployment, r, transcript)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     processes = {
         party: subprocess.Popen(

@@ -6,7 +6,7 @@ validation and agreement logic is the reference's, fed with a zero-copy array pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -32,7 +32,7 @@ from sbrml.core.round import (
     worker_name,
 )
 from sbrml.core.rules import DistanceRule, Rule, is_distance_rule
-from sbrml.optimized.beaver import CHUNK, Dealer, TripleProvider, column_blocks
+from sbrml.optimized.beaver import Dealer, TripleProvider
 from sbrml.optimized.channel import Channel, Message, open_ring, pack_ring, unpack_ring
 from sbrml.optimized.comparison import range_check
 from sbrml.optimized.distances import (
@@ -47,7 +47,6 @@ from sbrml.optimized.ring import (
     U64,
     WEIGHT_FRAC_BITS,
     as_real_array,
-    decode,
     encode_weights,
     encode_with_integers,
     sq_norm_below,
@@ -60,6 +59,7 @@ from sbrml.optimized.round_offline import (
     offline_material,
     round_setup,
 )
+from sbrml.optimized.round_output import decoder, open_output, weighted_output
 from sbrml.optimized.secure_coordinatewise import coordinatewise_numerator, publish
 from sbrml.optimized.secure_selection import krum_selection, nnm_krum_selection, row_mul
 from sbrml.optimized.sharing import share
@@ -112,24 +112,6 @@ def worker_messages(
         Message(sender, "S0", "share", pack_ring(share0)),
         Message(sender, "S1", "share", pack_ring(share1)),
     ]
-
-
-def weighted_sum(weights: U64, rows: Sequence[U64], d: int) -> U64:
-    """Implements P8.1 step 5 (local): sum_i P_i x_i^s in Z_2^64, over cache-sized blocks.
-
-    Rows with P_i = 0 are skipped: the weights are public, so this reveals nothing, and
-    Krum's output then costs one row instead of n.
-    """
-    out = np.zeros(d, dtype=np.uint64)
-    scratch = np.empty(min(d, CHUNK), dtype=np.uint64)
-    terms = [(w, row) for w, row in zip(weights, rows, strict=True) if w != 0]
-    for block in column_blocks(d):
-        acc = out[block]
-        tmp = scratch[: acc.size]
-        for w, row in terms:
-            np.multiply(row[block], w, out=tmp)
-            acc += tmp
-    return out
 
 
 def secure_aggregate(
@@ -253,17 +235,17 @@ def server_round(
             )
             clock.lap("compare", offline=timed.take())
             timed.finish(channel)  # P23.2: the round draws nothing more
-            z = _open_output(channel, numerator, d, lambda total: publish(total, q, frac_bits))
+            z = open_output(channel, numerator, d, lambda total: publish(total, q, frac_bits))
             clock.lap("output")
         elif not setup.distance:
             # The mean with leakage "output": its weights 1/|V| need no D (D9.1, C8.15).
             p = np.full(len(valid), 1.0 / len(valid))
             big_p = encode_weights(p, weight_frac_bits=weight_frac_bits)
-            z = _open_output(
+            z = open_output(
                 channel,
-                _weighted(channel, big_p, x_rows, d),
+                weighted_output(channel, big_p, x_rows, d),
                 d,
-                _decoder(frac_bits + weight_frac_bits),
+                decoder(frac_bits + weight_frac_bits),
             )
             clock.lap("output")
         else:
@@ -349,16 +331,16 @@ def server_round(
                 weighted = each(channel, lambda s: sel[s] * unit)
                 z_shares = row_mul(weighted, x_rows, triples, channel=channel)
             else:
-                z_shares = _weighted(channel, big_p, x_rows, d)
+                z_shares = weighted_output(channel, big_p, x_rows, d)
             if leakage != "distances":
                 timed.finish(channel)  # P23.2: the round draws nothing more
             if leakage != "distances" and hasattr(rule, "pre"):
                 divisor = m * k
-                z = _open_output(  # P22.7 step 5
+                z = open_output(  # P22.7 step 5
                     channel, z_shares, d, lambda total: publish(total, divisor, frac_bits)
                 )
             else:
-                z = _open_output(channel, z_shares, d, _decoder(frac_bits + weight_frac_bits))
+                z = open_output(channel, z_shares, d, decoder(frac_bits + weight_frac_bits))
             clock.lap("output", offline=timed.take())
 
         return RoundResult(
@@ -380,28 +362,3 @@ def server_round(
         # P23.2: a round that stops at S0 before its `end` still ends its requests.
         timed.stop(channel, draws_online(setup), error)
         raise
-
-
-def _weighted(
-    channel: Channel, big_p: U64, x_rows: tuple[Sequence[U64], Sequence[U64]], d: int
-) -> tuple[U64, U64]:
-    """P8.1 step 5 (local) with public weights: z^s = sum_i P_i x_i^s per played server."""
-    return each(channel, lambda s: weighted_sum(big_p, x_rows[s], d))
-
-
-def _decoder(bits: int) -> Callable[[U64], F64]:
-    return lambda total: decode(total, frac_bits=bits)
-
-
-def _open_output(
-    channel: Channel, z_shares: tuple[U64, U64], d: int, finish: Callable[[U64], F64]
-) -> F64 | None:
-    """P8.1 step 5: S0 sends z^0 to S1 (label ``output``), which publishes
-    ``finish(z^0 + z^1)``; None where S1 is not played (S0 does not learn z)."""
-    if channel.plays("S0"):
-        channel.send("S0", "S1", "output", pack_ring(z_shares[0]))
-    if not channel.plays("S1"):
-        return None
-    payload = peer_payload(channel, "S1", "output", "S0")
-    z0 = unpack_ring("secure_aggregate", "output", payload, d)
-    return finish(z0 + z_shares[1])

@@ -33,8 +33,8 @@ from sbrml.core.round import (
 )
 from sbrml.optimized.beaver import Dealer, gram_sum
 from sbrml.optimized.paillier_triples import PaillierTripleProvider as OptProvider
-from sbrml.optimized.round import weighted_sum
 from sbrml.optimized.round_offline import offline_material, round_setup
+from sbrml.optimized.round_output import weighted_sum
 from sbrml.reference.paillier_triples import PaillierTripleProvider as RefProvider
 from sbrml.rulespec import build_rule
 from tests.helpers import as_list, decoded_inputs
